@@ -1,0 +1,1 @@
+//! Configuration: Prometheus-compatible YAML.

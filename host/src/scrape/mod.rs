@@ -1,0 +1,3 @@
+//! Scraping: discovery, scrape loops and exposition-format parsing.
+
+pub mod parse;

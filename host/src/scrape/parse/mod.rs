@@ -1,0 +1,1 @@
+//! Parsing of the Prometheus text format 0.0.4 and OpenMetrics text.

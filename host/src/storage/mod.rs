@@ -1,0 +1,1 @@
+//! Storage: the in-memory head of series, their index and compressed chunks.

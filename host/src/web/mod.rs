@@ -1,0 +1,1 @@
+//! The HTTP server: `/federate` and the lifecycle, status and metrics endpoints.
