@@ -1,1 +1,78 @@
 //! The HTTP server: `/federate` and the lifecycle, status and metrics endpoints.
+//!
+//! `server` accepts connections and routes; each endpoint lives in its own module. Handlers
+//! share one [`WebState`].
+
+pub mod body;
+pub mod encoding;
+pub mod expfmt;
+pub mod federate;
+pub mod server;
+pub mod targets;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::model::Labels;
+use crate::scrape::ScrapeManager;
+use crate::storage::Head;
+use crate::telemetry::Telemetry;
+
+pub use server::serve;
+
+/// Prometheus' default `--query.lookback-delta`.
+pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(300);
+
+/// What the handlers read.
+pub struct WebState {
+    pub head: Arc<Head>,
+    pub scrape: Arc<ScrapeManager>,
+    pub telemetry: Arc<Telemetry>,
+    pub external_labels: RwLock<Labels>,
+    pub lookback: Duration,
+    /// Whether `POST /-/quit` (and later `/-/reload`) are allowed, as `--web.enable-lifecycle`.
+    pub enable_lifecycle: bool,
+    ready: AtomicBool,
+    quit: tokio::sync::Notify,
+}
+
+impl WebState {
+    pub fn new(
+        head: Arc<Head>,
+        scrape: Arc<ScrapeManager>,
+        telemetry: Arc<Telemetry>,
+        external_labels: Labels,
+        enable_lifecycle: bool,
+    ) -> Self {
+        WebState {
+            head,
+            scrape,
+            telemetry,
+            external_labels: RwLock::new(external_labels),
+            lookback: DEFAULT_LOOKBACK,
+            enable_lifecycle,
+            ready: AtomicBool::new(false),
+            quit: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Marks the node ready: storage is loaded and scraping has started.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Resolves when an operator asked the node to quit.
+    pub async fn quit_requested(&self) {
+        self.quit.notified().await
+    }
+
+    fn request_quit(&self) {
+        self.quit.notify_waiters();
+        self.quit.notify_one();
+    }
+}

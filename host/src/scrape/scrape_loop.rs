@@ -1,0 +1,254 @@
+//! One scrape loop per target: when to scrape, and what to record about each scrape.
+//!
+//! Scrapes happen at a fixed phase within the interval (see `Target::next_slot`), so a target is
+//! scraped at evenly spaced times that survive restarts. After each scrape the loop writes the
+//! five synthetic series Prometheus writes (`up`, `scrape_duration_seconds`,
+//! `scrape_samples_scraped`, `scrape_samples_post_metric_relabeling`, `scrape_series_added`) and
+//! updates the target's health for `/api/v1/targets`. When the loop is stopped (target gone,
+//! node shutting down) every series it wrote, synthetic ones included, gets a stale marker.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+
+use super::fetch::Fetcher;
+use super::ingest::{IngestReport, IngestSettings, SeriesCache};
+use super::parse::Format;
+use super::target::Target;
+use crate::model::labels::METRIC_NAME;
+use crate::model::{Labels, STALE_NAN};
+use crate::storage::{Head, SeriesRef};
+use crate::telemetry::Telemetry;
+
+/// Bodies larger than this are parsed with `block_in_place` so one huge federation scrape does
+/// not hold up the other loops sharing its runtime worker.
+const INLINE_PARSE_BYTES: usize = 256 * 1024;
+
+/// What `/api/v1/targets` says about a target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Health {
+    Unknown,
+    Up,
+    Down,
+}
+
+impl Health {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Health::Unknown => "unknown",
+            Health::Up => "up",
+            Health::Down => "down",
+        }
+    }
+}
+
+/// The latest scrape of a target.
+#[derive(Clone, Debug)]
+pub struct TargetHealth {
+    pub health: Health,
+    pub last_error: String,
+    pub last_scrape: Option<SystemTime>,
+    pub last_duration: Duration,
+}
+
+impl Default for TargetHealth {
+    fn default() -> Self {
+        TargetHealth {
+            health: Health::Unknown,
+            last_error: String::new(),
+            last_scrape: None,
+            last_duration: Duration::ZERO,
+        }
+    }
+}
+
+/// Per-job settings a loop needs besides its target.
+#[derive(Clone, Debug)]
+pub struct LoopSettings {
+    pub job: String,
+    pub honor_labels: bool,
+    pub honor_timestamps: bool,
+    pub sample_limit: u64,
+    pub body_size_limit: u64,
+}
+
+/// Shared services of all loops.
+#[derive(Clone)]
+pub struct LoopContext {
+    pub head: Arc<Head>,
+    pub fetcher: Fetcher,
+    pub telemetry: Arc<Telemetry>,
+    pub node_seed: u64,
+}
+
+const REPORT_NAMES: [&str; 5] = [
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+];
+
+/// A running loop; stopping it writes the end-of-target stale markers before it returns.
+pub struct LoopHandle {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    pub health: Arc<Mutex<TargetHealth>>,
+}
+
+impl LoopHandle {
+    pub fn spawn(target: Arc<Target>, settings: LoopSettings, ctx: LoopContext) -> LoopHandle {
+        let (stop, stopped) = watch::channel(false);
+        let health = Arc::new(Mutex::new(TargetHealth::default()));
+        let scrape_loop = ScrapeLoop {
+            report_series: report_series(&ctx.head, &target.public),
+            target,
+            settings,
+            ctx,
+            cache: SeriesCache::default(),
+            health: health.clone(),
+        };
+        let task = tokio::spawn(scrape_loop.run(stopped));
+        LoopHandle { stop, task, health }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+struct ScrapeLoop {
+    target: Arc<Target>,
+    settings: LoopSettings,
+    ctx: LoopContext,
+    cache: SeriesCache,
+    report_series: [SeriesRef; 5],
+    health: Arc<Mutex<TargetHealth>>,
+}
+
+impl ScrapeLoop {
+    async fn run(mut self, mut stopped: watch::Receiver<bool>) {
+        let first = self.target.next_slot(unix_nanos(SystemTime::now()), self.ctx.node_seed);
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + first, self.target.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => self.scrape_once().await,
+                _ = stopped.changed() => break,
+            }
+        }
+        self.end_of_target();
+    }
+
+    async fn scrape_once(&mut self) {
+        let wall = SystemTime::now();
+        let scrape_ms = unix_millis(wall);
+        let started = Instant::now();
+        let job = Telemetry::job(&self.settings.job);
+        self.ctx.telemetry.scrapes.get_or_create(&job).inc();
+        let fetched = self
+            .ctx
+            .fetcher
+            .fetch(&self.target.url, self.target.timeout, self.settings.body_size_limit)
+            .await;
+        let outcome = match fetched {
+            Ok(exposition) => {
+                let format = Format::from_content_type(exposition.content_type.as_deref());
+                let settings = IngestSettings {
+                    target_labels: &self.target.public,
+                    honor_labels: self.settings.honor_labels,
+                    honor_timestamps: self.settings.honor_timestamps,
+                    sample_limit: self.settings.sample_limit,
+                };
+                let (head, cache) = (&self.ctx.head, &mut self.cache);
+                let ingest = || cache.ingest(head, &settings, &exposition.body, format, scrape_ms);
+                let result = if exposition.body.len() > INLINE_PARSE_BYTES {
+                    tokio::task::block_in_place(ingest)
+                } else {
+                    ingest()
+                };
+                result.map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        let report = match &outcome {
+            Ok(report) => *report,
+            Err(reason) => {
+                tracing::debug!(target = %self.target, job = %self.settings.job, error = %reason, "scrape failed");
+                self.ctx.telemetry.scrape_failures.get_or_create(&job).inc();
+                let stale = self.cache.mark_all_stale(&self.ctx.head, scrape_ms);
+                IngestReport {
+                    stale_markers: stale,
+                    ..IngestReport::default()
+                }
+            }
+        };
+        let duration = started.elapsed();
+        self.record(&report, outcome.is_ok(), duration, scrape_ms);
+        let mut health = self.health.lock().expect("health lock");
+        health.health = if outcome.is_ok() { Health::Up } else { Health::Down };
+        health.last_error = outcome.err().unwrap_or_default();
+        health.last_scrape = Some(wall);
+        health.last_duration = duration;
+    }
+
+    fn record(&self, report: &IngestReport, up: bool, duration: Duration, scrape_ms: i64) {
+        let t = &self.ctx.telemetry;
+        t.samples_scraped.inc_by(report.scraped as u64);
+        t.stale_markers.inc_by(report.stale_markers as u64);
+        if report.out_of_order > 0 {
+            t.samples_rejected
+                .get_or_create(&Telemetry::rejected("out_of_order"))
+                .inc_by(report.out_of_order as u64);
+        }
+        if report.duplicates > 0 {
+            t.samples_rejected
+                .get_or_create(&Telemetry::rejected("duplicate"))
+                .inc_by(report.duplicates as u64);
+        }
+        t.scrape_duration.observe(duration.as_secs_f64());
+        let values = [
+            if up { 1.0 } else { 0.0 },
+            duration.as_secs_f64(),
+            report.scraped as f64,
+            report.kept as f64,
+            report.series_added as f64,
+        ];
+        for (series, value) in self.report_series.iter().zip(values) {
+            if let Err(e) = self.ctx.head.append(*series, scrape_ms, value) {
+                tracing::warn!(target = %self.target, error = %e, "recording scrape report");
+            }
+        }
+    }
+
+    fn end_of_target(&mut self) {
+        let now_ms = unix_millis(SystemTime::now());
+        let stale = self.cache.mark_all_stale(&self.ctx.head, now_ms);
+        self.ctx.telemetry.stale_markers.inc_by(stale as u64);
+        for series in self.report_series {
+            let _ = self.ctx.head.append(series, now_ms, STALE_NAN);
+        }
+    }
+}
+
+fn report_series(head: &Head, target_labels: &Labels) -> [SeriesRef; 5] {
+    REPORT_NAMES.map(|name| {
+        let mut labels = target_labels.clone();
+        labels.set(METRIC_NAME, name);
+        head.get_or_create(&labels).0
+    })
+}
+
+pub fn unix_millis(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn unix_nanos(t: SystemTime) -> u128 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}

@@ -1,0 +1,129 @@
+//! wasmfed's own metrics, served on `/metrics` in the OpenMetrics text format.
+//!
+//! One `Telemetry` value is created at start-up and shared; every stage records into it through
+//! typed fields, so the set of metrics a node exposes is visible in one place.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabel {
+    pub job: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HandlerLabels {
+    pub handler: String,
+    pub code: String,
+}
+
+/// The node's counters and gauges.
+pub struct Telemetry {
+    registry: Registry,
+    pub scrapes: Family<JobLabel, Counter>,
+    pub scrape_failures: Family<JobLabel, Counter>,
+    pub samples_scraped: Counter,
+    pub samples_rejected: Family<ReasonLabel, Counter>,
+    pub stale_markers: Counter,
+    pub head_series: Gauge,
+    pub active_targets: Gauge,
+    pub http_requests: Family<HandlerLabels, Counter>,
+    pub federate_series: Counter,
+    pub scrape_duration: Histogram,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let t = Telemetry {
+            scrapes: Family::default(),
+            scrape_failures: Family::default(),
+            samples_scraped: Counter::default(),
+            samples_rejected: Family::default(),
+            stale_markers: Counter::default(),
+            head_series: Gauge::default(),
+            active_targets: Gauge::default(),
+            http_requests: Family::default(),
+            federate_series: Counter::default(),
+            scrape_duration: Histogram::new(exponential_buckets(0.001, 4.0, 8)),
+            registry: Registry::default(),
+        };
+        registry.register("wasmfed_scrapes", "Scrapes attempted, by job.", t.scrapes.clone());
+        registry.register(
+            "wasmfed_scrape_failures",
+            "Scrapes that stored nothing (fetch, parse or limit error), by job.",
+            t.scrape_failures.clone(),
+        );
+        registry.register(
+            "wasmfed_samples_scraped",
+            "Samples read from successful scrapes.",
+            t.samples_scraped.clone(),
+        );
+        registry.register(
+            "wasmfed_samples_rejected",
+            "Samples storage refused, by reason (out_of_order, duplicate).",
+            t.samples_rejected.clone(),
+        );
+        registry.register(
+            "wasmfed_stale_markers",
+            "Stale markers written for series that ended.",
+            t.stale_markers.clone(),
+        );
+        registry.register("wasmfed_head_series", "Series in the storage head.", t.head_series.clone());
+        registry.register("wasmfed_active_targets", "Targets being scraped.", t.active_targets.clone());
+        registry.register(
+            "wasmfed_http_requests",
+            "HTTP requests served, by handler and status code.",
+            t.http_requests.clone(),
+        );
+        registry.register(
+            "wasmfed_federate_series",
+            "Series written by /federate responses.",
+            t.federate_series.clone(),
+        );
+        registry.register(
+            "wasmfed_scrape_duration_seconds",
+            "Time from the start of a scrape to its samples being stored.",
+            t.scrape_duration.clone(),
+        );
+        Telemetry { registry, ..t }
+    }
+}
+
+impl Telemetry {
+    /// The OpenMetrics text of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+
+    pub fn count_request(&self, handler: &str, code: u16) {
+        self.http_requests
+            .get_or_create(&HandlerLabels {
+                handler: handler.to_owned(),
+                code: code.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn job(job: &str) -> JobLabel {
+        JobLabel { job: job.to_owned() }
+    }
+
+    pub fn rejected(reason: &str) -> ReasonLabel {
+        ReasonLabel {
+            reason: reason.to_owned(),
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Accepting connections and routing requests to the endpoint modules.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::body::{full, ResponseBody};
+use super::encoding::ContentEncoding;
+use super::federate::{self, FederateJob};
+use super::{targets, WebState};
+use crate::scrape::unix_millis;
+
+/// Largest form body accepted on POST endpoints.
+const MAX_FORM_BYTES: usize = 1 << 20;
+
+/// Serves until `shutdown` turns true; connections in flight are finished.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<WebState>,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = shutdown.changed() => return Ok(()),
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(route(state, req).await) }
+            });
+            let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = conn {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+/// The address the server is bound to, for logs and tests.
+pub fn local_addr(listener: &TcpListener) -> Option<SocketAddr> {
+    listener.local_addr().ok()
+}
+
+async fn route(state: Arc<WebState>, req: Request<Incoming>) -> Response<ResponseBody> {
+    let path = req.uri().path().to_owned();
+    let (handler, response) = match (req.method(), path.as_str()) {
+        (&Method::GET | &Method::POST, "/federate") => ("/federate", handle_federate(&state, req).await),
+        (&Method::GET | &Method::HEAD, "/-/healthy") => ("/-/healthy", text(StatusCode::OK, "wasmfed is Healthy.\n")),
+        (&Method::GET | &Method::HEAD, "/-/ready") => ("/-/ready", ready(&state)),
+        (&Method::GET, "/metrics") => ("/metrics", metrics(&state)),
+        (&Method::GET, "/api/v1/targets") => ("/api/v1/targets", targets::handle(&state, req.uri().query())),
+        (&Method::POST | &Method::PUT, "/-/quit") => ("/-/quit", quit(&state)),
+        (&Method::GET, "/") => ("/", text(StatusCode::OK, INDEX)),
+        _ => ("other", text(StatusCode::NOT_FOUND, "404 page not found\n")),
+    };
+    state.telemetry.count_request(handler, response.status().as_u16());
+    response
+}
+
+const INDEX: &str = "wasmfed: a Prometheus-compatible federation node\n\n\
+/federate?match[]=<selector>  newest samples of the selected series\n\
+/api/v1/targets               scrape targets and their health\n\
+/metrics                      wasmfed's own metrics\n\
+/-/healthy, /-/ready          liveness and readiness\n";
+
+async fn handle_federate(state: &WebState, req: Request<Incoming>) -> Response<ResponseBody> {
+    if !state.is_ready() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    }
+    let encoding = ContentEncoding::negotiate(
+        req.headers()
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let form = match form_values(req).await {
+        Ok(form) => form,
+        Err(reason) => return text(StatusCode::BAD_REQUEST, &format!("error parsing form values: {reason}\n")),
+    };
+    let pairs = form.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let matcher_sets = match federate::parse_match_params(pairs) {
+        Ok(sets) => sets,
+        Err(reason) => return text(StatusCode::BAD_REQUEST, &format!("{reason}\n")),
+    };
+    let external_labels = state.external_labels.read().expect("labels lock").clone();
+    federate::respond(FederateJob {
+        head: state.head.clone(),
+        matcher_sets,
+        external_labels,
+        now_ms: unix_millis(std::time::SystemTime::now()),
+        lookback_ms: state.lookback.as_millis() as i64,
+        encoding,
+        telemetry: state.telemetry.clone(),
+    })
+}
+
+/// The query string's pairs, then a urlencoded POST body's, as Go's `ParseForm` merges them.
+async fn form_values(req: Request<Incoming>) -> Result<Vec<(String, String)>, String> {
+    let mut pairs: Vec<(String, String)> = req
+        .uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if req.method() == Method::POST && is_form {
+        let limited = http_body_util::Limited::new(req.into_body(), MAX_FORM_BYTES);
+        let body = limited.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        pairs.extend(form_urlencoded::parse(&body).into_owned());
+    }
+    Ok(pairs)
+}
+
+fn ready(state: &WebState) -> Response<ResponseBody> {
+    if state.is_ready() {
+        text(StatusCode::OK, "wasmfed is Ready.\n")
+    } else {
+        text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+    }
+}
+
+fn metrics(state: &WebState) -> Response<ResponseBody> {
+    state.telemetry.head_series.set(state.head.num_series() as i64);
+    Response::builder()
+        .header(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )
+        .body(full(state.telemetry.encode()))
+        .expect("static headers are valid")
+}
+
+fn quit(state: &WebState) -> Response<ResponseBody> {
+    if !state.enable_lifecycle {
+        return text(StatusCode::FORBIDDEN, "Lifecycle API is not enabled.\n");
+    }
+    state.request_quit();
+    text(StatusCode::OK, "Requesting termination... Goodbye!\n")
+}
+
+/// A plain-text answer.
+pub fn text(status: StatusCode, body: &str) -> Response<ResponseBody> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(full(body.to_owned()))
+        .expect("static headers are valid")
+}
