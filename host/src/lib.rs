@@ -6,6 +6,9 @@
 
 pub mod config;
 pub mod model;
+pub mod node;
 pub mod scrape;
 pub mod storage;
+pub mod synth;
+pub mod telemetry;
 pub mod web;

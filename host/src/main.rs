@@ -1,1 +1,233 @@
-fn main() {}
+//! The `wasmfed` command: run a node with Prometheus' flag names, check a configuration, or run
+//! the self-contained demo.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use wasmfed::config::{parse_duration, Config};
+use wasmfed::node::{Node, NodeOptions};
+use wasmfed::synth::{self, Profile};
+
+#[derive(Parser, Debug)]
+#[command(name = "wasmfed", version, about = "A Prometheus-compatible federation node.", long_about = None)]
+struct Cli {
+    /// Prometheus configuration file to load (same keys as prometheus.yml).
+    #[arg(long = "config.file", value_name = "FILE", default_value = "prometheus.yml")]
+    config_file: PathBuf,
+    /// Address to serve /federate, the API, /metrics and the lifecycle endpoints on.
+    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = "0.0.0.0:9090")]
+    listen: SocketAddr,
+    /// Directory for the node's data. Created if missing; the write-ahead log will live here.
+    #[arg(long = "storage.path", value_name = "DIR", default_value = "data/")]
+    storage_path: PathBuf,
+    /// How long samples are kept, in Prometheus' duration syntax (15d, 12h, 90m).
+    #[arg(long = "storage.retention", value_name = "DURATION", default_value = "15d")]
+    retention: String,
+    /// Allow shutdown (POST /-/quit) over HTTP, as Prometheus' flag of the same name.
+    #[arg(long = "web.enable-lifecycle")]
+    enable_lifecycle: bool,
+    /// Log level: debug, info, warn or error.
+    #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate configuration files, like `promtool check`.
+    Check {
+        #[command(subcommand)]
+        what: CheckCommand,
+    },
+    /// Run the demo: a synthetic exporter, a leaf node and a global node federating it, on loopback.
+    Demo,
+    /// Serve synthetic targets (one port each) for benchmarks.
+    Synth {
+        /// First address; target i listens on its port + i.
+        #[arg(long, default_value = "127.0.0.1:20000")]
+        listen: SocketAddr,
+        /// Number of targets.
+        #[arg(long, default_value_t = 10)]
+        targets: usize,
+        /// Series per target.
+        #[arg(long, default_value_t = 1000)]
+        series: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CheckCommand {
+    /// Check that configuration files load: syntax, keys, values, referenced rule files.
+    Config {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_level);
+    let outcome = match &cli.command {
+        Some(Command::Check {
+            what: CheckCommand::Config { files },
+        }) => return check_config(files),
+        Some(Command::Demo) => runtime().block_on(demo()),
+        Some(Command::Synth { listen, targets, series }) => {
+            runtime().block_on(run_synth(*listen, *targets, *series))
+        }
+        None => runtime().block_on(run_node(&cli)),
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("starting the tokio runtime")
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn check_config(files: &[PathBuf]) -> std::process::ExitCode {
+    let mut failed = false;
+    for file in files {
+        println!("Checking {}", file.display());
+        match Config::load(file) {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    println!("  WARNING: {warning}");
+                }
+                let c = &loaded.config;
+                println!(
+                    "  SUCCESS: {} scrape configs, {} rule files found",
+                    c.scrape_configs.len(),
+                    c.rule_files.len()
+                );
+            }
+            Err(e) => {
+                println!("  FAILED: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
+}
+
+async fn run_node(cli: &Cli) -> anyhow::Result<()> {
+    let loaded = Config::load(&cli.config_file)?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let retention: Duration = parse_duration(&cli.retention)
+        .with_context(|| format!("invalid --storage.retention {:?}", cli.retention))?
+        .into();
+    let node = Node::start(
+        loaded.config,
+        NodeOptions {
+            listen: cli.listen,
+            storage_path: Some(cli.storage_path.clone()),
+            retention,
+            enable_lifecycle: cli.enable_lifecycle,
+        },
+    )
+    .await?;
+    wait_for_exit(&node).await;
+    tracing::info!("shutting down");
+    node.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_exit(node: &Node) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        _ = node.state.quit_requested() => {}
+    }
+}
+
+const DEMO_LEAF: &str = include_str!("../../examples/demo/leaf.yml");
+const DEMO_GLOBAL: &str = include_str!("../../examples/demo/global.yml");
+const DEMO_EXPORTERS: [&str; 2] = ["127.0.0.1:9101", "127.0.0.1:9102"];
+
+async fn demo() -> anyhow::Result<()> {
+    let mut listeners = Vec::new();
+    for addr in DEMO_EXPORTERS {
+        listeners.push(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding demo exporter {addr} (is a demo already running?)"))?,
+        );
+    }
+    synth::serve(listeners, Profile::Demo).await?;
+    let mut nodes = Vec::new();
+    for (name, yaml, listen) in [
+        ("leaf", DEMO_LEAF, "127.0.0.1:9091"),
+        ("global", DEMO_GLOBAL, "127.0.0.1:9090"),
+    ] {
+        let config = Config::from_yaml(yaml, Path::new("."))
+            .with_context(|| format!("loading the embedded {name} config"))?
+            .config;
+        let options = NodeOptions {
+            listen: listen.parse()?,
+            storage_path: None,
+            retention: Duration::from_secs(3600),
+            enable_lifecycle: false,
+        };
+        let node = Node::start(config, options)
+            .await
+            .with_context(|| format!("starting the {name} node"))?;
+        nodes.push(node);
+    }
+    println!(
+        "\nwasmfed demo running:\n  \
+         demo exporters   http://{}/metrics, http://{}/metrics\n  \
+         leaf node        http://127.0.0.1:9091  (scrapes the exporters and itself; external label datacenter=\"demo-dc\")\n  \
+         global node      http://127.0.0.1:9090  (federates the leaf's demo series)\n\n\
+         Try (after ~10 s):\n  \
+         curl -s 'http://127.0.0.1:9090/federate?match[]={{job=\"demo\"}}'\n  \
+         curl -s 'http://127.0.0.1:9091/api/v1/targets'\n\nCtrl-C stops it.",
+        DEMO_EXPORTERS[0], DEMO_EXPORTERS[1]
+    );
+    tokio::signal::ctrl_c().await?;
+    for node in nodes {
+        node.shutdown().await;
+    }
+    Ok(())
+}
+
+async fn run_synth(first: SocketAddr, targets: usize, series: usize) -> anyhow::Result<()> {
+    if targets == 0 {
+        bail!("--targets must be at least 1");
+    }
+    let mut listeners = Vec::new();
+    for i in 0..targets {
+        let addr = SocketAddr::new(first.ip(), first.port() + i as u16);
+        listeners.push(TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?);
+    }
+    let addrs = synth::serve(listeners, Profile::Bench { series }).await?;
+    println!("serving {} synthetic targets with {series} series each, {} .. {}", addrs.len(), addrs[0], addrs[addrs.len() - 1]);
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
