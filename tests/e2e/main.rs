@@ -1,1 +1,7 @@
-//! End-to-end tests: run the real `wasmfed` binary on loopback.
+//! End-to-end tests: run the real `wasmfed` binary, test exporters and the real Prometheus on
+//! loopback.
+
+mod bad_input;
+mod federate;
+mod harness;
+mod prometheus;

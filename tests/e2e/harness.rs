@@ -1,0 +1,291 @@
+//! Test harness: run the real `wasmfed` binary, test exporters and real Prometheus on loopback.
+//!
+//! Everything binds 127.0.0.1 with ports picked by the OS. Waits poll with a bound and fail
+//! with what was last seen; nothing asserts on elapsed time.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+
+/// A port free right now on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `check` every 200 ms until it returns Some, or panics after `limit` with `what`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + limit;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        match check() {
+            Ok(v) => return v,
+            Err(e) => last = e,
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("gave up waiting for {what} after {limit:?}; last seen: {last}");
+}
+
+/// A plain HTTP/1.1 response.
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A blocking GET (or POST with a form body) with `Connection: close`.
+pub fn http(addr: SocketAddr, method: &str, path_and_query: &str, extra_headers: &[(&str, &str)], body: &[u8]) -> Result<HttpResponse, String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| format!("connect {addr}: {e}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut request = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in extra_headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+    stream.write_all(body).map_err(|e| e.to_string())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).map_err(|e| format!("reading response: {e}"))?;
+    parse_response(&raw)
+}
+
+pub fn get(addr: SocketAddr, path_and_query: &str) -> Result<HttpResponse, String> {
+    http(addr, "GET", path_and_query, &[], b"")
+}
+
+fn parse_response(raw: &[u8]) -> Result<HttpResponse, String> {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no header end")?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().ok_or("empty response")?;
+    let status: u16 = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or("bad status line")?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let rest = &raw[split + 4..];
+    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked { dechunk(rest)? } else { rest.to_vec() };
+    Ok(HttpResponse { status, headers, body })
+}
+
+fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n").ok_or("bad chunk")?;
+        let size_text = String::from_utf8_lossy(&data[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).map_err(|e| e.to_string())?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+/// URL-encodes a query value.
+pub fn enc(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// A running `wasmfed` node; killed on drop.
+pub struct Wasmfed {
+    pub addr: SocketAddr,
+    child: Child,
+    _dir: tempfile::TempDir,
+    pub log: PathBuf,
+}
+
+impl Wasmfed {
+    /// Starts the binary with `config` (YAML) and waits until `/-/ready` answers 200.
+    pub fn start(config: &str) -> Wasmfed {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("wasmfed.yml");
+        std::fs::write(&config_path, config).unwrap();
+        Self::start_with(dir, &config_path, &[])
+    }
+
+    pub fn start_with(dir: tempfile::TempDir, config_path: &Path, extra_args: &[&str]) -> Wasmfed {
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let log = dir.path().join("wasmfed.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_wasmfed"))
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!("--web.listen-address={addr}"))
+            .arg(format!("--storage.path={}", dir.path().join("data").display()))
+            .args(extra_args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("starting wasmfed");
+        let mut node = Wasmfed { addr, child, _dir: dir, log };
+        wait_for("wasmfed to be ready", Duration::from_secs(20), || {
+            if let Some(status) = node.child.try_wait().unwrap() {
+                panic!("wasmfed exited with {status}: {}", node.log_text());
+            }
+            match get(addr, "/-/ready") {
+                Ok(r) if r.status == 200 => Ok(()),
+                Ok(r) => Err(format!("status {}", r.status)),
+                Err(e) => Err(e),
+            }
+        });
+        node
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn federate(&self, selectors: &[&str]) -> HttpResponse {
+        federate(self.addr, selectors)
+    }
+
+    /// The JSON of `/api/v1/targets`.
+    pub fn targets(&self) -> serde_json::Value {
+        let r = get(self.addr, "/api/v1/targets").unwrap();
+        assert_eq!(r.status, 200);
+        serde_json::from_slice(&r.body).unwrap()
+    }
+}
+
+impl Drop for Wasmfed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn federate(addr: SocketAddr, selectors: &[&str]) -> HttpResponse {
+    let query: Vec<String> = selectors.iter().map(|s| format!("match[]={}", enc(s))).collect();
+    get(addr, &format!("/federate?{}", query.join("&"))).unwrap()
+}
+
+/// One parsed `/federate` line: sorted labels (name included), value bits, timestamp.
+pub type FederatedSample = (Vec<(String, String)>, u64, i64);
+
+/// Parses a text-format body into comparable samples (order-insensitive, label-order-insensitive).
+pub fn samples_of(text: &str) -> BTreeSet<FederatedSample> {
+    let mut out = BTreeSet::new();
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let (series, rest) = match line.find('}') {
+            Some(i) => (&line[..=i], line[i + 1..].trim()),
+            None => line.split_once(' ').unwrap(),
+        };
+        let labels = wasmfed::scrape::parse::parse_series(series).unwrap();
+        let mut parts = rest.split_whitespace();
+        let value: f64 = match parts.next().unwrap() {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            v => v.parse().unwrap(),
+        };
+        let ts: i64 = parts.next().unwrap().parse().unwrap();
+        let pairs = labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect();
+        out.insert((pairs, value.to_bits(), ts));
+    }
+    out
+}
+
+/// What a test exporter answers to one scrape.
+pub enum Reply {
+    Text(String),
+    Status(u16),
+    /// Never answers.
+    Hang,
+    /// A body of this many bytes of valid exposition, streamed.
+    Huge(usize),
+}
+
+/// An in-test HTTP exporter on its own runtime thread; `reply` decides each answer by path.
+pub struct Exporter {
+    pub addr: SocketAddr,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Exporter {
+    pub fn start(reply: impl Fn(&str) -> Reply + Send + Sync + 'static) -> Exporter {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let reply = Arc::new(reply);
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        runtime.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let reply = reply.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let answer = reply(req.uri().path());
+                        async move { respond(answer).await }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Exporter { addr, _runtime: runtime }
+    }
+}
+
+type ExporterBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
+async fn respond(reply: Reply) -> Result<hyper::Response<ExporterBody>, std::io::Error> {
+    let full = |s: String| Full::new(Bytes::from(s)).map_err(|never| match never {}).boxed();
+    Ok(match reply {
+        Reply::Text(text) => hyper::Response::builder()
+            .header("Content-Type", "text/plain; version=0.0.4")
+            .body(full(text))
+            .unwrap(),
+        Reply::Status(code) => hyper::Response::builder().status(code).body(full("failure\n".into())).unwrap(),
+        Reply::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            unreachable!("the scraper gives up first")
+        }
+        Reply::Huge(bytes) => {
+            let line = Bytes::from_static(b"huge_metric_with_a_long_name{label=\"value value value value\"} 1\n");
+            let chunk: Bytes = line.iter().copied().cycle().take(line.len() * 1024).collect::<Vec<u8>>().into();
+            let count = bytes / chunk.len() + 1;
+            let stream = futures_stream(chunk, count);
+            hyper::Response::builder()
+                .header("Content-Type", "text/plain; version=0.0.4")
+                .body(BodyExt::boxed(StreamBody::new(stream)))
+                .unwrap()
+        }
+    })
+}
+
+fn futures_stream(chunk: Bytes, count: usize) -> impl futures_core::Stream<Item = Result<Frame<Bytes>, std::io::Error>> {
+    struct Repeat(Bytes, usize);
+    impl futures_core::Stream for Repeat {
+        type Item = Result<Frame<Bytes>, std::io::Error>;
+        fn poll_next(mut self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+            if self.1 == 0 {
+                return std::task::Poll::Ready(None);
+            }
+            self.1 -= 1;
+            std::task::Poll::Ready(Some(Ok(Frame::data(self.0.clone()))))
+        }
+    }
+    Repeat(chunk, count)
+}

@@ -1,0 +1,145 @@
+//! Interoperability with the real Prometheus (Debian's `prometheus` package, installed by
+//! `./test.sh`): the same scrape gives byte-identical `/federate` text, and each federates the
+//! other with values and labels intact.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::federate::{fixed_exposition, now_ms};
+use crate::harness::*;
+
+/// A real Prometheus on loopback with a temp storage dir; killed on drop.
+struct Prometheus {
+    addr: SocketAddr,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+fn prometheus_binary() -> PathBuf {
+    let path = std::env::var_os("PROMETHEUS_BIN").map(PathBuf::from).unwrap_or_else(|| "/usr/bin/prometheus".into());
+    assert!(
+        path.exists(),
+        "{} not found: the interop tests need Debian's prometheus package; ./test.sh installs it",
+        path.display()
+    );
+    path
+}
+
+impl Prometheus {
+    fn start(config: &str) -> Prometheus {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("prometheus.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let child = Command::new(prometheus_binary())
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!("--web.listen-address={addr}"))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting prometheus");
+        let p = Prometheus { addr, child, _dir: dir };
+        wait_for("prometheus to be ready", Duration::from_secs(30), || match get(addr, "/-/ready") {
+            Ok(r) if r.status == 200 => Ok(()),
+            Ok(r) => Err(format!("status {}", r.status)),
+            Err(e) => Err(e),
+        });
+        p
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn job(name: &str, target: SocketAddr, path: &str, extra: &str) -> String {
+    format!(
+        "  - job_name: {name}\n    metrics_path: {path}\n{extra}    static_configs:\n      - targets: ['{target}']\n"
+    )
+}
+
+fn federation_job(name: &str, target: SocketAddr, selector: &str) -> String {
+    job(
+        name,
+        target,
+        "/federate",
+        &format!("    honor_labels: true\n    params:\n      'match[]': ['{selector}']\n"),
+    )
+}
+
+fn global(external: &str) -> String {
+    format!("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  external_labels:\n    dc: {external}\n")
+}
+
+#[test]
+fn same_scrape_gives_byte_identical_federation() {
+    let ts = now_ms() - 1000;
+    let exporter = Exporter::start(move |_| Reply::Text(fixed_exposition(ts)));
+    let config = format!("{}scrape_configs:\n{}", global("eu"), job("exp", exporter.addr, "/metrics", ""));
+    let prometheus = Prometheus::start(&config);
+    let node = Wasmfed::start(&config);
+    let selector = r#"{job="exp",__name__=~"t.*"}"#;
+    let theirs = wait_for("prometheus to federate the exporter", Duration::from_secs(60), || {
+        let text = federate(prometheus.addr, &[selector]).text();
+        if samples_of(&text).len() == 10 { Ok(text) } else { Err(text) }
+    });
+    let ours = wait_for("wasmfed to federate the exporter", Duration::from_secs(20), || {
+        let text = node.federate(&[selector]).text();
+        if samples_of(&text).len() == 10 { Ok(text) } else { Err(text) }
+    });
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn each_federates_the_other() {
+    // Explicit timestamps keep both ends comparable however their scrapes interleave.
+    let ts = now_ms() - 1000;
+    let exporter = Exporter::start(move |path| {
+        Reply::Text(match path {
+            "/w" => format!("w_value{{kind=\"a\"}} 1.5 {ts}\nw_value{{kind=\"b\"}} -2 {ts}\nw_total 1e+10 {ts}\n"),
+            _ => format!("p_value{{kind=\"a\"}} 3.25 {ts}\np_value{{kind=\"b\",note=\"x y\"}} NaN {ts}\np_total 17 {ts}\n"),
+        })
+    });
+    let node = Wasmfed::start(&format!("{}scrape_configs:\n{}", global("wasmfed"), job("wonly", exporter.addr, "/w", "")));
+    let prometheus = Prometheus::start(&format!(
+        "{}scrape_configs:\n{}{}",
+        global("prom"),
+        job("ponly", exporter.addr, "/p", ""),
+        federation_job("from_wasmfed", node.addr, r#"{job="wonly"}"#),
+    ));
+    // wasmfed federates Prometheus: reconfigure by starting a second node pointed at it.
+    let global_node = Wasmfed::start(&format!(
+        "{}scrape_configs:\n{}",
+        global("global"),
+        federation_job("from_prometheus", prometheus.addr, r#"{job="ponly"}"#),
+    ));
+    let wonly = r#"{job="wonly"}"#;
+    let ponly = r#"{job="ponly"}"#;
+    let at_source = wait_for("wasmfed's own series", Duration::from_secs(20), || {
+        let s = samples_of(&node.federate(&[wonly]).text());
+        if s.len() == 3 { Ok(s) } else { Err(format!("{s:?}")) }
+    });
+    wait_for("prometheus to hold wasmfed's series", Duration::from_secs(60), || {
+        let s = samples_of(&federate(prometheus.addr, &[wonly]).text());
+        if s == at_source { Ok(()) } else { Err(format!("{s:?}\nwant {at_source:?}")) }
+    });
+    let at_prometheus = wait_for("prometheus' own series", Duration::from_secs(60), || {
+        let s = samples_of(&federate(prometheus.addr, &[ponly]).text());
+        if s.len() == 3 { Ok(s) } else { Err(format!("{s:?}")) }
+    });
+    wait_for("wasmfed to hold prometheus' series", Duration::from_secs(30), || {
+        let ours = samples_of(&global_node.federate(&[ponly]).text());
+        let theirs = samples_of(&federate(prometheus.addr, &[ponly]).text());
+        if ours.len() == 3 && ours == theirs { Ok(()) } else { Err(format!("{ours:?}\nvs {theirs:?} (first seen {at_prometheus:?})")) }
+    });
+    // The labels carried across: the source's external label, job and instance.
+    let sample = at_source.iter().next().unwrap();
+    assert!(sample.0.contains(&("dc".into(), "wasmfed".into())), "{sample:?}");
+}
