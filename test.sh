@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs wasmfed's whole test suite on this machine, installing what it needs first (idempotent):
+# Debian's prometheus package for the interoperability tests.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+[ -x /usr/bin/prometheus ] || missing+=(prometheus)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  # Keep apt from starting the packaged services: tests start their own on loopback.
+  policy=/usr/sbin/policy-rc.d
+  added_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod +x "$policy"
+    added_policy=1
+  fi
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  [ "$added_policy" = 1 ] && as_root rm -f "$policy"
+fi
+
+cargo test --workspace --all-targets
