@@ -77,7 +77,7 @@ const GLOBAL: &[Known] = &[
     known(
         "rule_query_offset",
         WhenEmpty,
-        "rule groups are evaluated at their own timestamps",
+        "wasmfed evaluates rules without a query offset",
     ),
     known("query_log_file", Always, LOGS_ONLY),
     known("scrape_failure_log_file", Always, LOGS_ONLY),

@@ -106,16 +106,31 @@ impl<'de> Deserialize<'de> for RelabelAction {
 }
 
 /// One validated relabel rule with Prometheus' defaults filled in.
+///
+/// It serializes as Prometheus marshals it, leaving out fields at their defaults, so that the
+/// text reads back as the same rule (`keepequal` may not even mention `regex`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RelabelConfig {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub source_labels: Vec<String>,
     pub separator: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub target_label: String,
     /// As written, not anchored; see [`RelabelConfig::anchored_regex`].
+    #[serde(skip_serializing_if = "is_default_regex")]
     pub regex: String,
+    #[serde(skip_serializing_if = "is_zero")]
     pub modulus: u64,
     pub replacement: String,
     pub action: RelabelAction,
+}
+
+fn is_default_regex(regex: &str) -> bool {
+    regex == DEFAULT_REGEX
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Default for RelabelConfig {
@@ -408,6 +423,27 @@ mod tests {
         ] {
             let err = parse(yaml).expect_err(yaml);
             assert!(err.contains(message), "{yaml}\n  got: {err}\n  want: {message}");
+        }
+    }
+
+    /// Plugins get their relabel rules as YAML or JSON text; what is written must read back.
+    #[test]
+    fn serialized_rules_read_back() {
+        for yaml in [
+            "source_labels: [__address__]\nmodulus: 4\ntarget_label: __tmp_hash\naction: hashmod",
+            "action: labelmap\nregex: __meta_kubernetes_(.+)\nreplacement: k8s_$1",
+            "action: keepequal\nsource_labels: [a]\ntarget_label: b",
+            "action: labeldrop\nregex: tmp_.*",
+        ] {
+            let rule = parse(yaml).unwrap();
+            let text = serde_yaml::to_string(&rule).unwrap();
+            let json = serde_json::to_string(&rule).unwrap();
+            assert_eq!(parse(&text), Ok(rule.clone()), "{text}");
+            assert_eq!(
+                serde_json::from_str::<RelabelConfig>(&json).unwrap(),
+                rule,
+                "{json}"
+            );
         }
     }
 
