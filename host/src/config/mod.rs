@@ -1,1 +1,259 @@
-//! Configuration: Prometheus-compatible YAML.
+//! wasmfed's configuration: a Prometheus configuration file, read as Prometheus reads it.
+//!
+//! Operators point wasmfed at the prometheus.yml they already have, so the same file must load,
+//! with the same defaults, the same validation and, as far as possible, the same error messages
+//! (ported from Prometheus' `config/config.go`, `model/relabel`, `discovery/file`, `model/rulefmt`
+//! and prometheus/common's durations). Errors name the file and, for anything found while
+//! reading the YAML, the key path, line and column, e.g.
+//! `loading config file "p.yml": scrape_configs[0]: unknown field `scrape_intervl`, expected one
+//! of ... at line 5 column 5`.
+//!
+//! Reading happens in two steps, as in Prometheus: each section is read and checked on its own
+//! (checks that concern one value or one mapping run while reading, so they get a position), then
+//! scrape configs are resolved against `global` and relative paths against the file's directory.
+//!
+//! # Prometheus keys wasmfed reads
+//! - top level: `global`, `scrape_configs`, `rule_files`;
+//! - `global`: `scrape_interval`, `scrape_timeout`, `evaluation_interval`, `external_labels`,
+//!   `body_size_limit`, `sample_limit`;
+//! - scrape config: `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`
+//!   (`http`; `https` is refused as not supported yet), `params`, `honor_labels`,
+//!   `honor_timestamps`, `static_configs`, `file_sd_configs`, `relabel_configs`,
+//!   `metric_relabel_configs`, `sample_limit`, `body_size_limit`.
+//!
+//! # Prometheus keys wasmfed knows but does not implement
+//! Accepted with a warning (said once, with its key path) when ignoring them cannot change what
+//! wasmfed scrapes, stores or serves; otherwise an error "not supported by wasmfed yet".
+//!
+//! | key | accepted with a warning when |
+//! |---|---|
+//! | `alerting`, `remote_read`, `storage`, `tracing`, `runtime`, `otlp` | always |
+//! | `remote_write`, `scrape_config_files` | empty |
+//! | global `query_log_file`, `scrape_failure_log_file`, `keep_dropped_targets`, `scrape_protocols`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `scrape_native_histograms`, `always_scrape_classic_histograms` | always |
+//! | global `rule_query_offset`, `target_limit`, `label_limit`, `label_name_length_limit`, `label_value_length_limit`, `convert_classic_histograms_to_nhcb`, `extra_scrape_metrics` | zero, false or empty |
+//! | job `scrape_protocols`, `fallback_scrape_protocol`, `enable_compression`, `enable_http2`, `scrape_failure_log_file`, `keep_dropped_targets`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `scrape_native_histograms`, `always_scrape_classic_histograms`, `scrape_classic_histograms`, `native_histogram_bucket_limit`, `native_histogram_min_bucket_factor` | always |
+//! | job `track_timestamps_staleness`, `convert_classic_histograms_to_nhcb`, `extra_scrape_metrics`, `target_limit`, `label_limit`, `label_name_length_limit`, `label_value_length_limit` | zero, false or empty |
+//! | job `basic_auth`, `authorization`, `oauth2`, `bearer_token`, `bearer_token_file`, `tls_config`, `proxy_url`, `no_proxy`, `proxy_from_environment`, `proxy_connect_header`, `http_headers` | empty (e.g. `tls_config: {insecure_skip_verify: false}`) |
+//! | job `follow_redirects` | `true` (Prometheus' default) |
+//! | job `*_sd_configs` other than `static_configs` and `file_sd_configs` | empty list |
+//!
+//! Any other key is an error. Names are checked with Prometheus' legacy scheme
+//! (`[a-zA-Z_][a-zA-Z0-9_]*`), the one wasmfed's parser and `/federate` writer use.
+
+mod compat;
+mod duration;
+mod error;
+mod file_sd;
+mod global;
+mod paths;
+mod relabel;
+mod rules;
+mod scrape;
+mod size;
+mod target_group;
+mod yaml;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::Path;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+pub use duration::{Duration, DurationError};
+pub use error::{ConfigError, FileKind};
+pub use file_sd::{read_file_sd, FileSdConfig, FILEPATH_LABEL};
+pub use global::GlobalConfig;
+pub use relabel::{RelabelAction, RelabelConfig};
+pub use rules::{
+    load_rule_files, rule_warnings, AlertingRule, Rule, RuleFile, RuleGroup, RuleKind,
+};
+pub use scrape::ScrapeConfig;
+pub use size::{parse_base2_bytes, SizeError};
+pub use target_group::TargetGroup;
+
+use compat::{ignore_known, next_key, Ignored, Section};
+use global::RawGlobal;
+use paths::join_dir;
+use scrape::RawScrapeConfig;
+use yaml::{parse_scalar, KeySet};
+
+/// A validated configuration with every default filled in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub global: GlobalConfig,
+    pub scrape_configs: Vec<ScrapeConfig>,
+    /// Glob patterns, already joined to the configuration file's directory; see
+    /// [`load_rule_files`].
+    pub rule_files: Vec<String>,
+}
+
+/// A loaded configuration and what the operator should hear about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Loaded {
+    pub config: Config,
+    /// Known Prometheus keys that were ignored, and empty environment variables in external
+    /// labels; each said once, with its key path.
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Reads and validates a file. Relative paths inside it (file_sd files, rule_files) are
+    /// resolved against the file's directory, as Prometheus does.
+    pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+        let text = paths::read(path, FileKind::Config)?;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        parse(&text, dir, path, &|name| std::env::var(name).ok())
+    }
+
+    /// Validates configuration text (tests, an embedded demo config); relative paths are
+    /// resolved against `base_dir`, and errors name the file `<inline>`.
+    pub fn from_yaml(text: &str, base_dir: &Path) -> Result<Loaded, ConfigError> {
+        parse(text, base_dir, Path::new("<inline>"), &|name| {
+            std::env::var(name).ok()
+        })
+    }
+}
+
+fn parse(
+    text: &str,
+    dir: &Path,
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        kind: FileKind::Config,
+        path: file.to_path_buf(),
+        message,
+    };
+    let mut raw: RawConfig = serde_yaml::from_str(text).map_err(|error| ConfigError::Yaml {
+        kind: FileKind::Config,
+        path: file.to_path_buf(),
+        error,
+    })?;
+    let mut warnings: Vec<String> = raw.ignored.iter().map(|i| i.warning("")).collect();
+    let global_ignored = std::mem::take(&mut raw.global.ignored);
+    warnings.extend(global_ignored.iter().map(|i| i.warning("global.")));
+    let (global, env_warnings) = raw.global.resolve(env).map_err(invalid)?;
+    warnings.extend(env_warnings);
+
+    let mut job_names = HashSet::new();
+    let mut scrape_configs = Vec::with_capacity(raw.scrape_configs.len());
+    for (i, scrape) in raw.scrape_configs.into_iter().enumerate() {
+        let prefix = format!("scrape_configs[{i}].");
+        warnings.extend(scrape.ignored.iter().map(|w| w.warning(&prefix)));
+        if !job_names.insert(scrape.job_name().to_string()) {
+            return Err(invalid(format!(
+                "found multiple scrape configs with job name {:?}",
+                scrape.job_name()
+            )));
+        }
+        scrape_configs.push(scrape.resolve(&global, dir).map_err(invalid)?);
+    }
+    let rule_files = raw.rule_files.iter().map(|f| join_dir(dir, f)).collect();
+    Ok(Loaded {
+        config: Config {
+            global,
+            scrape_configs,
+            rule_files,
+        },
+        warnings,
+    })
+}
+
+/// The keys of the top level that wasmfed reads.
+const KEYS: &[&str] = &["global", "scrape_configs", "rule_files"];
+
+/// Prometheus' `patRulePath`: `*` only in the last path component.
+static RULE_PATH: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[^*]*(\*[^/]*)?$").expect("static regex"));
+
+#[derive(Default)]
+struct RawConfig {
+    global: RawGlobal,
+    scrape_configs: Vec<RawScrapeConfig>,
+    rule_files: Vec<String>,
+    ignored: Vec<Ignored>,
+}
+
+/// A `rule_files` entry, checked where it is written.
+struct RulePath(String);
+
+impl<'de> Deserialize<'de> for RulePath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_scalar(d, "a rule file path", |s| {
+            if RULE_PATH.is_match(s) {
+                Ok(RulePath(s.to_string()))
+            } else {
+                Err(format!("invalid rule file path {s:?}"))
+            }
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for RawConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ConfigVisitor)
+    }
+}
+
+struct ConfigVisitor;
+
+impl<'de> Visitor<'de> for ConfigVisitor {
+    type Value = RawConfig;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Prometheus configuration")
+    }
+
+    /// An empty file is the default configuration.
+    fn visit_unit<E: de::Error>(self) -> Result<RawConfig, E> {
+        Ok(RawConfig::default())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<RawConfig, E> {
+        Ok(RawConfig::default())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawConfig, A::Error> {
+        let mut raw = RawConfig::default();
+        let mut seen = KeySet::default();
+        while let Some(key) = next_key(&mut map, Section::Top, KEYS, &mut seen)? {
+            match key.as_str() {
+                "global" => raw.global = map.next_value()?,
+                "scrape_configs" => {
+                    let entries: Option<Vec<Option<RawScrapeConfig>>> = map.next_value()?;
+                    raw.scrape_configs = entries
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|e| {
+                            e.ok_or_else(|| {
+                                de::Error::custom("empty or null scrape config section")
+                            })
+                        })
+                        .collect::<Result<_, A::Error>>()?;
+                }
+                "rule_files" => {
+                    let entries: Option<Vec<Option<RulePath>>> = map.next_value()?;
+                    raw.rule_files = entries
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|e| e.map(|p| p.0).unwrap_or_default())
+                        .collect();
+                }
+                _ => raw
+                    .ignored
+                    .push(ignore_known(Section::Top, &key, &mut map)?),
+            }
+        }
+        Ok(raw)
+    }
+}
+
+#[cfg(test)]
+mod tests;
