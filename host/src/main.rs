@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
-use wasmfed::config::{parse_duration, Config};
+use wasmfed::config::Config;
 use wasmfed::node::{Node, NodeOptions};
 use wasmfed::synth::{self, Profile};
 
@@ -138,7 +138,9 @@ async fn run_node(cli: &Cli) -> anyhow::Result<()> {
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
-    let retention: Duration = parse_duration(&cli.retention)
+    let retention: Duration = cli
+        .retention
+        .parse::<wasmfed::config::Duration>()
         .with_context(|| format!("invalid --storage.retention {:?}", cli.retention))?
         .into();
     let node = Node::start(

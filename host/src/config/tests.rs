@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::model::Labels;
 
-fn testdata(name: &str) -> PathBuf {
+fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("src/config/testdata")
+        .join("../examples")
         .join(name)
 }
 
@@ -18,7 +18,7 @@ fn inline(yaml: &str) -> Result<Loaded, String> {
 
 #[test]
 fn federation_global_node() {
-    let loaded = Config::load(&testdata("federation-global.yml")).unwrap();
+    let loaded = Config::load(&example("federation/global.yml")).unwrap();
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let job = &loaded.config.scrape_configs[0];
     assert_eq!(job.job_name, "federate");
@@ -42,7 +42,7 @@ fn federation_global_node() {
 
 #[test]
 fn shard_node() {
-    let loaded = Config::load(&testdata("shard-slave.yml")).unwrap();
+    let loaded = Config::load(&example("sharding/shard-1.yml")).unwrap();
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let config = loaded.config;
     // `slave: 1` is an integer in YAML and a label value to Prometheus.
@@ -74,7 +74,7 @@ fn shard_node() {
 
 #[test]
 fn shard_master() {
-    let config = Config::load(&testdata("shard-master.yml")).unwrap().config;
+    let config = Config::load(&example("sharding/master.yml")).unwrap().config;
     let job = &config.scrape_configs[0];
     assert!(job.honor_labels);
     assert_eq!(job.params["match[]"], [r#"{__name__=~"^slave:.*"}"#]);
@@ -83,7 +83,7 @@ fn shard_master() {
 
 #[test]
 fn prometheus_default_config() {
-    let loaded = Config::load(&testdata("prometheus-default.yml")).unwrap();
+    let loaded = Config::load(&example("prometheus-default.yml")).unwrap();
     assert_eq!(
         loaded.warnings,
         [
@@ -320,4 +320,16 @@ fn load_resolves_paths_against_the_file_and_names_it() {
         err.starts_with(&format!("reading config file {missing:?}: ")),
         "{err}"
     );
+}
+
+#[test]
+fn every_example_config_loads() {
+    let pattern = example("**/*.yml");
+    let mut loaded = 0;
+    for path in glob::glob(pattern.to_str().unwrap()).unwrap() {
+        let path = path.unwrap();
+        Config::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        loaded += 1;
+    }
+    assert!(loaded >= 6, "only {loaded} example configs found");
 }

@@ -153,7 +153,8 @@ impl fmt::Display for Target {
 fn duration_label(labels: &Labels, name: &'static str, default: Duration) -> Result<Duration, TargetError> {
     match labels.get(name) {
         None | Some("") => Ok(default),
-        Some(v) => crate::config::parse_duration(v)
+        Some(v) => v
+            .parse::<crate::config::Duration>()
             .map(Into::into)
             .map_err(|e| TargetError::BadSetting {
                 label: name,
@@ -196,7 +197,7 @@ fn scrape_url(cfg: &ScrapeConfig, labels: &Labels, scheme: &str, address: &str) 
     names.sort_unstable();
     for name in names {
         let label = labels.get(&format!("{PARAM_PREFIX}{name}"));
-        let configured = cfg.params.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+        let configured = cfg.params.get(name);
         match (label, configured) {
             // The label replaces the first value; the others stay, as in Prometheus.
             (Some(first), Some(values)) => {
