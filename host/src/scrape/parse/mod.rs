@@ -1,1 +1,222 @@
-//! Parsing of the Prometheus text format 0.0.4 and OpenMetrics text.
+//! Parsing of the Prometheus text format 0.0.4 and OpenMetrics 1.0 text, on the scrape hot path.
+//!
+//! The grammar is the one Prometheus 2.x actually accepts (`model/textparse/promlex.l`,
+//! `promparse.go`, `openmetricslex.l`, `openmetricsparse.go`), quirks included, because a node
+//! that federates Prometheus servers must accept and reject the same payloads they do. Where
+//! Prometheus' parser lets something through that its scrape loop or storage then rejects (leading
+//! whitespace before a sample, duplicate label names), the rejection happens here, so one bad line
+//! fails the scrape the way it does in Prometheus.
+//!
+//! The parser is shaped for a scraper that keeps a cache from raw series text to series id: it
+//! validates each line while scanning its bytes once and hands back the series as a slice of the
+//! input ([`RawSample::series`]), never decoding labels. Only a series the cache has not seen is
+//! decoded, with [`parse_series`]. A sample costs no allocation unless its help text has escapes.
+//!
+//! Files: `lexer` holds the byte-level scanning both formats share (names, label sets, quoted
+//! strings, errors), `number` the float and timestamp rules, `text` and `openmetrics` the line
+//! grammars, `series` the label decoding.
+
+mod lexer;
+mod number;
+mod openmetrics;
+mod series;
+mod text;
+
+#[cfg(test)]
+mod differential_tests;
+
+use std::borrow::Cow;
+
+use lexer::Cursor;
+pub use series::parse_series;
+
+/// The two text exposition formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text format 0.0.4.
+    PrometheusText,
+    /// OpenMetrics 1.0 text.
+    OpenMetrics,
+}
+
+impl Format {
+    /// From a response Content-Type: `application/openmetrics-text...` → OpenMetrics, anything
+    /// else (incl. None) → PrometheusText.
+    ///
+    /// Only the media type counts, compared without case, as Go's `mime.ParseMediaType` does in
+    /// Prometheus' `textparse.New`; the `version` parameter is not checked there either.
+    pub fn from_content_type(content_type: Option<&str>) -> Format {
+        let media_type = content_type
+            .and_then(|ct| ct.split(';').next())
+            .unwrap_or("");
+        if media_type
+            .trim()
+            .eq_ignore_ascii_case("application/openmetrics-text")
+        {
+            Format::OpenMetrics
+        } else {
+            Format::PrometheusText
+        }
+    }
+}
+
+/// The kind of a metric family as a `# TYPE` line declares it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricType {
+    Counter,
+    Gauge,
+    Histogram,
+    GaugeHistogram,
+    Summary,
+    Info,
+    StateSet,
+    /// `untyped` in the Prometheus text format, `unknown` in OpenMetrics.
+    Unknown,
+}
+
+/// One sample line, borrowed from the input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RawSample<'a> {
+    /// The exact text of `name{labels}` (or just `name`) as it appears in the input: the cache key
+    /// the scraper uses so a steady scrape never decodes labels again. Trailing whitespace excluded.
+    pub series: &'a str,
+    /// The value; any NaN comes back as Prometheus' own NaN (`value.NormalNaN`), bit for bit.
+    pub value: f64,
+    /// OpenMetrics timestamps are float seconds, converted to ms as Prometheus does (truncated).
+    pub timestamp_ms: Option<i64>,
+    /// 1-based line number.
+    pub line: usize,
+}
+
+/// One meaningful line of an exposition. Comments, blank lines and exemplars are consumed
+/// silently: nothing downstream uses them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Entry<'a> {
+    Sample(RawSample<'a>),
+    Type {
+        metric: &'a str,
+        kind: MetricType,
+    },
+    /// Help text with its escapes resolved (borrowed unless it had any).
+    Help {
+        metric: &'a str,
+        text: Cow<'a, str>,
+    },
+    /// OpenMetrics only.
+    Unit {
+        metric: &'a str,
+        unit: &'a str,
+    },
+}
+
+/// A malformed exposition: where and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct ParseError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Iterates the entries of one scrape body. Stops after the first error, since Prometheus fails
+/// the whole scrape on one.
+pub struct Parser<'a> {
+    cursor: Cursor<'a>,
+    format: Format,
+    finished: bool,
+    /// Scratch for the current label set, reused so samples don't allocate.
+    pairs: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Parser<'a> {
+    pub fn new(input: &'a str, format: Format) -> Self {
+        Parser {
+            cursor: Cursor::new(input),
+            format,
+            finished: false,
+            pairs: Vec::new(),
+        }
+    }
+}
+
+impl<'a> Iterator for Parser<'a> {
+    type Item = Result<Entry<'a>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        let entry = match self.format {
+            Format::PrometheusText => text::next_entry(&mut self.cursor, &mut self.pairs),
+            Format::OpenMetrics => openmetrics::next_entry(&mut self.cursor, &mut self.pairs),
+        };
+        match entry {
+            Ok(Some(entry)) => Some(Ok(entry)),
+            Ok(None) => {
+                self.finished = true;
+                None
+            }
+            Err(err) => {
+                self.finished = true;
+                Some(Err(err))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_from_content_type() {
+        for (content_type, want) in [
+            (None, Format::PrometheusText),
+            (Some(""), Format::PrometheusText),
+            (Some("text/plain; version=0.0.4"), Format::PrometheusText),
+            (
+                Some("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+                Format::OpenMetrics,
+            ),
+            (Some("application/openmetrics-text"), Format::OpenMetrics),
+            (
+                Some(" Application/OpenMetrics-Text ;version=0.0.1"),
+                Format::OpenMetrics,
+            ),
+            (
+                Some("application/openmetrics-textual"),
+                Format::PrometheusText,
+            ),
+            (
+                Some("application/vnd.google.protobuf"),
+                Format::PrometheusText,
+            ),
+        ] {
+            assert_eq!(
+                Format::from_content_type(content_type),
+                want,
+                "{content_type:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn stops_after_first_error() {
+        let mut p = Parser::new("a 1\nb x\nc 3\n", Format::PrometheusText);
+        assert!(matches!(p.next(), Some(Ok(Entry::Sample(_)))));
+        let err = p.next().unwrap().unwrap_err();
+        assert_eq!(err.line, 2);
+        assert_eq!(p.next(), None);
+        assert_eq!(p.next(), None);
+    }
+
+    #[test]
+    fn error_display_names_the_line() {
+        let err = Parser::new("ok 1\nfoo{a} 1\n", Format::PrometheusText)
+            .find_map(Result::err)
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            r#"line 2: expected equal sign after label name "a", got "}" while parsing "foo{a}""#
+        );
+    }
+}
