@@ -16,16 +16,28 @@ use wasmfed::synth::{self, Profile};
 #[command(name = "wasmfed", version, about = "A Prometheus-compatible federation node.", long_about = None)]
 struct Cli {
     /// Prometheus configuration file to load (same keys as prometheus.yml).
-    #[arg(long = "config.file", value_name = "FILE", default_value = "prometheus.yml")]
+    #[arg(
+        long = "config.file",
+        value_name = "FILE",
+        default_value = "prometheus.yml"
+    )]
     config_file: PathBuf,
     /// Address to serve /federate, the API, /metrics and the lifecycle endpoints on.
-    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = "0.0.0.0:9090")]
+    #[arg(
+        long = "web.listen-address",
+        value_name = "ADDR",
+        default_value = "0.0.0.0:9090"
+    )]
     listen: SocketAddr,
     /// Directory for the node's data. Created if missing; the write-ahead log will live here.
     #[arg(long = "storage.path", value_name = "DIR", default_value = "data/")]
     storage_path: PathBuf,
     /// How long samples are kept, in Prometheus' duration syntax (15d, 12h, 90m).
-    #[arg(long = "storage.retention", value_name = "DURATION", default_value = "15d")]
+    #[arg(
+        long = "storage.retention",
+        value_name = "DURATION",
+        default_value = "15d"
+    )]
     retention: String,
     /// Allow shutdown (POST /-/quit) over HTTP, as Prometheus' flag of the same name.
     #[arg(long = "web.enable-lifecycle")]
@@ -77,9 +89,11 @@ fn main() -> std::process::ExitCode {
             what: CheckCommand::Config { files },
         }) => return check_config(files),
         Some(Command::Demo) => runtime().block_on(demo()),
-        Some(Command::Synth { listen, targets, series }) => {
-            runtime().block_on(run_synth(*listen, *targets, *series))
-        }
+        Some(Command::Synth {
+            listen,
+            targets,
+            series,
+        }) => runtime().block_on(run_synth(*listen, *targets, *series)),
         None => runtime().block_on(run_node(&cli)),
     };
     match outcome {
@@ -101,7 +115,10 @@ fn runtime() -> tokio::runtime::Runtime {
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn check_config(files: &[PathBuf]) -> std::process::ExitCode {
@@ -176,11 +193,9 @@ const DEMO_EXPORTERS: [&str; 2] = ["127.0.0.1:9101", "127.0.0.1:9102"];
 async fn demo() -> anyhow::Result<()> {
     let mut listeners = Vec::new();
     for addr in DEMO_EXPORTERS {
-        listeners.push(
-            TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding demo exporter {addr} (is a demo already running?)"))?,
-        );
+        listeners.push(TcpListener::bind(addr).await.with_context(|| {
+            format!("binding demo exporter {addr} (is a demo already running?)")
+        })?);
     }
     synth::serve(listeners, Profile::Demo).await?;
     let mut nodes = Vec::new();
@@ -226,10 +241,19 @@ async fn run_synth(first: SocketAddr, targets: usize, series: usize) -> anyhow::
     let mut listeners = Vec::new();
     for i in 0..targets {
         let addr = SocketAddr::new(first.ip(), first.port() + i as u16);
-        listeners.push(TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?);
+        listeners.push(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr}"))?,
+        );
     }
     let addrs = synth::serve(listeners, Profile::Bench { series }).await?;
-    println!("serving {} synthetic targets with {series} series each, {} .. {}", addrs.len(), addrs[0], addrs[addrs.len() - 1]);
+    println!(
+        "serving {} synthetic targets with {series} series each, {} .. {}",
+        addrs.len(),
+        addrs[0],
+        addrs[addrs.len() - 1]
+    );
     tokio::signal::ctrl_c().await?;
     Ok(())
 }

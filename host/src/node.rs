@@ -101,7 +101,11 @@ impl Node {
     }
 }
 
-async fn enforce_retention(head: Arc<Head>, retention: Duration, mut stopped: watch::Receiver<bool>) {
+async fn enforce_retention(
+    head: Arc<Head>,
+    retention: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut ticker = tokio::time::interval(RETENTION_CHECK);
     loop {
         tokio::select! {

@@ -27,14 +27,19 @@ pub enum Profile {
 }
 
 /// Starts one target per listener; returns the bound addresses.
-pub async fn serve(listeners: Vec<TcpListener>, profile: Profile) -> std::io::Result<Vec<SocketAddr>> {
+pub async fn serve(
+    listeners: Vec<TcpListener>,
+    profile: Profile,
+) -> std::io::Result<Vec<SocketAddr>> {
     let mut addrs = Vec::new();
     for (index, listener) in listeners.into_iter().enumerate() {
         addrs.push(listener.local_addr()?);
         let scrapes = Arc::new(AtomicU64::new(0));
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let scrapes = scrapes.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |_req| {
@@ -43,7 +48,10 @@ pub async fn serve(listeners: Vec<TcpListener>, profile: Profile) -> std::io::Re
                         async move {
                             Ok::<_, Infallible>(
                                 Response::builder()
-                                    .header(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
+                                    .header(
+                                        header::CONTENT_TYPE,
+                                        "text/plain; version=0.0.4; charset=utf-8",
+                                    )
                                     .body(full(body))
                                     .expect("static headers are valid"),
                             )
@@ -69,7 +77,11 @@ pub fn exposition(profile: Profile, index: usize, n: u64) -> String {
             out.push_str("# TYPE synth_value gauge\n");
             for i in 0..series {
                 let v = ((n as usize * 31 + i * 17 + index) % 1000) as f64 / 8.0;
-                let _ = writeln!(out, "synth_value{{series=\"{i}\",shard=\"s{}\"}} {v}", i % 16);
+                let _ = writeln!(
+                    out,
+                    "synth_value{{series=\"{i}\",shard=\"s{}\"}} {v}",
+                    i % 16
+                );
             }
         }
     }
@@ -94,7 +106,10 @@ fn demo(out: &mut String, index: usize, n: u64) {
     let mut cumulative = 0;
     for (i, le) in ["0.01", "0.1", "1", "+Inf"].iter().enumerate() {
         cumulative += n * (4 - i as u64);
-        let _ = writeln!(out, "demo_request_duration_seconds_bucket{{le=\"{le}\"}} {cumulative}");
+        let _ = writeln!(
+            out,
+            "demo_request_duration_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+        );
     }
     let _ = writeln!(out, "demo_request_duration_seconds_sum {}", n as f64 * 0.75);
     let _ = writeln!(out, "demo_request_duration_seconds_count {cumulative}");

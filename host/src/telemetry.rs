@@ -57,7 +57,11 @@ impl Default for Telemetry {
             scrape_duration: Histogram::new(exponential_buckets(0.001, 4.0, 8)),
             registry: Registry::default(),
         };
-        registry.register("wasmfed_scrapes", "Scrapes attempted, by job.", t.scrapes.clone());
+        registry.register(
+            "wasmfed_scrapes",
+            "Scrapes attempted, by job.",
+            t.scrapes.clone(),
+        );
         registry.register(
             "wasmfed_scrape_failures",
             "Scrapes that stored nothing (fetch, parse or limit error), by job.",
@@ -78,8 +82,16 @@ impl Default for Telemetry {
             "Stale markers written for series that ended.",
             t.stale_markers.clone(),
         );
-        registry.register("wasmfed_head_series", "Series in the storage head.", t.head_series.clone());
-        registry.register("wasmfed_active_targets", "Targets being scraped.", t.active_targets.clone());
+        registry.register(
+            "wasmfed_head_series",
+            "Series in the storage head.",
+            t.head_series.clone(),
+        );
+        registry.register(
+            "wasmfed_active_targets",
+            "Targets being scraped.",
+            t.active_targets.clone(),
+        );
         registry.register(
             "wasmfed_http_requests",
             "HTTP requests served, by handler and status code.",
@@ -118,7 +130,9 @@ impl Telemetry {
     }
 
     pub fn job(job: &str) -> JobLabel {
-        JobLabel { job: job.to_owned() }
+        JobLabel {
+            job: job.to_owned(),
+        }
     }
 
     pub fn rejected(reason: &str) -> ReasonLabel {

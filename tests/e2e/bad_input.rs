@@ -36,25 +36,35 @@ fn broken_targets_are_down_with_reasons_and_healthy_ones_flow() {
         ("malformed", "line 2"),
         ("hang", "timed out"),
         ("huge", "body size limit exceeded"),
-        ("error", "server returned HTTP status 500 Internal Server Error"),
+        (
+            "error",
+            "server returned HTTP status 500 Internal Server Error",
+        ),
     ];
-    wait_for("every target to report its health", Duration::from_secs(30), || {
-        let targets = node.targets();
-        let active = targets["data"]["activeTargets"].as_array().unwrap().clone();
-        for (job, error) in expected {
-            let t = active
-                .iter()
-                .find(|t| t["scrapePool"] == job)
-                .ok_or(format!("no target for {job}"))?;
-            let health = t["health"].as_str().unwrap();
-            let last_error = t["lastError"].as_str().unwrap();
-            let want_health = if error.is_empty() { "up" } else { "down" };
-            if health != want_health || !last_error.contains(error) || (error.is_empty() && !last_error.is_empty()) {
-                return Err(format!("{job}: health {health}, lastError {last_error:?}"));
+    wait_for(
+        "every target to report its health",
+        Duration::from_secs(30),
+        || {
+            let targets = node.targets();
+            let active = targets["data"]["activeTargets"].as_array().unwrap().clone();
+            for (job, error) in expected {
+                let t = active
+                    .iter()
+                    .find(|t| t["scrapePool"] == job)
+                    .ok_or(format!("no target for {job}"))?;
+                let health = t["health"].as_str().unwrap();
+                let last_error = t["lastError"].as_str().unwrap();
+                let want_health = if error.is_empty() { "up" } else { "down" };
+                if health != want_health
+                    || !last_error.contains(error)
+                    || (error.is_empty() && !last_error.is_empty())
+                {
+                    return Err(format!("{job}: health {health}, lastError {last_error:?}"));
+                }
             }
-        }
-        Ok(())
-    });
+            Ok(())
+        },
+    );
     // The healthy target's data and every target's `up` are federated.
     let up = samples_of(&node.federate(&["up"]).text());
     let up_by_job: Vec<(String, f64)> = up
@@ -66,7 +76,10 @@ fn broken_targets_are_down_with_reasons_and_healthy_ones_flow() {
         .collect();
     for (job, error) in expected {
         let want = if error.is_empty() { 1.0 } else { 0.0 };
-        assert!(up_by_job.contains(&(job.to_owned(), want)), "{job}: {up_by_job:?}");
+        assert!(
+            up_by_job.contains(&(job.to_owned(), want)),
+            "{job}: {up_by_job:?}"
+        );
     }
     assert_eq!(samples_of(&node.federate(&["good_metric"]).text()).len(), 1);
     // The malformed scrape stored nothing, not even its valid first line.
@@ -90,15 +103,24 @@ fn a_config_with_an_unknown_key_is_refused_with_file_line_and_key() {
     assert!(!check.status.success());
     let out = String::from_utf8_lossy(&check.stdout);
     for part in ["bad.yml", "scrape_intervl", "line 5"] {
-        assert!(out.contains(part), "check config output lacks {part:?}: {out}");
+        assert!(
+            out.contains(part),
+            "check config output lacks {part:?}: {out}"
+        );
     }
     let run = Command::new(env!("CARGO_BIN_EXE_wasmfed"))
         .arg(format!("--config.file={}", path.display()))
         .arg(format!("--web.listen-address=127.0.0.1:{}", free_port()))
-        .arg(format!("--storage.path={}", dir.path().join("data").display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
         .output()
         .unwrap();
     assert!(!run.status.success());
     let err = String::from_utf8_lossy(&run.stderr);
-    assert!(err.contains("scrape_intervl") && err.contains("bad.yml"), "{err}");
+    assert!(
+        err.contains("scrape_intervl") && err.contains("bad.yml"),
+        "{err}"
+    );
 }

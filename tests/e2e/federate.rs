@@ -8,7 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::harness::*;
 
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 /// An exposition exercising names, escapes, special values, empty and clashing labels, with
@@ -69,22 +72,48 @@ fn federate_text_is_exact() {
         if r.status != 200 {
             return Err(format!("status {}", r.status));
         }
-        assert_eq!(r.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
-        if r.text() == want { Ok(()) } else { Err(r.text()) }
+        assert_eq!(
+            r.header("content-type"),
+            Some("text/plain; version=0.0.4; charset=utf-8")
+        );
+        if r.text() == want {
+            Ok(())
+        } else {
+            Err(r.text())
+        }
     });
     // The union of two selectors equals one that covers both.
-    let union = node.federate(&[r#"{__name__=~"t_[a-f].*"}"#, r#"{job="exp",__name__=~"t[:_][c-z].*"}"#]);
+    let union = node.federate(&[
+        r#"{__name__=~"t_[a-f].*"}"#,
+        r#"{job="exp",__name__=~"t[:_][c-z].*"}"#,
+    ]);
     assert_eq!(union.text(), want);
     // gzip when asked.
     let query = format!("/federate?match[]={}", enc(selector));
-    let gz = http(node.addr, "GET", &query, &[("Accept-Encoding", "gzip")], b"").unwrap();
+    let gz = http(
+        node.addr,
+        "GET",
+        &query,
+        &[("Accept-Encoding", "gzip")],
+        b"",
+    )
+    .unwrap();
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     let mut text = String::new();
-    flate2::read::GzDecoder::new(&gz.body[..]).read_to_string(&mut text).unwrap();
+    flate2::read::GzDecoder::new(&gz.body[..])
+        .read_to_string(&mut text)
+        .unwrap();
     assert_eq!(text, want);
     // POST form bodies are read like query strings.
     let form = format!("match[]={}", enc(selector));
-    let post = http(node.addr, "POST", "/federate", &[("Content-Type", "application/x-www-form-urlencoded")], form.as_bytes()).unwrap();
+    let post = http(
+        node.addr,
+        "POST",
+        "/federate",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        form.as_bytes(),
+    )
+    .unwrap();
     assert_eq!(post.text(), want);
 }
 
@@ -108,20 +137,38 @@ fn vanished_series_are_not_federated() {
     let with_b = Arc::new(AtomicBool::new(true));
     let flag = with_b.clone();
     let exporter = Exporter::start(move |_| {
-        Reply::Text(if flag.load(Ordering::SeqCst) { "a 1\nb 2\n" } else { "a 1\n" }.into())
+        Reply::Text(
+            if flag.load(Ordering::SeqCst) {
+                "a 1\nb 2\n"
+            } else {
+                "a 1\n"
+            }
+            .into(),
+        )
     });
     let node = Wasmfed::start(&leaf_config(exporter.addr));
     let names = |text: String| -> Vec<String> {
-        samples_of(&text).into_iter().map(|(l, _, _)| l[0].1.clone()).collect()
+        samples_of(&text)
+            .into_iter()
+            .map(|(l, _, _)| l[0].1.clone())
+            .collect()
     };
     wait_for("a and b", Duration::from_secs(20), || {
         let got = names(node.federate(&[r#"{__name__=~"a|b"}"#]).text());
-        if got == ["a", "b"] { Ok(()) } else { Err(format!("{got:?}")) }
+        if got == ["a", "b"] {
+            Ok(())
+        } else {
+            Err(format!("{got:?}"))
+        }
     });
     with_b.store(false, Ordering::SeqCst);
     wait_for("b to go stale", Duration::from_secs(20), || {
         let got = names(node.federate(&[r#"{__name__=~"a|b"}"#]).text());
-        if got == ["a"] { Ok(()) } else { Err(format!("{got:?}")) }
+        if got == ["a"] {
+            Ok(())
+        } else {
+            Err(format!("{got:?}"))
+        }
     });
 }
 
@@ -137,11 +184,23 @@ fn two_level_hierarchy_keeps_leaf_labels() {
         leaf.addr
     ));
     let selector = r#"{job="exp",__name__=~"t.*"}"#;
-    let want = samples_of(&expected_federation(&exporter.addr.to_string(), ts, ",dc=\"eu\""));
-    wait_for("the leaf's series at the global node", Duration::from_secs(30), || {
-        let got = samples_of(&global.federate(&[selector]).text());
-        if got == want { Ok(()) } else { Err(format!("{got:?}")) }
-    });
+    let want = samples_of(&expected_federation(
+        &exporter.addr.to_string(),
+        ts,
+        ",dc=\"eu\"",
+    ));
+    wait_for(
+        "the leaf's series at the global node",
+        Duration::from_secs(30),
+        || {
+            let got = samples_of(&global.federate(&[selector]).text());
+            if got == want {
+                Ok(())
+            } else {
+                Err(format!("{got:?}"))
+            }
+        },
+    );
     // Stored labels are sorted, so the global writes dc first; the content is the leaf's.
     let text = global.federate(&[r#"t_gauge{a="1"}"#]).text();
     assert_eq!(

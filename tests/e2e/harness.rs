@@ -17,7 +17,11 @@ use hyper::body::Frame;
 
 /// A port free right now on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Polls `check` every 200 ms until it returns Some, or panics after `limit` with `what`.
@@ -54,18 +58,31 @@ impl HttpResponse {
 }
 
 /// A blocking GET (or POST with a form body) with `Connection: close`.
-pub fn http(addr: SocketAddr, method: &str, path_and_query: &str, extra_headers: &[(&str, &str)], body: &[u8]) -> Result<HttpResponse, String> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| format!("connect {addr}: {e}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    extra_headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<HttpResponse, String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     let mut request = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     for (k, v) in extra_headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
     request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| e.to_string())?;
     stream.write_all(body).map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).map_err(|e| format!("reading response: {e}"))?;
+    stream
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("reading response: {e}"))?;
     parse_response(&raw)
 }
 
@@ -74,27 +91,48 @@ pub fn get(addr: SocketAddr, path_and_query: &str) -> Result<HttpResponse, Strin
 }
 
 fn parse_response(raw: &[u8]) -> Result<HttpResponse, String> {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no header end")?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no header end")?;
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().ok_or("empty response")?;
-    let status: u16 = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or("bad status line")?;
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("bad status line")?;
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect();
     let rest = &raw[split + 4..];
-    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked { dechunk(rest)? } else { rest.to_vec() };
-    Ok(HttpResponse { status, headers, body })
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked {
+        dechunk(rest)?
+    } else {
+        rest.to_vec()
+    };
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n").ok_or("bad chunk")?;
+        let line_end = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("bad chunk")?;
         let size_text = String::from_utf8_lossy(&data[..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).map_err(|e| e.to_string())?;
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16)
+            .map_err(|e| e.to_string())?;
         data = &data[line_end + 2..];
         if size == 0 {
             return Ok(out);
@@ -133,14 +171,22 @@ impl Wasmfed {
         let child = Command::new(env!("CARGO_BIN_EXE_wasmfed"))
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!("--web.listen-address={addr}"))
-            .arg(format!("--storage.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
             .args(extra_args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("starting wasmfed");
-        let mut node = Wasmfed { addr, child, _dir: dir, log };
+        let mut node = Wasmfed {
+            addr,
+            child,
+            _dir: dir,
+            log,
+        };
         wait_for("wasmfed to be ready", Duration::from_secs(20), || {
             if let Some(status) = node.child.try_wait().unwrap() {
                 panic!("wasmfed exited with {status}: {}", node.log_text());
@@ -178,7 +224,10 @@ impl Drop for Wasmfed {
 }
 
 pub fn federate(addr: SocketAddr, selectors: &[&str]) -> HttpResponse {
-    let query: Vec<String> = selectors.iter().map(|s| format!("match[]={}", enc(s))).collect();
+    let query: Vec<String> = selectors
+        .iter()
+        .map(|s| format!("match[]={}", enc(s)))
+        .collect();
     get(addr, &format!("/federate?{}", query.join("&"))).unwrap()
 }
 
@@ -188,7 +237,10 @@ pub type FederatedSample = (Vec<(String, String)>, u64, i64);
 /// Parses a text-format body into comparable samples (order-insensitive, label-order-insensitive).
 pub fn samples_of(text: &str) -> BTreeSet<FederatedSample> {
     let mut out = BTreeSet::new();
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let (series, rest) = match line.find('}') {
             Some(i) => (&line[..=i], line[i + 1..].trim()),
             None => line.split_once(' ').unwrap(),
@@ -201,7 +253,10 @@ pub fn samples_of(text: &str) -> BTreeSet<FederatedSample> {
             v => v.parse().unwrap(),
         };
         let ts: i64 = parts.next().unwrap().parse().unwrap();
-        let pairs = labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect();
+        let pairs = labels
+            .iter()
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect();
         out.insert((pairs, value.to_bits(), ts));
     }
     out
@@ -225,46 +280,74 @@ pub struct Exporter {
 
 impl Exporter {
     pub fn start(reply: impl Fn(&str) -> Reply + Send + Sync + 'static) -> Exporter {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
         let reply = Arc::new(reply);
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         runtime.spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let reply = reply.clone();
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let answer = reply(req.uri().path());
-                        async move { respond(answer).await }
-                    });
+                    let service = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let answer = reply(req.uri().path());
+                            async move { respond(answer).await }
+                        },
+                    );
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                         .await;
                 });
             }
         });
-        Exporter { addr, _runtime: runtime }
+        Exporter {
+            addr,
+            _runtime: runtime,
+        }
     }
 }
 
 type ExporterBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
 async fn respond(reply: Reply) -> Result<hyper::Response<ExporterBody>, std::io::Error> {
-    let full = |s: String| Full::new(Bytes::from(s)).map_err(|never| match never {}).boxed();
+    let full = |s: String| {
+        Full::new(Bytes::from(s))
+            .map_err(|never| match never {})
+            .boxed()
+    };
     Ok(match reply {
         Reply::Text(text) => hyper::Response::builder()
             .header("Content-Type", "text/plain; version=0.0.4")
             .body(full(text))
             .unwrap(),
-        Reply::Status(code) => hyper::Response::builder().status(code).body(full("failure\n".into())).unwrap(),
+        Reply::Status(code) => hyper::Response::builder()
+            .status(code)
+            .body(full("failure\n".into()))
+            .unwrap(),
         Reply::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             unreachable!("the scraper gives up first")
         }
         Reply::Huge(bytes) => {
-            let line = Bytes::from_static(b"huge_metric_with_a_long_name{label=\"value value value value\"} 1\n");
-            let chunk: Bytes = line.iter().copied().cycle().take(line.len() * 1024).collect::<Vec<u8>>().into();
+            let line = Bytes::from_static(
+                b"huge_metric_with_a_long_name{label=\"value value value value\"} 1\n",
+            );
+            let chunk: Bytes = line
+                .iter()
+                .copied()
+                .cycle()
+                .take(line.len() * 1024)
+                .collect::<Vec<u8>>()
+                .into();
             let count = bytes / chunk.len() + 1;
             let stream = futures_stream(chunk, count);
             hyper::Response::builder()
@@ -275,11 +358,17 @@ async fn respond(reply: Reply) -> Result<hyper::Response<ExporterBody>, std::io:
     })
 }
 
-fn futures_stream(chunk: Bytes, count: usize) -> impl futures_core::Stream<Item = Result<Frame<Bytes>, std::io::Error>> {
+fn futures_stream(
+    chunk: Bytes,
+    count: usize,
+) -> impl futures_core::Stream<Item = Result<Frame<Bytes>, std::io::Error>> {
     struct Repeat(Bytes, usize);
     impl futures_core::Stream for Repeat {
         type Item = Result<Frame<Bytes>, std::io::Error>;
-        fn poll_next(mut self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
             if self.1 == 0 {
                 return std::task::Poll::Ready(None);
             }

@@ -18,7 +18,9 @@ struct Prometheus {
 }
 
 fn prometheus_binary() -> PathBuf {
-    let path = std::env::var_os("PROMETHEUS_BIN").map(PathBuf::from).unwrap_or_else(|| "/usr/bin/prometheus".into());
+    let path = std::env::var_os("PROMETHEUS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/usr/bin/prometheus".into());
     assert!(
         path.exists(),
         "{} not found: the interop tests need Debian's prometheus package; ./test.sh installs it",
@@ -36,18 +38,29 @@ impl Prometheus {
         let child = Command::new(prometheus_binary())
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!("--web.listen-address={addr}"))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
             .arg("--log.level=warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("starting prometheus");
-        let p = Prometheus { addr, child, _dir: dir };
-        wait_for("prometheus to be ready", Duration::from_secs(30), || match get(addr, "/-/ready") {
-            Ok(r) if r.status == 200 => Ok(()),
-            Ok(r) => Err(format!("status {}", r.status)),
-            Err(e) => Err(e),
-        });
+        let p = Prometheus {
+            addr,
+            child,
+            _dir: dir,
+        };
+        wait_for(
+            "prometheus to be ready",
+            Duration::from_secs(30),
+            || match get(addr, "/-/ready") {
+                Ok(r) if r.status == 200 => Ok(()),
+                Ok(r) => Err(format!("status {}", r.status)),
+                Err(e) => Err(e),
+            },
+        );
         p
     }
 }
@@ -82,18 +95,38 @@ fn global(external: &str) -> String {
 fn same_scrape_gives_byte_identical_federation() {
     let ts = now_ms() - 1000;
     let exporter = Exporter::start(move |_| Reply::Text(fixed_exposition(ts)));
-    let config = format!("{}scrape_configs:\n{}", global("eu"), job("exp", exporter.addr, "/metrics", ""));
+    let config = format!(
+        "{}scrape_configs:\n{}",
+        global("eu"),
+        job("exp", exporter.addr, "/metrics", "")
+    );
     let prometheus = Prometheus::start(&config);
     let node = Wasmfed::start(&config);
     let selector = r#"{job="exp",__name__=~"t.*"}"#;
-    let theirs = wait_for("prometheus to federate the exporter", Duration::from_secs(60), || {
-        let text = federate(prometheus.addr, &[selector]).text();
-        if samples_of(&text).len() == 10 { Ok(text) } else { Err(text) }
-    });
-    let ours = wait_for("wasmfed to federate the exporter", Duration::from_secs(20), || {
-        let text = node.federate(&[selector]).text();
-        if samples_of(&text).len() == 10 { Ok(text) } else { Err(text) }
-    });
+    let theirs = wait_for(
+        "prometheus to federate the exporter",
+        Duration::from_secs(60),
+        || {
+            let text = federate(prometheus.addr, &[selector]).text();
+            if samples_of(&text).len() == 10 {
+                Ok(text)
+            } else {
+                Err(text)
+            }
+        },
+    );
+    let ours = wait_for(
+        "wasmfed to federate the exporter",
+        Duration::from_secs(20),
+        || {
+            let text = node.federate(&[selector]).text();
+            if samples_of(&text).len() == 10 {
+                Ok(text)
+            } else {
+                Err(text)
+            }
+        },
+    );
     assert_eq!(ours, theirs);
 }
 
@@ -107,7 +140,11 @@ fn each_federates_the_other() {
             _ => format!("p_value{{kind=\"a\"}} 3.25 {ts}\np_value{{kind=\"b\",note=\"x y\"}} NaN {ts}\np_total 17 {ts}\n"),
         })
     });
-    let node = Wasmfed::start(&format!("{}scrape_configs:\n{}", global("wasmfed"), job("wonly", exporter.addr, "/w", "")));
+    let node = Wasmfed::start(&format!(
+        "{}scrape_configs:\n{}",
+        global("wasmfed"),
+        job("wonly", exporter.addr, "/w", "")
+    ));
     let prometheus = Prometheus::start(&format!(
         "{}scrape_configs:\n{}{}",
         global("prom"),
@@ -124,22 +161,51 @@ fn each_federates_the_other() {
     let ponly = r#"{job="ponly"}"#;
     let at_source = wait_for("wasmfed's own series", Duration::from_secs(20), || {
         let s = samples_of(&node.federate(&[wonly]).text());
-        if s.len() == 3 { Ok(s) } else { Err(format!("{s:?}")) }
+        if s.len() == 3 {
+            Ok(s)
+        } else {
+            Err(format!("{s:?}"))
+        }
     });
-    wait_for("prometheus to hold wasmfed's series", Duration::from_secs(60), || {
-        let s = samples_of(&federate(prometheus.addr, &[wonly]).text());
-        if s == at_source { Ok(()) } else { Err(format!("{s:?}\nwant {at_source:?}")) }
-    });
+    wait_for(
+        "prometheus to hold wasmfed's series",
+        Duration::from_secs(60),
+        || {
+            let s = samples_of(&federate(prometheus.addr, &[wonly]).text());
+            if s == at_source {
+                Ok(())
+            } else {
+                Err(format!("{s:?}\nwant {at_source:?}"))
+            }
+        },
+    );
     let at_prometheus = wait_for("prometheus' own series", Duration::from_secs(60), || {
         let s = samples_of(&federate(prometheus.addr, &[ponly]).text());
-        if s.len() == 3 { Ok(s) } else { Err(format!("{s:?}")) }
+        if s.len() == 3 {
+            Ok(s)
+        } else {
+            Err(format!("{s:?}"))
+        }
     });
-    wait_for("wasmfed to hold prometheus' series", Duration::from_secs(30), || {
-        let ours = samples_of(&global_node.federate(&[ponly]).text());
-        let theirs = samples_of(&federate(prometheus.addr, &[ponly]).text());
-        if ours.len() == 3 && ours == theirs { Ok(()) } else { Err(format!("{ours:?}\nvs {theirs:?} (first seen {at_prometheus:?})")) }
-    });
+    wait_for(
+        "wasmfed to hold prometheus' series",
+        Duration::from_secs(30),
+        || {
+            let ours = samples_of(&global_node.federate(&[ponly]).text());
+            let theirs = samples_of(&federate(prometheus.addr, &[ponly]).text());
+            if ours.len() == 3 && ours == theirs {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{ours:?}\nvs {theirs:?} (first seen {at_prometheus:?})"
+                ))
+            }
+        },
+    );
     // The labels carried across: the source's external label, job and instance.
     let sample = at_source.iter().next().unwrap();
-    assert!(sample.0.contains(&("dc".into(), "wasmfed".into())), "{sample:?}");
+    assert!(
+        sample.0.contains(&("dc".into(), "wasmfed".into())),
+        "{sample:?}"
+    );
 }

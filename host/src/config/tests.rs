@@ -74,7 +74,9 @@ fn shard_node() {
 
 #[test]
 fn shard_master() {
-    let config = Config::load(&example("sharding/master.yml")).unwrap().config;
+    let config = Config::load(&example("sharding/master.yml"))
+        .unwrap()
+        .config;
     let job = &config.scrape_configs[0];
     assert!(job.honor_labels);
     assert_eq!(job.params["match[]"], [r#"{__name__=~"^slave:.*"}"#]);

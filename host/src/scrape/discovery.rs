@@ -90,7 +90,9 @@ impl FileSource {
 fn fingerprint(globs: &[String]) -> Vec<(String, u64, Option<SystemTime>)> {
     let mut out = Vec::new();
     for pattern in globs {
-        let Ok(paths) = glob::glob(pattern) else { continue };
+        let Ok(paths) = glob::glob(pattern) else {
+            continue;
+        };
         for path in paths.flatten() {
             let meta = std::fs::metadata(&path).ok();
             out.push((

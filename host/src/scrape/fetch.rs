@@ -56,19 +56,32 @@ impl Default for Fetcher {
 
 impl Fetcher {
     /// Scrapes `url`. `body_limit` of 0 means no limit.
-    pub async fn fetch(&self, url: &str, timeout: Duration, body_limit: u64) -> Result<Exposition, FetchError> {
+    pub async fn fetch(
+        &self,
+        url: &str,
+        timeout: Duration,
+        body_limit: u64,
+    ) -> Result<Exposition, FetchError> {
         match tokio::time::timeout(timeout, self.fetch_inner(url, timeout, body_limit)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout(timeout)),
         }
     }
 
-    async fn fetch_inner(&self, url: &str, timeout: Duration, body_limit: u64) -> Result<Exposition, FetchError> {
+    async fn fetch_inner(
+        &self,
+        url: &str,
+        timeout: Duration,
+        body_limit: u64,
+    ) -> Result<Exposition, FetchError> {
         let request = Request::get(url)
             .header(header::ACCEPT, ACCEPT)
             .header(header::ACCEPT_ENCODING, "gzip")
             .header(header::USER_AGENT, USER_AGENT)
-            .header("X-Prometheus-Scrape-Timeout-Seconds", format!("{}", timeout.as_secs_f64()))
+            .header(
+                "X-Prometheus-Scrape-Timeout-Seconds",
+                format!("{}", timeout.as_secs_f64()),
+            )
             .body(Empty::new())
             .map_err(|e| FetchError::Transport(format!("building request for {url}: {e}")))?;
         let response = self
@@ -106,7 +119,11 @@ impl Fetcher {
                 }
             }
         }
-        let body = if gzip { gunzip(&raw, body_limit)? } else { Bytes::from(raw) };
+        let body = if gzip {
+            gunzip(&raw, body_limit)?
+        } else {
+            Bytes::from(raw)
+        };
         Ok(Exposition { content_type, body })
     }
 }
@@ -114,7 +131,11 @@ impl Fetcher {
 fn gunzip(raw: &[u8], body_limit: u64) -> Result<Bytes, FetchError> {
     let decoder = flate2::read::GzDecoder::new(raw);
     let mut out = Vec::with_capacity(raw.len() * 4);
-    let cap = if body_limit > 0 { body_limit + 1 } else { u64::MAX };
+    let cap = if body_limit > 0 {
+        body_limit + 1
+    } else {
+        u64::MAX
+    };
     decoder
         .take(cap)
         .read_to_end(&mut out)

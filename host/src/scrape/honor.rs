@@ -69,13 +69,23 @@ mod tests {
                 name: "no clash, honor false",
                 scraped: l(&[("__name__", "up"), ("cpu", "0")]),
                 honor: false,
-                want: l(&[("__name__", "up"), ("cpu", "0"), ("instance", "h:9100"), ("job", "node")]),
+                want: l(&[
+                    ("__name__", "up"),
+                    ("cpu", "0"),
+                    ("instance", "h:9100"),
+                    ("job", "node"),
+                ]),
             },
             Case {
                 name: "clash, honor false: scraped kept as exported_",
                 scraped: l(&[("__name__", "m"), ("job", "app")]),
                 honor: false,
-                want: l(&[("__name__", "m"), ("exported_job", "app"), ("instance", "h:9100"), ("job", "node")]),
+                want: l(&[
+                    ("__name__", "m"),
+                    ("exported_job", "app"),
+                    ("instance", "h:9100"),
+                    ("job", "node"),
+                ]),
             },
             Case {
                 name: "clash where exported_ is taken too",
@@ -109,7 +119,12 @@ mod tests {
             },
         ];
         for c in cases {
-            assert_eq!(merge_target_labels(c.scraped, &target, c.honor), c.want, "{}", c.name);
+            assert_eq!(
+                merge_target_labels(c.scraped, &target, c.honor),
+                c.want,
+                "{}",
+                c.name
+            );
         }
     }
 }

@@ -147,9 +147,14 @@ impl SeriesCache {
         let mut decided = Vec::with_capacity(new_series.len());
         for (raw, _) in &new_series {
             let scraped = parse_series(raw)?;
-            let labels = merge_target_labels(scraped, settings.target_labels, settings.honor_labels)
-                .without_empty();
-            decided.push(if labels.metric_name().is_empty() { None } else { Some(labels) });
+            let labels =
+                merge_target_labels(scraped, settings.target_labels, settings.honor_labels)
+                    .without_empty();
+            decided.push(if labels.metric_name().is_empty() {
+                None
+            } else {
+                Some(labels)
+            });
         }
         let dropped_samples: usize = new_series
             .iter()
@@ -182,7 +187,13 @@ impl SeriesCache {
                     CachedSeries::Dropped
                 }
             };
-            self.entries.insert(raw.into(), CacheEntry { series, last_seen: now });
+            self.entries.insert(
+                raw.into(),
+                CacheEntry {
+                    series,
+                    last_seen: now,
+                },
+            );
         }
         let mut current = Vec::with_capacity(pending.len());
         let mut vanished = Vec::new();
@@ -203,8 +214,9 @@ impl SeriesCache {
             }
         }
         if !vanished.is_empty() {
-            self.entries
-                .retain(|_, e| !matches!(e.series, CachedSeries::Stored(s) if vanished.contains(&s)));
+            self.entries.retain(
+                |_, e| !matches!(e.series, CachedSeries::Stored(s) if vanished.contains(&s)),
+            );
         }
         current.sort_unstable();
         current.dedup();
@@ -223,14 +235,17 @@ impl SeriesCache {
     fn finish_scrape(&mut self, head: &Head, current: Vec<SeriesRef>, scrape_ms: i64) -> usize {
         let mut stale = 0;
         for series in &self.previous {
-            if current.binary_search(series).is_err() && head.append(*series, scrape_ms, STALE_NAN).is_ok() {
+            if current.binary_search(series).is_err()
+                && head.append(*series, scrape_ms, STALE_NAN).is_ok()
+            {
                 stale += 1;
             }
         }
         self.previous = current;
         let now = self.scrape_count;
         if now % CACHE_KEEP_SCRAPES == 0 {
-            self.entries.retain(|_, e| now - e.last_seen < CACHE_KEEP_SCRAPES);
+            self.entries
+                .retain(|_, e| now - e.last_seen < CACHE_KEEP_SCRAPES);
         }
         stale
     }

@@ -70,7 +70,9 @@ impl ScrapeManager {
             configs.iter().map(|c| (c.job_name.as_str(), c)).collect();
         let names: Vec<String> = jobs.keys().cloned().collect();
         for name in names {
-            let keep = wanted.get(name.as_str()).is_some_and(|c| **c == jobs[&name].config);
+            let keep = wanted
+                .get(name.as_str())
+                .is_some_and(|c| **c == jobs[&name].config);
             if !keep {
                 let job = jobs.remove(&name).expect("listed above");
                 stop_job(job).await;

@@ -130,8 +130,11 @@ struct ScrapeLoop {
 
 impl ScrapeLoop {
     async fn run(mut self, mut stopped: watch::Receiver<bool>) {
-        let first = self.target.next_slot(unix_nanos(SystemTime::now()), self.ctx.node_seed);
-        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + first, self.target.interval);
+        let first = self
+            .target
+            .next_slot(unix_nanos(SystemTime::now()), self.ctx.node_seed);
+        let mut ticker =
+            tokio::time::interval_at(tokio::time::Instant::now() + first, self.target.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
@@ -151,7 +154,11 @@ impl ScrapeLoop {
         let fetched = self
             .ctx
             .fetcher
-            .fetch(&self.target.url, self.target.timeout, self.settings.body_size_limit)
+            .fetch(
+                &self.target.url,
+                self.target.timeout,
+                self.settings.body_size_limit,
+            )
             .await;
         let outcome = match fetched {
             Ok(exposition) => {
@@ -188,7 +195,11 @@ impl ScrapeLoop {
         let duration = started.elapsed();
         self.record(&report, outcome.is_ok(), duration, scrape_ms);
         let mut health = self.health.lock().expect("health lock");
-        health.health = if outcome.is_ok() { Health::Up } else { Health::Down };
+        health.health = if outcome.is_ok() {
+            Health::Up
+        } else {
+            Health::Down
+        };
         health.last_error = outcome.err().unwrap_or_default();
         health.last_scrape = Some(wall);
         health.last_duration = duration;

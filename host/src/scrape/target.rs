@@ -150,7 +150,11 @@ impl fmt::Display for Target {
     }
 }
 
-fn duration_label(labels: &Labels, name: &'static str, default: Duration) -> Result<Duration, TargetError> {
+fn duration_label(
+    labels: &Labels,
+    name: &'static str,
+    default: Duration,
+) -> Result<Duration, TargetError> {
     match labels.get(name) {
         None | Some("") => Ok(default),
         Some(v) => v
@@ -167,7 +171,10 @@ fn duration_label(labels: &Labels, name: &'static str, default: Duration) -> Res
 /// Adds the scheme's default port to a bare host, as Prometheus 2.x does.
 fn with_default_port(address: &str, scheme: &str) -> Result<String, TargetError> {
     if address.contains('/') {
-        return Err(TargetError::BadAddress(address.into(), "must not contain a path"));
+        return Err(TargetError::BadAddress(
+            address.into(),
+            "must not contain a path",
+        ));
     }
     let has_port = if let Some(rest) = address.strip_prefix('[') {
         rest.split_once(']')

@@ -23,7 +23,8 @@ impl ContentEncoding {
             header.split(',').any(|part| {
                 let mut fields = part.split(';');
                 let coding = fields.next().unwrap_or("").trim();
-                let refused = fields.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+                let refused =
+                    fields.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
                 coding.eq_ignore_ascii_case(name) && !refused
             })
         };
@@ -124,7 +125,9 @@ mod tests {
         }
         wire.extend(enc.finish());
         let mut text = String::new();
-        flate2::read::GzDecoder::new(&wire[..]).read_to_string(&mut text).unwrap();
+        flate2::read::GzDecoder::new(&wire[..])
+            .read_to_string(&mut text)
+            .unwrap();
         assert_eq!(text.lines().count(), 1000);
         assert_eq!(text.lines().last(), Some("line 999"));
     }

@@ -153,7 +153,8 @@ pub fn respond(job: FederateJob) -> Response<ResponseBody> {
         let mut writer = FederateWriter::new(&job.external_labels);
         let mut encoder = Encoder::new(job.encoding);
         let mut text = Vec::with_capacity(CHUNK_BYTES + 4096);
-        let send = |bytes: Vec<u8>| bytes.is_empty() || tx.blocking_send(Ok(Bytes::from(bytes))).is_ok();
+        let send =
+            |bytes: Vec<u8>| bytes.is_empty() || tx.blocking_send(Ok(Bytes::from(bytes))).is_ok();
         for (labels, sample) in &selected {
             writer.write(&mut text, labels, *sample);
             if text.len() >= CHUNK_BYTES {

@@ -56,16 +56,25 @@ pub fn local_addr(listener: &TcpListener) -> Option<SocketAddr> {
 async fn route(state: Arc<WebState>, req: Request<Incoming>) -> Response<ResponseBody> {
     let path = req.uri().path().to_owned();
     let (handler, response) = match (req.method(), path.as_str()) {
-        (&Method::GET | &Method::POST, "/federate") => ("/federate", handle_federate(&state, req).await),
-        (&Method::GET | &Method::HEAD, "/-/healthy") => ("/-/healthy", text(StatusCode::OK, "wasmfed is Healthy.\n")),
+        (&Method::GET | &Method::POST, "/federate") => {
+            ("/federate", handle_federate(&state, req).await)
+        }
+        (&Method::GET | &Method::HEAD, "/-/healthy") => {
+            ("/-/healthy", text(StatusCode::OK, "wasmfed is Healthy.\n"))
+        }
         (&Method::GET | &Method::HEAD, "/-/ready") => ("/-/ready", ready(&state)),
         (&Method::GET, "/metrics") => ("/metrics", metrics(&state)),
-        (&Method::GET, "/api/v1/targets") => ("/api/v1/targets", targets::handle(&state, req.uri().query())),
+        (&Method::GET, "/api/v1/targets") => (
+            "/api/v1/targets",
+            targets::handle(&state, req.uri().query()),
+        ),
         (&Method::POST | &Method::PUT, "/-/quit") => ("/-/quit", quit(&state)),
         (&Method::GET, "/") => ("/", text(StatusCode::OK, INDEX)),
         _ => ("other", text(StatusCode::NOT_FOUND, "404 page not found\n")),
     };
-    state.telemetry.count_request(handler, response.status().as_u16());
+    state
+        .telemetry
+        .count_request(handler, response.status().as_u16());
     response
 }
 
@@ -86,7 +95,12 @@ async fn handle_federate(state: &WebState, req: Request<Incoming>) -> Response<R
     );
     let form = match form_values(req).await {
         Ok(form) => form,
-        Err(reason) => return text(StatusCode::BAD_REQUEST, &format!("error parsing form values: {reason}\n")),
+        Err(reason) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                &format!("error parsing form values: {reason}\n"),
+            )
+        }
     };
     let pairs = form.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     let matcher_sets = match federate::parse_match_params(pairs) {
@@ -119,7 +133,11 @@ async fn form_values(req: Request<Incoming>) -> Result<Vec<(String, String)>, St
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if req.method() == Method::POST && is_form {
         let limited = http_body_util::Limited::new(req.into_body(), MAX_FORM_BYTES);
-        let body = limited.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        let body = limited
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
         pairs.extend(form_urlencoded::parse(&body).into_owned());
     }
     Ok(pairs)
@@ -134,7 +152,10 @@ fn ready(state: &WebState) -> Response<ResponseBody> {
 }
 
 fn metrics(state: &WebState) -> Response<ResponseBody> {
-    state.telemetry.head_series.set(state.head.num_series() as i64);
+    state
+        .telemetry
+        .head_series
+        .set(state.head.num_series() as i64);
     Response::builder()
         .header(
             header::CONTENT_TYPE,

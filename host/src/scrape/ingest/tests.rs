@@ -36,16 +36,39 @@ fn steady_scrapes_reuse_series_and_vanished_series_go_stale() {
     let mut cache = SeriesCache::default();
     let s = settings(&target);
     let body = b"a 1\nb{x=\"1\"} 2\n";
-    let r1 = cache.ingest(&head, &s, body, Format::PrometheusText, 1000).unwrap();
-    assert_eq!((r1.scraped, r1.kept, r1.series_added, r1.stale_markers), (2, 2, 2, 0));
-    let r2 = cache.ingest(&head, &s, body, Format::PrometheusText, 2000).unwrap();
+    let r1 = cache
+        .ingest(&head, &s, body, Format::PrometheusText, 1000)
+        .unwrap();
+    assert_eq!(
+        (r1.scraped, r1.kept, r1.series_added, r1.stale_markers),
+        (2, 2, 2, 0)
+    );
+    let r2 = cache
+        .ingest(&head, &s, body, Format::PrometheusText, 2000)
+        .unwrap();
     assert_eq!((r2.series_added, r2.stale_markers), (0, 0));
-    let r3 = cache.ingest(&head, &s, b"a 3\n", Format::PrometheusText, 3000).unwrap();
+    let r3 = cache
+        .ingest(&head, &s, b"a 3\n", Format::PrometheusText, 3000)
+        .unwrap();
     assert_eq!(r3.stale_markers, 1);
     assert_eq!(head.num_series(), 2);
-    let a = only_sample(&head, &[("__name__", "a"), ("instance", "h:1"), ("job", "j")]);
-    assert_eq!(a.iter().map(|s| s.value).collect::<Vec<_>>(), [1.0, 1.0, 3.0]);
-    let b = only_sample(&head, &[("__name__", "b"), ("instance", "h:1"), ("job", "j"), ("x", "1")]);
+    let a = only_sample(
+        &head,
+        &[("__name__", "a"), ("instance", "h:1"), ("job", "j")],
+    );
+    assert_eq!(
+        a.iter().map(|s| s.value).collect::<Vec<_>>(),
+        [1.0, 1.0, 3.0]
+    );
+    let b = only_sample(
+        &head,
+        &[
+            ("__name__", "b"),
+            ("instance", "h:1"),
+            ("job", "j"),
+            ("x", "1"),
+        ],
+    );
     assert_eq!(b.len(), 3);
     assert!(is_stale_nan(b[2].value));
     assert_eq!(b[2].timestamp_ms, 3000);
@@ -57,9 +80,18 @@ fn a_parse_error_stores_nothing() {
     let target = target();
     let mut cache = SeriesCache::default();
     let err = cache
-        .ingest(&head, &settings(&target), b"a 1\nb{x=} 2\n", Format::PrometheusText, 1000)
+        .ingest(
+            &head,
+            &settings(&target),
+            b"a 1\nb{x=} 2\n",
+            Format::PrometheusText,
+            1000,
+        )
         .unwrap_err();
-    assert!(matches!(err, IngestError::Parse(ref e) if e.line == 2), "{err}");
+    assert!(
+        matches!(err, IngestError::Parse(ref e) if e.line == 2),
+        "{err}"
+    );
     assert_eq!(head.num_series(), 0);
 }
 
@@ -69,10 +101,19 @@ fn failed_scrape_marks_previous_series_stale() {
     let target = target();
     let mut cache = SeriesCache::default();
     cache
-        .ingest(&head, &settings(&target), b"a 1\n", Format::PrometheusText, 1000)
+        .ingest(
+            &head,
+            &settings(&target),
+            b"a 1\n",
+            Format::PrometheusText,
+            1000,
+        )
         .unwrap();
     assert_eq!(cache.mark_all_stale(&head, 2000), 1);
-    let a = only_sample(&head, &[("__name__", "a"), ("instance", "h:1"), ("job", "j")]);
+    let a = only_sample(
+        &head,
+        &[("__name__", "a"), ("instance", "h:1"), ("job", "j")],
+    );
     assert!(is_stale_nan(a[1].value));
     // Nothing is stale twice.
     assert_eq!(cache.mark_all_stale(&head, 3000), 0);
@@ -90,7 +131,13 @@ fn sample_limit_fails_the_scrape() {
     let err = cache
         .ingest(&head, &s, b"a 1\nb 2\nc 3\n", Format::PrometheusText, 1000)
         .unwrap_err();
-    assert_eq!(err, IngestError::SampleLimit { samples: 3, limit: 2 });
+    assert_eq!(
+        err,
+        IngestError::SampleLimit {
+            samples: 3,
+            limit: 2
+        }
+    );
     assert_eq!(head.num_series(), 0);
 }
 
@@ -103,10 +150,21 @@ fn explicit_timestamps_are_honored_and_not_tracked() {
     cache
         .ingest(&head, &s, b"a 1 500\n", Format::PrometheusText, 1000)
         .unwrap();
-    let r = cache.ingest(&head, &s, b"", Format::PrometheusText, 2000).unwrap();
+    let r = cache
+        .ingest(&head, &s, b"", Format::PrometheusText, 2000)
+        .unwrap();
     assert_eq!(r.stale_markers, 0);
-    let a = only_sample(&head, &[("__name__", "a"), ("instance", "h:1"), ("job", "j")]);
-    assert_eq!(a, [Sample { timestamp_ms: 500, value: 1.0 }]);
+    let a = only_sample(
+        &head,
+        &[("__name__", "a"), ("instance", "h:1"), ("job", "j")],
+    );
+    assert_eq!(
+        a,
+        [Sample {
+            timestamp_ms: 500,
+            value: 1.0
+        }]
+    );
     let ignore = IngestSettings {
         honor_timestamps: false,
         ..settings(&target)
@@ -115,7 +173,10 @@ fn explicit_timestamps_are_honored_and_not_tracked() {
     cache
         .ingest(&head, &ignore, b"z 1 500\n", Format::PrometheusText, 9000)
         .unwrap();
-    let z = only_sample(&head, &[("__name__", "z"), ("instance", "h:1"), ("job", "j")]);
+    let z = only_sample(
+        &head,
+        &[("__name__", "z"), ("instance", "h:1"), ("job", "j")],
+    );
     assert_eq!(z[0].timestamp_ms, 9000);
 }
 
@@ -140,7 +201,13 @@ fn invalid_utf8_is_refused() {
     let target = target();
     let mut cache = SeriesCache::default();
     let err = cache
-        .ingest(&head, &settings(&target), b"a{x=\"\xff\"} 1\n", Format::PrometheusText, 1)
+        .ingest(
+            &head,
+            &settings(&target),
+            b"a{x=\"\xff\"} 1\n",
+            Format::PrometheusText,
+            1,
+        )
         .unwrap_err();
     assert_eq!(err, IngestError::NotUtf8(5));
 }
