@@ -1,1 +1,25 @@
-//! Storage: the in-memory head of series, their index and compressed chunks.
+//! Storage: the in-memory head of series, their index and their compressed samples.
+//!
+//! Shaped after Prometheus' TSDB head, trimmed to what a federation node needs:
+//! - [`head`]: the store itself — sharded series, a catalog of identities, retention;
+//! - [`series`]: one series' chunks and the append rules (out of order, duplicates);
+//! - [`chunk`] over [`bstream`]: Gorilla XOR chunks, byte-compatible with Prometheus';
+//! - [`symbols`] and [`index`]: interned label strings and the inverted index for matchers;
+//! - [`matcher`] and [`selector`]: label matchers and PromQL series-selector parsing.
+//!
+//! Durability (a write-ahead log) is not here yet; [`Head`] funnels every mutation through
+//! `get_or_create` and `append` so that it has one place to hook in.
+
+mod bstream;
+pub mod chunk;
+mod head;
+mod index;
+pub mod matcher;
+pub mod selector;
+mod series;
+mod symbols;
+
+pub use head::{Head, SeriesRef, SHARDS};
+pub use matcher::{MatchOp, Matcher};
+pub use selector::{parse_selector, SelectorError};
+pub use series::AppendError;

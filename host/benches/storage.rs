@@ -1,0 +1,232 @@
+//! Storage benchmarks: chunk encoding and decoding per sample, append throughput, series lookup
+//! and `select` over 100k series, plus a memory report (bytes per series) printed first.
+//!
+//! Run: `cargo bench -p wasmfed --bench storage -- --warm-up-time 1 --measurement-time 3`
+//!
+//! Memory is measured with a counting global allocator (bytes requested from the allocator,
+//! without malloc's own per-block overhead) and, as a cross-check, by the process' RSS growth.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use criterion::{BatchSize, Criterion, Throughput};
+use wasmfed::model::Labels;
+use wasmfed::storage::chunk::{ChunkIter, OpenChunk, SAMPLES_PER_CHUNK};
+use wasmfed::storage::{parse_selector, Head, SeriesRef};
+
+struct Counting;
+
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+static BLOCKS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATED.fetch_add(layout.size(), Relaxed);
+        BLOCKS.fetch_add(1, Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        ALLOCATED.fetch_sub(layout.size(), Relaxed);
+        BLOCKS.fetch_sub(1, Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATED.fetch_add(new_size, Relaxed);
+        ALLOCATED.fetch_sub(layout.size(), Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const SERIES: usize = 100_000;
+const SCRAPE_MS: i64 = 15_000;
+
+/// A node-exporter-like label set: 1,000 metric names × 100 instances, plus job and two
+/// constant labels (5 labels a series).
+fn series_labels(i: usize) -> Labels {
+    Labels::from_pairs([
+        ("__name__", format!("metric_{}", i % 1000)),
+        (
+            "instance",
+            format!("10.0.{}.{}:9100", i / 1000 / 256, (i / 1000) % 256),
+        ),
+        ("job", "node".to_string()),
+        ("env", "prod".to_string()),
+        ("dc", "dc1".to_string()),
+    ])
+}
+
+/// Scrape-like samples: 15 s apart (Prometheus aligns timestamps within 2 ms of the interval)
+/// except every 16th scrape, 25 ms late; values in three equal shares: constant gauges (`up`,
+/// info and limit metrics), counters growing by small varying steps, and gauges jumping around
+/// with one decimal (nearly incompressible).
+fn sample(series: usize, n: i64) -> (i64, f64) {
+    let s = series as i64;
+    let jitter = if n % 16 == 15 { 25 } else { 0 };
+    let value = match series % 3 {
+        0 => 1.0,
+        1 => (n * 10 + (n * 7 + s) % 10) as f64,
+        _ => ((n + 1) * (s + 1) * 2_654_435_761 % 10_000) as f64 / 10.0,
+    };
+    (1_700_000_000_000 + n * SCRAPE_MS + jitter, value)
+}
+
+fn build_head(series: usize, samples: i64) -> (Head, Vec<SeriesRef>) {
+    let head = Head::new();
+    let refs: Vec<_> = (0..series)
+        .map(|i| head.get_or_create(&series_labels(i)).0)
+        .collect();
+    for n in 0..samples {
+        for (i, &r) in refs.iter().enumerate() {
+            let (t, v) = sample(i, n);
+            head.append(r, t, v).expect("in order");
+        }
+    }
+    (head, refs)
+}
+
+extern "C" {
+    /// glibc: returns freed heap memory to the kernel, so RSS growth measures only what is live.
+    fn malloc_trim(pad: usize) -> i32;
+}
+
+fn rss_bytes() -> usize {
+    // SAFETY: malloc_trim takes no pointers and is safe to call at any time.
+    unsafe { malloc_trim(0) };
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn report_memory() {
+    for samples in [1, i64::from(SAMPLES_PER_CHUNK)] {
+        let (bytes0, blocks0, rss0) = (ALLOCATED.load(Relaxed), BLOCKS.load(Relaxed), rss_bytes());
+        let (head, refs) = build_head(SERIES, samples);
+        let bytes = ALLOCATED.load(Relaxed) - bytes0 - refs.capacity() * size_of::<SeriesRef>();
+        let blocks = BLOCKS.load(Relaxed) - blocks0 - 1;
+        let rss = rss_bytes().saturating_sub(rss0);
+        println!(
+            "memory: {SERIES} series × {samples} samples: {:.0} B/series requested ({:.1} blocks/series), \
+             {:.0} B/series RSS growth",
+            bytes as f64 / SERIES as f64,
+            blocks as f64 / SERIES as f64,
+            rss as f64 / SERIES as f64,
+        );
+        drop((head, refs));
+    }
+}
+
+fn chunk_benches(c: &mut Criterion) {
+    for (profile, series) in [("constant", 0), ("counter", 1), ("noisy gauge", 2)] {
+        let mut chunk = OpenChunk::default();
+        for n in 0..i64::from(SAMPLES_PER_CHUNK) {
+            let (t, v) = sample(series, n);
+            chunk.append(t, v);
+        }
+        let bytes = chunk.bytes().len();
+        println!(
+            "chunk: {profile}: {SAMPLES_PER_CHUNK} samples in {bytes} bytes ({:.2} B/sample)",
+            bytes as f64 / f64::from(SAMPLES_PER_CHUNK)
+        );
+    }
+    let samples: Vec<_> = (0..i64::from(SAMPLES_PER_CHUNK))
+        .map(|n| sample(1, n))
+        .collect();
+    let mut group = c.benchmark_group("chunk");
+    group.throughput(Throughput::Elements(samples.len() as u64));
+    group.bench_function("encode_120", |b| {
+        b.iter(|| {
+            let mut chunk = OpenChunk::default();
+            for &(t, v) in &samples {
+                chunk.append(t, v);
+            }
+            black_box(chunk)
+        })
+    });
+    let mut chunk = OpenChunk::default();
+    for &(t, v) in &samples {
+        chunk.append(t, v);
+    }
+    group.bench_function("decode_120", |b| {
+        b.iter(|| ChunkIter::new(black_box(chunk.bytes())).fold(0.0, |acc, (_, v)| acc + v))
+    });
+    group.finish();
+}
+
+fn head_benches(c: &mut Criterion) {
+    let mut group = c.benchmark_group("head");
+    let (head, refs) = build_head(10_000, 1);
+    let mut n = 1;
+    group.throughput(Throughput::Elements(refs.len() as u64));
+    group.bench_function("append_10k_series", |b| {
+        b.iter(|| {
+            for (i, &r) in refs.iter().enumerate() {
+                let (t, v) = sample(i, n);
+                head.append(r, t, v).expect("in order");
+            }
+            n += 1;
+        })
+    });
+    drop((head, refs));
+
+    let (head, _) = build_head(SERIES, 1);
+    let existing: Vec<_> = (0..1000).map(|i| series_labels(i * 97)).collect();
+    group.throughput(Throughput::Elements(existing.len() as u64));
+    group.bench_function("get_or_create_existing_100k", |b| {
+        b.iter(|| {
+            for l in &existing {
+                black_box(head.get_or_create(l));
+            }
+        })
+    });
+    group.throughput(Throughput::Elements(1));
+    for (name, selector) in [
+        ("select_100k/one_metric_100", r#"metric_7"#),
+        (
+            "select_100k/one_series",
+            r#"metric_7{instance="10.0.0.42:9100"}"#,
+        ),
+        ("select_100k/regex_name_1100", r#"{__name__=~"metric_1.*"}"#),
+        ("select_100k/all_100k", r#"{job="node"}"#),
+        (
+            "select_100k/not_equal_99900",
+            r#"{job="node",__name__!="metric_7"}"#,
+        ),
+    ] {
+        let matchers = parse_selector(selector).expect("valid selector");
+        group.bench_function(name, |b| b.iter(|| black_box(head.select(&matchers)).len()));
+    }
+    group.bench_function("select_100k/parse_and_latest_100", |b| {
+        b.iter_batched(
+            || parse_selector("metric_7").expect("valid"),
+            |ms| {
+                head.select(&ms)
+                    .into_iter()
+                    .filter_map(|r| head.latest(r, i64::MIN, i64::MAX))
+                    .count()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+fn main() {
+    report_memory();
+    let mut c = Criterion::default().configure_from_args();
+    chunk_benches(&mut c);
+    head_benches(&mut c);
+    c.final_summary();
+}

@@ -1,0 +1,635 @@
+//! The in-memory head: series identity, index and samples, shared by every scrape loop and
+//! reader at once.
+//!
+//! Two kinds of state, two kinds of lock:
+//! - the *catalog* (symbols, postings, label-set hash → ref) changes only when a series is
+//!   created or removed, so it sits behind one `RwLock`, taken shared by lookups and `select`
+//!   and exclusively for a moment per new series;
+//! - the *series* (label symbols + samples) live in [`SHARDS`] maps keyed by ref, each behind
+//!   its own `RwLock` that is taken exclusively only to insert or remove; a sample append takes
+//!   its shard shared and then the series' own `Mutex`. Steady-state scraping therefore never
+//!   touches a global lock: concurrent appends meet only when they hit the same series.
+//!
+//! Lock order, everywhere: catalog, then shards in ascending index, then a series' mutex.
+//!
+//! The write path is two methods: [`Head::get_or_create`] (which creates a series record) and
+//! [`Head::append`] (which validates then commits one sample). A write-ahead log hooks in there:
+//! log the series record when it is created, log the sample once validated.
+//!
+//! Memory per series: a boxed [`MemSeries`] (label symbols, open-chunk encoder state), a slot in
+//! its shard map and in the hash map, one entry per label in the postings, and the chunks.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher, RandomState};
+
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
+
+use super::index::{IdHash, Postings};
+use super::matcher::Matcher;
+use super::series::{AppendError, SeriesSamples};
+use super::symbols::{Symbol, Symbols};
+use crate::model::{Label, Labels, Sample};
+
+/// Number of series shards: enough that appenders on many cores rarely meet on one shard lock,
+/// few enough that `select`, which reads every shard, stays cheap.
+pub const SHARDS: usize = 64;
+
+/// Identifies a series for as long as it exists; refs are never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesRef(pub u64);
+
+/// One series: its label set as (name, value) symbol pairs, and its samples.
+struct MemSeries {
+    labels: Box<[Symbol]>,
+    samples: Mutex<SeriesSamples>,
+}
+
+type Shard = HashMap<u64, Box<MemSeries>, IdHash>;
+
+/// Everything that identifies series, changed only on creation and removal.
+#[derive(Default)]
+struct Catalog {
+    symbols: Symbols,
+    postings: Postings,
+    /// Label-set hash → the series with that hash; a second series with the same hash goes
+    /// to `collisions`, as in Prometheus' `seriesHashmap`.
+    by_hash: HashMap<u64, SeriesRef, IdHash>,
+    collisions: HashMap<u64, Vec<SeriesRef>, IdHash>,
+    next_ref: u64,
+    len: usize,
+}
+
+/// The in-memory store. `Send + Sync`; share it as `Arc<Head>`.
+pub struct Head {
+    catalog: RwLock<Catalog>,
+    shards: Box<[RwLock<Shard>]>,
+    label_hasher: RandomState,
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Head::new()
+    }
+}
+
+impl Head {
+    pub fn new() -> Head {
+        Head {
+            catalog: RwLock::new(Catalog {
+                next_ref: 1,
+                ..Catalog::default()
+            }),
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            label_hasher: RandomState::new(),
+        }
+    }
+
+    /// Finds or creates the series with exactly these labels (sorted, no empty values).
+    pub fn get_or_create(&self, labels: &Labels) -> (SeriesRef, bool) {
+        debug_assert!(labels.iter().all(|l| !l.value.is_empty()), "{labels}");
+        let hash = self.hash_labels(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+        if let Some(r) = self.find(&self.catalog.read(), hash, labels) {
+            return (r, false);
+        }
+        let mut catalog = self.catalog.write();
+        if let Some(r) = self.find(&catalog, hash, labels) {
+            return (r, false);
+        }
+        let cat = &mut *catalog;
+        let r = SeriesRef(cat.next_ref);
+        cat.next_ref += 1;
+        let symbols: Box<[Symbol]> = labels
+            .iter()
+            .flat_map(|l| [cat.symbols.acquire(&l.name), cat.symbols.acquire(&l.value)])
+            .collect();
+        for pair in symbols.chunks_exact(2) {
+            cat.postings.add(pair[0], pair[1], r.0);
+        }
+        if let Some(first) = cat.by_hash.insert(hash, r) {
+            cat.by_hash.insert(hash, first);
+            cat.collisions.entry(hash).or_default().push(r);
+        }
+        cat.len += 1;
+        self.shard(r).write().insert(
+            r.0,
+            Box::new(MemSeries {
+                labels: symbols,
+                samples: Mutex::default(),
+            }),
+        );
+        (r, true)
+    }
+
+    /// Appends one sample under Prometheus' head rules (see [`AppendError`]).
+    pub fn append(
+        &self,
+        series: SeriesRef,
+        timestamp_ms: i64,
+        value: f64,
+    ) -> Result<(), AppendError> {
+        let shard = self.shard(series).read();
+        let s = shard.get(&series.0).ok_or(AppendError::UnknownSeries)?;
+        let result = s.samples.lock().append(timestamp_ms, value);
+        result
+    }
+
+    pub fn labels(&self, series: SeriesRef) -> Option<Labels> {
+        let catalog = self.catalog.read();
+        let shard = self.shard(series).read();
+        let s = shard.get(&series.0)?;
+        let labels = s
+            .labels
+            .chunks_exact(2)
+            .map(|p| Label::new(catalog.symbols.resolve(p[0]), catalog.symbols.resolve(p[1])))
+            .collect();
+        Some(Labels::from_sorted(labels))
+    }
+
+    /// Series matching all matchers, sorted by label set. No matchers select nothing.
+    pub fn select(&self, matchers: &[Matcher]) -> Vec<SeriesRef> {
+        let catalog = self.catalog.read();
+        let shards: Vec<RwLockReadGuard<'_, Shard>> =
+            self.shards.iter().map(|s| s.read()).collect();
+        let refs = catalog.postings.select(&catalog.symbols, matchers, || {
+            let mut all: Vec<u64> = shards.iter().flat_map(|s| s.keys().copied()).collect();
+            all.sort_unstable();
+            all
+        });
+        let mut keyed: Vec<(u64, &[Symbol])> = refs
+            .into_iter()
+            .filter_map(|r| Some((r, &*shards[shard_of(r)].get(&r)?.labels)))
+            .collect();
+        keyed.sort_unstable_by(|a, b| compare_labels(&catalog.symbols, a.1, b.1));
+        keyed.into_iter().map(|(r, _)| SeriesRef(r)).collect()
+    }
+
+    /// Newest sample with `mint_exclusive < t <= maxt`: the lookback window is open on the left.
+    pub fn latest(&self, series: SeriesRef, mint_exclusive: i64, maxt: i64) -> Option<Sample> {
+        let shard = self.shard(series).read();
+        let s = shard.get(&series.0)?;
+        let latest = s.samples.lock().latest(mint_exclusive, maxt);
+        latest
+    }
+
+    /// All samples with `mint <= t <= maxt`, oldest first.
+    pub fn samples(&self, series: SeriesRef, mint: i64, maxt: i64) -> Vec<Sample> {
+        let mut out = Vec::new();
+        if let Some(s) = self.shard(series).read().get(&series.0) {
+            s.samples.lock().samples_into(mint, maxt, &mut out);
+        }
+        out
+    }
+
+    /// Drops whole chunks whose samples are all older than `before_ms`, then removes the series
+    /// left without samples (and series created but never appended to since the previous
+    /// call). Returns how many series were removed.
+    pub fn truncate_before(&self, before_ms: i64) -> usize {
+        // Pass 1, concurrent with appenders: trim chunks, note the series that became empty.
+        let mut candidates: Vec<u64> = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.read();
+            candidates.extend(
+                shard
+                    .iter()
+                    .filter(|(_, s)| s.samples.lock().truncate_before(before_ms))
+                    .map(|(&r, _)| r),
+            );
+        }
+        if candidates.is_empty() {
+            return 0;
+        }
+        // Pass 2: remove those still empty; an append in between keeps a series alive.
+        candidates.sort_unstable_by_key(|&r| (shard_of(r), r));
+        let mut catalog = self.catalog.write();
+        let mut removed: Vec<(u64, Box<MemSeries>)> = Vec::new();
+        for group in candidates.chunk_by(|a, b| shard_of(*a) == shard_of(*b)) {
+            let mut shard = self.shards[shard_of(group[0])].write();
+            for r in group {
+                if shard.get(r).is_some_and(|s| s.samples.lock().is_empty()) {
+                    removed.extend(shard.remove(r).map(|s| (*r, s)));
+                }
+            }
+        }
+        removed.sort_unstable_by_key(|(r, _)| *r);
+        let refs: Vec<u64> = removed.iter().map(|(r, _)| *r).collect();
+        let cat = &mut *catalog;
+        cat.postings.remove(
+            removed
+                .iter()
+                .flat_map(|(_, s)| s.labels.chunks_exact(2).map(|p| (p[0], p[1]))),
+            &refs,
+        );
+        for (r, s) in &removed {
+            let hash = self.hash_labels(
+                s.labels
+                    .chunks_exact(2)
+                    .map(|p| (cat.symbols.resolve(p[0]), cat.symbols.resolve(p[1]))),
+            );
+            forget_hash(cat, hash, SeriesRef(*r));
+        }
+        for (_, s) in &removed {
+            for &sym in s.labels.iter() {
+                cat.symbols.release(sym);
+            }
+        }
+        cat.len -= removed.len();
+        removed.len()
+    }
+
+    pub fn num_series(&self) -> usize {
+        self.catalog.read().len
+    }
+
+    fn shard(&self, r: SeriesRef) -> &RwLock<Shard> {
+        &self.shards[shard_of(r.0)]
+    }
+
+    /// The series with exactly `labels` among those with label-set hash `hash`.
+    fn find(&self, catalog: &Catalog, hash: u64, labels: &Labels) -> Option<SeriesRef> {
+        let first = catalog.by_hash.get(&hash)?;
+        let more = catalog.collisions.get(&hash).map_or(&[][..], Vec::as_slice);
+        std::iter::once(first).chain(more).copied().find(|&r| {
+            self.shard(r).read().get(&r.0).is_some_and(|s| {
+                s.labels.len() == 2 * labels.len()
+                    && s.labels.chunks_exact(2).zip(labels).all(|(p, l)| {
+                        catalog.symbols.resolve(p[0]) == l.name
+                            && catalog.symbols.resolve(p[1]) == l.value
+                    })
+            })
+        })
+    }
+
+    fn hash_labels<'a>(&self, pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
+        let mut h = self.label_hasher.build_hasher();
+        for (name, value) in pairs {
+            // Length prefixes keep ("ab","c") and ("a","bc") apart.
+            h.write_usize(name.len());
+            h.write(name.as_bytes());
+            h.write_usize(value.len());
+            h.write(value.as_bytes());
+        }
+        h.finish()
+    }
+}
+
+fn shard_of(r: u64) -> usize {
+    (r % SHARDS as u64) as usize
+}
+
+fn forget_hash(cat: &mut Catalog, hash: u64, r: SeriesRef) {
+    let mut others = cat.collisions.remove(&hash).unwrap_or_default();
+    others.retain(|&o| o != r);
+    if cat.by_hash.get(&hash) == Some(&r) {
+        cat.by_hash.remove(&hash);
+        if !others.is_empty() {
+            cat.by_hash.insert(hash, others.remove(0));
+        }
+    }
+    if !others.is_empty() {
+        cat.collisions.insert(hash, others);
+    }
+}
+
+/// Orders label sets as `Labels` does: pairwise by name, then value, then by length.
+fn compare_labels(symbols: &Symbols, a: &[Symbol], b: &[Symbol]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            match symbols.resolve(*x).cmp(symbols.resolve(*y)) {
+                Ordering::Equal => {}
+                other => return other,
+            }
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::STALE_NAN;
+    use crate::storage::MatchOp::{self, *};
+
+    /// Matchers as (op, name, value).
+    type Spec<'a> = &'a [(MatchOp, &'a str, &'a str)];
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        Labels::from_pairs(pairs.iter().copied())
+    }
+
+    fn matchers(spec: &[(MatchOp, &str, &str)]) -> Vec<Matcher> {
+        spec.iter()
+            .map(|&(op, n, v)| Matcher::new(op, n, v).expect("valid"))
+            .collect()
+    }
+
+    fn names(head: &Head, refs: &[SeriesRef]) -> Vec<String> {
+        refs.iter()
+            .map(|&r| head.labels(r).expect("live").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn series_are_interned_by_label_set() {
+        let head = Head::new();
+        let a = labels(&[("__name__", "up"), ("job", "a")]);
+        let b = labels(&[("__name__", "up"), ("job", "b")]);
+        let (ra, created_a) = head.get_or_create(&a);
+        let (rb, created_b) = head.get_or_create(&b);
+        let (ra2, created_again) = head.get_or_create(&a);
+        assert!(created_a && created_b && !created_again);
+        assert_eq!(ra, ra2);
+        assert_ne!(ra, rb);
+        assert_eq!(head.labels(ra), Some(a));
+        assert_eq!(head.labels(rb), Some(b));
+        assert_eq!(head.num_series(), 2);
+        let (empty, created) = head.get_or_create(&Labels::new());
+        assert!(created);
+        assert_eq!(head.labels(empty), Some(Labels::new()));
+        assert_eq!(head.labels(SeriesRef(999)), None);
+    }
+
+    #[test]
+    fn label_sets_with_shifted_boundaries_are_distinct() {
+        let head = Head::new();
+        let (a, _) = head.get_or_create(&labels(&[("a", "bc")]));
+        let (b, _) = head.get_or_create(&labels(&[("ab", "c")]));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn hash_collisions_are_told_apart() {
+        let head = Head::new();
+        let (a, _) = head.get_or_create(&labels(&[("x", "1")]));
+        let (b, _) = head.get_or_create(&labels(&[("x", "2")]));
+        // Force both under one hash, as a real collision would be.
+        {
+            let mut cat = head.catalog.write();
+            cat.by_hash.clear();
+            cat.by_hash.insert(7, a);
+            cat.collisions.insert(7, vec![b]);
+        }
+        let cat = head.catalog.read();
+        assert_eq!(head.find(&cat, 7, &labels(&[("x", "2")])), Some(b));
+        assert_eq!(head.find(&cat, 7, &labels(&[("x", "1")])), Some(a));
+        assert_eq!(head.find(&cat, 7, &labels(&[("x", "3")])), None);
+        drop(cat);
+        let mut cat = head.catalog.write();
+        forget_hash(&mut cat, 7, a);
+        assert_eq!(
+            (cat.by_hash.get(&7), cat.collisions.get(&7)),
+            (Some(&b), None)
+        );
+    }
+
+    #[test]
+    fn append_rules_and_reads() {
+        let head = Head::new();
+        let (r, _) = head.get_or_create(&labels(&[("__name__", "m")]));
+        assert_eq!(head.append(r, 1000, 1.0), Ok(()));
+        assert_eq!(head.append(r, 2000, 2.0), Ok(()));
+        assert_eq!(
+            head.append(r, 1500, 9.0),
+            Err(AppendError::OutOfOrder {
+                last_ms: 2000,
+                got_ms: 1500
+            })
+        );
+        assert_eq!(
+            head.append(r, 2000, 3.0),
+            Err(AppendError::DuplicateTimestamp { timestamp_ms: 2000 })
+        );
+        assert_eq!(head.append(r, 2000, 2.0), Ok(()));
+        assert_eq!(head.append(r, 3000, STALE_NAN), Ok(()));
+        assert_eq!(
+            head.append(SeriesRef(12345), 1, 1.0),
+            Err(AppendError::UnknownSeries)
+        );
+        assert_eq!(AppendError::UnknownSeries.to_string(), "unknown series");
+        assert_eq!(
+            head.append(r, 0, 1.0).unwrap_err().to_string(),
+            "out of order sample"
+        );
+
+        let got: Vec<_> = head
+            .samples(r, 0, 10_000)
+            .iter()
+            .map(|s| (s.timestamp_ms, s.value.to_bits()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (1000, 1f64.to_bits()),
+                (2000, 2f64.to_bits()),
+                (3000, STALE_NAN.to_bits())
+            ]
+        );
+        assert_eq!(head.samples(r, 1001, 2999).len(), 1);
+        assert!(head.samples(SeriesRef(12345), 0, 10).is_empty());
+        let newest = head.latest(r, 0, 10_000).expect("present");
+        assert_eq!(
+            (newest.timestamp_ms, newest.value.to_bits()),
+            (3000, STALE_NAN.to_bits())
+        );
+        assert_eq!(head.latest(r, 0, 2999).map(|s| s.timestamp_ms), Some(2000));
+        assert_eq!(head.latest(SeriesRef(12345), 0, 10), None);
+    }
+
+    #[test]
+    fn lookback_is_open_on_the_left() {
+        let head = Head::new();
+        let (r, _) = head.get_or_create(&labels(&[("__name__", "m")]));
+        head.append(r, 0, 1.0).expect("first");
+        let lookback = 300_000;
+        let at = |maxt: i64| {
+            head.latest(r, maxt - lookback, maxt)
+                .map(|s| s.timestamp_ms)
+        };
+        assert_eq!(at(299_999), Some(0));
+        assert_eq!(at(300_000), None);
+    }
+
+    #[test]
+    fn select_by_each_op_and_combinations_sorted_by_labels() {
+        let head = Head::new();
+        // Created out of label order so that sorting by ref would be wrong.
+        for pairs in [
+            &[("__name__", "up"), ("job", "b"), ("instance", "h2")][..],
+            &[("__name__", "up"), ("job", "a"), ("instance", "h1")],
+            &[("__name__", "job:up:sum"), ("job", "a")],
+            &[
+                ("__name__", "up"),
+                ("job", "a"),
+                ("instance", "h2"),
+                ("zone", "z"),
+            ],
+            &[("__name__", "down")],
+        ] {
+            head.get_or_create(&labels(pairs));
+        }
+        let cases: &[(Spec, &[&str])] = &[
+            (
+                &[(Equal, "__name__", "up")],
+                &[
+                    r#"{__name__="up", instance="h1", job="a"}"#,
+                    r#"{__name__="up", instance="h2", job="a", zone="z"}"#,
+                    r#"{__name__="up", instance="h2", job="b"}"#,
+                ],
+            ),
+            (
+                &[(Regex, "__name__", "job:.*")],
+                &[r#"{__name__="job:up:sum", job="a"}"#],
+            ),
+            (
+                &[(Regex, "__name__", "up|down"), (NotEqual, "job", "a")],
+                &[
+                    r#"{__name__="down"}"#,
+                    r#"{__name__="up", instance="h2", job="b"}"#,
+                ],
+            ),
+            (
+                &[(NotRegex, "__name__", "up|down")],
+                &[r#"{__name__="job:up:sum", job="a"}"#],
+            ),
+            (
+                &[(Equal, "job", "a"), (Equal, "instance", "")],
+                &[r#"{__name__="job:up:sum", job="a"}"#],
+            ),
+            (
+                &[(Equal, "instance", "h2"), (Equal, "zone", "")],
+                &[r#"{__name__="up", instance="h2", job="b"}"#],
+            ),
+            (&[(Equal, "job", "c")], &[]),
+            (
+                &[(Equal, "zone", "")],
+                &[
+                    r#"{__name__="down"}"#,
+                    r#"{__name__="job:up:sum", job="a"}"#,
+                    r#"{__name__="up", instance="h1", job="a"}"#,
+                    r#"{__name__="up", instance="h2", job="b"}"#,
+                ],
+            ),
+            (&[], &[]),
+        ];
+        for (spec, want) in cases {
+            let ms = matchers(spec);
+            assert_eq!(names(&head, &head.select(&ms)), *want, "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn retention_drops_chunks_then_series() {
+        let head = Head::new();
+        let (old, _) = head.get_or_create(&labels(&[("__name__", "old"), ("shared", "x")]));
+        let (live, _) = head.get_or_create(&labels(&[("__name__", "live"), ("shared", "x")]));
+        let per = i64::from(crate::storage::chunk::SAMPLES_PER_CHUNK);
+        for t in 0..per * 2 {
+            head.append(live, t, t as f64).expect("in order");
+        }
+        head.append(old, 5, 1.0).expect("first");
+
+        assert_eq!(head.truncate_before(per + 1), 1);
+        assert_eq!(head.num_series(), 1);
+        assert_eq!(head.labels(old), None);
+        assert_eq!(head.append(old, 10, 1.0), Err(AppendError::UnknownSeries));
+        assert_eq!(
+            head.samples(live, 0, i64::MAX)
+                .first()
+                .map(|s| s.timestamp_ms),
+            Some(per)
+        );
+        assert_eq!(head.select(&matchers(&[(Equal, "__name__", "old")])), []);
+        assert_eq!(head.select(&matchers(&[(Equal, "shared", "x")])), [live]);
+        assert_eq!(
+            head.catalog.read().symbols.get("old"),
+            None,
+            "unused symbols are freed"
+        );
+
+        // The same labels come back as a new series with a new ref.
+        let (again, created) = head.get_or_create(&labels(&[("__name__", "old"), ("shared", "x")]));
+        assert!(created && again != old);
+        assert_eq!(
+            head.truncate_before(per + 1),
+            0,
+            "a fresh series gets one pass of grace"
+        );
+        assert_eq!(head.truncate_before(per + 1), 1);
+        assert_eq!(head.truncate_before(i64::MAX), 1);
+        assert_eq!(head.num_series(), 0);
+        assert_eq!(head.catalog.read().symbols.len(), 0);
+        assert!(head.catalog.read().by_hash.is_empty());
+    }
+
+    #[test]
+    fn concurrent_appends_and_reads() {
+        let head = Arc::new(Head::new());
+        let threads = 4;
+        let series_per_thread = 200;
+        let samples = 300;
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let head = Arc::clone(&head);
+                std::thread::spawn(move || {
+                    let refs: Vec<_> = (0..series_per_thread)
+                        .map(|i| {
+                            let shared = labels(&[("__name__", "shared"), ("i", &i.to_string())]);
+                            let own = labels(&[
+                                ("__name__", "own"),
+                                ("t", &t.to_string()),
+                                ("i", &i.to_string()),
+                            ]);
+                            (head.get_or_create(&shared).0, head.get_or_create(&own).0)
+                        })
+                        .collect();
+                    for ts in 0..samples {
+                        for &(shared, own) in &refs {
+                            head.append(own, ts, ts as f64)
+                                .expect("own series in order");
+                            // Every thread writes the same value at the same time to the shared
+                            // series: equal duplicates pass, a thread running behind is refused.
+                            match head.append(shared, ts, 1.0) {
+                                Ok(()) | Err(AppendError::OutOfOrder { .. }) => {}
+                                Err(e) => panic!("shared series: {e}"),
+                            }
+                        }
+                        if ts % 50 == 0 {
+                            assert!(!head
+                                .select(&matchers(&[(Equal, "__name__", "shared")]))
+                                .is_empty());
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().expect("worker");
+        }
+        assert_eq!(head.num_series(), series_per_thread * (threads + 1));
+        let own = head.select(&matchers(&[(Equal, "__name__", "own")]));
+        assert_eq!(own.len(), series_per_thread * threads);
+        for r in &own {
+            let got: Vec<_> = head
+                .samples(*r, 0, i64::MAX)
+                .iter()
+                .map(|s| s.timestamp_ms)
+                .collect();
+            assert_eq!(got, (0..samples).collect::<Vec<_>>());
+        }
+        for r in head.select(&matchers(&[(Equal, "__name__", "shared")])) {
+            let got: Vec<_> = head
+                .samples(r, 0, i64::MAX)
+                .iter()
+                .map(|s| s.timestamp_ms)
+                .collect();
+            assert!(got.windows(2).all(|w| w[0] < w[1]), "strictly increasing");
+            assert_eq!(
+                got.last(),
+                Some(&(samples - 1)),
+                "the last timestamp always lands"
+            );
+        }
+    }
+}
