@@ -33,7 +33,8 @@ pub fn fixed_exposition(ts: i64) -> String {
 }
 
 pub fn expected_federation(instance: &str, ts: i64, external: &str) -> String {
-    let own = format!("instance=\"{instance}\",job=\"exp\"{external}");
+    let plain = format!("instance=\"{instance}\",job=\"exp\"");
+    let own = format!("{plain}{external}");
     format!(
         "# TYPE t:colon:name untyped\n\
          t:colon:name{{{own}}} 42 {ts}\n\
@@ -47,9 +48,9 @@ pub fn expected_federation(instance: &str, ts: i64, external: &str) -> String {
          t_gauge{{a=\"1\",{own}}} 3 {ts}\n\
          t_gauge{{a=\"2\",esc=\"q\\\"\\\\\\nx\",{own}}} -1.5e-07 {ts}\n\
          # TYPE t_special untyped\n\
-         t_special{{kind=\"inf\",{own}}} +Inf {ts}\n\
-         t_special{{kind=\"nan\",{own}}} NaN {ts}\n\
-         t_special{{kind=\"ninf\",{own}}} -Inf {ts}\n"
+         t_special{{{plain},kind=\"inf\"{external}}} +Inf {ts}\n\
+         t_special{{{plain},kind=\"nan\"{external}}} NaN {ts}\n\
+         t_special{{{plain},kind=\"ninf\"{external}}} -Inf {ts}\n"
     )
 }
 

@@ -170,7 +170,8 @@ impl ScrapeLoop {
                     sample_limit: self.settings.sample_limit,
                 };
                 let (head, cache) = (&self.ctx.head, &mut self.cache);
-                let mut ingest = || cache.ingest(head, &settings, &exposition.body, format, scrape_ms);
+                let mut ingest =
+                    || cache.ingest(head, &settings, &exposition.body, format, scrape_ms);
                 let result = if exposition.body.len() > INLINE_PARSE_BYTES {
                     tokio::task::block_in_place(ingest)
                 } else {
