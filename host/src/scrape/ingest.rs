@@ -62,21 +62,12 @@ struct CacheEntry {
 }
 
 /// Per-target state carried from one scrape to the next.
+#[derive(Default)]
 pub struct SeriesCache {
     entries: HashMap<Box<str>, CacheEntry>,
     /// Series of the previous successful scrape without explicit timestamps, sorted.
     previous: Vec<SeriesRef>,
     scrape_count: u64,
-}
-
-impl Default for SeriesCache {
-    fn default() -> Self {
-        SeriesCache {
-            entries: HashMap::new(),
-            previous: Vec::new(),
-            scrape_count: 0,
-        }
-    }
 }
 
 /// How a target's series are labeled and timed.
@@ -243,7 +234,7 @@ impl SeriesCache {
         }
         self.previous = current;
         let now = self.scrape_count;
-        if now % CACHE_KEEP_SCRAPES == 0 {
+        if now.is_multiple_of(CACHE_KEEP_SCRAPES) {
             self.entries
                 .retain(|_, e| now - e.last_seen < CACHE_KEEP_SCRAPES);
         }

@@ -193,7 +193,7 @@ fn with_default_port(address: &str, scheme: &str) -> Result<String, TargetError>
 fn scrape_url(cfg: &ScrapeConfig, labels: &Labels, scheme: &str, address: &str) -> String {
     let path = labels.get(METRICS_PATH).unwrap_or(&cfg.metrics_path);
     let mut query = form_urlencoded::Serializer::new(String::new());
-    let mut names: Vec<&str> = cfg.params.iter().map(|(k, _)| k.as_str()).collect();
+    let mut names: Vec<&str> = cfg.params.keys().map(String::as_str).collect();
     for l in labels {
         if let Some(name) = l.name.strip_prefix(PARAM_PREFIX) {
             if !names.contains(&name) {
