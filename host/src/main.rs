@@ -223,7 +223,7 @@ async fn demo() -> anyhow::Result<()> {
          leaf node        http://127.0.0.1:9091  (scrapes the exporters and itself; external label datacenter=\"demo-dc\")\n  \
          global node      http://127.0.0.1:9090  (federates the leaf's demo series)\n\n\
          Try (after ~10 s):\n  \
-         curl -s 'http://127.0.0.1:9090/federate?match[]={{job=\"demo\"}}'\n  \
+         curl -sG http://127.0.0.1:9090/federate --data-urlencode 'match[]={{job=\"demo\"}}'\n  \
          curl -s 'http://127.0.0.1:9091/api/v1/targets'\n\nCtrl-C stops it.",
         DEMO_EXPORTERS[0], DEMO_EXPORTERS[1]
     );
