@@ -105,3 +105,46 @@ fn fingerprint(globs: &[String]) -> Vec<(String, u64, Option<SystemTime>)> {
     out.sort();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn job(dir: &std::path::Path) -> ScrapeConfig {
+        let yaml = "scrape_configs:\n  - job_name: j\n    static_configs: [{targets: ['s:1']}]\n    file_sd_configs:\n      - files: ['sd/*.json']\n        refresh_interval: 1h\n";
+        Config::from_yaml(yaml, dir)
+            .unwrap()
+            .config
+            .scrape_configs
+            .remove(0)
+    }
+
+    fn addresses(d: &Discovery) -> Vec<String> {
+        d.groups().flat_map(|g| g.targets.clone()).collect()
+    }
+
+    #[test]
+    fn file_changes_are_picked_up_and_bad_edits_keep_the_old_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sd")).unwrap();
+        let file = dir.path().join("sd/a.json");
+        std::fs::write(&file, r#"[{"targets": ["a:1"], "labels": {"team": "x"}}]"#).unwrap();
+        let mut d = Discovery::new(&job(dir.path()));
+        assert!(d.refresh());
+        assert_eq!(addresses(&d), ["s:1", "a:1"]);
+        assert!(!d.refresh(), "nothing changed");
+
+        std::fs::write(&file, r#"[{"targets": ["a:1", "a:2"]}]"#).unwrap();
+        assert!(d.refresh());
+        assert_eq!(addresses(&d), ["s:1", "a:1", "a:2"]);
+
+        std::fs::write(dir.path().join("sd/b.json"), r#"[{"targets": ["b:1"]}]"#).unwrap();
+        assert!(d.refresh(), "a new file matching the glob");
+        assert_eq!(addresses(&d).len(), 4);
+
+        std::fs::write(&file, "not json at all").unwrap();
+        assert!(!d.refresh());
+        assert_eq!(addresses(&d).len(), 4, "a broken file keeps what it had");
+    }
+}

@@ -2,18 +2,23 @@
 //!
 //! The limit counts decompressed bytes, as Prometheus does, so a small gzip bomb cannot blow past
 //! it; the body is read frame by frame and the scrape fails as soon as the limit is crossed.
+//! Redirects are followed (up to 10, as Go's client does), since Prometheus' default
+//! `follow_redirects: true` is what every existing configuration expects.
 
 use std::io::Read;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
-use http::{header, Request, StatusCode};
+use http::{header, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 
 /// What Prometheus 2.x sends: OpenMetrics preferred, then the classic text format.
 pub const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+/// Go's client gives up after ten redirects.
+const MAX_REDIRECTS: usize = 10;
 const USER_AGENT: &str = concat!("wasmfed/", env!("CARGO_PKG_VERSION"));
 
 /// Why a scrape produced no exposition to parse.
@@ -74,6 +79,26 @@ impl Fetcher {
         timeout: Duration,
         body_limit: u64,
     ) -> Result<Exposition, FetchError> {
+        let mut url = url.to_owned();
+        let mut redirects = 0;
+        let response = loop {
+            let response = self.get(&url, timeout).await?;
+            let Some(location) = redirect_location(&response) else {
+                break response;
+            };
+            let next = resolve_location(&url, location);
+            redirects += 1;
+            if redirects > MAX_REDIRECTS {
+                return Err(FetchError::Transport(format!(
+                    "Get {url:?}: stopped after {MAX_REDIRECTS} redirects"
+                )));
+            }
+            url = next;
+        };
+        read_body(response, body_limit).await
+    }
+
+    async fn get(&self, url: &str, timeout: Duration) -> Result<Response<Incoming>, FetchError> {
         let request = Request::get(url)
             .header(header::ACCEPT, ACCEPT)
             .header(header::ACCEPT_ENCODING, "gzip")
@@ -84,48 +109,82 @@ impl Fetcher {
             )
             .body(Empty::new())
             .map_err(|e| FetchError::Transport(format!("building request for {url}: {e}")))?;
-        let response = self
-            .client
+        self.client
             .request(request)
             .await
-            .map_err(|e| FetchError::Transport(transport_message(url, &e)))?;
-        let status = response.status();
-        if status != StatusCode::OK {
-            return Err(FetchError::Status(status_text(status)));
-        }
-        let headers = response.headers();
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let gzip = headers
-            .get(header::CONTENT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
-        let mut body = response.into_body();
-        let mut raw = Vec::new();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| FetchError::Transport(format!("reading body: {e}")))?;
-            if let Ok(mut data) = frame.into_data() {
-                // Compressed bytes can't exceed the decompressed limit either.
-                if body_limit > 0 && (raw.len() + data.remaining()) as u64 > body_limit {
-                    return Err(FetchError::BodyTooLarge(body_limit));
-                }
-                while data.has_remaining() {
-                    let chunk = data.chunk();
-                    raw.extend_from_slice(chunk);
-                    let n = chunk.len();
-                    data.advance(n);
-                }
+            .map_err(|e| FetchError::Transport(transport_message(url, &e)))
+    }
+}
+
+/// The `Location` of a redirect response, or None for any other response.
+fn redirect_location(response: &Response<Incoming>) -> Option<&str> {
+    if !matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    response.headers().get(header::LOCATION)?.to_str().ok()
+}
+
+/// Resolves a `Location` against the URL that answered with it.
+fn resolve_location(url: &str, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.to_owned();
+    }
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let origin_end = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |i| after_scheme + i);
+    if location.starts_with('/') {
+        return format!("{}{location}", &url[..origin_end]);
+    }
+    let path_end = url.find('?').unwrap_or(url.len());
+    let dir_end = url[..path_end]
+        .rfind('/')
+        .map_or(origin_end, |i| i + 1)
+        .max(origin_end);
+    let sep = if dir_end == origin_end { "/" } else { "" };
+    format!("{}{sep}{location}", &url[..dir_end])
+}
+
+async fn read_body(
+    response: Response<Incoming>,
+    body_limit: u64,
+) -> Result<Exposition, FetchError> {
+    let status = response.status();
+    if status != StatusCode::OK {
+        return Err(FetchError::Status(status_text(status)));
+    }
+    let headers = response.headers();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let gzip = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let mut body = response.into_body();
+    let mut raw = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| FetchError::Transport(format!("reading body: {e}")))?;
+        if let Ok(mut data) = frame.into_data() {
+            // Compressed bytes can't exceed the decompressed limit either.
+            if body_limit > 0 && (raw.len() + data.remaining()) as u64 > body_limit {
+                return Err(FetchError::BodyTooLarge(body_limit));
+            }
+            while data.has_remaining() {
+                let chunk = data.chunk();
+                raw.extend_from_slice(chunk);
+                let n = chunk.len();
+                data.advance(n);
             }
         }
-        let body = if gzip {
-            gunzip(&raw, body_limit)?
-        } else {
-            Bytes::from(raw)
-        };
-        Ok(Exposition { content_type, body })
     }
+    let body = if gzip {
+        gunzip(&raw, body_limit)?
+    } else {
+        Bytes::from(raw)
+    };
+    Ok(Exposition { content_type, body })
 }
 
 fn gunzip(raw: &[u8], body_limit: u64) -> Result<Bytes, FetchError> {
@@ -161,4 +220,37 @@ fn transport_message(url: &str, err: &(dyn std::error::Error + 'static)) -> Stri
         cause = next;
     }
     format!("Get {url:?}: {cause}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_locations_resolve_like_a_browser() {
+        for (url, location, want) in [
+            ("http://h:1/metrics", "http://o:2/x", "http://o:2/x"),
+            ("http://h:1/metrics", "/other?a=b", "http://h:1/other?a=b"),
+            ("http://h:1/a/metrics?x=1", "next", "http://h:1/a/next"),
+            ("http://h:1/metrics", "next", "http://h:1/next"),
+            ("http://h:1", "next", "http://h:1/next"),
+        ] {
+            assert_eq!(resolve_location(url, location), want, "{url} + {location}");
+        }
+    }
+
+    #[test]
+    fn gzip_bodies_are_limited_after_decompression() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&vec![b'a'; 10_000]).unwrap();
+        let compressed = enc.finish().unwrap();
+        assert!(compressed.len() < 1000);
+        assert_eq!(gunzip(&compressed, 0).unwrap().len(), 10_000);
+        assert_eq!(gunzip(&compressed, 10_000).unwrap().len(), 10_000);
+        assert_eq!(
+            gunzip(&compressed, 9_999),
+            Err(FetchError::BodyTooLarge(9_999))
+        );
+    }
 }

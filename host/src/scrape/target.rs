@@ -260,3 +260,122 @@ pub fn stable_hash(text: &str) -> u64 {
     h.write(text.as_bytes());
     h.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn job(yaml: &str) -> ScrapeConfig {
+        let text = format!("scrape_configs:\n  - job_name: j\n{yaml}");
+        let mut loaded = Config::from_yaml(&text, std::path::Path::new(".")).unwrap();
+        loaded.config.scrape_configs.remove(0)
+    }
+
+    fn target(
+        cfg: &ScrapeConfig,
+        address: &str,
+        group: &[(&str, &str)],
+    ) -> Result<Target, TargetError> {
+        let discovered =
+            discovered_labels(cfg, address, &Labels::from_pairs(group.iter().copied()));
+        Target::from_relabeled(cfg, discovered.clone(), discovered)
+    }
+
+    #[test]
+    fn labels_and_urls() {
+        struct Case {
+            yaml: &'static str,
+            address: &'static str,
+            group: &'static [(&'static str, &'static str)],
+            url: &'static str,
+            public: &'static [(&'static str, &'static str)],
+        }
+        let cases = [
+            Case {
+                yaml: "    scrape_interval: 15s\n",
+                address: "h:9100",
+                group: &[],
+                url: "http://h:9100/metrics",
+                public: &[("instance", "h:9100"), ("job", "j")],
+            },
+            Case {
+                yaml: "    metrics_path: /federate\n    params:\n      'match[]': ['{job=\"a\"}', 'up']\n",
+                address: "h:9090",
+                group: &[("dc", "eu")],
+                url: "http://h:9090/federate?match%5B%5D=%7Bjob%3D%22a%22%7D&match%5B%5D=up",
+                public: &[("dc", "eu"), ("instance", "h:9090"), ("job", "j")],
+            },
+            Case {
+                yaml: "",
+                address: "bare-host",
+                group: &[("__meta_x", "gone"), ("instance", "custom"), ("__param_module", "m")],
+                url: "http://bare-host:80/metrics?module=m",
+                public: &[("instance", "custom"), ("job", "j")],
+            },
+            Case {
+                yaml: "",
+                address: "[::1]",
+                group: &[("__metrics_path__", "/x"), ("job", "override")],
+                url: "http://[::1]:80/x",
+                public: &[("instance", "[::1]:80"), ("job", "override")],
+            },
+        ];
+        for c in cases {
+            let cfg = job(c.yaml);
+            let t = target(&cfg, c.address, c.group).unwrap();
+            assert_eq!(t.url, c.url);
+            assert_eq!(
+                t.public,
+                Labels::from_pairs(c.public.iter().copied()),
+                "{}",
+                c.url
+            );
+            assert_eq!(t.discovered.get(ADDRESS), Some(c.address));
+        }
+    }
+
+    #[test]
+    fn job_settings_become_labels() {
+        let cfg = job("    scrape_interval: 30s\n    scrape_timeout: 5s\n");
+        let l = discovered_labels(&cfg, "h:1", &Labels::new());
+        assert_eq!(l.get(SCRAPE_INTERVAL), Some("30s"));
+        assert_eq!(l.get(SCRAPE_TIMEOUT), Some("5s"));
+        assert_eq!(l.get(SCHEME), Some("http"));
+        assert_eq!(l.get(METRICS_PATH), Some("/metrics"));
+        let t = target(&cfg, "h:1", &[]).unwrap();
+        assert_eq!(
+            (t.interval, t.timeout),
+            (Duration::from_secs(30), Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn unscrapable_targets_are_errors() {
+        let cfg = job("");
+        assert_eq!(target(&cfg, "", &[]), Err(TargetError::NoAddress));
+        assert!(matches!(
+            target(&cfg, "h:1/path", &[]),
+            Err(TargetError::BadAddress(..))
+        ));
+        let bad = target(&cfg, "h:1", &[("__scrape_timeout__", "2m")]).unwrap_err();
+        assert!(
+            bad.to_string().contains("greater than scrape interval"),
+            "{bad}"
+        );
+    }
+
+    #[test]
+    fn slots_spread_within_the_interval_and_are_stable() {
+        let cfg = job("    scrape_interval: 10s\n");
+        let a = target(&cfg, "a:1", &[]).unwrap();
+        let b = target(&cfg, "b:1", &[]).unwrap();
+        let now = 1_700_000_000_123_456_789u128;
+        let wait_a = a.next_slot(now, 7);
+        assert!(wait_a < Duration::from_secs(10));
+        assert_eq!(wait_a, a.next_slot(now, 7));
+        assert_ne!(wait_a, b.next_slot(now, 7));
+        // One interval later the slot is the same phase.
+        assert_eq!(a.next_slot(now + 10_000_000_000, 7), wait_a);
+    }
+}
