@@ -198,7 +198,7 @@ fn head_benches(c: &mut Criterion) {
             "select_100k/one_series",
             r#"metric_7{instance="10.0.0.42:9100"}"#,
         ),
-        ("select_100k/regex_name_1100", r#"{__name__=~"metric_1.*"}"#),
+        ("select_100k/regex_name_11k", r#"{__name__=~"metric_1.*"}"#),
         ("select_100k/all_100k", r#"{job="node"}"#),
         (
             "select_100k/not_equal_99900",

@@ -19,7 +19,6 @@
 //! Memory per series: a boxed [`MemSeries`] (label symbols, open-chunk encoder state), a slot in
 //! its shard map and in the hash map, one entry per label in the postings, and the chunks.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
 
@@ -86,6 +85,9 @@ impl Head {
     }
 
     /// Finds or creates the series with exactly these labels (sorted, no empty values).
+    ///
+    /// The ref stays valid until retention removes the series; `append` then answers
+    /// [`AppendError::UnknownSeries`] and the caller should look the labels up again.
     pub fn get_or_create(&self, labels: &Labels) -> (SeriesRef, bool) {
         debug_assert!(labels.iter().all(|l| !l.value.is_empty()), "{labels}");
         let hash = self.hash_labels(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
@@ -160,7 +162,7 @@ impl Head {
             .into_iter()
             .filter_map(|r| Some((r, &*shards[shard_of(r)].get(&r)?.labels)))
             .collect();
-        keyed.sort_unstable_by(|a, b| compare_labels(&catalog.symbols, a.1, b.1));
+        catalog.symbols.sort_by_label_sets(&mut keyed, |k| k.1);
         keyed.into_iter().map(|(r, _)| SeriesRef(r)).collect()
     }
 
@@ -289,19 +291,6 @@ fn forget_hash(cat: &mut Catalog, hash: u64, r: SeriesRef) {
     if !others.is_empty() {
         cat.collisions.insert(hash, others);
     }
-}
-
-/// Orders label sets as `Labels` does: pairwise by name, then value, then by length.
-fn compare_labels(symbols: &Symbols, a: &[Symbol], b: &[Symbol]) -> Ordering {
-    for (x, y) in a.iter().zip(b) {
-        if x != y {
-            match symbols.resolve(*x).cmp(symbols.resolve(*y)) {
-                Ordering::Equal => {}
-                other => return other,
-            }
-        }
-    }
-    a.len().cmp(&b.len())
 }
 
 #[cfg(test)]
