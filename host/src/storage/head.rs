@@ -16,8 +16,10 @@
 //! [`Head::append`] (which validates then commits one sample). A write-ahead log hooks in there:
 //! log the series record when it is created, log the sample once validated.
 //!
-//! Memory per series: a boxed [`MemSeries`] (label symbols, open-chunk encoder state), a slot in
-//! its shard map and in the hash map, one entry per label in the postings, and the chunks.
+//! Memory per series: a boxed [`MemSeries`] (~100 B: label symbols, open-chunk encoder state),
+//! its label symbols (8 B a label), a slot in its shard map and in the hash map (~20 B each),
+//! one postings entry per label (~10 B with slack), and the chunk bytes. Measured by
+//! `benches/storage.rs` at 100k series of 5 labels: 272 B a series with one sample.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
