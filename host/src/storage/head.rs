@@ -27,6 +27,7 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
 use super::index::{IdHash, Postings};
+use super::lookup::HashLookup;
 use super::matcher::Matcher;
 use super::series::{AppendError, SeriesSamples};
 use super::symbols::{Symbol, Symbols};
@@ -53,10 +54,7 @@ type Shard = HashMap<u64, Box<MemSeries>, IdHash>;
 struct Catalog {
     symbols: Symbols,
     postings: Postings,
-    /// Label-set hash → the series with that hash; a second series with the same hash goes
-    /// to `collisions`, as in Prometheus' `seriesHashmap`.
-    by_hash: HashMap<u64, SeriesRef, IdHash>,
-    collisions: HashMap<u64, Vec<SeriesRef>, IdHash>,
+    by_hash: HashLookup,
     next_ref: u64,
     len: usize,
 }
@@ -110,10 +108,7 @@ impl Head {
         for pair in symbols.chunks_exact(2) {
             cat.postings.add(pair[0], pair[1], r.0);
         }
-        if let Some(first) = cat.by_hash.insert(hash, r) {
-            cat.by_hash.insert(hash, first);
-            cat.collisions.entry(hash).or_default().push(r);
-        }
+        cat.by_hash.insert(hash, r);
         cat.len += 1;
         self.shard(r).write().insert(
             r.0,
@@ -230,7 +225,7 @@ impl Head {
                     .chunks_exact(2)
                     .map(|p| (cat.symbols.resolve(p[0]), cat.symbols.resolve(p[1]))),
             );
-            forget_hash(cat, hash, SeriesRef(*r));
+            cat.by_hash.remove(hash, SeriesRef(*r));
         }
         for (_, s) in &removed {
             for &sym in s.labels.iter() {
@@ -251,9 +246,7 @@ impl Head {
 
     /// The series with exactly `labels` among those with label-set hash `hash`.
     fn find(&self, catalog: &Catalog, hash: u64, labels: &Labels) -> Option<SeriesRef> {
-        let first = catalog.by_hash.get(&hash)?;
-        let more = catalog.collisions.get(&hash).map_or(&[][..], Vec::as_slice);
-        std::iter::once(first).chain(more).copied().find(|&r| {
+        catalog.by_hash.candidates(hash).find(|&r| {
             self.shard(r).read().get(&r.0).is_some_and(|s| {
                 s.labels.len() == 2 * labels.len()
                     && s.labels.chunks_exact(2).zip(labels).all(|(p, l)| {
@@ -279,20 +272,6 @@ impl Head {
 
 fn shard_of(r: u64) -> usize {
     (r % SHARDS as u64) as usize
-}
-
-fn forget_hash(cat: &mut Catalog, hash: u64, r: SeriesRef) {
-    let mut others = cat.collisions.remove(&hash).unwrap_or_default();
-    others.retain(|&o| o != r);
-    if cat.by_hash.get(&hash) == Some(&r) {
-        cat.by_hash.remove(&hash);
-        if !others.is_empty() {
-            cat.by_hash.insert(hash, others.remove(0));
-        }
-    }
-    if !others.is_empty() {
-        cat.collisions.insert(hash, others);
-    }
 }
 
 #[cfg(test)]
@@ -355,24 +334,17 @@ mod tests {
         let head = Head::new();
         let (a, _) = head.get_or_create(&labels(&[("x", "1")]));
         let (b, _) = head.get_or_create(&labels(&[("x", "2")]));
-        // Force both under one hash, as a real collision would be.
+        // Put both under one hash, as a real collision would.
         {
             let mut cat = head.catalog.write();
-            cat.by_hash.clear();
+            cat.by_hash = HashLookup::default();
             cat.by_hash.insert(7, a);
-            cat.collisions.insert(7, vec![b]);
+            cat.by_hash.insert(7, b);
         }
         let cat = head.catalog.read();
         assert_eq!(head.find(&cat, 7, &labels(&[("x", "2")])), Some(b));
         assert_eq!(head.find(&cat, 7, &labels(&[("x", "1")])), Some(a));
         assert_eq!(head.find(&cat, 7, &labels(&[("x", "3")])), None);
-        drop(cat);
-        let mut cat = head.catalog.write();
-        forget_hash(&mut cat, 7, a);
-        assert_eq!(
-            (cat.by_hash.get(&7), cat.collisions.get(&7)),
-            (Some(&b), None)
-        );
     }
 
     #[test]
