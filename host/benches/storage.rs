@@ -5,6 +5,16 @@
 //!
 //! Memory is measured with a counting global allocator (bytes requested from the allocator,
 //! without malloc's own per-block overhead) and, as a cross-check, by the process' RSS growth.
+//!
+//! Results on the 2-core dev machine (shared, so ±20%), 2026-11-22:
+//! - memory, 100k series of 5 labels: 1 sample → 272 B/series requested, ~310 B RSS;
+//!   120 samples → 718 B requested, ~864 B RSS (the chunk bytes dominate: 87 B for a constant
+//!   gauge, 256 B for a counter, 939 B for a one-decimal noisy gauge, per 120 samples)
+//! - chunk encode 22 ns/sample, decode 8 ns/sample
+//! - append to 10k series round-robin: ~117 ns/sample (one thread)
+//! - get_or_create of an existing series among 100k: ~200 ns
+//! - select over 100k series: one metric (100 series) 6–8 µs, one series 2 µs, a name regex
+//!   matching 11.1k series 1.1 ms, all 100k series 18 ms (most of it sorting by label set)
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -198,7 +208,7 @@ fn head_benches(c: &mut Criterion) {
             "select_100k/one_series",
             r#"metric_7{instance="10.0.0.42:9100"}"#,
         ),
-        ("select_100k/regex_name_1100", r#"{__name__=~"metric_1.*"}"#),
+        ("select_100k/regex_name_11k", r#"{__name__=~"metric_1.*"}"#),
         ("select_100k/all_100k", r#"{job="node"}"#),
         (
             "select_100k/not_equal_99900",

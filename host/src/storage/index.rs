@@ -70,6 +70,10 @@ impl Postings {
         pairs: impl IntoIterator<Item = (Symbol, Symbol)>,
         removed: &[u64],
     ) {
+        // Many removed series share a pair (`job="node"`): filter each list once, not per series.
+        let mut pairs: Vec<_> = pairs.into_iter().collect();
+        pairs.sort_unstable();
+        pairs.dedup();
         for (name, value) in pairs {
             let Some(values) = self.by_name.get_mut(&name) else {
                 continue;

@@ -1,10 +1,11 @@
 //! Storage: the in-memory head of series, their index and their compressed samples.
 //!
 //! Shaped after Prometheus' TSDB head, trimmed to what a federation node needs:
-//! - [`head`]: the store itself — sharded series, a catalog of identities, retention;
-//! - [`series`]: one series' chunks and the append rules (out of order, duplicates);
-//! - [`chunk`] over [`bstream`]: Gorilla XOR chunks, byte-compatible with Prometheus';
-//! - [`symbols`] and [`index`]: interned label strings and the inverted index for matchers;
+//! - `head`: the store itself — sharded series, a catalog of identities, retention;
+//! - `series`: one series' chunks and the append rules (out of order, duplicates);
+//! - [`chunk`] over `bstream`: Gorilla XOR chunks, byte-compatible with Prometheus';
+//! - `symbols`, `index` and `lookup`: interned label strings, the inverted index for
+//!   matchers, and the label-set hash map that finds a series by its labels;
 //! - [`matcher`] and [`selector`]: label matchers and PromQL series-selector parsing.
 //!
 //! Durability (a write-ahead log) is not here yet; [`Head`] funnels every mutation through
@@ -14,6 +15,7 @@ mod bstream;
 pub mod chunk;
 mod head;
 mod index;
+mod lookup;
 pub mod matcher;
 pub mod selector;
 mod series;

@@ -67,7 +67,8 @@ impl SeriesSamples {
         let newest = if last_t <= maxt {
             Some((last_t, last_v))
         } else {
-            self.chunks_newest_first()
+            self.chunks()
+                .rev()
                 .filter(|c| c.min_t <= maxt)
                 .find_map(|c| ChunkIter::new(c.bytes).take_while(|s| s.0 <= maxt).last())
         };
@@ -81,12 +82,7 @@ impl SeriesSamples {
 
     /// Appends the samples with `mint <= t <= maxt` to `out`, oldest first.
     pub(crate) fn samples_into(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
-        let mut chunks: Vec<_> = self.chunks_newest_first().collect();
-        chunks.reverse();
-        for c in chunks
-            .into_iter()
-            .filter(|c| c.min_t <= maxt && c.max_t >= mint)
-        {
+        for c in self.chunks().filter(|c| c.min_t <= maxt && c.max_t >= mint) {
             out.extend(
                 ChunkIter::new(c.bytes)
                     .skip_while(|s| s.0 < mint)
@@ -121,18 +117,19 @@ impl SeriesSamples {
         removable
     }
 
-    fn chunks_newest_first(&self) -> impl Iterator<Item = ChunkView<'_>> {
+    /// Every chunk, oldest first; reversible for newest-first scans.
+    fn chunks(&self) -> impl DoubleEndedIterator<Item = ChunkView<'_>> {
         let open = self.open.last().map(|(max_t, _)| ChunkView {
             min_t: self.open.min_time().unwrap_or(max_t),
             max_t,
             bytes: self.open.bytes(),
         });
-        open.into_iter()
-            .chain(self.sealed.iter().rev().map(|c| ChunkView {
-                min_t: c.min_t,
-                max_t: c.max_t,
-                bytes: c.bytes(),
-            }))
+        let sealed = self.sealed.iter().map(|c| ChunkView {
+            min_t: c.min_t,
+            max_t: c.max_t,
+            bytes: c.bytes(),
+        });
+        sealed.chain(open)
     }
 }
 

@@ -88,10 +88,59 @@ impl Symbols {
         self.free.push(symbol);
     }
 
+    /// Sorts items by their label sets (flattened name/value symbol pairs) in the order of
+    /// [`Labels`](crate::model::Labels): pairwise by name then value, shorter set first on a tie.
+    ///
+    /// Comparing strings in the sort would chase two pointers per label per comparison. Instead
+    /// the distinct symbols involved (few: names and shared values) are ranked once by their
+    /// text, and the sort compares rank slices.
+    pub(crate) fn sort_by_label_sets<T>(&self, items: &mut [T], labels: impl Fn(&T) -> &[Symbol]) {
+        const UNSEEN: u32 = u32::MAX;
+        let mut rank = vec![UNSEEN; self.entries.len()];
+        let mut used = Vec::new();
+        for item in items.iter() {
+            for &s in labels(item) {
+                if rank[s as usize] == UNSEEN {
+                    rank[s as usize] = 0;
+                    used.push(s);
+                }
+            }
+        }
+        used.sort_unstable_by(|&a, &b| self.resolve(a).cmp(self.resolve(b)));
+        for (i, &s) in used.iter().enumerate() {
+            rank[s as usize] = i as u32;
+        }
+        let mut ranked: Vec<u32> = Vec::new();
+        let mut spans: Vec<(usize, std::ops::Range<usize>)> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let start = ranked.len();
+            ranked.extend(labels(item).iter().map(|&s| rank[s as usize]));
+            spans.push((i, start..ranked.len()));
+        }
+        spans.sort_unstable_by(|a, b| ranked[a.1.clone()].cmp(&ranked[b.1.clone()]));
+        let mut order: Vec<usize> = spans.into_iter().map(|(i, _)| i).collect();
+        apply_permutation(items, &mut order);
+    }
+
     /// Number of live symbols.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.table.len()
+    }
+}
+
+/// Rearranges `items` so that position `k` holds the item that was at `order[k]`; `order` is
+/// consumed as scratch space.
+fn apply_permutation<T>(items: &mut [T], order: &mut [usize]) {
+    for start in 0..order.len() {
+        let mut current = start;
+        while order[current] != start {
+            let next = order[current];
+            items.swap(current, next);
+            order[current] = current;
+            current = next;
+        }
+        order[current] = current;
     }
 }
 
@@ -121,6 +170,46 @@ mod tests {
         assert_eq!(s.resolve(c), "c");
         assert_eq!(s.get("c"), Some(c));
         assert_eq!(s.get("b"), Some(b));
+    }
+
+    #[test]
+    fn label_sets_sort_like_labels() {
+        let mut s = Symbols::default();
+        let sets: Vec<Vec<(&str, &str)>> = vec![
+            vec![("b", "1")],
+            vec![("a", "2"), ("c", "1")],
+            vec![("a", "10")],
+            vec![("a", "2")],
+            vec![],
+            vec![("a", "2"), ("b", "9")],
+            vec![("__name__", "z")],
+        ];
+        let mut items: Vec<(usize, Vec<Symbol>)> = sets
+            .iter()
+            .enumerate()
+            .map(|(i, set)| {
+                (
+                    i,
+                    set.iter()
+                        .flat_map(|(n, v)| [s.acquire(n), s.acquire(v)])
+                        .collect(),
+                )
+            })
+            .collect();
+        s.sort_by_label_sets(&mut items, |item| &item.1);
+        let got: Vec<usize> = items.iter().map(|item| item.0).collect();
+        let mut want: Vec<usize> = (0..sets.len()).collect();
+        let as_labels = |i: usize| crate::model::Labels::from_pairs(sets[i].iter().copied());
+        want.sort_by_key(|&i| as_labels(i));
+        assert_eq!(got, want);
+        assert_eq!(got, [4, 6, 2, 3, 5, 1, 0]);
+    }
+
+    #[test]
+    fn permutation_is_applied() {
+        let mut items = vec!['a', 'b', 'c', 'd', 'e'];
+        apply_permutation(&mut items, &mut [3, 0, 4, 1, 2]);
+        assert_eq!(items, ['d', 'a', 'e', 'b', 'c']);
     }
 
     #[test]
