@@ -124,13 +124,31 @@ fn federate_errors_and_empty_requests() {
     let node = Wasmfed::start(&leaf_config(exporter.addr));
     let none = get(node.addr, "/federate").unwrap();
     assert_eq!((none.status, none.body.len()), (200, 0));
-    for bad in ["up{", "{}", "rate(x[5m])", r#"{a=~"("}"#] {
+    for bad in ["up{", "rate(x[5m])", r#"{a=~"("}"#, "x offset 5m"] {
         let r = node.federate(&[bad]);
         assert_eq!(r.status, 400, "{bad}: {}", r.text());
         assert!(!r.text().trim().is_empty(), "{bad}: the reason is given");
     }
-    let ok = node.federate(&["up"]);
-    assert_eq!(ok.status, 200);
+    wait_for("a scrape", Duration::from_secs(20), || {
+        let ok = node.federate(&["m"]);
+        if ok.status == 200 && !ok.body.is_empty() {
+            Ok(())
+        } else {
+            Err(ok.text())
+        }
+    });
+    // As Prometheus' ParseMetricSelector: `{}` selects nothing, `{a=""}` every series without `a`.
+    let empty = node.federate(&["{}"]);
+    assert_eq!((empty.status, empty.body.len()), (200, 0));
+    let series = |selector: &str| -> Vec<_> {
+        samples_of(&node.federate(&[selector]).text())
+            .into_iter()
+            .map(|(labels, _, _)| labels)
+            .collect()
+    };
+    let all = series(r#"{__name__=~".+"}"#);
+    assert!(all.len() >= 6, "m and the synthetic series: {all:?}");
+    assert_eq!(series(r#"{a=""}"#), all);
 }
 
 #[test]

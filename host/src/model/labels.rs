@@ -162,7 +162,10 @@ mod tests {
     #[test]
     fn pairs_are_sorted_and_last_wins() {
         let l = Labels::from_pairs([("b", "2"), ("a", "1"), ("b", "3")]);
-        let names: Vec<_> = l.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+        let names: Vec<_> = l
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect();
         assert_eq!(names, [("a", "1"), ("b", "3")]);
     }
 

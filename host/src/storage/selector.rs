@@ -25,8 +25,6 @@ pub enum SelectorError {
     Modifier(&'static str),
     #[error("'or' between label matchers is not supported")]
     OrMatchers,
-    #[error("vector selector must contain at least one non-empty matcher")]
-    OnlyEmptyMatchers,
     #[error("invalid regular expression in {matcher}: {source}")]
     Regex {
         matcher: String,
@@ -34,8 +32,40 @@ pub enum SelectorError {
     },
 }
 
+/// A matcher injected so that `promql-parser` accepts selectors whose matchers all match the
+/// empty string; it never reaches the caller.
+const PLACEHOLDER: &str = "__wasmfed_selector_placeholder__";
+
 /// Parses a series selector into the matchers it ANDs together.
+///
+/// Like Prometheus' `ParseMetricSelector` (which skips the expression type checks), a selector
+/// whose matchers all match the empty string is accepted: `{}` selects nothing and `{a=""}`
+/// selects every series without `a`, exactly what Prometheus' `/federate` answers to them.
+/// `promql-parser` applies the query-time check, so such selectors are parsed with a
+/// placeholder matcher added, which is removed again.
 pub fn parse_selector(input: &str) -> Result<Vec<Matcher>, SelectorError> {
+    match parse_checked(input) {
+        Err(SelectorError::Parse(_)) if input.trim_start().starts_with('{') => {
+            let brace = input.find('{').expect("starts with a brace");
+            let padded = format!(
+                "{}{{{PLACEHOLDER}=\"x\",{}",
+                &input[..brace],
+                &input[brace + 1..]
+            );
+            match parse_checked(&padded) {
+                Ok(mut matchers) => {
+                    matchers.retain(|m| m.name != PLACEHOLDER);
+                    Ok(matchers)
+                }
+                // The placeholder did not help: report the original problem.
+                Err(_) => parse_checked(input),
+            }
+        }
+        other => other,
+    }
+}
+
+fn parse_checked(input: &str) -> Result<Vec<Matcher>, SelectorError> {
     let selector = match parser::parse(input).map_err(SelectorError::Parse)? {
         Expr::VectorSelector(vs) => vs,
         other => return Err(SelectorError::NotASelector(kind(&other))),
@@ -58,9 +88,6 @@ pub fn parse_selector(input: &str) -> Result<Vec<Matcher>, SelectorError> {
     if let Some(name) = selector.name {
         // Prometheus appends the metric-name matcher after the braces' matchers.
         matchers.push(Matcher::new(MatchOp::Equal, METRIC_NAME, name).expect("no regex"));
-    }
-    if matchers.iter().all(Matcher::matches_empty) {
-        return Err(SelectorError::OnlyEmptyMatchers);
     }
     Ok(matchers)
 }
@@ -123,6 +150,12 @@ mod tests {
                 r#"__name__="up",job=~"a{b}""#,
             ),
             (r#"foo{a=""}"#, r#"a="",__name__="foo""#),
+            // Accepted as by Prometheus' ParseMetricSelector (see parse_selector).
+            ("{}", ""),
+            (" { } ", ""),
+            (r#"{a=""}"#, r#"a="""#),
+            (r#"{a=~".*"}"#, r#"a=~".*""#),
+            (r#"{a!~".+",}"#, r#"a!~".+""#),
         ] {
             let got = parse_selector(input).unwrap_or_else(|e| panic!("{input}: {e}"));
             assert_eq!(show(&got), want, "{input}");
@@ -155,10 +188,8 @@ mod tests {
             (r#""x""#, "string"),
             ("x offset 5m", "offset"),
             ("x @ 100", "@"),
-            ("{}", "parse error"),
-            (r#"{a=""}"#, "at least one non-empty matcher"),
-            (r#"{a=~".*"}"#, "at least one non-empty matcher"),
-            (r#"{a!~".+"}"#, "at least one non-empty matcher"),
+            ("{", "parse error"),
+            (r#"{a=""} offset 5m"#, "parse error"),
             (r#"{a="b" or c="d"}"#, "'or'"),
             (r#"{a=~"("}"#, "parse error"),
             (
