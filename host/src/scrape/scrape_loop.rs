@@ -25,6 +25,26 @@ use crate::telemetry::Telemetry;
 /// not hold up the other loops sharing its runtime worker.
 const INLINE_PARSE_BYTES: usize = 256 * 1024;
 
+/// Scrape times this close to the ideal grid are snapped to it, as Prometheus does: timer jitter
+/// would otherwise cost delta-of-delta bits on every sample.
+const ALIGN_TOLERANCE_MS: i64 = 2;
+
+/// Snaps `now_ms` to the grid `aligned_ms + k * interval_ms` when within the tolerance (and the
+/// interval is long enough for 2 ms to be negligible), advancing the grid past skipped ticks.
+fn aligned_scrape_time(aligned_ms: &mut i64, now_ms: i64, interval_ms: i64) -> i64 {
+    if interval_ms <= 100 * ALIGN_TOLERANCE_MS {
+        return now_ms;
+    }
+    while now_ms - *aligned_ms >= interval_ms {
+        *aligned_ms += interval_ms;
+    }
+    if now_ms - *aligned_ms <= ALIGN_TOLERANCE_MS {
+        *aligned_ms
+    } else {
+        now_ms
+    }
+}
+
 /// What `/api/v1/targets` says about a target.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Health {
@@ -108,6 +128,7 @@ impl LoopHandle {
             ctx,
             cache: SeriesCache::default(),
             health: health.clone(),
+            aligned_ms: None,
         };
         let task = tokio::spawn(scrape_loop.run(stopped));
         LoopHandle { stop, task, health }
@@ -126,6 +147,8 @@ struct ScrapeLoop {
     cache: SeriesCache,
     report_series: [SeriesRef; 5],
     health: Arc<Mutex<TargetHealth>>,
+    /// The grid scrape times snap to; starts at the first scrape.
+    aligned_ms: Option<i64>,
 }
 
 impl ScrapeLoop {
@@ -147,7 +170,9 @@ impl ScrapeLoop {
 
     async fn scrape_once(&mut self) {
         let wall = SystemTime::now();
-        let scrape_ms = unix_millis(wall);
+        let now_ms = unix_millis(wall);
+        let grid = self.aligned_ms.get_or_insert(now_ms);
+        let scrape_ms = aligned_scrape_time(grid, now_ms, self.target.interval.as_millis() as i64);
         let started = Instant::now();
         let job = Telemetry::job(&self.settings.job);
         self.ctx.telemetry.scrapes.get_or_create(&job).inc();
@@ -263,4 +288,30 @@ fn unix_nanos(t: SystemTime) -> u128 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrape_times_snap_to_the_grid_within_tolerance() {
+        let mut grid = 10_000;
+        for (now, want) in [
+            (10_000, 10_000),
+            (11_001, 11_000),
+            (12_002, 12_000),
+            (13_003, 13_003),
+            (15_001, 15_000), // a skipped tick
+            (15_999, 15_999),
+        ] {
+            assert_eq!(aligned_scrape_time(&mut grid, now, 1000), want, "at {now}");
+        }
+        let mut grid = 0;
+        assert_eq!(
+            aligned_scrape_time(&mut grid, 101, 100),
+            101,
+            "short intervals are not snapped"
+        );
+    }
 }
