@@ -24,8 +24,12 @@ fn head() -> Head {
         ]);
         let (series, _) = head.get_or_create(&labels);
         for t in 0..4 {
-            head.append(series, 1_700_000_000_000 + t * 15_000, (i as f64) * 0.5 + t as f64)
-                .unwrap();
+            head.append(
+                series,
+                1_700_000_000_000 + t * 15_000,
+                (i as f64) * 0.5 + t as f64,
+            )
+            .unwrap();
         }
     }
     head

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use super::honor::merge_target_labels;
 use super::parse::{parse_series, Entry, Format, ParseError, Parser};
 use crate::model::{Labels, STALE_NAN};
-use crate::storage::{AppendError, Head, SeriesRef};
+use crate::storage::{AppendError, Head, SeriesHandle};
 
 /// Cache entries unseen for this many scrapes are forgotten.
 const CACHE_KEEP_SCRAPES: u64 = 10;
@@ -50,24 +50,26 @@ pub struct IngestReport {
     pub stale_markers: usize,
 }
 
-#[derive(Clone, Copy)]
-enum CachedSeries {
-    Stored(SeriesRef),
-    Dropped,
-}
-
-struct CacheEntry {
-    series: CachedSeries,
+/// One cached series of the target: where its samples go and when it was last seen.
+struct Slot {
+    /// `None` when the series was dropped (no metric name, or later by the series stage).
+    series: Option<SeriesHandle>,
+    /// The scrape that last exposed it.
     last_seen: u64,
+    /// The successful scrape that last stored a sample of it without an explicit timestamp.
+    live_in: u64,
 }
 
 /// Per-target state carried from one scrape to the next.
 #[derive(Default)]
 pub struct SeriesCache {
-    entries: HashMap<Box<str>, CacheEntry>,
-    /// Series of the previous successful scrape without explicit timestamps, sorted.
-    previous: Vec<SeriesRef>,
+    /// Exact exposed series text → slot.
+    index: HashMap<Box<str>, u32>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
     scrape_count: u64,
+    /// The last successful scrape: series with `live_in` equal to it are the live ones.
+    last_success: u64,
 }
 
 /// How a target's series are labeled and timed.
@@ -79,11 +81,14 @@ pub struct IngestSettings<'a> {
 }
 
 struct Pending {
-    series: SeriesRef,
+    slot: u32,
     timestamp_ms: i64,
     value: f64,
     tracked: bool,
 }
+
+/// Slot number standing for "a new series, not decided yet".
+const UNDECIDED: u32 = u32::MAX;
 
 impl SeriesCache {
     /// Stores one successful scrape's samples. On error nothing is stored (the caller then
@@ -100,7 +105,7 @@ impl SeriesCache {
         self.scrape_count += 1;
         let now = self.scrape_count;
         let mut report = IngestReport::default();
-        let mut pending = Vec::new();
+        let mut pending = Vec::with_capacity(self.index.len());
         // New series wait here (with the index of their samples) until the batch is decided.
         let mut new_series: Vec<(&str, Vec<usize>)> = Vec::new();
         let mut new_index: HashMap<&str, usize> = HashMap::new();
@@ -111,28 +116,30 @@ impl SeriesCache {
                 Some(t) if settings.honor_timestamps => (t, false),
                 _ => (scrape_ms, true),
             };
-            let sample = Pending {
-                series: SeriesRef(0),
-                timestamp_ms,
-                value: raw.value,
-                tracked,
-            };
-            match self.entries.get_mut(raw.series) {
-                Some(entry) => {
-                    entry.last_seen = now;
-                    if let CachedSeries::Stored(series) = entry.series {
-                        pending.push(Pending { series, ..sample });
+            let slot = match self.index.get(raw.series) {
+                Some(&slot) => {
+                    let cached = &mut self.slots[slot as usize];
+                    cached.last_seen = now;
+                    if cached.series.is_none() {
+                        continue;
                     }
+                    slot
                 }
                 None => {
-                    let slot = *new_index.entry(raw.series).or_insert_with(|| {
+                    let at = *new_index.entry(raw.series).or_insert_with(|| {
                         new_series.push((raw.series, Vec::new()));
                         new_series.len() - 1
                     });
-                    new_series[slot].1.push(pending.len());
-                    pending.push(sample);
+                    new_series[at].1.push(pending.len());
+                    UNDECIDED
                 }
-            }
+            };
+            pending.push(Pending {
+                slot,
+                timestamp_ms,
+                value: raw.value,
+                tracked,
+            });
         }
         // Decode and label the new series first, so a parse error in one stores nothing.
         let mut decided = Vec::with_capacity(new_series.len());
@@ -160,85 +167,114 @@ impl SeriesCache {
                 limit: settings.sample_limit,
             });
         }
-        let mut dropped = vec![false; pending.len()];
         for ((raw, indexes), labels) in new_series.into_iter().zip(decided) {
-            let series = match labels {
-                Some(labels) => {
-                    let (series, _) = head.get_or_create(&labels);
-                    report.series_added += 1;
-                    for &i in &indexes {
-                        pending[i].series = series;
-                    }
-                    CachedSeries::Stored(series)
+            let series = labels.and_then(|labels| {
+                let (series, _) = head.get_or_create(&labels);
+                report.series_added += 1;
+                head.handle(series)
+            });
+            let kept = series.is_some();
+            let slot = self.insert(raw, series, now);
+            if kept {
+                for &i in &indexes {
+                    pending[i].slot = slot;
                 }
-                None => {
-                    for &i in &indexes {
-                        dropped[i] = true;
-                    }
-                    CachedSeries::Dropped
-                }
-            };
-            self.entries.insert(
-                raw.into(),
-                CacheEntry {
-                    series,
-                    last_seen: now,
-                },
-            );
-        }
-        let mut current = Vec::with_capacity(pending.len());
-        let mut vanished = Vec::new();
-        for (sample, dropped) in pending.iter().zip(dropped) {
-            if dropped {
-                continue;
             }
-            match head.append(sample.series, sample.timestamp_ms, sample.value) {
+        }
+        let mut vanished = Vec::new();
+        for sample in &pending {
+            if sample.slot == UNDECIDED {
+                continue; // a new series that was dropped
+            }
+            let cached = &mut self.slots[sample.slot as usize];
+            let Some(series) = &cached.series else {
+                continue;
+            };
+            match head.append_to(series, sample.timestamp_ms, sample.value) {
                 Ok(()) => {}
                 Err(AppendError::OutOfOrder { .. }) => report.out_of_order += 1,
                 Err(AppendError::DuplicateTimestamp { .. }) => report.duplicates += 1,
                 // Retention removed a series this cache still pointed at: forget it so the next
                 // scrape creates it again.
-                Err(AppendError::UnknownSeries) => vanished.push(sample.series),
+                Err(AppendError::UnknownSeries) => vanished.push(sample.slot),
             }
             if sample.tracked {
-                current.push(sample.series);
+                cached.live_in = now;
             }
         }
-        if !vanished.is_empty() {
-            self.entries.retain(
-                |_, e| !matches!(e.series, CachedSeries::Stored(s) if vanished.contains(&s)),
-            );
+        for slot in vanished {
+            self.index.retain(|_, s| *s != slot);
+            self.release(slot);
         }
-        current.sort_unstable();
-        current.dedup();
-        report.stale_markers = self.finish_scrape(head, current, scrape_ms);
+        report.stale_markers = self.finish_scrape(head, now, scrape_ms);
         Ok(report)
     }
 
     /// Records a failed scrape: every series of the previous scrape ends now.
     pub fn mark_all_stale(&mut self, head: &Head, scrape_ms: i64) -> usize {
         self.scrape_count += 1;
-        self.finish_scrape(head, Vec::new(), scrape_ms)
+        self.finish_scrape(head, self.scrape_count, scrape_ms)
     }
 
-    /// Writes stale markers for series in the previous scrape but not in `current` (sorted),
-    /// then forgets cache entries that have been gone for a while.
-    fn finish_scrape(&mut self, head: &Head, current: Vec<SeriesRef>, scrape_ms: i64) -> usize {
+    /// Writes stale markers for series live after the previous successful scrape but not stored
+    /// by scrape `now`, then forgets cache entries that have been gone for a while.
+    fn finish_scrape(&mut self, head: &Head, now: u64, scrape_ms: i64) -> usize {
         let mut stale = 0;
-        for series in &self.previous {
-            if current.binary_search(series).is_err()
-                && head.append(*series, scrape_ms, STALE_NAN).is_ok()
-            {
-                stale += 1;
+        if self.last_success > 0 {
+            for slot in &self.slots {
+                if slot.live_in != self.last_success {
+                    continue;
+                }
+                if let Some(series) = &slot.series {
+                    if head.append_to(series, scrape_ms, STALE_NAN).is_ok() {
+                        stale += 1;
+                    }
+                }
             }
         }
-        self.previous = current;
-        let now = self.scrape_count;
+        self.last_success = now;
         if now.is_multiple_of(CACHE_KEEP_SCRAPES) {
-            self.entries
-                .retain(|_, e| now - e.last_seen < CACHE_KEEP_SCRAPES);
+            let slots = &mut self.slots;
+            let free = &mut self.free;
+            self.index.retain(|_, &mut slot| {
+                let keep = now - slots[slot as usize].last_seen < CACHE_KEEP_SCRAPES;
+                if !keep {
+                    slots[slot as usize].series = None;
+                    free.push(slot);
+                }
+                keep
+            });
         }
         stale
+    }
+
+    fn insert(&mut self, raw: &str, series: Option<SeriesHandle>, now: u64) -> u32 {
+        let slot = Slot {
+            series,
+            last_seen: now,
+            live_in: 0,
+        };
+        let at = match self.free.pop() {
+            Some(at) => {
+                self.slots[at as usize] = slot;
+                at
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index.insert(raw.into(), at);
+        at
+    }
+
+    fn release(&mut self, slot: u32) {
+        self.slots[slot as usize] = Slot {
+            series: None,
+            last_seen: 0,
+            live_in: 0,
+        };
+        self.free.push(slot);
     }
 }
 

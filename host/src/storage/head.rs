@@ -23,6 +23,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
+use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
@@ -47,7 +48,23 @@ struct MemSeries {
     samples: Mutex<SeriesSamples>,
 }
 
-type Shard = HashMap<u64, Box<MemSeries>, IdHash>;
+type Shard = HashMap<u64, Arc<MemSeries>, IdHash>;
+
+/// Direct access to one series for a writer that appends to it again and again (a scrape
+/// loop's cache): appending through a handle skips the shard lock and lookup, which on a
+/// steady scrape is most of the cost of an append. A handle outliving its series (removed by
+/// retention) gets [`AppendError::UnknownSeries`], exactly like a stale [`SeriesRef`].
+#[derive(Clone)]
+pub struct SeriesHandle {
+    series_ref: SeriesRef,
+    series: Arc<MemSeries>,
+}
+
+impl SeriesHandle {
+    pub fn series_ref(&self) -> SeriesRef {
+        self.series_ref
+    }
+}
 
 /// Everything that identifies series, changed only on creation and removal.
 #[derive(Default)]
@@ -112,7 +129,7 @@ impl Head {
         cat.len += 1;
         self.shard(r).write().insert(
             r.0,
-            Box::new(MemSeries {
+            Arc::new(MemSeries {
                 labels: symbols,
                 samples: Mutex::default(),
             }),
@@ -131,6 +148,25 @@ impl Head {
         let s = shard.get(&series.0).ok_or(AppendError::UnknownSeries)?;
         let result = s.samples.lock().append(timestamp_ms, value);
         result
+    }
+
+    /// A handle for appending to `series` without looking it up each time.
+    pub fn handle(&self, series: SeriesRef) -> Option<SeriesHandle> {
+        let shard = self.shard(series).read();
+        shard.get(&series.0).map(|s| SeriesHandle {
+            series_ref: series,
+            series: s.clone(),
+        })
+    }
+
+    /// Appends one sample through a handle; the same rules as [`Head::append`].
+    pub fn append_to(
+        &self,
+        handle: &SeriesHandle,
+        timestamp_ms: i64,
+        value: f64,
+    ) -> Result<(), AppendError> {
+        handle.series.samples.lock().append(timestamp_ms, value)
     }
 
     pub fn labels(&self, series: SeriesRef) -> Option<Labels> {
@@ -201,11 +237,14 @@ impl Head {
         // Pass 2: remove those still empty; an append in between keeps a series alive.
         candidates.sort_unstable_by_key(|&r| (shard_of(r), r));
         let mut catalog = self.catalog.write();
-        let mut removed: Vec<(u64, Box<MemSeries>)> = Vec::new();
+        let mut removed: Vec<(u64, Arc<MemSeries>)> = Vec::new();
         for group in candidates.chunk_by(|a, b| shard_of(*a) == shard_of(*b)) {
             let mut shard = self.shards[shard_of(group[0])].write();
             for r in group {
-                if shard.get(r).is_some_and(|s| s.samples.lock().is_empty()) {
+                if shard
+                    .get(r)
+                    .is_some_and(|s| s.samples.lock().mark_removed_if_empty())
+                {
                     removed.extend(shard.remove(r).map(|s| (*r, s)));
                 }
             }
@@ -492,8 +531,20 @@ mod tests {
             head.append(live, t, t as f64).expect("in order");
         }
         head.append(old, 5, 1.0).expect("first");
+        let old_handle = head.handle(old).expect("exists");
+        let live_handle = head.handle(live).expect("exists");
+        assert_eq!(old_handle.series_ref(), old);
 
         assert_eq!(head.truncate_before(per + 1), 1);
+        assert!(head.handle(old).is_none());
+        assert_eq!(
+            head.append_to(&old_handle, 10, 1.0),
+            Err(AppendError::UnknownSeries),
+            "a handle outliving its series is refused like its ref"
+        );
+        head.append_to(&live_handle, per * 2, 0.5)
+            .expect("handle appends");
+        assert_eq!(head.latest(live, 0, i64::MAX).map(|s| s.value), Some(0.5));
         assert_eq!(head.num_series(), 1);
         assert_eq!(head.labels(old), None);
         assert_eq!(head.append(old, 10, 1.0), Err(AppendError::UnknownSeries));

@@ -21,7 +21,7 @@ pub mod selector;
 mod series;
 mod symbols;
 
-pub use head::{Head, SeriesRef, SHARDS};
+pub use head::{Head, SeriesHandle, SeriesRef, SHARDS};
 pub use matcher::{MatchOp, Matcher};
 pub use selector::{parse_selector, SelectorError};
 pub use series::AppendError;

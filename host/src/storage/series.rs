@@ -27,12 +27,17 @@ pub(crate) struct SeriesSamples {
     /// pass removes it. This gives a caller that has just created a series (and holds its ref)
     /// until the next pass to append the first sample.
     empty_at_last_truncation: bool,
+    /// Set when retention removed the series; appends through a handle are then refused.
+    removed: bool,
 }
 
 impl SeriesSamples {
     /// Appends one sample under Prometheus' head rules: older than the newest → out of order;
     /// same timestamp with other value bits → duplicate; same timestamp and bits → ignored.
     pub(crate) fn append(&mut self, t: i64, v: f64) -> Result<(), AppendError> {
+        if self.removed {
+            return Err(AppendError::UnknownSeries);
+        }
         if let Some((last_t, last_v)) = self.open.last() {
             if t < last_t {
                 return Err(AppendError::OutOfOrder {
@@ -55,6 +60,12 @@ impl SeriesSamples {
         self.open.append(t, v);
         self.empty_at_last_truncation = false;
         Ok(())
+    }
+
+    /// Marks the series removed if it has no samples; true if it did so.
+    pub(crate) fn mark_removed_if_empty(&mut self) -> bool {
+        self.removed = self.is_empty();
+        self.removed
     }
 
     pub(crate) fn is_empty(&self) -> bool {
