@@ -163,7 +163,13 @@ async fn read_body(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let mut body = response.into_body();
-    let mut raw = Vec::new();
+    // Size the buffer once from Content-Length (bounded by the limit) instead of regrowing it.
+    let announced = hyper::body::Body::size_hint(&body).lower();
+    let capacity = match body_limit {
+        0 => announced,
+        limit => announced.min(limit),
+    };
+    let mut raw = Vec::with_capacity(capacity.min(1 << 30) as usize);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| FetchError::Transport(format!("reading body: {e}")))?;
         if let Ok(mut data) = frame.into_data() {
