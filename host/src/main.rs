@@ -163,6 +163,7 @@ async fn run_node(cli: &Cli) -> anyhow::Result<()> {
     let node = Node::start(
         loaded.config,
         NodeOptions {
+            config_path: Some(cli.config_file.clone()),
             listen: cli.listen,
             storage_path: Some(cli.storage_path.clone()),
             retention,
@@ -176,13 +177,21 @@ async fn run_node(cli: &Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs until SIGINT, SIGTERM or `/-/quit`; SIGHUP reloads the configuration, as Prometheus.
 async fn wait_for_exit(node: &Node) {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing the SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-        _ = node.state.quit_requested() => {}
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    let mut hup = signal(SignalKind::hangup()).expect("installing the SIGHUP handler");
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = node.state.quit_requested() => return,
+            _ = hup.recv() => {
+                // The outcome is logged and counted by the node.
+                let _ = node.reload().await;
+            }
+        }
     }
 }
 
@@ -207,6 +216,7 @@ async fn demo() -> anyhow::Result<()> {
             .with_context(|| format!("loading the embedded {name} config"))?
             .config;
         let options = NodeOptions {
+            config_path: None,
             listen: listen.parse()?,
             storage_path: None,
             retention: Duration::from_secs(3600),

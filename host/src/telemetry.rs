@@ -39,6 +39,9 @@ pub struct Telemetry {
     pub http_requests: Family<HandlerLabels, Counter>,
     pub federate_series: Counter,
     pub scrape_duration: Histogram,
+    pub reload_successful: Gauge,
+    pub reload_success_time: Gauge,
+    pub reloads: Family<ReasonLabel, Counter>,
 }
 
 impl Default for Telemetry {
@@ -55,6 +58,9 @@ impl Default for Telemetry {
             http_requests: Family::default(),
             federate_series: Counter::default(),
             scrape_duration: Histogram::new(exponential_buckets(0.001, 4.0, 8)),
+            reload_successful: Gauge::default(),
+            reload_success_time: Gauge::default(),
+            reloads: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -107,6 +113,23 @@ impl Default for Telemetry {
             "Time from the start of a scrape to its samples being stored.",
             t.scrape_duration.clone(),
         );
+        registry.register(
+            "wasmfed_config_last_reload_successful",
+            "Whether the last configuration reload succeeded (1) or not (0).",
+            t.reload_successful.clone(),
+        );
+        registry.register(
+            "wasmfed_config_last_reload_success_timestamp_seconds",
+            "When the configuration was last loaded successfully.",
+            t.reload_success_time.clone(),
+        );
+        registry.register(
+            "wasmfed_config_reloads",
+            "Configuration reloads, by outcome (success, failure).",
+            t.reloads.clone(),
+        );
+        t.reload_successful.set(1);
+        t.reload_success_time.set(unix_seconds());
         Telemetry { registry, ..t }
     }
 }
@@ -129,6 +152,17 @@ impl Telemetry {
             .inc();
     }
 
+    pub fn record_reload(&self, ok: bool) {
+        self.reload_successful.set(i64::from(ok));
+        if ok {
+            self.reload_success_time.set(unix_seconds());
+        }
+        let outcome = if ok { "success" } else { "failure" };
+        self.reloads
+            .get_or_create(&Telemetry::rejected(outcome))
+            .inc();
+    }
+
     pub fn job(job: &str) -> JobLabel {
         JobLabel {
             job: job.to_owned(),
@@ -140,4 +174,10 @@ impl Telemetry {
             reason: reason.to_owned(),
         }
     }
+}
+
+fn unix_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -5,3 +5,4 @@ mod bad_input;
 mod federate;
 mod harness;
 mod prometheus;
+mod reload;

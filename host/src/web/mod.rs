@@ -24,6 +24,9 @@ pub use server::serve;
 /// Prometheus' default `--query.lookback-delta`.
 pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(300);
 
+/// A request to reload the configuration file; the node answers with the outcome.
+pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
+
 /// What the handlers read.
 pub struct WebState {
     pub head: Arc<Head>,
@@ -31,8 +34,10 @@ pub struct WebState {
     pub telemetry: Arc<Telemetry>,
     pub external_labels: RwLock<Labels>,
     pub lookback: Duration,
-    /// Whether `POST /-/quit` (and later `/-/reload`) are allowed, as `--web.enable-lifecycle`.
+    /// Whether `POST /-/quit` and `POST /-/reload` are allowed, as `--web.enable-lifecycle`.
     pub enable_lifecycle: bool,
+    /// Where `/-/reload` asks the node to reload its configuration (None: no config file).
+    pub reload: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
     ready: AtomicBool,
     quit: tokio::sync::Notify,
 }
@@ -44,6 +49,7 @@ impl WebState {
         telemetry: Arc<Telemetry>,
         external_labels: Labels,
         enable_lifecycle: bool,
+        reload: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
     ) -> Self {
         WebState {
             head,
@@ -52,6 +58,7 @@ impl WebState {
             external_labels: RwLock::new(external_labels),
             lookback: DEFAULT_LOOKBACK,
             enable_lifecycle,
+            reload,
             ready: AtomicBool::new(false),
             quit: tokio::sync::Notify::new(),
         }

@@ -69,6 +69,7 @@ async fn route(state: Arc<WebState>, req: Request<Incoming>) -> Response<Respons
             targets::handle(&state, req.uri().query()),
         ),
         (&Method::POST | &Method::PUT, "/-/quit") => ("/-/quit", quit(&state)),
+        (&Method::POST | &Method::PUT, "/-/reload") => ("/-/reload", reload(&state).await),
         (&Method::GET, "/") => ("/", text(StatusCode::OK, INDEX)),
         _ => ("other", text(StatusCode::NOT_FOUND, "404 page not found\n")),
     };
@@ -171,6 +172,32 @@ fn quit(state: &WebState) -> Response<ResponseBody> {
     }
     state.request_quit();
     text(StatusCode::OK, "Requesting termination... Goodbye!\n")
+}
+
+/// Reloads the configuration as Prometheus' `/-/reload` does: 200 on success, 500 with the
+/// reason (the old configuration keeps running) on failure.
+async fn reload(state: &WebState) -> Response<ResponseBody> {
+    if !state.enable_lifecycle {
+        return text(StatusCode::FORBIDDEN, "Lifecycle API is not enabled.\n");
+    }
+    let Some(reload) = &state.reload else {
+        return text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "failed to reload config: this node has no configuration file\n",
+        );
+    };
+    let (answer, outcome) = tokio::sync::oneshot::channel();
+    if reload.send(answer).await.is_err() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    }
+    match outcome.await {
+        Ok(Ok(())) => text(StatusCode::OK, ""),
+        Ok(Err(reason)) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("failed to reload config: {reason}\n"),
+        ),
+        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+    }
 }
 
 /// A plain-text answer.

@@ -1,0 +1,95 @@
+//! Configuration reload as Prometheus does it: `POST /-/reload` with `--web.enable-lifecycle`
+//! (and SIGHUP). A bad file is refused with its reason and the running configuration stays.
+
+use std::time::Duration;
+
+use crate::harness::*;
+
+fn config(exporter: std::net::SocketAddr, jobs: &[&str], dc: &str) -> String {
+    let mut text = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  external_labels:\n    dc: {dc}\nscrape_configs:\n"
+    );
+    for job in jobs {
+        text.push_str(&format!(
+            "  - job_name: {job}\n    static_configs:\n      - targets: ['{exporter}']\n"
+        ));
+    }
+    text
+}
+
+fn jobs_up(node: &Wasmfed) -> Vec<String> {
+    let mut jobs: Vec<String> = node.targets()["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["health"] == "up")
+        .map(|t| t["scrapePool"].as_str().unwrap().to_owned())
+        .collect();
+    jobs.sort();
+    jobs
+}
+
+#[test]
+fn reload_applies_good_configs_and_refuses_bad_ones() {
+    let exporter = Exporter::start(|_| Reply::Text("m 1\n".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wasmfed.yml");
+    std::fs::write(&path, config(exporter.addr, &["a"], "one")).unwrap();
+    let node = Wasmfed::start_with(dir, &path, &["--web.enable-lifecycle"]);
+    wait_for("job a", Duration::from_secs(20), || {
+        let up = jobs_up(&node);
+        if up == ["a"] {
+            Ok(())
+        } else {
+            Err(format!("{up:?}"))
+        }
+    });
+
+    std::fs::write(
+        &path,
+        "scrape_configs:\n  - job_name: a\n    bogus_key: 1\n",
+    )
+    .unwrap();
+    let refused = http(node.addr, "POST", "/-/reload", &[], b"").unwrap();
+    assert_eq!(refused.status, 500);
+    assert!(refused.text().contains("bogus_key"), "{}", refused.text());
+    assert_eq!(jobs_up(&node), ["a"], "the old configuration keeps running");
+
+    std::fs::write(&path, config(exporter.addr, &["a", "b"], "two")).unwrap();
+    let ok = http(node.addr, "POST", "/-/reload", &[], b"").unwrap();
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    wait_for("job b next to a", Duration::from_secs(20), || {
+        let up = jobs_up(&node);
+        if up == ["a", "b"] {
+            Ok(())
+        } else {
+            Err(format!("{up:?}"))
+        }
+    });
+    let text = node.federate(&[r#"m{job="b"}"#]).text();
+    assert!(
+        text.contains("dc=\"two\""),
+        "new external labels apply: {text}"
+    );
+    let metrics = get(node.addr, "/metrics").unwrap().text();
+    assert!(
+        metrics.contains("wasmfed_config_last_reload_successful 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn reload_needs_the_lifecycle_flag() {
+    let exporter = Exporter::start(|_| Reply::Text("m 1\n".into()));
+    let node = Wasmfed::start(&config(exporter.addr, &["a"], "one"));
+    assert_eq!(
+        http(node.addr, "POST", "/-/reload", &[], b"")
+            .unwrap()
+            .status,
+        403
+    );
+    assert_eq!(
+        http(node.addr, "POST", "/-/quit", &[], b"").unwrap().status,
+        403
+    );
+}
