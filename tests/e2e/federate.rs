@@ -105,6 +105,9 @@ fn federate_text_is_exact() {
         .read_to_string(&mut text)
         .unwrap();
     assert_eq!(text, want);
+    // Raw quotes and braces in the query, as `curl -g` sends them, work as with Prometheus.
+    let raw = get(node.addr, &format!("/federate?match[]={selector}")).unwrap();
+    assert_eq!((raw.status, raw.text()), (200, want.clone()));
     // POST form bodies are read like query strings.
     let form = format!("match[]={}", enc(selector));
     let post = http(

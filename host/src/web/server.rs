@@ -8,13 +8,14 @@ use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::body::{full, ResponseBody};
 use super::encoding::ContentEncoding;
 use super::federate::{self, FederateJob};
+use super::request_line::EscapingStream;
 use super::{targets, WebState};
 use crate::scrape::unix_millis;
 
@@ -38,8 +39,9 @@ pub async fn serve(
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(route(state, req).await) }
             });
-            let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
+            // HTTP/1.1 only: the request-target escaping follows HTTP/1 framing.
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(EscapingStream::new(stream)), service)
                 .await;
             if let Err(e) = conn {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
