@@ -46,6 +46,7 @@ mod error;
 mod file_sd;
 mod global;
 mod paths;
+mod plugins;
 mod relabel;
 mod rules;
 mod scrape;
@@ -66,6 +67,7 @@ pub use duration::{Duration, DurationError};
 pub use error::{ConfigError, FileKind};
 pub use file_sd::{read_file_sd, FileSdConfig, FILEPATH_LABEL};
 pub use global::GlobalConfig;
+pub use plugins::{PluginRef, PluginSource};
 pub use relabel::{RelabelAction, RelabelConfig};
 pub use rules::{
     load_rule_files, rule_warnings, AlertingRule, Rule, RuleFile, RuleGroup, RuleKind,

@@ -16,6 +16,7 @@ use super::duration::Duration;
 use super::file_sd::FileSdConfig;
 use super::global::GlobalConfig;
 use super::paths::join_dir;
+use super::plugins::{PluginRef, RawPluginRef};
 use super::relabel::RelabelConfig;
 use super::size::Size;
 use super::target_group::{RawTargetGroup, TargetGroup};
@@ -37,6 +38,8 @@ const KEYS: &[&str] = &[
     "metric_relabel_configs",
     "sample_limit",
     "body_size_limit",
+    "target_plugins",
+    "series_plugins",
 ];
 
 /// One resolved scrape job.
@@ -63,6 +66,10 @@ pub struct ScrapeConfig {
     pub sample_limit: u64,
     /// In bytes, 0 for none; already defaulted from `global`.
     pub body_size_limit: u64,
+    /// wasmfed's own: target-stage plugins run after `relabel_configs`, in order.
+    pub target_plugins: Vec<PluginRef>,
+    /// wasmfed's own: series-stage plugins run after `metric_relabel_configs`, in order.
+    pub series_plugins: Vec<PluginRef>,
 }
 
 /// A scrape config as written, checked on its own; zero durations and limits are "not set".
@@ -81,6 +88,8 @@ pub(super) struct RawScrapeConfig {
     metric_relabel_configs: Vec<RelabelConfig>,
     sample_limit: u64,
     body_size_limit: Size,
+    target_plugins: Vec<RawPluginRef>,
+    series_plugins: Vec<RawPluginRef>,
     pub(super) ignored: Vec<Ignored>,
 }
 
@@ -138,6 +147,8 @@ impl RawScrapeConfig {
             metric_relabel_configs: self.metric_relabel_configs,
             sample_limit,
             body_size_limit,
+            target_plugins: resolve_plugins(self.target_plugins, dir, "target_plugins")?,
+            series_plugins: resolve_plugins(self.series_plugins, dir, "series_plugins")?,
         })
     }
 }
@@ -149,6 +160,17 @@ impl<'de> Deserialize<'de> for RawScrapeConfig {
 }
 
 struct ScrapeVisitor;
+
+fn resolve_plugins(
+    raw: Vec<RawPluginRef>,
+    dir: &Path,
+    key: &str,
+) -> Result<Vec<PluginRef>, String> {
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, p)| p.resolve(dir).map_err(|e| format!("{key}[{i}]: {e}")))
+        .collect()
+}
 
 /// A list whose entries may not be null; `what` completes Prometheus' message for a null entry.
 fn non_null<T>(entries: Option<Vec<Option<T>>>, what: &str) -> Result<Vec<T>, String> {
@@ -182,6 +204,8 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
             metric_relabel_configs: Vec::new(),
             sample_limit: 0,
             body_size_limit: Size::default(),
+            target_plugins: Vec::new(),
+            series_plugins: Vec::new(),
             ignored: Vec::new(),
         };
         let mut static_groups: Vec<RawTargetGroup> = Vec::new();
@@ -231,6 +255,8 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
                 }
                 "sample_limit" => raw.sample_limit = zero_if_null(map.next_value()?),
                 "body_size_limit" => raw.body_size_limit = zero_if_null(map.next_value()?),
+                "target_plugins" => raw.target_plugins = zero_if_null(map.next_value()?),
+                "series_plugins" => raw.series_plugins = zero_if_null(map.next_value()?),
                 _ => raw
                     .ignored
                     .push(ignore_known(Section::Scrape, &key, &mut map)?),
@@ -301,6 +327,8 @@ mod tests {
                 metric_relabel_configs: vec![],
                 sample_limit: 0,
                 body_size_limit: 0,
+                target_plugins: vec![],
+                series_plugins: vec![],
             }
         );
     }

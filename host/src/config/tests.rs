@@ -189,6 +189,8 @@ scrape_configs:
             }],
             sample_limit: 1000,
             body_size_limit: 1 << 20,
+            target_plugins: vec![],
+            series_plugins: vec![],
         }
     );
     let defaults = &config.scrape_configs[1];
@@ -313,7 +315,7 @@ fn load_resolves_paths_against_the_file_and_names_it() {
     let err = Config::load(&path).unwrap_err().to_string();
     assert_eq!(
         err,
-        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit` at line 3 column 5")
+        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `target_plugins`, `series_plugins` at line 3 column 5")
     );
 
     let missing = dir.path().join("missing.yml");

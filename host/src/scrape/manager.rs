@@ -136,6 +136,15 @@ async fn run_job(
         sample_limit: cfg.sample_limit,
         body_size_limit: cfg.body_size_limit,
     };
+    if !(cfg.relabel_configs.is_empty()
+        && cfg.metric_relabel_configs.is_empty()
+        && cfg.target_plugins.is_empty()
+        && cfg.series_plugins.is_empty())
+    {
+        // Issue #3 runs these through the plugin stages; until then, say so instead of silently
+        // scraping targets a shard should not own.
+        tracing::warn!(job = %cfg.job_name, "relabel rules and plugins are validated but not executed yet");
+    }
     let mut discovery = Discovery::new(&cfg);
     discovery.refresh();
     let mut running: HashMap<Arc<Target>, LoopHandle> = HashMap::new();

@@ -1,0 +1,124 @@
+//! `target_plugins` and `series_plugins`: wasmfed's own scrape-config keys naming the
+//! WebAssembly components a job runs at its target stage and its series stage.
+//!
+//! ```yaml
+//! target_plugins:
+//!   - stock: hashmod-shard            # a plugin shipped with wasmfed
+//!     config: {modulus: 4, shard: 1}
+//!   - file: plugins/rendezvous.wasm   # a component of your own, relative to this file
+//!     name: rendezvous                # how logs and metrics call it (default: stock name or file stem)
+//!     config: {nodes: [a, b, c], self: b}
+//! ```
+//!
+//! They run after the job's `relabel_configs` / `metric_relabel_configs` (which wasmfed runs
+//! through its stock `relabel` plugin), in the order written. `config` may be any YAML; the
+//! plugin receives it as JSON text in `init`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::paths::join_dir;
+
+/// Where a plugin's component comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PluginSource {
+    /// A plugin built with wasmfed (`relabel`, `hashmod-shard`).
+    Stock(String),
+    /// A component file, already resolved against the config file's directory.
+    File(PathBuf),
+}
+
+/// One plugin a job runs at one stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginRef {
+    pub name: String,
+    pub source: PluginSource,
+    /// The plugin's configuration as JSON text; `null` when none was written.
+    pub config_json: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPluginRef {
+    name: Option<String>,
+    stock: Option<String>,
+    file: Option<String>,
+    #[serde(default)]
+    config: serde_yaml::Value,
+}
+
+impl RawPluginRef {
+    /// Checks the entry and resolves its file against `dir`.
+    pub(super) fn resolve(self, dir: &Path) -> Result<PluginRef, String> {
+        let source = match (self.stock, self.file) {
+            (Some(stock), None) => PluginSource::Stock(stock),
+            (None, Some(file)) => PluginSource::File(PathBuf::from(join_dir(dir, &file))),
+            (Some(_), Some(_)) => {
+                return Err("a plugin names either `stock` or `file`, not both".into())
+            }
+            (None, None) => return Err("a plugin needs `stock: <name>` or `file: <path>`".into()),
+        };
+        let name = match (self.name, &source) {
+            (Some(name), _) if !name.is_empty() => name,
+            (Some(_), _) => return Err("plugin name must not be empty".into()),
+            (None, PluginSource::Stock(stock)) => stock.clone(),
+            (None, PluginSource::File(path)) => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string()),
+        };
+        let config_json = serde_json::to_string(&self.config)
+            .map_err(|e| format!("plugin {name:?}: config cannot be passed as JSON: {e}"))?;
+        Ok(PluginRef {
+            name,
+            source,
+            config_json,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(yaml: &str) -> Result<PluginRef, String> {
+        let raw: RawPluginRef = serde_yaml::from_str(yaml).map_err(|e| e.to_string())?;
+        raw.resolve(Path::new("/etc/wasmfed"))
+    }
+
+    #[test]
+    fn entries() {
+        let p = resolve("stock: hashmod-shard\nconfig: {modulus: 4, shard: 1}").unwrap();
+        assert_eq!(p.name, "hashmod-shard");
+        assert_eq!(p.source, PluginSource::Stock("hashmod-shard".into()));
+        assert_eq!(p.config_json, r#"{"modulus":4,"shard":1}"#);
+
+        let p = resolve("file: plugins/rdv.wasm").unwrap();
+        assert_eq!(p.name, "rdv");
+        assert_eq!(
+            p.source,
+            PluginSource::File("/etc/wasmfed/plugins/rdv.wasm".into())
+        );
+        assert_eq!(p.config_json, "null");
+
+        let p = resolve("file: /abs/x.wasm\nname: mine").unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.source),
+            ("mine", PluginSource::File("/abs/x.wasm".into()))
+        );
+    }
+
+    #[test]
+    fn errors() {
+        for (yaml, want) in [
+            ("config: {}", "needs `stock"),
+            ("stock: a\nfile: b", "not both"),
+            ("stock: a\nname: ''", "must not be empty"),
+            ("stock: a\nconfg: {}", "unknown field `confg`"),
+        ] {
+            let err = resolve(yaml).unwrap_err();
+            assert!(err.contains(want), "{yaml}: {err}");
+        }
+    }
+}
