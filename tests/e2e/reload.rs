@@ -76,6 +76,21 @@ fn reload_applies_good_configs_and_refuses_bad_ones() {
         metrics.contains("wasmfed_config_last_reload_successful 1"),
         "{metrics}"
     );
+
+    // A job removed by a reload stops, and its series end with stale markers at once.
+    std::fs::write(&path, config(exporter.addr, &["b"], "two")).unwrap();
+    assert_eq!(
+        http(node.addr, "POST", "/-/reload", &[], b"")
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(jobs_up(&node), ["b"]);
+    assert!(
+        node.federate(&[r#"{job="a"}"#]).body.is_empty(),
+        "job a's series are stale"
+    );
+    assert!(!node.federate(&[r#"{job="b"}"#]).body.is_empty());
 }
 
 #[test]
