@@ -72,26 +72,10 @@ const TOP: &[Known] = &[
     ),
 ];
 
-const GLOBAL: &[Known] = &[
+/// Keys valid (and treated alike) both in `global` and in a scrape config.
+const GLOBAL_AND_SCRAPE: &[Known] = &[
     known("scrape_protocols", Always, FORMATS),
-    known(
-        "rule_query_offset",
-        WhenEmpty,
-        "wasmfed evaluates rules without a query offset",
-    ),
-    known("query_log_file", Always, LOGS_ONLY),
     known("scrape_failure_log_file", Always, LOGS_ONLY),
-    known("target_limit", WhenEmpty, NO_LIMIT),
-    known("label_limit", WhenEmpty, NO_LIMIT),
-    known("label_name_length_limit", WhenEmpty, NO_LIMIT),
-    known("label_value_length_limit", WhenEmpty, NO_LIMIT),
-    known(
-        "keep_dropped_targets",
-        Always,
-        "dropped targets are not listed",
-    ),
-    known("metric_name_validation_scheme", Always, NAMES),
-    known("metric_name_escaping_scheme", Always, NAMES),
     known("scrape_native_histograms", Always, TEXT_HISTOGRAMS),
     known(
         "convert_classic_histograms_to_nhcb",
@@ -108,6 +92,26 @@ const GLOBAL: &[Known] = &[
         WhenEmpty,
         "wasmfed writes the standard scrape series only",
     ),
+    known("target_limit", WhenEmpty, NO_LIMIT),
+    known("label_limit", WhenEmpty, NO_LIMIT),
+    known("label_name_length_limit", WhenEmpty, NO_LIMIT),
+    known("label_value_length_limit", WhenEmpty, NO_LIMIT),
+    known(
+        "keep_dropped_targets",
+        Always,
+        "dropped targets are not listed",
+    ),
+    known("metric_name_validation_scheme", Always, NAMES),
+    known("metric_name_escaping_scheme", Always, NAMES),
+];
+
+const GLOBAL: &[Known] = &[
+    known(
+        "rule_query_offset",
+        WhenEmpty,
+        "wasmfed evaluates rules without a query offset",
+    ),
+    known("query_log_file", Always, LOGS_ONLY),
 ];
 
 const SCRAPE: &[Known] = &[
@@ -116,24 +120,11 @@ const SCRAPE: &[Known] = &[
         WhenEmpty,
         "explicit timestamps are not staleness-tracked",
     ),
-    known("scrape_protocols", Always, FORMATS),
     known("fallback_scrape_protocol", Always, FORMATS),
     known(
         "enable_compression",
         Always,
         "wasmfed chooses compression itself",
-    ),
-    known("scrape_failure_log_file", Always, LOGS_ONLY),
-    known("scrape_native_histograms", Always, TEXT_HISTOGRAMS),
-    known(
-        "convert_classic_histograms_to_nhcb",
-        WhenEmpty,
-        NO_NATIVE_HISTOGRAMS,
-    ),
-    known(
-        "always_scrape_classic_histograms",
-        Always,
-        "classic histograms are always scraped",
     ),
     known(
         "scrape_classic_histograms",
@@ -150,22 +141,6 @@ const SCRAPE: &[Known] = &[
         Always,
         NO_NATIVE_HISTOGRAMS,
     ),
-    known(
-        "extra_scrape_metrics",
-        WhenEmpty,
-        "wasmfed writes the standard scrape series only",
-    ),
-    known("target_limit", WhenEmpty, NO_LIMIT),
-    known("label_limit", WhenEmpty, NO_LIMIT),
-    known("label_name_length_limit", WhenEmpty, NO_LIMIT),
-    known("label_value_length_limit", WhenEmpty, NO_LIMIT),
-    known(
-        "keep_dropped_targets",
-        Always,
-        "dropped targets are not listed",
-    ),
-    known("metric_name_validation_scheme", Always, NAMES),
-    known("metric_name_escaping_scheme", Always, NAMES),
     // The HTTP client settings Prometheus inlines into a scrape config.
     known("basic_auth", WhenEmpty, HTTP),
     known("authorization", WhenEmpty, HTTP),
@@ -312,7 +287,11 @@ fn lookup(section: Section, key: &str) -> Option<(Harmless, &'static str)> {
         Section::Global => GLOBAL,
         Section::Scrape => SCRAPE,
     };
-    if let Some(k) = table.iter().find(|k| k.key == key) {
+    let shared = match section {
+        Section::Top => &[][..],
+        Section::Global | Section::Scrape => GLOBAL_AND_SCRAPE,
+    };
+    if let Some(k) = table.iter().chain(shared).find(|k| k.key == key) {
         return Some((k.harmless, k.why));
     }
     (section == Section::Scrape && OTHER_SD.contains(&key)).then_some((WhenEmpty, OTHER_SD_WHY))
