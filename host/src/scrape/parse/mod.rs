@@ -220,3 +220,23 @@ mod tests {
         );
     }
 }
+
+/// Helpers the format parsers' tests share.
+#[cfg(test)]
+mod test_support {
+    use super::{Entry, RawSample};
+
+    pub(super) fn sample(
+        series: &str,
+        value: f64,
+        timestamp_ms: Option<i64>,
+        line: usize,
+    ) -> Entry<'_> {
+        Entry::Sample(RawSample {
+            series,
+            value,
+            timestamp_ms,
+            line,
+        })
+    }
+}

@@ -204,17 +204,9 @@ fn exemplar<'a>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::sample;
     use super::super::Parser;
     use super::*;
-
-    fn sample(series: &str, value: f64, timestamp_ms: Option<i64>, line: usize) -> Entry<'_> {
-        Entry::Sample(RawSample {
-            series,
-            value,
-            timestamp_ms,
-            line,
-        })
-    }
 
     fn parse(input: &str) -> Result<Vec<Entry<'_>>, ParseError> {
         Parser::new(input, Format::OpenMetrics).collect()

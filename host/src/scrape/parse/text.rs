@@ -151,17 +151,9 @@ fn sample<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Parser, RawSample};
+    use super::super::test_support::sample;
+    use super::super::Parser;
     use super::*;
-
-    fn sample(series: &str, value: f64, timestamp_ms: Option<i64>, line: usize) -> Entry<'_> {
-        Entry::Sample(RawSample {
-            series,
-            value,
-            timestamp_ms,
-            line,
-        })
-    }
 
     fn help<'a>(metric: &'a str, text: &'a str) -> Entry<'a> {
         Entry::Help {
