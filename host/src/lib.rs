@@ -7,6 +7,7 @@
 pub mod config;
 pub mod model;
 pub mod node;
+pub mod plugin;
 pub mod scrape;
 pub mod storage;
 pub mod synth;

@@ -1,0 +1,225 @@
+//! A loaded plugin: one compiled component, pre-linked once, run in a small pool of instances.
+//!
+//! Each instance has its own `Store` (its own memory, fuel and limiter), so calls from several
+//! threads run in parallel on different instances; a call takes an idle instance or makes a
+//! fresh one (instantiation is microseconds; `init` runs again on it). An instance whose call
+//! failed inside the guest is dropped, never reused: a trapped component cannot be entered
+//! again, and one that ran out of budget may have been stopped halfway through changing its
+//! own state. The next call then gets a fresh instance, so one bad batch never poisons the
+//! next. At most one idle instance per core is kept, which bounds the guest memory a plugin
+//! holds between calls to `cores × memory cap`.
+//!
+//! `process` blocks its thread for as long as the guest runs (up to the fuel budget) and WASI
+//! calls inside it drive a Tokio runtime of their own, so async callers run it on a blocking
+//! thread (`tokio::task::spawn_blocking`), not on a runtime worker.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use wasmtime::component::InstancePre;
+use wasmtime::Store;
+
+use crate::model::Labels;
+
+use super::bindings::{Exports, Funcs, Refusal};
+use super::error::{classify, describe, FailureKind, PluginError};
+use super::limits::PluginLimits;
+use super::output;
+use super::sandbox::HostState;
+use super::stats::PluginStats;
+use super::World;
+
+pub struct Plugin {
+    name: Arc<str>,
+    sha256: String,
+    world: World,
+    config: String,
+    limits: PluginLimits,
+    pre: InstancePre<HostState>,
+    exports: Exports,
+    idle: Mutex<Vec<Loaded>>,
+    max_idle: usize,
+    stats: PluginStats,
+}
+
+/// One instance with its store, ready for a call.
+struct Loaded {
+    store: Store<HostState>,
+    funcs: Funcs,
+}
+
+/// How a call into an instance ended, and whether that instance may serve another call.
+enum Outcome {
+    Done(Result<Vec<Option<Labels>>, PluginError>),
+    Broken(PluginError),
+}
+
+impl Plugin {
+    /// Makes the first instance and runs `init` on it, so a plugin that cannot start is
+    /// refused at load time rather than on its first batch.
+    pub(crate) fn start(
+        name: &str,
+        sha256: String,
+        world: World,
+        config: &str,
+        limits: PluginLimits,
+        pre: InstancePre<HostState>,
+        exports: Exports,
+    ) -> Result<Self, PluginError> {
+        let plugin = Plugin {
+            name: Arc::from(name),
+            sha256,
+            world,
+            config: config.to_string(),
+            limits,
+            pre,
+            exports,
+            idle: Mutex::new(Vec::new()),
+            max_idle: std::thread::available_parallelism().map_or(1, usize::from),
+            stats: PluginStats::default(),
+        };
+        let first = plugin.instantiate()?;
+        plugin.idle.lock().push(first);
+        Ok(plugin)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Hex SHA-256 of the component's bytes, to tell which build is running.
+    pub fn sha256(&self) -> String {
+        self.sha256.clone()
+    }
+
+    pub fn world(&self) -> World {
+        self.world
+    }
+
+    pub fn limits(&self) -> PluginLimits {
+        self.limits
+    }
+
+    /// Counters for this plugin's self-metrics.
+    pub fn stats(&self) -> &PluginStats {
+        &self.stats
+    }
+
+    /// One batch through the stage: one entry per input, same order; `None` drops the input.
+    ///
+    /// The call runs under the plugin's limits. A trap, an exhausted budget, a memory cap
+    /// breach, an answer of the wrong size or shape, or the plugin's own `plugin-error` fails
+    /// this call only, as [`PluginError::Call`]; the plugin stays usable. Making a fresh
+    /// instance for the call (after an earlier failure) can fail too, as
+    /// [`PluginError::Init`]. Blocks: see the module documentation.
+    pub fn process(&self, batch: &[Labels]) -> Result<Vec<Option<Labels>>, PluginError> {
+        let started = Instant::now();
+        let result = self.process_on_instance(batch);
+        self.stats
+            .record_call(started.elapsed(), result.as_ref().err().and_then(PluginError::kind));
+        if let Err(e) = &result {
+            tracing::warn!(plugin = &*self.name, batch = batch.len(), "{e}");
+        }
+        result
+    }
+
+    fn process_on_instance(&self, batch: &[Labels]) -> Result<Vec<Option<Labels>>, PluginError> {
+        let idle = self.idle.lock().pop();
+        let mut loaded = match idle {
+            Some(loaded) => loaded,
+            None => self.instantiate()?,
+        };
+        match self.call(&mut loaded, batch) {
+            Outcome::Done(result) => {
+                let mut idle = self.idle.lock();
+                if idle.len() < self.max_idle {
+                    idle.push(loaded);
+                }
+                result
+            }
+            Outcome::Broken(error) => Err(error),
+        }
+    }
+
+    fn call(&self, loaded: &mut Loaded, batch: &[Labels]) -> Outcome {
+        let store = &mut loaded.store;
+        if let Err(e) = store.set_fuel(self.limits.fuel_per_call) {
+            return Outcome::Broken(PluginError::call(FailureKind::Trap, describe(&e)));
+        }
+        store.data_mut().start_call();
+        let answer = loaded.funcs.process(&mut *store, batch);
+        self.stats.record_fuel(self.fuel_used(store));
+        let denied = store.data_mut().memory.take_denied();
+        match answer {
+            Ok(Ok(answer)) => Outcome::Done(output::accept(
+                answer,
+                batch.len(),
+                self.limits.max_output_labels,
+            )),
+            Ok(Err(refusal)) => Outcome::Done(Err(refused(refusal))),
+            Err(e) => Outcome::Broken(PluginError::call(classify(&e, denied), describe(&e))),
+        }
+    }
+
+    /// A fresh instance, `init`-ed with the plugin's configuration under the call budget.
+    fn instantiate(&self) -> Result<Loaded, PluginError> {
+        self.stats.record_instantiation();
+        let mut store = Store::new(
+            self.pre.engine(),
+            HostState::new(&self.name, self.limits.memory_bytes),
+        );
+        store.limiter(|state| &mut state.memory);
+        store.set_hostcall_fuel(self.limits.max_output_bytes);
+        let failed = |store: &mut Store<HostState>, e: wasmtime::Error| {
+            let kind = classify(&e, store.data_mut().memory.take_denied());
+            PluginError::Init(format!("{kind}: {}", describe(&e)))
+        };
+        if let Err(e) = store.set_fuel(self.limits.fuel_per_call) {
+            return Err(failed(&mut store, e));
+        }
+        // Start functions run here, under the same budget as `init`.
+        let instance = match self.pre.instantiate(&mut store) {
+            Ok(instance) => instance,
+            Err(e) => return Err(failed(&mut store, e)),
+        };
+        let funcs = self.exports.bind(&mut store, &instance)?;
+        store.data_mut().start_call();
+        let outcome = funcs.init(&mut store, &self.config);
+        self.stats.record_fuel(self.fuel_used(&store));
+        match outcome {
+            Ok(Ok(())) => Ok(Loaded { store, funcs }),
+            Ok(Err(refusal)) => Err(PluginError::Init(refusal_text(&refusal))),
+            Err(e) => Err(failed(&mut store, e)),
+        }
+    }
+
+    /// Fuel burnt since the budget was last set (the store's fuel never exceeds it).
+    fn fuel_used(&self, store: &Store<HostState>) -> u64 {
+        let left = store.get_fuel().unwrap_or(0);
+        self.limits.fuel_per_call.saturating_sub(left)
+    }
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .field("world", &self.world)
+            .field("sha256", &self.sha256)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+fn refused(refusal: Refusal) -> PluginError {
+    PluginError::call(FailureKind::Guest, refusal_text(&refusal))
+}
+
+fn refusal_text(refusal: &Refusal) -> String {
+    if refusal.invalid_config {
+        format!("invalid config: {}", refusal.message)
+    } else {
+        refusal.message.clone()
+    }
+}
