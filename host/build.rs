@@ -73,14 +73,17 @@ fn main() {
     }
 }
 
-/// Crate directories directly under `plugins/`, sorted so builds are reproducible.
+/// Plugin crates directly under `plugins/` (those building a `cdylib`; shared libraries such as
+/// `plugin-sdk` are not plugins), sorted so builds are reproducible.
 fn stock_plugins(plugins_dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(plugins_dir) else {
         return Vec::new();
     };
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("Cargo.toml").is_file())
+        .filter(|p| {
+            fs::read_to_string(p.join("Cargo.toml")).is_ok_and(|manifest| manifest.contains("\"cdylib\""))
+        })
         .collect();
     dirs.sort();
     dirs

@@ -16,6 +16,7 @@ mod limits;
 mod output;
 mod sandbox;
 mod stage;
+pub mod stock;
 mod stats;
 
 #[cfg(test)]

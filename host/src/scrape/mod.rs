@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod manager;
 pub mod parse;
 pub mod scrape_loop;
+pub mod stages;
 pub mod target;
 
 pub use manager::{ActiveTarget, ScrapeManager, TargetsView};

@@ -1,0 +1,177 @@
+//! A job's plugin stages, built from its configuration before the job starts.
+//!
+//! `relabel_configs` become the stock `relabel` plugin at the head of the target stage,
+//! `metric_relabel_configs` the same plugin at the head of the series stage, followed by the
+//! job's `target_plugins` / `series_plugins` in order. Everything is compiled and `init`-ed
+//! here, off the scrape path, so a bad rule or plugin refuses the configuration (with the
+//! plugin's reason) before any running job is touched.
+//!
+//! A stage that keeps failing is put in a back-off, so a broken plugin costs one failed call
+//! per back-off period instead of one per scrape.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::config::{PluginRef, PluginSource, RelabelConfig, ScrapeConfig};
+use crate::model::Labels;
+use crate::plugin::{stock, Plugin, PluginLimits, PluginRuntime, Stage, StageError, World};
+
+/// Consecutive failures after which a stage backs off.
+const FAILURES_BEFORE_BACKOFF: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Why a job's plugins could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("job {job:?}: plugin {plugin:?}: {reason}")]
+pub struct StageSetupError {
+    pub job: String,
+    pub plugin: String,
+    pub reason: String,
+}
+
+/// The target and series stages of one job.
+#[derive(Clone)]
+pub struct JobStages {
+    pub targets: GuardedStage,
+    pub series: GuardedStage,
+}
+
+impl JobStages {
+    /// Loads every plugin of `cfg`. Blocking (compiles components): call off the async path.
+    pub fn load(runtime: &PluginRuntime, cfg: &ScrapeConfig) -> Result<JobStages, StageSetupError> {
+        let stage = |world, rules: &[RelabelConfig], extra: &[PluginRef]| {
+            let mut plugins = Vec::new();
+            if !rules.is_empty() {
+                let config = serde_json::to_string(rules).expect("relabel rules serialize");
+                let name = match world {
+                    World::Target => "relabel_configs",
+                    World::Series => "metric_relabel_configs",
+                };
+                plugins.push(load_one(runtime, cfg, name, &PluginSource::Stock("relabel".into()), world, &config)?);
+            }
+            for p in extra {
+                plugins.push(load_one(runtime, cfg, &p.name, &p.source, world, &p.config_json)?);
+            }
+            let stage = Stage::new(world, plugins).map_err(|e| StageSetupError {
+                job: cfg.job_name.clone(),
+                plugin: String::new(),
+                reason: e.to_string(),
+            })?;
+            Ok(GuardedStage::new(stage))
+        };
+        Ok(JobStages {
+            targets: stage(World::Target, &cfg.relabel_configs, &cfg.target_plugins)?,
+            series: stage(World::Series, &cfg.metric_relabel_configs, &cfg.series_plugins)?,
+        })
+    }
+}
+
+fn load_one(
+    runtime: &PluginRuntime,
+    cfg: &ScrapeConfig,
+    name: &str,
+    source: &PluginSource,
+    world: World,
+    config_json: &str,
+) -> Result<Arc<Plugin>, StageSetupError> {
+    let fail = |reason: String| StageSetupError {
+        job: cfg.job_name.clone(),
+        plugin: name.to_owned(),
+        reason,
+    };
+    let owned;
+    let bytes: &[u8] = match source {
+        PluginSource::Stock(stock_name) => stock::component(stock_name).ok_or_else(|| {
+            fail(format!(
+                "no stock plugin {stock_name:?} (stock plugins: {})",
+                stock::NAMES.join(", ")
+            ))
+        })?,
+        PluginSource::File(path) => {
+            owned = std::fs::read(path).map_err(|e| fail(format!("reading {}: {e}", path.display())))?;
+            &owned
+        }
+    };
+    runtime
+        .load(name, bytes, world, config_json, PluginLimits::default())
+        .map(Arc::new)
+        .map_err(|e| fail(e.to_string()))
+}
+
+/// A stage with its failure back-off.
+#[derive(Clone)]
+pub struct GuardedStage {
+    stage: Stage,
+    health: Arc<Mutex<Backoff>>,
+}
+
+#[derive(Default)]
+struct Backoff {
+    consecutive_failures: u32,
+    until: Option<Instant>,
+    period: Duration,
+    last_error: String,
+}
+
+/// Why a stage gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StageFailure {
+    #[error("{0}")]
+    Failed(#[from] StageError),
+    #[error("stage backing off after {failures} consecutive failures (last: {last})")]
+    BackingOff { failures: u32, last: String },
+}
+
+impl GuardedStage {
+    pub fn new(stage: Stage) -> Self {
+        GuardedStage {
+            stage,
+            health: Arc::new(Mutex::new(Backoff::default())),
+        }
+    }
+
+    /// Whether the stage has any plugin (an empty stage keeps everything unchanged).
+    pub fn is_empty(&self) -> bool {
+        self.stage.plugins().is_empty()
+    }
+
+    pub fn plugins(&self) -> &[Arc<Plugin>] {
+        self.stage.plugins()
+    }
+
+    /// Runs a batch, unless the stage is backing off.
+    pub fn process(&self, batch: &[Labels]) -> Result<Vec<Option<Labels>>, StageFailure> {
+        if self.is_empty() {
+            return Ok(batch.iter().cloned().map(Some).collect());
+        }
+        {
+            let health = self.health.lock().expect("backoff lock");
+            if health.until.is_some_and(|until| Instant::now() < until) {
+                return Err(StageFailure::BackingOff {
+                    failures: health.consecutive_failures,
+                    last: health.last_error.clone(),
+                });
+            }
+        }
+        let result = self.stage.process(batch);
+        let mut health = self.health.lock().expect("backoff lock");
+        match &result {
+            Ok(_) => *health = Backoff::default(),
+            Err(e) => {
+                health.consecutive_failures += 1;
+                health.last_error = e.to_string();
+                if health.consecutive_failures >= FAILURES_BEFORE_BACKOFF {
+                    health.period = if health.period.is_zero() {
+                        FIRST_BACKOFF
+                    } else {
+                        (health.period * 2).min(MAX_BACKOFF)
+                    };
+                    health.until = Some(Instant::now() + health.period);
+                    tracing::warn!(error = %e, failures = health.consecutive_failures, backoff = ?health.period, "plugin stage backing off");
+                }
+            }
+        }
+        Ok(result?)
+    }
+}
