@@ -12,17 +12,15 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use super::record::{begin_chunks, encode_series, push_chunks};
+use super::record::{begin_chunks, begin_series, push_chunks, push_series};
 use super::segment::{
     checkpoint_path, checkpoint_tmp_path, dir_size, list, segment_path, sync_dir, SegmentLog,
 };
 use crate::storage::chunk::{OpenChunk, SAMPLES_PER_CHUNK};
 use crate::storage::Head;
 
-/// Series per batch: one series record, then chunk records for the same series.
+/// Series per batch: series records, then chunk records for the same series.
 const SERIES_PER_BATCH: usize = 1024;
-/// A chunks record is cut once it passes this size.
-const CHUNK_RECORD_BYTES: usize = 1 << 20;
 
 /// What a checkpoint holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -53,21 +51,28 @@ pub(super) fn write(
         index,
         ..CheckpointReport::default()
     };
+    let limit = log.record_limit();
     let mut buf = Vec::new();
     for batch in head.series_refs().chunks(SERIES_PER_BATCH) {
         let series: Vec<_> = batch
             .iter()
             .filter_map(|&r| Some((r, head.labels(r)?)))
             .collect();
-        if series.is_empty() {
-            continue;
+        for (r, labels) in &series {
+            if buf.is_empty() {
+                begin_series(&mut buf);
+            }
+            push_series(*r, labels, &mut buf);
+            if buf.len() >= limit {
+                log.log(&buf)?;
+                buf.clear();
+            }
         }
-        buf.clear();
-        encode_series(series.iter().map(|(r, l)| (*r, l)), &mut buf);
-        log.log(&buf)?;
+        if !buf.is_empty() {
+            log.log(&buf)?;
+            buf.clear();
+        }
         report.series += series.len() as u64;
-        buf.clear();
-        begin_chunks(&mut buf);
         for (r, _) in &series {
             let samples = head.samples(*r, i64::MIN, i64::MAX);
             let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
@@ -84,25 +89,25 @@ pub(super) fn write(
                     .map_or(last.timestamp_ms, |t| t.max(last.timestamp_ms)),
             );
             report.samples += samples.len() as u64;
-            let chunks: Vec<Vec<u8>> = samples
-                .chunks(usize::from(SAMPLES_PER_CHUNK))
-                .map(|part| {
-                    let mut c = OpenChunk::default();
-                    for s in part {
-                        c.append(s.timestamp_ms, s.value);
-                    }
-                    c.bytes().to_vec()
-                })
-                .collect();
-            push_chunks(*r, chunks.iter().map(Vec::as_slice), &mut buf);
-            if buf.len() >= CHUNK_RECORD_BYTES {
-                log.log(&buf)?;
-                buf.clear();
-                begin_chunks(&mut buf);
+            // A series' chunks may spread over several records; replay appends them in order.
+            for part in samples.chunks(usize::from(SAMPLES_PER_CHUNK)) {
+                let mut chunk = OpenChunk::default();
+                for s in part {
+                    chunk.append(s.timestamp_ms, s.value);
+                }
+                if buf.is_empty() {
+                    begin_chunks(&mut buf);
+                }
+                push_chunks(*r, std::iter::once(chunk.bytes()), &mut buf);
+                if buf.len() >= limit {
+                    log.log(&buf)?;
+                    buf.clear();
+                }
             }
         }
-        if buf.len() > 1 {
+        if !buf.is_empty() {
             log.log(&buf)?;
+            buf.clear();
         }
     }
     log.close()?;

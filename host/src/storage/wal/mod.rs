@@ -41,6 +41,8 @@ mod replay;
 mod retention;
 mod segment;
 mod sink;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 use std::io;

@@ -52,16 +52,28 @@ pub(super) fn encode_series<'a>(
     series: impl IntoIterator<Item = (SeriesRef, &'a Labels)>,
     out: &mut Vec<u8>,
 ) {
-    out.push(SERIES);
+    begin_series(out);
     for (r, labels) in series {
-        out.extend_from_slice(&r.0.to_be_bytes());
-        put_uvarint(out, labels.len() as u64);
-        for l in labels {
-            put_str(out, &l.name);
-            put_str(out, &l.value);
-        }
+        push_series(r, labels, out);
     }
 }
+
+/// Starts a series record; append series with [`push_series`].
+pub(super) fn begin_series(out: &mut Vec<u8>) {
+    out.push(SERIES);
+}
+
+pub(super) fn push_series(r: SeriesRef, labels: &Labels, out: &mut Vec<u8>) {
+    out.extend_from_slice(&r.0.to_be_bytes());
+    put_uvarint(out, labels.len() as u64);
+    for l in labels {
+        put_str(out, &l.name);
+        put_str(out, &l.value);
+    }
+}
+
+/// The most bytes one sample takes in a samples record (two 10-byte varints and the value).
+pub(super) const MAX_SAMPLE_LEN: usize = 28;
 
 /// Encodes `samples` (at least one) as one record.
 pub(super) fn encode_samples(samples: &[RefSample], out: &mut Vec<u8>) {

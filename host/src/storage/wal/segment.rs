@@ -261,6 +261,13 @@ impl SegmentLog {
         self.current.log(rec)
     }
 
+    /// The size records should be cut at: a fraction of a segment, so that rolling over wastes
+    /// little, and at most 1 MiB.
+    pub fn record_limit(&self) -> usize {
+        let capacity = self.current.pages_per_segment as usize * (PAGE_SIZE - HEADER_LEN);
+        (capacity / 4).min(1 << 20)
+    }
+
     /// Closes the current segment and starts the next; returns the closed one's number.
     pub fn rotate(&mut self) -> io::Result<u64> {
         let next = SegmentWriter::create(&self.dir, self.current.index + 1, self.segment_size)?;

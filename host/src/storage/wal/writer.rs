@@ -15,14 +15,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::metrics::WalMetrics;
-use super::record::{encode_samples, encode_series};
+use super::record::{begin_series, encode_samples, push_series, MAX_SAMPLE_LEN};
 use super::segment::SegmentLog;
 use super::sink::{Pending, WalSink};
 use super::FsyncPolicy;
 
-/// Samples per record: ~12 B each, so records stay around 100 KiB (a few pages).
+/// Samples per record at most: ~12 B each, so records stay around 100 KiB (a few pages).
 const SAMPLES_PER_RECORD: usize = 8192;
-const SERIES_PER_RECORD: usize = 1024;
 /// How often buffered records reach the OS in `batch` mode: a crash of the process alone (not
 /// of the machine) loses at most this much.
 const BATCH_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
@@ -112,22 +111,33 @@ impl Writer {
         self.open_log()?;
         let log = self.log.as_mut().expect("opened above");
         let (buf, metrics) = (&mut self.buf, &self.metrics);
-        let series: Vec<_> = taken.iter().flat_map(|p| &p.series).collect();
-        for batch in series.chunks(SERIES_PER_RECORD) {
-            buf.clear();
-            encode_series(batch.iter().map(|(r, l)| (*r, l)), buf);
-            log.log(buf)?;
+        let limit = log.record_limit();
+        let emit = |buf: &mut Vec<u8>, log: &mut SegmentLog| {
             metrics.records_written.inc();
             metrics.bytes_written.inc_by(buf.len() as u64);
+            let result = log.log(buf);
+            buf.clear();
+            result
+        };
+        buf.clear();
+        for (r, labels) in taken.iter().flat_map(|p| &p.series) {
+            if buf.is_empty() {
+                begin_series(buf);
+            }
+            push_series(*r, labels, buf);
+            if buf.len() >= limit {
+                emit(buf, log)?;
+            }
         }
+        if !buf.is_empty() {
+            emit(buf, log)?;
+        }
+        let per_record = (limit / MAX_SAMPLE_LEN).clamp(1, SAMPLES_PER_RECORD);
         for pending in taken {
-            for batch in pending.samples.chunks(SAMPLES_PER_RECORD) {
-                buf.clear();
+            for batch in pending.samples.chunks(per_record) {
                 encode_samples(batch, buf);
-                log.log(buf)?;
-                metrics.records_written.inc();
-                metrics.bytes_written.inc_by(buf.len() as u64);
                 metrics.samples_written.inc_by(batch.len() as u64);
+                emit(buf, log)?;
             }
         }
         log.current.flush()?;
