@@ -275,7 +275,7 @@ mod tests {
             let start = *offsets.last().unwrap() as usize;
             let near_boundary = |cut: usize| {
                 let in_page = cut % PAGE_SIZE;
-                in_page < 2 * HEADER_LEN || in_page > PAGE_SIZE - 2 * HEADER_LEN
+                !(2 * HEADER_LEN..=PAGE_SIZE - 2 * HEADER_LEN).contains(&in_page)
             };
             let cuts = (start..bytes.len())
                 .filter(|&c| c < start + 400 || near_boundary(c) || c % 61 == 0);

@@ -48,6 +48,7 @@ pub(super) enum RecordError {
     NotUtf8,
 }
 
+#[cfg(test)]
 pub(super) fn encode_series<'a>(
     series: impl IntoIterator<Item = (SeriesRef, &'a Labels)>,
     out: &mut Vec<u8>,
@@ -234,7 +235,9 @@ mod tests {
 
     #[test]
     fn series_round_trip() {
-        let cases: &[&[(u64, &[(&str, &str)])]] = &[
+        /// Each case: series as (ref, label pairs).
+        type Case<'a> = &'a [(u64, &'a [(&'a str, &'a str)])];
+        let cases: &[Case] = &[
             &[],
             &[(1, &[("__name__", "up"), ("job", "a")])],
             &[

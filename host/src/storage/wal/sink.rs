@@ -1,13 +1,17 @@
-//! Where the head drops what it must log: striped in-memory buffers, drained by the WAL's
-//! writer thread.
+//! Where the head drops what it must log: in-memory buffers, drained by the WAL's writer
+//! thread.
 //!
-//! An append costs one uncontended lock and a 24-byte push: no I/O, no encoding and no global
-//! lock on the hot path. Everything about a series — its series record and all its samples —
-//! goes to the stripe of its ref, so one stripe sees them in the order the head applied them,
-//! and since a drain takes each stripe's buffers whole, a series record always reaches the log
-//! no later than the samples that refer to it. The head logs a sample while it still holds the
-//! series' own lock, which makes the logged order of a series its stored order even when two
-//! writers race on it.
+//! A sample append costs one uncontended lock and a 24-byte push: no I/O, no encoding and no
+//! global lock on the hot path. Samples go to the stripe of their series' ref, so one stripe
+//! sees a series' samples in the order the head stored them (the head pushes while it still
+//! holds the series' own lock, which keeps that order even when two writers race on a series).
+//! Series records go to one queue, pushed while the head's catalog is locked for the creation
+//! anyway, so the queue holds them in ref order.
+//!
+//! A drain takes the sample stripes first and the series queue last: every sample taken was
+//! stored after its series was created, so its series record is taken by the same drain or an
+//! earlier one, and the writer puts series records before samples. The log thus names every
+//! series before its first sample, and lists series in ref order.
 
 use parking_lot::Mutex;
 
@@ -18,66 +22,68 @@ use crate::storage::SeriesRef;
 /// Enough stripes that concurrent appenders rarely meet on one.
 const STRIPES: usize = 64;
 
-/// What one stripe collected since the last drain.
+/// A stripe on its own cache lines, so appenders on different stripes don't share one.
+#[repr(align(128))]
 #[derive(Default)]
-pub(super) struct Pending {
+struct Stripe(Mutex<Vec<RefSample>>);
+
+/// What a drain took: new series in ref order, then each non-empty stripe's samples.
+#[derive(Default)]
+pub(super) struct Drained {
     pub series: Vec<(SeriesRef, Labels)>,
-    pub samples: Vec<RefSample>,
+    pub samples: Vec<Vec<RefSample>>,
 }
 
-impl Pending {
-    fn is_empty(&self) -> bool {
+impl Drained {
+    pub fn is_empty(&self) -> bool {
         self.series.is_empty() && self.samples.is_empty()
     }
 }
 
-/// A stripe on its own cache lines, so appenders on different stripes don't share one.
-#[repr(align(128))]
-#[derive(Default)]
-struct Stripe(Mutex<Pending>);
-
 pub struct WalSink {
     stripes: Box<[Stripe]>,
+    series: Mutex<Vec<(SeriesRef, Labels)>>,
 }
 
 impl Default for WalSink {
     fn default() -> Self {
         WalSink {
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
+            series: Mutex::default(),
         }
     }
 }
 
 impl WalSink {
+    /// Called with the head's catalog locked, so calls arrive in ref order.
     pub(crate) fn log_series(&self, series: SeriesRef, labels: &Labels) {
-        self.stripe(series).series.push((series, labels.clone()));
+        self.series.lock().push((series, labels.clone()));
     }
 
     pub(crate) fn log_sample(&self, series: SeriesRef, t: i64, v: f64) {
-        self.stripe(series).samples.push(RefSample { series, t, v });
+        self.stripes[(series.0 % STRIPES as u64) as usize]
+            .0
+            .lock()
+            .push(RefSample { series, t, v });
     }
 
-    /// Takes everything logged so far, swapping in the (cleared) buffers of `spare` so their
-    /// capacity is reused. Returns the taken buffers; hand them back through `spare` next time.
-    pub(super) fn drain(&self, spare: &mut Vec<Pending>) -> Vec<Pending> {
-        let mut taken = Vec::with_capacity(STRIPES);
+    /// Takes everything logged so far. Sample buffers are swapped with cleared ones from
+    /// `spare` so their capacity is reused; hand the taken ones back through `spare`.
+    pub(super) fn drain(&self, spare: &mut Vec<Vec<RefSample>>) -> Drained {
+        let mut taken = Drained::default();
         for stripe in self.stripes.iter() {
             let mut fresh = spare.pop().unwrap_or_default();
-            fresh.series.clear();
-            fresh.samples.clear();
+            fresh.clear();
             let mut guard = stripe.0.lock();
             if guard.is_empty() {
                 drop(guard);
                 spare.push(fresh);
                 continue;
             }
-            taken.push(std::mem::replace(&mut *guard, fresh));
+            taken.samples.push(std::mem::replace(&mut *guard, fresh));
         }
+        taken.series = std::mem::take(&mut *self.series.lock());
         taken
-    }
-
-    fn stripe(&self, series: SeriesRef) -> parking_lot::MutexGuard<'_, Pending> {
-        self.stripes[(series.0 % STRIPES as u64) as usize].0.lock()
     }
 }
 
@@ -86,7 +92,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn drains_keep_per_series_order_and_reuse_buffers() {
+    fn drains_keep_series_and_sample_order_and_reuse_buffers() {
         let sink = WalSink::default();
         let labels = Labels::from_pairs([("__name__", "m")]);
         for r in 0..200u64 {
@@ -97,29 +103,27 @@ mod tests {
         }
         let mut spare = Vec::new();
         let taken = sink.drain(&mut spare);
-        assert_eq!(taken.len(), STRIPES);
-        let series: usize = taken.iter().map(|p| p.series.len()).sum();
-        assert_eq!(series, 200);
-        for p in &taken {
-            for r in p.series.iter().map(|s| s.0) {
-                let ts: Vec<i64> = p
-                    .samples
-                    .iter()
-                    .filter(|s| s.series == r)
-                    .map(|s| s.t)
-                    .collect();
-                assert_eq!(ts, [0, 1, 2], "series {r:?} in one stripe, in order");
-            }
+        assert_eq!(taken.samples.len(), STRIPES);
+        let refs: Vec<u64> = taken.series.iter().map(|s| s.0 .0).collect();
+        assert_eq!(refs, (0..200).collect::<Vec<_>>(), "series in ref order");
+        for r in refs {
+            let stripe = &taken.samples[(r % STRIPES as u64) as usize];
+            let ts: Vec<i64> = stripe
+                .iter()
+                .filter(|s| s.series.0 == r)
+                .map(|s| s.t)
+                .collect();
+            assert_eq!(ts, [0, 1, 2], "series {r}: in one stripe, in order");
         }
         assert!(sink.drain(&mut spare).is_empty(), "nothing new");
-        spare.extend(taken);
+        spare.extend(taken.samples);
         sink.log_sample(SeriesRef(5), 9, 1.0);
         let again = sink.drain(&mut spare);
-        assert_eq!(again.len(), 1);
+        assert_eq!(again.samples.len(), 1);
         assert!(
-            again[0].samples.capacity() >= 3,
+            again.samples[0].capacity() >= 3,
             "a spare buffer was reused"
         );
-        assert_eq!(again[0].samples.len(), 1);
+        assert_eq!(again.samples[0].len(), 1);
     }
 }

@@ -3,7 +3,7 @@
 //! One thread owns the files, so nothing on the append path waits for I/O or for another
 //! appender's encoding. Every flush interval it takes what the head handed to the sink,
 //! writes series records first and sample records after (see `sink` for why that order is
-//! safe), and hands the data to the OS; it fsyncs per the [`FsyncPolicy`]. A write or fsync
+//! enough), and hands the data to the OS; it fsyncs per the [`FsyncPolicy`]. A write or fsync
 //! that fails is logged and counted, and the next write starts a fresh segment, so a
 //! half-written record can't be followed by good ones in the same file (the reader would
 //! skip it anyway).
@@ -15,9 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::metrics::WalMetrics;
+use super::record::RefSample;
 use super::record::{begin_series, encode_samples, push_series, MAX_SAMPLE_LEN};
 use super::segment::SegmentLog;
-use super::sink::{Pending, WalSink};
+use super::sink::{Drained, WalSink};
 use super::FsyncPolicy;
 
 /// Samples per record at most: ~12 B each, so records stay around 100 KiB (a few pages).
@@ -48,7 +49,7 @@ pub(super) struct Writer {
     pub log: Option<SegmentLog>,
     /// The number the next new segment gets.
     pub next_segment: u64,
-    pub spare: Vec<Pending>,
+    pub spare: Vec<Vec<RefSample>>,
     pub buf: Vec<u8>,
     /// Written data not yet fsynced.
     pub unsynced: bool,
@@ -97,7 +98,7 @@ impl Writer {
             return;
         }
         let result = self.write(&taken);
-        self.spare.extend(taken);
+        self.spare.extend(taken.samples);
         match result {
             Ok(()) => {
                 self.unsynced = true;
@@ -107,7 +108,7 @@ impl Writer {
         }
     }
 
-    fn write(&mut self, taken: &[Pending]) -> io::Result<()> {
+    fn write(&mut self, taken: &Drained) -> io::Result<()> {
         self.open_log()?;
         let log = self.log.as_mut().expect("opened above");
         let (buf, metrics) = (&mut self.buf, &self.metrics);
@@ -120,7 +121,7 @@ impl Writer {
             result
         };
         buf.clear();
-        for (r, labels) in taken.iter().flat_map(|p| &p.series) {
+        for (r, labels) in &taken.series {
             if buf.is_empty() {
                 begin_series(buf);
             }
@@ -132,13 +133,23 @@ impl Writer {
         if !buf.is_empty() {
             emit(buf, log)?;
         }
+        // Stripes share records: a series' samples are all in one stripe, in order, so any
+        // concatenation keeps each series' order, and few samples make few records.
         let per_record = (limit / MAX_SAMPLE_LEN).clamp(1, SAMPLES_PER_RECORD);
-        for pending in taken {
-            for batch in pending.samples.chunks(per_record) {
-                encode_samples(batch, buf);
+        let mut batch = Vec::with_capacity(per_record);
+        for sample in taken.samples.iter().flatten() {
+            batch.push(*sample);
+            if batch.len() == per_record {
+                encode_samples(&batch, buf);
                 metrics.samples_written.inc_by(batch.len() as u64);
                 emit(buf, log)?;
+                batch.clear();
             }
+        }
+        if !batch.is_empty() {
+            encode_samples(&batch, buf);
+            metrics.samples_written.inc_by(batch.len() as u64);
+            emit(buf, log)?;
         }
         log.current.flush()?;
         metrics.segment.set(log.current.index as i64);
