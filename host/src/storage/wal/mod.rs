@@ -120,6 +120,7 @@ pub enum WalError {
 pub struct Wal {
     dir: PathBuf,
     options: WalOptions,
+    sink: Arc<WalSink>,
     commands: Mutex<Option<mpsc::Sender<Command>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     metrics: WalMetrics,
@@ -170,7 +171,7 @@ impl Wal {
         }
         let (tx, rx) = mpsc::channel();
         let writer = Writer {
-            sink,
+            sink: sink.clone(),
             dir: dir.to_owned(),
             segment_size: options.segment_size,
             policy: options.fsync,
@@ -187,12 +188,14 @@ impl Wal {
             .name("wal-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(io_err("starting the WAL writer for", dir))?;
+        sink.set_writer(thread.thread().clone());
         let checkpoint_bytes = listing.checkpoints.last().map_or(0, |&c| {
             segment::dir_size(&segment::checkpoint_path(dir, c)).unwrap_or(0)
         });
         let wal = Wal {
             dir: dir.to_owned(),
             options,
+            sink,
             commands: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(thread)),
             metrics,
@@ -278,6 +281,7 @@ impl Wal {
     pub fn close(&self) -> Result<(), WalError> {
         let synced = self.sync();
         self.commands.lock().take();
+        self.sink.wake();
         if let Some(thread) = self.writer.lock().take() {
             let _ = thread.join();
         }
@@ -290,7 +294,9 @@ impl Wal {
             .as_ref()
             .ok_or(WalError::WriterStopped)?
             .send(command)
-            .map_err(|_| WalError::WriterStopped)
+            .map_err(|_| WalError::WriterStopped)?;
+        self.sink.wake();
+        Ok(())
     }
 
     fn io(&self, what: &'static str, source: io::Error) -> WalError {

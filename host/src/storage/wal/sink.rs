@@ -8,10 +8,16 @@
 //! Series records go to one queue, pushed while the head's catalog is locked for the creation
 //! anyway, so the queue holds them in ref order.
 //!
+//! The writer drains every flush interval, and sooner when a stripe fills up: buffers stay
+//! around a megabyte, small enough not to push the head's own data out of the CPU caches.
+//!
 //! A drain takes the sample stripes first and the series queue last: every sample taken was
 //! stored after its series was created, so its series record is taken by the same drain or an
 //! earlier one, and the writer puts series records before samples. The log thus names every
 //! series before its first sample, and lists series in ref order.
+
+use std::sync::OnceLock;
+use std::thread::Thread;
 
 use parking_lot::Mutex;
 
@@ -21,6 +27,8 @@ use crate::storage::SeriesRef;
 
 /// Enough stripes that concurrent appenders rarely meet on one.
 const STRIPES: usize = 64;
+/// Samples in one stripe that wake the writer: 64 stripes × 1024 × 24 B ≈ 1.5 MiB buffered.
+const WAKE_AT: usize = 1024;
 
 /// A stripe on its own cache lines, so appenders on different stripes don't share one.
 #[repr(align(128))]
@@ -43,6 +51,7 @@ impl Drained {
 pub struct WalSink {
     stripes: Box<[Stripe]>,
     series: Mutex<Vec<(SeriesRef, Labels)>>,
+    writer: OnceLock<Thread>,
 }
 
 impl Default for WalSink {
@@ -50,6 +59,7 @@ impl Default for WalSink {
         WalSink {
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
             series: Mutex::default(),
+            writer: OnceLock::new(),
         }
     }
 }
@@ -61,10 +71,24 @@ impl WalSink {
     }
 
     pub(crate) fn log_sample(&self, series: SeriesRef, t: i64, v: f64) {
-        self.stripes[(series.0 % STRIPES as u64) as usize]
-            .0
-            .lock()
-            .push(RefSample { series, t, v });
+        let mut stripe = self.stripes[(series.0 % STRIPES as u64) as usize].0.lock();
+        stripe.push(RefSample { series, t, v });
+        let full = stripe.len() == WAKE_AT;
+        drop(stripe);
+        if full {
+            self.wake();
+        }
+    }
+
+    /// Names the thread that drains this sink, to be woken when there is much to drain.
+    pub(super) fn set_writer(&self, writer: Thread) {
+        let _ = self.writer.set(writer);
+    }
+
+    pub(super) fn wake(&self) {
+        if let Some(writer) = self.writer.get() {
+            writer.unpark();
+        }
     }
 
     /// Takes everything logged so far. Sample buffers are swapped with cleared ones from

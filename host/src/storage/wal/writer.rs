@@ -10,7 +10,7 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -58,24 +58,27 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Runs until every command sender is gone, then writes, syncs and closes.
+    /// Runs until every command sender is gone, then writes, syncs and closes. Woken by the
+    /// flush interval, by a filling sink, or by a command (see [`WalSink::wake`]).
     pub fn run(mut self, commands: Receiver<Command>) {
         let interval = match self.policy {
             FsyncPolicy::Always => ALWAYS_FLUSH_INTERVAL,
             FsyncPolicy::Batch => BATCH_FLUSH_INTERVAL,
         };
         loop {
-            let command = commands.recv_timeout(interval);
+            std::thread::park_timeout(interval);
             self.write_pending();
-            match command {
-                Ok(Command::Sync(answer)) => {
-                    let _ = answer.send(self.sync());
+            loop {
+                match commands.try_recv() {
+                    Ok(Command::Sync(answer)) => {
+                        let _ = answer.send(self.sync());
+                    }
+                    Ok(Command::Rotate(answer)) => {
+                        let _ = answer.send(self.rotate());
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return self.stop(),
                 }
-                Ok(Command::Rotate(answer)) => {
-                    let _ = answer.send(self.rotate());
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
             }
             let due = match self.policy {
                 FsyncPolicy::Always => true,
@@ -85,6 +88,10 @@ impl Writer {
                 let _ = self.sync();
             }
         }
+    }
+
+    fn stop(mut self) {
+        let _ = self.sync();
         if let Some(log) = self.log.take() {
             if let Err(e) = log.close() {
                 self.failed("closing the WAL segment", &e);
