@@ -12,6 +12,12 @@
 //!   gauge, 256 B for a counter, 939 B for a one-decimal noisy gauge, per 120 samples)
 //! - chunk encode 22 ns/sample, decode 8 ns/sample
 //! - append to 10k series round-robin: ~117 ns/sample (one thread)
+//! - the same with a WAL attached (2026-11-22, machine load 5–7 on 2 cores, so compare the
+//!   pair, not the absolutes): criterion 163 → 248 ns/sample on the appending thread (+52%);
+//!   process CPU, writer thread included, +80 ns/sample over ~140 (median of alternating
+//!   runs; single runs ranged +15% to +190% with the load). The writer thread's encoding and
+//!   writing is under 5% of the samples in a profile: the cost is the appender's second lock
+//!   and its 24-byte store into a stripe buffer. The WAL takes 12.8 B a sample on disk.
 //! - get_or_create of an existing series among 100k: ~200 ns
 //! - select over 100k series: one metric (100 series) 6–8 µs, one series 2 µs, a name regex
 //!   matching 11.1k series 1.1 ms, all 100k series 18 ms (most of it sorting by label set)

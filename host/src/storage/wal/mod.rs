@@ -183,6 +183,7 @@ impl Wal {
             unsynced: false,
             last_sync: Instant::now(),
             failing: false,
+            lost: false,
         };
         let thread = std::thread::Builder::new()
             .name("wal-writer".into())

@@ -473,3 +473,43 @@ fn series_logged_out_of_ref_order_are_indexed() {
     assert_eq!(select(MatchOp::Equal, "5"), [5]);
     assert_eq!(select(MatchOp::NotEqual, "4"), [3, 5, 9]);
 }
+
+#[test]
+fn a_failed_write_is_reported_by_the_next_sync_and_recovered_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal_dir = dir.path().join("wal");
+    let head = Head::new();
+    let metrics = WalMetrics::default();
+    let (wal, _) = Wal::open(
+        &wal_dir,
+        &head,
+        options(DEFAULT_SEGMENT_SIZE),
+        metrics.clone(),
+    )
+    .unwrap();
+    let refs = fill(&head, "a", 3, 1, 0);
+    wal.sync().unwrap();
+    // Make the directory unusable: a file where it was.
+    fs::remove_dir_all(&wal_dir).unwrap();
+    fs::write(&wal_dir, b"not a directory").unwrap();
+    head.append(refs[0], 1000, 1.0).unwrap();
+    wal.checkpoint(&head).expect_err("no directory to write to");
+    assert!(wal.sync().is_err(), "the lost write is reported");
+    assert!(metrics.write_failures.get() > 0);
+    // Once the directory is back, a checkpoint persists the head again (what the failed writes
+    // held included), and writing resumes in a fresh segment.
+    fs::remove_file(&wal_dir).unwrap();
+    fs::create_dir(&wal_dir).unwrap();
+    wal.checkpoint(&head).unwrap();
+    head.append(refs[0], 2000, 2.0).unwrap();
+    wal.sync().unwrap();
+    wal.close().unwrap();
+    let (replayed, _wal, _) = open(&wal_dir, DEFAULT_SEGMENT_SIZE);
+    assert_eq!(state(&replayed), state(&head));
+    let got: Vec<i64> = replayed
+        .samples(refs[0], i64::MIN, i64::MAX)
+        .iter()
+        .map(|s| s.timestamp_ms)
+        .collect();
+    assert_eq!(got, [0, 1000, 2000]);
+}

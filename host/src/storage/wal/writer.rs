@@ -54,7 +54,10 @@ pub(super) struct Writer {
     /// Written data not yet fsynced.
     pub unsynced: bool,
     pub last_sync: Instant,
+    /// In a run of failures (only the first is logged).
     pub failing: bool,
+    /// Some write failed since the last sync answered: the next must say so.
+    pub lost: bool,
 }
 
 impl Writer {
@@ -165,6 +168,11 @@ impl Writer {
 
     fn sync(&mut self) -> io::Result<()> {
         self.write_pending();
+        if std::mem::take(&mut self.lost) {
+            return Err(io::Error::other(
+                "WAL writes failed since the last sync; the samples they held are not durable",
+            ));
+        }
         let Some(log) = &self.log else {
             return Ok(());
         };
@@ -219,6 +227,7 @@ impl Writer {
             tracing::error!(error = %e, dir = %self.dir.display(), "{what} failed; samples stay in memory but are not durable until it recovers");
         }
         self.failing = true;
+        self.lost = true;
         if let Some(log) = self.log.take() {
             self.next_segment = self.next_segment.max(log.current.index + 1);
         }
