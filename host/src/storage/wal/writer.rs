@@ -194,6 +194,7 @@ impl Writer {
     }
 
     fn rotate(&mut self) -> io::Result<u64> {
+        self.write_pending();
         let result = self.open_log().and_then(|log| log.rotate());
         match &result {
             Ok(_) => {
