@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use wasmfed::config::Config;
 use wasmfed::node::{Node, NodeOptions};
+use wasmfed::storage::wal;
 use wasmfed::synth::{self, Profile};
 
 #[derive(Parser, Debug)]
@@ -29,7 +30,8 @@ struct Cli {
         default_value = "0.0.0.0:9090"
     )]
     listen: SocketAddr,
-    /// Directory for the node's data. Created if missing; the write-ahead log will live here.
+    /// Directory for the node's data. Created if missing; the write-ahead log lives in its
+    /// `wal/` folder and is replayed at start-up.
     #[arg(long = "storage.path", value_name = "DIR", default_value = "data/")]
     storage_path: PathBuf,
     /// How long samples are kept, in Prometheus' duration syntax (15d, 12h, 90m).
@@ -39,6 +41,33 @@ struct Cli {
         default_value = "15d"
     )]
     retention: String,
+    /// Most bytes the write-ahead log may take; the oldest data goes first. A unit is
+    /// required (B, KB, MB, GB, TB, PB, EB; powers of 2, e.g. 512MB); 0 means no limit.
+    #[arg(
+        long = "storage.retention.size",
+        value_name = "SIZE",
+        default_value = "0"
+    )]
+    retention_size: String,
+    /// When the write-ahead log is fsynced: "batch" (at least once a second) or "always"
+    /// (every write batch, every 10 ms while samples arrive). A sample is acknowledged —
+    /// durable across a power loss — once an fsync that began after it was stored has
+    /// returned (the counter wasmfed_wal_fsyncs_total counts them). A crash of the process
+    /// alone keeps all but the last ~100 ms in either mode.
+    #[arg(
+        long = "storage.wal-fsync",
+        value_name = "POLICY",
+        default_value = "batch",
+        value_parser = ["always", "batch"]
+    )]
+    wal_fsync: String,
+    /// Size of one write-ahead log segment file (same units as --storage.retention.size).
+    #[arg(
+        long = "storage.wal-segment-size",
+        value_name = "SIZE",
+        default_value = "128MB"
+    )]
+    wal_segment_size: String,
     /// Allow shutdown (POST /-/quit) over HTTP, as Prometheus' flag of the same name.
     #[arg(long = "web.enable-lifecycle")]
     enable_lifecycle: bool,
@@ -160,6 +189,12 @@ async fn run_node(cli: &Cli) -> anyhow::Result<()> {
         .parse::<wasmfed::config::Duration>()
         .with_context(|| format!("invalid --storage.retention {:?}", cli.retention))?
         .into();
+    let retention_size = wal::parse_size(&cli.retention_size)
+        .with_context(|| "invalid --storage.retention.size".to_owned())?;
+    let segment_size = wal::parse_size(&cli.wal_segment_size)
+        .with_context(|| "invalid --storage.wal-segment-size".to_owned())?
+        .ok_or_else(|| anyhow::anyhow!("--storage.wal-segment-size must not be 0"))?;
+    let fsync: wal::FsyncPolicy = cli.wal_fsync.parse().map_err(anyhow::Error::msg)?;
     let node = Node::start(
         loaded.config,
         NodeOptions {
@@ -167,6 +202,11 @@ async fn run_node(cli: &Cli) -> anyhow::Result<()> {
             listen: cli.listen,
             storage_path: Some(cli.storage_path.clone()),
             retention,
+            retention_size,
+            wal: wal::WalOptions {
+                fsync,
+                segment_size,
+            },
             enable_lifecycle: cli.enable_lifecycle,
         },
     )
@@ -220,6 +260,8 @@ async fn demo() -> anyhow::Result<()> {
             listen: listen.parse()?,
             storage_path: None,
             retention: Duration::from_secs(3600),
+            retention_size: None,
+            wal: wal::WalOptions::default(),
             enable_lifecycle: false,
         };
         let node = Node::start(config, options)

@@ -2,6 +2,11 @@
 //!
 //! The binary, the demo (two nodes in one process) and tests all start nodes through
 //! [`Node::start`], so there is one way a node comes up and goes down.
+//!
+//! With a storage path, the node is durable: before it reports ready it replays the
+//! write-ahead log under `<storage.path>/wal` into its head (the web server answers 503 until
+//! then) and takes a checkpoint; retention then cuts head and log together; shutdown writes and
+//! fsyncs what is pending.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,12 +21,15 @@ use crate::config::Config;
 use crate::scrape::fetch::Fetcher;
 use crate::scrape::target::stable_hash;
 use crate::scrape::{unix_millis, LoopContext, ScrapeManager};
+use crate::storage::wal::{Retention, Wal, WalOptions};
 use crate::storage::Head;
 use crate::telemetry::Telemetry;
 use crate::web::{self, ReloadRequest, WebState};
 
-/// How often the head is cut back to the retention period.
-const RETENTION_CHECK: Duration = Duration::from_secs(60);
+/// How often retention runs at most and at least: four times per retention period in between,
+/// so a short retention (as in tests) is kept about as well as a long one.
+const RETENTION_CHECK_MAX: Duration = Duration::from_secs(60);
+const RETENTION_CHECK_MIN: Duration = Duration::from_secs(1);
 
 /// Everything a node needs besides its configuration file's contents.
 #[derive(Clone, Debug)]
@@ -29,8 +37,12 @@ pub struct NodeOptions {
     /// The file the configuration came from; `/-/reload` and SIGHUP read it again.
     pub config_path: Option<PathBuf>,
     pub listen: SocketAddr,
+    /// Where the write-ahead log lives; `None` keeps everything in memory only.
     pub storage_path: Option<PathBuf>,
     pub retention: Duration,
+    /// Most bytes the write-ahead log may take; `None` for no limit.
+    pub retention_size: Option<u64>,
+    pub wal: WalOptions,
     pub enable_lifecycle: bool,
 }
 
@@ -40,6 +52,7 @@ pub struct Node {
     stop: watch::Sender<bool>,
     reload: mpsc::Sender<ReloadRequest>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    wal: Option<Arc<Wal>>,
 }
 
 impl Node {
@@ -80,7 +93,29 @@ impl Node {
                 }
             }
         });
-        let retention = tokio::spawn(enforce_retention(head, options.retention, stopped.clone()));
+        let retention = Retention {
+            time: options.retention,
+            size: options.retention_size,
+        };
+        let wal = match &options.storage_path {
+            None => None,
+            Some(path) => {
+                let opened = open_wal(&head, &state.telemetry, path, options.wal, retention).await;
+                match opened {
+                    Ok(wal) => Some(wal),
+                    Err(e) => {
+                        let _ = stop.send(true);
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        let retention = tokio::spawn(enforce_retention(
+            head,
+            wal.clone(),
+            retention,
+            stopped.clone(),
+        ));
         let reloader = tokio::spawn(serve_reloads(
             state.clone(),
             options.config_path.clone(),
@@ -96,6 +131,7 @@ impl Node {
             stop,
             reload: reload_tx,
             tasks: vec![server, retention, reloader],
+            wal,
         })
     }
 
@@ -115,14 +151,58 @@ impl Node {
             .map_err(|_| "the node is shutting down".to_owned())?
     }
 
-    /// Stops scraping (writing stale markers), then the server.
+    /// Stops scraping (writing stale markers), then the server, then makes everything stored
+    /// durable.
     pub async fn shutdown(self) {
         self.state.scrape.shutdown().await;
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
         }
+        if let Some(wal) = self.wal {
+            let closed = tokio::task::spawn_blocking(move || wal.close()).await;
+            if let Ok(Err(e)) = closed {
+                tracing::error!(error = %e, "closing the write-ahead log");
+            }
+        }
     }
+}
+
+/// Replays the WAL into `head`, drops what is past retention and checkpoints the rest, off the
+/// async threads.
+async fn open_wal(
+    head: &Arc<Head>,
+    telemetry: &Arc<Telemetry>,
+    storage: &Path,
+    options: WalOptions,
+    retention: Retention,
+) -> anyhow::Result<Arc<Wal>> {
+    let dir = storage.join("wal");
+    let (head, metrics) = (head.clone(), telemetry.wal.clone());
+    tokio::task::spawn_blocking(move || {
+        tracing::info!(dir = %dir.display(), "replaying the write-ahead log");
+        let (wal, report) = Wal::open(&dir, &head, options, metrics)?;
+        tracing::info!(
+            files = report.files,
+            checkpoint = report.checkpoint,
+            records = report.records,
+            series = report.series,
+            samples = report.samples,
+            out_of_order = report.out_of_order,
+            duplicates = report.duplicates,
+            unknown_series = report.unknown_series,
+            damaged = report.damage.len(),
+            truncated = report.truncated.len(),
+            duration_ms = report.duration.as_millis() as u64,
+            "write-ahead log replayed"
+        );
+        let now = unix_millis(SystemTime::now());
+        head.truncate_before(now - retention.time.as_millis() as i64);
+        // A failed checkpoint is not fatal: the segments it would replace stay and replay again.
+        let _ = wal.checkpoint(&head);
+        Ok(Arc::new(wal))
+    })
+    .await?
 }
 
 /// Applies configuration reloads one at a time. Only scrape jobs whose configuration changed are
@@ -171,19 +251,43 @@ async fn reload_from(state: &WebState, path: &Path) -> Result<(), String> {
 
 async fn enforce_retention(
     head: Arc<Head>,
-    retention: Duration,
+    wal: Option<Arc<Wal>>,
+    retention: Retention,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(RETENTION_CHECK);
+    let every = (retention.time / 4).clamp(RETENTION_CHECK_MIN, RETENTION_CHECK_MAX);
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             _ = stopped.changed() => return,
         }
-        let cutoff = unix_millis(SystemTime::now()) - retention.as_millis() as i64;
-        let removed = head.truncate_before(cutoff);
-        if removed > 0 {
-            tracing::info!(removed, "retention removed series");
+        let now = unix_millis(SystemTime::now());
+        let Some(wal) = &wal else {
+            let removed = head.truncate_before(now - retention.time.as_millis() as i64);
+            if removed > 0 {
+                tracing::info!(removed, "retention removed series");
+            }
+            continue;
+        };
+        let (head, wal) = (head.clone(), wal.clone());
+        let outcome =
+            tokio::task::spawn_blocking(move || wal.enforce_retention(&head, &retention, now))
+                .await;
+        match outcome {
+            Ok(Ok(report)) => {
+                if report.removed_series > 0 || report.size_cutoff_ms.is_some() {
+                    tracing::info!(
+                        removed = report.removed_series,
+                        size_cutoff_ms = report.size_cutoff_ms,
+                        wal_bytes = report.bytes,
+                        "retention removed series"
+                    );
+                }
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "retention failed"),
+            Err(e) => tracing::error!(error = %e, "retention task failed"),
         }
     }
 }

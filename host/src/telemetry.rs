@@ -10,6 +10,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::storage::wal::WalMetrics;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct JobLabel {
     pub job: String,
@@ -42,6 +44,7 @@ pub struct Telemetry {
     pub reload_successful: Gauge,
     pub reload_success_time: Gauge,
     pub reloads: Family<ReasonLabel, Counter>,
+    pub wal: WalMetrics,
 }
 
 impl Default for Telemetry {
@@ -61,6 +64,7 @@ impl Default for Telemetry {
             reload_successful: Gauge::default(),
             reload_success_time: Gauge::default(),
             reloads: Family::default(),
+            wal: WalMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -128,6 +132,7 @@ impl Default for Telemetry {
             "Configuration reloads, by outcome (success, failure).",
             t.reloads.clone(),
         );
+        t.wal.register(&mut registry);
         t.reload_successful.set(1);
         t.reload_success_time.set(unix_seconds());
         Telemetry { registry, ..t }

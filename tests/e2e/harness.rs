@@ -147,11 +147,12 @@ pub fn enc(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-/// A running `wasmfed` node; killed on drop.
+/// A running `wasmfed` node; killed on drop. Its storage is `<dir>/data`.
 pub struct Wasmfed {
     pub addr: SocketAddr,
     child: Child,
-    _dir: tempfile::TempDir,
+    /// Always `Some` until [`Wasmfed::kill_keeping_dir`] takes it.
+    dir: Option<tempfile::TempDir>,
     pub log: PathBuf,
 }
 
@@ -184,7 +185,7 @@ impl Wasmfed {
         let mut node = Wasmfed {
             addr,
             child,
-            _dir: dir,
+            dir: Some(dir),
             log,
         };
         wait_for("wasmfed to be ready", Duration::from_secs(20), || {
@@ -202,6 +203,27 @@ impl Wasmfed {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The node's `--storage.path`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.as_ref().expect("dir").path().join("data")
+    }
+
+    /// SIGKILLs the node (no shutdown of any kind) and hands back its directory, storage
+    /// included, to start a node on again with [`Wasmfed::start_with`].
+    pub fn kill_keeping_dir(mut self) -> tempfile::TempDir {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaping the killed node");
+        self.dir.take().expect("dir")
+    }
+
+    /// The value of the sample `series` (exact text, e.g. `up{job="a"}`) on `/metrics`.
+    pub fn metric(&self, series: &str) -> Option<f64> {
+        let text = get(self.addr, "/metrics").ok()?.text();
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
     }
 
     pub fn federate(&self, selectors: &[&str]) -> HttpResponse {

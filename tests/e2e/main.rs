@@ -2,6 +2,7 @@
 //! loopback.
 
 mod bad_input;
+mod durability;
 mod federate;
 mod harness;
 mod prometheus;

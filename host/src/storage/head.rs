@@ -12,9 +12,12 @@
 //!
 //! Lock order, everywhere: catalog, then shards in ascending index, then a series' mutex.
 //!
-//! The write path is two methods: [`Head::get_or_create`] (which creates a series record) and
-//! [`Head::append`] (which validates then commits one sample). A write-ahead log hooks in there:
-//! log the series record when it is created, log the sample once validated.
+//! The write path is [`Head::get_or_create`] (which creates a series) and [`Head::append`] /
+//! [`Head::append_to`] (which validate then commit one sample). With a write-ahead log attached
+//! ([`Head::attach_wal`]) each of them hands its record to the log's [`WalSink`] while still
+//! holding the lock that ordered it (the catalog's for a new series, the series' own for a
+//! sample), so the log sees every series' history in the order the head stored it. Replay goes
+//! around the log: [`Head::restore_series`] recreates a series under the ref it was logged with.
 //!
 //! Memory per series: a boxed [`MemSeries`] (~100 B: label symbols, open-chunk encoder state),
 //! its label symbols (8 B a label), a slot in its shard map and in the hash map (~20 B each),
@@ -23,7 +26,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
@@ -32,6 +35,7 @@ use super::lookup::HashLookup;
 use super::matcher::Matcher;
 use super::series::{AppendError, SeriesSamples};
 use super::symbols::{Symbol, Symbols};
+use super::wal::WalSink;
 use crate::model::{Label, Labels, Sample};
 
 /// Number of series shards: enough that appenders on many cores rarely meet on one shard lock,
@@ -81,6 +85,7 @@ pub struct Head {
     catalog: RwLock<Catalog>,
     shards: Box<[RwLock<Shard>]>,
     label_hasher: RandomState,
+    wal: OnceLock<Arc<WalSink>>,
 }
 
 impl Default for Head {
@@ -98,7 +103,14 @@ impl Head {
             }),
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             label_hasher: RandomState::new(),
+            wal: OnceLock::new(),
         }
+    }
+
+    /// From now on, every new series and stored sample is also handed to `sink`. A head has at
+    /// most one log; false if one was attached already.
+    pub fn attach_wal(&self, sink: Arc<WalSink>) -> bool {
+        self.wal.set(sink).is_ok()
     }
 
     /// Finds or creates the series with exactly these labels (sorted, no empty values).
@@ -115,9 +127,61 @@ impl Head {
         if let Some(r) = self.find(&catalog, hash, labels) {
             return (r, false);
         }
-        let cat = &mut *catalog;
-        let r = SeriesRef(cat.next_ref);
-        cat.next_ref += 1;
+        let r = SeriesRef(catalog.next_ref);
+        catalog.next_ref += 1;
+        self.insert(&mut catalog, r, hash, labels);
+        if let Some(wal) = self.wal.get() {
+            wal.log_series(r, labels);
+        }
+        (r, true)
+    }
+
+    /// Recreates a series under the ref it was logged with (WAL replay; not logged again).
+    ///
+    /// If the label set exists already, that series is returned whatever its ref: a series
+    /// removed by retention and created again is logged twice, under two refs, and both
+    /// histories belong to it. `None` if `r` is taken by another label set.
+    pub(crate) fn restore_series(&self, r: SeriesRef, labels: &Labels) -> Option<SeriesHandle> {
+        let hash = self.hash_labels(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+        let mut catalog = self.catalog.write();
+        if let Some(existing) = self.find(&catalog, hash, labels) {
+            return self.handle(existing);
+        }
+        if self.shard(r).read().contains_key(&r.0) {
+            return None;
+        }
+        catalog.next_ref = catalog.next_ref.max(r.0 + 1);
+        let series = self.insert(&mut catalog, r, hash, labels);
+        Some(SeriesHandle {
+            series_ref: r,
+            series,
+        })
+    }
+
+    /// Makes sure no new series gets a ref below `r` (refs seen in a log must not come back).
+    pub(crate) fn reserve_refs_below(&self, r: u64) {
+        let mut catalog = self.catalog.write();
+        catalog.next_ref = catalog.next_ref.max(r);
+    }
+
+    /// Every live series' ref, ascending.
+    pub(crate) fn series_refs(&self) -> Vec<SeriesRef> {
+        let mut refs: Vec<SeriesRef> = self
+            .shards
+            .iter()
+            .flat_map(|s| s.read().keys().map(|&r| SeriesRef(r)).collect::<Vec<_>>())
+            .collect();
+        refs.sort_unstable();
+        refs
+    }
+
+    fn insert(
+        &self,
+        cat: &mut Catalog,
+        r: SeriesRef,
+        hash: u64,
+        labels: &Labels,
+    ) -> Arc<MemSeries> {
         let symbols: Box<[Symbol]> = labels
             .iter()
             .flat_map(|l| [cat.symbols.acquire(&l.name), cat.symbols.acquire(&l.value)])
@@ -127,14 +191,12 @@ impl Head {
         }
         cat.by_hash.insert(hash, r);
         cat.len += 1;
-        self.shard(r).write().insert(
-            r.0,
-            Arc::new(MemSeries {
-                labels: symbols,
-                samples: Mutex::default(),
-            }),
-        );
-        (r, true)
+        let series = Arc::new(MemSeries {
+            labels: symbols,
+            samples: Mutex::default(),
+        });
+        self.shard(r).write().insert(r.0, series.clone());
+        series
     }
 
     /// Appends one sample under Prometheus' head rules (see [`AppendError`]).
@@ -146,7 +208,7 @@ impl Head {
     ) -> Result<(), AppendError> {
         let shard = self.shard(series).read();
         let s = shard.get(&series.0).ok_or(AppendError::UnknownSeries)?;
-        let result = s.samples.lock().append(timestamp_ms, value);
+        let result = self.commit(series, &mut s.samples.lock(), timestamp_ms, value);
         result
     }
 
@@ -166,7 +228,31 @@ impl Head {
         timestamp_ms: i64,
         value: f64,
     ) -> Result<(), AppendError> {
-        handle.series.samples.lock().append(timestamp_ms, value)
+        let mut samples = handle.series.samples.lock();
+        self.commit(handle.series_ref, &mut samples, timestamp_ms, value)
+    }
+
+    /// Stores one sample in a locked series and logs it if it was stored.
+    fn commit(
+        &self,
+        r: SeriesRef,
+        samples: &mut SeriesSamples,
+        timestamp_ms: i64,
+        value: f64,
+    ) -> Result<(), AppendError> {
+        let Some(wal) = self.wal.get() else {
+            return samples.append(timestamp_ms, value);
+        };
+        // An exact repeat of the newest sample is accepted but stores nothing (federating a
+        // target that has not updated does this on every scrape): nothing to log either.
+        let repeat = samples
+            .latest(i64::MIN, i64::MAX)
+            .is_some_and(|s| s.timestamp_ms == timestamp_ms);
+        samples.append(timestamp_ms, value)?;
+        if !repeat {
+            wal.log_sample(r, timestamp_ms, value);
+        }
+        Ok(())
     }
 
     pub fn labels(&self, series: SeriesRef) -> Option<Labels> {

@@ -3,7 +3,7 @@
 //!
 //! Refs are handed out in increasing order while the index is locked for writing, so a new
 //! series is always appended at the end of its lists and every list stays sorted without
-//! sorting. Matchers that reject the empty string select by union of the matching values'
+//! sorting (a series restored from the WAL under a lower ref is inserted in place). Matchers that reject the empty string select by union of the matching values'
 //! lists; those that accept it also select series lacking the label, so they are evaluated by
 //! subtracting the series whose value fails them. Lists are borrowed, not copied, wherever a
 //! single list is the answer, so `{job="node"}` over a million series copies nothing until the
@@ -52,7 +52,8 @@ pub(crate) struct Postings {
 }
 
 impl Postings {
-    /// Records that series `r` has `name=value`. `r` must exceed every ref added before.
+    /// Records that series `r` has `name=value`. New series come with a ref above every other
+    /// and are appended; WAL replay may restore a lower one, which is inserted in order.
     pub(crate) fn add(&mut self, name: Symbol, value: Symbol, r: u64) {
         let list = self
             .by_name
@@ -60,8 +61,11 @@ impl Postings {
             .or_default()
             .entry(value)
             .or_default();
-        debug_assert!(list.last().is_none_or(|&last| last < r));
-        list.push(r);
+        if list.last().is_none_or(|&last| last < r) {
+            list.push(r);
+        } else if let Err(at) = list.binary_search(&r) {
+            list.insert(at, r);
+        }
     }
 
     /// Removes the sorted refs `removed` from the lists of the given label pairs.

@@ -8,8 +8,8 @@
 //!   matchers, and the label-set hash map that finds a series by its labels;
 //! - [`matcher`] and [`selector`]: label matchers and PromQL series-selector parsing.
 //!
-//! Durability (a write-ahead log) is not here yet; [`Head`] funnels every mutation through
-//! `get_or_create` and `append` so that it has one place to hook in.
+//! - [`wal`]: the write-ahead log that makes the head survive a restart — the head hands it
+//!   every new series and stored sample, and it replays them into a fresh head at start-up.
 
 mod bstream;
 pub mod chunk;
@@ -20,6 +20,7 @@ pub mod matcher;
 pub mod selector;
 mod series;
 mod symbols;
+pub mod wal;
 
 pub use head::{Head, SeriesHandle, SeriesRef, SHARDS};
 pub use matcher::{MatchOp, Matcher};
