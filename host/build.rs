@@ -113,6 +113,14 @@ fn build_guest(dir: &Path, target: Target, target_dir: &Path) -> Vec<u8> {
         .arg("--manifest-path")
         .arg(dir.join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", target_dir)
+        // Plugins are shipped inside the binary and compiled at load: small beats debuggable.
+        // (Workspace members would otherwise inherit the host's release profile.)
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "true")
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s")
+        .env("CARGO_PROFILE_RELEASE_LTO", "true")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
+        .env("CARGO_PROFILE_RELEASE_PANIC", "abort")
         // The host's flags (and any `-C target-cpu=native`) are for the host, not for wasm.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")
