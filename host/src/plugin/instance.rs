@@ -116,8 +116,10 @@ impl Plugin {
     pub fn process(&self, batch: &[Labels]) -> Result<Vec<Option<Labels>>, PluginError> {
         let started = Instant::now();
         let result = self.process_on_instance(batch);
-        self.stats
-            .record_call(started.elapsed(), result.as_ref().err().and_then(PluginError::kind));
+        self.stats.record_call(
+            started.elapsed(),
+            result.as_ref().err().and_then(PluginError::kind),
+        );
         if let Err(e) = &result {
             tracing::warn!(plugin = &*self.name, batch = batch.len(), "{e}");
         }

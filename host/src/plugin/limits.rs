@@ -129,8 +129,8 @@ mod tests {
         // (current, desired, maximum) grows in order, and whether each is granted.
         let steps: [(usize, usize, Option<usize>, bool); 5] = [
             (0, 2 * PAGE, None, true),
-            (0, PAGE, None, true),            // a second memory: 3 pages in use
-            (PAGE, 2 * PAGE, None, true),     // 4 pages: exactly the cap
+            (0, PAGE, None, true),        // a second memory: 3 pages in use
+            (PAGE, 2 * PAGE, None, true), // 4 pages: exactly the cap
             (2 * PAGE, 3 * PAGE, None, false), // 5 pages: refused
             (0, 9 * PAGE, Some(PAGE), false), // beyond its own maximum: refused, not a breach
         ];
@@ -148,7 +148,8 @@ mod tests {
     fn a_failed_grant_is_taken_back() {
         let mut cap = MemoryCap::new(2 * PAGE);
         assert!(cap.memory_growing(0, 2 * PAGE, None).unwrap());
-        cap.memory_grow_failed(wasmtime::format_err!("mmap failed")).unwrap();
+        cap.memory_grow_failed(wasmtime::format_err!("mmap failed"))
+            .unwrap();
         assert!(cap.memory_growing(0, 2 * PAGE, None).unwrap());
     }
 

@@ -43,7 +43,7 @@ impl series::Guest for Probe {
             println!("stdout saw {name}");
             eprintln!("stderr saw {name}");
             if name == "sleep" {
-                std::thread::sleep(Duration::from_secs(3600));
+                std::thread::sleep(Duration::from_secs(2));
             }
         }
         Ok(series.into_iter().map(Some).collect())
