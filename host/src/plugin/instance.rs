@@ -166,7 +166,12 @@ impl Plugin {
 
     /// A fresh instance, `init`-ed with the plugin's configuration under the call budget.
     fn instantiate(&self) -> Result<Loaded, PluginError> {
-        self.stats.record_instantiation();
+        let started = self.start_instance();
+        self.stats.record_instantiation(started.is_ok());
+        started
+    }
+
+    fn start_instance(&self) -> Result<Loaded, PluginError> {
         let mut store = Store::new(
             self.pre.engine(),
             HostState::new(&self.name, self.limits.memory_bytes),

@@ -244,3 +244,30 @@ fn a_stage_drops_emptied_sets_and_refuses_plugins_of_another_stage() {
     let error = Stage::new(World::Target, vec![series]).unwrap_err();
     assert!(matches!(error, PluginError::WrongWorld(_)), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_callers_run_calls_on_blocking_threads() {
+    // The probe writes to stdout, which goes through WASI's own use of the Tokio runtime.
+    let plugin = Arc::new(
+        runtime()
+            .load(
+                "probe",
+                PROBE,
+                World::Series,
+                "null",
+                PluginLimits::default(),
+            )
+            .unwrap(),
+    );
+    let batch = vec![labels(&[("__name__", "from_tokio")])];
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let plugin = plugin.clone();
+            let batch = batch.clone();
+            tokio::task::spawn_blocking(move || plugin.process(&batch))
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap().unwrap(), [Some(batch[0].clone())]);
+    }
+}

@@ -178,6 +178,7 @@ fn a_failed_instance_is_replaced_and_a_healthy_one_reused() {
     plugin.process(&two).unwrap_err();
     plugin.process(&one).unwrap();
     assert_eq!(plugin.stats().instantiations(), 2);
+    assert_eq!(plugin.stats().init_failures(), 0);
 }
 
 #[test]
