@@ -43,11 +43,15 @@ impl Target {
 }
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
     let plugins_dir = manifest_dir.join("../plugins");
 
-    println!("cargo:rerun-if-changed={}", manifest_dir.join("../wit").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest_dir.join("../wit").display()
+    );
     // Watching the folder notices a plugin crate being added or removed; a path that does not
     // exist would make cargo rerun this script on every build, so it is watched only if present.
     if plugins_dir.is_dir() {
@@ -58,7 +62,11 @@ fn main() {
         .iter()
         .map(|(dir, target)| (manifest_dir.join(dir), *target))
         .collect();
-    guests.extend(stock_plugins(&plugins_dir).into_iter().map(|dir| (dir, Target::Core)));
+    guests.extend(
+        stock_plugins(&plugins_dir)
+            .into_iter()
+            .map(|dir| (dir, Target::Core)),
+    );
 
     let target_dir = out_dir.join("guests");
     for (dir, target) in guests {
@@ -128,7 +136,11 @@ fn build_guest(dir: &Path, target: Target, target_dir: &Path) -> Vec<u8> {
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(status.success(), "building guest crate {} failed: {cmd:?}", dir.display());
+    assert!(
+        status.success(),
+        "building guest crate {} failed: {cmd:?}",
+        dir.display()
+    );
 
     let artifact = target_dir
         .join(triple)

@@ -90,8 +90,12 @@ impl Exports {
         Ok(Exports {
             lifecycle: lifecycle::GuestIndices::new(pre).map_err(wrong)?,
             stage: match world {
-                World::Target => StageIndices::Target(targets::GuestIndices::new(pre).map_err(wrong)?),
-                World::Series => StageIndices::Series(series::GuestIndices::new(pre).map_err(wrong)?),
+                World::Target => {
+                    StageIndices::Target(targets::GuestIndices::new(pre).map_err(wrong)?)
+                }
+                World::Series => {
+                    StageIndices::Series(series::GuestIndices::new(pre).map_err(wrong)?)
+                }
             },
         })
     }
@@ -105,12 +109,16 @@ impl Exports {
         let wrong = |e: wasmtime::Error| PluginError::WrongWorld(format!("{e:#}"));
         let lifecycle = self.lifecycle.load(&mut store, instance).map_err(wrong)?;
         let process = match &self.stage {
-            StageIndices::Target(indices) => {
-                *indices.load(&mut store, instance).map_err(wrong)?.func_process().func()
-            }
-            StageIndices::Series(indices) => {
-                *indices.load(&mut store, instance).map_err(wrong)?.func_process().func()
-            }
+            StageIndices::Target(indices) => *indices
+                .load(&mut store, instance)
+                .map_err(wrong)?
+                .func_process()
+                .func(),
+            StageIndices::Series(indices) => *indices
+                .load(&mut store, instance)
+                .map_err(wrong)?
+                .func_process()
+                .func(),
         };
         Ok(Funcs { lifecycle, process })
     }
@@ -150,7 +158,10 @@ impl Funcs {
         store: impl AsContextMut<Data = HostState>,
         config: &str,
     ) -> wasmtime::Result<Result<(), Refusal>> {
-        Ok(self.lifecycle.call_init(store, config)?.map_err(Refusal::from))
+        Ok(self
+            .lifecycle
+            .call_init(store, config)?
+            .map_err(Refusal::from))
     }
 
     /// One `process` call. The outer error is a failed call (trap, budget, ABI); the inner

@@ -134,9 +134,17 @@ mod tests {
         let cases: [(wasmtime::Error, bool, FailureKind); 7] = [
             (Trap::OutOfFuel.into(), false, FailureKind::Budget),
             (Trap::Interrupt.into(), false, FailureKind::Budget),
-            (Trap::UnreachableCodeReached.into(), false, FailureKind::Trap),
+            (
+                Trap::UnreachableCodeReached.into(),
+                false,
+                FailureKind::Trap,
+            ),
             // A guest that aborts after its allocator was refused memory.
-            (Trap::UnreachableCodeReached.into(), true, FailureKind::Memory),
+            (
+                Trap::UnreachableCodeReached.into(),
+                true,
+                FailureKind::Memory,
+            ),
             (
                 wasmtime::format_err!("forcing a memory growth failure to be a trap"),
                 true,

@@ -116,8 +116,10 @@ impl Plugin {
     pub fn process(&self, batch: &[Labels]) -> Result<Vec<Option<Labels>>, PluginError> {
         let started = Instant::now();
         let result = self.process_on_instance(batch);
-        self.stats
-            .record_call(started.elapsed(), result.as_ref().err().and_then(PluginError::kind));
+        self.stats.record_call(
+            started.elapsed(),
+            result.as_ref().err().and_then(PluginError::kind),
+        );
         if let Err(e) = &result {
             tracing::warn!(plugin = &*self.name, batch = batch.len(), "{e}");
         }
@@ -164,7 +166,12 @@ impl Plugin {
 
     /// A fresh instance, `init`-ed with the plugin's configuration under the call budget.
     fn instantiate(&self) -> Result<Loaded, PluginError> {
-        self.stats.record_instantiation();
+        let started = self.start_instance();
+        self.stats.record_instantiation(started.is_ok());
+        started
+    }
+
+    fn start_instance(&self) -> Result<Loaded, PluginError> {
         let mut store = Store::new(
             self.pre.engine(),
             HostState::new(&self.name, self.limits.memory_bytes),

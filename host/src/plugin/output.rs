@@ -37,7 +37,8 @@ pub(crate) fn accept(
 
 /// Sorts one returned set, drops empty values, refuses invalid or repeated names.
 fn normalise(mut labels: Vec<Label>, index: usize) -> Result<Labels, PluginError> {
-    let bad = |why: String| PluginError::call(FailureKind::BadOutput, format!("entry {index}: {why}"));
+    let bad =
+        |why: String| PluginError::call(FailureKind::BadOutput, format!("entry {index}: {why}"));
     if let Some(l) = labels.iter().find(|l| !is_valid_label_name(&l.name)) {
         return Err(bad(format!("invalid label name {:?}", l.name)));
     }
@@ -57,16 +58,24 @@ mod tests {
         pairs.iter().map(|(n, v)| Label::new(*n, *v)).collect()
     }
 
+    /// A returned set, and the expected set or the failure message's tail.
+    type Case = (
+        &'static [(&'static str, &'static str)],
+        Result<&'static str, &'static str>,
+    );
+
     #[test]
     fn normalisation_table() {
-        // (returned set, expected set or the failure message's tail)
-        let cases: [(&[(&str, &str)], Result<&str, &str>); 6] = [
+        let cases: [Case; 6] = [
             (&[("b", "2"), ("a", "1")], Ok(r#"{a="1", b="2"}"#)),
             (&[("a", ""), ("b", "x")], Ok(r#"{b="x"}"#)),
             (&[("a", "")], Ok("{}")),
             (&[("1a", "x")], Err(r#"invalid label name "1a""#)),
             (&[("a:b", "x")], Err(r#"invalid label name "a:b""#)),
-            (&[("a", "1"), ("b", ""), ("a", "")], Err(r#"label "a" appears twice"#)),
+            (
+                &[("a", "1"), ("b", ""), ("a", "")],
+                Err(r#"label "a" appears twice"#),
+            ),
         ];
         for (returned, want) in cases {
             let got = accept(vec![Some(set(returned))], 1, 100);
@@ -93,7 +102,11 @@ mod tests {
             (2, 1, Some(FailureKind::OutputTooLarge)),
         ] {
             let got = accept(answer(), inputs, max);
-            assert_eq!(got.as_ref().err().and_then(PluginError::kind), want, "{inputs} {max}");
+            assert_eq!(
+                got.as_ref().err().and_then(PluginError::kind),
+                want,
+                "{inputs} {max}"
+            );
             if let Ok(sets) = got {
                 assert!(sets[1].is_none());
             }

@@ -85,12 +85,14 @@ pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     linker.allow_shadowing(true);
     let mut clock = linker.instance(MONOTONIC_CLOCK)?;
-    clock.func_wrap("subscribe-duration", |_: StoreContextMut<'_, HostState>, (_,): (u64,)| {
-        no_sleeping()
-    })?;
-    clock.func_wrap("subscribe-instant", |_: StoreContextMut<'_, HostState>, (_,): (u64,)| {
-        no_sleeping()
-    })?;
+    clock.func_wrap(
+        "subscribe-duration",
+        |_: StoreContextMut<'_, HostState>, (_,): (u64,)| no_sleeping(),
+    )?;
+    clock.func_wrap(
+        "subscribe-instant",
+        |_: StoreContextMut<'_, HostState>, (_,): (u64,)| no_sleeping(),
+    )?;
     linker.allow_shadowing(false);
     Ok(linker)
 }

@@ -54,8 +54,11 @@ impl Stage {
     /// Runs `batch` through every plugin; one entry per input, `None` where any plugin dropped
     /// it. With no plugins every input is kept as it is.
     pub fn process(&self, batch: &[Labels]) -> Result<Vec<Option<Labels>>, StageError> {
-        let mut result: Vec<Option<Labels>> = batch.iter().cloned().map(Some).collect();
-        for plugin in &self.plugins {
+        let Some((first, rest)) = self.plugins.split_first() else {
+            return Ok(batch.iter().cloned().map(Some).collect());
+        };
+        let mut result = call(first, batch)?;
+        for plugin in rest {
             let (positions, kept): (Vec<usize>, Vec<Labels>) = result
                 .iter_mut()
                 .enumerate()
@@ -64,14 +67,22 @@ impl Stage {
             if kept.is_empty() {
                 break;
             }
-            let answer = plugin.process(&kept).map_err(|error| StageError {
-                plugin: plugin.name().to_string(),
-                error,
-            })?;
-            for (i, labels) in positions.into_iter().zip(answer) {
-                result[i] = labels.filter(|l| !l.is_empty());
+            for (i, labels) in positions.into_iter().zip(call(plugin, &kept)?) {
+                result[i] = labels;
             }
         }
         Ok(result)
     }
+}
+
+/// One plugin's answer, with emptied sets turned into drops.
+fn call(plugin: &Plugin, batch: &[Labels]) -> Result<Vec<Option<Labels>>, StageError> {
+    let answer = plugin.process(batch).map_err(|error| StageError {
+        plugin: plugin.name().to_string(),
+        error,
+    })?;
+    Ok(answer
+        .into_iter()
+        .map(|set| set.filter(|labels| !labels.is_empty()))
+        .collect())
 }

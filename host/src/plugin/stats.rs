@@ -13,6 +13,7 @@ pub struct PluginStats {
     call_nanos: AtomicU64,
     fuel_used: AtomicU64,
     instantiations: AtomicU64,
+    init_failures: AtomicU64,
 }
 
 impl PluginStats {
@@ -41,6 +42,12 @@ impl PluginStats {
         self.instantiations.load(Relaxed)
     }
 
+    /// Instances that could not be started (instantiation or `init` failed), at load or when
+    /// replacing a failed instance.
+    pub fn init_failures(&self) -> u64 {
+        self.init_failures.load(Relaxed)
+    }
+
     pub(crate) fn record_call(&self, elapsed: Duration, failure: Option<FailureKind>) {
         self.calls.fetch_add(1, Relaxed);
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
@@ -54,7 +61,10 @@ impl PluginStats {
         self.fuel_used.fetch_add(fuel, Relaxed);
     }
 
-    pub(crate) fn record_instantiation(&self) {
+    pub(crate) fn record_instantiation(&self, ok: bool) {
         self.instantiations.fetch_add(1, Relaxed);
+        if !ok {
+            self.init_failures.fetch_add(1, Relaxed);
+        }
     }
 }

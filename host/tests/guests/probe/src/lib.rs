@@ -31,7 +31,10 @@ impl lifecycle::Guest for Probe {
         if leaks.is_empty() {
             Ok(())
         } else {
-            Err(PluginError::InvalidConfig(format!("sandbox leaks {}", leaks.join(", "))))
+            Err(PluginError::InvalidConfig(format!(
+                "sandbox leaks {}",
+                leaks.join(", ")
+            )))
         }
     }
 }
@@ -39,11 +42,14 @@ impl lifecycle::Guest for Probe {
 impl series::Guest for Probe {
     fn process(series: Vec<Labels>) -> Result<Vec<Option<Labels>>, PluginError> {
         for labels in &series {
-            let name = labels.iter().find(|l| l.name == "__name__").map_or("", |l| l.value.as_str());
+            let name = labels
+                .iter()
+                .find(|l| l.name == "__name__")
+                .map_or("", |l| l.value.as_str());
             println!("stdout saw {name}");
             eprintln!("stderr saw {name}");
             if name == "sleep" {
-                std::thread::sleep(Duration::from_secs(3600));
+                std::thread::sleep(Duration::from_secs(2));
             }
         }
         Ok(series.into_iter().map(Some).collect())
