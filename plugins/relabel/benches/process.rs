@@ -5,6 +5,14 @@
 //!   scraped series of 10 labels, the batch the series stage sends for a new target.
 //! - `kubernetes_target`: Prometheus' own `BenchmarkRelabel` "kubernetes" case, 20 rules over
 //!   one 29-label target.
+//!
+//! Measured 2026-11-22 on the shared 2-core machine while other builds ran (load 5-9), so
+//! read them as upper bounds: `series_1000x10` 0.56-0.75 ms wall, about 0.45-0.5 ms of CPU
+//! (thread CPU clock); `kubernetes_target` 7-9 us. A profile puts allocation (new label names
+//! and values, freeing dropped sets) and label lookups first; regex searches take under 3%,
+//! most relabel regexes being literals matched by string comparison. The same batch through
+//! the component in wasmtime 48 took about 4.4 ms per call, 2.7 ms of it the canonical ABI
+//! copying labels in and out (measured with an empty rule list).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use relabel::{Label, LabelSet, Rules};

@@ -1,5 +1,6 @@
 //! A relabel rule's regex, compiled once at `init` the way Prometheus compiles it: fully
-//! anchored, `.` matching newlines too (`^(?s:` + regex + `)$`).
+//! anchored, `.` matching newlines too (`^(?s:` + regex + `)$`, as since Prometheus 3.0 and in
+//! wasmfed's config module; 2.x wrote `^(?:` + regex + `)$`, so there `.` stops at a newline).
 //!
 //! Prometheus uses Go's RE2 dialect and this plugin the `regex` crate. The two agree on nearly
 //! all syntax, but Go's Perl classes (`\d`, `\w`, `\s`, `\b` and their negations) are ASCII-only
