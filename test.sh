@@ -23,4 +23,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$added_policy" = 1 ] && as_root rm -f "$policy"
 fi
 
+# Plugins and test guests are built to WebAssembly by host/build.rs.
+rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null
+
 cargo test --workspace --all-targets
