@@ -27,3 +27,5 @@ fi
 rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null
 
 cargo test --workspace --all-targets
+# The plugins' native unit tests (their own workspace; see plugins/Cargo.toml).
+cargo test --manifest-path plugins/Cargo.toml --workspace

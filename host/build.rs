@@ -56,6 +56,21 @@ fn main() {
     // exist would make cargo rerun this script on every build, so it is watched only if present.
     if plugins_dir.is_dir() {
         println!("cargo:rerun-if-changed={}", plugins_dir.display());
+        // The plugins' own workspace, and every crate in it (shared libraries included).
+        for file in ["Cargo.toml", "Cargo.lock"] {
+            println!(
+                "cargo:rerun-if-changed={}",
+                plugins_dir.join(file).display()
+            );
+        }
+        for entry in fs::read_dir(&plugins_dir).into_iter().flatten().flatten() {
+            for watched in ["Cargo.toml", "src"] {
+                let path = entry.path().join(watched);
+                if path.exists() {
+                    println!("cargo:rerun-if-changed={}", path.display());
+                }
+            }
+        }
     }
 
     let mut guests: Vec<(PathBuf, Target)> = TEST_GUESTS
@@ -90,7 +105,8 @@ fn stock_plugins(plugins_dir: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            fs::read_to_string(p.join("Cargo.toml")).is_ok_and(|manifest| manifest.contains("\"cdylib\""))
+            fs::read_to_string(p.join("Cargo.toml"))
+                .is_ok_and(|manifest| manifest.contains("\"cdylib\""))
         })
         .collect();
     dirs.sort();

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::Config;
+use crate::plugin::PluginRuntime;
 use crate::scrape::fetch::Fetcher;
 use crate::scrape::target::stable_hash;
 use crate::scrape::{unix_millis, LoopContext, ScrapeManager};
@@ -73,6 +74,7 @@ impl Node {
             head: head.clone(),
             fetcher: Fetcher::default(),
             telemetry: telemetry.clone(),
+            plugins: Arc::new(PluginRuntime::new().context("starting the plugin runtime")?),
             node_seed,
         }));
         let (reload_tx, reload_rx) = mpsc::channel(4);
@@ -122,7 +124,10 @@ impl Node {
             reload_rx,
             stopped,
         ));
-        scrape.apply(&config.scrape_configs).await;
+        if let Err(e) = scrape.apply(&config.scrape_configs).await {
+            let _ = stop.send(true);
+            return Err(e.into());
+        }
         state.set_ready();
         tracing::info!(%addr, jobs = config.scrape_configs.len(), "wasmfed is ready");
         Ok(Node {
@@ -244,8 +249,12 @@ async fn reload_from(state: &WebState, path: &Path) -> Result<(), String> {
         tracing::warn!("{warning}");
     }
     let config = loaded.config;
+    state
+        .scrape
+        .apply(&config.scrape_configs)
+        .await
+        .map_err(|e| e.to_string())?;
     *state.external_labels.write().expect("labels lock") = config.global.external_labels.clone();
-    state.scrape.apply(&config.scrape_configs).await;
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::plugin::metrics::PluginMetrics;
 use crate::storage::wal::WalMetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -45,6 +46,8 @@ pub struct Telemetry {
     pub reload_success_time: Gauge,
     pub reloads: Family<ReasonLabel, Counter>,
     pub wal: WalMetrics,
+    /// Per-plugin counters, collected from the live plugins at scrape time.
+    pub plugins: PluginMetrics,
 }
 
 impl Default for Telemetry {
@@ -65,6 +68,7 @@ impl Default for Telemetry {
             reload_success_time: Gauge::default(),
             reloads: Family::default(),
             wal: WalMetrics::default(),
+            plugins: PluginMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -133,6 +137,7 @@ impl Default for Telemetry {
             t.reloads.clone(),
         );
         t.wal.register(&mut registry);
+        registry.register_collector(Box::new(t.plugins.clone()));
         t.reload_successful.set(1);
         t.reload_success_time.set(unix_seconds());
         Telemetry { registry, ..t }

@@ -30,11 +30,12 @@ mod engine;
 mod error;
 mod instance;
 mod limits;
+pub mod metrics;
 mod output;
 mod sandbox;
 mod stage;
-pub mod stock;
 mod stats;
+pub mod stock;
 
 #[cfg(test)]
 mod tests;

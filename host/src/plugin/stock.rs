@@ -10,7 +10,10 @@ pub const NAMES: &[&str] = &["relabel", "hashmod-shard"];
 pub fn component(name: &str) -> Option<&'static [u8]> {
     match name {
         "relabel" => Some(include_bytes!(concat!(env!("OUT_DIR"), "/relabel.wasm"))),
-        "hashmod-shard" => Some(include_bytes!(concat!(env!("OUT_DIR"), "/hashmod-shard.wasm"))),
+        "hashmod-shard" => Some(include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/hashmod-shard.wasm"
+        ))),
         _ => None,
     }
 }

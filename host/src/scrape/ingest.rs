@@ -16,6 +16,7 @@ use std::collections::HashMap;
 
 use super::honor::merge_target_labels;
 use super::parse::{parse_series, Entry, Format, ParseError, Parser};
+use super::stages::GuardedStage;
 use crate::model::{Labels, STALE_NAN};
 use crate::storage::{AppendError, Head, SeriesHandle};
 
@@ -34,7 +35,7 @@ pub enum IngestError {
 }
 
 /// The counts a scrape reports in its synthetic series and in the node's own metrics.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IngestReport {
     /// Samples in the exposition (`scrape_samples_scraped`).
     pub scraped: usize,
@@ -48,6 +49,13 @@ pub struct IngestReport {
     pub duplicates: usize,
     /// Stale markers written for series that vanished.
     pub stale_markers: usize,
+    /// Series the exposition held that were already in the target's cache.
+    pub cache_hits: usize,
+    /// New series the series stage could not decide (it failed or backs off): their samples
+    /// were dropped, and they are asked about again on the next scrape.
+    pub undecided_series: usize,
+    /// Why the series stage gave no answer, when it did not.
+    pub stage_error: Option<String>,
 }
 
 /// One cached series of the target: where its samples go and when it was last seen.
@@ -78,6 +86,8 @@ pub struct IngestSettings<'a> {
     pub honor_labels: bool,
     pub honor_timestamps: bool,
     pub sample_limit: u64,
+    /// metric_relabel_configs and series plugins; the synthetic series never pass through it.
+    pub series_stage: &'a GuardedStage,
 }
 
 struct Pending {
@@ -85,6 +95,14 @@ struct Pending {
     timestamp_ms: i64,
     value: f64,
     tracked: bool,
+}
+
+/// What becomes of a new series.
+enum Decision {
+    Keep(Labels),
+    Drop,
+    /// The series stage gave no answer: store nothing, cache nothing, ask again next scrape.
+    Undecided,
 }
 
 /// Slot number standing for "a new series, not decided yet".
@@ -118,6 +136,7 @@ impl SeriesCache {
             };
             let slot = match self.index.get(raw.series) {
                 Some(&slot) => {
+                    report.cache_hits += 1;
                     let cached = &mut self.slots[slot as usize];
                     cached.last_seen = now;
                     if cached.series.is_none() {
@@ -142,22 +161,19 @@ impl SeriesCache {
             });
         }
         // Decode and label the new series first, so a parse error in one stores nothing.
-        let mut decided = Vec::with_capacity(new_series.len());
+        let mut labeled = Vec::with_capacity(new_series.len());
         for (raw, _) in &new_series {
             let scraped = parse_series(raw)?;
-            let labels =
+            labeled.push(
                 merge_target_labels(scraped, settings.target_labels, settings.honor_labels)
-                    .without_empty();
-            decided.push(if labels.metric_name().is_empty() {
-                None
-            } else {
-                Some(labels)
-            });
+                    .without_empty(),
+            );
         }
+        let decided = self.decide(labeled, settings.series_stage, &mut report);
         let dropped_samples: usize = new_series
             .iter()
             .zip(&decided)
-            .filter(|(_, d)| d.is_none())
+            .filter(|(_, d)| !matches!(d, Decision::Keep(_)))
             .map(|((_, idx), _)| idx.len())
             .sum();
         report.kept = pending.len() - dropped_samples;
@@ -167,12 +183,16 @@ impl SeriesCache {
                 limit: settings.sample_limit,
             });
         }
-        for ((raw, indexes), labels) in new_series.into_iter().zip(decided) {
-            let series = labels.and_then(|labels| {
-                let (series, _) = head.get_or_create(&labels);
-                report.series_added += 1;
-                head.handle(series)
-            });
+        for ((raw, indexes), decision) in new_series.into_iter().zip(decided) {
+            let series = match decision {
+                Decision::Undecided => continue,
+                Decision::Drop => None,
+                Decision::Keep(labels) => {
+                    let (series, _) = head.get_or_create(&labels);
+                    report.series_added += 1;
+                    head.handle(series)
+                }
+            };
             let kept = series.is_some();
             let slot = self.insert(raw, series, now);
             if kept {
@@ -246,6 +266,36 @@ impl SeriesCache {
             });
         }
         stale
+    }
+
+    /// Runs the new series (labels merged) through the series stage in one batch.
+    fn decide(
+        &self,
+        labeled: Vec<Labels>,
+        stage: &GuardedStage,
+        report: &mut IngestReport,
+    ) -> Vec<Decision> {
+        let named = |labels: Labels| {
+            if labels.metric_name().is_empty() {
+                Decision::Drop
+            } else {
+                Decision::Keep(labels)
+            }
+        };
+        if labeled.is_empty() || stage.is_empty() {
+            return labeled.into_iter().map(named).collect();
+        }
+        match stage.process(&labeled) {
+            Ok(answers) => answers
+                .into_iter()
+                .map(|answer| answer.map_or(Decision::Drop, named))
+                .collect(),
+            Err(e) => {
+                report.undecided_series = labeled.len();
+                report.stage_error = Some(e.to_string());
+                labeled.iter().map(|_| Decision::Undecided).collect()
+            }
+        }
     }
 
     fn insert(&mut self, raw: &str, series: Option<SeriesHandle>, now: u64) -> u32 {

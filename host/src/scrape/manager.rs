@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use super::discovery::{Discovery, CHANGE_CHECK};
 use super::scrape_loop::{LoopContext, LoopHandle, LoopSettings, TargetHealth};
+use super::stages::{JobStages, StageSetupError};
 use super::target::{discovered_labels, Target};
 use crate::config::ScrapeConfig;
 use crate::model::Labels;
@@ -40,6 +41,9 @@ struct JobView {
     dropped: Vec<Labels>,
 }
 
+/// How soon a failed target stage is asked again.
+const STAGE_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
 struct JobTask {
     config: ScrapeConfig,
     stop: watch::Sender<bool>,
@@ -64,8 +68,28 @@ impl ScrapeManager {
 
     /// Makes the running jobs those of `configs`. Jobs whose configuration is unchanged keep
     /// running untouched; changed ones restart; removed ones stop (their series go stale).
-    pub async fn apply(&self, configs: &[ScrapeConfig]) {
+    /// The plugins of every new or changed job are loaded first: if one fails, nothing changes
+    /// and the error says which job and plugin refused and why.
+    pub async fn apply(&self, configs: &[ScrapeConfig]) -> Result<(), StageSetupError> {
         let mut jobs = self.jobs.lock().await;
+        let to_start: Vec<ScrapeConfig> = configs
+            .iter()
+            .filter(|c| {
+                jobs.get(&c.job_name)
+                    .is_none_or(|running| running.config != **c)
+            })
+            .cloned()
+            .collect();
+        let runtime = self.ctx.plugins.clone();
+        let loading = to_start.clone();
+        let stages = tokio::task::spawn_blocking(move || {
+            loading
+                .iter()
+                .map(|cfg| JobStages::load(&runtime, cfg))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .expect("loading plugins panicked")?;
         let wanted: HashMap<&str, &ScrapeConfig> =
             configs.iter().map(|c| (c.job_name.as_str(), c)).collect();
         let names: Vec<String> = jobs.keys().cloned().collect();
@@ -77,20 +101,25 @@ impl ScrapeManager {
                 let job = jobs.remove(&name).expect("listed above");
                 stop_job(job).await;
                 self.views.lock().expect("views lock").remove(&name);
+                self.ctx.telemetry.plugins.untrack(&name);
             }
         }
-        for cfg in configs {
-            if !jobs.contains_key(&cfg.job_name) {
-                jobs.insert(cfg.job_name.clone(), self.start_job(cfg.clone()));
-            }
+        for (cfg, stages) in to_start.into_iter().zip(stages) {
+            self.ctx
+                .telemetry
+                .plugins
+                .track(&cfg.job_name, stages.plugin_list());
+            jobs.insert(cfg.job_name.clone(), self.start_job(cfg, stages));
         }
+        Ok(())
     }
 
     /// Stops every job, writing stale markers for all their series.
     pub async fn shutdown(&self) {
         let mut jobs = self.jobs.lock().await;
-        for (_, job) in jobs.drain() {
+        for (name, job) in jobs.drain() {
             stop_job(job).await;
+            self.ctx.telemetry.plugins.untrack(&name);
         }
         self.views.lock().expect("views lock").clear();
     }
@@ -106,10 +135,11 @@ impl ScrapeManager {
         out
     }
 
-    fn start_job(&self, config: ScrapeConfig) -> JobTask {
+    fn start_job(&self, config: ScrapeConfig, stages: JobStages) -> JobTask {
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(run_job(
             config.clone(),
+            stages,
             self.ctx.clone(),
             self.views.clone(),
             stopped,
@@ -125,31 +155,26 @@ async fn stop_job(job: JobTask) {
 
 async fn run_job(
     cfg: ScrapeConfig,
+    stages: JobStages,
     ctx: LoopContext,
     views: Arc<Mutex<BTreeMap<String, JobView>>>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let settings = LoopSettings {
+    let settings = Arc::new(LoopSettings {
         job: cfg.job_name.clone(),
         honor_labels: cfg.honor_labels,
         honor_timestamps: cfg.honor_timestamps,
         sample_limit: cfg.sample_limit,
         body_size_limit: cfg.body_size_limit,
-    };
-    if !(cfg.relabel_configs.is_empty()
-        && cfg.metric_relabel_configs.is_empty()
-        && cfg.target_plugins.is_empty()
-        && cfg.series_plugins.is_empty())
-    {
-        // Issue #3 runs these through the plugin stages; until then, say so instead of silently
-        // scraping targets a shard should not own.
-        tracing::warn!(job = %cfg.job_name, "relabel rules and plugins are validated but not executed yet");
-    }
+        series_stage: stages.series.clone(),
+    });
     let mut discovery = Discovery::new(&cfg);
     discovery.refresh();
     let mut running: HashMap<Arc<Target>, LoopHandle> = HashMap::new();
+    let mut decisions = TargetDecisions::default();
     loop {
-        let (targets, dropped) = build_targets(&cfg, &discovery);
+        let (targets, dropped, stage_failed) =
+            build_targets(&cfg, &stages, &discovery, &mut decisions).await;
         let mut next: HashMap<Arc<Target>, LoopHandle> = HashMap::new();
         for target in targets {
             if next.contains_key(&target) {
@@ -168,16 +193,22 @@ async fn run_job(
         running = next;
         publish(&views, &cfg.job_name, &running, dropped, &ctx);
         // Wait for a discovery change or the stop signal.
+        let mut retry_at = stage_failed.then(|| tokio::time::Instant::now() + STAGE_RETRY);
         loop {
             let wait = async {
-                if discovery.has_files() {
+                if discovery.has_files() || retry_at.is_some() {
                     tokio::time::sleep(CHANGE_CHECK).await
                 } else {
                     std::future::pending().await
                 }
             };
             tokio::select! {
-                _ = wait => if discovery.refresh() { break },
+                _ = wait => {
+                    let retry = retry_at.is_some_and(|at| tokio::time::Instant::now() >= at);
+                    if discovery.refresh() || retry {
+                        break;
+                    }
+                }
                 _ = stopped.changed() => {
                     for (_, handle) in running.drain() {
                         handle.stop().await;
@@ -185,28 +216,81 @@ async fn run_job(
                     return;
                 }
             }
+            retry_at = retry_at.filter(|at| tokio::time::Instant::now() < *at);
         }
     }
 }
 
-/// Builds the job's targets from its groups. Targets that can't be scraped are logged and
-/// listed as dropped.
-fn build_targets(cfg: &ScrapeConfig, discovery: &Discovery) -> (Vec<Arc<Target>>, Vec<Labels>) {
+/// The target stage's last answer for each discovered label set, kept so that a failing
+/// stage leaves every known target where it was.
+#[derive(Default)]
+struct TargetDecisions {
+    last: HashMap<Labels, Option<Labels>>,
+}
+
+/// Builds the job's targets from its groups: discovered labels through the target stage (one
+/// batch), then `Target::from_relabeled`. Returns the targets to scrape, the discovered label
+/// sets that are not scraped (dropped by the stage or unscrapable) and whether the stage failed
+/// (its previous decisions were used; targets it never decided wait for a retry).
+async fn build_targets(
+    cfg: &ScrapeConfig,
+    stages: &JobStages,
+    discovery: &Discovery,
+    decisions: &mut TargetDecisions,
+) -> (Vec<Arc<Target>>, Vec<Labels>, bool) {
+    let discovered: Vec<Labels> = discovery
+        .groups()
+        .flat_map(|group| {
+            group
+                .targets
+                .iter()
+                .map(|address| discovered_labels(cfg, address, &group.labels))
+        })
+        .collect();
+    let stage = stages.targets.clone();
+    let batch = discovered.clone();
+    let answer = if stage.is_empty() {
+        Ok(batch.into_iter().map(Some).collect())
+    } else {
+        tokio::task::spawn_blocking(move || stage.process(&batch))
+            .await
+            .expect("target stage panicked")
+    };
+    let (relabeled, failed): (Vec<Option<Option<Labels>>>, bool) = match answer {
+        Ok(answer) => {
+            decisions.last = discovered
+                .iter()
+                .cloned()
+                .zip(answer.iter().cloned())
+                .collect();
+            (answer.into_iter().map(Some).collect(), false)
+        }
+        Err(e) => {
+            tracing::error!(job = %cfg.job_name, error = %e, "target stage failed; keeping its previous decisions");
+            let previous = discovered
+                .iter()
+                .map(|d| decisions.last.get(d).cloned())
+                .collect();
+            (previous, true)
+        }
+    };
     let mut targets = Vec::new();
     let mut dropped = Vec::new();
-    for group in discovery.groups() {
-        for address in &group.targets {
-            let discovered = discovered_labels(cfg, address, &group.labels);
-            match Target::from_relabeled(cfg, discovered.clone(), discovered.clone()) {
+    for (discovered, decision) in discovered.into_iter().zip(relabeled) {
+        match decision {
+            // Never decided (the stage failed before it saw this target): not scraped yet.
+            None => {}
+            Some(None) => dropped.push(discovered),
+            Some(Some(labels)) => match Target::from_relabeled(cfg, discovered.clone(), labels) {
                 Ok(t) => targets.push(Arc::new(t)),
                 Err(e) => {
                     tracing::warn!(job = %cfg.job_name, labels = %discovered, error = %e, "target dropped");
                     dropped.push(discovered);
                 }
-            }
+            },
         }
     }
-    (targets, dropped)
+    (targets, dropped, failed)
 }
 
 fn publish(

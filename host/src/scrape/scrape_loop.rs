@@ -15,11 +15,14 @@ use tokio::sync::watch;
 use super::fetch::Fetcher;
 use super::ingest::{IngestReport, IngestSettings, SeriesCache};
 use super::parse::Format;
+use super::stages::GuardedStage;
 use super::target::Target;
 use crate::model::labels::METRIC_NAME;
 use crate::model::{Labels, STALE_NAN};
+use crate::plugin::PluginRuntime;
 use crate::storage::{Head, SeriesRef};
 use crate::telemetry::Telemetry;
+use bytes::Bytes;
 
 /// Bodies larger than this are parsed with `block_in_place` so one huge federation scrape does
 /// not hold up the other loops sharing its runtime worker.
@@ -84,13 +87,14 @@ impl Default for TargetHealth {
 }
 
 /// Per-job settings a loop needs besides its target.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct LoopSettings {
     pub job: String,
     pub honor_labels: bool,
     pub honor_timestamps: bool,
     pub sample_limit: u64,
     pub body_size_limit: u64,
+    pub series_stage: GuardedStage,
 }
 
 /// Shared services of all loops.
@@ -99,6 +103,7 @@ pub struct LoopContext {
     pub head: Arc<Head>,
     pub fetcher: Fetcher,
     pub telemetry: Arc<Telemetry>,
+    pub plugins: Arc<PluginRuntime>,
     pub node_seed: u64,
 }
 
@@ -118,7 +123,7 @@ pub struct LoopHandle {
 }
 
 impl LoopHandle {
-    pub fn spawn(target: Arc<Target>, settings: LoopSettings, ctx: LoopContext) -> LoopHandle {
+    pub fn spawn(target: Arc<Target>, settings: Arc<LoopSettings>, ctx: LoopContext) -> LoopHandle {
         let (stop, stopped) = watch::channel(false);
         let health = Arc::new(Mutex::new(TargetHealth::default()));
         let scrape_loop = ScrapeLoop {
@@ -142,7 +147,7 @@ impl LoopHandle {
 
 struct ScrapeLoop {
     target: Arc<Target>,
-    settings: LoopSettings,
+    settings: Arc<LoopSettings>,
     ctx: LoopContext,
     cache: SeriesCache,
     report_series: [SeriesRef; 5],
@@ -188,26 +193,12 @@ impl ScrapeLoop {
         let outcome = match fetched {
             Ok(exposition) => {
                 let format = Format::from_content_type(exposition.content_type.as_deref());
-                let settings = IngestSettings {
-                    target_labels: &self.target.public,
-                    honor_labels: self.settings.honor_labels,
-                    honor_timestamps: self.settings.honor_timestamps,
-                    sample_limit: self.settings.sample_limit,
-                };
-                let (head, cache) = (&self.ctx.head, &mut self.cache);
-                let mut ingest =
-                    || cache.ingest(head, &settings, &exposition.body, format, scrape_ms);
-                let result = if exposition.body.len() > INLINE_PARSE_BYTES {
-                    tokio::task::block_in_place(ingest)
-                } else {
-                    ingest()
-                };
-                result.map_err(|e| e.to_string())
+                self.ingest(exposition.body, format, scrape_ms).await
             }
             Err(e) => Err(e.to_string()),
         };
         let report = match &outcome {
-            Ok(report) => *report,
+            Ok(report) => report.clone(),
             Err(reason) => {
                 tracing::debug!(target = %self.target, job = %self.settings.job, error = %reason, "scrape failed");
                 self.ctx.telemetry.scrape_failures.get_or_create(&job).inc();
@@ -229,6 +220,44 @@ impl ScrapeLoop {
         health.last_error = outcome.err().unwrap_or_default();
         health.last_scrape = Some(wall);
         health.last_duration = duration;
+    }
+
+    /// Stores a scraped body. Plugin calls block (and must not run on a runtime worker), so a
+    /// job with series plugins ingests on a blocking thread; so does a large body, which would
+    /// otherwise hold up the loops sharing this worker.
+    async fn ingest(
+        &mut self,
+        body: Bytes,
+        format: Format,
+        scrape_ms: i64,
+    ) -> Result<IngestReport, String> {
+        if self.settings.series_stage.is_empty() && body.len() <= INLINE_PARSE_BYTES {
+            return ingest(
+                &mut self.cache,
+                &self.ctx.head,
+                &self.target,
+                &self.settings,
+                &body,
+                format,
+                scrape_ms,
+            );
+        }
+        let mut cache = std::mem::take(&mut self.cache);
+        let (head, target, settings) = (
+            self.ctx.head.clone(),
+            self.target.clone(),
+            self.settings.clone(),
+        );
+        let (cache, result) = tokio::task::spawn_blocking(move || {
+            let result = ingest(
+                &mut cache, &head, &target, &settings, &body, format, scrape_ms,
+            );
+            (cache, result)
+        })
+        .await
+        .expect("ingesting a scrape panicked");
+        self.cache = cache;
+        result
     }
 
     fn record(&self, report: &IngestReport, up: bool, duration: Duration, scrape_ms: i64) {
@@ -268,6 +297,27 @@ impl ScrapeLoop {
             let _ = self.ctx.head.append(series, now_ms, STALE_NAN);
         }
     }
+}
+
+fn ingest(
+    cache: &mut SeriesCache,
+    head: &Head,
+    target: &Target,
+    settings: &LoopSettings,
+    body: &[u8],
+    format: Format,
+    scrape_ms: i64,
+) -> Result<IngestReport, String> {
+    let ingest_settings = IngestSettings {
+        target_labels: &target.public,
+        honor_labels: settings.honor_labels,
+        honor_timestamps: settings.honor_timestamps,
+        sample_limit: settings.sample_limit,
+        series_stage: &settings.series_stage,
+    };
+    cache
+        .ingest(head, &ingest_settings, body, format, scrape_ms)
+        .map_err(|e| e.to_string())
 }
 
 fn report_series(head: &Head, target_labels: &Labels) -> [SeriesRef; 5] {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{PluginRef, PluginSource, RelabelConfig, ScrapeConfig};
 use crate::model::Labels;
+use crate::plugin::metrics::JobPlugins;
 use crate::plugin::{stock, Plugin, PluginLimits, PluginRuntime, Stage, StageError, World};
 
 /// Consecutive failures after which a stage backs off.
@@ -48,10 +49,24 @@ impl JobStages {
                     World::Target => "relabel_configs",
                     World::Series => "metric_relabel_configs",
                 };
-                plugins.push(load_one(runtime, cfg, name, &PluginSource::Stock("relabel".into()), world, &config)?);
+                plugins.push(load_one(
+                    runtime,
+                    cfg,
+                    name,
+                    &PluginSource::Stock("relabel".into()),
+                    world,
+                    &config,
+                )?);
             }
             for p in extra {
-                plugins.push(load_one(runtime, cfg, &p.name, &p.source, world, &p.config_json)?);
+                plugins.push(load_one(
+                    runtime,
+                    cfg,
+                    &p.name,
+                    &p.source,
+                    world,
+                    &p.config_json,
+                )?);
             }
             let stage = Stage::new(world, plugins).map_err(|e| StageSetupError {
                 job: cfg.job_name.clone(),
@@ -62,8 +77,26 @@ impl JobStages {
         };
         Ok(JobStages {
             targets: stage(World::Target, &cfg.relabel_configs, &cfg.target_plugins)?,
-            series: stage(World::Series, &cfg.metric_relabel_configs, &cfg.series_plugins)?,
+            series: stage(
+                World::Series,
+                &cfg.metric_relabel_configs,
+                &cfg.series_plugins,
+            )?,
         })
+    }
+}
+
+impl JobStages {
+    /// Every plugin of the job with the stage it runs in, for metrics and debugging.
+    pub fn plugin_list(&self) -> JobPlugins {
+        [("target", &self.targets), ("series", &self.series)]
+            .into_iter()
+            .flat_map(|(stage, s)| {
+                s.plugins()
+                    .iter()
+                    .map(move |p| (stage.to_owned(), p.clone()))
+            })
+            .collect()
     }
 }
 
@@ -89,7 +122,8 @@ fn load_one(
             ))
         })?,
         PluginSource::File(path) => {
-            owned = std::fs::read(path).map_err(|e| fail(format!("reading {}: {e}", path.display())))?;
+            owned = std::fs::read(path)
+                .map_err(|e| fail(format!("reading {}: {e}", path.display())))?;
             &owned
         }
     };
@@ -124,6 +158,13 @@ pub enum StageFailure {
 }
 
 impl GuardedStage {
+    /// A stage without plugins: keeps everything unchanged.
+    pub fn empty(world: World) -> Self {
+        GuardedStage::new(
+            Stage::new(world, Vec::new()).expect("no plugin can be of the wrong world"),
+        )
+    }
+
     pub fn new(stage: Stage) -> Self {
         GuardedStage {
             stage,

@@ -7,8 +7,12 @@ fn settings(target: &Labels) -> IngestSettings<'_> {
         honor_labels: false,
         honor_timestamps: true,
         sample_limit: 0,
+        series_stage: &NO_STAGE,
     }
 }
+
+static NO_STAGE: std::sync::LazyLock<GuardedStage> =
+    std::sync::LazyLock::new(|| GuardedStage::empty(crate::plugin::World::Series));
 
 fn target() -> Labels {
     Labels::from_pairs([("instance", "h:1"), ("job", "j")])

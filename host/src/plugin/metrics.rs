@@ -1,0 +1,130 @@
+//! Per-plugin metrics on `/metrics`: calls, failures by kind, call time, fuel, instances and
+//! each loaded plugin's identity, read from the plugins' own counters at scrape time.
+//!
+//! Plugins come and go with configuration reloads, so they are not registered one by one: the
+//! scrape manager keeps the list of live plugins here, labeled with the job and stage that run
+//! them, and a collector walks it whenever `/metrics` is asked for.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+
+use super::{FailureKind, Plugin};
+
+/// A job's plugins, each with the stage it runs in, in stage order.
+pub type JobPlugins = Vec<(String, Arc<Plugin>)>;
+
+/// Live plugins by job.
+#[derive(Debug, Default, Clone)]
+pub struct PluginMetrics {
+    live: Arc<Mutex<BTreeMap<String, JobPlugins>>>,
+}
+
+impl PluginMetrics {
+    /// Replaces the plugins listed for `job`.
+    pub fn track(&self, job: &str, plugins: JobPlugins) {
+        self.live
+            .lock()
+            .expect("plugin metrics lock")
+            .insert(job.to_owned(), plugins);
+    }
+
+    pub fn untrack(&self, job: &str) {
+        self.live.lock().expect("plugin metrics lock").remove(job);
+    }
+}
+
+type Labels3 = [(&'static str, String); 3];
+
+impl Collector for PluginMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let live = self.live.lock().expect("plugin metrics lock");
+        let rows: Vec<(Labels3, &Arc<Plugin>)> = live
+            .iter()
+            .flat_map(|(job, plugins)| {
+                plugins.iter().map(move |(stage, plugin)| {
+                    let labels = [
+                        ("job", job.clone()),
+                        ("stage", stage.clone()),
+                        ("plugin", plugin.name().to_owned()),
+                    ];
+                    (labels, plugin)
+                })
+            })
+            .collect();
+        let counter = |encoder: &mut DescriptorEncoder,
+                       name: &str,
+                       help: &str,
+                       value: &dyn Fn(&Plugin) -> u64| {
+            let mut family = encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                ConstCounter::new(0u64).metric_type(),
+            )?;
+            for (labels, plugin) in &rows {
+                let metric = ConstCounter::new(value(plugin));
+                metric.encode(family.encode_family(labels)?)?;
+            }
+            Ok::<_, std::fmt::Error>(())
+        };
+        counter(
+            &mut encoder,
+            "wasmfed_plugin_calls",
+            "Batches passed to a plugin.",
+            &|p| p.stats().calls(),
+        )?;
+        counter(
+            &mut encoder,
+            "wasmfed_plugin_fuel_used",
+            "Fuel (wasm instructions, roughly) plugin calls consumed.",
+            &|p| p.stats().fuel_used(),
+        )?;
+        counter(
+            &mut encoder,
+            "wasmfed_plugin_instantiations",
+            "Plugin instances created (a failed call replaces its instance).",
+            &|p| p.stats().instantiations(),
+        )?;
+        let mut seconds = encoder.encode_descriptor(
+            "wasmfed_plugin_call_seconds",
+            "Time spent in plugin calls.",
+            None,
+            ConstCounter::new(0f64).metric_type(),
+        )?;
+        for (labels, plugin) in &rows {
+            ConstCounter::new(plugin.stats().call_time().as_secs_f64())
+                .encode(seconds.encode_family(labels)?)?;
+        }
+        let mut failures = encoder.encode_descriptor(
+            "wasmfed_plugin_failures",
+            "Failed plugin calls, by kind (trap, budget, memory, output_too_large, bad_output, guest).",
+            None,
+            ConstCounter::new(0u64).metric_type(),
+        )?;
+        for (labels, plugin) in &rows {
+            for kind in FailureKind::ALL {
+                let [job, stage, name] = labels.clone();
+                let with_kind = [job, stage, name, ("kind", kind.as_str().to_owned())];
+                ConstCounter::new(plugin.stats().failures(kind))
+                    .encode(failures.encode_family(&with_kind)?)?;
+            }
+        }
+        let mut info = encoder.encode_descriptor(
+            "wasmfed_plugin_info",
+            "Loaded plugins and the sha256 of their component.",
+            None,
+            ConstGauge::new(1i64).metric_type(),
+        )?;
+        for (labels, plugin) in &rows {
+            let [job, stage, name] = labels.clone();
+            let with_sha = [job, stage, name, ("sha256", plugin.sha256())];
+            ConstGauge::new(1i64).encode(info.encode_family(&with_sha)?)?;
+        }
+        Ok(())
+    }
+}
