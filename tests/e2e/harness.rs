@@ -49,6 +49,9 @@ impl HttpResponse {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

@@ -5,5 +5,6 @@ mod bad_input;
 mod durability;
 mod federate;
 mod harness;
+mod plugins;
 mod prometheus;
 mod reload;

@@ -11,8 +11,8 @@ use crate::federate::{fixed_exposition, now_ms};
 use crate::harness::*;
 
 /// A real Prometheus on loopback with a temp storage dir; killed on drop.
-struct Prometheus {
-    addr: SocketAddr,
+pub struct Prometheus {
+    pub addr: SocketAddr,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -30,7 +30,7 @@ fn prometheus_binary() -> PathBuf {
 }
 
 impl Prometheus {
-    fn start(config: &str) -> Prometheus {
+    pub fn start(config: &str) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config).unwrap();

@@ -1,0 +1,238 @@
+//! Relabeling and shard selection through the WebAssembly plugins, end to end: rules from a
+//! plain prometheus.yml run in the stock `relabel` component, `hashmod` sharding keeps exactly
+//! the targets the real Prometheus keeps, and a plugin that can't load refuses the config.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::harness::*;
+use crate::prometheus::Prometheus;
+
+#[test]
+fn relabel_rules_run_at_both_stages() {
+    let exporter = Exporter::start(|_| {
+        Reply::Text(
+            "keep_me{path=\"/a\"} 1\nkeep_me{path=\"/b\"} 2\ndrop_me 3\nrename_me{x=\"1\"} 4\n"
+                .into(),
+        )
+    });
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+         scrape_configs:\n  - job_name: exp\n    static_configs:\n      - targets: ['{}']\n\
+         \x20   relabel_configs:\n\
+         \x20     - source_labels: [__address__]\n        regex: '127\\.0\\.0\\.1:(.*)'\n        target_label: port\n\
+         \x20   metric_relabel_configs:\n\
+         \x20     - source_labels: [__name__]\n        regex: drop_me\n        action: drop\n\
+         \x20     - source_labels: [__name__]\n        regex: rename_(.*)\n        target_label: __name__\n        replacement: renamed_$1\n\
+         \x20     - regex: path\n        action: labeldrop\n",
+        exporter.addr
+    );
+    let node = Wasmfed::start(&config);
+    let port = exporter.addr.port().to_string();
+    let want: BTreeSet<Vec<(String, String)>> = [("keep_me", None), ("renamed_me", Some("1"))]
+        .iter()
+        .map(|(name, x)| {
+            let mut labels = vec![
+                ("__name__".to_owned(), name.to_string()),
+                ("instance".to_owned(), exporter.addr.to_string()),
+                ("job".to_owned(), "exp".to_owned()),
+                ("port".to_owned(), port.clone()),
+            ];
+            if let Some(x) = x {
+                labels.push(("x".to_owned(), x.to_string()));
+            }
+            labels
+        })
+        .collect();
+    wait_for("relabeled series", Duration::from_secs(30), || {
+        let got: BTreeSet<_> = samples_of(
+            &node
+                .federate(&[r#"{job="exp",__name__!~"up|scrape_.*"}"#])
+                .text(),
+        )
+        .into_iter()
+        .map(|(labels, _, _)| labels)
+        .collect();
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!("{got:?}"))
+        }
+    });
+    // The two keep_me series became one after labeldrop: a duplicate, counted, not stored twice.
+    let up = samples_of(
+        &node
+            .federate(&["scrape_samples_post_metric_relabeling"])
+            .text(),
+    );
+    assert_eq!(
+        up.iter()
+            .map(|(_, v, _)| f64::from_bits(*v))
+            .collect::<Vec<_>>(),
+        [3.0]
+    );
+    let metrics = get(node.addr, "/metrics").unwrap().text();
+    for line in [
+        "wasmfed_plugin_calls_total{job=\"exp\",stage=\"target\",plugin=\"relabel_configs\"}",
+        "wasmfed_plugin_calls_total{job=\"exp\",stage=\"series\",plugin=\"metric_relabel_configs\"}",
+        "wasmfed_plugin_info{job=\"exp\",stage=\"series\",plugin=\"metric_relabel_configs\",sha256=",
+    ] {
+        assert!(metrics.contains(line), "/metrics lacks {line}:\n{metrics}");
+    }
+}
+
+const SHARDS: u64 = 3;
+
+fn shard_jobs(addresses: &[String]) -> String {
+    let targets = addresses
+        .iter()
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (0..SHARDS)
+        .map(|shard| {
+            format!(
+                "  - job_name: shard{shard}\n    scrape_interval: 1m\n    static_configs:\n      - targets: [{targets}]\n\
+                 \x20   relabel_configs:\n\
+                 \x20     - source_labels: [__address__]\n        modulus: {SHARDS}\n        target_label: __tmp_hash\n        action: hashmod\n\
+                 \x20     - source_labels: [__tmp_hash]\n        regex: ^{shard}$\n        action: keep\n"
+            )
+        })
+        .collect()
+}
+
+fn kept_by_job(targets: &serde_json::Value) -> Vec<(String, BTreeSet<String>)> {
+    (0..SHARDS)
+        .map(|shard| {
+            let job = format!("shard{shard}");
+            let kept = targets["data"]["activeTargets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t["scrapePool"] == job.as_str())
+                .map(|t| {
+                    t["discoveredLabels"]["__address__"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect();
+            (job, kept)
+        })
+        .collect()
+}
+
+#[test]
+fn hashmod_shards_keep_what_prometheus_keeps() {
+    // Addresses nothing listens on: both sides list them as targets (down), which is all we compare.
+    let addresses: Vec<String> = (0..40)
+        .map(|i| format!("127.0.0.{}:{}", 2 + i % 7, 9100 + i))
+        .collect();
+    let config = format!(
+        "global:\n  scrape_timeout: 1s\nscrape_configs:\n{}",
+        shard_jobs(&addresses)
+    );
+    let prometheus = Prometheus::start(&config);
+    let node = Wasmfed::start(&config);
+    let ours = kept_by_job(&node.targets());
+    let total: usize = ours.iter().map(|(_, kept)| kept.len()).sum();
+    assert_eq!(
+        total,
+        addresses.len(),
+        "every target lands in exactly one shard: {ours:?}"
+    );
+    assert!(ours.iter().all(|(_, kept)| !kept.is_empty()), "{ours:?}");
+    wait_for(
+        "prometheus to keep the same targets per shard",
+        Duration::from_secs(60),
+        || {
+            let theirs = kept_by_job(&get(prometheus.addr, "/api/v1/targets")?.json());
+            if theirs == ours {
+                Ok(())
+            } else {
+                Err(format!("prometheus {theirs:?}\nwasmfed {ours:?}"))
+            }
+        },
+    );
+}
+
+#[test]
+fn hashmod_shard_plugin_agrees_with_relabel_hashmod() {
+    let addresses: Vec<String> = (0..40)
+        .map(|i| format!("10.1.{}.{}:9100", i / 10, i))
+        .collect();
+    let targets = addresses
+        .iter()
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut config = format!(
+        "global:\n  scrape_timeout: 1s\nscrape_configs:\n{}",
+        shard_jobs(&addresses)
+    );
+    for shard in 0..SHARDS {
+        config.push_str(&format!(
+            "  - job_name: plugin{shard}\n    scrape_interval: 1m\n    static_configs:\n      - targets: [{targets}]\n\
+             \x20   target_plugins:\n      - stock: hashmod-shard\n        config: {{modulus: {SHARDS}, shard: {shard}}}\n"
+        ));
+    }
+    let node = Wasmfed::start(&config);
+    let view = wait_for("every job's targets", Duration::from_secs(20), || {
+        let view = node.targets();
+        let jobs = view["data"]["activeTargets"]
+            .as_array()
+            .map_or(0, |a| a.len());
+        // 40 targets kept once by the three relabel shards and once by the three plugin shards.
+        if jobs == 2 * addresses.len() {
+            Ok(view)
+        } else {
+            Err(format!("{jobs} active"))
+        }
+    });
+    let by_relabel = kept_by_job(&view);
+    for (shard, (_, kept)) in by_relabel.iter().enumerate() {
+        let job = format!("plugin{shard}");
+        let by_plugin: BTreeSet<String> = view["data"]["activeTargets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["scrapePool"] == job.as_str())
+            .map(|t| {
+                t["discoveredLabels"]["__address__"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(&by_plugin, kept, "shard {shard}");
+    }
+}
+
+#[test]
+fn a_plugin_that_cannot_load_refuses_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wasmfed.yml");
+    let good =
+        "scrape_configs:\n  - job_name: a\n    static_configs: [{targets: ['127.0.0.1:1']}]\n";
+    std::fs::write(&path, good).unwrap();
+    let node = Wasmfed::start_with(dir, &path, &["--web.enable-lifecycle"]);
+    for (bad, reason) in [
+        (
+            "    target_plugins:\n      - stock: hashmod-shard\n        config: {modulus: 2, shard: 5}\n",
+            "shard",
+        ),
+        ("    target_plugins:\n      - file: missing.wasm\n", "missing.wasm"),
+        ("    series_plugins:\n      - stock: no-such-plugin\n", "no stock plugin"),
+        (
+            "    metric_relabel_configs:\n      - source_labels: [a]\n        action: hashmod\n        target_label: t\n",
+            "modulus",
+        ),
+    ] {
+        std::fs::write(&path, format!("{good}{bad}")).unwrap();
+        let r = http(node.addr, "POST", "/-/reload", &[], b"").unwrap();
+        assert_eq!(r.status, 500, "{bad}");
+        assert!(r.text().contains(reason), "{bad}: {}", r.text());
+        let jobs = node.targets()["data"]["activeTargets"].as_array().unwrap().len();
+        assert_eq!(jobs, 1, "the running config is untouched");
+    }
+}
