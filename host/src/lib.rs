@@ -8,6 +8,7 @@ pub mod config;
 pub mod model;
 pub mod node;
 pub mod plugin;
+pub mod relabel_debug;
 pub mod scrape;
 pub mod storage;
 pub mod synth;

@@ -85,6 +85,11 @@ enum Command {
         #[command(subcommand)]
         what: CheckCommand,
     },
+    /// Debug relabeling: show what a job's rules and plugins do, step by step.
+    Relabel {
+        #[command(subcommand)]
+        what: RelabelCommand,
+    },
     /// Run the demo: a synthetic exporter, a leaf node and a global node federating it, on loopback.
     Demo,
     /// Serve synthetic targets (one port each) for benchmarks.
@@ -98,6 +103,23 @@ enum Command {
         /// Series per target.
         #[arg(long, default_value_t = 1000)]
         series: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RelabelCommand {
+    /// Run a job's target stage on its discovered targets (and its series stage on --series),
+    /// printing every target's labels after each plugin and the step that dropped it.
+    Test {
+        /// The configuration file.
+        #[arg(long = "config", value_name = "FILE")]
+        config: PathBuf,
+        /// The scrape job to test.
+        #[arg(long, value_name = "NAME")]
+        job: String,
+        /// A series in exposition syntax, e.g. 'http_requests_total{code="200"}'; repeatable.
+        #[arg(long, value_name = "SERIES")]
+        series: Vec<String>,
     },
 }
 
@@ -117,6 +139,14 @@ fn main() -> std::process::ExitCode {
         Some(Command::Check {
             what: CheckCommand::Config { files },
         }) => return check_config(files),
+        Some(Command::Relabel {
+            what:
+                RelabelCommand::Test {
+                    config,
+                    job,
+                    series,
+                },
+        }) => wasmfed::relabel_debug::report(config, job, series).map(|report| print!("{report}")),
         Some(Command::Demo) => runtime().block_on(demo()),
         Some(Command::Synth {
             listen,

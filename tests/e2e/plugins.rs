@@ -236,3 +236,58 @@ fn a_plugin_that_cannot_load_refuses_the_config() {
         assert_eq!(jobs, 1, "the running config is untouched");
     }
 }
+
+#[test]
+fn relabel_test_shows_each_step_and_who_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.yml");
+    let addresses: Vec<String> = (0..6).map(|i| format!("h{i}:9100")).collect();
+    let config = format!(
+        "global:\n  scrape_timeout: 1s\nscrape_configs:\n{}",
+        shard_jobs(&addresses).replace("    relabel_configs:\n", "    metric_relabel_configs:\n      - source_labels: [__name__]\n        regex: go_.*\n        action: drop\n    relabel_configs:\n")
+    );
+    std::fs::write(&path, config).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasmfed"))
+        .args([
+            "relabel",
+            "test",
+            "--job",
+            "shard1",
+            "--series",
+            "go_goroutines",
+            "--series",
+            "up_time{a=\"b\"}",
+        ])
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("job \"shard1\": 6 targets discovered"),
+        "{text}"
+    );
+    assert!(text.contains("=> dropped by relabel_configs"), "{text}");
+    assert!(text.contains("=> scraped at http://"), "{text}");
+    assert!(
+        text.contains("__tmp_hash=\"1\""),
+        "the intermediate labels are shown: {text}"
+    );
+    assert!(
+        text.contains("series {__name__=\"go_goroutines\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("=> dropped by metric_relabel_configs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("=> stored as {__name__=\"up_time\", a=\"b\""),
+        "{text}"
+    );
+}

@@ -7,6 +7,8 @@
 //! then starts the first instance (`init`) — each step failing with its own [`PluginError`]
 //! variant so a hot reload can say exactly why a new component was refused.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -23,6 +25,10 @@ use super::World;
 pub struct PluginRuntime {
     engine: Engine,
     linker: Linker<HostState>,
+    /// Compiled components by sha256: the stock `relabel` plugin serves every job's rules, and
+    /// compiling it once per job would make start-up and reloads slow. Entries live as long as
+    /// the node; swapping components at runtime (issue #5) is what will need eviction.
+    compiled: Mutex<HashMap<String, Component>>,
 }
 
 impl PluginRuntime {
@@ -32,7 +38,11 @@ impl PluginRuntime {
         config.cranelift_opt_level(OptLevel::Speed);
         let engine = Engine::new(&config).map_err(|e| PluginError::Engine(describe(&e)))?;
         let linker = sandbox::linker(&engine).map_err(|e| PluginError::Engine(describe(&e)))?;
-        Ok(PluginRuntime { engine, linker })
+        Ok(PluginRuntime {
+            engine,
+            linker,
+            compiled: Mutex::default(),
+        })
     }
 
     /// Compiles `wasm_bytes` (a component, built for `wasm32-unknown-unknown` and made a
@@ -55,8 +65,25 @@ impl PluginRuntime {
                     .to_string(),
             ));
         }
-        let component = Component::new(&self.engine, wasm_bytes)
-            .map_err(|e| PluginError::Compile(describe(&e)))?;
+        let sha256 = hex(&Sha256::digest(wasm_bytes));
+        let cached = self
+            .compiled
+            .lock()
+            .expect("compile cache lock")
+            .get(&sha256)
+            .cloned();
+        let component = match cached {
+            Some(component) => component,
+            None => {
+                let component = Component::new(&self.engine, wasm_bytes)
+                    .map_err(|e| PluginError::Compile(describe(&e)))?;
+                self.compiled
+                    .lock()
+                    .expect("compile cache lock")
+                    .insert(sha256.clone(), component.clone());
+                component
+            }
+        };
         let compiled = started.elapsed();
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
             PluginError::WrongWorld(format!(
@@ -65,7 +92,6 @@ impl PluginRuntime {
             ))
         })?;
         let exports = Exports::find(&pre, world)?;
-        let sha256 = hex(&Sha256::digest(wasm_bytes));
         let plugin = Plugin::start(name, sha256, world, config_json, limits, pre, exports)?;
         tracing::info!(
             plugin = name,

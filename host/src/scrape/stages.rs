@@ -216,3 +216,56 @@ impl GuardedStage {
         Ok(result?)
     }
 }
+
+/// What each plugin of a stage did to one input, for relabel debugging.
+#[derive(Debug)]
+pub struct StageTrace {
+    pub input: Labels,
+    /// Each plugin's name and what it returned (`None`: dropped). Stops at the drop.
+    pub steps: Vec<(String, Option<Labels>)>,
+    /// Set when a plugin failed on the batch.
+    pub error: Option<String>,
+}
+
+impl GuardedStage {
+    /// Runs `batch` plugin by plugin, recording every intermediate label set. Blocking.
+    pub fn trace(&self, batch: &[Labels]) -> Vec<StageTrace> {
+        let mut traces: Vec<StageTrace> = batch
+            .iter()
+            .map(|input| StageTrace {
+                input: input.clone(),
+                steps: Vec::new(),
+                error: None,
+            })
+            .collect();
+        let mut current: Vec<Option<Labels>> = batch.iter().cloned().map(Some).collect();
+        for plugin in self.plugins() {
+            let (positions, alive): (Vec<usize>, Vec<Labels>) = current
+                .iter()
+                .enumerate()
+                .filter_map(|(i, l)| l.clone().map(|l| (i, l)))
+                .unzip();
+            if alive.is_empty() {
+                break;
+            }
+            match plugin.process(&alive) {
+                Ok(answers) => {
+                    for (i, answer) in positions.into_iter().zip(answers) {
+                        let answer = answer.filter(|l| !l.is_empty());
+                        traces[i]
+                            .steps
+                            .push((plugin.name().to_owned(), answer.clone()));
+                        current[i] = answer;
+                    }
+                }
+                Err(e) => {
+                    for i in positions {
+                        traces[i].error = Some(format!("plugin {}: {e}", plugin.name()));
+                        current[i] = None;
+                    }
+                }
+            }
+        }
+        traces
+    }
+}
