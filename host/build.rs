@@ -23,6 +23,8 @@ use std::process::Command;
 const TEST_GUESTS: &[(&str, Target)] = &[
     ("tests/guests/identity", Target::Core),
     ("tests/guests/probe", Target::Wasip2),
+    // The custom-plugin example, built the way its README tells users to.
+    ("../examples/rendezvous-shard", Target::Wasip2),
 ];
 
 #[derive(Clone, Copy)]

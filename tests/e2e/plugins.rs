@@ -291,3 +291,97 @@ fn relabel_test_shows_each_step_and_who_dropped() {
         "{text}"
     );
 }
+
+/// The custom-plugin example of `examples/rendezvous-shard`, built by host/build.rs exactly as
+/// its README tells users to (`cargo build --release --target wasm32-wasip2`).
+const RENDEZVOUS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rendezvous-shard.wasm"));
+
+/// Owners (job name suffix = node index) of every target, read from `/api/v1/targets`.
+fn owners(
+    view: &serde_json::Value,
+    prefix: &str,
+) -> std::collections::BTreeMap<String, Vec<usize>> {
+    let mut owners: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    for t in view["data"]["activeTargets"].as_array().unwrap() {
+        let job = t["scrapePool"].as_str().unwrap();
+        if let Some(node) = job.strip_prefix(prefix) {
+            let address = t["discoveredLabels"]["__address__"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            owners
+                .entry(address)
+                .or_default()
+                .push(node.parse().unwrap());
+        }
+    }
+    owners
+}
+
+#[test]
+fn rendezvous_example_moves_few_targets_when_a_node_joins() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("rendezvous.wasm");
+    std::fs::write(&plugin, RENDEZVOUS).unwrap();
+    let addresses: Vec<String> = (0..200)
+        .map(|i| format!("10.2.{}.{}:9100", i / 100, i % 100))
+        .collect();
+    let targets = addresses
+        .iter()
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let ring = |n: usize, prefix: &str, replicas: usize| -> String {
+        let nodes: Vec<String> = (0..n).map(|i| format!("\"node-{i}\"")).collect();
+        (0..n)
+            .map(|i| {
+                format!(
+                    "  - job_name: {prefix}{i}\n    scrape_interval: 1h\n    static_configs:\n      - targets: [{targets}]\n\
+                     \x20   target_plugins:\n      - file: {}\n        config: {{nodes: [{}], self: node-{i}, replicas: {replicas}}}\n",
+                    plugin.display(),
+                    nodes.join(", ")
+                )
+            })
+            .collect()
+    };
+    let config = format!(
+        "global:\n  scrape_timeout: 1s\nscrape_configs:\n{}{}{}",
+        ring(4, "four", 1),
+        ring(5, "five", 1),
+        ring(3, "pair", 2)
+    );
+    let config_path = dir.path().join("wasmfed.yml");
+    std::fs::write(&config_path, config).unwrap();
+    let node = Wasmfed::start_with(tempfile::tempdir().unwrap(), &config_path, &[]);
+    let view = wait_for("every ring's targets", Duration::from_secs(30), || {
+        let view = node.targets();
+        let n = view["data"]["activeTargets"]
+            .as_array()
+            .map_or(0, |a| a.len());
+        // 200 targets once per ring of one replica, twice in the ring of two.
+        if n == 200 * 4 {
+            Ok(view)
+        } else {
+            Err(format!("{n} active"))
+        }
+    });
+    let four = owners(&view, "four");
+    let five = owners(&view, "five");
+    assert_eq!(four.len(), 200);
+    assert!(
+        four.values().chain(five.values()).all(|o| o.len() == 1),
+        "one owner each"
+    );
+    let moved: Vec<&String> = four.keys().filter(|a| four[*a] != five[*a]).collect();
+    // 1/(N+1) = 40 of 200 expected; hashmod would move about 160.
+    assert!(moved.len() <= 40 + 15, "{} moved", moved.len());
+    assert!(
+        moved.iter().all(|a| five[*a] == [4]),
+        "only to the new node"
+    );
+    let pair = owners(&view, "pair");
+    assert!(
+        pair.values().all(|o| o.len() == 2),
+        "replicas: 2 keeps each target twice"
+    );
+}
