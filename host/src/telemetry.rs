@@ -41,6 +41,9 @@ pub struct Telemetry {
     pub active_targets: Gauge,
     pub http_requests: Family<HandlerLabels, Counter>,
     pub federate_series: Counter,
+    pub series_cache_hits: Family<JobLabel, Counter>,
+    pub series_cache_misses: Family<JobLabel, Counter>,
+    pub series_undecided: Family<JobLabel, Counter>,
     pub scrape_duration: Histogram,
     pub reload_successful: Gauge,
     pub reload_success_time: Gauge,
@@ -63,6 +66,9 @@ impl Default for Telemetry {
             active_targets: Gauge::default(),
             http_requests: Family::default(),
             federate_series: Counter::default(),
+            series_cache_hits: Family::default(),
+            series_cache_misses: Family::default(),
+            series_undecided: Family::default(),
             scrape_duration: Histogram::new(exponential_buckets(0.001, 4.0, 8)),
             reload_successful: Gauge::default(),
             reload_success_time: Gauge::default(),
@@ -110,6 +116,21 @@ impl Default for Telemetry {
             "wasmfed_http_requests",
             "HTTP requests served, by handler and status code.",
             t.http_requests.clone(),
+        );
+        registry.register(
+            "wasmfed_series_cache_hits",
+            "Scraped series found in their target's cache (no decoding, no plugin call), by job.",
+            t.series_cache_hits.clone(),
+        );
+        registry.register(
+            "wasmfed_series_cache_misses",
+            "Scraped series not in their target's cache: decoded and sent through the series stage.",
+            t.series_cache_misses.clone(),
+        );
+        registry.register(
+            "wasmfed_series_stage_undecided",
+            "New series dropped because the series stage failed or backed off, by job.",
+            t.series_undecided.clone(),
         );
         registry.register(
             "wasmfed_federate_series",

@@ -275,6 +275,26 @@ impl ScrapeLoop {
                 .inc_by(report.duplicates as u64);
         }
         t.scrape_duration.observe(duration.as_secs_f64());
+        let job = Telemetry::job(&self.settings.job);
+        t.series_cache_hits
+            .get_or_create(&job)
+            .inc_by(report.cache_hits as u64);
+        let misses = report.scraped.saturating_sub(report.cache_hits);
+        t.series_cache_misses
+            .get_or_create(&job)
+            .inc_by(misses as u64);
+        if report.undecided_series > 0 {
+            t.series_undecided
+                .get_or_create(&job)
+                .inc_by(report.undecided_series as u64);
+            tracing::warn!(
+                target = %self.target,
+                job = %self.settings.job,
+                series = report.undecided_series,
+                error = report.stage_error.as_deref().unwrap_or(""),
+                "series stage gave no answer; new series dropped until it does"
+            );
+        }
         let values = [
             if up { 1.0 } else { 0.0 },
             duration.as_secs_f64(),

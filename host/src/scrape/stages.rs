@@ -269,3 +269,65 @@ impl GuardedStage {
         traces
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IDENTITY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/identity.wasm"));
+
+    fn stage() -> GuardedStage {
+        let runtime = PluginRuntime::new().unwrap();
+        let plugin = runtime
+            .load(
+                "identity",
+                IDENTITY,
+                World::Series,
+                "null",
+                PluginLimits::default(),
+            )
+            .unwrap();
+        GuardedStage::new(Stage::new(World::Series, vec![Arc::new(plugin)]).unwrap())
+    }
+
+    fn named(name: &str) -> Labels {
+        Labels::from_pairs([("__name__", name)])
+    }
+
+    #[test]
+    fn repeated_failures_back_off_and_success_resets() {
+        let stage = stage();
+        let ok = [named("a"), named("drop_me")];
+        assert_eq!(stage.process(&ok).unwrap(), [Some(named("a")), None]);
+        let failing = [named("fail_me")];
+        for _ in 0..FAILURES_BEFORE_BACKOFF {
+            assert!(matches!(
+                stage.process(&failing),
+                Err(StageFailure::Failed(_))
+            ));
+        }
+        let calls = stage.plugins()[0].stats().calls();
+        match stage.process(&ok) {
+            Err(StageFailure::BackingOff { failures, last }) => {
+                assert_eq!(failures, FAILURES_BEFORE_BACKOFF);
+                assert!(last.contains("asked to fail"), "{last}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            stage.plugins()[0].stats().calls(),
+            calls,
+            "no call while backing off"
+        );
+        // Past the back-off the stage is asked again, and a success clears the count.
+        stage.health.lock().unwrap().until = Some(Instant::now());
+        assert!(stage.process(&ok).is_ok());
+        assert_eq!(stage.health.lock().unwrap().consecutive_failures, 0);
+    }
+
+    #[test]
+    fn an_empty_stage_keeps_everything() {
+        let stage = GuardedStage::empty(World::Series);
+        assert_eq!(stage.process(&[named("x")]).unwrap(), [Some(named("x"))]);
+    }
+}

@@ -3,6 +3,7 @@
 
 mod guests;
 mod hostile;
+mod relabel;
 mod wat;
 
 use std::sync::OnceLock;
