@@ -1,0 +1,220 @@
+//! Fetches every selector's series once, before evaluation starts.
+//!
+//! As in Prometheus' `populateSeries`, the time range each selector can ever look at is known
+//! from the query's own range, the selector's offset and `@`, its range (for a range
+//! selector) or the lookback window (for an instant one), and the ranges and offsets of the
+//! subqueries around it. One `select` per selector then serves every evaluation step, which is
+//! what makes range queries and subqueries affordable through a component boundary.
+
+use std::collections::HashMap;
+
+use promql_parser::label::MatchOp as ParsedOp;
+use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
+
+use super::labels::{Interner, Labels, METRIC_NAME};
+use super::source::{MatchOp, Matcher, Source};
+use super::EvalError;
+
+/// One selected series, samples oldest first, stale markers included.
+pub(crate) struct StoredSeries {
+    pub metric: Labels,
+    pub ts: Vec<i64>,
+    pub vals: Vec<f64>,
+}
+
+/// Selected series by selector node.
+pub(crate) type Prefetched = HashMap<*const VectorSelector, Vec<StoredSeries>>;
+
+/// The query's own time frame, against which `@ start()` / `@ end()` resolve.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct QueryFrame {
+    pub start: i64,
+    pub end: i64,
+    pub lookback_ms: i64,
+}
+
+impl QueryFrame {
+    pub fn at(&self, at: &AtModifier) -> i64 {
+        match at {
+            AtModifier::Start => self.start,
+            AtModifier::End => self.end,
+            AtModifier::At(time) => system_time_ms(time),
+        }
+    }
+}
+
+pub(crate) fn system_time_ms(time: &std::time::SystemTime) -> i64 {
+    match time.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+pub(crate) fn offset_ms(offset: &Option<Offset>) -> i64 {
+    match offset {
+        Some(Offset::Pos(d)) => d.as_millis() as i64,
+        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+        None => 0,
+    }
+}
+
+/// The matchers a selector stands for: its metric name first, as Prometheus puts it.
+pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Matcher>, EvalError> {
+    if !vs.matchers.or_matchers.is_empty() {
+        return Err(EvalError::Unsupported(
+            "`or` between label matchers".to_string(),
+        ));
+    }
+    Ok(name_matcher(vs)
+        .into_iter()
+        .chain(vs.matchers.matchers.iter().map(|m| Matcher {
+            name: m.name.clone(),
+            op: convert_op(&m.op),
+            value: m.value.clone(),
+        }))
+        .collect())
+}
+
+fn name_matcher(vs: &VectorSelector) -> Option<Matcher> {
+    vs.name.as_ref().map(|name| Matcher {
+        name: METRIC_NAME.to_string(),
+        op: MatchOp::Equal,
+        value: name.clone(),
+    })
+}
+
+fn convert_op(op: &ParsedOp) -> MatchOp {
+    match op {
+        ParsedOp::Equal => MatchOp::Equal,
+        ParsedOp::NotEqual => MatchOp::NotEqual,
+        ParsedOp::Re(_) => MatchOp::Regex,
+        ParsedOp::NotRe(_) => MatchOp::NotRegex,
+    }
+}
+
+/// Offsets and ranges of the enclosing subqueries (`subqueryTimes`): an `@` on a subquery
+/// resets what came before it.
+#[derive(Clone, Copy, Default)]
+struct Enclosing {
+    offset: i64,
+    range: i64,
+    at: Option<i64>,
+}
+
+struct Walker<'a> {
+    frame: QueryFrame,
+    source: &'a mut dyn Source,
+    interner: Interner,
+    out: Prefetched,
+}
+
+/// Selects the series of every selector in `expr` for a query over `[start, end]`.
+pub(crate) fn prefetch(
+    expr: &Expr,
+    frame: QueryFrame,
+    source: &mut dyn Source,
+) -> Result<Prefetched, EvalError> {
+    let mut walker = Walker {
+        frame,
+        source,
+        interner: Interner::default(),
+        out: HashMap::new(),
+    };
+    walker.walk(expr, Enclosing::default())?;
+    Ok(walker.out)
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, expr: &Expr, enclosing: Enclosing) -> Result<(), EvalError> {
+        match expr {
+            Expr::VectorSelector(vs) => self.fetch(vs, 0, enclosing),
+            Expr::MatrixSelector(ms) => self.fetch(&ms.vs, ms.range.as_millis() as i64, enclosing),
+            Expr::Subquery(sq) => self.walk(&sq.expr, self.enter(sq, enclosing)),
+            Expr::Aggregate(a) => {
+                if let Some(param) = &a.param {
+                    self.walk(param, enclosing)?;
+                }
+                self.walk(&a.expr, enclosing)
+            }
+            Expr::Unary(u) => self.walk(&u.expr, enclosing),
+            Expr::Binary(b) => {
+                self.walk(&b.lhs, enclosing)?;
+                self.walk(&b.rhs, enclosing)
+            }
+            Expr::Paren(p) => self.walk(&p.expr, enclosing),
+            Expr::Call(c) => c.args.args.iter().try_for_each(|a| self.walk(a, enclosing)),
+            Expr::NumberLiteral(_) | Expr::StringLiteral(_) => Ok(()),
+            Expr::Extension(_) => Err(EvalError::Unsupported("extension expressions".into())),
+        }
+    }
+
+    fn enter(&self, sq: &SubqueryExpr, outer: Enclosing) -> Enclosing {
+        let offset = offset_ms(&sq.offset);
+        let range = sq.range.as_millis() as i64;
+        match &sq.at {
+            Some(at) => Enclosing {
+                offset,
+                range,
+                at: Some(self.frame.at(at)),
+            },
+            None => Enclosing {
+                offset: outer.offset + offset,
+                range: outer.range + range,
+                at: outer.at,
+            },
+        }
+    }
+
+    /// `getTimeRangesForSelector`, then one `select`.
+    fn fetch(
+        &mut self,
+        vs: &VectorSelector,
+        range: i64,
+        enclosing: Enclosing,
+    ) -> Result<(), EvalError> {
+        let (mut start, mut end) = match enclosing.at {
+            Some(at) => (at, at),
+            None => (self.frame.start, self.frame.end),
+        };
+        match &vs.at {
+            Some(at) => {
+                start = self.frame.at(at);
+                end = start;
+            }
+            None => {
+                start -= enclosing.offset + enclosing.range;
+                end -= enclosing.offset;
+            }
+        }
+        // Both windows are open on the left: a sample exactly a lookback (or range) before
+        // the evaluation time is out.
+        start -= if range == 0 {
+            self.frame.lookback_ms - 1
+        } else {
+            range - 1
+        };
+        let offset = offset_ms(&vs.offset);
+        start -= offset;
+        end -= offset;
+
+        let matchers = selector_matchers(vs)?;
+        let selected = self
+            .source
+            .select(&matchers, start, end)
+            .map_err(EvalError::Source)?;
+        let mut series: Vec<StoredSeries> = selected
+            .into_iter()
+            .map(|s| StoredSeries {
+                metric: self.interner.labels(s.labels),
+                ts: s.timestamps_ms,
+                vals: s.values,
+            })
+            .collect();
+        // Prometheus' storage yields series sorted by labels, and result order follows it.
+        if !series.is_sorted_by(|a, b| a.metric <= b.metric) {
+            series.sort_by(|a, b| a.metric.cmp(&b.metric));
+        }
+        self.out.insert(vs as *const VectorSelector, series);
+        Ok(())
+    }
+}

@@ -1,0 +1,3 @@
+//! wasmfed's stock rule plugin: Prometheus recording rules evaluated by a PromQL engine.
+
+pub mod engine;
