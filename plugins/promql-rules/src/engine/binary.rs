@@ -165,8 +165,10 @@ pub(crate) struct Matching {
     card: Card,
     /// `on(...)` rather than `ignoring(...)`.
     on: bool,
-    /// The `on`/`ignoring` labels; for `ignoring`, the metric name too. Sorted.
+    /// The `on`/`ignoring` labels.
     labels: Vec<String>,
+    /// The labels signatures are built from: for `ignoring`, the metric name too. Sorted.
+    sig_labels: Vec<String>,
     /// The `group_left`/`group_right` labels copied from the "one" side.
     include: Vec<String>,
     fill_lhs: Option<f64>,
@@ -190,21 +192,23 @@ impl Matching {
             _ if set_op => (Card::ManyToMany, vec![]),
             _ => (Card::OneToOne, vec![]),
         };
-        let (on, mut labels) = match modifier.and_then(|m| m.matching.as_ref()) {
+        let (on, labels) = match modifier.and_then(|m| m.matching.as_ref()) {
             Some(LabelModifier::Include(l)) => (true, l.labels.clone()),
             Some(LabelModifier::Exclude(l)) => (false, l.labels.clone()),
             None => (false, vec![]),
         };
+        let mut sig_labels = labels.clone();
         if !on {
-            labels.push(METRIC_NAME.to_string());
+            sig_labels.push(METRIC_NAME.to_string());
         }
-        labels.sort();
-        labels.dedup();
+        sig_labels.sort();
+        sig_labels.dedup();
         let fill = modifier.map(|m| &m.fill_values);
         Matching {
             card,
             on,
             labels,
+            sig_labels,
             include,
             fill_lhs: fill.and_then(|f| f.lhs),
             fill_rhs: fill.and_then(|f| f.rhs),
@@ -213,15 +217,15 @@ impl Matching {
 
     fn signature(&self, metric: &Labels, buf: &mut Vec<u8>) {
         buf.clear();
-        metric.write_signature(&self.labels, self.on, buf);
+        metric.write_signature(&self.sig_labels, self.on, buf);
     }
 
-    /// The labels the signature is built from, as Prometheus prints them in errors.
+    /// The labels the signature is built from (`MatchLabels`).
     fn matched_labels(&self, metric: &Labels) -> Labels {
         if self.on {
-            metric.keep(&self.labels)
+            metric.keep(&self.sig_labels)
         } else {
-            metric.drop(&self.labels)
+            metric.drop(&self.sig_labels)
         }
     }
 }
@@ -368,11 +372,7 @@ pub(crate) fn vector_vector(
 
 fn fill_sample(matching: &Matching, other: &Sample, value: f64) -> Sample {
     Sample {
-        metric: if matching.on {
-            other.metric.keep(&matching.labels)
-        } else {
-            other.metric.drop(&matching.labels)
-        },
+        metric: matching.matched_labels(&other.metric),
         value,
         drop_name: false,
     }

@@ -41,6 +41,7 @@ pub use value::{
 
 use eval::{duplicate_labelset, Evaluator, Step};
 use notes::Notes;
+pub use prefetch::selector_matchers;
 use prefetch::{prefetch, QueryFrame};
 
 /// Why an evaluation failed.

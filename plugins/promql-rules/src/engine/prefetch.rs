@@ -59,7 +59,7 @@ pub(crate) fn offset_ms(offset: &Option<Offset>) -> i64 {
 }
 
 /// The matchers a selector stands for: its metric name first, as Prometheus puts it.
-pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Matcher>, EvalError> {
+pub fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Matcher>, EvalError> {
     if !vs.matchers.or_matchers.is_empty() {
         return Err(EvalError::Unsupported(
             "`or` between label matchers".to_string(),
