@@ -35,6 +35,7 @@ use promql_parser::parser::Expr;
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use numeric::almost_equal;
 pub use source::{CompiledMatchers, MatchOp, Matcher, Series, Source};
+pub use time::parse_duration_ms;
 pub use value::{
     is_stale_marker, Annotation, Point, RangeSeries, Sample, Severity, Value, STALE_NAN_BITS,
 };

@@ -73,6 +73,49 @@ pub(crate) fn rfc3339(ms: i64) -> String {
     )
 }
 
+/// Prometheus' `model.ParseDuration`: units `y`, `w`, `d`, `h`, `m`, `s`, `ms` in that order,
+/// each at most once (`1h30m`, `10s`, `0`), in milliseconds.
+pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
+    const UNITS: [(&str, i64); 7] = [
+        ("y", 365 * 86_400_000),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ];
+    let invalid = || format!("not a valid duration string: {text:?}");
+    if text == "0" {
+        return Ok(0);
+    }
+    let mut rest = text;
+    let mut total: i64 = 0;
+    let mut next_unit = 0;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let n: i64 = rest[..digits].parse().map_err(|_| invalid())?;
+        rest = &rest[digits..];
+        let letters = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit = &rest[..letters];
+        rest = &rest[letters..];
+        let i = UNITS[next_unit..]
+            .iter()
+            .position(|(u, _)| *u == unit)
+            .ok_or_else(invalid)?
+            + next_unit;
+        next_unit = i + 1;
+        total = n
+            .checked_mul(UNITS[i].1)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(invalid)?;
+    }
+    if text.is_empty() {
+        return Err(invalid());
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +135,24 @@ mod tests {
         }
         assert_eq!(days_in_month(2000, 2), 29);
         assert_eq!(days_in_month(1900, 2), 28);
+    }
+
+    #[test]
+    fn durations() {
+        let cases = [
+            ("0", Ok(0)),
+            ("0s", Ok(0)),
+            ("1h30m", Ok(5_400_000)),
+            ("100ms", Ok(100)),
+            ("1d", Ok(86_400_000)),
+            ("5m", Ok(300_000)),
+            ("", Err(())),
+            ("1", Err(())),
+            ("30m1h", Err(())),
+            ("1x", Err(())),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_duration_ms(text).map_err(|_| ()), want, "{text:?}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! the files) into commands, following `promql/promqltest/test.go`.
 
 use promql_parser::parser::{self, Expr};
-use promql_rules::engine::{Labels, STALE_NAN_BITS};
+use promql_rules::engine::{parse_duration_ms, Labels, STALE_NAN_BITS};
 use regex::Regex;
 
 pub enum Command {
@@ -289,40 +289,8 @@ fn unquote(s: &str) -> Result<String, String> {
     Ok(inner.replace("\\\"", "\"").replace("\\\\", "\\"))
 }
 
-/// Prometheus' `model.ParseDuration` (`1h30m`, `10s`, `0`).
-pub fn parse_duration(s: &str) -> Result<i64, String> {
-    let s = s.trim();
-    if s == "0" {
-        return Ok(0);
-    }
-    let units = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("ms", 1),
-        ("m", 60_000),
-        ("s", 1000),
-    ];
-    let mut rest = s;
-    let mut total = 0i64;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(format!("invalid duration {s:?}"));
-        }
-        let n: i64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?}"))?;
-        rest = &rest[digits..];
-        let (unit, ms) = units
-            .iter()
-            .find(|(u, _)| rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms")))
-            .ok_or_else(|| format!("invalid duration {s:?}"))?;
-        total += n * ms;
-        rest = &rest[unit.len()..];
-    }
-    Ok(total)
+fn parse_duration(s: &str) -> Result<i64, String> {
+    parse_duration_ms(s.trim())
 }
 
 /// Go's `strconv.ParseInt(s, 0, 64)` then `ParseFloat`.
@@ -513,7 +481,5 @@ mod tests {
             parse_items("-1.5e+2 {{schema:1 sum:3}}x1").unwrap().len(),
             3
         );
-        assert_eq!(parse_duration("1h30m").unwrap(), 5_400_000);
-        assert_eq!(parse_duration("100ms").unwrap(), 100);
     }
 }
