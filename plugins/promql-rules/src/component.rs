@@ -85,7 +85,12 @@ impl rules::Guest for RulePlugin {
 struct HostStore;
 
 impl Source for HostStore {
-    fn select(&mut self, matchers: &[Matcher], start_ms: i64, end_ms: i64) -> Result<Vec<Series>, String> {
+    fn select(
+        &mut self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Series>, String> {
         let matchers: Vec<store::Matcher> = matchers
             .iter()
             .map(|m| store::Matcher {
@@ -124,11 +129,20 @@ mod tests {
 
     #[test]
     fn init_refuses_bad_configs_and_keeps_the_old_rules() {
-        RulePlugin::init(r#"{"groups": [{"name": "g", "rules": [{"record": "two", "expr": "1 + 1"}]}]}"#.into())
-            .unwrap();
-        for bad in ["null", "{", r#"{"groups": [{"name": "g", "rules": [{"record": "r", "expr": "sum("}]}]}"#] {
+        RulePlugin::init(
+            r#"{"groups": [{"name": "g", "rules": [{"record": "two", "expr": "1 + 1"}]}]}"#.into(),
+        )
+        .unwrap();
+        for bad in [
+            "null",
+            "{",
+            r#"{"groups": [{"name": "g", "rules": [{"record": "r", "expr": "sum("}]}]}"#,
+        ] {
             let err = RulePlugin::init(bad.into()).unwrap_err();
-            assert!(matches!(err, PluginError::InvalidConfig(_)), "{bad}: {err:?}");
+            assert!(
+                matches!(err, PluginError::InvalidConfig(_)),
+                "{bad}: {err:?}"
+            );
         }
         let out = RulePlugin::evaluate(60_000).unwrap();
         assert_eq!(out.len(), 1);
@@ -139,9 +153,14 @@ mod tests {
 
     #[test]
     fn all_rules_failing_fails_the_call() {
-        RulePlugin::init(r#"{"groups": [{"name": "g", "rules": [{"record": "s", "expr": "\"text\""}]}]}"#.into())
-            .unwrap();
+        RulePlugin::init(
+            r#"{"groups": [{"name": "g", "rules": [{"record": "s", "expr": "\"text\""}]}]}"#.into(),
+        )
+        .unwrap();
         let err = RulePlugin::evaluate(0).unwrap_err();
-        assert!(matches!(&err, PluginError::Failed(m) if m.contains("rule result is not a vector or scalar")), "{err:?}");
+        assert!(
+            matches!(&err, PluginError::Failed(m) if m.contains("rule result is not a vector or scalar")),
+            "{err:?}"
+        );
     }
 }

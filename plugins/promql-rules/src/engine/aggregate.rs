@@ -242,16 +242,8 @@ fn reduce(op: Op, grouping: &Grouping, q: f64, input: Vec<Sample>) -> Vec<Sample
                 let q = (acc.count - 1.0) / acc.count;
                 (acc.mean, acc.kahan) = kahan_inc(f / acc.count, q * acc.mean, q * acc.kahan);
             }
-            Op::Max => {
-                if acc.value < f || acc.value.is_nan() {
-                    acc.value = f;
-                }
-            }
-            Op::Min => {
-                if acc.value > f || acc.value.is_nan() {
-                    acc.value = f;
-                }
-            }
+            Op::Max if acc.value < f || acc.value.is_nan() => acc.value = f,
+            Op::Min if acc.value > f || acc.value.is_nan() => acc.value = f,
             Op::Count => acc.count += 1.0,
             Op::Stddev | Op::Stdvar => {
                 acc.count += 1.0;

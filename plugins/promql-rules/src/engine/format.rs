@@ -23,7 +23,7 @@ pub fn go_format_g(f: f64) -> String {
     }
     let d = Digits::shortest(f);
     let exp = d.dp - 1;
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         d.exponent_form(d.digits.len())
     } else {
         format!("{f}")

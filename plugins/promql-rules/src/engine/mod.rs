@@ -24,6 +24,8 @@ mod order;
 mod prefetch;
 mod range_functions;
 mod source;
+#[cfg(test)]
+mod tests;
 mod time;
 mod value;
 

@@ -308,10 +308,9 @@ fn instant_value(p: &[Point], is_rate: bool) -> Option<f64> {
     if interval == 0 {
         return None;
     }
-    let mut result = b.v;
-    if !is_rate || !(b.v < a.v) {
-        result = b.v - a.v;
-    }
+    // At a counter reset (a drop, NaN excepted), irate starts again from zero.
+    let reset = is_rate && b.v < a.v;
+    let mut result = if reset { b.v } else { b.v - a.v };
     if is_rate {
         result /= interval as f64 / 1000.0;
     }

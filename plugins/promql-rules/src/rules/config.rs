@@ -166,9 +166,16 @@ fn duration_ms(at: &str, text: &str) -> Result<i64, ConfigError> {
 
 fn rule(at: &str, r: RawRule) -> Result<RuleConfig, ConfigError> {
     let record = match (r.record, r.alert) {
-        (Some(_), Some(_)) => return Err(invalid(at, "only one of 'record' and 'alert' must be set")),
+        (Some(_), Some(_)) => {
+            return Err(invalid(at, "only one of 'record' and 'alert' must be set"))
+        }
         (None, None) => return Err(invalid(at, "one of 'record' or 'alert' must be set")),
-        (None, Some(_)) => return Err(invalid(at, "alerting rules are not supported by this plugin")),
+        (None, Some(_)) => {
+            return Err(invalid(
+                at,
+                "alerting rules are not supported by this plugin",
+            ))
+        }
         (Some(record), None) => record,
     };
     if r.expr.is_empty() {
@@ -177,7 +184,10 @@ fn rule(at: &str, r: RawRule) -> Result<RuleConfig, ConfigError> {
     let expr = parser::parse(&r.expr)
         .map_err(|e| invalid(at, &format!("could not parse expression: {e}")))?;
     if record.is_empty() {
-        return Err(invalid(at, &format!("invalid recording rule name: {record}")));
+        return Err(invalid(
+            at,
+            &format!("invalid recording rule name: {record}"),
+        ));
     }
     if record.contains(['{', '}']) {
         return Err(invalid(
@@ -185,7 +195,11 @@ fn rule(at: &str, r: RawRule) -> Result<RuleConfig, ConfigError> {
             &format!("braces present in the recording rule name; should it be in expr?: {record}"),
         ));
     }
-    if let Some((name, _)) = r.labels.iter().find(|(k, _)| k.is_empty() || *k == METRIC_NAME) {
+    if let Some((name, _)) = r
+        .labels
+        .iter()
+        .find(|(k, _)| k.is_empty() || *k == METRIC_NAME)
+    {
         return Err(invalid(at, &format!("invalid label name: {name}")));
     }
     Ok(RuleConfig {
@@ -214,7 +228,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.groups[0].rules[0].record, "job:up:sum");
-        assert_eq!(c.groups[0].rules[0].labels, [("a".to_string(), "b".to_string())]);
+        assert_eq!(
+            c.groups[0].rules[0].labels,
+            [("a".to_string(), "b".to_string())]
+        );
         assert_eq!(c.groups[0].query_offset_ms, 0);
         assert_eq!(c.options.lookback_delta_ms, 300_000);
         assert!(!c.options.delayed_name_removal);
@@ -225,15 +242,42 @@ mod tests {
         let cases = [
             (r#"{"groups": 1}"#, "invalid JSON"),
             (r#"{"groups": [], "x": 1}"#, "unknown field `x`"),
-            (r#"{"groups": [{"name": ""}]}"#, "groups[0]: groupname must not be empty"),
-            (r#"{"groups": [{"name": "a"}, {"name": "a"}]}"#, "groups[1]: repeated group name: a"),
-            (r#"{"groups": [{"name": "a", "query_offset": "x"}]}"#, "groups[0].query_offset: not a valid duration string"),
-            (r#"{"groups": [{"name": "a", "rules": [{"alert": "A", "expr": "up"}]}]}"#, "groups[0].rules[0]: alerting rules are not supported"),
-            (r#"{"groups": [{"name": "a", "rules": [{"record": "r"}]}]}"#, "groups[0].rules[0]: field 'expr' must be set"),
-            (r#"{"groups": [{"name": "a", "rules": [{"record": "r", "expr": "sum("}]}]}"#, "groups[0].rules[0]: could not parse expression"),
-            (r#"{"groups": [{"name": "a", "rules": [{"record": "r{a}", "expr": "up"}]}]}"#, "braces present in the recording rule name"),
-            (r#"{"groups": [{"name": "a", "rules": [{"record": "r", "expr": "up", "labels": {"__name__": "x"}}]}]}"#, "invalid label name: __name__"),
-            (r#"{"groups": [], "evaluation_interval": "0s"}"#, "evaluation_interval: must be positive"),
+            (
+                r#"{"groups": [{"name": ""}]}"#,
+                "groups[0]: groupname must not be empty",
+            ),
+            (
+                r#"{"groups": [{"name": "a"}, {"name": "a"}]}"#,
+                "groups[1]: repeated group name: a",
+            ),
+            (
+                r#"{"groups": [{"name": "a", "query_offset": "x"}]}"#,
+                "groups[0].query_offset: not a valid duration string",
+            ),
+            (
+                r#"{"groups": [{"name": "a", "rules": [{"alert": "A", "expr": "up"}]}]}"#,
+                "groups[0].rules[0]: alerting rules are not supported",
+            ),
+            (
+                r#"{"groups": [{"name": "a", "rules": [{"record": "r"}]}]}"#,
+                "groups[0].rules[0]: field 'expr' must be set",
+            ),
+            (
+                r#"{"groups": [{"name": "a", "rules": [{"record": "r", "expr": "sum("}]}]}"#,
+                "groups[0].rules[0]: could not parse expression",
+            ),
+            (
+                r#"{"groups": [{"name": "a", "rules": [{"record": "r{a}", "expr": "up"}]}]}"#,
+                "braces present in the recording rule name",
+            ),
+            (
+                r#"{"groups": [{"name": "a", "rules": [{"record": "r", "expr": "up", "labels": {"__name__": "x"}}]}]}"#,
+                "invalid label name: __name__",
+            ),
+            (
+                r#"{"groups": [], "evaluation_interval": "0s"}"#,
+                "evaluation_interval: must be positive",
+            ),
         ];
         for (json, want) in cases {
             let got = err(json);

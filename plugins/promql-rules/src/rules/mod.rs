@@ -192,7 +192,10 @@ mod tests {
                 .iter()
                 .filter(|(l, _)| m.matches(l))
                 .map(|(l, samples)| {
-                    let s: Vec<_> = samples.iter().filter(|(t, _)| *t >= start && *t <= end).collect();
+                    let s: Vec<_> = samples
+                        .iter()
+                        .filter(|(t, _)| *t >= start && *t <= end)
+                        .collect();
                     Series {
                         labels: l.to_pairs(),
                         timestamps_ms: s.iter().map(|(t, _)| *t).collect(),
@@ -210,7 +213,11 @@ mod tests {
                 vec![(0, v), (60_000, v)],
             )
         };
-        Store(vec![series("node", "a", 1.0), series("node", "b", 2.0), series("db", "c", 4.0)])
+        Store(vec![
+            series("node", "a", 1.0),
+            series("node", "b", 2.0),
+            series("db", "c", 4.0),
+        ])
     }
 
     fn text(e: &Evaluation) -> Vec<String> {
@@ -281,7 +288,8 @@ mod tests {
         assert_eq!(text(&first)[2], r#"{__name__="n"} 2 @60000"#);
         // The host stores the first evaluation; then instance b drops below the threshold.
         for s in &first.samples {
-            host.0.push((s.labels.clone(), vec![(s.timestamp_ms, s.value)]));
+            host.0
+                .push((s.labels.clone(), vec![(s.timestamp_ms, s.value)]));
         }
         host.0[1].1.push((120_000, 1.0));
         let second = rules.evaluate(180_000, &mut host);

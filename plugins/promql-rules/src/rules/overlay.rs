@@ -59,7 +59,11 @@ impl<'s> Overlay<'s> {
             .find(|m| m.name == METRIC_NAME && m.op == MatchOp::Equal)
             .map(|m| m.value.as_str());
         let candidates: Vec<&Written> = match name {
-            Some(n) => self.by_name.get(n).map(|w| w.iter().collect()).unwrap_or_default(),
+            Some(n) => self
+                .by_name
+                .get(n)
+                .map(|w| w.iter().collect())
+                .unwrap_or_default(),
             None => self.by_name.values().flatten().collect(),
         };
         if candidates.is_empty() {
@@ -150,6 +154,9 @@ mod tests {
         assert_eq!(got[0].values, [1.0, 2.0, 3.0]);
         assert_eq!(got[1].values[0].to_bits(), STALE_NAN_BITS);
         // Outside the asked range, nothing is added.
-        assert_eq!(overlay.select(&name_is("r"), 0, 60_000).unwrap()[0].values, [1.0, 2.0]);
+        assert_eq!(
+            overlay.select(&name_is("r"), 0, 60_000).unwrap()[0].values,
+            [1.0, 2.0]
+        );
     }
 }
