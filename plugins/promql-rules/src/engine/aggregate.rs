@@ -8,8 +8,6 @@
 //! group allocates. Output follows the order in which groups first appear in the input, as in
 //! Prometheus.
 
-use std::collections::HashMap;
-
 use promql_parser::parser::token::{
     T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_LIMITK, T_LIMIT_RATIO, T_MAX, T_MIN,
     T_QUANTILE, T_STDDEV, T_STDVAR, T_SUM, T_TOPK,
@@ -19,7 +17,7 @@ use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 use super::eval::{Evaluator, Step};
 use super::format::{go_format_f, go_format_g, go_quote};
 use super::labels::{Labels, METRIC_NAME};
-use super::numeric::{kahan_inc, labels_hash, quantile};
+use super::numeric::{kahan_inc, labels_hash, quantile, FastMap};
 use super::order::{heap_fix, heap_push, nan_low_ascending, nan_low_descending, sort_reverse};
 use super::value::{Sample, Value};
 use super::EvalError;
@@ -102,14 +100,14 @@ impl Grouping {
 
 /// Maps samples to groups in order of first appearance.
 struct Groups {
-    index: HashMap<Vec<u8>, usize>,
+    index: FastMap<Vec<u8>, usize>,
     buf: Vec<u8>,
 }
 
 impl Groups {
     fn new() -> Groups {
         Groups {
-            index: HashMap::new(),
+            index: FastMap::default(),
             buf: Vec::new(),
         }
     }

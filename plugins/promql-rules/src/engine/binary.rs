@@ -7,8 +7,6 @@
 //! each sample's matching labels as bytes, looked up in a map that lives for the step, so a
 //! step costs O(n) hash lookups and allocates only for distinct signatures.
 
-use std::collections::{HashMap, HashSet};
-
 use promql_parser::parser::token::TokenType;
 use promql_parser::parser::token::{
     T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MOD,
@@ -17,6 +15,7 @@ use promql_parser::parser::token::{
 use promql_parser::parser::{BinModifier, LabelModifier, VectorMatchCardinality};
 
 use super::labels::{Labels, METRIC_NAME};
+use super::numeric::{FastMap, FastSet};
 use super::value::Sample;
 use super::EvalError;
 
@@ -236,7 +235,7 @@ fn ordinals(
     lhs: &[Sample],
     rhs: &[Sample],
 ) -> (Vec<usize>, Vec<usize>, usize) {
-    let mut by_sig: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut by_sig: FastMap<Vec<u8>, usize> = FastMap::default();
     let mut buf = Vec::new();
     let mut assign = |side: &[Sample]| -> Vec<usize> {
         side.iter()
@@ -399,7 +398,7 @@ struct Pairing<'m> {
     swapped: bool,
     matched_one: Vec<bool>,
     /// Per signature, the result label sets already produced (many-to-one).
-    matched_many: Vec<Option<HashSet<Labels>>>,
+    matched_many: Vec<Option<FastSet<Labels>>>,
     out: Vec<Sample>,
 }
 
@@ -424,7 +423,7 @@ impl Pairing<'_> {
             }
             self.matched_one[ordinal] = true;
         } else {
-            let seen = self.matched_many[ordinal].get_or_insert_with(HashSet::new);
+            let seen = self.matched_many[ordinal].get_or_insert_with(FastSet::default);
             if !seen.insert(metric.clone()) {
                 return Err(EvalError::Query(
                     "multiple matches for labels: grouping labels must ensure unique matches"

@@ -8,12 +8,11 @@
 //! Prometheus' cross-step checks (duplicate label sets) are applied per step, where they
 //! trigger on the same inputs.
 
-use std::collections::HashMap;
-
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, UnaryExpr, VectorSelector};
 
 use super::labels::Labels;
 use super::notes::Notes;
+use super::numeric::{FastMap, FastSet};
 use super::prefetch::{offset_ms, Prefetched, QueryFrame, StoredSeries};
 use super::value::{is_stale_marker, Point, RangeSeries, Sample, Value};
 use super::{aggregate, binary, functions, EvalError, Options};
@@ -78,7 +77,7 @@ impl Evaluator<'_> {
     pub fn series_of(&self, vs: &VectorSelector) -> &[StoredSeries] {
         self.data
             .get(&(vs as *const VectorSelector))
-            .map(Vec::as_slice)
+            .map(|s| s.as_slice())
             .unwrap_or_default()
     }
 
@@ -136,7 +135,7 @@ impl Evaluator<'_> {
             start += interval;
         }
         let multi = start != end;
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut index: FastMap<Labels, usize> = FastMap::default();
         let mut out: Vec<RangeSeries> = Vec::new();
         let mut ts = start;
         while ts <= end {
@@ -257,13 +256,12 @@ pub(crate) fn window(s: &StoredSeries, start: i64, end: i64, out: &mut Vec<Point
     if lo >= hi {
         return;
     }
-    out.extend(
-        s.ts[lo..hi]
-            .iter()
-            .zip(&s.vals[lo..hi])
-            .filter(|(_, v)| !is_stale_marker(**v))
-            .map(|(&t, &v)| Point { t, v }),
-    );
+    out.reserve(hi - lo);
+    for (&t, &v) in s.ts[lo..hi].iter().zip(&s.vals[lo..hi]) {
+        if !is_stale_marker(v) {
+            out.push(Point { t, v });
+        }
+    }
 }
 
 pub(crate) fn duplicate_labelset() -> EvalError {
@@ -275,7 +273,7 @@ pub(crate) fn check_unique(v: &[Sample]) -> Result<(), EvalError> {
     if v.len() < 2 {
         return Ok(());
     }
-    let mut seen = std::collections::HashSet::with_capacity(v.len());
+    let mut seen = FastSet::with_capacity_and_hasher(v.len(), Default::default());
     for s in v {
         if !seen.insert(&s.metric) {
             return Err(duplicate_labelset());

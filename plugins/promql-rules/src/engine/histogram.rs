@@ -5,14 +5,12 @@
 //! `BucketQuantile` and `BucketFraction` from Prometheus, including its repair of
 //! non-monotonic buckets and the warnings and infos it raises.
 
-use std::collections::HashMap;
-
 use promql_parser::parser::Expr;
 
 use super::eval::Evaluator;
 use super::format::{go_format_g, go_quote};
 use super::labels::{Labels, METRIC_NAME};
-use super::numeric::almost_equal;
+use super::numeric::{almost_equal, FastMap};
 use super::value::Sample;
 
 const BUCKET_LABEL: &str = "le";
@@ -32,7 +30,7 @@ struct Histogram {
 /// Groups the input's series into histograms by their labels without `le`; series whose `le`
 /// is not a number are skipped with a warning.
 fn gather(ev: &mut Evaluator, input: Vec<Sample>, about: &Expr) -> Vec<Histogram> {
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: FastMap<Labels, usize> = FastMap::default();
     let mut out: Vec<Histogram> = Vec::new();
     let without_le = [BUCKET_LABEL.to_string()];
     for s in input {

@@ -3,18 +3,19 @@
 //! Evaluation copies label sets constantly (every sample of every intermediate vector carries
 //! one), so a set is a reference-counted slice of reference-counted strings: cloning a set, or
 //! building a new set from parts of old ones (dropping the metric name, keeping the `by` labels),
-//! never copies string bytes. Names repeat across millions of series, so they are interned per
-//! query ([`Interner`]).
+//! never copies string bytes. Names and values repeat across series, so they are interned
+//! ([`Interner`]).
 //!
 //! Ordering, equality and the text form (`{a="b", c="d"}` with Go quoting) follow Prometheus'
 //! `labels.Labels`, because result order and error messages are part of PromQL's observable
 //! behaviour.
 
-use std::collections::HashSet;
+use std::cmp::Ordering;
 use std::fmt;
 use std::rc::Rc;
 
 use super::format::go_quote;
+use super::numeric::FastSet;
 
 /// The label that holds the metric name.
 pub const METRIC_NAME: &str = "__name__";
@@ -24,10 +25,50 @@ pub const METRIC_NAME: &str = "__name__";
 const METADATA_LABELS: [&str; 3] = [METRIC_NAME, "__type__", "__unit__"];
 
 /// One label. Ordered by name, then value, as in Prometheus.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug)]
 pub struct Label {
     pub name: Rc<str>,
     pub value: Rc<str>,
+}
+
+/// Interned strings are usually the very same allocation: compare pointers before bytes.
+fn same(a: &Rc<str>, b: &Rc<str>) -> bool {
+    Rc::ptr_eq(a, b) || **a == **b
+}
+
+fn order(a: &Rc<str>, b: &Rc<str>) -> Ordering {
+    if Rc::ptr_eq(a, b) {
+        Ordering::Equal
+    } else {
+        a.cmp(b)
+    }
+}
+
+impl PartialEq for Label {
+    fn eq(&self, other: &Label) -> bool {
+        same(&self.name, &other.name) && same(&self.value, &other.value)
+    }
+}
+
+impl Eq for Label {}
+
+impl std::hash::Hash for Label {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+        self.value.hash(state);
+    }
+}
+
+impl Ord for Label {
+    fn cmp(&self, other: &Label) -> Ordering {
+        order(&self.name, &other.name).then_with(|| order(&self.value, &other.value))
+    }
+}
+
+impl PartialOrd for Label {
+    fn partial_cmp(&self, other: &Label) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// A label set: sorted by name, names unique, no empty values.
@@ -76,10 +117,12 @@ impl Labels {
 
     /// The value of `name`, or `None` when the set lacks it.
     pub fn get(&self, name: &str) -> Option<&str> {
+        // Sets are short: a scan that compares lengths first beats a binary search's string
+        // comparisons.
         self.0
-            .binary_search_by(|l| (*l.name).cmp(name))
-            .ok()
-            .map(|i| &*self.0[i].value)
+            .iter()
+            .find(|l| l.name.len() == name.len() && *l.name == *name)
+            .map(|l| &*l.value)
     }
 
     /// The value of `name`, or `""` when the set lacks it (PromQL treats both alike).
@@ -196,20 +239,22 @@ impl fmt::Display for Labels {
     }
 }
 
-/// Shares one allocation per distinct label name within a query.
+/// Shares one allocation per distinct label name and value: label values repeat across series
+/// (every series of a job carries its name), so looking a string up costs less than
+/// allocating and later freeing a copy.
 #[derive(Default)]
 pub struct Interner {
-    names: HashSet<Rc<str>>,
+    strings: FastSet<Rc<str>>,
 }
 
 impl Interner {
-    pub fn name(&mut self, name: &str) -> Rc<str> {
-        if let Some(existing) = self.names.get(name) {
+    pub fn intern(&mut self, s: &str) -> Rc<str> {
+        if let Some(existing) = self.strings.get(s) {
             return existing.clone();
         }
-        let name: Rc<str> = name.into();
-        self.names.insert(name.clone());
-        name
+        let s: Rc<str> = s.into();
+        self.strings.insert(s.clone());
+        s
     }
 
     /// Converts a label set from the data source, which may be unsorted.
@@ -217,8 +262,8 @@ impl Interner {
         let labels = pairs
             .into_iter()
             .map(|(n, v)| Label {
-                name: self.name(&n),
-                value: v.into(),
+                name: self.intern(&n),
+                value: self.intern(&v),
             })
             .collect();
         Labels::from_labels(labels)

@@ -29,8 +29,6 @@ mod tests;
 mod time;
 mod value;
 
-use std::collections::HashMap;
-
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::Expr;
 
@@ -44,8 +42,9 @@ pub use value::{
 
 use eval::{duplicate_labelset, Evaluator, Step};
 use notes::Notes;
-pub use prefetch::selector_matchers;
+pub(crate) use numeric::{FastMap, FastSet};
 use prefetch::{prefetch, QueryFrame};
+pub use prefetch::{selector_matchers, SelectCache};
 
 /// Why an evaluation failed.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -115,7 +114,19 @@ impl Engine {
         t_ms: i64,
         source: &mut dyn Source,
     ) -> Result<Evaluation, EvalError> {
-        let mut ev = self.evaluator(expr, t_ms, t_ms, 0, source)?;
+        self.instant_cached(expr, t_ms, source, &mut SelectCache::new())
+    }
+
+    /// [`Engine::instant`], answering selects from `cache` where an earlier query asked the
+    /// same, and adding its own answers to it.
+    pub fn instant_cached(
+        &self,
+        expr: &Expr,
+        t_ms: i64,
+        source: &mut dyn Source,
+        cache: &mut SelectCache,
+    ) -> Result<Evaluation, EvalError> {
+        let mut ev = self.evaluator(expr, t_ms, t_ms, 0, source, cache)?;
         let value = ev.eval(
             expr,
             Step {
@@ -163,9 +174,10 @@ impl Engine {
                 "zero or negative query resolution step widths are not accepted".into(),
             ));
         }
-        let mut ev = self.evaluator(expr, start_ms, end_ms, step_ms, source)?;
+        let mut cache = SelectCache::new();
+        let mut ev = self.evaluator(expr, start_ms, end_ms, step_ms, source, &mut cache)?;
         let multi = start_ms != end_ms;
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut index: FastMap<Labels, usize> = FastMap::default();
         let mut series: Vec<RangeSeries> = Vec::new();
         let mut t = start_ms;
         while t <= end_ms {
@@ -213,6 +225,7 @@ impl Engine {
         end: i64,
         step: i64,
         source: &mut dyn Source,
+        cache: &mut SelectCache,
     ) -> Result<Evaluator<'a>, EvalError> {
         let frame = QueryFrame {
             start,
@@ -223,7 +236,7 @@ impl Engine {
             opts: &self.opts,
             frame,
             query_step: step,
-            data: prefetch(expr, frame, source)?,
+            data: prefetch(expr, frame, source, cache)?,
             notes: Notes::default(),
         })
     }
@@ -238,7 +251,7 @@ impl Engine {
                 }
             }
             let mut merged: Vec<RangeSeries> = Vec::with_capacity(series.len());
-            let mut index: HashMap<Labels, usize> = HashMap::new();
+            let mut index: FastMap<Labels, usize> = FastMap::default();
             for s in series {
                 match index.get(&s.metric) {
                     Some(&i) => {

@@ -5,14 +5,18 @@
 //! selector) or the lookback window (for an instant one), and the ranges and offsets of the
 //! subqueries around it. One `select` per selector then serves every evaluation step, which is
 //! what makes range queries and subqueries affordable through a component boundary.
+//!
+//! A [`SelectCache`] shared by several queries (the rules of one evaluation) answers repeated
+//! identical selects without asking the source again or converting its answer again.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use promql_parser::label::MatchOp as ParsedOp;
 use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
 
 use super::labels::{Interner, Labels, METRIC_NAME};
-use super::source::{MatchOp, Matcher, Source};
+use super::source::{CompiledMatchers, MatchOp, Matcher, Source};
 use super::EvalError;
 
 /// One selected series, samples oldest first, stale markers included.
@@ -23,7 +27,51 @@ pub(crate) struct StoredSeries {
 }
 
 /// Selected series by selector node.
-pub(crate) type Prefetched = HashMap<*const VectorSelector, Vec<StoredSeries>>;
+pub(crate) type Prefetched = HashMap<*const VectorSelector, Rc<Vec<StoredSeries>>>;
+
+/// Answers of earlier `select`s, for queries evaluated against the same data one after the
+/// other. Label names and values are shared across all cached series.
+#[derive(Default)]
+pub struct SelectCache {
+    interner: Interner,
+    entries: Vec<CachedSelect>,
+}
+
+/// One answer: the matchers and time range asked, the series.
+struct CachedSelect {
+    matchers: Vec<Matcher>,
+    start: i64,
+    end: i64,
+    series: Rc<Vec<StoredSeries>>,
+}
+
+impl SelectCache {
+    pub fn new() -> SelectCache {
+        SelectCache::default()
+    }
+
+    /// Forgets answers that could include series named `metric` (because such series have just
+    /// been written). Only the name matchers are considered, so this errs towards forgetting.
+    pub fn forget_metric(&mut self, metric: &str) {
+        let named = Labels::from_pairs(&[(METRIC_NAME, metric)]);
+        self.entries.retain(|entry| {
+            let on_name: Vec<Matcher> = entry
+                .matchers
+                .iter()
+                .filter(|m| m.name == METRIC_NAME)
+                .cloned()
+                .collect();
+            !CompiledMatchers::new(&on_name).is_ok_and(|c| c.matches(&named))
+        });
+    }
+
+    fn get(&self, matchers: &[Matcher], start: i64, end: i64) -> Option<Rc<Vec<StoredSeries>>> {
+        self.entries
+            .iter()
+            .find(|e| e.matchers == matchers && e.start == start && e.end == end)
+            .map(|e| e.series.clone())
+    }
+}
 
 /// The query's own time frame, against which `@ start()` / `@ end()` resolve.
 #[derive(Clone, Copy, Debug)]
@@ -104,7 +152,7 @@ struct Enclosing {
 struct Walker<'a> {
     frame: QueryFrame,
     source: &'a mut dyn Source,
-    interner: Interner,
+    cache: &'a mut SelectCache,
     out: Prefetched,
 }
 
@@ -113,11 +161,12 @@ pub(crate) fn prefetch(
     expr: &Expr,
     frame: QueryFrame,
     source: &mut dyn Source,
+    cache: &mut SelectCache,
 ) -> Result<Prefetched, EvalError> {
     let mut walker = Walker {
         frame,
         source,
-        interner: Interner::default(),
+        cache,
         out: HashMap::new(),
     };
     walker.walk(expr, Enclosing::default())?;
@@ -198,14 +247,38 @@ impl Walker<'_> {
         end -= offset;
 
         let matchers = selector_matchers(vs)?;
+        let series = match self.cache.get(&matchers, start, end) {
+            Some(series) => series,
+            None => {
+                let series = self.select(&matchers, start, end)?;
+                self.cache.entries.push(CachedSelect {
+                    matchers,
+                    start,
+                    end,
+                    series: series.clone(),
+                });
+                series
+            }
+        };
+        self.out.insert(vs as *const VectorSelector, series);
+        Ok(())
+    }
+
+    fn select(
+        &mut self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Rc<Vec<StoredSeries>>, EvalError> {
         let selected = self
             .source
-            .select(&matchers, start, end)
+            .select(matchers, start, end)
             .map_err(EvalError::Source)?;
+        let interner = &mut self.cache.interner;
         let mut series: Vec<StoredSeries> = selected
             .into_iter()
             .map(|s| StoredSeries {
-                metric: self.interner.labels(s.labels),
+                metric: interner.labels(s.labels),
                 ts: s.timestamps_ms,
                 vals: s.values,
             })
@@ -214,7 +287,6 @@ impl Walker<'_> {
         if !series.is_sorted_by(|a, b| a.metric <= b.metric) {
             series.sort_by(|a, b| a.metric.cmp(&b.metric));
         }
-        self.out.insert(vs as *const VectorSelector, series);
-        Ok(())
+        Ok(Rc::new(series))
     }
 }

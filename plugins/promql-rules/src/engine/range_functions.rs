@@ -9,13 +9,13 @@
 
 use promql_parser::parser::{Call, Expr};
 
-use super::eval::{check_unique, window, Evaluator, Step};
+use super::eval::{check_unique, Evaluator, Step};
 use super::format::go_format_g;
 use super::functions::absent_labels;
 use super::labels::METRIC_NAME;
 use super::numeric::{kahan_inc, quantile};
 use super::prefetch::{offset_ms, StoredSeries};
-use super::value::{Point, RangeSeries, Sample, Value};
+use super::value::{is_stale_marker, Point, RangeSeries, Sample, Value};
 use super::EvalError;
 
 /// The window a step reads: `(start, end]`, in ms, and the evaluation time.
@@ -35,6 +35,77 @@ impl Window {
 enum Input<'a> {
     Stored(&'a [StoredSeries]),
     Computed(Vec<RangeSeries>),
+}
+
+/// One series' samples in a window, as parallel columns, oldest first.
+#[derive(Clone, Copy)]
+struct Samples<'a> {
+    ts: &'a [i64],
+    vs: &'a [f64],
+}
+
+impl Samples<'_> {
+    fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    fn first(&self) -> (i64, f64) {
+        (self.ts[0], self.vs[0])
+    }
+
+    fn last(&self) -> (i64, f64) {
+        let n = self.len() - 1;
+        (self.ts[n], self.vs[n])
+    }
+}
+
+/// Room for windows that cannot be borrowed from their series as they are.
+#[derive(Default)]
+struct Scratch {
+    ts: Vec<i64>,
+    vs: Vec<f64>,
+}
+
+impl Scratch {
+    /// The samples of `s` in `(start, end]`: borrowed, unless stale markers must be left out.
+    fn stored<'a>(&'a mut self, s: &'a StoredSeries, start: i64, end: i64) -> Samples<'a> {
+        let lo = s.ts.partition_point(|&t| t <= start);
+        let hi = s.ts.partition_point(|&t| t <= end).max(lo);
+        let (ts, vs) = (&s.ts[lo..hi], &s.vals[lo..hi]);
+        if !vs.iter().any(|v| is_stale_marker(*v)) {
+            return Samples { ts, vs };
+        }
+        self.ts.clear();
+        self.vs.clear();
+        for (&t, &v) in ts.iter().zip(vs) {
+            if !is_stale_marker(v) {
+                self.ts.push(t);
+                self.vs.push(v);
+            }
+        }
+        Samples {
+            ts: &self.ts,
+            vs: &self.vs,
+        }
+    }
+
+    /// The points of a computed series in `(start, end]`.
+    fn points(&mut self, p: &[Point], start: i64, end: i64) -> Samples<'_> {
+        let lo = p.partition_point(|x| x.t <= start);
+        let hi = p.partition_point(|x| x.t <= end).max(lo);
+        self.ts.clear();
+        self.vs.clear();
+        self.ts.extend(p[lo..hi].iter().map(|x| x.t));
+        self.vs.extend(p[lo..hi].iter().map(|x| x.v));
+        Samples {
+            ts: &self.ts,
+            vs: &self.vs,
+        }
+    }
 }
 
 pub(crate) fn eval(
@@ -89,7 +160,7 @@ pub(crate) fn eval(
     let delayed = ev.opts.delayed_name_removal;
     // `last_over_time` and `first_over_time` act like an offset: the metric keeps its name.
     let drops_name = name != "last_over_time" && name != "first_over_time";
-    let mut points: Vec<Point> = Vec::new();
+    let mut scratch = Scratch::default();
     let mut out = Vec::new();
     let mut any_points = false;
     let mut non_counters: Vec<String> = Vec::new();
@@ -98,32 +169,31 @@ pub(crate) fn eval(
         Input::Computed(c) => c.len(),
     };
     for i in 0..count {
-        points.clear();
-        let (metric, input_drops_name) = match &input {
-            Input::Stored(s) => {
-                window(&s[i], win.start, win.end, &mut points);
-                (&s[i].metric, false)
-            }
-            Input::Computed(c) => {
-                let p = &c[i].points;
-                let lo = p.partition_point(|x| x.t <= win.start);
-                let hi = p.partition_point(|x| x.t <= win.end);
-                points.extend_from_slice(&p[lo..hi.max(lo)]);
-                (&c[i].metric, c[i].drop_name)
-            }
+        let (metric, input_drops_name, samples) = match &input {
+            Input::Stored(s) => (
+                &s[i].metric,
+                false,
+                scratch.stored(&s[i], win.start, win.end),
+            ),
+            Input::Computed(c) => (
+                &c[i].metric,
+                c[i].drop_name,
+                scratch.points(&c[i].points, win.start, win.end),
+            ),
         };
-        if points.is_empty() {
+        if samples.is_empty() {
             continue;
         }
         any_points = true;
-        let Some(value) = reduce(name, &points, &params, win)? else {
+        let Some(value) = reduce(name, samples, &params, win)? else {
             continue;
         };
-        if (name == "rate" || name == "increase")
-            && !non_counters.iter().any(|n| n == metric.value(METRIC_NAME))
-        {
+        if name == "rate" || name == "increase" {
             let metric_name = metric.value(METRIC_NAME);
-            if !metric_name.is_empty() && !has_counter_suffix(metric_name) {
+            if !metric_name.is_empty()
+                && !has_counter_suffix(metric_name)
+                && !non_counters.iter().any(|n| n == metric_name)
+            {
                 non_counters.push(metric_name.to_string());
             }
         }
@@ -178,41 +248,41 @@ fn has_counter_suffix(name: &str) -> bool {
 }
 
 /// One series' window reduced to a value, or `None` when the function has no result for it.
-fn reduce(name: &str, p: &[Point], params: &[f64], win: Window) -> Result<Option<f64>, EvalError> {
-    let first = p[0];
-    let last = p[p.len() - 1];
+fn reduce(name: &str, s: Samples, params: &[f64], win: Window) -> Result<Option<f64>, EvalError> {
+    let (first_t, first) = s.first();
+    let (last_t, last) = s.last();
+    let changes = |counts: fn(f64, f64) -> bool| {
+        s.vs.windows(2).filter(|w| counts(w[0], w[1])).count() as f64
+    };
     Ok(Some(match name {
-        "rate" => return Ok(extrapolated_rate(p, win, true, true)),
-        "increase" => return Ok(extrapolated_rate(p, win, true, false)),
-        "delta" => return Ok(extrapolated_rate(p, win, false, false)),
-        "irate" => return Ok(instant_value(p, true)),
-        "idelta" => return Ok(instant_value(p, false)),
-        "resets" => p.windows(2).filter(|w| w[1].v < w[0].v).count() as f64,
-        "changes" => p
-            .windows(2)
-            .filter(|w| w[1].v != w[0].v && !(w[1].v.is_nan() && w[0].v.is_nan()))
-            .count() as f64,
+        "rate" => return Ok(extrapolated_rate(s, win, true, true)),
+        "increase" => return Ok(extrapolated_rate(s, win, true, false)),
+        "delta" => return Ok(extrapolated_rate(s, win, false, false)),
+        "irate" => return Ok(instant_value(s, true)),
+        "idelta" => return Ok(instant_value(s, false)),
+        "resets" => changes(|a, b| b < a),
+        "changes" => changes(|a, b| b != a && !(a.is_nan() && b.is_nan())),
         "deriv" => {
-            if p.len() < 2 {
+            if s.len() < 2 {
                 return Ok(None);
             }
-            linear_regression(p, first.t).0
+            linear_regression(s, first_t).0
         }
         "predict_linear" => {
-            if p.len() < 2 {
+            if s.len() < 2 {
                 return Ok(None);
             }
-            let (slope, intercept) = linear_regression(p, win.t);
+            let (slope, intercept) = linear_regression(s, win.t);
             slope * params[0] + intercept
         }
         "double_exponential_smoothing" => {
-            return double_exponential_smoothing(p, params[0], params[1])
+            return double_exponential_smoothing(s.vs, params[0], params[1])
         }
-        "avg_over_time" => average(p),
+        "avg_over_time" => average(s.vs),
         "sum_over_time" => {
             let (mut sum, mut c) = (0.0, 0.0);
-            for x in p {
-                (sum, c) = kahan_inc(x.v, sum, c);
+            for &v in s.vs {
+                (sum, c) = kahan_inc(v, sum, c);
             }
             if sum.is_infinite() {
                 sum
@@ -220,27 +290,24 @@ fn reduce(name: &str, p: &[Point], params: &[f64], win: Window) -> Result<Option
                 sum + c
             }
         }
-        "count_over_time" => p.len() as f64,
-        "max_over_time" => extreme(p, |cur, max| cur > max).v,
-        "min_over_time" => extreme(p, |cur, min| cur < min).v,
-        "ts_of_max_over_time" => extreme(p, |cur, max| cur >= max).t as f64 / 1000.0,
-        "ts_of_min_over_time" => extreme(p, |cur, min| cur <= min).t as f64 / 1000.0,
-        "last_over_time" => last.v,
-        "first_over_time" => first.v,
-        "ts_of_last_over_time" => last.t as f64 / 1000.0,
-        "ts_of_first_over_time" => first.t as f64 / 1000.0,
+        "count_over_time" => s.len() as f64,
+        "max_over_time" => s.vs[extreme(s.vs, |cur, max| cur > max)],
+        "min_over_time" => s.vs[extreme(s.vs, |cur, min| cur < min)],
+        "ts_of_max_over_time" => s.ts[extreme(s.vs, |cur, max| cur >= max)] as f64 / 1000.0,
+        "ts_of_min_over_time" => s.ts[extreme(s.vs, |cur, min| cur <= min)] as f64 / 1000.0,
+        "last_over_time" => last,
+        "first_over_time" => first,
+        "ts_of_last_over_time" => last_t as f64 / 1000.0,
+        "ts_of_first_over_time" => first_t as f64 / 1000.0,
         "present_over_time" | "absent_over_time" => 1.0,
-        "quantile_over_time" => {
-            let mut values: Vec<f64> = p.iter().map(|x| x.v).collect();
-            quantile(params[0], &mut values)
-        }
-        "stddev_over_time" => variance(p).sqrt(),
-        "stdvar_over_time" => variance(p),
+        "quantile_over_time" => quantile(params[0], &mut s.vs.to_vec()),
+        "stddev_over_time" => variance(s.vs).sqrt(),
+        "stdvar_over_time" => variance(s.vs),
         "mad_over_time" => {
-            if p.iter().any(|x| x.v.is_nan()) {
+            if s.vs.iter().any(|v| v.is_nan()) {
                 f64::NAN
             } else {
-                let mut values: Vec<f64> = p.iter().map(|x| x.v).collect();
+                let mut values = s.vs.to_vec();
                 let median = quantile(0.5, &mut values);
                 for v in &mut values {
                     *v = (*v - median).abs();
@@ -255,31 +322,31 @@ fn reduce(name: &str, p: &[Point], params: &[f64], win: Window) -> Result<Option
 /// `extrapolatedRate`: the increase over the window, extrapolated towards its edges when the
 /// samples come close enough to them (within 110% of the average interval), never below a
 /// counter's zero point.
-fn extrapolated_rate(p: &[Point], win: Window, is_counter: bool, is_rate: bool) -> Option<f64> {
-    if p.len() < 2 {
+fn extrapolated_rate(s: Samples, win: Window, is_counter: bool, is_rate: bool) -> Option<f64> {
+    if s.len() < 2 {
         return None;
     }
-    let (first, last) = (p[0], p[p.len() - 1]);
-    let mut result = last.v - first.v;
+    let ((first_t, first), (last_t, last)) = (s.first(), s.last());
+    let mut result = last - first;
     if is_counter {
-        for w in p.windows(2) {
-            if w[1].v < w[0].v {
-                result += w[0].v;
+        for w in s.vs.windows(2) {
+            if w[1] < w[0] {
+                result += w[0];
             }
         }
     }
-    let mut to_start = (first.t - win.start) as f64 / 1000.0;
-    let mut to_end = (win.end - last.t) as f64 / 1000.0;
-    let sampled = (last.t - first.t) as f64 / 1000.0;
-    let average_interval = sampled / (p.len() - 1) as f64;
+    let mut to_start = (first_t - win.start) as f64 / 1000.0;
+    let mut to_end = (win.end - last_t) as f64 / 1000.0;
+    let sampled = (last_t - first_t) as f64 / 1000.0;
+    let average_interval = sampled / (s.len() - 1) as f64;
     let threshold = average_interval * 1.1;
     if to_start >= threshold {
         to_start = average_interval / 2.0;
     }
     if is_counter {
         let mut to_zero = to_start;
-        if result > 0.0 && first.v >= 0.0 {
-            to_zero = sampled * (first.v / result);
+        if result > 0.0 && first >= 0.0 {
+            to_zero = sampled * (first / result);
         }
         if to_zero < to_start {
             to_start = to_zero;
@@ -299,18 +366,20 @@ fn extrapolated_rate(p: &[Point], win: Window, is_counter: bool, is_rate: bool) 
 }
 
 /// `instantValue`: from the last two samples; `irate` restarts from zero at a counter reset.
-fn instant_value(p: &[Point], is_rate: bool) -> Option<f64> {
-    if p.len() < 2 {
+fn instant_value(s: Samples, is_rate: bool) -> Option<f64> {
+    let n = s.len();
+    if n < 2 {
         return None;
     }
-    let (a, b) = (p[p.len() - 2], p[p.len() - 1]);
-    let interval = b.t - a.t;
+    let (a_t, a) = (s.ts[n - 2], s.vs[n - 2]);
+    let (b_t, b) = (s.ts[n - 1], s.vs[n - 1]);
+    let interval = b_t - a_t;
     if interval == 0 {
         return None;
     }
     // At a counter reset (a drop, NaN excepted), irate starts again from zero.
-    let reset = is_rate && b.v < a.v;
-    let mut result = if reset { b.v } else { b.v - a.v };
+    let reset = is_rate && b < a;
+    let mut result = if reset { b } else { b - a };
     if is_rate {
         result /= interval as f64 / 1000.0;
     }
@@ -318,20 +387,20 @@ fn instant_value(p: &[Point], is_rate: bool) -> Option<f64> {
 }
 
 /// `linearRegression`: least squares slope and the intercept at `intercept_time`.
-fn linear_regression(p: &[Point], intercept_time: i64) -> (f64, f64) {
+fn linear_regression(s: Samples, intercept_time: i64) -> (f64, f64) {
     let (mut n, mut sum_x, mut c_x, mut sum_y, mut c_y) = (0.0, 0.0, 0.0, 0.0, 0.0);
     let (mut sum_xy, mut c_xy, mut sum_x2, mut c_x2) = (0.0, 0.0, 0.0, 0.0);
-    let init_y = p[0].v;
+    let init_y = s.vs[0];
     let mut const_y = true;
-    for (i, s) in p.iter().enumerate() {
-        if const_y && i > 0 && s.v != init_y {
+    for (i, (&t, &v)) in s.ts.iter().zip(s.vs).enumerate() {
+        if const_y && i > 0 && v != init_y {
             const_y = false;
         }
         n += 1.0;
-        let x = (s.t - intercept_time) as f64 / 1e3;
+        let x = (t - intercept_time) as f64 / 1e3;
         (sum_x, c_x) = kahan_inc(x, sum_x, c_x);
-        (sum_y, c_y) = kahan_inc(s.v, sum_y, c_y);
-        (sum_xy, c_xy) = kahan_inc(x * s.v, sum_xy, c_xy);
+        (sum_y, c_y) = kahan_inc(v, sum_y, c_y);
+        (sum_xy, c_xy) = kahan_inc(x * v, sum_xy, c_xy);
         (sum_x2, c_x2) = kahan_inc(x * x, sum_x2, c_x2);
     }
     if const_y {
@@ -352,13 +421,13 @@ fn linear_regression(p: &[Point], intercept_time: i64) -> (f64, f64) {
 
 /// `avg_over_time`: a Kahan-compensated sum divided at the end, switching to an incremental
 /// mean if the sum would overflow.
-fn average(p: &[Point]) -> f64 {
-    let (mut sum, mut count, mut mean, mut c) = (p[0].v, 1.0, 0.0, 0.0);
+fn average(vs: &[f64]) -> f64 {
+    let (mut sum, mut count, mut mean, mut c) = (vs[0], 1.0, 0.0, 0.0);
     let mut incremental = false;
-    for (i, x) in p.iter().enumerate().skip(1) {
+    for (i, &v) in vs.iter().enumerate().skip(1) {
         count = (i + 1) as f64;
         if !incremental {
-            let (s, nc) = kahan_inc(x.v, sum, c);
+            let (s, nc) = kahan_inc(v, sum, c);
             if !s.is_infinite() {
                 (sum, c) = (s, nc);
                 continue;
@@ -368,7 +437,7 @@ fn average(p: &[Point]) -> f64 {
             c /= count - 1.0;
         }
         let q = (count - 1.0) / count;
-        (mean, c) = kahan_inc(x.v / count, q * mean, q * c);
+        (mean, c) = kahan_inc(v / count, q * mean, q * c);
     }
     if incremental {
         mean + c
@@ -377,31 +446,32 @@ fn average(p: &[Point]) -> f64 {
     }
 }
 
-/// `compareOverTime`: the first point that `better` prefers over all before it; NaN loses.
-fn extreme(p: &[Point], better: fn(f64, f64) -> bool) -> Point {
-    let mut best = p[0];
-    for x in p {
-        if better(x.v, best.v) || best.v.is_nan() {
-            best = *x;
+/// `compareOverTime`: the index of the first value that `better` prefers over all before it;
+/// NaN loses.
+fn extreme(vs: &[f64], better: fn(f64, f64) -> bool) -> usize {
+    let mut best = 0;
+    for (i, &v) in vs.iter().enumerate() {
+        if better(v, vs[best]) || vs[best].is_nan() {
+            best = i;
         }
     }
     best
 }
 
 /// `varianceOverTime`: Welford's algorithm with Kahan-compensated running sums.
-fn variance(p: &[Point]) -> f64 {
+fn variance(vs: &[f64]) -> f64 {
     let (mut count, mut mean, mut c_mean, mut aux, mut c_aux) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    for x in p {
+    for &v in vs {
         count += 1.0;
-        let delta = x.v - (mean + c_mean);
+        let delta = v - (mean + c_mean);
         (mean, c_mean) = kahan_inc(delta / count, mean, c_mean);
-        (aux, c_aux) = kahan_inc(delta * (x.v - (mean + c_mean)), aux, c_aux);
+        (aux, c_aux) = kahan_inc(delta * (v - (mean + c_mean)), aux, c_aux);
     }
     (aux + c_aux) / count
 }
 
 /// `double_exponential_smoothing(v, sf, tf)`.
-fn double_exponential_smoothing(p: &[Point], sf: f64, tf: f64) -> Result<Option<f64>, EvalError> {
+fn double_exponential_smoothing(vs: &[f64], sf: f64, tf: f64) -> Result<Option<f64>, EvalError> {
     if sf <= 0.0 || sf >= 1.0 {
         return Err(EvalError::Query(format!(
             "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
@@ -412,12 +482,12 @@ fn double_exponential_smoothing(p: &[Point], sf: f64, tf: f64) -> Result<Option<
             "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
         )));
     }
-    if p.len() < 2 {
+    if vs.len() < 2 {
         return Ok(None);
     }
-    let (mut s0, mut s1, mut b) = (0.0, p[0].v, p[1].v - p[0].v);
-    for (i, x) in p.iter().enumerate().skip(1) {
-        let scaled = sf * x.v;
+    let (mut s0, mut s1, mut b) = (0.0, vs[0], vs[1] - vs[0]);
+    for (i, &v) in vs.iter().enumerate().skip(1) {
+        let scaled = sf * v;
         // The trend at the previous point (`calcTrendValue`).
         if i > 1 {
             b = tf * (s1 - s0) + (1.0 - tf) * b;
@@ -432,14 +502,18 @@ fn double_exponential_smoothing(p: &[Point], sf: f64, tf: f64) -> Result<Option<
 mod tests {
     use super::*;
 
-    fn pts(v: &[(i64, f64)]) -> Vec<Point> {
-        v.iter().map(|&(t, v)| Point { t, v }).collect()
+    fn cols(v: &[(i64, f64)]) -> (Vec<i64>, Vec<f64>) {
+        v.iter().copied().unzip()
+    }
+
+    fn samples<'a>(c: &'a (Vec<i64>, Vec<f64>)) -> Samples<'a> {
+        Samples { ts: &c.0, vs: &c.1 }
     }
 
     #[test]
     fn rate_extrapolates_to_the_window_edges() {
         // 0, 10, 20, ... at 10s steps, window (0s, 60s] at 60s: samples 10s..60s.
-        let p = pts(&[
+        let c = cols(&[
             (10_000, 1.0),
             (20_000, 2.0),
             (30_000, 3.0),
@@ -447,16 +521,18 @@ mod tests {
             (50_000, 5.0),
             (60_000, 6.0),
         ]);
+        let p = samples(&c);
         let win = Window {
             t: 60_000,
             start: 0,
             end: 60_000,
         };
         // Increase 5 over 50s, extrapolated 10s to the start (below 110% of 10s): 6 over 60s.
-        assert_eq!(extrapolated_rate(&p, win, true, false), Some(6.0));
-        assert_eq!(extrapolated_rate(&p, win, true, true), Some(0.1));
+        assert_eq!(extrapolated_rate(p, win, true, false), Some(6.0));
+        assert_eq!(extrapolated_rate(p, win, true, true), Some(0.1));
         // A counter is not extrapolated below zero: from 1 at 10s, zero is at 0s anyway.
-        let p = pts(&[(30_000, 1.0), (40_000, 3.0)]);
+        let c = cols(&[(30_000, 1.0), (40_000, 3.0)]);
+        let p = samples(&c);
         let win = Window {
             t: 40_000,
             start: 0,
@@ -464,29 +540,39 @@ mod tests {
         };
         // To start 30s > 11s, so half an interval (5s); zero point 5s back: increase 2*15/10.
         assert_eq!(
-            extrapolated_rate(&p, win, true, false),
+            extrapolated_rate(p, win, true, false),
             Some(2.0 * 15.0 / 10.0)
         );
-        assert_eq!(extrapolated_rate(&p[..1], win, true, false), None);
+        let single = Samples {
+            ts: &p.ts[..1],
+            vs: &p.vs[..1],
+        };
+        assert_eq!(extrapolated_rate(single, win, true, false), None);
     }
 
     #[test]
     fn counter_resets() {
-        let p = pts(&[(0, 5.0), (1000, 1.0), (2000, 3.0)]);
+        let c = cols(&[(0, 5.0), (1000, 1.0), (2000, 3.0)]);
+        let p = samples(&c);
+        let first_two = Samples {
+            ts: &p.ts[..2],
+            vs: &p.vs[..2],
+        };
         let win = Window {
             t: 2000,
             start: -1,
             end: 2000,
         };
-        assert_eq!(reduce("resets", &p, &[], win).unwrap(), Some(1.0));
-        assert_eq!(instant_value(&p, true), Some(2.0));
-        assert_eq!(instant_value(&p[..2], true), Some(1.0));
-        assert_eq!(instant_value(&p[..2], false), Some(-4.0));
+        assert_eq!(reduce("resets", p, &[], win).unwrap(), Some(1.0));
+        assert_eq!(instant_value(p, true), Some(2.0));
+        assert_eq!(instant_value(first_two, true), Some(1.0));
+        assert_eq!(instant_value(first_two, false), Some(-4.0));
     }
 
     #[test]
     fn over_time_reductions() {
-        let p = pts(&[(0, 3.0), (1000, f64::NAN), (2000, 1.0), (3000, 3.0)]);
+        let c = cols(&[(0, 3.0), (1000, f64::NAN), (2000, 1.0), (3000, 3.0)]);
+        let p = samples(&c);
         let win = Window {
             t: 3000,
             start: -1,
@@ -501,17 +587,15 @@ mod tests {
             ("last_over_time", 3.0),
         ];
         for (name, want) in cases {
-            assert_eq!(reduce(name, &p, &[], win).unwrap(), Some(want), "{name}");
+            assert_eq!(reduce(name, p, &[], win).unwrap(), Some(want), "{name}");
         }
-        let p = pts(&[(0, 1.0), (1000, 2.0), (2000, 3.0), (3000, 4.0)]);
-        assert_eq!(reduce("avg_over_time", &p, &[], win).unwrap(), Some(2.5));
+        let c = cols(&[(0, 1.0), (1000, 2.0), (2000, 3.0), (3000, 4.0)]);
+        let p = samples(&c);
+        assert_eq!(reduce("avg_over_time", p, &[], win).unwrap(), Some(2.5));
+        assert_eq!(reduce("stdvar_over_time", p, &[], win).unwrap(), Some(1.25));
+        assert_eq!(reduce("deriv", p, &[], win).unwrap(), Some(1.0));
         assert_eq!(
-            reduce("stdvar_over_time", &p, &[], win).unwrap(),
-            Some(1.25)
-        );
-        assert_eq!(reduce("deriv", &p, &[], win).unwrap(), Some(1.0));
-        assert_eq!(
-            reduce("predict_linear", &p, &[10.0], win).unwrap(),
+            reduce("predict_linear", p, &[10.0], win).unwrap(),
             Some(14.0)
         );
     }

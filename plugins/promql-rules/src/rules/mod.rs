@@ -10,12 +10,13 @@
 mod config;
 mod overlay;
 
-use std::collections::HashSet;
 use std::rc::Rc;
 
 pub use config::{Config, ConfigError, GroupConfig, RuleConfig};
 
-use crate::engine::{Engine, Label, Labels, Sample, Source, Value, METRIC_NAME};
+use crate::engine::{
+    Engine, FastSet, Label, Labels, Sample, SelectCache, Source, Value, METRIC_NAME,
+};
 use overlay::Overlay;
 
 /// One recorded sample.
@@ -59,7 +60,7 @@ pub struct RuleSet {
     engine: Engine,
     groups: Vec<GroupConfig>,
     /// Per group and rule, the series recorded by its last successful evaluation.
-    previous: Vec<Vec<HashSet<Labels>>>,
+    previous: Vec<Vec<FastSet<Labels>>>,
 }
 
 impl RuleSet {
@@ -67,7 +68,7 @@ impl RuleSet {
         let previous = config
             .groups
             .iter()
-            .map(|g| vec![HashSet::new(); g.rules.len()])
+            .map(|g| vec![FastSet::default(); g.rules.len()])
             .collect();
         RuleSet {
             engine: Engine::new(config.options),
@@ -89,12 +90,23 @@ impl RuleSet {
     pub fn evaluate(&mut self, at_ms: i64, source: &mut dyn Source) -> Evaluation {
         let mut out = Evaluation::default();
         let mut overlay = Overlay::new(source);
+        // Rules select the same series over and over; each distinct select is asked once,
+        // until a rule records series it could match.
+        let mut cache = SelectCache::new();
         for (g, group) in self.groups.iter().enumerate() {
             let ts = at_ms - group.query_offset_ms;
             for (r, rule) in group.rules.iter().enumerate() {
-                match record(&self.engine, rule, group.limit, ts, &mut overlay) {
+                match record(
+                    &self.engine,
+                    rule,
+                    group.limit,
+                    ts,
+                    &mut overlay,
+                    &mut cache,
+                ) {
                     Ok(samples) => {
-                        let current: HashSet<Labels> =
+                        cache.forget_metric(&rule.record);
+                        let current: FastSet<Labels> =
                             samples.iter().map(|s| s.labels.clone()).collect();
                         for gone in self.previous[g][r].difference(&current) {
                             overlay.write_stale(gone, ts);
@@ -125,9 +137,10 @@ fn record(
     limit: usize,
     ts: i64,
     source: &mut dyn Source,
+    cache: &mut SelectCache,
 ) -> Result<Vec<Recorded>, String> {
     let result = engine
-        .instant(&rule.expr, ts, source)
+        .instant_cached(&rule.expr, ts, source, cache)
         .map_err(|e| e.to_string())?;
     let vector = match result.value {
         Value::Vector(v) => v,
@@ -145,7 +158,7 @@ fn record(
             value: Rc::from(value),
         })
         .collect();
-    let mut seen = HashSet::with_capacity(vector.len());
+    let mut seen = FastSet::with_capacity_and_hasher(vector.len(), Default::default());
     let mut out = Vec::with_capacity(vector.len());
     for s in vector {
         let labels: Vec<Label> = s

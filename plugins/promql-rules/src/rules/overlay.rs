@@ -8,10 +8,9 @@
 //! Results are indexed by metric name: a selector with `__name__="…"` (nearly all) only looks
 //! at that metric's results.
 
-use std::collections::HashMap;
-
 use crate::engine::{
-    CompiledMatchers, Labels, MatchOp, Matcher, Series, Source, METRIC_NAME, STALE_NAN_BITS,
+    CompiledMatchers, FastMap, Labels, MatchOp, Matcher, Series, Source, METRIC_NAME,
+    STALE_NAN_BITS,
 };
 
 struct Written {
@@ -22,14 +21,14 @@ struct Written {
 
 pub(crate) struct Overlay<'s> {
     inner: &'s mut dyn Source,
-    by_name: HashMap<String, Vec<Written>>,
+    by_name: FastMap<String, Vec<Written>>,
 }
 
 impl<'s> Overlay<'s> {
     pub fn new(inner: &'s mut dyn Source) -> Overlay<'s> {
         Overlay {
             inner,
-            by_name: HashMap::new(),
+            by_name: FastMap::default(),
         }
     }
 
@@ -89,7 +88,7 @@ impl Source for Overlay<'_> {
         if extra.is_empty() {
             return Ok(series);
         }
-        let mut index: HashMap<Labels, usize> = series
+        let mut index: FastMap<Labels, usize> = series
             .iter()
             .enumerate()
             .map(|(i, s)| (Labels::from_pairs(&s.labels), i))
