@@ -13,7 +13,7 @@ use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, UnaryExpr, Vecto
 use super::labels::Labels;
 use super::notes::Notes;
 use super::numeric::{FastMap, FastSet};
-use super::prefetch::{offset_ms, Prefetched, QueryFrame, StoredSeries};
+use super::prefetch::{offset_ms, Prefetched, QueryFrame, Selection, StoredSeries};
 use super::value::{is_stale_marker, Point, RangeSeries, Sample, Value};
 use super::{aggregate, binary, functions, EvalError, Options};
 
@@ -34,6 +34,8 @@ pub(crate) struct Evaluator<'a> {
     pub query_step: i64,
     pub data: Prefetched,
     pub notes: Notes,
+    /// What a selector the prefetch did not see selects.
+    pub empty: Selection,
 }
 
 impl Evaluator<'_> {
@@ -74,11 +76,10 @@ impl Evaluator<'_> {
     }
 
     /// The series a selector selected.
-    pub fn series_of(&self, vs: &VectorSelector) -> &[StoredSeries] {
+    pub fn series_of(&self, vs: &VectorSelector) -> &Selection {
         self.data
             .get(&(vs as *const VectorSelector))
-            .map(|s| s.as_slice())
-            .unwrap_or_default()
+            .map_or(&self.empty, |s| s)
     }
 
     /// The time a selector or subquery reads at: its `@` time or the step's, minus its offset.
@@ -106,7 +107,7 @@ impl Evaluator<'_> {
         let end = self.reference_time(&ms.vs.at, t) - offset_ms(&ms.vs.offset);
         let start = end - ms.range.as_millis() as i64;
         let mut out = Vec::new();
-        for s in self.series_of(&ms.vs) {
+        for s in self.series_of(&ms.vs).iter() {
             let mut points = Vec::new();
             window(s, start, end, &mut points);
             if !points.is_empty() {
@@ -237,7 +238,7 @@ impl Evaluator<'_> {
 
 /// The newest sample at or before `reference` and after `reference - lookback`, unless it is
 /// a stale marker.
-pub(crate) fn latest(s: &StoredSeries, reference: i64, lookback: i64) -> Option<(i64, f64)> {
+pub(crate) fn latest(s: StoredSeries, reference: i64, lookback: i64) -> Option<(i64, f64)> {
     let i = s.ts.partition_point(|&t| t <= reference);
     if i == 0 {
         return None;
@@ -250,7 +251,7 @@ pub(crate) fn latest(s: &StoredSeries, reference: i64, lookback: i64) -> Option<
 }
 
 /// Appends the samples in `(start, end]` to `out`, stale markers left out.
-pub(crate) fn window(s: &StoredSeries, start: i64, end: i64, out: &mut Vec<Point>) {
+pub(crate) fn window(s: StoredSeries, start: i64, end: i64, out: &mut Vec<Point>) {
     let lo = s.ts.partition_point(|&t| t <= start);
     let hi = s.ts.partition_point(|&t| t <= end);
     if lo >= hi {
@@ -286,18 +287,16 @@ pub(crate) fn check_unique(v: &[Sample]) -> Result<(), EvalError> {
 mod tests {
     use super::*;
 
-    fn series(ts: &[i64], vals: &[f64]) -> StoredSeries {
-        StoredSeries {
-            metric: Labels::empty(),
-            ts: ts.to_vec(),
-            vals: vals.to_vec(),
-        }
+    fn series<'a>(metric: &'a Labels, ts: &'a [i64], vals: &'a [f64]) -> StoredSeries<'a> {
+        StoredSeries { metric, ts, vals }
     }
 
     #[test]
     fn lookback_is_open_on_the_left_and_stale_markers_end_series() {
         let stale = f64::from_bits(super::super::value::STALE_NAN_BITS);
-        let s = series(&[0, 10_000, 20_000], &[1.0, 2.0, stale]);
+        let m = Labels::empty();
+        let vals = [1.0, 2.0, stale];
+        let s = series(&m, &[0, 10_000, 20_000], &vals);
         let cases = [
             (-1, None),
             (0, Some(1.0)),
@@ -307,17 +306,19 @@ mod tests {
             (20_000, None),
         ];
         for (t, want) in cases {
-            assert_eq!(latest(&s, t, 300_000).map(|(_, v)| v), want, "t={t}");
+            assert_eq!(latest(s, t, 300_000).map(|(_, v)| v), want, "t={t}");
         }
-        let s = series(&[0], &[1.0]);
-        assert_eq!(latest(&s, 299_999, 300_000).map(|(_, v)| v), Some(1.0));
-        assert_eq!(latest(&s, 300_000, 300_000), None);
+        let s = series(&m, &[0], &[1.0]);
+        assert_eq!(latest(s, 299_999, 300_000).map(|(_, v)| v), Some(1.0));
+        assert_eq!(latest(s, 300_000, 300_000), None);
     }
 
     #[test]
     fn windows_are_open_on_the_left() {
         let stale = f64::from_bits(super::super::value::STALE_NAN_BITS);
-        let s = series(&[0, 10, 20, 30], &[1.0, 2.0, stale, 4.0]);
+        let m = Labels::empty();
+        let vals = [1.0, 2.0, stale, 4.0];
+        let s = series(&m, &[0, 10, 20, 30], &vals);
         let cases: &[(i64, i64, &[i64])] = &[
             (0, 30, &[10, 30]),
             (-1, 10, &[0, 10]),
@@ -326,7 +327,7 @@ mod tests {
         ];
         for &(start, end, want) in cases {
             let mut out = Vec::new();
-            window(&s, start, end, &mut out);
+            window(s, start, end, &mut out);
             let got: Vec<i64> = out.iter().map(|p| p.t).collect();
             assert_eq!(got, want, "({start}, {end}]");
         }

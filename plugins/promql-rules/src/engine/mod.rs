@@ -238,6 +238,7 @@ impl Engine {
             query_step: step,
             data: prefetch(expr, frame, source, cache)?,
             notes: Notes::default(),
+            empty: Default::default(),
         })
     }
 

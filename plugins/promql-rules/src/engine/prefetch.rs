@@ -16,18 +16,79 @@ use promql_parser::label::MatchOp as ParsedOp;
 use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
 
 use super::labels::{Interner, Labels, METRIC_NAME};
-use super::source::{CompiledMatchers, MatchOp, Matcher, Source};
+use super::source::{CompiledMatchers, MatchOp, Matcher, Series, Source};
 use super::EvalError;
 
-/// One selected series, samples oldest first, stale markers included.
-pub(crate) struct StoredSeries {
-    pub metric: Labels,
-    pub ts: Vec<i64>,
-    pub vals: Vec<f64>,
+/// The series one selector selected, in label order, their samples in two columns shared by
+/// all of them: a step walks the series one after the other, and contiguous data keeps that
+/// walk from stalling on a cache miss per series.
+#[derive(Default)]
+pub(crate) struct Selection {
+    metrics: Vec<Labels>,
+    /// Series `i` owns samples `bounds[i]..bounds[i + 1]`.
+    bounds: Vec<usize>,
+    ts: Vec<i64>,
+    vals: Vec<f64>,
+}
+
+/// One selected series: samples oldest first, stale markers included.
+#[derive(Clone, Copy)]
+pub(crate) struct StoredSeries<'a> {
+    pub metric: &'a Labels,
+    pub ts: &'a [i64],
+    pub vals: &'a [f64],
+}
+
+impl Selection {
+    /// Builds a selection from a source's answer, sorting it by labels if needed (Prometheus'
+    /// storage answers in label order, and result order follows it).
+    fn new(selected: Vec<Series>, interner: &mut Interner) -> Selection {
+        let samples: usize = selected.iter().map(|s| s.timestamps_ms.len()).sum();
+        let mut converted: Vec<(Labels, Series)> = selected
+            .into_iter()
+            .map(|mut s| (interner.labels(std::mem::take(&mut s.labels)), s))
+            .collect();
+        if !converted.is_sorted_by(|a, b| a.0 <= b.0) {
+            converted.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        let mut out = Selection {
+            metrics: Vec::with_capacity(converted.len()),
+            bounds: Vec::with_capacity(converted.len() + 1),
+            ts: Vec::with_capacity(samples),
+            vals: Vec::with_capacity(samples),
+        };
+        out.bounds.push(0);
+        for (metric, s) in converted {
+            // A malformed answer (columns of different lengths) keeps only the common part.
+            let n = s.timestamps_ms.len().min(s.values.len());
+            out.ts.extend_from_slice(&s.timestamps_ms[..n]);
+            out.vals.extend_from_slice(&s.values[..n]);
+            out.metrics.push(metric);
+            out.bounds.push(out.ts.len());
+        }
+        out
+    }
+
+    pub fn len(&self) -> usize {
+        self.metrics.len()
+    }
+
+    pub fn get(&self, i: usize) -> StoredSeries<'_> {
+        let span = self.bounds[i]..self.bounds[i + 1];
+        StoredSeries {
+            metric: &self.metrics[i],
+            ts: &self.ts[span.clone()],
+            vals: &self.vals[span],
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = StoredSeries<'_>> {
+        (0..self.len()).map(|i| self.get(i))
+    }
 }
 
 /// Selected series by selector node.
-pub(crate) type Prefetched = HashMap<*const VectorSelector, Rc<Vec<StoredSeries>>>;
+pub(crate) type Prefetched = HashMap<*const VectorSelector, Rc<Selection>>;
 
 /// Answers of earlier `select`s, for queries evaluated against the same data one after the
 /// other. Label names and values are shared across all cached series.
@@ -42,7 +103,7 @@ struct CachedSelect {
     matchers: Vec<Matcher>,
     start: i64,
     end: i64,
-    series: Rc<Vec<StoredSeries>>,
+    series: Rc<Selection>,
 }
 
 impl SelectCache {
@@ -65,7 +126,7 @@ impl SelectCache {
         });
     }
 
-    fn get(&self, matchers: &[Matcher], start: i64, end: i64) -> Option<Rc<Vec<StoredSeries>>> {
+    fn get(&self, matchers: &[Matcher], start: i64, end: i64) -> Option<Rc<Selection>> {
         self.entries
             .iter()
             .find(|e| e.matchers == matchers && e.start == start && e.end == end)
@@ -269,24 +330,11 @@ impl Walker<'_> {
         matchers: &[Matcher],
         start: i64,
         end: i64,
-    ) -> Result<Rc<Vec<StoredSeries>>, EvalError> {
+    ) -> Result<Rc<Selection>, EvalError> {
         let selected = self
             .source
             .select(matchers, start, end)
             .map_err(EvalError::Source)?;
-        let interner = &mut self.cache.interner;
-        let mut series: Vec<StoredSeries> = selected
-            .into_iter()
-            .map(|s| StoredSeries {
-                metric: interner.labels(s.labels),
-                ts: s.timestamps_ms,
-                vals: s.values,
-            })
-            .collect();
-        // Prometheus' storage yields series sorted by labels, and result order follows it.
-        if !series.is_sorted_by(|a, b| a.metric <= b.metric) {
-            series.sort_by(|a, b| a.metric.cmp(&b.metric));
-        }
-        Ok(Rc::new(series))
+        Ok(Rc::new(Selection::new(selected, &mut self.cache.interner)))
     }
 }

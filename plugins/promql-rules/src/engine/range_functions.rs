@@ -14,7 +14,7 @@ use super::format::go_format_g;
 use super::functions::absent_labels;
 use super::labels::METRIC_NAME;
 use super::numeric::{kahan_inc, quantile};
-use super::prefetch::{offset_ms, StoredSeries};
+use super::prefetch::{offset_ms, Selection, StoredSeries};
 use super::value::{is_stale_marker, Point, RangeSeries, Sample, Value};
 use super::EvalError;
 
@@ -33,7 +33,7 @@ impl Window {
 }
 
 enum Input<'a> {
-    Stored(&'a [StoredSeries]),
+    Stored(&'a Selection),
     Computed(Vec<RangeSeries>),
 }
 
@@ -72,7 +72,7 @@ struct Scratch {
 
 impl Scratch {
     /// The samples of `s` in `(start, end]`: borrowed, unless stale markers must be left out.
-    fn stored<'a>(&'a mut self, s: &'a StoredSeries, start: i64, end: i64) -> Samples<'a> {
+    fn stored<'a>(&'a mut self, s: StoredSeries<'a>, start: i64, end: i64) -> Samples<'a> {
         let lo = s.ts.partition_point(|&t| t <= start);
         let hi = s.ts.partition_point(|&t| t <= end).max(lo);
         let (ts, vs) = (&s.ts[lo..hi], &s.vals[lo..hi]);
@@ -170,11 +170,14 @@ pub(crate) fn eval(
     };
     for i in 0..count {
         let (metric, input_drops_name, samples) = match &input {
-            Input::Stored(s) => (
-                &s[i].metric,
-                false,
-                scratch.stored(&s[i], win.start, win.end),
-            ),
+            Input::Stored(s) => {
+                let series = s.get(i);
+                (
+                    series.metric,
+                    false,
+                    scratch.stored(series, win.start, win.end),
+                )
+            }
             Input::Computed(c) => (
                 &c[i].metric,
                 c[i].drop_name,
