@@ -7,7 +7,14 @@
 //! `http_request_duration_seconds_bucket{job,instance,le}` and 30k gauges
 //! `node_memory_bytes{job,instance,type}`, 10 jobs × 200 instances, one sample every 15 s over
 //! the last 10 minutes (41 per series, 4.1M samples). The store finds a selector's metric by
-//! name, matches its series and copies them out in label order, as the host's index does.
+//! name, matches its series and copies them out in label order, as the host's index does; the
+//! time it takes is reported apart, as it stands for the host's side of `select`.
+//!
+//! Results on the 2-core dev machine while other builds ran (load 2–4, so ±20%), 2026-11-22:
+//! 0.72–0.94 s per evaluation of the 20 rules, of which 0.19–0.29 s in the store, i.e.
+//! ~0.55–0.65 s in the plugin's code: ~1.4 µs per series a rule reads (420k series-reads).
+//! Before the select cache (repeated identical selects answered once per evaluation) it was
+//! 2.9 s, with 1.1 s in the store.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -166,6 +173,17 @@ fn main() {
         store.1
     );
 
+    for i in 0..3 {
+        store.1 = Duration::ZERO;
+        let began = Instant::now();
+        black_box(rules.evaluate(NOW_MS, &mut store));
+        println!(
+            "evaluation {}: {:?}, of which {:?} in the store",
+            i + 2,
+            began.elapsed(),
+            store.1
+        );
+    }
     let mut c = Criterion::default().configure_from_args();
     c.bench_function("20 rules over 100k series", |b| {
         b.iter(|| black_box(rules.evaluate(NOW_MS, &mut store)))

@@ -79,6 +79,11 @@ impl Labels {
     /// Builds a set from labels in any order; empty values are dropped and, for duplicate names,
     /// the last one wins (as Prometheus' `labels.Builder` does).
     pub fn from_labels(mut labels: Vec<Label>) -> Labels {
+        let canonical = labels.windows(2).all(|w| w[0].name < w[1].name)
+            && labels.iter().all(|l| !l.value.is_empty());
+        if canonical {
+            return Labels(labels.into());
+        }
         labels.retain(|l| !l.value.is_empty());
         labels.reverse();
         labels.sort_by(|a, b| a.name.cmp(&b.name));
@@ -241,10 +246,13 @@ impl fmt::Display for Labels {
 
 /// Shares one allocation per distinct label name and value: label values repeat across series
 /// (every series of a job carries its name), so looking a string up costs less than
-/// allocating and later freeing a copy.
+/// allocating and later freeing a copy. Series arrive in label order, so a label is most
+/// often the same as the previous series' label at the same position, which is checked
+/// before hashing.
 #[derive(Default)]
 pub struct Interner {
     strings: FastSet<Rc<str>>,
+    previous: Vec<Label>,
 }
 
 impl Interner {
@@ -259,13 +267,22 @@ impl Interner {
 
     /// Converts a label set from the data source, which may be unsorted.
     pub fn labels(&mut self, pairs: Vec<(String, String)>) -> Labels {
-        let labels = pairs
+        let labels: Vec<Label> = pairs
             .into_iter()
-            .map(|(n, v)| Label {
-                name: self.intern(&n),
-                value: self.intern(&v),
+            .enumerate()
+            .map(|(i, (n, v))| match self.previous.get(i) {
+                Some(p) if *p.name == *n && *p.value == *v => p.clone(),
+                Some(p) if *p.name == *n => Label {
+                    name: p.name.clone(),
+                    value: self.intern(&v),
+                },
+                _ => Label {
+                    name: self.intern(&n),
+                    value: self.intern(&v),
+                },
             })
             .collect();
+        self.previous.clone_from(&labels);
         Labels::from_labels(labels)
     }
 }
