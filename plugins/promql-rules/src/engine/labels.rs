@@ -135,10 +135,6 @@ impl Labels {
         self.get(name).unwrap_or("")
     }
 
-    pub fn has(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
     /// The set without the metric name and the other metadata labels (`DropReserved`); the
     /// same allocation when there is nothing to drop.
     pub fn without_metric_name(&self) -> Labels {

@@ -101,10 +101,6 @@ impl Engine {
         Engine { opts }
     }
 
-    pub fn options(&self) -> &Options {
-        &self.opts
-    }
-
     /// Evaluates `expr` at `t_ms`. Cost: one `select` per selector, then O(samples read) for
     /// selectors and range functions and O(samples) hash lookups for each aggregation and
     /// vector matching.
