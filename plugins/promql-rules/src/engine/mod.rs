@@ -8,6 +8,10 @@
 //! `rate`, Kahan summation, NaN ordering, when the metric name is dropped, which label sets
 //! collide.
 //!
+//! Queries evaluated one after the other against the same data (the rules of one evaluation)
+//! can share a [`SelectCache`] through [`Engine::instant_cached`], so that a select repeated by
+//! several rules is asked and converted once.
+//!
 //! Nothing here knows about WebAssembly or WIT; the plugin's glue converts at its boundary.
 //! Native histograms are out of scope: a source only yields floats.
 
