@@ -79,11 +79,7 @@ fn main() {
         .iter()
         .map(|(dir, target)| (manifest_dir.join(dir), *target))
         .collect();
-    guests.extend(
-        stock_plugins(&plugins_dir)
-            .into_iter()
-            .map(|dir| (dir, Target::Core)),
-    );
+    guests.extend(stock_plugins(&plugins_dir));
 
     let target_dir = out_dir.join("guests");
     for (dir, target) in guests {
@@ -99,20 +95,27 @@ fn main() {
 }
 
 /// Plugin crates directly under `plugins/` (those building a `cdylib`; shared libraries such as
-/// `plugin-sdk` are not plugins), sorted so builds are reproducible.
-fn stock_plugins(plugins_dir: &Path) -> Vec<PathBuf> {
+/// `plugin-sdk` are not plugins), sorted so builds are reproducible. A crate is built for
+/// `wasm32-unknown-unknown` unless its manifest asks for WASI with
+/// `[package.metadata.wasmfed] target = "wasm32-wasip2"`.
+fn stock_plugins(plugins_dir: &Path) -> Vec<(PathBuf, Target)> {
     let Ok(entries) = fs::read_dir(plugins_dir) else {
         return Vec::new();
     };
-    let mut dirs: Vec<PathBuf> = entries
+    let mut plugins: Vec<(PathBuf, Target)> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            fs::read_to_string(p.join("Cargo.toml"))
-                .is_ok_and(|manifest| manifest.contains("\"cdylib\""))
+        .filter_map(|dir| {
+            let manifest = fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+            let target = if manifest.contains("target = \"wasm32-wasip2\"") {
+                Target::Wasip2
+            } else {
+                Target::Core
+            };
+            manifest.contains("\"cdylib\"").then_some((dir, target))
         })
         .collect();
-    dirs.sort();
-    dirs
+    plugins.sort_by(|a, b| a.0.cmp(&b.0));
+    plugins
 }
 
 fn dir_name(dir: &Path) -> String {

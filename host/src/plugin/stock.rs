@@ -4,7 +4,7 @@
 //! `metric_relabel_configs` run through `relabel` without being named.
 
 /// Names of the stock plugins, for messages.
-pub const NAMES: &[&str] = &["relabel", "hashmod-shard"];
+pub const NAMES: &[&str] = &["relabel", "hashmod-shard", "promql-rules"];
 
 /// The component bytes of a stock plugin.
 pub fn component(name: &str) -> Option<&'static [u8]> {

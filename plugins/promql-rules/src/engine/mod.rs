@@ -1,0 +1,284 @@
+//! A PromQL evaluator with Prometheus' semantics, for float samples.
+//!
+//! [`Engine::instant`] evaluates a parsed expression at one time, as a recording rule or an
+//! instant query does; [`Engine::range`] evaluates it at every step of a range. Series come from
+//! a [`Source`], one `select` per selector for the whole query ([`prefetch`]). Results, error
+//! messages and warnings match Prometheus' own (the engine of the release whose conformance
+//! tests ship in `shared/conformance/promql`): lookback and staleness, extrapolation in
+//! `rate`, Kahan summation, NaN ordering, when the metric name is dropped, which label sets
+//! collide.
+//!
+//! Queries evaluated one after the other against the same data (the rules of one evaluation)
+//! can share a [`SelectCache`] through [`Engine::instant_cached`], so that a select repeated by
+//! several rules is asked and converted once.
+//!
+//! Nothing here knows about WebAssembly or WIT; the plugin's glue converts at its boundary.
+//! Native histograms are out of scope: a source only yields floats.
+
+mod aggregate;
+mod binary;
+mod eval;
+mod format;
+mod functions;
+mod histogram;
+mod labels;
+mod notes;
+mod numeric;
+mod order;
+mod prefetch;
+mod range_functions;
+mod source;
+#[cfg(test)]
+mod tests;
+mod time;
+mod value;
+
+use promql_parser::parser::value::ValueType;
+use promql_parser::parser::Expr;
+
+pub use labels::{Label, Labels, METRIC_NAME};
+pub use numeric::almost_equal;
+pub use source::{CompiledMatchers, MatchOp, Matcher, Series, Source};
+pub use time::parse_duration_ms;
+pub use value::{
+    is_stale_marker, Annotation, Point, RangeSeries, Sample, Severity, Value, STALE_NAN_BITS,
+};
+
+use eval::{duplicate_labelset, Evaluator, Step};
+use notes::Notes;
+pub(crate) use numeric::{FastMap, FastSet};
+use prefetch::{prefetch, QueryFrame};
+pub use prefetch::{selector_matchers, SelectCache};
+
+/// Why an evaluation failed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum EvalError {
+    /// The query itself fails, with Prometheus' message.
+    #[error("{0}")]
+    Query(String),
+    /// The data source failed.
+    #[error("expanding series: {0}")]
+    Source(String),
+    /// The query uses something this engine does not implement.
+    #[error("not supported by this engine: {0}")]
+    Unsupported(String),
+}
+
+/// Evaluation settings; the defaults are Prometheus'.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// How far back an instant selector looks for a sample (`--query.lookback-delta`).
+    pub lookback_delta_ms: i64,
+    /// Keep `__name__` until the end of evaluation instead of dropping it where a function or
+    /// operator changes the metric's meaning (Prometheus' `promql-delayed-name-removal`
+    /// feature flag, off by default, on in its conformance tests).
+    pub delayed_name_removal: bool,
+    /// The step of a subquery written without one (`expr[1h:]`): Prometheus uses the global
+    /// evaluation interval.
+    pub no_step_subquery_interval_ms: i64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            lookback_delta_ms: 5 * 60 * 1000,
+            delayed_name_removal: false,
+            no_step_subquery_interval_ms: 60 * 1000,
+        }
+    }
+}
+
+/// A query's value and the warnings and infos raised while computing it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    pub value: Value,
+    pub annotations: Vec<Annotation>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Engine {
+    opts: Options,
+}
+
+impl Engine {
+    pub fn new(opts: Options) -> Engine {
+        Engine { opts }
+    }
+
+    /// Evaluates `expr` at `t_ms`. Cost: one `select` per selector, then O(samples read) for
+    /// selectors and range functions and O(samples) hash lookups for each aggregation and
+    /// vector matching.
+    pub fn instant(
+        &self,
+        expr: &Expr,
+        t_ms: i64,
+        source: &mut dyn Source,
+    ) -> Result<Evaluation, EvalError> {
+        self.instant_cached(expr, t_ms, source, &mut SelectCache::new())
+    }
+
+    /// [`Engine::instant`], answering selects from `cache` where an earlier query asked the
+    /// same, and adding its own answers to it.
+    pub fn instant_cached(
+        &self,
+        expr: &Expr,
+        t_ms: i64,
+        source: &mut dyn Source,
+        cache: &mut SelectCache,
+    ) -> Result<Evaluation, EvalError> {
+        let mut ev = self.evaluator(expr, t_ms, t_ms, 0, source, cache)?;
+        let value = ev.eval(
+            expr,
+            Step {
+                t: t_ms,
+                multi: false,
+            },
+        )?;
+        let value = match value {
+            Value::Vector(v) if self.opts.delayed_name_removal => {
+                let v: Vec<Sample> = v.into_iter().map(drop_flagged_name).collect();
+                eval::check_unique(&v)?;
+                Value::Vector(v)
+            }
+            Value::Matrix(m) => Value::Matrix(self.finish_matrix(m)?),
+            other => other,
+        };
+        Ok(Evaluation {
+            value,
+            annotations: ev.notes.finish(),
+        })
+    }
+
+    /// Evaluates `expr` at `start_ms`, `start_ms + step_ms`, … up to `end_ms`; the result is a
+    /// matrix sorted by labels.
+    pub fn range(
+        &self,
+        expr: &Expr,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        source: &mut dyn Source,
+    ) -> Result<Evaluation, EvalError> {
+        let kind = match expr.value_type() {
+            ValueType::Vector | ValueType::Scalar => None,
+            ValueType::Matrix => Some("range vector"),
+            ValueType::String => Some("string"),
+        };
+        if let Some(kind) = kind {
+            return Err(EvalError::Query(format!(
+                "invalid expression type \"{kind}\" for range query, must be Scalar or instant Vector"
+            )));
+        }
+        if step_ms <= 0 {
+            return Err(EvalError::Query(
+                "zero or negative query resolution step widths are not accepted".into(),
+            ));
+        }
+        let mut cache = SelectCache::new();
+        let mut ev = self.evaluator(expr, start_ms, end_ms, step_ms, source, &mut cache)?;
+        let multi = start_ms != end_ms;
+        let mut index: FastMap<Labels, usize> = FastMap::default();
+        let mut series: Vec<RangeSeries> = Vec::new();
+        let mut t = start_ms;
+        while t <= end_ms {
+            let samples = match ev.eval(expr, Step { t, multi })? {
+                Value::Scalar(v) => vec![Sample {
+                    metric: Labels::empty(),
+                    value: v,
+                    drop_name: false,
+                }],
+                Value::Vector(v) => v,
+                other => {
+                    return Err(EvalError::Query(format!(
+                        "unexpected {} in range query",
+                        other.type_name()
+                    )))
+                }
+            };
+            for s in samples {
+                let i = *index.entry(s.metric.clone()).or_insert_with(|| {
+                    series.push(RangeSeries {
+                        metric: s.metric.clone(),
+                        points: Vec::new(),
+                        drop_name: s.drop_name,
+                    });
+                    series.len() - 1
+                });
+                let points = &mut series[i].points;
+                if points.last().is_some_and(|p| p.t == t) {
+                    return Err(duplicate_labelset());
+                }
+                points.push(Point { t, v: s.value });
+            }
+            t += step_ms;
+        }
+        Ok(Evaluation {
+            value: Value::Matrix(self.finish_matrix(series)?),
+            annotations: ev.notes.finish(),
+        })
+    }
+
+    fn evaluator<'a>(
+        &'a self,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+        source: &mut dyn Source,
+        cache: &mut SelectCache,
+    ) -> Result<Evaluator<'a>, EvalError> {
+        let frame = QueryFrame {
+            start,
+            end,
+            lookback_ms: self.opts.lookback_delta_ms,
+        };
+        Ok(Evaluator {
+            opts: &self.opts,
+            frame,
+            query_step: step,
+            data: prefetch(expr, frame, source, cache)?,
+            notes: Notes::default(),
+            empty: Default::default(),
+        })
+    }
+
+    /// Drops late-dropped names, merges series that now share labels (an error where they
+    /// overlap in time) and sorts by labels (`cleanupMetricLabels`, `sortMatrixResult`).
+    fn finish_matrix(&self, mut series: Vec<RangeSeries>) -> Result<Vec<RangeSeries>, EvalError> {
+        if self.opts.delayed_name_removal {
+            for s in &mut series {
+                if s.drop_name {
+                    s.metric = s.metric.without_metric_name();
+                }
+            }
+            let mut merged: Vec<RangeSeries> = Vec::with_capacity(series.len());
+            let mut index: FastMap<Labels, usize> = FastMap::default();
+            for s in series {
+                match index.get(&s.metric) {
+                    Some(&i) => {
+                        let target = &mut merged[i].points;
+                        target.extend(s.points);
+                        target.sort_by_key(|p| p.t);
+                        if target.windows(2).any(|w| w[0].t == w[1].t) {
+                            return Err(duplicate_labelset());
+                        }
+                    }
+                    None => {
+                        index.insert(s.metric.clone(), merged.len());
+                        merged.push(s);
+                    }
+                }
+            }
+            series = merged;
+        }
+        series.sort_by(|a, b| a.metric.cmp(&b.metric));
+        Ok(series)
+    }
+}
+
+fn drop_flagged_name(mut s: Sample) -> Sample {
+    if s.drop_name {
+        s.metric = s.metric.without_metric_name();
+    }
+    s
+}

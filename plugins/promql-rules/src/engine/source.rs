@@ -1,0 +1,127 @@
+//! Where the evaluator reads series from.
+//!
+//! The shape mirrors the `store.select` host import (matchers plus a time range in, whole
+//! series with columnar samples out) so that the component glue is a plain conversion, and so
+//! that one call per selector fetches everything a query needs: a component call costs far more
+//! than a native one.
+
+use regex::Regex;
+
+use super::labels::Labels;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchOp {
+    Equal,
+    NotEqual,
+    /// Fully anchored regular expression.
+    Regex,
+    NotRegex,
+}
+
+/// One PromQL label matcher; a label a series lacks matches as the empty string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Matcher {
+    pub name: String,
+    pub op: MatchOp,
+    pub value: String,
+}
+
+/// One series with its samples in the asked range, oldest first, stale markers included.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Series {
+    /// Name/value pairs in any order.
+    pub labels: Vec<(String, String)>,
+    pub timestamps_ms: Vec<i64>,
+    pub values: Vec<f64>,
+}
+
+/// Read access to stored series.
+pub trait Source {
+    /// Series matching all `matchers`, with their samples in `[start_ms, end_ms]`.
+    fn select(
+        &mut self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Series>, String>;
+}
+
+/// Matchers compiled for matching label sets held by the plugin itself (the rule layer's
+/// results of the current evaluation, test data).
+pub struct CompiledMatchers(Vec<(Matcher, Option<Regex>)>);
+
+impl CompiledMatchers {
+    /// Compiles regexes as Prometheus does: anchored, `.` matching newlines.
+    pub fn new(matchers: &[Matcher]) -> Result<CompiledMatchers, String> {
+        let compiled = matchers
+            .iter()
+            .map(|m| {
+                let regex = match m.op {
+                    MatchOp::Regex | MatchOp::NotRegex => {
+                        Some(Regex::new(&format!("^(?s:{})$", m.value)).map_err(|e| {
+                            format!("invalid regular expression {:?}: {e}", m.value)
+                        })?)
+                    }
+                    MatchOp::Equal | MatchOp::NotEqual => None,
+                };
+                Ok((m.clone(), regex))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(CompiledMatchers(compiled))
+    }
+
+    pub fn matches(&self, labels: &Labels) -> bool {
+        self.0.iter().all(|(m, regex)| {
+            let value = labels.value(&m.name);
+            match (m.op, regex) {
+                (MatchOp::Equal, _) => value == m.value,
+                (MatchOp::NotEqual, _) => value != m.value,
+                (MatchOp::Regex, Some(re)) => re.is_match(value),
+                (MatchOp::NotRegex, Some(re)) => !re.is_match(value),
+                (_, None) => false,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(name: &str, op: MatchOp, value: &str) -> Matcher {
+        Matcher {
+            name: name.into(),
+            op,
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn matching_is_anchored_and_treats_missing_as_empty() {
+        let series = Labels::from_pairs(&[("__name__", "up"), ("job", "node\nx")]);
+        let cases = [
+            (vec![m("__name__", MatchOp::Equal, "up")], true),
+            (vec![m("__name__", MatchOp::Regex, "u")], false),
+            (vec![m("job", MatchOp::Regex, "node.x")], true),
+            (vec![m("missing", MatchOp::Equal, "")], true),
+            (vec![m("missing", MatchOp::NotRegex, ".+")], true),
+            (vec![m("job", MatchOp::NotEqual, "node\nx")], false),
+            (
+                vec![
+                    m("__name__", MatchOp::Equal, "up"),
+                    m("job", MatchOp::Equal, "x"),
+                ],
+                false,
+            ),
+        ];
+        for (matchers, want) in cases {
+            let compiled = CompiledMatchers::new(&matchers).unwrap();
+            assert_eq!(compiled.matches(&series), want, "{matchers:?}");
+        }
+    }
+
+    #[test]
+    fn bad_regex_is_an_error() {
+        assert!(CompiledMatchers::new(&[m("a", MatchOp::Regex, "(")]).is_err());
+    }
+}

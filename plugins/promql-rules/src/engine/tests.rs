@@ -1,0 +1,158 @@
+//! Whole-query tests of the engine for behaviour Prometheus' test scripts leave uncovered here
+//! (their `limitk`/`limit_ratio` cases read native histograms), for the default name removal
+//! (the scripts run with delayed removal) and for the data source contract.
+
+use promql_parser::parser;
+
+use super::*;
+
+/// Series held in memory, answering `select` as the host does.
+struct Memory(Vec<(Labels, Vec<(i64, f64)>)>, usize);
+
+impl Source for Memory {
+    fn select(&mut self, m: &[Matcher], start: i64, end: i64) -> Result<Vec<Series>, String> {
+        self.1 += 1;
+        let m = CompiledMatchers::new(m)?;
+        Ok(self
+            .0
+            .iter()
+            .filter(|(l, _)| m.matches(l))
+            .map(|(l, samples)| {
+                let s: Vec<_> = samples
+                    .iter()
+                    .filter(|(t, _)| *t >= start && *t <= end)
+                    .collect();
+                Series {
+                    labels: l.to_pairs(),
+                    timestamps_ms: s.iter().map(|(t, _)| *t).collect(),
+                    values: s.iter().map(|(_, v)| *v).collect(),
+                }
+            })
+            .collect())
+    }
+}
+
+fn memory() -> Memory {
+    let mut series = Vec::new();
+    for (i, (job, value)) in [("a", 1.0), ("a", 5.0), ("b", 3.0), ("b", 2.0), ("b", 4.0)]
+        .iter()
+        .enumerate()
+    {
+        series.push((
+            Labels::from_pairs(&[("__name__", "m"), ("job", job), ("i", &i.to_string())]),
+            vec![(0, *value), (60_000, *value)],
+        ));
+        series.push((
+            Labels::from_pairs(&[("__name__", "c_total"), ("job", job), ("i", &i.to_string())]),
+            (0..=10)
+                .map(|k| (k * 15_000, k as f64 * 15.0 * value))
+                .collect(),
+        ));
+    }
+    Memory(series, 0)
+}
+
+fn eval(engine: &Engine, query: &str) -> Result<String, String> {
+    let expr = parser::parse(query).map_err(|e| e.to_string())?;
+    let result = engine
+        .instant(&expr, 60_000, &mut memory())
+        .map_err(|e| e.to_string())?;
+    Ok(match result.value {
+        Value::Vector(v) => v
+            .iter()
+            // Rounded: extrapolation leaves float noise in the last digits.
+            .map(|s| format!("{} {}", s.metric, (s.value * 1e9).round() / 1e9))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        Value::Scalar(f) => f.to_string(),
+        other => format!("{other:?}"),
+    })
+}
+
+#[test]
+fn prometheus_default_name_removal() {
+    let engine = Engine::default();
+    let cases = [
+        ("rate(c_total{i=\"0\"}[1m])", Ok(r#"{i="0", job="a"} 1"#)),
+        ("m{i=\"0\"} > 0", Ok(r#"{__name__="m", i="0", job="a"} 1"#)),
+        ("m{i=\"0\"} + 0", Ok(r#"{i="0", job="a"} 1"#)),
+        (
+            "last_over_time(m{i=\"0\"}[1m])",
+            Ok(r#"{__name__="m", i="0", job="a"} 1"#),
+        ),
+        // Dropping the name makes two series identical: an error without delayed removal.
+        (
+            "abs({i=\"0\"})",
+            Err("vector cannot contain metrics with the same labelset"),
+        ),
+        (
+            "changes({i=\"0\"}[1m])",
+            Err("vector cannot contain metrics with the same labelset"),
+        ),
+        ("sum by (__name__) (rate(c_total{i=\"0\"}[1m]))", Ok("{} 1")),
+    ];
+    for (query, want) in cases {
+        let got = eval(&engine, query);
+        assert_eq!(got.as_deref().map_err(|e| e.as_str()), want, "{query}");
+    }
+}
+
+#[test]
+fn limits() {
+    let engine = Engine::default();
+    let cases = [
+        (
+            "limitk by (job) (1, m)",
+            Ok(r#"{__name__="m", i="0", job="a"} 1 | {__name__="m", i="2", job="b"} 3"#),
+        ),
+        ("limitk(0, m)", Ok("")),
+        ("count(limitk(100, m))", Ok("{} 5")),
+        (
+            "topk by (job) (1, m)",
+            Ok(r#"{__name__="m", i="1", job="a"} 5 | {__name__="m", i="4", job="b"} 4"#),
+        ),
+        (
+            "bottomk(2, m)",
+            Ok(r#"{__name__="m", i="0", job="a"} 1 | {__name__="m", i="3", job="b"} 2"#),
+        ),
+        ("topk(NaN, m)", Err("Parameter value is NaN")),
+        ("count(limit_ratio(1, m))", Ok("{} 5")),
+        (
+            "count(limit_ratio(0.5, m) or limit_ratio(-0.5, m))",
+            Ok("{} 5"),
+        ),
+        (
+            "count(limit_ratio(0.5, m) and limit_ratio(-0.5, m))",
+            Ok(""),
+        ),
+        ("limit_ratio(NaN, m)", Err("Ratio value is NaN")),
+    ];
+    for (query, want) in cases {
+        let got = eval(&engine, query);
+        assert_eq!(got.as_deref().map_err(|e| e.as_str()), want, "{query}");
+    }
+}
+
+#[test]
+fn one_select_per_selector() {
+    let engine = Engine::default();
+    let expr = parser::parse("sum(rate(c_total[5m])) / sum(m) + count(m offset 1m)").unwrap();
+    let mut source = memory();
+    engine.range(&expr, 0, 60_000, 15_000, &mut source).unwrap();
+    assert_eq!(source.1, 3);
+}
+
+#[test]
+fn source_errors_fail_the_query() {
+    struct Failing;
+    impl Source for Failing {
+        fn select(&mut self, _: &[Matcher], _: i64, _: i64) -> Result<Vec<Series>, String> {
+            Err("over budget".into())
+        }
+    }
+    let expr = parser::parse("sum(m)").unwrap();
+    let err = Engine::default()
+        .instant(&expr, 0, &mut Failing)
+        .unwrap_err();
+    assert_eq!(err.to_string(), "expanding series: over budget");
+}

@@ -1,0 +1,317 @@
+//! Recording rules: every rule of every group evaluated at one time, results named and
+//! labelled as Prometheus' rule manager does (`RecordingRule.Eval`, `Group.Eval`).
+//!
+//! Rules run in order; a rule sees what the rules before it recorded in the same evaluation
+//! ([`overlay`]), including stale markers for series a rule stopped producing, so a group of
+//! chained rules gives the same values as in Prometheus. A rule that fails is reported and
+//! skipped; the others still run, and the failed rule's previous series are not marked stale
+//! (Prometheus leaves them too).
+
+mod config;
+mod overlay;
+
+use std::rc::Rc;
+
+pub use config::{Config, ConfigError, GroupConfig, RuleConfig};
+
+use crate::engine::{
+    Engine, FastSet, Label, Labels, Sample, SelectCache, Source, Value, METRIC_NAME,
+};
+use overlay::Overlay;
+
+/// One recorded sample.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    pub labels: Labels,
+    pub timestamp_ms: i64,
+    pub value: f64,
+}
+
+/// A rule that failed in an evaluation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleFailure {
+    pub group: String,
+    /// The rule's `record` name.
+    pub rule: String,
+    /// Position of the rule in its group.
+    pub index: usize,
+    pub error: String,
+}
+
+impl std::fmt::Display for RuleFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "group {:?} rule {} ({}): {}",
+            self.group, self.index, self.rule, self.error
+        )
+    }
+}
+
+/// What one evaluation produced.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    pub samples: Vec<Recorded>,
+    pub failures: Vec<RuleFailure>,
+}
+
+/// The configured rule groups and what each rule produced last time.
+pub struct RuleSet {
+    engine: Engine,
+    groups: Vec<GroupConfig>,
+    /// Per group and rule, the series recorded by its last successful evaluation.
+    previous: Vec<Vec<FastSet<Labels>>>,
+}
+
+impl RuleSet {
+    pub fn new(config: Config) -> RuleSet {
+        let previous = config
+            .groups
+            .iter()
+            .map(|g| vec![FastSet::default(); g.rules.len()])
+            .collect();
+        RuleSet {
+            engine: Engine::new(config.options),
+            groups: config.groups,
+            previous,
+        }
+    }
+
+    pub fn from_json(text: &str) -> Result<RuleSet, ConfigError> {
+        Config::from_json(text).map(RuleSet::new)
+    }
+
+    /// How many rules the groups hold.
+    pub fn rule_count(&self) -> usize {
+        self.groups.iter().map(|g| g.rules.len()).sum()
+    }
+
+    /// Evaluates every rule at `at_ms` (minus its group's query offset) against `source`.
+    pub fn evaluate(&mut self, at_ms: i64, source: &mut dyn Source) -> Evaluation {
+        let mut out = Evaluation::default();
+        let mut overlay = Overlay::new(source);
+        // Rules select the same series over and over; each distinct select is asked once,
+        // until a rule records series it could match.
+        let mut cache = SelectCache::new();
+        for (g, group) in self.groups.iter().enumerate() {
+            let ts = at_ms - group.query_offset_ms;
+            for (r, rule) in group.rules.iter().enumerate() {
+                match record(
+                    &self.engine,
+                    rule,
+                    group.limit,
+                    ts,
+                    &mut overlay,
+                    &mut cache,
+                ) {
+                    Ok(samples) => {
+                        cache.forget_metric(&rule.record);
+                        let current: FastSet<Labels> =
+                            samples.iter().map(|s| s.labels.clone()).collect();
+                        for gone in self.previous[g][r].difference(&current) {
+                            overlay.write_stale(gone, ts);
+                        }
+                        for s in &samples {
+                            overlay.write(&s.labels, s.timestamp_ms, s.value);
+                        }
+                        self.previous[g][r] = current;
+                        out.samples.extend(samples);
+                    }
+                    Err(error) => out.failures.push(RuleFailure {
+                        group: group.name.clone(),
+                        rule: rule.record.clone(),
+                        index: r,
+                        error,
+                    }),
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Evaluates one rule and names its results.
+fn record(
+    engine: &Engine,
+    rule: &RuleConfig,
+    limit: usize,
+    ts: i64,
+    source: &mut dyn Source,
+    cache: &mut SelectCache,
+) -> Result<Vec<Recorded>, String> {
+    let result = engine
+        .instant_cached(&rule.expr, ts, source, cache)
+        .map_err(|e| e.to_string())?;
+    let vector = match result.value {
+        Value::Vector(v) => v,
+        Value::Scalar(f) => vec![Sample {
+            metric: Labels::empty(),
+            value: f,
+            drop_name: false,
+        }],
+        _ => return Err("rule result is not a vector or scalar".into()),
+    };
+    let overrides: Vec<Label> = std::iter::once((METRIC_NAME, rule.record.as_str()))
+        .chain(rule.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map(|(name, value)| Label {
+            name: Rc::from(name),
+            value: Rc::from(value),
+        })
+        .collect();
+    let mut seen = FastSet::with_capacity_and_hasher(vector.len(), Default::default());
+    let mut out = Vec::with_capacity(vector.len());
+    for s in vector {
+        let labels: Vec<Label> = s
+            .metric
+            .iter()
+            .filter(|l| !overrides.iter().any(|o| o.name == l.name))
+            .chain(overrides.iter())
+            .cloned()
+            .collect();
+        let labels = Labels::from_labels(labels);
+        if !seen.insert(labels.clone()) {
+            return Err(
+                "vector contains metrics with the same labelset after applying rule labels".into(),
+            );
+        }
+        out.push(Recorded {
+            labels,
+            timestamp_ms: ts,
+            value: s.value,
+        });
+    }
+    if limit > 0 && out.len() > limit {
+        return Err(format!(
+            "exceeded limit of {limit} with {} series",
+            out.len()
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{CompiledMatchers, Matcher, Series};
+
+    /// A store of whole series, as the host's would be.
+    struct Store(Vec<(Labels, Vec<(i64, f64)>)>);
+
+    impl Source for Store {
+        fn select(&mut self, m: &[Matcher], start: i64, end: i64) -> Result<Vec<Series>, String> {
+            let m = CompiledMatchers::new(m)?;
+            Ok(self
+                .0
+                .iter()
+                .filter(|(l, _)| m.matches(l))
+                .map(|(l, samples)| {
+                    let s: Vec<_> = samples
+                        .iter()
+                        .filter(|(t, _)| *t >= start && *t <= end)
+                        .collect();
+                    Series {
+                        labels: l.to_pairs(),
+                        timestamps_ms: s.iter().map(|(t, _)| *t).collect(),
+                        values: s.iter().map(|(_, v)| *v).collect(),
+                    }
+                })
+                .collect())
+        }
+    }
+
+    fn store() -> Store {
+        let series = |job: &str, inst: &str, v: f64| {
+            (
+                Labels::from_pairs(&[("__name__", "mem"), ("job", job), ("instance", inst)]),
+                vec![(0, v), (60_000, v)],
+            )
+        };
+        Store(vec![
+            series("node", "a", 1.0),
+            series("node", "b", 2.0),
+            series("db", "c", 4.0),
+        ])
+    }
+
+    fn text(e: &Evaluation) -> Vec<String> {
+        e.samples
+            .iter()
+            .map(|s| format!("{} {} @{}", s.labels, s.value, s.timestamp_ms))
+            .collect()
+    }
+
+    #[test]
+    fn rules_see_earlier_results_and_get_their_name_and_labels() {
+        let mut rules = RuleSet::from_json(
+            r#"{"groups": [{"name": "g", "rules": [
+                {"record": "job:mem:sum", "expr": "sum without(instance)(mem)", "labels": {"team": "infra"}},
+                {"record": "mem:total", "expr": "sum(job:mem:sum)"},
+                {"record": "scalar", "expr": "1 + 1"}
+            ]}]}"#,
+        )
+        .unwrap();
+        let got = rules.evaluate(60_000, &mut store());
+        assert!(got.failures.is_empty(), "{:?}", got.failures);
+        assert_eq!(
+            text(&got),
+            [
+                r#"{__name__="job:mem:sum", job="node", team="infra"} 3 @60000"#,
+                r#"{__name__="job:mem:sum", job="db", team="infra"} 4 @60000"#,
+                r#"{__name__="mem:total"} 7 @60000"#,
+                r#"{__name__="scalar"} 2 @60000"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failing_rule_is_reported_and_the_others_still_run() {
+        let mut rules = RuleSet::from_json(
+            r#"{"groups": [{"name": "g", "limit": 1, "rules": [
+                {"record": "r1", "expr": "mem"},
+                {"record": "r2", "expr": "label_replace(mem, \"instance\", \"\", \"\", \"\")"},
+                {"record": "r3", "expr": "count(mem)"},
+                {"record": "r4", "expr": "\"text\""}
+            ]}]}"#,
+        )
+        .unwrap();
+        let got = rules.evaluate(60_000, &mut store());
+        let failures: Vec<String> = got.failures.iter().map(|f| f.to_string()).collect();
+        assert_eq!(
+            failures,
+            [
+                r#"group "g" rule 0 (r1): exceeded limit of 1 with 3 series"#,
+                r#"group "g" rule 1 (r2): vector cannot contain metrics with the same labelset"#,
+                r#"group "g" rule 3 (r4): rule result is not a vector or scalar"#,
+            ]
+        );
+        assert_eq!(text(&got), [r#"{__name__="r3"} 3 @60000"#]);
+    }
+
+    #[test]
+    fn series_a_rule_stops_producing_are_stale_for_later_rules() {
+        let mut rules = RuleSet::from_json(
+            r#"{"groups": [{"name": "g", "query_offset": "1m", "rules": [
+                {"record": "big", "expr": "mem > 1.5"},
+                {"record": "n", "expr": "count(big)"}
+            ]}]}"#,
+        )
+        .unwrap();
+        let mut host = store();
+        let first = rules.evaluate(120_000, &mut host);
+        assert_eq!(text(&first)[2], r#"{__name__="n"} 2 @60000"#);
+        // The host stores the first evaluation; then instance b drops below the threshold.
+        for s in &first.samples {
+            host.0
+                .push((s.labels.clone(), vec![(s.timestamp_ms, s.value)]));
+        }
+        host.0[1].1.push((120_000, 1.0));
+        let second = rules.evaluate(180_000, &mut host);
+        assert_eq!(
+            text(&second),
+            [
+                r#"{__name__="big", instance="c", job="db"} 4 @120000"#,
+                r#"{__name__="n"} 1 @120000"#,
+            ]
+        );
+    }
+}

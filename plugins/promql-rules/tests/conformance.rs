@@ -1,0 +1,152 @@
+//! Prometheus' own PromQL test scripts, run against this engine.
+//!
+//! Every `*.test` file in the repository's sibling `shared/conformance/promql/` folder is
+//! parsed and each `eval` case run as Prometheus' `promqltest` runs it (with its engine
+//! settings: delayed name removal on, 5m lookback, 1m default subquery step). A case is skipped
+//! only for a reason listed in `conformance/skips.rs`; any other case that does not pass fails
+//! this test. Run with `--nocapture` to see the table of passed, failed and skipped cases
+//! (`CONFORMANCE_VERBOSE=1` lists each skipped case); `PROMQL_CONFORMANCE_DIR` overrides where
+//! the files are.
+
+#[path = "conformance/run.rs"]
+mod run;
+#[path = "conformance/script.rs"]
+mod script;
+#[path = "conformance/skips.rs"]
+mod skips;
+#[path = "conformance/storage.rs"]
+mod storage;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use promql_rules::engine::{Engine, Options};
+
+use script::Command;
+use storage::Storage;
+
+#[derive(Default)]
+struct FileReport {
+    passed: usize,
+    failed: Vec<String>,
+    skipped: Vec<(&'static str, String)>,
+}
+
+fn run_file(engine: &Engine, text: &str) -> Result<FileReport, String> {
+    let mut report = FileReport::default();
+    let mut storage = Storage::default();
+    for command in script::parse(text)? {
+        match command {
+            Command::Clear => storage = Storage::default(),
+            Command::Load(load) => {
+                for (labels, samples) in load.series {
+                    storage
+                        .load(labels, samples)
+                        .map_err(|e| format!("line {}: {e}", load.line))?;
+                }
+                storage.native.extend(load.native);
+            }
+            Command::Eval(eval) => {
+                let parsed = promql_parser::parser::parse(&eval.query);
+                if let Some(skip) = skips::reason(&eval, &parsed, &storage) {
+                    report.skipped.push((
+                        skip.reason,
+                        format!("line {}: {} {}", eval.line, eval.query, skip.detail),
+                    ));
+                    continue;
+                }
+                let expr = parsed.expect("skips cover parse errors");
+                match run::run(engine, &mut storage, &eval, &expr) {
+                    Ok(()) => report.passed += 1,
+                    Err(e) => report
+                        .failed
+                        .push(format!("line {}: {}\n      {e}", eval.line, eval.query)),
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+#[test]
+fn prometheus_promql_test_scripts() {
+    // A worktree that is not beside `shared/` can point elsewhere.
+    let dir = match std::env::var_os("PROMQL_CONFORMANCE_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/promql")
+        }
+    };
+    assert!(
+        dir.is_dir(),
+        "PromQL conformance data not found at {}: it lives in the `shared/` folder beside the \
+         repository (shared/conformance/promql/*.test); clone it there or set \
+         PROMQL_CONFORMANCE_DIR",
+        dir.display()
+    );
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("readable conformance folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "test"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no *.test files in {}", dir.display());
+
+    let engine = Engine::new(Options {
+        delayed_name_removal: true,
+        ..Options::default()
+    });
+    let mut totals = (0, 0, 0);
+    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    println!(
+        "{:<28} {:>7} {:>7} {:>8}",
+        "file", "passed", "failed", "skipped"
+    );
+    for path in &files {
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let text = std::fs::read_to_string(path).expect("readable test file");
+        let report = run_file(&engine, &text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        println!(
+            "{name:<28} {:>7} {:>7} {:>8}",
+            report.passed,
+            report.failed.len(),
+            report.skipped.len()
+        );
+        totals.0 += report.passed;
+        totals.1 += report.failed.len();
+        totals.2 += report.skipped.len();
+        for (reason, _) in &report.skipped {
+            *reasons.entry(reason).or_default() += 1;
+        }
+        failures.extend(report.failed.into_iter().map(|f| format!("{name} {f}")));
+        if std::env::var_os("CONFORMANCE_VERBOSE").is_some() {
+            for (reason, case) in &report.skipped {
+                println!("    skipped ({reason}): {case}");
+            }
+        }
+    }
+    println!(
+        "{:<28} {:>7} {:>7} {:>8}",
+        "total", totals.0, totals.1, totals.2
+    );
+    println!("\nskipped by reason:");
+    for (reason, n) in &reasons {
+        println!("  {n:>4}  {reason}");
+    }
+    if !failures.is_empty() {
+        println!("\nfailures:");
+        for f in &failures {
+            println!("  {f}");
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} conformance cases failed (see the list above)",
+        failures.len()
+    );
+}
