@@ -101,22 +101,27 @@ fn shard_jobs(addresses: &[String]) -> String {
         .collect()
 }
 
+/// The discovered addresses of the active targets of `job`.
+fn kept_by(targets: &serde_json::Value, job: &str) -> BTreeSet<String> {
+    targets["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["scrapePool"] == job)
+        .map(|t| {
+            t["discoveredLabels"]["__address__"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
 fn kept_by_job(targets: &serde_json::Value) -> Vec<(String, BTreeSet<String>)> {
     (0..SHARDS)
         .map(|shard| {
             let job = format!("shard{shard}");
-            let kept = targets["data"]["activeTargets"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|t| t["scrapePool"] == job.as_str())
-                .map(|t| {
-                    t["discoveredLabels"]["__address__"]
-                        .as_str()
-                        .unwrap()
-                        .to_owned()
-                })
-                .collect();
+            let kept = kept_by(targets, &job);
             (job, kept)
         })
         .collect()
@@ -191,19 +196,7 @@ fn hashmod_shard_plugin_agrees_with_relabel_hashmod() {
     });
     let by_relabel = kept_by_job(&view);
     for (shard, (_, kept)) in by_relabel.iter().enumerate() {
-        let job = format!("plugin{shard}");
-        let by_plugin: BTreeSet<String> = view["data"]["activeTargets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|t| t["scrapePool"] == job.as_str())
-            .map(|t| {
-                t["discoveredLabels"]["__address__"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
+        let by_plugin = kept_by(&view, &format!("plugin{shard}"));
         assert_eq!(&by_plugin, kept, "shard {shard}");
     }
 }
