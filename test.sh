@@ -20,7 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  [ "$added_policy" = 1 ] && as_root rm -f "$policy"
+  if [ "$added_policy" = 1 ]; then as_root rm -f "$policy"; fi
 fi
 
 # Plugins and test guests are built to WebAssembly by host/build.rs.
