@@ -378,3 +378,99 @@ fn rendezvous_example_moves_few_targets_when_a_node_joins() {
         "replicas: 2 keeps each target twice"
     );
 }
+
+/// A test plugin that passes series through, but loops forever on `loop_me` and allocates
+/// without bound on `grow_me` (host/tests/guests/identity).
+const IDENTITY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/identity.wasm"));
+
+#[test]
+fn hostile_series_plugins_are_contained_and_healthy_jobs_keep_their_schedule() {
+    let exporter = Exporter::start(|path| {
+        Reply::Text(match path {
+            "/loop" => "loop_me 1\nbystander 2\n".into(),
+            "/grow" => "grow_me 1\nbystander 2\n".into(),
+            _ => "healthy 1\n".into(),
+        })
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("identity.wasm");
+    std::fs::write(&plugin, IDENTITY).unwrap();
+    let job = |name: &str, path: &str, hostile: bool| {
+        let plugins = if hostile {
+            format!("    series_plugins:\n      - file: {}\n", plugin.display())
+        } else {
+            String::new()
+        };
+        format!(
+            "  - job_name: {name}\n    metrics_path: {path}\n{plugins}    static_configs:\n      - targets: ['{}']\n",
+            exporter.addr
+        )
+    };
+    let config_path = dir.path().join("wasmfed.yml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n{}{}{}",
+            job("healthy", "/metrics", false),
+            job("looping", "/loop", true),
+            job("growing", "/grow", true),
+        ),
+    )
+    .unwrap();
+    let node = Wasmfed::start_with(tempfile::tempdir().unwrap(), &config_path, &[]);
+    let failures = |kind: &str, job: &str| -> f64 {
+        let metrics = get(node.addr, "/metrics").unwrap().text();
+        let prefix = format!("wasmfed_plugin_failures_total{{job=\"{job}\",stage=\"series\",plugin=\"identity\",kind=\"{kind}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .map_or(0.0, |v| v.parse().unwrap())
+    };
+    wait_for(
+        "the budget and the memory cap to stop the plugin",
+        Duration::from_secs(60),
+        || {
+            let (budget, memory) = (failures("budget", "looping"), failures("memory", "growing"));
+            if budget >= 2.0 && memory >= 2.0 {
+                Ok(())
+            } else {
+                Err(format!("budget {budget}, memory {memory}"))
+            }
+        },
+    );
+    // The healthy job keeps being scraped while the hostile plugins fail on every scrape, and
+    // the hostile jobs' targets stay up (their scrapes succeed; only the new series the plugin
+    // could not decide are dropped).
+    let failing_since = crate::federate::now_ms();
+    wait_for(
+        "a healthy scrape after the failures began",
+        Duration::from_secs(30),
+        || {
+            let up = samples_of(&node.federate(&[r#"up{job="healthy"}"#]).text());
+            match up.iter().next() {
+                Some((_, _, t)) if *t > failing_since => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    );
+    for job in ["looping", "growing"] {
+        let up = samples_of(&node.federate(&[&format!("up{{job=\"{job}\"}}")]).text());
+        assert_eq!(
+            up.iter()
+                .map(|(_, v, _)| f64::from_bits(*v))
+                .collect::<Vec<_>>(),
+            [1.0],
+            "{job}"
+        );
+    }
+    assert!(node
+        .federate(&[r#"{__name__=~"loop_me|grow_me|bystander"}"#])
+        .body
+        .is_empty());
+    assert_eq!(samples_of(&node.federate(&["healthy"]).text()).len(), 1);
+    let metrics = get(node.addr, "/metrics").unwrap().text();
+    assert!(
+        metrics.contains("wasmfed_series_stage_undecided_total{job=\"looping\"}"),
+        "{metrics}"
+    );
+}
