@@ -15,9 +15,10 @@ use crate::model::Labels;
 use crate::plugin::PluginRuntime;
 use crate::scrape::discovery::Discovery;
 use crate::scrape::honor::merge_target_labels;
+use crate::scrape::manager::discovered_targets;
 use crate::scrape::parse::parse_series;
 use crate::scrape::stages::{JobStages, StageTrace};
-use crate::scrape::target::{discovered_labels, Target};
+use crate::scrape::target::Target;
 
 /// The report for `job` in the config at `path`: its targets, then each of `series` (exposition
 /// syntax, e.g. `http_requests_total{code="200"}`) as scraped from its first kept target.
@@ -43,14 +44,7 @@ pub fn report(path: &Path, job: &str, series: &[String]) -> anyhow::Result<Strin
     let stages = JobStages::load(&runtime, cfg)?;
     let mut discovery = Discovery::new(cfg);
     discovery.refresh();
-    let discovered: Vec<Labels> = discovery
-        .groups()
-        .flat_map(|g| {
-            g.targets
-                .iter()
-                .map(|a| discovered_labels(cfg, a, &g.labels))
-        })
-        .collect();
+    let discovered = discovered_targets(cfg, &discovery);
     let mut out = String::new();
     let traces = stages.targets.trace(&discovered);
     let mut first_kept: Option<Target> = None;

@@ -198,7 +198,28 @@ fn hashmod_shard_plugin_agrees_with_relabel_hashmod() {
     for (shard, (_, kept)) in by_relabel.iter().enumerate() {
         let by_plugin = kept_by(&view, &format!("plugin{shard}"));
         assert_eq!(&by_plugin, kept, "shard {shard}");
+        // The live relabel view names the step that dropped each other target.
+        let trace = get(node.addr, &format!("/api/v1/relabel?job=plugin{shard}"))
+            .unwrap()
+            .json();
+        let targets = trace["data"]["targets"].as_array().unwrap();
+        assert_eq!(targets.len(), addresses.len());
+        for t in targets {
+            let address = t["discoveredLabels"]["__address__"].as_str().unwrap();
+            let dropped_by = if kept.contains(address) {
+                serde_json::Value::Null
+            } else {
+                "hashmod-shard".into()
+            };
+            assert_eq!(t["droppedBy"], dropped_by, "{t}");
+            assert_eq!(t["steps"][0]["plugin"], "hashmod-shard");
+        }
     }
+    assert_eq!(
+        get(node.addr, "/api/v1/relabel?job=nope").unwrap().status,
+        404
+    );
+    assert_eq!(get(node.addr, "/api/v1/relabel").unwrap().status, 400);
 }
 
 #[test]

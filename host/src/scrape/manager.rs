@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use super::discovery::{Discovery, CHANGE_CHECK};
 use super::scrape_loop::{LoopContext, LoopHandle, LoopSettings, TargetHealth};
-use super::stages::{JobStages, StageSetupError};
+use super::stages::{GuardedStage, JobStages, StageSetupError};
 use super::target::{discovered_labels, Target};
 use crate::config::ScrapeConfig;
 use crate::model::Labels;
@@ -35,10 +35,12 @@ pub struct TargetsView {
     pub dropped: Vec<Labels>,
 }
 
-#[derive(Default)]
 struct JobView {
     active: Vec<ActiveTarget>,
     dropped: Vec<Labels>,
+    /// Every discovered target and the stage that decided them, for relabel debugging.
+    discovered: Vec<Labels>,
+    target_stage: GuardedStage,
 }
 
 /// How soon a failed target stage is asked again.
@@ -124,6 +126,14 @@ impl ScrapeManager {
         self.views.lock().expect("views lock").clear();
     }
 
+    /// A job's discovered targets and its target stage, to trace what the stage does to them.
+    pub fn target_stage_input(&self, job: &str) -> Option<(Vec<Labels>, GuardedStage)> {
+        let views = self.views.lock().expect("views lock");
+        views
+            .get(job)
+            .map(|v| (v.discovered.clone(), v.target_stage.clone()))
+    }
+
     /// A snapshot of all targets, jobs in name order.
     pub fn targets(&self) -> TargetsView {
         let views = self.views.lock().expect("views lock");
@@ -191,7 +201,12 @@ async fn run_job(
             handle.stop().await;
         }
         running = next;
-        publish(&views, &cfg.job_name, &running, dropped, &ctx);
+        let published = Published {
+            dropped,
+            discovered: discovered_targets(&cfg, &discovery),
+            target_stage: stages.targets.clone(),
+        };
+        publish(&views, &cfg.job_name, &running, published, &ctx);
         // Wait for a discovery change or the stop signal.
         let mut retry_at = stage_failed.then(|| tokio::time::Instant::now() + STAGE_RETRY);
         loop {
@@ -238,15 +253,7 @@ async fn build_targets(
     discovery: &Discovery,
     decisions: &mut TargetDecisions,
 ) -> (Vec<Arc<Target>>, Vec<Labels>, bool) {
-    let discovered: Vec<Labels> = discovery
-        .groups()
-        .flat_map(|group| {
-            group
-                .targets
-                .iter()
-                .map(|address| discovered_labels(cfg, address, &group.labels))
-        })
-        .collect();
+    let discovered = discovered_targets(cfg, discovery);
     let stage = stages.targets.clone();
     let batch = discovered.clone();
     let answer = if stage.is_empty() {
@@ -293,11 +300,31 @@ async fn build_targets(
     (targets, dropped, failed)
 }
 
+/// Every target the job's discovery currently knows, with the job's `__` labels added: the
+/// input of the target stage.
+pub fn discovered_targets(cfg: &ScrapeConfig, discovery: &Discovery) -> Vec<Labels> {
+    discovery
+        .groups()
+        .flat_map(|group| {
+            group
+                .targets
+                .iter()
+                .map(|address| discovered_labels(cfg, address, &group.labels))
+        })
+        .collect()
+}
+
+struct Published {
+    dropped: Vec<Labels>,
+    discovered: Vec<Labels>,
+    target_stage: GuardedStage,
+}
+
 fn publish(
     views: &Mutex<BTreeMap<String, JobView>>,
     job: &str,
     running: &HashMap<Arc<Target>, LoopHandle>,
-    dropped: Vec<Labels>,
+    published: Published,
     ctx: &LoopContext,
 ) {
     let mut active: Vec<ActiveTarget> = running
@@ -310,7 +337,15 @@ fn publish(
         .collect();
     active.sort_by(|a, b| a.target.labels.cmp(&b.target.labels));
     let mut views = views.lock().expect("views lock");
-    views.insert(job.to_owned(), JobView { active, dropped });
+    views.insert(
+        job.to_owned(),
+        JobView {
+            active,
+            dropped: published.dropped,
+            discovered: published.discovered,
+            target_stage: published.target_stage,
+        },
+    );
     let total: usize = views.values().map(|v| v.active.len()).sum();
     ctx.telemetry.active_targets.set(total as i64);
 }

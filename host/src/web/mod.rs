@@ -7,6 +7,7 @@ pub mod body;
 pub mod encoding;
 pub mod expfmt;
 pub mod federate;
+pub mod relabel;
 pub mod request_line;
 pub mod server;
 pub mod targets;

@@ -16,7 +16,7 @@ use super::body::{full, ResponseBody};
 use super::encoding::ContentEncoding;
 use super::federate::{self, FederateJob};
 use super::request_line::EscapingStream;
-use super::{targets, WebState};
+use super::{relabel, targets, WebState};
 use crate::scrape::unix_millis;
 
 /// Largest form body accepted on POST endpoints.
@@ -66,6 +66,10 @@ async fn route(state: Arc<WebState>, req: Request<Incoming>) -> Response<Respons
         }
         (&Method::GET | &Method::HEAD, "/-/ready") => ("/-/ready", ready(&state)),
         (&Method::GET, "/metrics") => ("/metrics", metrics(&state)),
+        (&Method::GET, "/api/v1/relabel") => (
+            "/api/v1/relabel",
+            relabel::handle(&state, req.uri().query()).await,
+        ),
         (&Method::GET, "/api/v1/targets") => (
             "/api/v1/targets",
             targets::handle(&state, req.uri().query()),
@@ -84,6 +88,7 @@ async fn route(state: Arc<WebState>, req: Request<Incoming>) -> Response<Respons
 const INDEX: &str = "wasmfed: a Prometheus-compatible federation node\n\n\
 /federate?match[]=<selector>  newest samples of the selected series\n\
 /api/v1/targets               scrape targets and their health\n\
+/api/v1/relabel?job=<name>    each target through the job's target-stage plugins\n\
 /metrics                      wasmfed's own metrics\n\
 /-/healthy, /-/ready          liveness and readiness\n";
 

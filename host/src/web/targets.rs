@@ -66,7 +66,8 @@ pub fn handle(state: &WebState, query: Option<&str>) -> Response<ResponseBody> {
         .expect("static headers are valid")
 }
 
-fn label_map(labels: &Labels) -> Value {
+/// A label set as a JSON object, as Prometheus' API writes them.
+pub(super) fn label_map(labels: &Labels) -> Value {
     let map: Map<String, Value> = labels
         .iter()
         .map(|l| (l.name.clone(), Value::String(l.value.clone())))
