@@ -169,11 +169,11 @@ fn main() {
     let began = Instant::now();
     let first = rules.evaluate(NOW_MS, &mut store);
     let took = began.elapsed();
-    assert!(first.failures.is_empty(), "{:?}", first.failures);
+    assert!(first.failures().is_empty(), "{:?}", first.failures());
     let series: usize = store.0.values().map(Vec::len).sum();
     println!(
         "20 rules over {series} series: {} recorded samples; first evaluation {took:?}, of which {:?} in the store",
-        first.samples.len(),
+        first.samples().count(),
         store.1
     );
 

@@ -1,26 +1,27 @@
-//! The WIT boundary: the `rule-plugin` world. `store.select` becomes the engine's [`Source`],
-//! `lifecycle.init` builds the [`RuleSet`] and `rules.evaluate` runs it; this module only
-//! converts between the generated types and the crate's own.
+//! The WIT boundary: the `promql-plugin` world (`rule-plugin` plus `query`). `store.select`
+//! becomes the engine's [`Source`], `lifecycle.init` builds the [`RuleSet`], `rules.evaluate`
+//! runs it and `query.instant` evaluates one expression with the same engine settings; this
+//! module only converts between the generated types and the crate's own.
 //!
 //! The rule set lives in the instance for its lifetime (it remembers what each rule recorded
-//! last, for stale markers). A component instance is single-threaded, so a thread-local cell
-//! holds it; native tests, one thread each, get their own.
-//!
-//! `evaluate` returns what the rules that succeeded recorded. The interface has no place for
-//! per-rule failures, so they reach the host only when every rule failed: then the call fails
-//! with all their messages.
+//! last, for stale markers seen by later rules). A component instance is single-threaded, so a
+//! thread-local cell holds it; native tests, one thread each, get their own.
 
 use std::cell::RefCell;
 
-use crate::engine::{MatchOp, Matcher, Series, Source};
-use crate::rules::RuleSet;
+use promql_parser::parser;
+
+use crate::engine::{
+    EvalError, Labels, MatchOp, Matcher, RangeSeries, Sample, Series, Severity, Source, Value,
+};
+use crate::rules::{Recorded, RuleSet};
 
 wit_bindgen::generate!({
-    world: "rule-plugin",
+    world: "promql-plugin",
     path: "../../wit",
 });
 
-use exports::wasmfed::plugin::{lifecycle, rules};
+use exports::wasmfed::plugin::{lifecycle, query, rules};
 use wasmfed::plugin::store;
 use wasmfed::plugin::types::{Label as WitLabel, PluginError, Sample as WitSample};
 
@@ -28,56 +29,121 @@ thread_local! {
     static RULES: RefCell<Option<RuleSet>> = const { RefCell::new(None) };
 }
 
-struct RulePlugin;
+struct PromqlPlugin;
 
 // The export symbols' names (`wasmfed:plugin/...#init`) are for a component; a native shared
 // library cannot carry them, and native builds only run the tests.
 #[cfg(target_arch = "wasm32")]
-export!(RulePlugin);
+export!(PromqlPlugin);
 
-impl lifecycle::Guest for RulePlugin {
+impl lifecycle::Guest for PromqlPlugin {
+    /// `null` is a query-only instance with Prometheus' default settings.
     fn init(config: String) -> Result<(), PluginError> {
-        if config.trim() == "null" {
-            return Err(PluginError::InvalidConfig(
-                "the promql-rules plugin needs a configuration with rule groups".into(),
-            ));
-        }
+        let config = if config.trim() == "null" {
+            "{}"
+        } else {
+            &config
+        };
         let rules =
-            RuleSet::from_json(&config).map_err(|e| PluginError::InvalidConfig(e.to_string()))?;
+            RuleSet::from_json(config).map_err(|e| PluginError::InvalidConfig(e.to_string()))?;
         RULES.with_borrow_mut(|slot| *slot = Some(rules));
         Ok(())
     }
 }
 
-impl rules::Guest for RulePlugin {
-    fn evaluate(at_ms: i64) -> Result<Vec<WitSample>, PluginError> {
-        RULES.with_borrow_mut(|slot| {
-            let rules = slot
-                .as_mut()
-                .ok_or_else(|| PluginError::Failed("promql-rules called before init".into()))?;
-            let evaluation = rules.evaluate(at_ms, &mut HostStore);
-            if !evaluation.failures.is_empty() && evaluation.failures.len() == rules.rule_count() {
-                let messages: Vec<String> =
-                    evaluation.failures.iter().map(|f| f.to_string()).collect();
-                return Err(PluginError::Failed(messages.join("; ")));
+fn with_rules<T>(f: impl FnOnce(&mut RuleSet) -> T) -> Result<T, String> {
+    RULES.with_borrow_mut(|slot| {
+        slot.as_mut()
+            .map(f)
+            .ok_or_else(|| "promql-rules called before init".to_string())
+    })
+}
+
+impl rules::Guest for PromqlPlugin {
+    fn evaluate(at_ms: i64) -> Result<Vec<rules::RuleResult>, PluginError> {
+        let evaluation = with_rules(|rules| rules.evaluate(at_ms, &mut HostStore))
+            .map_err(PluginError::Failed)?;
+        Ok(evaluation
+            .rules
+            .into_iter()
+            .map(|r| rules::RuleResult {
+                name: r.rule,
+                outcome: r
+                    .result
+                    .map(|samples| samples.into_iter().map(recorded_to_wit).collect()),
+            })
+            .collect())
+    }
+}
+
+impl query::Guest for PromqlPlugin {
+    fn instant(expr: String, at_ms: i64) -> Result<query::QueryResult, query::QueryError> {
+        let expr = parser::parse(&expr).map_err(query::QueryError::BadData)?;
+        let evaluation = with_rules(|rules| rules.engine().instant(&expr, at_ms, &mut HostStore))
+            .map_err(query::QueryError::Execution)?
+            .map_err(|e| match e {
+                EvalError::Unsupported(_) => query::QueryError::BadData(e.to_string()),
+                EvalError::Query(_) | EvalError::Source(_) => {
+                    query::QueryError::Execution(e.to_string())
+                }
+            })?;
+        let (mut warnings, mut infos) = (Vec::new(), Vec::new());
+        for a in evaluation.annotations {
+            match a.severity {
+                Severity::Warning => warnings.push(a.message),
+                Severity::Info => infos.push(a.message),
             }
-            Ok(evaluation
-                .samples
-                .into_iter()
-                .map(|s| WitSample {
-                    labels: s
-                        .labels
-                        .iter()
-                        .map(|l| WitLabel {
-                            name: l.name.to_string(),
-                            value: l.value.to_string(),
-                        })
-                        .collect(),
-                    timestamp_ms: s.timestamp_ms,
+        }
+        Ok(query::QueryResult {
+            value: value_to_wit(evaluation.value, at_ms),
+            warnings,
+            infos,
+        })
+    }
+}
+
+fn labels_to_wit(labels: &Labels) -> Vec<WitLabel> {
+    labels
+        .iter()
+        .map(|l| WitLabel {
+            name: l.name.to_string(),
+            value: l.value.to_string(),
+        })
+        .collect()
+}
+
+fn recorded_to_wit(s: Recorded) -> WitSample {
+    WitSample {
+        labels: labels_to_wit(&s.labels),
+        timestamp_ms: s.timestamp_ms,
+        value: s.value,
+    }
+}
+
+fn value_to_wit(value: Value, at_ms: i64) -> query::QueryValue {
+    match value {
+        Value::Scalar(v) => query::QueryValue::Scalar(v),
+        Value::String(s) => query::QueryValue::String(s),
+        Value::Vector(samples) => query::QueryValue::Vector(
+            samples
+                .iter()
+                .map(|s: &Sample| WitSample {
+                    labels: labels_to_wit(&s.metric),
+                    timestamp_ms: at_ms,
                     value: s.value,
                 })
-                .collect())
-        })
+                .collect(),
+        ),
+        Value::Matrix(series) => query::QueryValue::Matrix(
+            series
+                .iter()
+                .map(|s: &RangeSeries| store::SeriesSamples {
+                    labels: labels_to_wit(&s.metric),
+                    timestamps_ms: s.points.iter().map(|p| p.t).collect(),
+                    values: s.points.iter().map(|p| p.v).collect(),
+                })
+                .collect(),
+        ),
     }
 }
 
@@ -119,48 +185,85 @@ impl Source for HostStore {
 mod tests {
     use super::*;
     use lifecycle::Guest as _;
+    use query::Guest as _;
     use rules::Guest as _;
 
     #[test]
     fn evaluate_before_init_fails() {
-        let err = RulePlugin::evaluate(0).unwrap_err();
+        let err = PromqlPlugin::evaluate(0).unwrap_err();
         assert!(matches!(err, PluginError::Failed(m) if m.contains("before init")));
     }
 
     #[test]
     fn init_refuses_bad_configs_and_keeps_the_old_rules() {
-        RulePlugin::init(
+        PromqlPlugin::init(
             r#"{"groups": [{"name": "g", "rules": [{"record": "two", "expr": "1 + 1"}]}]}"#.into(),
         )
         .unwrap();
         for bad in [
-            "null",
             "{",
             r#"{"groups": [{"name": "g", "rules": [{"record": "r", "expr": "sum("}]}]}"#,
+            r#"{"lookback_delta": "five minutes"}"#,
         ] {
-            let err = RulePlugin::init(bad.into()).unwrap_err();
+            let err = PromqlPlugin::init(bad.into()).unwrap_err();
             assert!(
                 matches!(err, PluginError::InvalidConfig(_)),
                 "{bad}: {err:?}"
             );
         }
-        let out = RulePlugin::evaluate(60_000).unwrap();
+        let out = PromqlPlugin::evaluate(60_000).unwrap();
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].labels[0].name, "__name__");
-        assert_eq!(out[0].labels[0].value, "two");
-        assert_eq!((out[0].timestamp_ms, out[0].value), (60_000, 2.0));
+        assert_eq!(out[0].name, "two");
+        let samples = out[0].outcome.as_ref().unwrap();
+        assert_eq!(samples[0].labels[0].name, "__name__");
+        assert_eq!(samples[0].labels[0].value, "two");
+        assert_eq!((samples[0].timestamp_ms, samples[0].value), (60_000, 2.0));
     }
 
     #[test]
-    fn all_rules_failing_fails_the_call() {
-        RulePlugin::init(
-            r#"{"groups": [{"name": "g", "rules": [{"record": "s", "expr": "\"text\""}]}]}"#.into(),
+    fn each_rule_answers_on_its_own() {
+        PromqlPlugin::init(
+            r#"{"groups": [{"name": "g", "rules": [
+                {"record": "s", "expr": "\"text\""},
+                {"record": "ok", "expr": "vector(1)"}
+            ]}]}"#
+                .into(),
         )
         .unwrap();
-        let err = RulePlugin::evaluate(0).unwrap_err();
+        let out = PromqlPlugin::evaluate(0).unwrap();
+        let names: Vec<&str> = out.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["s", "ok"]);
         assert!(
-            matches!(&err, PluginError::Failed(m) if m.contains("rule result is not a vector or scalar")),
-            "{err:?}"
+            matches!(&out[0].outcome, Err(m) if m.contains("rule result is not a vector or scalar")),
+            "{:?}",
+            out[0].outcome
+        );
+        assert_eq!(out[1].outcome.as_ref().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_query_only_instance_answers_queries_in_prometheus_shapes() {
+        PromqlPlugin::init("null".into()).unwrap();
+        assert!(PromqlPlugin::evaluate(0).unwrap().is_empty());
+        let scalar = PromqlPlugin::instant("1 + 2".into(), 5_000).unwrap();
+        assert!(matches!(scalar.value, query::QueryValue::Scalar(v) if v == 3.0));
+        let vector = PromqlPlugin::instant("vector(time())".into(), 7_000).unwrap();
+        match vector.value {
+            query::QueryValue::Vector(v) => {
+                assert_eq!(v.len(), 1);
+                assert!(v[0].labels.is_empty());
+                assert_eq!((v[0].timestamp_ms, v[0].value), (7_000, 7.0));
+            }
+            other => panic!("{other:?}"),
+        }
+        let bad = PromqlPlugin::instant("sum(".into(), 0).unwrap_err();
+        assert!(matches!(bad, query::QueryError::BadData(_)), "{bad:?}");
+        let failed =
+            PromqlPlugin::instant(r#"label_replace(vector(1) or label_replace(vector(2), "a", "x", "", ""), "a", "", "", "")"#.into(), 0)
+                .unwrap_err();
+        assert!(
+            matches!(&failed, query::QueryError::Execution(m) if m.contains("same labelset")),
+            "{failed:?}"
         );
     }
 }

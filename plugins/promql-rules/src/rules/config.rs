@@ -21,7 +21,7 @@
 //! }
 //! ```
 //!
-//! Only `groups` is required; everything else has Prometheus' default. A group's `interval` is
+//! Everything has Prometheus' default; with no `groups` the plugin only answers queries. A group's `interval` is
 //! accepted and ignored: the host schedules evaluations. Alerting rules (`alert`) are refused.
 
 use std::collections::BTreeMap;
@@ -42,6 +42,7 @@ pub enum ConfigError {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
     groups: Vec<RawGroup>,
     #[serde(default)]
     lookback_delta: Option<String>,

@@ -48,11 +48,46 @@ impl std::fmt::Display for RuleFailure {
     }
 }
 
-/// What one evaluation produced.
+/// One rule's outcome in one evaluation.
+#[derive(Debug)]
+pub struct RuleOutcome {
+    pub group: String,
+    /// The rule's `record` name.
+    pub rule: String,
+    /// Position of the rule in its group.
+    pub index: usize,
+    pub result: Result<Vec<Recorded>, String>,
+}
+
+/// What one evaluation produced: one outcome per rule, groups and rules in order.
 #[derive(Debug, Default)]
 pub struct Evaluation {
-    pub samples: Vec<Recorded>,
-    pub failures: Vec<RuleFailure>,
+    pub rules: Vec<RuleOutcome>,
+}
+
+impl Evaluation {
+    /// Everything the rules that succeeded recorded, in order.
+    pub fn samples(&self) -> impl Iterator<Item = &Recorded> {
+        self.rules
+            .iter()
+            .filter_map(|r| r.result.as_ref().ok())
+            .flatten()
+    }
+
+    /// The rules that failed.
+    pub fn failures(&self) -> Vec<RuleFailure> {
+        self.rules
+            .iter()
+            .filter_map(|r| {
+                r.result.as_ref().err().map(|error| RuleFailure {
+                    group: r.group.clone(),
+                    rule: r.rule.clone(),
+                    index: r.index,
+                    error: error.clone(),
+                })
+            })
+            .collect()
+    }
 }
 
 /// The configured rule groups and what each rule produced last time.
@@ -81,6 +116,11 @@ impl RuleSet {
         Config::from_json(text).map(RuleSet::new)
     }
 
+    /// The engine the rules run on, for ad-hoc queries with the same settings.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// How many rules the groups hold.
     pub fn rule_count(&self) -> usize {
         self.groups.iter().map(|g| g.rules.len()).sum()
@@ -96,34 +136,32 @@ impl RuleSet {
         for (g, group) in self.groups.iter().enumerate() {
             let ts = at_ms - group.query_offset_ms;
             for (r, rule) in group.rules.iter().enumerate() {
-                match record(
+                let result = record(
                     &self.engine,
                     rule,
                     group.limit,
                     ts,
                     &mut overlay,
                     &mut cache,
-                ) {
-                    Ok(samples) => {
-                        cache.forget_metric(&rule.record);
-                        let current: FastSet<Labels> =
-                            samples.iter().map(|s| s.labels.clone()).collect();
-                        for gone in self.previous[g][r].difference(&current) {
-                            overlay.write_stale(gone, ts);
-                        }
-                        for s in &samples {
-                            overlay.write(&s.labels, s.timestamp_ms, s.value);
-                        }
-                        self.previous[g][r] = current;
-                        out.samples.extend(samples);
+                );
+                if let Ok(samples) = &result {
+                    cache.forget_metric(&rule.record);
+                    let current: FastSet<Labels> =
+                        samples.iter().map(|s| s.labels.clone()).collect();
+                    for gone in self.previous[g][r].difference(&current) {
+                        overlay.write_stale(gone, ts);
                     }
-                    Err(error) => out.failures.push(RuleFailure {
-                        group: group.name.clone(),
-                        rule: rule.record.clone(),
-                        index: r,
-                        error,
-                    }),
+                    for s in samples {
+                        overlay.write(&s.labels, s.timestamp_ms, s.value);
+                    }
+                    self.previous[g][r] = current;
                 }
+                out.rules.push(RuleOutcome {
+                    group: group.name.clone(),
+                    rule: rule.record.clone(),
+                    index: r,
+                    result,
+                });
             }
         }
         out
@@ -234,8 +272,7 @@ mod tests {
     }
 
     fn text(e: &Evaluation) -> Vec<String> {
-        e.samples
-            .iter()
+        e.samples()
             .map(|s| format!("{} {} @{}", s.labels, s.value, s.timestamp_ms))
             .collect()
     }
@@ -251,7 +288,7 @@ mod tests {
         )
         .unwrap();
         let got = rules.evaluate(60_000, &mut store());
-        assert!(got.failures.is_empty(), "{:?}", got.failures);
+        assert!(got.failures().is_empty(), "{:?}", got.failures());
         assert_eq!(
             text(&got),
             [
@@ -275,7 +312,7 @@ mod tests {
         )
         .unwrap();
         let got = rules.evaluate(60_000, &mut store());
-        let failures: Vec<String> = got.failures.iter().map(|f| f.to_string()).collect();
+        let failures: Vec<String> = got.failures().iter().map(|f| f.to_string()).collect();
         assert_eq!(
             failures,
             [
@@ -300,7 +337,7 @@ mod tests {
         let first = rules.evaluate(120_000, &mut host);
         assert_eq!(text(&first)[2], r#"{__name__="n"} 2 @60000"#);
         // The host stores the first evaluation; then instance b drops below the threshold.
-        for s in &first.samples {
+        for s in first.samples() {
             host.0
                 .push((s.labels.clone(), vec![(s.timestamp_ms, s.value)]));
         }
