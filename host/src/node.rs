@@ -18,14 +18,15 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::Config;
-use crate::plugin::PluginRuntime;
+use crate::plugin::{stock, Plugin, PluginLimits, PluginRuntime, World};
+use crate::rules::{HeadStore, RuleManager, PROMQL_RULES};
 use crate::scrape::fetch::Fetcher;
 use crate::scrape::target::stable_hash;
 use crate::scrape::{unix_millis, LoopContext, ScrapeManager};
 use crate::storage::wal::{Retention, Wal, WalOptions};
 use crate::storage::Head;
 use crate::telemetry::Telemetry;
-use crate::web::{self, ReloadRequest, WebState};
+use crate::web::{self, ReloadRequest, Services, WebState, DEFAULT_LOOKBACK};
 
 /// How often retention runs at most and at least: four times per retention period in between,
 /// so a short retention (as in tests) is kept about as well as a long one.
@@ -70,18 +71,38 @@ impl Node {
         let head = Arc::new(Head::new());
         let telemetry = Arc::new(Telemetry::default());
         let node_seed = stable_hash(&format!("{}{}", config.global.external_labels, addr));
+        let runtime = Arc::new(PluginRuntime::new().context("starting the plugin runtime")?);
         let scrape = Arc::new(ScrapeManager::new(LoopContext {
             head: head.clone(),
             fetcher: Fetcher::default(),
             telemetry: telemetry.clone(),
-            plugins: Arc::new(PluginRuntime::new().context("starting the plugin runtime")?),
+            plugins: runtime.clone(),
             node_seed,
         }));
-        let (reload_tx, reload_rx) = mpsc::channel(4);
-        let state = Arc::new(WebState::new(
+        let rules = Arc::new(RuleManager::new(
+            runtime.clone(),
             head.clone(),
-            scrape.clone(),
+            DEFAULT_LOOKBACK,
+            telemetry.plugins.clone(),
+            telemetry.rules.clone(),
+        ));
+        let query = {
+            let (runtime, head) = (runtime.clone(), head.clone());
+            tokio::task::spawn_blocking(move || query_plugin(&runtime, head)).await??
+        };
+        telemetry
+            .plugins
+            .track_for("handler", "/api/v1/query", vec![("query".into(), query.clone())]);
+        let (reload_tx, reload_rx) = mpsc::channel(4);
+        let services = Services {
+            head: head.clone(),
+            scrape: scrape.clone(),
+            rules: rules.clone(),
+            query,
             telemetry,
+        };
+        let state = Arc::new(WebState::new(
+            services,
             config.global.external_labels.clone(),
             options.enable_lifecycle,
             options.config_path.is_some().then(|| reload_tx.clone()),
@@ -124,12 +145,17 @@ impl Node {
             reload_rx,
             stopped,
         ));
-        if let Err(e) = scrape.apply(&config.scrape_configs).await {
+        if let Err(e) = apply(&state, &config).await {
             let _ = stop.send(true);
-            return Err(e.into());
+            return Err(anyhow::anyhow!(e));
         }
         state.set_ready();
-        tracing::info!(%addr, jobs = config.scrape_configs.len(), "wasmfed is ready");
+        tracing::info!(
+            %addr,
+            jobs = config.scrape_configs.len(),
+            rule_groups = rules.groups().len(),
+            "wasmfed is ready"
+        );
         Ok(Node {
             state,
             addr,
@@ -159,6 +185,7 @@ impl Node {
     /// Stops scraping (writing stale markers), then the server, then makes everything stored
     /// durable.
     pub async fn shutdown(self) {
+        self.state.rules.shutdown().await;
         self.state.scrape.shutdown().await;
         let _ = self.stop.send(true);
         for task in self.tasks {
@@ -249,13 +276,49 @@ async fn reload_from(state: &WebState, path: &Path) -> Result<(), String> {
         tracing::warn!("{warning}");
     }
     let config = loaded.config;
+    apply(state, &config).await?;
+    *state.external_labels.write().expect("labels lock") = config.global.external_labels.clone();
+    Ok(())
+}
+
+/// Applies a configuration's scrape jobs and rule groups, all or nothing: rules are prepared
+/// (files read, plugins loaded) first, scrapes applied next, and the rules swapped in only
+/// when both succeeded.
+async fn apply(state: &WebState, config: &Config) -> Result<(), String> {
+    let prepared = {
+        let (rules, config) = (state.rules.clone(), config.clone());
+        tokio::task::spawn_blocking(move || rules.prepare(&config))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
+    };
     state
         .scrape
         .apply(&config.scrape_configs)
         .await
         .map_err(|e| e.to_string())?;
-    *state.external_labels.write().expect("labels lock") = config.global.external_labels.clone();
+    state.rules.commit(prepared);
     Ok(())
+}
+
+/// The plugin behind `/api/v1/query`: the stock `promql-rules` with no rule groups.
+fn query_plugin(runtime: &PluginRuntime, head: Arc<Head>) -> anyhow::Result<Arc<Plugin>> {
+    let bytes = stock::component(PROMQL_RULES).context("the stock promql-rules plugin")?;
+    let config = format!(
+        r#"{{"lookback_delta": "{}ms"}}"#,
+        DEFAULT_LOOKBACK.as_millis()
+    );
+    let plugin = runtime
+        .load_with_store(
+            PROMQL_RULES,
+            bytes,
+            World::Query,
+            &config,
+            PluginLimits::rules(),
+            Arc::new(HeadStore::new(head)),
+        )
+        .context("loading the query plugin")?;
+    Ok(Arc::new(plugin))
 }
 
 async fn enforce_retention(

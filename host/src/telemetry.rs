@@ -11,6 +11,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::plugin::metrics::PluginMetrics;
+use crate::rules::RuleMetrics;
 use crate::storage::wal::WalMetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -51,6 +52,8 @@ pub struct Telemetry {
     pub wal: WalMetrics,
     /// Per-plugin counters, collected from the live plugins at scrape time.
     pub plugins: PluginMetrics,
+    /// Per-rule-group counters, collected from the live groups at scrape time.
+    pub rules: RuleMetrics,
 }
 
 impl Default for Telemetry {
@@ -75,6 +78,7 @@ impl Default for Telemetry {
             reloads: Family::default(),
             wal: WalMetrics::default(),
             plugins: PluginMetrics::default(),
+            rules: RuleMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -159,6 +163,7 @@ impl Default for Telemetry {
         );
         t.wal.register(&mut registry);
         registry.register_collector(Box::new(t.plugins.clone()));
+        registry.register_collector(Box::new(t.rules.clone()));
         t.reload_successful.set(1);
         t.reload_success_time.set(unix_seconds());
         Telemetry { registry, ..t }

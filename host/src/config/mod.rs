@@ -13,7 +13,7 @@
 //! scrape configs are resolved against `global` and relative paths against the file's directory.
 //!
 //! # Prometheus keys wasmfed reads
-//! - top level: `global`, `scrape_configs`, `rule_files`;
+//! - top level: `global`, `scrape_configs`, `rule_files`, and wasmfed's `rule_plugins`;
 //! - `global`: `scrape_interval`, `scrape_timeout`, `evaluation_interval`, `external_labels`,
 //!   `body_size_limit`, `sample_limit`;
 //! - scrape config: `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`
@@ -67,7 +67,7 @@ pub use duration::{Duration, DurationError};
 pub use error::{ConfigError, FileKind};
 pub use file_sd::{read_file_sd, FileSdConfig, FILEPATH_LABEL};
 pub use global::GlobalConfig;
-pub use plugins::{PluginRef, PluginSource};
+pub use plugins::{PluginRef, PluginSource, RulePluginRef};
 pub use relabel::{RelabelAction, RelabelConfig};
 pub use rules::{
     load_rule_files, rule_warnings, AlertingRule, Rule, RuleFile, RuleGroup, RuleKind,
@@ -90,6 +90,8 @@ pub struct Config {
     /// Glob patterns, already joined to the configuration file's directory; see
     /// [`load_rule_files`].
     pub rule_files: Vec<String>,
+    /// wasmfed's own: rule-stage components of the operator's, run beside the rule files.
+    pub rule_plugins: Vec<RulePluginRef>,
 }
 
 /// A loaded configuration and what the operator should hear about it.
@@ -158,18 +160,33 @@ fn parse(
         scrape_configs.push(scrape.resolve(&global, dir).map_err(invalid)?);
     }
     let rule_files = raw.rule_files.iter().map(|f| join_dir(dir, f)).collect();
+    let mut rule_plugins = Vec::with_capacity(raw.rule_plugins.len());
+    let mut rule_plugin_names = HashSet::new();
+    for (i, p) in raw.rule_plugins.into_iter().enumerate() {
+        let p = p
+            .resolve_rule(dir)
+            .map_err(|e| invalid(format!("rule_plugins[{i}]: {e}")))?;
+        if !rule_plugin_names.insert(p.plugin.name.clone()) {
+            return Err(invalid(format!(
+                "rule_plugins[{i}]: another rule plugin is already named {:?}",
+                p.plugin.name
+            )));
+        }
+        rule_plugins.push(p);
+    }
     Ok(Loaded {
         config: Config {
             global,
             scrape_configs,
             rule_files,
+            rule_plugins,
         },
         warnings,
     })
 }
 
 /// The keys of the top level that wasmfed reads.
-const KEYS: &[&str] = &["global", "scrape_configs", "rule_files"];
+const KEYS: &[&str] = &["global", "scrape_configs", "rule_files", "rule_plugins"];
 
 /// Prometheus' `patRulePath`: `*` only in the last path component.
 static RULE_PATH: LazyLock<Regex> =
@@ -180,6 +197,7 @@ struct RawConfig {
     global: RawGlobal,
     scrape_configs: Vec<RawScrapeConfig>,
     rule_files: Vec<String>,
+    rule_plugins: Vec<plugins::RawPluginRef>,
     ignored: Vec<Ignored>,
 }
 
@@ -247,6 +265,10 @@ impl<'de> Visitor<'de> for ConfigVisitor {
                         .into_iter()
                         .map(|e| e.map(|p| p.0).unwrap_or_default())
                         .collect();
+                }
+                "rule_plugins" => {
+                    let entries: Option<Vec<plugins::RawPluginRef>> = map.next_value()?;
+                    raw.rule_plugins = entries.unwrap_or_default();
                 }
                 _ => raw
                     .ignored

@@ -13,11 +13,23 @@
 //! They run after the job's `relabel_configs` / `metric_relabel_configs` (which wasmfed runs
 //! through its stock `relabel` plugin), in the order written. `config` may be any YAML; the
 //! plugin receives it as JSON text in `init`.
+//!
+//! `rule_plugins`, at the top level, are rule-stage components evaluated on a schedule beside
+//! the `rule_files` groups (which run through the stock `promql-rules`):
+//!
+//! ```yaml
+//! rule_plugins:
+//!   - file: cardinality_report.wasm
+//!     name: cardinality
+//!     interval: 1m                    # default: global.evaluation_interval
+//!     config: {top: 10}
+//! ```
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::duration::Duration;
 use super::paths::join_dir;
 
 /// Where a plugin's component comes from.
@@ -38,6 +50,14 @@ pub struct PluginRef {
     pub config_json: String,
 }
 
+/// A rule-stage plugin and how often it runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RulePluginRef {
+    pub plugin: PluginRef,
+    /// `None`: the global `evaluation_interval`.
+    pub interval: Option<Duration>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPluginRef {
@@ -46,11 +66,28 @@ pub(super) struct RawPluginRef {
     file: Option<String>,
     #[serde(default)]
     config: serde_yaml::Value,
+    #[serde(default)]
+    interval: Option<Duration>,
 }
 
 impl RawPluginRef {
+    /// Checks a `rule_plugins` entry.
+    pub(super) fn resolve_rule(mut self, dir: &Path) -> Result<RulePluginRef, String> {
+        let interval = self.interval.take();
+        if interval.is_some_and(Duration::is_zero) {
+            return Err("interval must be greater than zero".into());
+        }
+        Ok(RulePluginRef {
+            plugin: self.resolve(dir)?,
+            interval,
+        })
+    }
+
     /// Checks the entry and resolves its file against `dir`.
     pub(super) fn resolve(self, dir: &Path) -> Result<PluginRef, String> {
+        if self.interval.is_some() {
+            return Err("`interval` is only for `rule_plugins`".into());
+        }
         let source = match (self.stock, self.file) {
             (Some(stock), None) => PluginSource::Stock(stock),
             (None, Some(file)) => PluginSource::File(PathBuf::from(join_dir(dir, &file))),

@@ -18,24 +18,46 @@ use super::sandbox::HostState;
 use super::World;
 
 mod generated {
-    wasmtime::component::bindgen!({ path: "../wit", world: "relabel-plugin" });
+    // One set of generated types for every world: a world of the host's own that includes
+    // them all (the WIT package stays the plugins' view, one world per stage).
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        inline: "
+            package wasmfed:host;
+            world node {
+                include wasmfed:plugin/relabel-plugin@0.1.0;
+                include wasmfed:plugin/promql-plugin@0.1.0;
+            }
+        ",
+        world: "wasmfed:host/node",
+    });
 }
 
-use generated::exports::wasmfed::plugin::{lifecycle, series, targets};
-use generated::wasmfed::plugin::types;
+pub(crate) use generated::exports::wasmfed::plugin::query as wit_query;
+pub(crate) use generated::exports::wasmfed::plugin::rules as wit_rules;
+use generated::exports::wasmfed::plugin::{lifecycle, query, rules, series, targets};
+pub(crate) use generated::wasmfed::plugin::store as wit_store;
+pub(crate) use generated::wasmfed::plugin::types;
 
 /// Export names as components spell them.
 const LIFECYCLE: &str = "wasmfed:plugin/lifecycle@0.1.0";
 const TARGETS: &str = "wasmfed:plugin/targets@0.1.0";
 const SERIES: &str = "wasmfed:plugin/series@0.1.0";
+const RULES: &str = "wasmfed:plugin/rules@0.1.0";
+const QUERY: &str = "wasmfed:plugin/query@0.1.0";
 
 impl World {
     /// The interfaces a plugin of this world must export.
     fn interfaces(self) -> [&'static str; 2] {
-        match self {
-            World::Target => [LIFECYCLE, TARGETS],
-            World::Series => [LIFECYCLE, SERIES],
-        }
+        [
+            LIFECYCLE,
+            match self {
+                World::Target => TARGETS,
+                World::Series => SERIES,
+                World::Rule => RULES,
+                World::Query => QUERY,
+            },
+        ]
     }
 }
 
@@ -61,6 +83,8 @@ pub(crate) struct Exports {
 enum StageIndices {
     Target(targets::GuestIndices),
     Series(series::GuestIndices),
+    Rule(rules::GuestIndices),
+    Query(query::GuestIndices),
 }
 
 impl Exports {
@@ -96,6 +120,10 @@ impl Exports {
                 World::Series => {
                     StageIndices::Series(series::GuestIndices::new(pre).map_err(wrong)?)
                 }
+                World::Rule => StageIndices::Rule(rules::GuestIndices::new(pre).map_err(wrong)?),
+                World::Query => {
+                    StageIndices::Query(query::GuestIndices::new(pre).map_err(wrong)?)
+                }
             },
         })
     }
@@ -108,26 +136,50 @@ impl Exports {
     ) -> Result<Funcs, PluginError> {
         let wrong = |e: wasmtime::Error| PluginError::WrongWorld(format!("{e:#}"));
         let lifecycle = self.lifecycle.load(&mut store, instance).map_err(wrong)?;
-        let process = match &self.stage {
-            StageIndices::Target(indices) => *indices
-                .load(&mut store, instance)
-                .map_err(wrong)?
-                .func_process()
-                .func(),
-            StageIndices::Series(indices) => *indices
-                .load(&mut store, instance)
-                .map_err(wrong)?
-                .func_process()
-                .func(),
+        let stage = match &self.stage {
+            StageIndices::Target(indices) => StageFunc::Process(
+                *indices
+                    .load(&mut store, instance)
+                    .map_err(wrong)?
+                    .func_process()
+                    .func(),
+            ),
+            StageIndices::Series(indices) => StageFunc::Process(
+                *indices
+                    .load(&mut store, instance)
+                    .map_err(wrong)?
+                    .func_process()
+                    .func(),
+            ),
+            StageIndices::Rule(indices) => {
+                StageFunc::Rules(indices.load(&mut store, instance).map_err(wrong)?)
+            }
+            StageIndices::Query(indices) => {
+                StageFunc::Query(indices.load(&mut store, instance).map_err(wrong)?)
+            }
         };
-        Ok(Funcs { lifecycle, process })
+        Ok(Funcs { lifecycle, stage })
     }
 }
 
 /// The typed entry points of one instance.
 pub(crate) struct Funcs {
     lifecycle: lifecycle::Guest,
-    process: wasmtime::component::Func,
+    stage: StageFunc,
+}
+
+/// The stage interface's function(s). `process` has the same type in both labelling stages
+/// and is called through a hand-written typed signature (see [`LabelIn`]).
+enum StageFunc {
+    Process(wasmtime::component::Func),
+    Rules(rules::Guest),
+    Query(query::Guest),
+}
+
+/// A call made on an instance of another world: the host's own mistake, reported as a trap so
+/// it is never mistaken for the plugin's.
+fn wrong_stage(wanted: &str) -> wasmtime::Error {
+    wasmtime::format_err!("host error: called `{wanted}` on a plugin of another stage")
 }
 
 /// What a plugin answered when it refused: the text of its `plugin-error`, and whether it
@@ -186,9 +238,37 @@ impl Funcs {
             sets.push(set);
             rest = tail;
         }
-        let func: TypedFunc<ProcessParams<'_>, ProcessResults> = self.process.typed(&store)?;
+        let StageFunc::Process(process) = &self.stage else {
+            return Err(wrong_stage("process"));
+        };
+        let func: TypedFunc<ProcessParams<'_>, ProcessResults> = process.typed(&store)?;
         let (answer,) = func.call(store.as_context_mut(), (&sets,))?;
         Ok(answer.map(from_wit).map_err(Refusal::from))
+    }
+
+    /// One `rules.evaluate` call, answered in the generated types (lifted by `plugin::rules`).
+    pub(crate) fn evaluate(
+        &self,
+        store: impl AsContextMut<Data = HostState>,
+        at_ms: i64,
+    ) -> wasmtime::Result<Result<Vec<wit_rules::RuleResult>, Refusal>> {
+        let StageFunc::Rules(rules) = &self.stage else {
+            return Err(wrong_stage("evaluate"));
+        };
+        Ok(rules.call_evaluate(store, at_ms)?.map_err(Refusal::from))
+    }
+
+    /// One `query.instant` call. The inner error is the query's own failure.
+    pub(crate) fn instant(
+        &self,
+        store: impl AsContextMut<Data = HostState>,
+        expr: &str,
+        at_ms: i64,
+    ) -> wasmtime::Result<Result<wit_query::QueryResult, wit_query::QueryError>> {
+        let StageFunc::Query(query) = &self.stage else {
+            return Err(wrong_stage("instant"));
+        };
+        query.call_instant(store, expr, at_ms)
     }
 }
 

@@ -8,7 +8,7 @@
 //! variant so a hot reload can say exactly why a new component was refused.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -17,14 +17,17 @@ use wasmtime::{Config, Engine, OptLevel};
 
 use super::bindings::Exports;
 use super::error::{describe, PluginError};
-use super::instance::Plugin;
+use super::instance::{Linked, Plugin};
 use super::limits::PluginLimits;
 use super::sandbox::{self, HostState};
+use super::store::{SeriesStore, StoreAccess};
 use super::World;
 
 pub struct PluginRuntime {
     engine: Engine,
     linker: Linker<HostState>,
+    /// `linker` plus the `store` import, for rule and query plugins.
+    store_linker: Linker<HostState>,
     /// Compiled components by sha256: the stock `relabel` plugin serves every job's rules, and
     /// compiling it once per job would make start-up and reloads slow. Entries live as long as
     /// the node; swapping components at runtime (issue #5) is what will need eviction.
@@ -38,9 +41,12 @@ impl PluginRuntime {
         config.cranelift_opt_level(OptLevel::Speed);
         let engine = Engine::new(&config).map_err(|e| PluginError::Engine(describe(&e)))?;
         let linker = sandbox::linker(&engine).map_err(|e| PluginError::Engine(describe(&e)))?;
+        let store_linker =
+            sandbox::store_linker(&engine).map_err(|e| PluginError::Engine(describe(&e)))?;
         Ok(PluginRuntime {
             engine,
             linker,
+            store_linker,
             compiled: Mutex::default(),
         })
     }
@@ -48,7 +54,8 @@ impl PluginRuntime {
     /// Compiles `wasm_bytes` (a component, built for `wasm32-unknown-unknown` and made a
     /// component, or built for `wasm32-wasip2`), checks it exports `world`'s interfaces, and
     /// starts it with `config_json`. Compiling takes milliseconds to seconds: keep it off hot
-    /// paths.
+    /// paths. For the target and series stages; rule and query plugins need a store
+    /// ([`PluginRuntime::load_with_store`]).
     pub fn load(
         &self,
         name: &str,
@@ -56,6 +63,41 @@ impl PluginRuntime {
         world: World,
         config_json: &str,
         limits: PluginLimits,
+    ) -> Result<Plugin, PluginError> {
+        if matches!(world, World::Rule | World::Query) {
+            return Err(PluginError::WrongWorld(format!(
+                "a {world} plugin needs a store to read from"
+            )));
+        }
+        self.load_inner(name, wasm_bytes, world, config_json, limits, None)
+    }
+
+    /// [`PluginRuntime::load`] for a rule or query plugin, whose `store` import reads `store`.
+    /// One call's answer from the store is capped at the plugin's memory.
+    pub fn load_with_store(
+        &self,
+        name: &str,
+        wasm_bytes: &[u8],
+        world: World,
+        config_json: &str,
+        limits: PluginLimits,
+        store: Arc<dyn SeriesStore>,
+    ) -> Result<Plugin, PluginError> {
+        let access = StoreAccess {
+            store,
+            max_bytes: limits.memory_bytes,
+        };
+        self.load_inner(name, wasm_bytes, world, config_json, limits, Some(access))
+    }
+
+    fn load_inner(
+        &self,
+        name: &str,
+        wasm_bytes: &[u8],
+        world: World,
+        config_json: &str,
+        limits: PluginLimits,
+        store: Option<StoreAccess>,
     ) -> Result<Plugin, PluginError> {
         let started = Instant::now();
         if wasm_bytes.starts_with(CORE_MODULE_HEADER) {
@@ -85,14 +127,24 @@ impl PluginRuntime {
             }
         };
         let compiled = started.elapsed();
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+        let linker = if store.is_some() {
+            &self.store_linker
+        } else {
+            &self.linker
+        };
+        let pre = linker.instantiate_pre(&component).map_err(|e| {
             PluginError::WrongWorld(format!(
                 "it imports what plugins are not given: {}",
                 describe(&e)
             ))
         })?;
         let exports = Exports::find(&pre, world)?;
-        let plugin = Plugin::start(name, sha256, world, config_json, limits, pre, exports)?;
+        let linked = Linked {
+            pre,
+            exports,
+            store,
+        };
+        let plugin = Plugin::start(name, sha256, world, config_json, limits, linked)?;
         tracing::info!(
             plugin = name,
             %world,

@@ -28,6 +28,7 @@ use super::limits::PluginLimits;
 use super::output;
 use super::sandbox::HostState;
 use super::stats::PluginStats;
+use super::store::StoreAccess;
 use super::World;
 
 pub struct Plugin {
@@ -38,21 +39,47 @@ pub struct Plugin {
     limits: PluginLimits,
     pre: InstancePre<HostState>,
     exports: Exports,
+    /// What the `store` import reads (rule and query plugins only).
+    store: Option<StoreAccess>,
     idle: Mutex<Vec<Loaded>>,
     max_idle: usize,
     stats: PluginStats,
 }
 
+/// A compiled component linked for its world: what every instance is made from.
+pub(crate) struct Linked {
+    pub(crate) pre: InstancePre<HostState>,
+    pub(crate) exports: Exports,
+    pub(crate) store: Option<StoreAccess>,
+}
+
 /// One instance with its store, ready for a call.
-struct Loaded {
+pub(super) struct Loaded {
     store: Store<HostState>,
     funcs: Funcs,
 }
 
 /// How a call into an instance ended, and whether that instance may serve another call.
-enum Outcome {
-    Done(Result<Vec<Option<Labels>>, PluginError>),
+pub(super) enum Outcome<T> {
+    /// The guest returned; its answer may still be refused.
+    Done(Result<T, PluginError>),
+    /// The guest failed mid-call; the instance is dropped.
     Broken(PluginError),
+}
+
+impl<T> Outcome<T> {
+    /// The usual ending of a guest call: an answer checked by `accept`, a refusal, or a
+    /// broken instance.
+    pub(super) fn of<R>(
+        called: Result<Result<R, Refusal>, PluginError>,
+        accept: impl FnOnce(R) -> Result<T, PluginError>,
+    ) -> Outcome<T> {
+        match called {
+            Ok(Ok(answer)) => Outcome::Done(accept(answer)),
+            Ok(Err(refusal)) => Outcome::Done(Err(refused(refusal))),
+            Err(e) => Outcome::Broken(e),
+        }
+    }
 }
 
 impl Plugin {
@@ -64,9 +91,13 @@ impl Plugin {
         world: World,
         config: &str,
         limits: PluginLimits,
-        pre: InstancePre<HostState>,
-        exports: Exports,
+        linked: Linked,
     ) -> Result<Self, PluginError> {
+        let Linked {
+            pre,
+            exports,
+            store,
+        } = linked;
         let plugin = Plugin {
             name: Arc::from(name),
             sha256,
@@ -75,6 +106,7 @@ impl Plugin {
             limits,
             pre,
             exports,
+            store,
             idle: Mutex::new(Vec::new()),
             max_idle: std::thread::available_parallelism().map_or(1, usize::from),
             stats: PluginStats::default(),
@@ -114,25 +146,45 @@ impl Plugin {
     /// instance for the call (after an earlier failure) can fail too, as
     /// [`PluginError::Init`]. Blocks: see the module documentation.
     pub fn process(&self, batch: &[Labels]) -> Result<Vec<Option<Labels>>, PluginError> {
+        self.timed(|| {
+            self.with_instance(|loaded| {
+                let called = self.guarded(loaded, |funcs, store| funcs.process(store, batch));
+                Outcome::of(called, |answer| {
+                    output::accept(answer, batch.len(), self.limits.max_output_labels)
+                })
+            })
+        })
+    }
+
+    /// Runs `call`, counting it (duration, failure kind) and logging a failure.
+    pub(super) fn timed<T>(
+        &self,
+        call: impl FnOnce() -> Result<T, PluginError>,
+    ) -> Result<T, PluginError> {
         let started = Instant::now();
-        let result = self.process_on_instance(batch);
+        let result = call();
         self.stats.record_call(
             started.elapsed(),
             result.as_ref().err().and_then(PluginError::kind),
         );
         if let Err(e) = &result {
-            tracing::warn!(plugin = &*self.name, batch = batch.len(), "{e}");
+            tracing::warn!(plugin = &*self.name, world = %self.world, "{e}");
         }
         result
     }
 
-    fn process_on_instance(&self, batch: &[Labels]) -> Result<Vec<Option<Labels>>, PluginError> {
+    /// Runs `call` on an idle instance (or a fresh one), putting the instance back unless the
+    /// call broke it.
+    pub(super) fn with_instance<T>(
+        &self,
+        call: impl FnOnce(&mut Loaded) -> Outcome<T>,
+    ) -> Result<T, PluginError> {
         let idle = self.idle.lock().pop();
         let mut loaded = match idle {
             Some(loaded) => loaded,
             None => self.instantiate()?,
         };
-        match self.call(&mut loaded, batch) {
+        match call(&mut loaded) {
             Outcome::Done(result) => {
                 let mut idle = self.idle.lock();
                 if idle.len() < self.max_idle {
@@ -144,24 +196,21 @@ impl Plugin {
         }
     }
 
-    fn call(&self, loaded: &mut Loaded, batch: &[Labels]) -> Outcome {
+    /// One guest call under a fresh budget; a failure inside the guest is classified.
+    pub(super) fn guarded<R>(
+        &self,
+        loaded: &mut Loaded,
+        call: impl FnOnce(&Funcs, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
         let store = &mut loaded.store;
         if let Err(e) = store.set_fuel(self.limits.fuel_per_call) {
-            return Outcome::Broken(PluginError::call(FailureKind::Trap, describe(&e)));
+            return Err(PluginError::call(FailureKind::Trap, describe(&e)));
         }
         store.data_mut().start_call();
-        let answer = loaded.funcs.process(&mut *store, batch);
+        let answer = call(&loaded.funcs, store);
         self.stats.record_fuel(self.fuel_used(store));
         let denied = store.data_mut().memory.take_denied();
-        match answer {
-            Ok(Ok(answer)) => Outcome::Done(output::accept(
-                answer,
-                batch.len(),
-                self.limits.max_output_labels,
-            )),
-            Ok(Err(refusal)) => Outcome::Done(Err(refused(refusal))),
-            Err(e) => Outcome::Broken(PluginError::call(classify(&e, denied), describe(&e))),
-        }
+        answer.map_err(|e| PluginError::call(classify(&e, denied), describe(&e)))
     }
 
     /// A fresh instance, `init`-ed with the plugin's configuration under the call budget.
@@ -174,7 +223,7 @@ impl Plugin {
     fn start_instance(&self) -> Result<Loaded, PluginError> {
         let mut store = Store::new(
             self.pre.engine(),
-            HostState::new(&self.name, self.limits.memory_bytes),
+            HostState::new(&self.name, self.limits.memory_bytes, self.store.clone()),
         );
         store.limiter(|state| &mut state.memory);
         store.set_hostcall_fuel(self.limits.max_output_bytes);
@@ -219,7 +268,7 @@ impl std::fmt::Debug for Plugin {
     }
 }
 
-fn refused(refusal: Refusal) -> PluginError {
+pub(super) fn refused(refusal: Refusal) -> PluginError {
     PluginError::call(FailureKind::Guest, refusal_text(&refusal))
 }
 

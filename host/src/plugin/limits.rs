@@ -47,6 +47,20 @@ impl Default for PluginLimits {
     }
 }
 
+impl PluginLimits {
+    /// The default for rule and query plugins, which read whole stores rather than one batch
+    /// of labels: fuel for a few seconds of guest work (the stock `promql-rules` evaluates 20
+    /// typical rules over 100k series in well under a second) and 1 GiB of memory, which also
+    /// caps what one `store.select` may return.
+    pub fn rules() -> Self {
+        PluginLimits {
+            fuel_per_call: 20_000_000_000,
+            memory_bytes: 1 << 30,
+            ..PluginLimits::default()
+        }
+    }
+}
+
 /// Table slots a guest may have (8 bytes of host memory each); real guests use hundreds.
 const MAX_TABLE_ELEMENTS: usize = 100_000;
 

@@ -3,7 +3,8 @@
 //!
 //! Plugins come and go with configuration reloads, so they are not registered one by one: the
 //! scrape manager keeps the list of live plugins here, labeled with the job and stage that run
-//! them, and a collector walks it whenever `/metrics` is asked for.
+//! them (the rule manager likewise, with `rule_group` instead of `job`), and a collector walks
+//! it whenever `/metrics` is asked for.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -18,23 +19,44 @@ use super::{FailureKind, Plugin};
 /// A job's plugins, each with the stage it runs in, in stage order.
 pub type JobPlugins = Vec<(String, Arc<Plugin>)>;
 
-/// Live plugins by job.
+/// What runs a set of plugins: the label naming it, and its value.
+type Owner = (&'static str, String);
+
+/// Live plugins by job or rule group.
 #[derive(Debug, Default, Clone)]
 pub struct PluginMetrics {
-    live: Arc<Mutex<BTreeMap<String, JobPlugins>>>,
+    live: Arc<Mutex<BTreeMap<Owner, JobPlugins>>>,
 }
 
 impl PluginMetrics {
     /// Replaces the plugins listed for `job`.
     pub fn track(&self, job: &str, plugins: JobPlugins) {
-        self.live
-            .lock()
-            .expect("plugin metrics lock")
-            .insert(job.to_owned(), plugins);
+        self.track_owner(("job", job.to_owned()), plugins);
     }
 
     pub fn untrack(&self, job: &str) {
-        self.live.lock().expect("plugin metrics lock").remove(job);
+        self.untrack_owner(&("job", job.to_owned()));
+    }
+
+    /// Replaces the plugins listed for what `label="value"` names (`rule_group="file;name"`,
+    /// `handler="/api/v1/query"`).
+    pub fn track_for(&self, label: &'static str, value: &str, plugins: JobPlugins) {
+        self.track_owner((label, value.to_owned()), plugins);
+    }
+
+    pub fn untrack_for(&self, label: &'static str, value: &str) {
+        self.untrack_owner(&(label, value.to_owned()));
+    }
+
+    fn track_owner(&self, owner: Owner, plugins: JobPlugins) {
+        self.live
+            .lock()
+            .expect("plugin metrics lock")
+            .insert(owner, plugins);
+    }
+
+    fn untrack_owner(&self, owner: &Owner) {
+        self.live.lock().expect("plugin metrics lock").remove(owner);
     }
 }
 
@@ -45,10 +67,10 @@ impl Collector for PluginMetrics {
         let live = self.live.lock().expect("plugin metrics lock");
         let rows: Vec<(Labels3, &Arc<Plugin>)> = live
             .iter()
-            .flat_map(|(job, plugins)| {
+            .flat_map(|((owner, value), plugins)| {
                 plugins.iter().map(move |(stage, plugin)| {
                     let labels = [
-                        ("job", job.clone()),
+                        (*owner, value.clone()),
                         ("stage", stage.clone()),
                         ("plugin", plugin.name().to_owned()),
                     ];

@@ -1,12 +1,14 @@
 //! The WebAssembly plugin runtime: relabeling and shard selection as sandboxed components.
 //!
-//! A plugin is a component exporting one stage interface of `wit/plugin.wit` plus `lifecycle`.
+//! A plugin is a component exporting one stage interface of `wit/plugin.wit` (or, for rules
+//! and queries, `wit/rules.wit`) plus `lifecycle`.
 //! [`PluginRuntime`] (one per node) compiles and links it; a [`Plugin`] runs batches through it
 //! under [`PluginLimits`], each failed call classified as one [`FailureKind`] and confined to
 //! that call; a [`Stage`] chains the plugins of one job. The files follow the path of a call:
-//! `engine` (compile, link, load), `sandbox` (what a guest can reach), `bindings` (the WIT
-//! boundary), `instance` (stores and calls), `limits` and `error` (budgets and how breaking
-//! them is classified), `output` (checking the answer), `stats` (counters), `stage`.
+//! `engine` (compile, link, load), `sandbox` (what a guest can reach) and `store` (the series
+//! rule and query plugins may read), `bindings` (the WIT boundary), `instance` (stores and
+//! calls), `limits` and `error` (budgets and how breaking them is classified), `output`
+//! (checking the answer), `rules` (rule and query calls), `stats` (counters), `stage`.
 //!
 //! Measured on the 2-core development machine (release build, `benches/plugin.rs`, load
 //! average ~7 during the run, so ±30% between runs):
@@ -32,10 +34,12 @@ mod instance;
 mod limits;
 pub mod metrics;
 mod output;
+mod rules;
 mod sandbox;
 mod stage;
 mod stats;
 pub mod stock;
+mod store;
 
 #[cfg(test)]
 mod tests;
@@ -46,8 +50,10 @@ pub use engine::PluginRuntime;
 pub use error::{FailureKind, PluginError};
 pub use instance::Plugin;
 pub use limits::PluginLimits;
+pub use rules::{LabeledSample, QueryAnswer, QueryError, QueryValue, RuleResult};
 pub use stage::{Stage, StageError};
 pub use stats::PluginStats;
+pub use store::{AnswerBudget, SeriesStore, SelectedSeries};
 
 /// Which stage interface a plugin must export.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -56,6 +62,10 @@ pub enum World {
     Target,
     /// `series`: which scraped series to keep, with which labels.
     Series,
+    /// `rules`: what to compute from stored series and write back, once per group interval.
+    Rule,
+    /// `query`: instant queries for `/api/v1/query`.
+    Query,
 }
 
 impl fmt::Display for World {
@@ -63,6 +73,8 @@ impl fmt::Display for World {
         f.write_str(match self {
             World::Target => "target",
             World::Series => "series",
+            World::Rule => "rule",
+            World::Query => "query",
         })
     }
 }

@@ -36,7 +36,7 @@ pub(crate) fn accept(
 }
 
 /// Sorts one returned set, drops empty values, refuses invalid or repeated names.
-fn normalise(mut labels: Vec<Label>, index: usize) -> Result<Labels, PluginError> {
+pub(crate) fn normalise(mut labels: Vec<Label>, index: usize) -> Result<Labels, PluginError> {
     let bad =
         |why: String| PluginError::call(FailureKind::BadOutput, format!("entry {index}: {why}"));
     if let Some(l) = labels.iter().find(|l| !is_valid_label_name(&l.name)) {

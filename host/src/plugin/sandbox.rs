@@ -6,7 +6,8 @@
 //! a pure function of its configuration and input). Two things are actively taken away:
 //! sleeping (`monotonic-clock.subscribe-*` trap, since a sleep would hold a host thread where
 //! no fuel is counted) and unbounded logging (stdout and stderr become `tracing` events tagged
-//! with the plugin's name, at most [`LOG_BYTES_PER_CALL`] per stream and call).
+//! with the plugin's name, at most [`LOG_BYTES_PER_CALL`] per stream and call). Rule and query
+//! plugins also get the `store` import (`super::store`), over the series the node lets them see.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -21,7 +22,9 @@ use wasmtime_wasi::{
     WasiView,
 };
 
+use super::bindings::wit_store;
 use super::limits::MemoryCap;
+use super::store::StoreAccess;
 
 /// The WASI clock interface whose sleeps are taken away, named exactly as `wasmtime-wasi`
 /// defines it (guests importing any 0.2.x version resolve to it).
@@ -36,10 +39,12 @@ pub(crate) struct HostState {
     table: ResourceTable,
     pub(crate) memory: MemoryCap,
     logs: [GuestLog; 2],
+    /// What the `store` import reads; only rule and query plugins are linked with it.
+    pub(crate) store: Option<StoreAccess>,
 }
 
 impl HostState {
-    pub(crate) fn new(plugin: &Arc<str>, memory_bytes: usize) -> Self {
+    pub(crate) fn new(plugin: &Arc<str>, memory_bytes: usize, store: Option<StoreAccess>) -> Self {
         let stdout = GuestLog::new(plugin, "stdout");
         let stderr = GuestLog::new(plugin, "stderr");
         let wasi = WasiCtxBuilder::new()
@@ -59,6 +64,7 @@ impl HostState {
             table: ResourceTable::new(),
             memory: MemoryCap::new(memory_bytes),
             logs: [stdout, stderr],
+            store,
         }
     }
 
@@ -94,6 +100,16 @@ pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
         |_: StoreContextMut<'_, HostState>, (_,): (u64,)| no_sleeping(),
     )?;
     linker.allow_shadowing(false);
+    Ok(linker)
+}
+
+/// The linker of rule and query plugins: [`linker`] plus the `store` import.
+pub(crate) fn store_linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
+    let mut linker = linker(engine)?;
+    wit_store::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+        &mut linker,
+        |state| state,
+    )?;
     Ok(linker)
 }
 

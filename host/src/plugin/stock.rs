@@ -3,6 +3,25 @@
 //! Configurations name them with `stock: <name>`; `relabel_configs` and
 //! `metric_relabel_configs` run through `relabel` without being named.
 
+use std::borrow::Cow;
+
+use crate::config::PluginSource;
+
+/// The component bytes a configuration names: a stock plugin's, or a file's.
+pub fn read(source: &PluginSource) -> Result<Cow<'static, [u8]>, String> {
+    match source {
+        PluginSource::Stock(name) => component(name).map(Cow::Borrowed).ok_or_else(|| {
+            format!(
+                "no stock plugin {name:?} (stock plugins: {})",
+                NAMES.join(", ")
+            )
+        }),
+        PluginSource::File(path) => std::fs::read(path)
+            .map(Cow::Owned)
+            .map_err(|e| format!("reading {}: {e}", path.display())),
+    }
+}
+
 /// Names of the stock plugins, for messages.
 pub const NAMES: &[&str] = &["relabel", "hashmod-shard", "promql-rules"];
 
@@ -13,6 +32,10 @@ pub fn component(name: &str) -> Option<&'static [u8]> {
         "hashmod-shard" => Some(include_bytes!(concat!(
             env!("OUT_DIR"),
             "/hashmod-shard.wasm"
+        ))),
+        "promql-rules" => Some(include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/promql-rules.wasm"
         ))),
         _ => None,
     }

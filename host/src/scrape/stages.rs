@@ -41,14 +41,10 @@ pub struct JobStages {
 impl JobStages {
     /// Loads every plugin of `cfg`. Blocking (compiles components): call off the async path.
     pub fn load(runtime: &PluginRuntime, cfg: &ScrapeConfig) -> Result<JobStages, StageSetupError> {
-        let stage = |world, rules: &[RelabelConfig], extra: &[PluginRef]| {
+        let stage = |world, name: &str, rules: &[RelabelConfig], extra: &[PluginRef]| {
             let mut plugins = Vec::new();
             if !rules.is_empty() {
                 let config = serde_json::to_string(rules).expect("relabel rules serialize");
-                let name = match world {
-                    World::Target => "relabel_configs",
-                    World::Series => "metric_relabel_configs",
-                };
                 plugins.push(load_one(
                     runtime,
                     cfg,
@@ -76,9 +72,15 @@ impl JobStages {
             Ok(GuardedStage::new(stage))
         };
         Ok(JobStages {
-            targets: stage(World::Target, &cfg.relabel_configs, &cfg.target_plugins)?,
+            targets: stage(
+                World::Target,
+                "relabel_configs",
+                &cfg.relabel_configs,
+                &cfg.target_plugins,
+            )?,
             series: stage(
                 World::Series,
+                "metric_relabel_configs",
                 &cfg.metric_relabel_configs,
                 &cfg.series_plugins,
             )?,
@@ -113,22 +115,9 @@ fn load_one(
         plugin: name.to_owned(),
         reason,
     };
-    let owned;
-    let bytes: &[u8] = match source {
-        PluginSource::Stock(stock_name) => stock::component(stock_name).ok_or_else(|| {
-            fail(format!(
-                "no stock plugin {stock_name:?} (stock plugins: {})",
-                stock::NAMES.join(", ")
-            ))
-        })?,
-        PluginSource::File(path) => {
-            owned = std::fs::read(path)
-                .map_err(|e| fail(format!("reading {}: {e}", path.display())))?;
-            &owned
-        }
-    };
+    let bytes = stock::read(source).map_err(fail)?;
     runtime
-        .load(name, bytes, world, config_json, PluginLimits::default())
+        .load(name, &bytes, world, config_json, PluginLimits::default())
         .map(Arc::new)
         .map_err(|e| fail(e.to_string()))
 }

@@ -1,4 +1,5 @@
-//! The HTTP server: `/federate` and the lifecycle, status and metrics endpoints.
+//! The HTTP server: `/federate`, `/api/v1/query` and the lifecycle, status and metrics
+//! endpoints.
 //!
 //! `server` accepts connections and routes; each endpoint lives in its own module. Handlers
 //! share one [`WebState`].
@@ -7,6 +8,7 @@ pub mod body;
 pub mod encoding;
 pub mod expfmt;
 pub mod federate;
+pub mod query;
 pub mod relabel;
 pub mod request_line;
 pub mod server;
@@ -17,6 +19,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::model::Labels;
+use crate::plugin::Plugin;
+use crate::rules::RuleManager;
 use crate::scrape::ScrapeManager;
 use crate::storage::Head;
 use crate::telemetry::Telemetry;
@@ -29,10 +33,22 @@ pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(300);
 /// A request to reload the configuration file; the node answers with the outcome.
 pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
 
+/// The node's parts the handlers use.
+pub struct Services {
+    pub head: Arc<Head>,
+    pub scrape: Arc<ScrapeManager>,
+    pub rules: Arc<RuleManager>,
+    /// The plugin answering `/api/v1/query` (the stock `promql-rules`, world `query`).
+    pub query: Arc<Plugin>,
+    pub telemetry: Arc<Telemetry>,
+}
+
 /// What the handlers read.
 pub struct WebState {
     pub head: Arc<Head>,
     pub scrape: Arc<ScrapeManager>,
+    pub rules: Arc<RuleManager>,
+    pub query: Arc<Plugin>,
     pub telemetry: Arc<Telemetry>,
     pub external_labels: RwLock<Labels>,
     pub lookback: Duration,
@@ -46,16 +62,23 @@ pub struct WebState {
 
 impl WebState {
     pub fn new(
-        head: Arc<Head>,
-        scrape: Arc<ScrapeManager>,
-        telemetry: Arc<Telemetry>,
+        services: Services,
         external_labels: Labels,
         enable_lifecycle: bool,
         reload: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
     ) -> Self {
+        let Services {
+            head,
+            scrape,
+            rules,
+            query,
+            telemetry,
+        } = services;
         WebState {
             head,
             scrape,
+            rules,
+            query,
             telemetry,
             external_labels: RwLock::new(external_labels),
             lookback: DEFAULT_LOOKBACK,

@@ -16,7 +16,7 @@ use super::body::{full, ResponseBody};
 use super::encoding::ContentEncoding;
 use super::federate::{self, FederateJob};
 use super::request_line::EscapingStream;
-use super::{relabel, targets, WebState};
+use super::{query, relabel, targets, WebState};
 use crate::scrape::unix_millis;
 
 /// Largest form body accepted on POST endpoints.
@@ -70,6 +70,9 @@ async fn route(state: Arc<WebState>, req: Request<Incoming>) -> Response<Respons
             "/api/v1/relabel",
             relabel::handle(&state, req.uri().query()).await,
         ),
+        (&Method::GET | &Method::POST, "/api/v1/query") => {
+            ("/api/v1/query", handle_query(&state, req).await)
+        }
         (&Method::GET, "/api/v1/targets") => (
             "/api/v1/targets",
             targets::handle(&state, req.uri().query()),
@@ -87,6 +90,7 @@ async fn route(state: Arc<WebState>, req: Request<Incoming>) -> Response<Respons
 
 const INDEX: &str = "wasmfed: a Prometheus-compatible federation node\n\n\
 /federate?match[]=<selector>  newest samples of the selected series\n\
+/api/v1/query?query=<expr>    an instant PromQL query (Prometheus' JSON)\n\
 /api/v1/targets               scrape targets and their health\n\
 /api/v1/relabel?job=<name>    each target through the job's target-stage plugins\n\
 /metrics                      wasmfed's own metrics\n\
@@ -127,8 +131,21 @@ async fn handle_federate(state: &WebState, req: Request<Incoming>) -> Response<R
     })
 }
 
+async fn handle_query(state: &WebState, req: Request<Incoming>) -> Response<ResponseBody> {
+    if !state.is_ready() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    }
+    match form_values(req).await {
+        Ok(form) => query::handle(state, &form).await,
+        Err(reason) => text(
+            StatusCode::BAD_REQUEST,
+            &format!("error parsing form values: {reason}\n"),
+        ),
+    }
+}
+
 /// The query string's pairs, then a urlencoded POST body's, as Go's `ParseForm` merges them.
-async fn form_values(req: Request<Incoming>) -> Result<Vec<(String, String)>, String> {
+pub(super) async fn form_values(req: Request<Incoming>) -> Result<Vec<(String, String)>, String> {
     let mut pairs: Vec<(String, String)> = req
         .uri()
         .query()

@@ -1,0 +1,204 @@
+//! Calls into rule and query plugins, and their answers in host types.
+//!
+//! A rule plugin answers one [`RuleResult`] per rule; a query plugin one [`QueryAnswer`] or a
+//! [`QueryError`] in Prometheus' two kinds. Everything returned is checked as the labelling
+//! stages' answers are (`output`): label sets normalised, invalid or repeated names refused, the
+//! total number of labels capped. A sample with no labels left is refused too, since it could
+//! not be stored or shown.
+
+use crate::model::{Label, Labels};
+
+use super::bindings::{types, wit_query, wit_rules};
+use super::error::{FailureKind, PluginError};
+use super::instance::{Outcome, Plugin};
+use super::output;
+use super::store::SelectedSeries;
+
+/// One sample a plugin returned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabeledSample {
+    pub labels: Labels,
+    pub timestamp_ms: i64,
+    pub value: f64,
+}
+
+/// One rule's outcome in one evaluation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleResult {
+    pub name: String,
+    /// The samples to write, or why the rule failed.
+    pub outcome: Result<Vec<LabeledSample>, String>,
+}
+
+/// A query's value, as Prometheus' `resultType`s.
+#[derive(Clone, Debug, PartialEq)]
+pub enum QueryValue {
+    Scalar(f64),
+    String(String),
+    Vector(Vec<LabeledSample>),
+    Matrix(Vec<SelectedSeries>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryAnswer {
+    pub value: QueryValue,
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+/// Why a query has no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The query is wrong (Prometheus' `bad_data`).
+    #[error("{0}")]
+    BadData(String),
+    /// The query failed while running (Prometheus' `execution`).
+    #[error("{0}")]
+    Execution(String),
+    /// The plugin failed (trap, budget, bad answer).
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+}
+
+impl Plugin {
+    /// One evaluation at `at_ms`: every rule's result, in the plugin's order. Blocks for as
+    /// long as the guest runs, including its reads from the store.
+    pub fn evaluate(&self, at_ms: i64) -> Result<Vec<RuleResult>, PluginError> {
+        let max_labels = self.limits().max_output_labels;
+        self.timed(|| {
+            self.with_instance(|loaded| {
+                let called = self.guarded(loaded, |funcs, store| funcs.evaluate(store, at_ms));
+                Outcome::of(called, |results| accept_rules(results, max_labels))
+            })
+        })
+    }
+
+    /// Evaluates `expr` at `at_ms`. Blocks like [`Plugin::evaluate`].
+    pub fn query(&self, expr: &str, at_ms: i64) -> Result<QueryAnswer, QueryError> {
+        let max_labels = self.limits().max_output_labels;
+        let answer = self.timed(|| {
+            self.with_instance(|loaded| {
+                match self.guarded(loaded, |funcs, store| funcs.instant(store, expr, at_ms)) {
+                    Ok(answer) => Outcome::Done(Ok(answer)),
+                    Err(e) => Outcome::Broken(e),
+                }
+            })
+        })?;
+        match answer {
+            Ok(result) => Ok(accept_query(result, max_labels)?),
+            Err(wit_query::QueryError::BadData(m)) => Err(QueryError::BadData(m)),
+            Err(wit_query::QueryError::Execution(m)) => Err(QueryError::Execution(m)),
+        }
+    }
+}
+
+fn too_many(total: usize, max: usize) -> PluginError {
+    PluginError::call(
+        FailureKind::OutputTooLarge,
+        format!("returned {total} labels, more than the limit of {max}"),
+    )
+}
+
+fn lift_labels(labels: types::Labels, index: usize) -> Result<Labels, PluginError> {
+    let labels: Vec<Label> = labels
+        .into_iter()
+        .map(|l| Label {
+            name: l.name,
+            value: l.value,
+        })
+        .collect();
+    let labels = output::normalise(labels, index)?;
+    if labels.is_empty() {
+        return Err(PluginError::call(
+            FailureKind::BadOutput,
+            format!("entry {index}: a sample with no labels"),
+        ));
+    }
+    Ok(labels)
+}
+
+fn lift_samples(samples: Vec<types::Sample>) -> Result<Vec<LabeledSample>, PluginError> {
+    samples
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            Ok(LabeledSample {
+                labels: lift_labels(s.labels, i)?,
+                timestamp_ms: s.timestamp_ms,
+                value: s.value,
+            })
+        })
+        .collect()
+}
+
+fn accept_rules(
+    results: Vec<wit_rules::RuleResult>,
+    max_labels: usize,
+) -> Result<Vec<RuleResult>, PluginError> {
+    let total: usize = results
+        .iter()
+        .filter_map(|r| r.outcome.as_ref().ok())
+        .flatten()
+        .map(|s| s.labels.len())
+        .sum();
+    if total > max_labels {
+        return Err(too_many(total, max_labels));
+    }
+    results
+        .into_iter()
+        .map(|r| {
+            let outcome = match r.outcome {
+                Ok(samples) => Ok(lift_samples(samples).map_err(|e| {
+                    PluginError::call(FailureKind::BadOutput, format!("rule {:?}: {e}", r.name))
+                })?),
+                Err(why) => Err(why),
+            };
+            Ok(RuleResult {
+                name: r.name,
+                outcome,
+            })
+        })
+        .collect()
+}
+
+fn accept_query(
+    result: wit_query::QueryResult,
+    max_labels: usize,
+) -> Result<QueryAnswer, PluginError> {
+    let total: usize = match &result.value {
+        wit_query::QueryValue::Vector(v) => v.iter().map(|s| s.labels.len()).sum(),
+        wit_query::QueryValue::Matrix(m) => m.iter().map(|s| s.labels.len()).sum(),
+        _ => 0,
+    };
+    if total > max_labels {
+        return Err(too_many(total, max_labels));
+    }
+    let value = match result.value {
+        wit_query::QueryValue::Scalar(v) => QueryValue::Scalar(v),
+        wit_query::QueryValue::String(s) => QueryValue::String(s),
+        wit_query::QueryValue::Vector(v) => QueryValue::Vector(lift_samples(v)?),
+        wit_query::QueryValue::Matrix(m) => QueryValue::Matrix(
+            m.into_iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    if s.timestamps_ms.len() != s.values.len() {
+                        return Err(PluginError::call(
+                            FailureKind::BadOutput,
+                            format!("entry {i}: timestamps and values differ in length"),
+                        ));
+                    }
+                    Ok(SelectedSeries {
+                        labels: lift_labels(s.labels, i)?,
+                        timestamps_ms: s.timestamps_ms,
+                        values: s.values,
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    Ok(QueryAnswer {
+        value,
+        warnings: result.warnings,
+        infos: result.infos,
+    })
+}
