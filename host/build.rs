@@ -23,8 +23,10 @@ use std::process::Command;
 const TEST_GUESTS: &[(&str, Target)] = &[
     ("tests/guests/identity", Target::Core),
     ("tests/guests/probe", Target::Wasip2),
-    // The custom-plugin example, built the way its README tells users to.
+    ("tests/guests/rule-hostile", Target::Core),
+    // The custom-plugin examples, built the way their READMEs tell users to.
     ("../examples/rendezvous-shard", Target::Wasip2),
+    ("../examples/cardinality-report", Target::Wasip2),
 ];
 
 #[derive(Clone, Copy)]
