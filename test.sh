@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs wasmfed's whole test suite on this machine, installing what it needs first (idempotent):
-# Debian's prometheus package for the interoperability tests.
+# Debian's prometheus and prometheus-node-exporter packages for the interoperability tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -8,6 +8,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
 [ -x /usr/bin/prometheus ] || missing+=(prometheus)
+[ -x /usr/bin/prometheus-node-exporter ] || missing+=(prometheus-node-exporter)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   # Keep apt from starting the packaged services: tests start their own on loopback.
@@ -31,4 +32,8 @@ cargo test --workspace --all-targets
 # time so each is tested with exactly its own dependency features, as it is built for wasm.
 for plugin in plugin-sdk relabel hashmod-shard promql-rules; do
   cargo test --manifest-path plugins/Cargo.toml -p "$plugin"
+done
+# The example plugins' native unit tests (each its own workspace, as a user's would be).
+for example in rendezvous-shard cardinality-report; do
+  cargo test --manifest-path "examples/$example/Cargo.toml"
 done

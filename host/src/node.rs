@@ -90,9 +90,11 @@ impl Node {
             let (runtime, head) = (runtime.clone(), head.clone());
             tokio::task::spawn_blocking(move || query_plugin(&runtime, head)).await??
         };
-        telemetry
-            .plugins
-            .track_for("handler", "/api/v1/query", vec![("query".into(), query.clone())]);
+        telemetry.plugins.track_for(
+            "handler",
+            "/api/v1/query",
+            vec![("query".into(), query.clone())],
+        );
         let (reload_tx, reload_rx) = mpsc::channel(4);
         let services = Services {
             head: head.clone(),

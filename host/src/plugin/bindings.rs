@@ -121,9 +121,7 @@ impl Exports {
                     StageIndices::Series(series::GuestIndices::new(pre).map_err(wrong)?)
                 }
                 World::Rule => StageIndices::Rule(rules::GuestIndices::new(pre).map_err(wrong)?),
-                World::Query => {
-                    StageIndices::Query(query::GuestIndices::new(pre).map_err(wrong)?)
-                }
+                World::Query => StageIndices::Query(query::GuestIndices::new(pre).map_err(wrong)?),
             },
         })
     }

@@ -29,10 +29,12 @@ pub struct PluginLimits {
     /// (wasmtime's "hostcall fuel": 48 bytes per label plus string bytes). It bounds what a
     /// guest can make the host allocate by returning the same data many times over.
     pub max_output_bytes: usize,
+    /// Cap on the samples one rule evaluation or query may return.
+    pub max_output_samples: usize,
 }
 
 impl Default for PluginLimits {
-    /// 64 MiB of memory; fuel for about 50 ms of guest work (straight-line WebAssembly burns
+    /// 64 MiB of memory; at most 1M samples from a rule or query; fuel for about 50 ms of guest work (straight-line WebAssembly burns
     /// ~7 fuel/ns here; a bare `loop br`, the cheapest way to spin, ~2 fuel/ns and is stopped
     /// after ~200 ms); 10M labels and 256 MiB of output. The identity plugin spends ~9M fuel
     /// on 1,000 series of 10 labels, so a batch of a few thousand series of a relabeling
@@ -43,6 +45,7 @@ impl Default for PluginLimits {
             memory_bytes: 64 << 20,
             max_output_labels: 10_000_000,
             max_output_bytes: 256 << 20,
+            max_output_samples: 1_000_000,
         }
     }
 }

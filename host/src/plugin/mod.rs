@@ -53,7 +53,7 @@ pub use limits::PluginLimits;
 pub use rules::{LabeledSample, QueryAnswer, QueryError, QueryValue, RuleResult};
 pub use stage::{Stage, StageError};
 pub use stats::PluginStats;
-pub use store::{AnswerBudget, SeriesStore, SelectedSeries};
+pub use store::{AnswerBudget, SelectedSeries, SeriesStore};
 
 /// Which stage interface a plugin must export.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

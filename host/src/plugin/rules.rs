@@ -3,14 +3,15 @@
 //! A rule plugin answers one [`RuleResult`] per rule; a query plugin one [`QueryAnswer`] or a
 //! [`QueryError`] in Prometheus' two kinds. Everything returned is checked as the labelling
 //! stages' answers are (`output`): label sets normalised, invalid or repeated names refused, the
-//! total number of labels capped. A sample with no labels left is refused too, since it could
-//! not be stored or shown.
+//! total numbers of samples and labels capped. A rule's sample with no labels left is refused
+//! too, since it could not be stored (a query's may have none: `sum(x)`).
 
 use crate::model::{Label, Labels};
 
 use super::bindings::{types, wit_query, wit_rules};
 use super::error::{FailureKind, PluginError};
 use super::instance::{Outcome, Plugin};
+use super::limits::PluginLimits;
 use super::output;
 use super::store::SelectedSeries;
 
@@ -64,18 +65,18 @@ impl Plugin {
     /// One evaluation at `at_ms`: every rule's result, in the plugin's order. Blocks for as
     /// long as the guest runs, including its reads from the store.
     pub fn evaluate(&self, at_ms: i64) -> Result<Vec<RuleResult>, PluginError> {
-        let max_labels = self.limits().max_output_labels;
+        let limits = self.limits();
         self.timed(|| {
             self.with_instance(|loaded| {
                 let called = self.guarded(loaded, |funcs, store| funcs.evaluate(store, at_ms));
-                Outcome::of(called, |results| accept_rules(results, max_labels))
+                Outcome::of(called, |results| accept_rules(results, limits))
             })
         })
     }
 
     /// Evaluates `expr` at `at_ms`. Blocks like [`Plugin::evaluate`].
     pub fn query(&self, expr: &str, at_ms: i64) -> Result<QueryAnswer, QueryError> {
-        let max_labels = self.limits().max_output_labels;
+        let limits = self.limits();
         let answer = self.timed(|| {
             self.with_instance(|loaded| {
                 match self.guarded(loaded, |funcs, store| funcs.instant(store, expr, at_ms)) {
@@ -85,21 +86,36 @@ impl Plugin {
             })
         })?;
         match answer {
-            Ok(result) => Ok(accept_query(result, max_labels)?),
+            Ok(result) => Ok(accept_query(result, limits)?),
             Err(wit_query::QueryError::BadData(m)) => Err(QueryError::BadData(m)),
             Err(wit_query::QueryError::Execution(m)) => Err(QueryError::Execution(m)),
         }
     }
 }
 
-fn too_many(total: usize, max: usize) -> PluginError {
-    PluginError::call(
-        FailureKind::OutputTooLarge,
-        format!("returned {total} labels, more than the limit of {max}"),
-    )
+/// Refuses an answer with more samples or labels than `limits` allow.
+fn check_size(samples: usize, labels: usize, limits: PluginLimits) -> Result<(), PluginError> {
+    let too_many = |n: usize, what: &str, max: usize| {
+        PluginError::call(
+            FailureKind::OutputTooLarge,
+            format!("returned {n} {what}, more than the limit of {max}"),
+        )
+    };
+    if samples > limits.max_output_samples {
+        return Err(too_many(samples, "samples", limits.max_output_samples));
+    }
+    if labels > limits.max_output_labels {
+        return Err(too_many(labels, "labels", limits.max_output_labels));
+    }
+    Ok(())
 }
 
-fn lift_labels(labels: types::Labels, index: usize) -> Result<Labels, PluginError> {
+/// Normalises one returned label set; only a query may answer an empty one (`sum(x)`).
+fn lift_labels(
+    labels: types::Labels,
+    index: usize,
+    may_be_empty: bool,
+) -> Result<Labels, PluginError> {
     let labels: Vec<Label> = labels
         .into_iter()
         .map(|l| Label {
@@ -108,7 +124,7 @@ fn lift_labels(labels: types::Labels, index: usize) -> Result<Labels, PluginErro
         })
         .collect();
     let labels = output::normalise(labels, index)?;
-    if labels.is_empty() {
+    if labels.is_empty() && !may_be_empty {
         return Err(PluginError::call(
             FailureKind::BadOutput,
             format!("entry {index}: a sample with no labels"),
@@ -117,13 +133,16 @@ fn lift_labels(labels: types::Labels, index: usize) -> Result<Labels, PluginErro
     Ok(labels)
 }
 
-fn lift_samples(samples: Vec<types::Sample>) -> Result<Vec<LabeledSample>, PluginError> {
+fn lift_samples(
+    samples: Vec<types::Sample>,
+    may_be_empty: bool,
+) -> Result<Vec<LabeledSample>, PluginError> {
     samples
         .into_iter()
         .enumerate()
         .map(|(i, s)| {
             Ok(LabeledSample {
-                labels: lift_labels(s.labels, i)?,
+                labels: lift_labels(s.labels, i, may_be_empty)?,
                 timestamp_ms: s.timestamp_ms,
                 value: s.value,
             })
@@ -133,22 +152,24 @@ fn lift_samples(samples: Vec<types::Sample>) -> Result<Vec<LabeledSample>, Plugi
 
 fn accept_rules(
     results: Vec<wit_rules::RuleResult>,
-    max_labels: usize,
+    limits: PluginLimits,
 ) -> Result<Vec<RuleResult>, PluginError> {
-    let total: usize = results
-        .iter()
-        .filter_map(|r| r.outcome.as_ref().ok())
-        .flatten()
-        .map(|s| s.labels.len())
-        .sum();
-    if total > max_labels {
-        return Err(too_many(total, max_labels));
-    }
+    let samples = || {
+        results
+            .iter()
+            .filter_map(|r| r.outcome.as_ref().ok())
+            .flatten()
+    };
+    check_size(
+        samples().count(),
+        samples().map(|s| s.labels.len()).sum(),
+        limits,
+    )?;
     results
         .into_iter()
         .map(|r| {
             let outcome = match r.outcome {
-                Ok(samples) => Ok(lift_samples(samples).map_err(|e| {
+                Ok(samples) => Ok(lift_samples(samples, false).map_err(|e| {
                     PluginError::call(FailureKind::BadOutput, format!("rule {:?}: {e}", r.name))
                 })?),
                 Err(why) => Err(why),
@@ -163,20 +184,21 @@ fn accept_rules(
 
 fn accept_query(
     result: wit_query::QueryResult,
-    max_labels: usize,
+    limits: PluginLimits,
 ) -> Result<QueryAnswer, PluginError> {
-    let total: usize = match &result.value {
-        wit_query::QueryValue::Vector(v) => v.iter().map(|s| s.labels.len()).sum(),
-        wit_query::QueryValue::Matrix(m) => m.iter().map(|s| s.labels.len()).sum(),
-        _ => 0,
+    let (samples, labels) = match &result.value {
+        wit_query::QueryValue::Vector(v) => (v.len(), v.iter().map(|s| s.labels.len()).sum()),
+        wit_query::QueryValue::Matrix(m) => (
+            m.iter().map(|s| s.values.len()).sum(),
+            m.iter().map(|s| s.labels.len()).sum(),
+        ),
+        _ => (0, 0),
     };
-    if total > max_labels {
-        return Err(too_many(total, max_labels));
-    }
+    check_size(samples, labels, limits)?;
     let value = match result.value {
         wit_query::QueryValue::Scalar(v) => QueryValue::Scalar(v),
         wit_query::QueryValue::String(s) => QueryValue::String(s),
-        wit_query::QueryValue::Vector(v) => QueryValue::Vector(lift_samples(v)?),
+        wit_query::QueryValue::Vector(v) => QueryValue::Vector(lift_samples(v, true)?),
         wit_query::QueryValue::Matrix(m) => QueryValue::Matrix(
             m.into_iter()
                 .enumerate()
@@ -188,7 +210,7 @@ fn accept_query(
                         ));
                     }
                     Ok(SelectedSeries {
-                        labels: lift_labels(s.labels, i)?,
+                        labels: lift_labels(s.labels, i, true)?,
                         timestamps_ms: s.timestamps_ms,
                         values: s.values,
                     })

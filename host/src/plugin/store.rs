@@ -113,7 +113,8 @@ fn compile(matchers: Vec<wit_store::Matcher>) -> Result<Vec<Matcher>, String> {
                 wit_store::MatchOp::Regex => MatchOp::Regex,
                 wit_store::MatchOp::NotRegex => MatchOp::NotRegex,
             };
-            Matcher::new(op, m.name, m.value).map_err(|e| format!("invalid regular expression: {e}"))
+            Matcher::new(op, m.name, m.value)
+                .map_err(|e| format!("invalid regular expression: {e}"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     if matchers.iter().all(Matcher::matches_empty) {
@@ -200,7 +201,10 @@ mod tests {
                 vec![matcher("job", Regex, ".*"), matcher("x", Equal, "")],
                 Some("at least one non-empty matcher"),
             ),
-            (vec![matcher("job", Regex, "(")], Some("invalid regular expression")),
+            (
+                vec![matcher("job", Regex, "(")],
+                Some("invalid regular expression"),
+            ),
         ];
         for (matchers, want) in cases {
             let shown = format!("{matchers:?}");

@@ -105,7 +105,11 @@ impl Group {
                 }
                 current.insert(s.labels);
             }
-            for gone in remembered.iter().flatten().filter(|l| !current.contains(*l)) {
+            for gone in remembered
+                .iter()
+                .flatten()
+                .filter(|l| !current.contains(*l))
+            {
                 if self.append(gone, at_ms, STALE_NAN).is_ok() {
                     done.stale_markers += 1;
                 }

@@ -106,34 +106,43 @@ impl std::fmt::Debug for RuleMetrics {
 }
 
 type Read = fn(&Group) -> f64;
+type Count = fn(&Group) -> u64;
 
-const COUNTERS: &[(&str, &str, Read)] = &[
-    ("wasmfed_rule_group_evaluations", "Evaluations of the rule group.", |g| {
-        g.stats.evaluations() as f64
-    }),
+const COUNTERS: &[(&str, &str, Count)] = &[
+    (
+        "wasmfed_rule_group_evaluations",
+        "Evaluations of the rule group.",
+        |g| g.stats.evaluations(),
+    ),
     (
         "wasmfed_rule_group_evaluation_failures",
         "Evaluations of the rule group whose plugin call failed (nothing was written).",
-        |g| g.stats.failed_evaluations() as f64,
+        |g| g.stats.failed_evaluations(),
     ),
-    ("wasmfed_rule_evaluations", "Rule evaluations, by group.", |g| {
-        g.stats.rule_evaluations.load(Relaxed) as f64
-    }),
-    ("wasmfed_rule_evaluation_failures", "Rules that failed in an evaluation, by group.", |g| {
-        g.stats.rule_failures() as f64
-    }),
+    (
+        "wasmfed_rule_evaluations",
+        "Rule evaluations, by group.",
+        |g| g.stats.rule_evaluations.load(Relaxed),
+    ),
+    (
+        "wasmfed_rule_evaluation_failures",
+        "Rules that failed in an evaluation, by group.",
+        |g| g.stats.rule_failures(),
+    ),
     (
         "wasmfed_rule_group_iterations_missed",
         "Evaluation slots skipped because the group fell behind.",
-        |g| g.stats.missed.load(Relaxed) as f64,
+        |g| g.stats.missed.load(Relaxed),
     ),
-    ("wasmfed_rule_group_samples", "Samples the group's rules wrote.", |g| {
-        g.stats.samples.load(Relaxed) as f64
-    }),
+    (
+        "wasmfed_rule_group_samples",
+        "Samples the group's rules wrote.",
+        |g| g.stats.samples.load(Relaxed),
+    ),
     (
         "wasmfed_rule_group_samples_rejected",
         "Samples the group's rules returned that storage refused (out of order, duplicate).",
-        |g| g.stats.rejected.load(Relaxed) as f64,
+        |g| g.stats.rejected.load(Relaxed),
     ),
 ];
 
@@ -148,12 +157,16 @@ const GAUGES: &[(&str, &str, Read)] = &[
         "Evaluation time of the group's last evaluation.",
         |g| g.stats.last_evaluation_ms() as f64 / 1e3,
     ),
-    ("wasmfed_rule_group_last_evaluation_samples", "Samples the last evaluation wrote.", |g| {
-        g.stats.last_samples.load(Relaxed) as f64
-    }),
-    ("wasmfed_rule_group_interval_seconds", "The group's evaluation interval.", |g| {
-        g.interval.as_secs_f64()
-    }),
+    (
+        "wasmfed_rule_group_last_evaluation_samples",
+        "Samples the last evaluation wrote.",
+        |g| g.stats.last_samples.load(Relaxed) as f64,
+    ),
+    (
+        "wasmfed_rule_group_interval_seconds",
+        "The group's evaluation interval.",
+        |g| g.interval.as_secs_f64(),
+    ),
 ];
 
 impl Collector for RuleMetrics {
@@ -164,7 +177,7 @@ impl Collector for RuleMetrics {
                 name,
                 help,
                 None,
-                ConstCounter::new(0f64).metric_type(),
+                ConstCounter::new(0u64).metric_type(),
             )?;
             for (key, group) in live.iter() {
                 ConstCounter::new(read(group))
@@ -172,12 +185,8 @@ impl Collector for RuleMetrics {
             }
         }
         for (name, help, read) in GAUGES {
-            let mut family = encoder.encode_descriptor(
-                name,
-                help,
-                None,
-                ConstGauge::new(0f64).metric_type(),
-            )?;
+            let mut family =
+                encoder.encode_descriptor(name, help, None, ConstGauge::new(0f64).metric_type())?;
             for (key, group) in live.iter() {
                 ConstGauge::new(read(group))
                     .encode(family.encode_family(&[("rule_group", key.as_str())])?)?;

@@ -14,6 +14,8 @@ mod metrics;
 pub mod schedule;
 mod setup;
 mod store;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -174,8 +176,12 @@ impl RuleManager {
             let ended = removed.group.mark_stale(now_ms);
             tracing::info!(group = %key.label(), stale_series = ended, "rule group removed");
         }
-        self.metrics
-            .set(running.values().map(|r| r.group.clone()).collect::<Vec<_>>());
+        self.metrics.set(
+            running
+                .values()
+                .map(|r| r.group.clone())
+                .collect::<Vec<_>>(),
+        );
     }
 
     fn start(&self, group: Arc<Group>) -> Running {

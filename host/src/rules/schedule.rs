@@ -130,7 +130,12 @@ mod tests {
             (s + 5 * i, s + 5 * i, 4),
         ];
         for (now, next, missed) in cases {
-            assert_eq!(slots.next_after(s, now), (next, missed), "now = s + {}", now - s);
+            assert_eq!(
+                slots.next_after(s, now),
+                (next, missed),
+                "now = s + {}",
+                now - s
+            );
         }
     }
 }

@@ -36,7 +36,11 @@ pub fn group_specs(config: &Config, lookback: Duration) -> Result<Vec<GroupSpec>
     let default_interval = config.global.evaluation_interval.as_std();
     let mut specs: Vec<GroupSpec> = load_rule_files(&config.rule_files)?
         .iter()
-        .filter(|g| g.rules.iter().any(|r| matches!(r.kind, RuleKind::Record(_))))
+        .filter(|g| {
+            g.rules
+                .iter()
+                .any(|r| matches!(r.kind, RuleKind::Record(_)))
+        })
         .map(|g| {
             let interval = g.interval.map_or(default_interval, |d| d.as_std());
             GroupSpec {
@@ -178,7 +182,9 @@ groups:
         )
         .unwrap();
         let cfg = config(dir.path(), "rule_files: [bad.rules]\n");
-        let err = group_specs(&cfg, Duration::from_secs(300)).unwrap_err().to_string();
+        let err = group_specs(&cfg, Duration::from_secs(300))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bad.rules"), "{err}");
     }
 }

@@ -85,7 +85,8 @@ mod tests {
             ("up", "b", &[(5_000, 1.0)][..]),
             ("mem", "a", &[(1_500, 7.0)][..]),
         ] {
-            let (r, _) = head.get_or_create(&Labels::from_pairs([("__name__", name), ("job", job)]));
+            let (r, _) =
+                head.get_or_create(&Labels::from_pairs([("__name__", name), ("job", job)]));
             for &(t, v) in samples {
                 head.append(r, t, v).unwrap();
             }
@@ -102,7 +103,10 @@ mod tests {
         let store = HeadStore::new(head());
         let got = store.select(&up(), 1_000, 2_000, 1 << 20).unwrap();
         assert_eq!(got.len(), 1, "job b has nothing in range");
-        assert_eq!(got[0].labels, Labels::from_pairs([("__name__", "up"), ("job", "a")]));
+        assert_eq!(
+            got[0].labels,
+            Labels::from_pairs([("__name__", "up"), ("job", "a")])
+        );
         assert_eq!(got[0].timestamps_ms, [1_000, 2_000]);
         assert_eq!(got[0].values, [1.0, 0.0]);
         let all = store.select(&up(), 0, 10_000, 1 << 20).unwrap();
@@ -114,7 +118,10 @@ mod tests {
     fn series_lists_label_sets_with_a_sample_in_range() {
         let store = HeadStore::new(head());
         let got = store.series(&up(), 3_000, 6_000, 1 << 20).unwrap();
-        assert_eq!(got, [Labels::from_pairs([("__name__", "up"), ("job", "b")])]);
+        assert_eq!(
+            got,
+            [Labels::from_pairs([("__name__", "up"), ("job", "b")])]
+        );
         // The range is closed on both ends.
         assert_eq!(store.series(&up(), 2_000, 2_000, 1 << 20).unwrap().len(), 1);
     }

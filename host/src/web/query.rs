@@ -21,16 +21,18 @@ use super::body::{full, ResponseBody};
 use super::WebState;
 
 pub async fn handle(state: &WebState, form: &[(String, String)]) -> Response<ResponseBody> {
-    let param = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let param = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let at_ms = match param("time").filter(|t| !t.is_empty()) {
         None => unix_millis(SystemTime::now()),
         Some(t) => match parse_time(&t) {
             Ok(ms) => ms,
-            Err(e) => return error(StatusCode::BAD_REQUEST, "bad_data", &format!("invalid parameter \"time\": {e}")),
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_data",
+                    &format!("invalid parameter \"time\": {e}"),
+                )
+            }
         },
     };
     let expr = param("query").unwrap_or_default();
@@ -43,13 +45,19 @@ pub async fn handle(state: &WebState, form: &[(String, String)]) -> Response<Res
             "bad_data",
             &format!("invalid parameter \"query\": {m}"),
         ),
-        Ok(Err(QueryError::Execution(m))) => error(StatusCode::UNPROCESSABLE_ENTITY, "execution", &m),
+        Ok(Err(QueryError::Execution(m))) => {
+            error(StatusCode::UNPROCESSABLE_ENTITY, "execution", &m)
+        }
         Ok(Err(QueryError::Plugin(e))) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             &format!("query plugin: {e}"),
         ),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string()),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            &e.to_string(),
+        ),
     }
 }
 
@@ -268,7 +276,10 @@ mod tests {
             ("1700000000.1234", Ok(1_700_000_000_123)),
             ("2023-11-14T22:13:20Z", Ok(1_700_000_000_000)),
             ("2023-11-14T22:13:20.5+00:00", Ok(1_700_000_000_500)),
-            ("yesterday", Err(r#"cannot parse "yesterday" to a valid timestamp"#.to_string())),
+            (
+                "yesterday",
+                Err(r#"cannot parse "yesterday" to a valid timestamp"#.to_string()),
+            ),
         ];
         for (s, want) in cases {
             assert_eq!(parse_time(s), want, "{s}");
@@ -279,7 +290,10 @@ mod tests {
     fn each_result_type_has_prometheus_shape() {
         let labels = Labels::from_pairs([("__name__", "up"), ("job", "a\"b")]);
         let cases = [
-            (QueryValue::Scalar(2.0), r#"{"resultType":"scalar","result":[1.500,"2"]}"#),
+            (
+                QueryValue::Scalar(2.0),
+                r#"{"resultType":"scalar","result":[1.500,"2"]}"#,
+            ),
             (
                 QueryValue::String("hi".into()),
                 r#"{"resultType":"string","result":[1.500,"hi"]}"#,
@@ -292,7 +306,10 @@ mod tests {
                 }]),
                 r#"{"resultType":"vector","result":[{"metric":{"__name__":"up","job":"a\"b"},"value":[1.500,"1"]}]}"#,
             ),
-            (QueryValue::Vector(vec![]), r#"{"resultType":"vector","result":[]}"#),
+            (
+                QueryValue::Vector(vec![]),
+                r#"{"resultType":"vector","result":[]}"#,
+            ),
             (
                 QueryValue::Matrix(vec![SelectedSeries {
                     labels,
