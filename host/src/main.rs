@@ -2,7 +2,7 @@
 //! the self-contained demo.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -267,6 +267,13 @@ async fn wait_for_exit(node: &Node) {
 
 const DEMO_LEAF: &str = include_str!("../../examples/demo/leaf.yml");
 const DEMO_GLOBAL: &str = include_str!("../../examples/demo/global.yml");
+const DEMO_RULES: [(&str, &str); 2] = [
+    ("leaf.rules", include_str!("../../examples/demo/leaf.rules")),
+    (
+        "global.rules",
+        include_str!("../../examples/demo/global.rules"),
+    ),
+];
 const DEMO_EXPORTERS: [&str; 2] = ["127.0.0.1:9101", "127.0.0.1:9102"];
 
 async fn demo() -> anyhow::Result<()> {
@@ -277,12 +284,19 @@ async fn demo() -> anyhow::Result<()> {
         })?);
     }
     synth::serve(listeners, Profile::Demo).await?;
+    // The embedded configs name their rule files relative to their own directory.
+    let dir = std::env::temp_dir().join(format!("wasmfed-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (file, text) in DEMO_RULES {
+        std::fs::write(dir.join(file), text)
+            .with_context(|| format!("writing {}", dir.join(file).display()))?;
+    }
     let mut nodes = Vec::new();
     for (name, yaml, listen) in [
         ("leaf", DEMO_LEAF, "127.0.0.1:9091"),
         ("global", DEMO_GLOBAL, "127.0.0.1:9090"),
     ] {
-        let config = Config::from_yaml(yaml, Path::new("."))
+        let config = Config::from_yaml(yaml, &dir)
             .with_context(|| format!("loading the embedded {name} config"))?
             .config;
         let options = NodeOptions {
@@ -303,9 +317,10 @@ async fn demo() -> anyhow::Result<()> {
         "\nwasmfed demo running:\n  \
          demo exporters   http://{}/metrics, http://{}/metrics\n  \
          leaf node        http://127.0.0.1:9091  (scrapes the exporters and itself; external label datacenter=\"demo-dc\")\n  \
-         global node      http://127.0.0.1:9090  (federates the leaf's demo series)\n\n\
+         global node      http://127.0.0.1:9090  (federates the leaf's demo series and its job: aggregates)\n\n\
          Try (after ~10 s):\n  \
          curl -sG http://127.0.0.1:9090/federate --data-urlencode 'match[]={{job=\"demo\"}}'\n  \
+         curl -sG http://127.0.0.1:9090/api/v1/query --data-urlencode 'query=global:demo_http_requests:rate1m'\n  \
          curl -s 'http://127.0.0.1:9091/api/v1/targets'\n\nCtrl-C stops it.",
         DEMO_EXPORTERS[0], DEMO_EXPORTERS[1]
     );
@@ -313,6 +328,7 @@ async fn demo() -> anyhow::Result<()> {
     for node in nodes {
         node.shutdown().await;
     }
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

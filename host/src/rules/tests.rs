@@ -307,3 +307,85 @@ fn queries_answer_from_the_head() {
         .unwrap_err();
     assert!(wrong.to_string().contains("needs a store"), "{wrong}");
 }
+
+mod manager {
+    use super::*;
+    use crate::config::Config;
+    use crate::plugin::metrics::PluginMetrics;
+    use crate::rules::{RuleManager, RuleMetrics};
+
+    fn manager(head: &Arc<Head>) -> RuleManager {
+        let runtime = Arc::new(PluginRuntime::new().unwrap());
+        RuleManager::new(
+            runtime,
+            head.clone(),
+            Duration::from_secs(300),
+            PluginMetrics::default(),
+            RuleMetrics::default(),
+        )
+    }
+
+    fn config(dir: &std::path::Path, rules: &str) -> Config {
+        std::fs::write(dir.join("r.rules"), rules).unwrap();
+        Config::from_yaml("rule_files: [r.rules]\n", dir)
+            .unwrap()
+            .config
+    }
+
+    const TWO_GROUPS: &str = "groups:
+  - name: a
+    rules: [{record: one, expr: vector(1)}]
+  - name: b
+    rules: [{record: two, expr: vector(2)}]
+";
+
+    #[tokio::test]
+    async fn reloads_keep_unchanged_groups_and_end_removed_ones() {
+        let head = Arc::new(Head::new());
+        let dir = tempfile::tempdir().unwrap();
+        let rules = manager(&head);
+        let first = rules.prepare(&config(dir.path(), TWO_GROUPS)).unwrap();
+        rules.commit(first);
+        let before: Vec<Arc<Group>> = rules.groups();
+        assert_eq!(before.len(), 2);
+        before[1].evaluate(60_000).unwrap();
+
+        // Group a changes, group b goes away.
+        let changed = "groups:\n  - name: a\n    rules: [{record: one, expr: vector(10)}]\n";
+        let second = rules.prepare(&config(dir.path(), changed)).unwrap();
+        rules.commit(second);
+        let after = rules.groups();
+        assert_eq!(after.len(), 1);
+        assert!(
+            !Arc::ptr_eq(&before[0], &after[0]),
+            "a changed: a new group"
+        );
+        let two = stored(&head, "two");
+        assert_eq!(two.len(), 2, "{two:?}");
+        assert!(two[1].2.is_nan(), "the removed group's series end: {two:?}");
+
+        // The same configuration again: the running group is kept as it is.
+        let same = rules.prepare(&config(dir.path(), changed)).unwrap();
+        rules.commit(same);
+        assert!(Arc::ptr_eq(&after[0], &rules.groups()[0]));
+        rules.shutdown().await;
+        assert!(rules.groups().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_bad_rule_file_changes_nothing() {
+        let head = Arc::new(Head::new());
+        let dir = tempfile::tempdir().unwrap();
+        let rules = manager(&head);
+        rules.commit(rules.prepare(&config(dir.path(), TWO_GROUPS)).unwrap());
+        let bad = "groups:\n  - name: a\n    rules: [{record: one, expr: 'sum('}]\n";
+        let err = rules
+            .prepare(&config(dir.path(), bad))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("r.rules"), "{err}");
+        assert_eq!(rules.groups().len(), 2);
+        rules.shutdown().await;
+    }
+}
