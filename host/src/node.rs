@@ -33,6 +33,9 @@ use crate::web::{self, ReloadRequest, Services, WebState, DEFAULT_LOOKBACK};
 const RETENTION_CHECK_MAX: Duration = Duration::from_secs(60);
 const RETENTION_CHECK_MIN: Duration = Duration::from_secs(1);
 
+/// How often the component files of live plugins are checked for changes.
+const PLUGIN_FILE_CHECK: Duration = Duration::from_secs(1);
+
 /// Everything a node needs besides its configuration file's contents.
 #[derive(Clone, Debug)]
 pub struct NodeOptions {
@@ -101,6 +104,7 @@ impl Node {
             scrape: scrape.clone(),
             rules: rules.clone(),
             query,
+            runtime: runtime.clone(),
             telemetry,
         };
         let state = Arc::new(WebState::new(
@@ -141,6 +145,12 @@ impl Node {
             retention,
             stopped.clone(),
         ));
+        let watcher = tokio::spawn(crate::plugin::watch::watch_files(
+            runtime.clone(),
+            state.telemetry.plugins.clone(),
+            PLUGIN_FILE_CHECK,
+            stopped.clone(),
+        ));
         let reloader = tokio::spawn(serve_reloads(
             state.clone(),
             options.config_path.clone(),
@@ -163,7 +173,7 @@ impl Node {
             addr,
             stop,
             reload: reload_tx,
-            tasks: vec![server, retention, reloader],
+            tasks: vec![server, retention, watcher, reloader],
             wal,
         })
     }
@@ -300,6 +310,7 @@ async fn apply(state: &WebState, config: &Config) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     state.rules.commit(prepared);
+    *state.admin_token.write().expect("admin token lock") = config.admin.bearer_token.clone();
     Ok(())
 }
 

@@ -13,7 +13,8 @@
 //! scrape configs are resolved against `global` and relative paths against the file's directory.
 //!
 //! # Prometheus keys wasmfed reads
-//! - top level: `global`, `scrape_configs`, `rule_files`, and wasmfed's `rule_plugins`;
+//! - top level: `global`, `scrape_configs`, `rule_files`, and wasmfed's `rule_plugins` and
+//!   `admin`;
 //! - `global`: `scrape_interval`, `scrape_timeout`, `evaluation_interval`, `external_labels`,
 //!   `body_size_limit`, `sample_limit`;
 //! - scrape config: `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`
@@ -40,6 +41,7 @@
 //! Any other key is an error. Names are checked with Prometheus' legacy scheme
 //! (`[a-zA-Z_][a-zA-Z0-9_]*`), the one wasmfed's parser and `/federate` writer use.
 
+mod admin;
 mod compat;
 mod duration;
 mod error;
@@ -63,6 +65,7 @@ use regex::Regex;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+pub use admin::AdminConfig;
 pub use duration::{Duration, DurationError};
 pub use error::{ConfigError, FileKind};
 pub use file_sd::{read_file_sd, FileSdConfig, FILEPATH_LABEL};
@@ -92,6 +95,8 @@ pub struct Config {
     pub rule_files: Vec<String>,
     /// wasmfed's own: rule-stage components of the operator's, run beside the rule files.
     pub rule_plugins: Vec<RulePluginRef>,
+    /// wasmfed's own: the admin API's credential.
+    pub admin: AdminConfig,
 }
 
 /// A loaded configuration and what the operator should hear about it.
@@ -174,19 +179,27 @@ fn parse(
         }
         rule_plugins.push(p);
     }
+    let admin = raw.admin.resolve(dir).map_err(invalid)?;
     Ok(Loaded {
         config: Config {
             global,
             scrape_configs,
             rule_files,
             rule_plugins,
+            admin,
         },
         warnings,
     })
 }
 
 /// The keys of the top level that wasmfed reads.
-const KEYS: &[&str] = &["global", "scrape_configs", "rule_files", "rule_plugins"];
+const KEYS: &[&str] = &[
+    "global",
+    "scrape_configs",
+    "rule_files",
+    "rule_plugins",
+    "admin",
+];
 
 /// Prometheus' `patRulePath`: `*` only in the last path component.
 static RULE_PATH: LazyLock<Regex> =
@@ -198,6 +211,7 @@ struct RawConfig {
     scrape_configs: Vec<RawScrapeConfig>,
     rule_files: Vec<String>,
     rule_plugins: Vec<plugins::RawPluginRef>,
+    admin: admin::RawAdmin,
     ignored: Vec<Ignored>,
 }
 
@@ -265,6 +279,10 @@ impl<'de> Visitor<'de> for ConfigVisitor {
                         .into_iter()
                         .map(|e| e.map(|p| p.0).unwrap_or_default())
                         .collect();
+                }
+                "admin" => {
+                    let admin: Option<admin::RawAdmin> = map.next_value()?;
+                    raw.admin = admin.unwrap_or_default();
                 }
                 "rule_plugins" => {
                     let entries: Option<Vec<plugins::RawPluginRef>> = map.next_value()?;

@@ -7,7 +7,7 @@
 //! then starts the first instance (`init`) — each step failing with its own [`PluginError`]
 //! variant so a hot reload can say exactly why a new component was refused.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -29,9 +29,8 @@ pub struct PluginRuntime {
     /// `linker` plus the `store` import, for rule and query plugins.
     store_linker: Linker<HostState>,
     /// Compiled components by sha256: the stock `relabel` plugin serves every job's rules, and
-    /// compiling it once per job would make start-up and reloads slow. Entries live as long as
-    /// the node; swapping components at runtime (issue #5) is what will need eviction.
-    compiled: Mutex<HashMap<String, Component>>,
+    /// compiling it once per job would make start-up and reloads slow.
+    compiled: Mutex<CompileCache>,
 }
 
 impl PluginRuntime {
@@ -100,6 +99,30 @@ impl PluginRuntime {
         store: Option<StoreAccess>,
     ) -> Result<Plugin, PluginError> {
         let started = Instant::now();
+        let linked = self.link(wasm_bytes, world, store.is_some())?;
+        let compiled = started.elapsed();
+        let plugin = Plugin::start(name, world, config_json, limits, linked, store)?;
+        tracing::info!(
+            plugin = name,
+            %world,
+            sha256 = &plugin.sha256()[..12],
+            bytes = wasm_bytes.len(),
+            compile_ms = compiled.as_secs_f64() * 1e3,
+            load_ms = started.elapsed().as_secs_f64() * 1e3,
+            "plugin loaded"
+        );
+        Ok(plugin)
+    }
+
+    /// Compiles `wasm_bytes` (or finds it compiled), links it against the sandbox (with the
+    /// `store` import when `with_store`) and checks it exports `world`'s interfaces: all of
+    /// loading short of starting an instance, so a hot swap can do it off the hot path.
+    pub(crate) fn link(
+        &self,
+        wasm_bytes: &[u8],
+        world: World,
+        with_store: bool,
+    ) -> Result<Linked, PluginError> {
         if wasm_bytes.starts_with(CORE_MODULE_HEADER) {
             return Err(PluginError::Compile(
                 "this is a core WebAssembly module, not a component: build for wasm32-wasip2, \
@@ -112,8 +135,7 @@ impl PluginRuntime {
             .compiled
             .lock()
             .expect("compile cache lock")
-            .get(&sha256)
-            .cloned();
+            .get(&sha256);
         let component = match cached {
             Some(component) => component,
             None => {
@@ -126,8 +148,7 @@ impl PluginRuntime {
                 component
             }
         };
-        let compiled = started.elapsed();
-        let linker = if store.is_some() {
+        let linker = if with_store {
             &self.store_linker
         } else {
             &self.linker
@@ -139,22 +160,37 @@ impl PluginRuntime {
             ))
         })?;
         let exports = Exports::find(&pre, world)?;
-        let linked = Linked {
+        Ok(Linked {
+            sha256,
             pre,
             exports,
-            store,
-        };
-        let plugin = Plugin::start(name, sha256, world, config_json, limits, linked)?;
-        tracing::info!(
-            plugin = name,
-            %world,
-            sha256 = &plugin.sha256()[..12],
-            bytes = wasm_bytes.len(),
-            compile_ms = compiled.as_secs_f64() * 1e3,
-            load_ms = started.elapsed().as_secs_f64() * 1e3,
-            "plugin loaded"
-        );
-        Ok(plugin)
+        })
+    }
+}
+
+/// Compiled components by sha256, the most recently used last. Swapped-out versions age out
+/// once [`COMPILE_CACHE_ENTRIES`] newer ones were used.
+#[derive(Default)]
+struct CompileCache(VecDeque<(String, Component)>);
+
+/// Distinct components kept compiled: every stock plugin and a generous number of uploads.
+const COMPILE_CACHE_ENTRIES: usize = 32;
+
+impl CompileCache {
+    fn get(&mut self, sha256: &str) -> Option<Component> {
+        let at = self.0.iter().position(|(k, _)| k == sha256)?;
+        let entry = self.0.remove(at)?;
+        let component = entry.1.clone();
+        self.0.push_back(entry);
+        Some(component)
+    }
+
+    fn insert(&mut self, sha256: String, component: Component) {
+        self.0.retain(|(k, _)| *k != sha256);
+        if self.0.len() >= COMPILE_CACHE_ENTRIES {
+            self.0.pop_front();
+        }
+        self.0.push_back((sha256, component));
     }
 }
 

@@ -13,10 +13,13 @@
 //! calls inside it drive a Tokio runtime of their own, so async callers run it on a blocking
 //! thread (`tokio::task::spawn_blocking`), not on a runtime worker.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use parking_lot::{Mutex, RwLock};
 use wasmtime::component::InstancePre;
 use wasmtime::Store;
 
@@ -29,28 +32,52 @@ use super::output;
 use super::sandbox::HostState;
 use super::stats::PluginStats;
 use super::store::StoreAccess;
+use super::swap::Shadow;
 use super::World;
 
 pub struct Plugin {
     name: Arc<str>,
-    sha256: String,
     world: World,
     config: String,
     limits: PluginLimits,
-    pre: InstancePre<HostState>,
-    exports: Exports,
     /// What the `store` import reads (rule and query plugins only).
     store: Option<StoreAccess>,
-    idle: Mutex<Vec<Loaded>>,
+    /// The component calls run on; replaced whole by a hot swap (`super::swap`).
+    current: RwLock<Arc<Version>>,
+    /// Bumped by every swap, so caches of this plugin's answers know to start over.
+    generation: AtomicU64,
+    pub(super) shadow: RwLock<Option<Arc<Shadow>>>,
     max_idle: usize,
     stats: PluginStats,
+    /// The component file it was loaded from, watched for changes; `None` for stock plugins.
+    file: Option<PathBuf>,
 }
 
 /// A compiled component linked for its world: what every instance is made from.
 pub(crate) struct Linked {
+    pub(crate) sha256: String,
     pub(crate) pre: InstancePre<HostState>,
     pub(crate) exports: Exports,
-    pub(crate) store: Option<StoreAccess>,
+}
+
+/// One version of a plugin's component and its idle instances. Calls in flight keep the
+/// version they started on alive, so a swap never cuts one short.
+pub(super) struct Version {
+    pub(super) sha256: String,
+    pre: InstancePre<HostState>,
+    exports: Exports,
+    idle: Mutex<Vec<Loaded>>,
+}
+
+impl Version {
+    pub(super) fn new(linked: Linked) -> Arc<Version> {
+        Arc::new(Version {
+            sha256: linked.sha256,
+            pre: linked.pre,
+            exports: linked.exports,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
 }
 
 /// One instance with its store, ready for a call.
@@ -87,42 +114,79 @@ impl Plugin {
     /// refused at load time rather than on its first batch.
     pub(crate) fn start(
         name: &str,
-        sha256: String,
         world: World,
         config: &str,
         limits: PluginLimits,
         linked: Linked,
+        store: Option<StoreAccess>,
     ) -> Result<Self, PluginError> {
-        let Linked {
-            pre,
-            exports,
-            store,
-        } = linked;
+        let version = Version::new(linked);
         let plugin = Plugin {
             name: Arc::from(name),
-            sha256,
             world,
             config: config.to_string(),
             limits,
-            pre,
-            exports,
             store,
-            idle: Mutex::new(Vec::new()),
+            current: RwLock::new(version.clone()),
+            generation: AtomicU64::new(0),
+            shadow: RwLock::new(None),
             max_idle: std::thread::available_parallelism().map_or(1, usize::from),
             stats: PluginStats::default(),
+            file: None,
         };
-        let first = plugin.instantiate()?;
-        plugin.idle.lock().push(first);
+        plugin.warm(&version)?;
         Ok(plugin)
+    }
+
+    /// Starts `version`'s first instance (`init` included), keeping it idle for the first call.
+    pub(super) fn warm(&self, version: &Version) -> Result<(), PluginError> {
+        let first = self.instantiate(version)?;
+        version.idle.lock().push(first);
+        Ok(())
+    }
+
+    /// Makes `version` the one new calls run on.
+    pub(super) fn install(&self, version: Arc<Version>) {
+        *self.current.write() = version;
+        self.generation.fetch_add(1, Relaxed);
+    }
+
+    /// The version new calls run on.
+    pub(super) fn current(&self) -> Arc<Version> {
+        self.current.read().clone()
+    }
+
+    /// Changes each time the plugin's component is swapped.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Relaxed)
+    }
+
+    pub fn config(&self) -> &str {
+        &self.config
+    }
+
+    /// Records the file the component came from, so changes to it are swapped in.
+    pub fn with_file(mut self, path: PathBuf) -> Self {
+        self.file = Some(path);
+        self
+    }
+
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// Whether it reads the store (rule and query plugins).
+    pub(crate) fn has_store(&self) -> bool {
+        self.store.is_some()
     }
 
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// Hex SHA-256 of the component's bytes, to tell which build is running.
+    /// Hex SHA-256 of the running component's bytes, to tell which build is running.
     pub fn sha256(&self) -> String {
-        self.sha256.clone()
+        self.current.read().sha256.clone()
     }
 
     pub fn world(&self) -> World {
@@ -146,14 +210,16 @@ impl Plugin {
     /// instance for the call (after an earlier failure) can fail too, as
     /// [`PluginError::Init`]. Blocks: see the module documentation.
     pub fn process(&self, batch: &[Labels]) -> Result<Vec<Option<Labels>>, PluginError> {
-        self.timed(|| {
+        let answer = self.timed(|| {
             self.with_instance(|loaded| {
                 let called = self.guarded(loaded, |funcs, store| funcs.process(store, batch));
                 Outcome::of(called, |answer| {
                     output::accept(answer, batch.len(), self.limits.max_output_labels)
                 })
             })
-        })
+        })?;
+        self.run_shadow(batch, &answer);
+        Ok(answer)
     }
 
     /// Runs `call`, counting it (duration, failure kind) and logging a failure.
@@ -179,14 +245,23 @@ impl Plugin {
         &self,
         call: impl FnOnce(&mut Loaded) -> Outcome<T>,
     ) -> Result<T, PluginError> {
-        let idle = self.idle.lock().pop();
+        self.with_instance_of(&self.current(), call)
+    }
+
+    /// [`Plugin::with_instance`] on a given version (a shadow candidate's, say).
+    pub(super) fn with_instance_of<T>(
+        &self,
+        version: &Version,
+        call: impl FnOnce(&mut Loaded) -> Outcome<T>,
+    ) -> Result<T, PluginError> {
+        let idle = version.idle.lock().pop();
         let mut loaded = match idle {
             Some(loaded) => loaded,
-            None => self.instantiate()?,
+            None => self.instantiate(version)?,
         };
         match call(&mut loaded) {
             Outcome::Done(result) => {
-                let mut idle = self.idle.lock();
+                let mut idle = version.idle.lock();
                 if idle.len() < self.max_idle {
                     idle.push(loaded);
                 }
@@ -214,15 +289,15 @@ impl Plugin {
     }
 
     /// A fresh instance, `init`-ed with the plugin's configuration under the call budget.
-    fn instantiate(&self) -> Result<Loaded, PluginError> {
-        let started = self.start_instance();
+    fn instantiate(&self, version: &Version) -> Result<Loaded, PluginError> {
+        let started = self.start_instance(version);
         self.stats.record_instantiation(started.is_ok());
         started
     }
 
-    fn start_instance(&self) -> Result<Loaded, PluginError> {
+    fn start_instance(&self, version: &Version) -> Result<Loaded, PluginError> {
         let mut store = Store::new(
-            self.pre.engine(),
+            version.pre.engine(),
             HostState::new(&self.name, self.limits.memory_bytes, self.store.clone()),
         );
         store.limiter(|state| &mut state.memory);
@@ -235,11 +310,11 @@ impl Plugin {
             return Err(failed(&mut store, e));
         }
         // Start functions run here, under the same budget as `init`.
-        let instance = match self.pre.instantiate(&mut store) {
+        let instance = match version.pre.instantiate(&mut store) {
             Ok(instance) => instance,
             Err(e) => return Err(failed(&mut store, e)),
         };
-        let funcs = self.exports.bind(&mut store, &instance)?;
+        let funcs = version.exports.bind(&mut store, &instance)?;
         store.data_mut().start_call();
         let outcome = funcs.init(&mut store, &self.config);
         self.stats.record_fuel(self.fuel_used(&store));
@@ -262,7 +337,7 @@ impl std::fmt::Debug for Plugin {
         f.debug_struct("Plugin")
             .field("name", &self.name)
             .field("world", &self.world)
-            .field("sha256", &self.sha256)
+            .field("sha256", &self.sha256())
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }

@@ -1,5 +1,7 @@
-//! Per-plugin metrics on `/metrics`: calls, failures by kind, call time, fuel, instances and
-//! each loaded plugin's identity, read from the plugins' own counters at scrape time.
+//! The node's live plugins, for `/metrics` (calls, failures by kind, call time, fuel,
+//! instances, swaps and each loaded plugin's identity, read from the plugins' own counters at
+//! scrape time) and for the admin API and the file watcher, which find plugins here by name or
+//! file.
 //!
 //! Plugins come and go with configuration reloads, so they are not registered one by one: the
 //! scrape manager keeps the list of live plugins here, labeled with the job and stage that run
@@ -58,6 +60,42 @@ impl PluginMetrics {
     fn untrack_owner(&self, owner: &Owner) {
         self.live.lock().expect("plugin metrics lock").remove(owner);
     }
+
+    /// Every live plugin with what runs it.
+    pub fn live(&self) -> Vec<LivePlugin> {
+        let live = self.live.lock().expect("plugin metrics lock");
+        live.iter()
+            .flat_map(|((label, owner), plugins)| {
+                plugins.iter().map(move |(stage, plugin)| LivePlugin {
+                    owner_label: label,
+                    owner: owner.clone(),
+                    stage: stage.clone(),
+                    plugin: plugin.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// The distinct live plugins matching `keep`.
+    pub fn find(&self, keep: impl Fn(&Plugin) -> bool) -> Vec<Arc<Plugin>> {
+        let mut found: Vec<Arc<Plugin>> = Vec::new();
+        for p in self.live() {
+            if keep(&p.plugin) && !found.iter().any(|f| Arc::ptr_eq(f, &p.plugin)) {
+                found.push(p.plugin);
+            }
+        }
+        found
+    }
+}
+
+/// One live plugin and what runs it.
+#[derive(Clone, Debug)]
+pub struct LivePlugin {
+    /// `job`, `rule_group` or `handler`.
+    pub owner_label: &'static str,
+    pub owner: String,
+    pub stage: String,
+    pub plugin: Arc<Plugin>,
 }
 
 type Labels3 = [(&'static str, String); 3];
@@ -108,6 +146,18 @@ impl Collector for PluginMetrics {
         )?;
         counter(
             &mut encoder,
+            "wasmfed_plugin_swaps",
+            "Components swapped into a running plugin (hot load, shadow promotion).",
+            &|p| p.stats().swaps(),
+        )?;
+        counter(
+            &mut encoder,
+            "wasmfed_plugin_swap_refusals",
+            "Components refused at a swap: they did not compile, fit the world or start.",
+            &|p| p.stats().swap_refusals(),
+        )?;
+        counter(
+            &mut encoder,
             "wasmfed_plugin_instantiations",
             "Plugin instances created (a failed call replaces its instance).",
             &|p| p.stats().instantiations(),
@@ -138,13 +188,19 @@ impl Collector for PluginMetrics {
         }
         let mut info = encoder.encode_descriptor(
             "wasmfed_plugin_info",
-            "Loaded plugins and the sha256 of their component.",
+            "Loaded plugins: the sha256 of their running component and their world.",
             None,
             ConstGauge::new(1i64).metric_type(),
         )?;
         for (labels, plugin) in &rows {
             let [job, stage, name] = labels.clone();
-            let with_sha = [job, stage, name, ("sha256", plugin.sha256())];
+            let with_sha = [
+                job,
+                stage,
+                name,
+                ("sha256", plugin.sha256()),
+                ("world", plugin.world().to_string()),
+            ];
             ConstGauge::new(1i64).encode(info.encode_family(&with_sha)?)?;
         }
         Ok(())

@@ -40,6 +40,8 @@ mod stage;
 mod stats;
 pub mod stock;
 mod store;
+mod swap;
+pub mod watch;
 
 #[cfg(test)]
 mod tests;

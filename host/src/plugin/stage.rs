@@ -51,6 +51,15 @@ impl Stage {
         &self.plugins
     }
 
+    /// Changes whenever one of the plugins is swapped: answers cached under another
+    /// generation are stale.
+    pub fn generation(&self) -> u64 {
+        self.plugins
+            .iter()
+            .map(|p| p.generation())
+            .fold(0, u64::wrapping_add)
+    }
+
     /// Runs `batch` through every plugin; one entry per input, `None` where any plugin dropped
     /// it. With no plugins every input is kept as it is.
     pub fn process(&self, batch: &[Labels]) -> Result<Vec<Option<Labels>>, StageError> {

@@ -14,6 +14,8 @@ pub struct PluginStats {
     fuel_used: AtomicU64,
     instantiations: AtomicU64,
     init_failures: AtomicU64,
+    swaps: AtomicU64,
+    swap_refusals: AtomicU64,
 }
 
 impl PluginStats {
@@ -46,6 +48,24 @@ impl PluginStats {
     /// replacing a failed instance.
     pub fn init_failures(&self) -> u64 {
         self.init_failures.load(Relaxed)
+    }
+
+    /// Components swapped in (hot-loaded or promoted from the shadow).
+    pub fn swaps(&self) -> u64 {
+        self.swaps.load(Relaxed)
+    }
+
+    /// Components refused at a swap (their instance or `init` failed).
+    pub fn swap_refusals(&self) -> u64 {
+        self.swap_refusals.load(Relaxed)
+    }
+
+    pub(crate) fn record_swap(&self) {
+        self.swaps.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn record_swap_refused(&self) {
+        self.swap_refusals.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn record_call(&self, elapsed: Duration, failure: Option<FailureKind>) {

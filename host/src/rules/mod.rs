@@ -25,7 +25,7 @@ use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use crate::config::Config;
+use crate::config::{Config, PluginSource};
 use crate::plugin::metrics::PluginMetrics;
 use crate::plugin::{stock, PluginLimits, PluginRuntime, SeriesStore, World};
 use crate::storage::Head;
@@ -137,6 +137,10 @@ impl RuleManager {
                     self.store.clone(),
                 )
                 .map_err(|e| fail(e.to_string()))?;
+            let plugin = match &spec.source {
+                PluginSource::File(path) => plugin.with_file(path.clone()),
+                PluginSource::Stock(_) => plugin,
+            };
             groups.push(Prepared::Start(Arc::new(Group::new(
                 spec.key,
                 spec.interval,

@@ -78,6 +78,11 @@ pub struct SeriesCache {
     scrape_count: u64,
     /// The last successful scrape: series with `live_in` equal to it are the live ones.
     last_success: u64,
+    /// The series stage's generation the cached decisions were made under.
+    stage_generation: u64,
+    /// Slots whose decision a plugin swap made stale: out of the index, kept until the next
+    /// scrape ends so their series get stale markers if the new version no longer keeps them.
+    orphans: Vec<u32>,
 }
 
 /// How a target's series are labeled and timed.
@@ -120,6 +125,13 @@ impl SeriesCache {
         scrape_ms: i64,
     ) -> Result<IngestReport, IngestError> {
         let text = std::str::from_utf8(body).map_err(|e| IngestError::NotUtf8(e.valid_up_to()))?;
+        let generation = settings.series_stage.generation();
+        if generation != self.stage_generation {
+            // A swapped plugin decides every series afresh.
+            self.stage_generation = generation;
+            self.orphans
+                .extend(self.index.drain().map(|(_, slot)| slot));
+        }
         self.scrape_count += 1;
         let now = self.scrape_count;
         let mut report = IngestReport::default();
@@ -253,6 +265,9 @@ impl SeriesCache {
             }
         }
         self.last_success = now;
+        for slot in std::mem::take(&mut self.orphans) {
+            self.release(slot);
+        }
         if now.is_multiple_of(CACHE_KEEP_SCRAPES) {
             let slots = &mut self.slots;
             let free = &mut self.free;

@@ -116,10 +116,13 @@ fn load_one(
         reason,
     };
     let bytes = stock::read(source).map_err(fail)?;
-    runtime
+    let plugin = runtime
         .load(name, &bytes, world, config_json, PluginLimits::default())
-        .map(Arc::new)
-        .map_err(|e| fail(e.to_string()))
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(Arc::new(match source {
+        PluginSource::File(path) => plugin.with_file(path.clone()),
+        PluginSource::Stock(_) => plugin,
+    }))
 }
 
 /// A stage with its failure back-off.
@@ -162,6 +165,11 @@ impl GuardedStage {
     }
 
     /// Whether the stage has any plugin (an empty stage keeps everything unchanged).
+    /// See [`Stage::generation`].
+    pub fn generation(&self) -> u64 {
+        self.stage.generation()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.stage.plugins().is_empty()
     }

@@ -8,6 +8,7 @@ pub mod body;
 pub mod encoding;
 pub mod expfmt;
 pub mod federate;
+pub mod plugins;
 pub mod query;
 pub mod relabel;
 pub mod request_line;
@@ -19,7 +20,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::model::Labels;
-use crate::plugin::Plugin;
+use crate::plugin::{Plugin, PluginRuntime};
 use crate::rules::RuleManager;
 use crate::scrape::ScrapeManager;
 use crate::storage::Head;
@@ -40,6 +41,8 @@ pub struct Services {
     pub rules: Arc<RuleManager>,
     /// The plugin answering `/api/v1/query` (the stock `promql-rules`, world `query`).
     pub query: Arc<Plugin>,
+    /// Compiles uploaded components for the admin API.
+    pub runtime: Arc<PluginRuntime>,
     pub telemetry: Arc<Telemetry>,
 }
 
@@ -49,8 +52,11 @@ pub struct WebState {
     pub scrape: Arc<ScrapeManager>,
     pub rules: Arc<RuleManager>,
     pub query: Arc<Plugin>,
+    pub runtime: Arc<PluginRuntime>,
     pub telemetry: Arc<Telemetry>,
     pub external_labels: RwLock<Labels>,
+    /// The admin API's bearer token (`admin:` in the configuration); `None` disables it.
+    pub admin_token: RwLock<Option<String>>,
     pub lookback: Duration,
     /// Whether `POST /-/quit` and `POST /-/reload` are allowed, as `--web.enable-lifecycle`.
     pub enable_lifecycle: bool,
@@ -72,6 +78,7 @@ impl WebState {
             scrape,
             rules,
             query,
+            runtime,
             telemetry,
         } = services;
         WebState {
@@ -79,7 +86,9 @@ impl WebState {
             scrape,
             rules,
             query,
+            runtime,
             telemetry,
+            admin_token: RwLock::new(None),
             external_labels: RwLock::new(external_labels),
             lookback: DEFAULT_LOOKBACK,
             enable_lifecycle,
@@ -87,6 +96,10 @@ impl WebState {
             ready: AtomicBool::new(false),
             quit: tokio::sync::Notify::new(),
         }
+    }
+
+    pub fn admin_token(&self) -> Option<String> {
+        self.admin_token.read().expect("admin token lock").clone()
     }
 
     /// Marks the node ready: storage is loaded and scraping has started.

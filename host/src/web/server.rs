@@ -16,7 +16,7 @@ use super::body::{full, ResponseBody};
 use super::encoding::ContentEncoding;
 use super::federate::{self, FederateJob};
 use super::request_line::EscapingStream;
-use super::{query, relabel, targets, WebState};
+use super::{plugins, query, relabel, targets, WebState};
 use crate::scrape::unix_millis;
 
 /// Largest form body accepted on POST endpoints.
@@ -73,6 +73,9 @@ async fn route(state: Arc<WebState>, req: Request<Incoming>) -> Response<Respons
         (&Method::GET | &Method::POST, "/api/v1/query") => {
             ("/api/v1/query", handle_query(&state, req).await)
         }
+        (_, p) if p == "/api/v1/plugins" || p.starts_with("/api/v1/plugins/") => {
+            ("/api/v1/plugins", plugins::handle(&state, req).await)
+        }
         (&Method::GET, "/api/v1/targets") => (
             "/api/v1/targets",
             targets::handle(&state, req.uri().query()),
@@ -92,6 +95,7 @@ const INDEX: &str = "wasmfed: a Prometheus-compatible federation node\n\n\
 /federate?match[]=<selector>  newest samples of the selected series\n\
 /api/v1/query?query=<expr>    an instant PromQL query (Prometheus' JSON)\n\
 /api/v1/targets               scrape targets and their health\n\
+/api/v1/plugins               live plugins; PUT /api/v1/plugins/<name> hot-swaps (admin token)\n\
 /api/v1/relabel?job=<name>    each target through the job's target-stage plugins\n\
 /metrics                      wasmfed's own metrics\n\
 /-/healthy, /-/ready          liveness and readiness\n";

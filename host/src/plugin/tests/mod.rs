@@ -4,6 +4,7 @@
 mod guests;
 mod hostile;
 mod relabel;
+mod swap;
 mod wat;
 
 use std::sync::OnceLock;
