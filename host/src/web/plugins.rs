@@ -42,7 +42,7 @@ pub async fn handle(state: &WebState, req: Request<Incoming>) -> Response<Respon
     if parts.is_empty() && method == Method::GET {
         return list(state);
     }
-    if let Err(denied) = authorize(state, &req) {
+    if let Some(denied) = denied(state, &req) {
         return denied;
     }
     let name = match parts.first() {
@@ -222,10 +222,11 @@ fn finish_shadow(name: &str, count: usize, done: &str) -> Response<ResponseBody>
 }
 
 /// Checks the request's bearer token against the admin token, in time independent of where
-/// they differ (both are hashed first, so even their lengths are not revealed).
-fn authorize(state: &WebState, req: &Request<Incoming>) -> Result<(), Response<ResponseBody>> {
+/// they differ (both are hashed first, so even their lengths are not revealed); the answer
+/// to send when it does not match.
+fn denied(state: &WebState, req: &Request<Incoming>) -> Option<Response<ResponseBody>> {
     let Some(expected) = state.admin_token() else {
-        return Err(error(
+        return Some(error(
             StatusCode::FORBIDDEN,
             "forbidden",
             "the admin API is disabled: configure admin.bearer_token or admin.bearer_token_file",
@@ -245,14 +246,13 @@ fn authorize(state: &WebState, req: &Request<Incoming>) -> Result<(), Response<R
         .iter()
         .zip(b.iter())
         .fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    if given.is_empty() || differs != 0 {
-        return Err(error(
+    (given.is_empty() || differs != 0).then(|| {
+        error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "missing or wrong admin bearer token",
-        ));
-    }
-    Ok(())
+        )
+    })
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {

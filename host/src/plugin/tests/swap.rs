@@ -43,7 +43,9 @@ fn a_swap_changes_the_answers_and_moves_the_generation_on() {
         names(&plugin.process(&batch()).unwrap()),
         [None, Some("y".into()), Some("drop_me".into())]
     );
-    let sha = runtime().swap(&[plugin.clone()], IDENTITY).unwrap();
+    let sha = runtime()
+        .swap(std::slice::from_ref(&plugin), IDENTITY)
+        .unwrap();
     assert_eq!(plugin.sha256(), sha);
     assert_ne!(sha, before);
     assert_eq!(plugin.generation(), 1);
@@ -65,13 +67,17 @@ fn refused_components_leave_the_running_version_alone() {
         (RULE_HOSTILE, "does not fit its stage"),
     ];
     for (bytes, want) in cases {
-        let err = runtime().swap(&[plugin.clone()], bytes).unwrap_err();
+        let err = runtime()
+            .swap(std::slice::from_ref(&plugin), bytes)
+            .unwrap_err();
         assert!(err.to_string().contains(want), "{err}");
     }
     // The identity guest refuses this configuration at `init`.
     let picky =
         relabel(r#"[{"source_labels": ["__name__"], "regex": "reject", "action": "drop"}]"#);
-    let err = runtime().swap(&[picky.clone()], IDENTITY).unwrap_err();
+    let err = runtime()
+        .swap(std::slice::from_ref(&picky), IDENTITY)
+        .unwrap_err();
     assert!(matches!(err, PluginError::Init(_)), "{err}");
     assert_eq!(picky.generation(), 0);
     assert_eq!(plugin.sha256(), sha);
@@ -97,7 +103,9 @@ fn a_swap_of_several_plugins_is_all_or_nothing() {
 #[test]
 fn a_shadow_candidate_reports_exactly_where_it_differs() {
     let plugin = relabel(DROP_X);
-    runtime().shadow(&[plugin.clone()], IDENTITY).unwrap();
+    runtime()
+        .shadow(std::slice::from_ref(&plugin), IDENTITY)
+        .unwrap();
     // The live answer is the relabel plugin's, whatever the candidate says.
     let live = plugin.process(&batch()).unwrap();
     assert_eq!(
