@@ -5,6 +5,7 @@ mod bad_input;
 mod durability;
 mod federate;
 mod harness;
+mod hotload;
 mod plugins;
 mod prometheus;
 mod reload;

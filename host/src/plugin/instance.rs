@@ -49,8 +49,9 @@ pub struct Plugin {
     pub(super) shadow: RwLock<Option<Arc<Shadow>>>,
     max_idle: usize,
     stats: PluginStats,
-    /// The component file it was loaded from, watched for changes; `None` for stock plugins.
-    file: Option<PathBuf>,
+    /// The component file it was loaded from (watched for changes) and the sha256 of what it
+    /// held then; `None` for stock plugins.
+    file: Option<(PathBuf, String)>,
 }
 
 /// A compiled component linked for its world: what every instance is made from.
@@ -148,6 +149,11 @@ impl Plugin {
     /// Makes `version` the one new calls run on.
     pub(super) fn install(&self, version: Arc<Version>) {
         *self.current.write() = version;
+        self.bump_generation();
+    }
+
+    /// Tells caches of this plugin's answers to start over.
+    pub(super) fn bump_generation(&self) {
         self.generation.fetch_add(1, Relaxed);
     }
 
@@ -167,12 +173,17 @@ impl Plugin {
 
     /// Records the file the component came from, so changes to it are swapped in.
     pub fn with_file(mut self, path: PathBuf) -> Self {
-        self.file = Some(path);
+        self.file = Some((path, self.sha256()));
         self
     }
 
     pub fn file(&self) -> Option<&Path> {
-        self.file.as_deref()
+        self.file.as_ref().map(|(path, _)| path.as_path())
+    }
+
+    /// The sha256 of the file's content when the plugin was loaded from it.
+    pub fn file_sha256(&self) -> Option<&str> {
+        self.file.as_ref().map(|(_, sha)| sha.as_str())
     }
 
     /// Whether it reads the store (rule and query plugins).

@@ -99,6 +99,8 @@ impl Plugin {
             failures: AtomicU64::new(0),
             examples: Mutex::new(Vec::new()),
         }));
+        // Cached answers would keep the candidate from ever seeing a batch: start over.
+        self.bump_generation();
         Ok(())
     }
 

@@ -135,9 +135,14 @@ fn a_shadow_candidate_reports_exactly_where_it_differs() {
             ("drop_me".to_string(), true, false)
         ]
     );
+    assert_eq!(
+        plugin.generation(),
+        1,
+        "starting a shadow invalidates cached answers"
+    );
     assert!(plugin.promote_shadow());
     assert!(plugin.shadow_report().is_none());
-    assert_eq!(plugin.generation(), 1);
+    assert_eq!(plugin.generation(), 2);
     assert_eq!(names(&plugin.process(&batch()).unwrap())[2], None);
     assert!(!plugin.drop_shadow());
 }
