@@ -66,6 +66,25 @@ fn reload_applies_good_configs_and_refuses_bad_ones() {
             Err(format!("{up:?}"))
         }
     });
+    // Job a's configuration did not change: its loop went on through both reloads, no gap.
+    std::thread::sleep(Duration::from_secs(2));
+    let r = get(
+        node.addr,
+        &format!("/api/v1/query?query={}", enc(r#"up{job="a"}[1m]"#)),
+    )
+    .unwrap();
+    let times: Vec<f64> = r.json()["data"]["result"][0]["values"]
+        .as_array()
+        .expect("job a's samples")
+        .iter()
+        .map(|p| p[0].as_f64().unwrap())
+        .collect();
+    assert!(times.len() >= 3, "{}", r.text());
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.iter().all(|g| (0.5..1.5).contains(g)),
+        "job a's scrapes across the reloads: {gaps:?}"
+    );
     let text = node.federate(&[r#"m{job="b"}"#]).text();
     assert!(
         text.contains("dc=\"two\""),
