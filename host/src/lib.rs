@@ -15,4 +15,5 @@ pub mod scrape;
 pub mod storage;
 pub mod synth;
 pub mod telemetry;
+pub mod tenant;
 pub mod web;

@@ -12,7 +12,7 @@ use anyhow::{anyhow, Context};
 
 use crate::config::{Config, ScrapeConfig};
 use crate::model::Labels;
-use crate::plugin::PluginRuntime;
+use crate::plugin::{PluginLimits, PluginRuntime};
 use crate::scrape::discovery::Discovery;
 use crate::scrape::honor::merge_target_labels;
 use crate::scrape::manager::discovered_targets;
@@ -41,7 +41,7 @@ pub fn report(path: &Path, job: &str, series: &[String]) -> anyhow::Result<Strin
             )
         })?;
     let runtime = PluginRuntime::new().context("starting the plugin runtime")?;
-    let stages = JobStages::load(&runtime, cfg)?;
+    let stages = JobStages::load(&runtime, cfg, PluginLimits::default())?;
     let mut discovery = Discovery::new(cfg);
     discovery.refresh();
     let discovered = discovered_targets(cfg, &discovery);

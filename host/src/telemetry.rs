@@ -16,6 +16,7 @@ use crate::storage::wal::WalMetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct JobLabel {
+    pub tenant: String,
     pub job: String,
 }
 
@@ -45,6 +46,7 @@ pub struct Telemetry {
     pub series_cache_hits: Family<JobLabel, Counter>,
     pub series_cache_misses: Family<JobLabel, Counter>,
     pub series_undecided: Family<JobLabel, Counter>,
+    pub series_refused: Family<JobLabel, Counter>,
     pub scrape_duration: Histogram,
     pub reload_successful: Gauge,
     pub reload_success_time: Gauge,
@@ -72,6 +74,7 @@ impl Default for Telemetry {
             series_cache_hits: Family::default(),
             series_cache_misses: Family::default(),
             series_undecided: Family::default(),
+            series_refused: Family::default(),
             scrape_duration: Histogram::new(exponential_buckets(0.001, 4.0, 8)),
             reload_successful: Gauge::default(),
             reload_success_time: Gauge::default(),
@@ -137,6 +140,11 @@ impl Default for Telemetry {
             t.series_undecided.clone(),
         );
         registry.register(
+            "wasmfed_series_refused",
+            "New series refused because their tenant is at its series limit, by job.",
+            t.series_refused.clone(),
+        );
+        registry.register(
             "wasmfed_federate_series",
             "Series written by /federate responses.",
             t.federate_series.clone(),
@@ -199,8 +207,9 @@ impl Telemetry {
             .inc();
     }
 
-    pub fn job(job: &str) -> JobLabel {
+    pub fn job(tenant: &str, job: &str) -> JobLabel {
         JobLabel {
+            tenant: tenant.to_owned(),
             job: job.to_owned(),
         }
     }

@@ -138,7 +138,7 @@ fn fifty_swaps_under_a_100ms_scrape_lose_and_duplicate_nothing() {
         assert_eq!(stored, expected, "series {i}: every scrape stored once");
     }
     let swaps =
-        node.metric(r#"wasmfed_plugin_swaps_total{job="swap",stage="series",plugin="swapper"}"#);
+        node.metric(r#"wasmfed_plugin_swaps_total{tenant="default",job="swap",stage="series",plugin="swapper"}"#);
     assert_eq!(swaps, Some(50.0));
 }
 
@@ -168,7 +168,7 @@ fn bad_uploads_are_refused_and_the_running_version_stays() {
     let missing = put(&node, "/api/v1/plugins/nobody", Some(TOKEN), IDENTITY);
     assert_eq!(missing.status, 404);
     let refusals = node.metric(
-        r#"wasmfed_plugin_swap_refusals_total{job="swap",stage="series",plugin="swapper"}"#,
+        r#"wasmfed_plugin_swap_refusals_total{tenant="default",job="swap",stage="series",plugin="swapper"}"#,
     );
     assert_eq!(refusals, Some(3.0));
     assert!(!query(&node, r#"m{v="relabel"}"#)

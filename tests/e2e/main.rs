@@ -9,3 +9,4 @@ mod hotload;
 mod plugins;
 mod prometheus;
 mod reload;
+mod tenants;

@@ -73,9 +73,9 @@ fn relabel_rules_run_at_both_stages() {
     );
     let metrics = get(node.addr, "/metrics").unwrap().text();
     for line in [
-        "wasmfed_plugin_calls_total{job=\"exp\",stage=\"target\",plugin=\"relabel_configs\"}",
-        "wasmfed_plugin_calls_total{job=\"exp\",stage=\"series\",plugin=\"metric_relabel_configs\"}",
-        "wasmfed_plugin_info{job=\"exp\",stage=\"series\",plugin=\"metric_relabel_configs\",sha256=",
+        "wasmfed_plugin_calls_total{tenant=\"default\",job=\"exp\",stage=\"target\",plugin=\"relabel_configs\"}",
+        "wasmfed_plugin_calls_total{tenant=\"default\",job=\"exp\",stage=\"series\",plugin=\"metric_relabel_configs\"}",
+        "wasmfed_plugin_info{tenant=\"default\",job=\"exp\",stage=\"series\",plugin=\"metric_relabel_configs\",sha256=",
     ] {
         assert!(metrics.contains(line), "/metrics lacks {line}:\n{metrics}");
     }
@@ -441,7 +441,7 @@ fn hostile_series_plugins_are_contained_and_healthy_jobs_keep_their_schedule() {
     let node = Wasmfed::start_with(tempfile::tempdir().unwrap(), &config_path, &[]);
     let failures = |kind: &str, job: &str| -> f64 {
         let metrics = get(node.addr, "/metrics").unwrap().text();
-        let prefix = format!("wasmfed_plugin_failures_total{{job=\"{job}\",stage=\"series\",plugin=\"identity\",kind=\"{kind}\"}} ");
+        let prefix = format!("wasmfed_plugin_failures_total{{tenant=\"default\",job=\"{job}\",stage=\"series\",plugin=\"identity\",kind=\"{kind}\"}} ");
         metrics
             .lines()
             .find_map(|l| l.strip_prefix(prefix.as_str()))
@@ -491,7 +491,8 @@ fn hostile_series_plugins_are_contained_and_healthy_jobs_keep_their_schedule() {
     assert_eq!(samples_of(&node.federate(&["healthy"]).text()).len(), 1);
     let metrics = get(node.addr, "/metrics").unwrap().text();
     assert!(
-        metrics.contains("wasmfed_series_stage_undecided_total{job=\"looping\"}"),
+        metrics
+            .contains("wasmfed_series_stage_undecided_total{tenant=\"default\",job=\"looping\"}"),
         "{metrics}"
     );
 }

@@ -41,29 +41,36 @@ pub(super) struct RawAdmin {
 
 impl RawAdmin {
     pub(super) fn resolve(self, dir: &Path) -> Result<AdminConfig, String> {
-        let token = match (self.bearer_token, self.bearer_token_file) {
-            (Some(_), Some(_)) => {
-                return Err(
-                    "admin: at most one of bearer_token & bearer_token_file must be configured"
-                        .into(),
-                )
-            }
-            (Some(token), None) => Some(token),
-            (None, Some(file)) => {
-                let path = join_dir(dir, &file);
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("admin: reading bearer_token_file {path}: {e}"))?;
-                Some(text.trim_end().to_string())
-            }
-            (None, None) => None,
-        };
-        if token.as_deref() == Some("") {
-            return Err("admin: the bearer token is empty".into());
-        }
-        Ok(AdminConfig {
-            bearer_token: token,
-        })
+        let bearer_token = read_token(self.bearer_token, self.bearer_token_file, dir)
+            .map_err(|e| format!("admin: {e}"))?;
+        Ok(AdminConfig { bearer_token })
     }
+}
+
+/// A bearer token given inline or in a file (relative to `dir`), as Prometheus' credentials
+/// are: at most one of the two, the file's trailing whitespace trimmed, never empty.
+pub(super) fn read_token(
+    token: Option<String>,
+    file: Option<String>,
+    dir: &Path,
+) -> Result<Option<String>, String> {
+    let token = match (token, file) {
+        (Some(_), Some(_)) => {
+            return Err("at most one of bearer_token & bearer_token_file must be configured".into())
+        }
+        (Some(token), None) => Some(token),
+        (None, Some(file)) => {
+            let path = join_dir(dir, &file);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("reading bearer_token_file {path}: {e}"))?;
+            Some(text.trim_end().to_string())
+        }
+        (None, None) => None,
+    };
+    if token.as_deref() == Some("") {
+        return Err("the bearer token is empty".into());
+    }
+    Ok(token)
 }
 
 #[cfg(test)]

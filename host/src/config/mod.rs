@@ -13,8 +13,8 @@
 //! scrape configs are resolved against `global` and relative paths against the file's directory.
 //!
 //! # Prometheus keys wasmfed reads
-//! - top level: `global`, `scrape_configs`, `rule_files`, and wasmfed's `rule_plugins` and
-//!   `admin`;
+//! - top level: `global`, `scrape_configs`, `rule_files`, and wasmfed's `rule_plugins`,
+//!   `admin` and `tenants`;
 //! - `global`: `scrape_interval`, `scrape_timeout`, `evaluation_interval`, `external_labels`,
 //!   `body_size_limit`, `sample_limit`;
 //! - scrape config: `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`
@@ -54,6 +54,7 @@ mod rules;
 mod scrape;
 mod size;
 mod target_group;
+mod tenants;
 mod yaml;
 
 use std::collections::HashSet;
@@ -78,6 +79,7 @@ pub use rules::{
 pub use scrape::ScrapeConfig;
 pub use size::{parse_base2_bytes, SizeError};
 pub use target_group::TargetGroup;
+pub use tenants::{TenantConfig, TenantLimits, DEFAULT_TENANT};
 
 use compat::{ignore_known, next_key, Ignored, Section};
 use global::RawGlobal;
@@ -97,6 +99,8 @@ pub struct Config {
     pub rule_plugins: Vec<RulePluginRef>,
     /// wasmfed's own: the admin API's credential.
     pub admin: AdminConfig,
+    /// wasmfed's own: other teams' scrapes, rules and plugins, each in its own storage.
+    pub tenants: Vec<TenantConfig>,
 }
 
 /// A loaded configuration and what the operator should hear about it.
@@ -151,43 +155,89 @@ fn parse(
     let (global, env_warnings) = raw.global.resolve(env).map_err(invalid)?;
     warnings.extend(env_warnings);
 
-    let mut job_names = HashSet::new();
-    let mut scrape_configs = Vec::with_capacity(raw.scrape_configs.len());
-    for (i, scrape) in raw.scrape_configs.into_iter().enumerate() {
-        let prefix = format!("scrape_configs[{i}].");
-        warnings.extend(scrape.ignored.iter().map(|w| w.warning(&prefix)));
-        if !job_names.insert(scrape.job_name().to_string()) {
+    let section = resolve_section(
+        raw.scrape_configs,
+        raw.rule_files,
+        raw.rule_plugins,
+        &global,
+        dir,
+    )
+    .map_err(invalid)?;
+    warnings.extend(section.warnings);
+    let mut tenants: Vec<TenantConfig> = Vec::with_capacity(raw.tenants.len());
+    for tenant in raw.tenants {
+        let (tenant, tenant_warnings) = tenant.resolve(&global, dir).map_err(invalid)?;
+        if tenants.iter().any(|t| t.name == tenant.name) {
             return Err(invalid(format!(
-                "found multiple scrape configs with job name {:?}",
-                scrape.job_name()
+                "found multiple tenants named {:?}",
+                tenant.name
             )));
         }
-        scrape_configs.push(scrape.resolve(&global, dir).map_err(invalid)?);
-    }
-    let rule_files = raw.rule_files.iter().map(|f| join_dir(dir, f)).collect();
-    let mut rule_plugins = Vec::with_capacity(raw.rule_plugins.len());
-    let mut rule_plugin_names = HashSet::new();
-    for (i, p) in raw.rule_plugins.into_iter().enumerate() {
-        let p = p
-            .resolve_rule(dir)
-            .map_err(|e| invalid(format!("rule_plugins[{i}]: {e}")))?;
-        if !rule_plugin_names.insert(p.plugin.name.clone()) {
-            return Err(invalid(format!(
-                "rule_plugins[{i}]: another rule plugin is already named {:?}",
-                p.plugin.name
-            )));
-        }
-        rule_plugins.push(p);
+        warnings.extend(tenant_warnings);
+        tenants.push(tenant);
     }
     let admin = raw.admin.resolve(dir).map_err(invalid)?;
     Ok(Loaded {
         config: Config {
             global,
-            scrape_configs,
-            rule_files,
-            rule_plugins,
+            scrape_configs: section.scrape_configs,
+            rule_files: section.rule_files,
+            rule_plugins: section.rule_plugins,
             admin,
+            tenants,
         },
+        warnings,
+    })
+}
+
+/// What one tenant scrapes and records (the top level is the node's own tenant).
+struct TenantSection {
+    scrape_configs: Vec<ScrapeConfig>,
+    rule_files: Vec<String>,
+    rule_plugins: Vec<RulePluginRef>,
+    warnings: Vec<String>,
+}
+
+/// Checks a tenant's scrape configs (job names unique), rule files and rule plugins.
+fn resolve_section(
+    raw_scrapes: Vec<RawScrapeConfig>,
+    raw_rule_files: Vec<String>,
+    raw_rule_plugins: Vec<plugins::RawPluginRef>,
+    global: &GlobalConfig,
+    dir: &Path,
+) -> Result<TenantSection, String> {
+    let mut warnings = Vec::new();
+    let mut job_names = HashSet::new();
+    let mut scrape_configs = Vec::with_capacity(raw_scrapes.len());
+    for (i, scrape) in raw_scrapes.into_iter().enumerate() {
+        let prefix = format!("scrape_configs[{i}].");
+        warnings.extend(scrape.ignored.iter().map(|w| w.warning(&prefix)));
+        if !job_names.insert(scrape.job_name().to_string()) {
+            return Err(format!(
+                "found multiple scrape configs with job name {:?}",
+                scrape.job_name()
+            ));
+        }
+        scrape_configs.push(scrape.resolve(global, dir)?);
+    }
+    let rule_files = raw_rule_files.iter().map(|f| join_dir(dir, f)).collect();
+    let mut rule_plugins: Vec<RulePluginRef> = Vec::with_capacity(raw_rule_plugins.len());
+    for (i, p) in raw_rule_plugins.into_iter().enumerate() {
+        let p = p
+            .resolve_rule(dir)
+            .map_err(|e| format!("rule_plugins[{i}]: {e}"))?;
+        if rule_plugins.iter().any(|q| q.plugin.name == p.plugin.name) {
+            return Err(format!(
+                "rule_plugins[{i}]: another rule plugin is already named {:?}",
+                p.plugin.name
+            ));
+        }
+        rule_plugins.push(p);
+    }
+    Ok(TenantSection {
+        scrape_configs,
+        rule_files,
+        rule_plugins,
         warnings,
     })
 }
@@ -199,6 +249,7 @@ const KEYS: &[&str] = &[
     "rule_files",
     "rule_plugins",
     "admin",
+    "tenants",
 ];
 
 /// Prometheus' `patRulePath`: `*` only in the last path component.
@@ -212,6 +263,7 @@ struct RawConfig {
     rule_files: Vec<String>,
     rule_plugins: Vec<plugins::RawPluginRef>,
     admin: admin::RawAdmin,
+    tenants: Vec<tenants::RawTenant>,
     ignored: Vec<Ignored>,
 }
 
@@ -283,6 +335,10 @@ impl<'de> Visitor<'de> for ConfigVisitor {
                 "admin" => {
                     let admin: Option<admin::RawAdmin> = map.next_value()?;
                     raw.admin = admin.unwrap_or_default();
+                }
+                "tenants" => {
+                    let entries: Option<Vec<tenants::RawTenant>> = map.next_value()?;
+                    raw.tenants = entries.unwrap_or_default();
                 }
                 "rule_plugins" => {
                     let entries: Option<Vec<plugins::RawPluginRef>> = map.next_value()?;

@@ -64,6 +64,21 @@ impl PluginLimits {
     }
 }
 
+impl PluginLimits {
+    /// These limits with a tenant's overrides (memory, fuel, output) applied.
+    pub fn for_tenant(self, tenant: &crate::config::TenantLimits) -> Self {
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        PluginLimits {
+            fuel_per_call: tenant.plugin_fuel.unwrap_or(self.fuel_per_call),
+            memory_bytes: tenant.plugin_memory.map_or(self.memory_bytes, size),
+            max_output_labels: tenant
+                .plugin_max_output_labels
+                .map_or(self.max_output_labels, size),
+            ..self
+        }
+    }
+}
+
 /// Table slots a guest may have (8 bytes of host memory each); real guests use hundreds.
 const MAX_TABLE_ELEMENTS: usize = 100_000;
 

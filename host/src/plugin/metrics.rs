@@ -21,8 +21,8 @@ use super::{FailureKind, Plugin};
 /// A job's plugins, each with the stage it runs in, in stage order.
 pub type JobPlugins = Vec<(String, Arc<Plugin>)>;
 
-/// What runs a set of plugins: the label naming it, and its value.
-type Owner = (&'static str, String);
+/// What runs a set of plugins: its tenant, the label naming it, and its value.
+type Owner = (String, &'static str, String);
 
 /// Live plugins by job or rule group.
 #[derive(Debug, Default, Clone)]
@@ -31,23 +31,23 @@ pub struct PluginMetrics {
 }
 
 impl PluginMetrics {
-    /// Replaces the plugins listed for `job`.
-    pub fn track(&self, job: &str, plugins: JobPlugins) {
-        self.track_owner(("job", job.to_owned()), plugins);
+    /// Replaces the plugins listed for a tenant's `job`.
+    pub fn track(&self, tenant: &str, job: &str, plugins: JobPlugins) {
+        self.track_for(tenant, "job", job, plugins);
     }
 
-    pub fn untrack(&self, job: &str) {
-        self.untrack_owner(&("job", job.to_owned()));
+    pub fn untrack(&self, tenant: &str, job: &str) {
+        self.untrack_for(tenant, "job", job);
     }
 
-    /// Replaces the plugins listed for what `label="value"` names (`rule_group="file;name"`,
-    /// `handler="/api/v1/query"`).
-    pub fn track_for(&self, label: &'static str, value: &str, plugins: JobPlugins) {
-        self.track_owner((label, value.to_owned()), plugins);
+    /// Replaces the plugins listed for what `label="value"` names in a tenant
+    /// (`rule_group="file;name"`, `handler="/api/v1/query"`).
+    pub fn track_for(&self, tenant: &str, label: &'static str, value: &str, plugins: JobPlugins) {
+        self.track_owner((tenant.to_owned(), label, value.to_owned()), plugins);
     }
 
-    pub fn untrack_for(&self, label: &'static str, value: &str) {
-        self.untrack_owner(&(label, value.to_owned()));
+    pub fn untrack_for(&self, tenant: &str, label: &'static str, value: &str) {
+        self.untrack_owner(&(tenant.to_owned(), label, value.to_owned()));
     }
 
     fn track_owner(&self, owner: Owner, plugins: JobPlugins) {
@@ -65,8 +65,9 @@ impl PluginMetrics {
     pub fn live(&self) -> Vec<LivePlugin> {
         let live = self.live.lock().expect("plugin metrics lock");
         live.iter()
-            .flat_map(|((label, owner), plugins)| {
+            .flat_map(|((tenant, label, owner), plugins)| {
                 plugins.iter().map(move |(stage, plugin)| LivePlugin {
+                    tenant: tenant.clone(),
                     owner_label: label,
                     owner: owner.clone(),
                     stage: stage.clone(),
@@ -77,10 +78,10 @@ impl PluginMetrics {
     }
 
     /// The distinct live plugins matching `keep`.
-    pub fn find(&self, keep: impl Fn(&Plugin) -> bool) -> Vec<Arc<Plugin>> {
+    pub fn find(&self, keep: impl Fn(&LivePlugin) -> bool) -> Vec<Arc<Plugin>> {
         let mut found: Vec<Arc<Plugin>> = Vec::new();
         for p in self.live() {
-            if keep(&p.plugin) && !found.iter().any(|f| Arc::ptr_eq(f, &p.plugin)) {
+            if keep(&p) && !found.iter().any(|f| Arc::ptr_eq(f, &p.plugin)) {
                 found.push(p.plugin);
             }
         }
@@ -91,6 +92,7 @@ impl PluginMetrics {
 /// One live plugin and what runs it.
 #[derive(Clone, Debug)]
 pub struct LivePlugin {
+    pub tenant: String,
     /// `job`, `rule_group` or `handler`.
     pub owner_label: &'static str,
     pub owner: String,
@@ -98,16 +100,17 @@ pub struct LivePlugin {
     pub plugin: Arc<Plugin>,
 }
 
-type Labels3 = [(&'static str, String); 3];
+type Labels4 = [(&'static str, String); 4];
 
 impl Collector for PluginMetrics {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let live = self.live.lock().expect("plugin metrics lock");
-        let rows: Vec<(Labels3, &Arc<Plugin>)> = live
+        let rows: Vec<(Labels4, &Arc<Plugin>)> = live
             .iter()
-            .flat_map(|((owner, value), plugins)| {
+            .flat_map(|((tenant, owner, value), plugins)| {
                 plugins.iter().map(move |(stage, plugin)| {
                     let labels = [
+                        ("tenant", tenant.clone()),
                         (*owner, value.clone()),
                         ("stage", stage.clone()),
                         ("plugin", plugin.name().to_owned()),
@@ -180,8 +183,8 @@ impl Collector for PluginMetrics {
         )?;
         for (labels, plugin) in &rows {
             for kind in FailureKind::ALL {
-                let [job, stage, name] = labels.clone();
-                let with_kind = [job, stage, name, ("kind", kind.as_str().to_owned())];
+                let [tenant, job, stage, name] = labels.clone();
+                let with_kind = [tenant, job, stage, name, ("kind", kind.as_str().to_owned())];
                 ConstCounter::new(plugin.stats().failures(kind))
                     .encode(failures.encode_family(&with_kind)?)?;
             }
@@ -193,8 +196,9 @@ impl Collector for PluginMetrics {
             ConstGauge::new(1i64).metric_type(),
         )?;
         for (labels, plugin) in &rows {
-            let [job, stage, name] = labels.clone();
+            let [tenant, job, stage, name] = labels.clone();
             let with_sha = [
+                tenant,
                 job,
                 stage,
                 name,

@@ -49,7 +49,7 @@ pub async fn watch_files(
             _ = stopped.changed() => return,
         }
         let mut by_file: HashMap<PathBuf, Vec<Arc<Plugin>>> = HashMap::new();
-        for plugin in live.find(|p| p.file().is_some()) {
+        for plugin in live.find(|p| p.plugin.file().is_some()) {
             let file = plugin.file().expect("filtered on file").to_path_buf();
             by_file.entry(file).or_default().push(plugin);
         }

@@ -86,16 +86,23 @@ impl GroupStats {
     }
 }
 
+/// A live group's tenant and `rule_group` label.
+type GroupId = (String, String);
+
 /// The live groups, for the collector.
 #[derive(Clone, Default)]
 pub struct RuleMetrics {
-    live: Arc<Mutex<BTreeMap<String, Arc<Group>>>>,
+    live: Arc<Mutex<BTreeMap<GroupId, Arc<Group>>>>,
 }
 
 impl RuleMetrics {
-    pub(crate) fn set(&self, groups: impl IntoIterator<Item = Arc<Group>>) {
-        *self.live.lock().expect("rule metrics lock") =
-            groups.into_iter().map(|g| (g.key.label(), g)).collect();
+    /// Replaces the groups listed for `tenant`.
+    pub(crate) fn set(&self, tenant: &str, groups: impl IntoIterator<Item = Arc<Group>>) {
+        let mut live = self.live.lock().expect("rule metrics lock");
+        live.retain(|(t, _), _| t != tenant);
+        for g in groups {
+            live.insert((tenant.to_string(), g.key.label()), g);
+        }
     }
 }
 
@@ -179,17 +186,17 @@ impl Collector for RuleMetrics {
                 None,
                 ConstCounter::new(0u64).metric_type(),
             )?;
-            for (key, group) in live.iter() {
-                ConstCounter::new(read(group))
-                    .encode(family.encode_family(&[("rule_group", key.as_str())])?)?;
+            for ((tenant, key), group) in live.iter() {
+                let labels = [("tenant", tenant.as_str()), ("rule_group", key.as_str())];
+                ConstCounter::new(read(group)).encode(family.encode_family(&labels)?)?;
             }
         }
         for (name, help, read) in GAUGES {
             let mut family =
                 encoder.encode_descriptor(name, help, None, ConstGauge::new(0f64).metric_type())?;
-            for (key, group) in live.iter() {
-                ConstGauge::new(read(group))
-                    .encode(family.encode_family(&[("rule_group", key.as_str())])?)?;
+            for ((tenant, key), group) in live.iter() {
+                let labels = [("tenant", tenant.as_str()), ("rule_group", key.as_str())];
+                ConstGauge::new(read(group)).encode(family.encode_family(&labels)?)?;
             }
         }
         Ok(())

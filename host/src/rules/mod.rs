@@ -25,7 +25,7 @@ use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use crate::config::{Config, PluginSource};
+use crate::config::{Config, PluginSource, TenantLimits};
 use crate::plugin::metrics::PluginMetrics;
 use crate::plugin::{stock, PluginLimits, PluginRuntime, SeriesStore, World};
 use crate::storage::Head;
@@ -69,31 +69,30 @@ struct Running {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// What a tenant's rule manager works with.
+pub struct RuleContext {
+    pub runtime: Arc<PluginRuntime>,
+    /// The tenant's storage: what its rules read and where they write.
+    pub head: Arc<Head>,
+    pub lookback: Duration,
+    pub plugin_metrics: PluginMetrics,
+    pub metrics: RuleMetrics,
+    pub tenant: String,
+    /// The tenant's limits, applied to rule plugins when they load.
+    pub limits: Arc<parking_lot::RwLock<TenantLimits>>,
+}
+
 pub struct RuleManager {
-    runtime: Arc<PluginRuntime>,
-    head: Arc<Head>,
+    ctx: RuleContext,
     store: Arc<dyn SeriesStore>,
-    lookback: Duration,
-    plugin_metrics: PluginMetrics,
-    metrics: RuleMetrics,
     running: Mutex<BTreeMap<GroupKey, Running>>,
 }
 
 impl RuleManager {
-    pub fn new(
-        runtime: Arc<PluginRuntime>,
-        head: Arc<Head>,
-        lookback: Duration,
-        plugin_metrics: PluginMetrics,
-        metrics: RuleMetrics,
-    ) -> RuleManager {
+    pub fn new(ctx: RuleContext) -> RuleManager {
         RuleManager {
-            runtime,
-            store: Arc::new(HeadStore::new(head.clone())),
-            head,
-            lookback,
-            plugin_metrics,
-            metrics,
+            store: Arc::new(HeadStore::new(ctx.head.clone())),
+            ctx,
             running: Mutex::new(BTreeMap::new()),
         }
     }
@@ -101,7 +100,8 @@ impl RuleManager {
     /// Reads the rule files and loads the plugin of every new or changed group. Blocking
     /// (compiles components): call it off the async threads.
     pub fn prepare(&self, config: &Config) -> Result<PreparedRules, RuleSetupError> {
-        let specs = group_specs(config, self.lookback)?;
+        let specs = group_specs(config, self.ctx.lookback)?;
+        let limits = PluginLimits::rules().for_tenant(&self.ctx.limits.read());
         let running: BTreeMap<GroupKey, String> = self
             .running
             .lock()
@@ -127,13 +127,14 @@ impl RuleManager {
                 continue;
             }
             let plugin = self
+                .ctx
                 .runtime
                 .load_with_store(
                     &spec.plugin,
                     &bytes,
                     World::Rule,
                     &spec.config_json,
-                    PluginLimits::rules(),
+                    limits,
                     self.store.clone(),
                 )
                 .map_err(|e| fail(e.to_string()))?;
@@ -146,7 +147,7 @@ impl RuleManager {
                 spec.interval,
                 fingerprint,
                 Arc::new(plugin),
-                self.head.clone(),
+                self.ctx.head.clone(),
             ))));
         }
         Ok(PreparedRules { groups })
@@ -176,11 +177,14 @@ impl RuleManager {
         let now_ms = unix_ms(SystemTime::now());
         for (key, removed) in old {
             stop(&removed);
-            self.plugin_metrics.untrack_for("rule_group", &key.label());
+            self.ctx
+                .plugin_metrics
+                .untrack_for(&self.ctx.tenant, "rule_group", &key.label());
             let ended = removed.group.mark_stale(now_ms);
             tracing::info!(group = %key.label(), stale_series = ended, "rule group removed");
         }
-        self.metrics.set(
+        self.ctx.metrics.set(
+            &self.ctx.tenant,
             running
                 .values()
                 .map(|r| r.group.clone())
@@ -189,7 +193,8 @@ impl RuleManager {
     }
 
     fn start(&self, group: Arc<Group>) -> Running {
-        self.plugin_metrics.track_for(
+        self.ctx.plugin_metrics.track_for(
+            &self.ctx.tenant,
             "rule_group",
             &group.key.label(),
             vec![("rule".to_string(), group.plugin.clone())],
@@ -211,6 +216,7 @@ impl RuleManager {
     /// Stops every group (no stale markers: the series are still true when the node stops).
     pub async fn shutdown(&self) {
         let running = std::mem::take(&mut *self.running.lock());
+        self.ctx.metrics.set(&self.ctx.tenant, Vec::new());
         for r in running.into_values() {
             let _ = r.stop.send(true);
             let _ = r.task.await;

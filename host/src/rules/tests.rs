@@ -312,17 +312,18 @@ mod manager {
     use super::*;
     use crate::config::Config;
     use crate::plugin::metrics::PluginMetrics;
-    use crate::rules::{RuleManager, RuleMetrics};
+    use crate::rules::{RuleContext, RuleManager, RuleMetrics};
 
     fn manager(head: &Arc<Head>) -> RuleManager {
-        let runtime = Arc::new(PluginRuntime::new().unwrap());
-        RuleManager::new(
-            runtime,
-            head.clone(),
-            Duration::from_secs(300),
-            PluginMetrics::default(),
-            RuleMetrics::default(),
-        )
+        RuleManager::new(RuleContext {
+            runtime: Arc::new(PluginRuntime::new().unwrap()),
+            head: head.clone(),
+            lookback: Duration::from_secs(300),
+            plugin_metrics: PluginMetrics::default(),
+            metrics: RuleMetrics::default(),
+            tenant: "default".into(),
+            limits: Default::default(),
+        })
     }
 
     fn config(dir: &std::path::Path, rules: &str) -> Config {

@@ -56,6 +56,9 @@ pub struct IngestReport {
     pub undecided_series: usize,
     /// Why the series stage gave no answer, when it did not.
     pub stage_error: Option<String>,
+    /// New series refused because the tenant is at its series limit; their samples were
+    /// dropped, and they are tried again on the next scrape.
+    pub series_refused: usize,
 }
 
 /// One cached series of the target: where its samples go and when it was last seen.
@@ -199,11 +202,16 @@ impl SeriesCache {
             let series = match decision {
                 Decision::Undecided => continue,
                 Decision::Drop => None,
-                Decision::Keep(labels) => {
-                    let (series, _) = head.get_or_create(&labels);
-                    report.series_added += 1;
-                    head.handle(series)
-                }
+                Decision::Keep(labels) => match head.create_within_limit(&labels) {
+                    Some((series, _)) => {
+                        report.series_added += 1;
+                        head.handle(series)
+                    }
+                    None => {
+                        report.series_refused += 1;
+                        continue;
+                    }
+                },
             };
             let kept = series.is_some();
             let slot = self.insert(raw, series, now);

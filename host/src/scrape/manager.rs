@@ -19,6 +19,7 @@ use super::stages::{GuardedStage, JobStages, StageSetupError};
 use super::target::{discovered_labels, Target};
 use crate::config::ScrapeConfig;
 use crate::model::Labels;
+use crate::plugin::PluginLimits;
 
 /// A target as `/api/v1/targets` shows it.
 #[derive(Clone)]
@@ -84,10 +85,11 @@ impl ScrapeManager {
             .collect();
         let runtime = self.ctx.plugins.clone();
         let loading = to_start.clone();
+        let limits = PluginLimits::default().for_tenant(&self.ctx.limits.read());
         let stages = tokio::task::spawn_blocking(move || {
             loading
                 .iter()
-                .map(|cfg| JobStages::load(&runtime, cfg))
+                .map(|cfg| JobStages::load(&runtime, cfg, limits))
                 .collect::<Result<Vec<_>, _>>()
         })
         .await
@@ -103,14 +105,14 @@ impl ScrapeManager {
                 let job = jobs.remove(&name).expect("listed above");
                 stop_job(job).await;
                 self.views.lock().expect("views lock").remove(&name);
-                self.ctx.telemetry.plugins.untrack(&name);
+                self.ctx.telemetry.plugins.untrack(&self.ctx.tenant, &name);
             }
         }
         for (cfg, stages) in to_start.into_iter().zip(stages) {
             self.ctx
                 .telemetry
                 .plugins
-                .track(&cfg.job_name, stages.plugin_list());
+                .track(&self.ctx.tenant, &cfg.job_name, stages.plugin_list());
             jobs.insert(cfg.job_name.clone(), self.start_job(cfg, stages));
         }
         Ok(())
@@ -121,7 +123,7 @@ impl ScrapeManager {
         let mut jobs = self.jobs.lock().await;
         for (name, job) in jobs.drain() {
             stop_job(job).await;
-            self.ctx.telemetry.plugins.untrack(&name);
+            self.ctx.telemetry.plugins.untrack(&self.ctx.tenant, &name);
         }
         self.views.lock().expect("views lock").clear();
     }
@@ -174,7 +176,7 @@ async fn run_job(
         job: cfg.job_name.clone(),
         honor_labels: cfg.honor_labels,
         honor_timestamps: cfg.honor_timestamps,
-        sample_limit: cfg.sample_limit,
+        sample_limit: tightest(cfg.sample_limit, ctx.limits.read().sample_limit),
         body_size_limit: cfg.body_size_limit,
         series_stage: stages.series.clone(),
     });
@@ -348,4 +350,13 @@ fn publish(
     );
     let total: usize = views.values().map(|v| v.active.len()).sum();
     ctx.telemetry.active_targets.set(total as i64);
+}
+
+/// The tighter of two limits where 0 means none.
+fn tightest(a: u64, b: u64) -> u64 {
+    match (a, b) {
+        (0, b) => b,
+        (a, 0) => a,
+        (a, b) => a.min(b),
+    }
 }

@@ -17,6 +17,7 @@ use super::ingest::{IngestReport, IngestSettings, SeriesCache};
 use super::parse::Format;
 use super::stages::GuardedStage;
 use super::target::Target;
+use crate::config::TenantLimits;
 use crate::model::labels::METRIC_NAME;
 use crate::model::{Labels, STALE_NAN};
 use crate::plugin::PluginRuntime;
@@ -105,6 +106,10 @@ pub struct LoopContext {
     pub telemetry: Arc<Telemetry>,
     pub plugins: Arc<PluginRuntime>,
     pub node_seed: u64,
+    /// The tenant the loops scrape for (metric labels, plugin budgets).
+    pub tenant: Arc<str>,
+    /// The tenant's limits, read when a job starts.
+    pub limits: Arc<parking_lot::RwLock<TenantLimits>>,
 }
 
 const REPORT_NAMES: [&str; 5] = [
@@ -179,7 +184,7 @@ impl ScrapeLoop {
         let grid = self.aligned_ms.get_or_insert(now_ms);
         let scrape_ms = aligned_scrape_time(grid, now_ms, self.target.interval.as_millis() as i64);
         let started = Instant::now();
-        let job = Telemetry::job(&self.settings.job);
+        let job = Telemetry::job(&self.ctx.tenant, &self.settings.job);
         self.ctx.telemetry.scrapes.get_or_create(&job).inc();
         let fetched = self
             .ctx
@@ -275,7 +280,7 @@ impl ScrapeLoop {
                 .inc_by(report.duplicates as u64);
         }
         t.scrape_duration.observe(duration.as_secs_f64());
-        let job = Telemetry::job(&self.settings.job);
+        let job = Telemetry::job(&self.ctx.tenant, &self.settings.job);
         t.series_cache_hits
             .get_or_create(&job)
             .inc_by(report.cache_hits as u64);
@@ -283,6 +288,11 @@ impl ScrapeLoop {
         t.series_cache_misses
             .get_or_create(&job)
             .inc_by(misses as u64);
+        if report.series_refused > 0 {
+            t.series_refused
+                .get_or_create(&job)
+                .inc_by(report.series_refused as u64);
+        }
         if report.undecided_series > 0 {
             t.series_undecided
                 .get_or_create(&job)

@@ -40,7 +40,11 @@ pub struct JobStages {
 
 impl JobStages {
     /// Loads every plugin of `cfg`. Blocking (compiles components): call off the async path.
-    pub fn load(runtime: &PluginRuntime, cfg: &ScrapeConfig) -> Result<JobStages, StageSetupError> {
+    pub fn load(
+        runtime: &PluginRuntime,
+        cfg: &ScrapeConfig,
+        limits: PluginLimits,
+    ) -> Result<JobStages, StageSetupError> {
         let stage = |world, name: &str, rules: &[RelabelConfig], extra: &[PluginRef]| {
             let mut plugins = Vec::new();
             if !rules.is_empty() {
@@ -52,6 +56,7 @@ impl JobStages {
                     &PluginSource::Stock("relabel".into()),
                     world,
                     &config,
+                    limits,
                 )?);
             }
             for p in extra {
@@ -62,6 +67,7 @@ impl JobStages {
                     &p.source,
                     world,
                     &p.config_json,
+                    limits,
                 )?);
             }
             let stage = Stage::new(world, plugins).map_err(|e| StageSetupError {
@@ -109,6 +115,7 @@ fn load_one(
     source: &PluginSource,
     world: World,
     config_json: &str,
+    limits: PluginLimits,
 ) -> Result<Arc<Plugin>, StageSetupError> {
     let fail = |reason: String| StageSetupError {
         job: cfg.job_name.clone(),
@@ -117,7 +124,7 @@ fn load_one(
     };
     let bytes = stock::read(source).map_err(fail)?;
     let plugin = runtime
-        .load(name, &bytes, world, config_json, PluginLimits::default())
+        .load(name, &bytes, world, config_json, limits)
         .map_err(|e| fail(e.to_string()))?;
     Ok(Arc::new(match source {
         PluginSource::File(path) => plugin.with_file(path.clone()),

@@ -26,6 +26,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
@@ -86,6 +87,8 @@ pub struct Head {
     shards: Box<[RwLock<Shard>]>,
     label_hasher: RandomState,
     wal: OnceLock<Arc<WalSink>>,
+    /// Most series [`Head::create_within_limit`] lets exist, 0 for no limit.
+    max_series: AtomicUsize,
 }
 
 impl Default for Head {
@@ -104,6 +107,22 @@ impl Head {
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             label_hasher: RandomState::new(),
             wal: OnceLock::new(),
+            max_series: AtomicUsize::new(0),
+        }
+    }
+
+    /// Caps the series [`Head::create_within_limit`] creates (a tenant's limit); 0 for none.
+    /// Series that exist already are not touched.
+    pub fn set_max_series(&self, max: usize) {
+        self.max_series.store(max, Relaxed);
+    }
+
+    /// [`Head::get_or_create`], except that a new series beyond the limit is refused (`None`);
+    /// an existing series is always found.
+    pub fn create_within_limit(&self, labels: &Labels) -> Option<(SeriesRef, bool)> {
+        match self.max_series.load(Relaxed) {
+            0 => Some(self.get_or_create(labels)),
+            max => self.find_or_create(labels, max),
         }
     }
 
@@ -118,14 +137,24 @@ impl Head {
     /// The ref stays valid until retention removes the series; `append` then answers
     /// [`AppendError::UnknownSeries`] and the caller should look the labels up again.
     pub fn get_or_create(&self, labels: &Labels) -> (SeriesRef, bool) {
+        self.find_or_create(labels, usize::MAX)
+            .expect("no limit to refuse a series")
+    }
+
+    /// Finds the series, or creates it if fewer than `max` exist (checked under the catalog's
+    /// write lock, so concurrent creators never pass the limit together).
+    fn find_or_create(&self, labels: &Labels, max: usize) -> Option<(SeriesRef, bool)> {
         debug_assert!(labels.iter().all(|l| !l.value.is_empty()), "{labels}");
         let hash = self.hash_labels(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
         if let Some(r) = self.find(&self.catalog.read(), hash, labels) {
-            return (r, false);
+            return Some((r, false));
         }
         let mut catalog = self.catalog.write();
         if let Some(r) = self.find(&catalog, hash, labels) {
-            return (r, false);
+            return Some((r, false));
+        }
+        if catalog.len >= max {
+            return None;
         }
         let r = SeriesRef(catalog.next_ref);
         catalog.next_ref += 1;
@@ -133,7 +162,7 @@ impl Head {
         if let Some(wal) = self.wal.get() {
             wal.log_series(r, labels);
         }
-        (r, true)
+        Some((r, true))
     }
 
     /// Recreates a series under the ref it was logged with (WAL replay; not logged again).

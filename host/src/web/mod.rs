@@ -4,6 +4,7 @@
 //! `server` accepts connections and routes; each endpoint lives in its own module. Handlers
 //! share one [`WebState`].
 
+pub mod auth;
 pub mod body;
 pub mod encoding;
 pub mod expfmt;
@@ -15,16 +16,16 @@ pub mod request_line;
 pub mod server;
 pub mod targets;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::config::DEFAULT_TENANT;
 use crate::model::Labels;
-use crate::plugin::{Plugin, PluginRuntime};
-use crate::rules::RuleManager;
-use crate::scrape::ScrapeManager;
-use crate::storage::Head;
+use crate::plugin::PluginRuntime;
 use crate::telemetry::Telemetry;
+use crate::tenant::Tenant;
 
 pub use server::serve;
 
@@ -34,68 +35,75 @@ pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(300);
 /// A request to reload the configuration file; the node answers with the outcome.
 pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
 
-/// The node's parts the handlers use.
-pub struct Services {
-    pub head: Arc<Head>,
-    pub scrape: Arc<ScrapeManager>,
-    pub rules: Arc<RuleManager>,
-    /// The plugin answering `/api/v1/query` (the stock `promql-rules`, world `query`).
-    pub query: Arc<Plugin>,
+/// What the handlers read.
+pub struct WebState {
+    /// Every tenant by name, the node's own ([`DEFAULT_TENANT`]) included.
+    tenants: RwLock<BTreeMap<String, Arc<Tenant>>>,
     /// Compiles uploaded components for the admin API.
     pub runtime: Arc<PluginRuntime>,
     pub telemetry: Arc<Telemetry>,
-}
-
-/// What the handlers read.
-pub struct WebState {
-    pub head: Arc<Head>,
-    pub scrape: Arc<ScrapeManager>,
-    pub rules: Arc<RuleManager>,
-    pub query: Arc<Plugin>,
-    pub runtime: Arc<PluginRuntime>,
-    pub telemetry: Arc<Telemetry>,
     pub external_labels: RwLock<Labels>,
-    /// The admin API's bearer token (`admin:` in the configuration); `None` disables it.
-    pub admin_token: RwLock<Option<String>>,
     pub lookback: Duration,
     /// Whether `POST /-/quit` and `POST /-/reload` are allowed, as `--web.enable-lifecycle`.
     pub enable_lifecycle: bool,
     /// Where `/-/reload` asks the node to reload its configuration (None: no config file).
     pub reload: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
+    /// The admin API's bearer token (`admin:` in the configuration); `None` disables it.
+    pub admin_token: RwLock<Option<String>>,
     ready: AtomicBool,
     quit: tokio::sync::Notify,
 }
 
 impl WebState {
     pub fn new(
-        services: Services,
+        own: Arc<Tenant>,
+        runtime: Arc<PluginRuntime>,
+        telemetry: Arc<Telemetry>,
         external_labels: Labels,
         enable_lifecycle: bool,
         reload: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
     ) -> Self {
-        let Services {
-            head,
-            scrape,
-            rules,
-            query,
-            runtime,
-            telemetry,
-        } = services;
         WebState {
-            head,
-            scrape,
-            rules,
-            query,
+            tenants: RwLock::new(BTreeMap::from([(own.name.clone(), own)])),
             runtime,
             telemetry,
-            admin_token: RwLock::new(None),
             external_labels: RwLock::new(external_labels),
             lookback: DEFAULT_LOOKBACK,
             enable_lifecycle,
             reload,
+            admin_token: RwLock::new(None),
             ready: AtomicBool::new(false),
             quit: tokio::sync::Notify::new(),
         }
+    }
+
+    /// The node's own tenant (the top-level configuration).
+    pub fn own_tenant(&self) -> Arc<Tenant> {
+        self.tenant(DEFAULT_TENANT)
+            .expect("the node's own tenant always exists")
+    }
+
+    pub fn tenant(&self, name: &str) -> Option<Arc<Tenant>> {
+        self.tenants
+            .read()
+            .expect("tenants lock")
+            .get(name)
+            .cloned()
+    }
+
+    pub fn tenants(&self) -> Vec<Arc<Tenant>> {
+        self.tenants
+            .read()
+            .expect("tenants lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Replaces the set of tenants (a reload added or removed some).
+    pub fn set_tenants(&self, tenants: impl IntoIterator<Item = Arc<Tenant>>) {
+        *self.tenants.write().expect("tenants lock") =
+            tenants.into_iter().map(|t| (t.name.clone(), t)).collect();
     }
 
     pub fn admin_token(&self) -> Option<String> {

@@ -27,9 +27,11 @@ use sha2::{Digest, Sha256};
 
 use crate::plugin::{Plugin, PluginError};
 
+use super::auth::{tokens_match, TENANT_HEADER};
 use super::body::{full, ResponseBody};
 use super::targets::label_map;
 use super::WebState;
+use crate::config::DEFAULT_TENANT;
 
 /// The largest component an upload may carry.
 const MAX_COMPONENT_BYTES: usize = 64 << 20;
@@ -55,12 +57,23 @@ pub async fn handle(state: &WebState, req: Request<Incoming>) -> Response<Respon
             )
         }
     };
-    let plugins = state.telemetry.plugins.find(|p| p.name() == name);
+    // The admin token covers every tenant; `X-Scope-OrgID` says whose plugins (default: the
+    // node's own).
+    let tenant = req
+        .headers()
+        .get(TENANT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(DEFAULT_TENANT)
+        .to_string();
+    let plugins = state
+        .telemetry
+        .plugins
+        .find(|p| p.tenant == tenant && p.plugin.name() == name);
     if plugins.is_empty() {
         return error(
             StatusCode::NOT_FOUND,
             "not_found",
-            &format!("no live plugin named {name:?}"),
+            &format!("tenant {tenant:?} has no live plugin named {name:?}"),
         );
     }
     match (&method, &parts[1..]) {
@@ -92,6 +105,7 @@ fn list(state: &WebState) -> Response<ResponseBody> {
         .map(|p| {
             let plugin = &p.plugin;
             json!({
+                "tenant": p.tenant,
                 "name": plugin.name(),
                 p.owner_label: p.owner,
                 "stage": p.stage,
@@ -238,15 +252,7 @@ fn denied(state: &WebState, req: &Request<Incoming>) -> Option<Response<Response
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let (a, b) = (
-        Sha256::digest(given.as_bytes()),
-        Sha256::digest(expected.as_bytes()),
-    );
-    let differs = a
-        .iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    (given.is_empty() || differs != 0).then(|| {
+    (given.is_empty() || !tokens_match(given, &expected)).then(|| {
         error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",

@@ -9,6 +9,7 @@
 //! `bad_data` (400) for a bad query or time, `execution` (422) for a query that failed.
 
 use std::fmt::Write;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::{header, Response, StatusCode};
@@ -18,9 +19,9 @@ use crate::plugin::{QueryAnswer, QueryError, QueryValue};
 use crate::scrape::unix_millis;
 
 use super::body::{full, ResponseBody};
-use super::WebState;
+use crate::tenant::Tenant;
 
-pub async fn handle(state: &WebState, form: &[(String, String)]) -> Response<ResponseBody> {
+pub async fn handle(tenant: &Arc<Tenant>, form: &[(String, String)]) -> Response<ResponseBody> {
     let param = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let at_ms = match param("time").filter(|t| !t.is_empty()) {
         None => unix_millis(SystemTime::now()),
@@ -36,8 +37,14 @@ pub async fn handle(state: &WebState, form: &[(String, String)]) -> Response<Res
         },
     };
     let expr = param("query").unwrap_or_default();
-    let plugin = state.query.clone();
-    let answer = tokio::task::spawn_blocking(move || plugin.query(&expr, at_ms)).await;
+    let tenant = tenant.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let plugin = tenant
+            .query_plugin()
+            .map_err(|e| QueryError::Execution(format!("loading the query plugin: {e:#}")))?;
+        plugin.query(&expr, at_ms)
+    })
+    .await;
     match answer {
         Ok(Ok(answer)) => success(&answer, at_ms),
         Ok(Err(QueryError::BadData(m))) => error(

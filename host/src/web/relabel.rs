@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 use super::body::{full, ResponseBody};
 use super::server::text;
 use super::targets::label_map;
-use super::WebState;
+use crate::tenant::Tenant;
 
-pub async fn handle(state: &WebState, query: Option<&str>) -> Response<ResponseBody> {
+pub async fn handle(tenant: &Tenant, query: Option<&str>) -> Response<ResponseBody> {
     let job = query
         .into_iter()
         .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
@@ -21,7 +21,7 @@ pub async fn handle(state: &WebState, query: Option<&str>) -> Response<ResponseB
     let Some(job) = job else {
         return text(StatusCode::BAD_REQUEST, "missing parameter: job\n");
     };
-    let Some((discovered, stage)) = state.scrape.target_stage_input(&job) else {
+    let Some((discovered, stage)) = tenant.scrape.target_stage_input(&job) else {
         return text(StatusCode::NOT_FOUND, &format!("no running job {job:?}\n"));
     };
     let traces = match tokio::task::spawn_blocking(move || stage.trace(&discovered)).await {

@@ -16,8 +16,9 @@ use super::body::{full, ResponseBody};
 use super::encoding::ContentEncoding;
 use super::federate::{self, FederateJob};
 use super::request_line::EscapingStream;
-use super::{plugins, query, relabel, targets, WebState};
+use super::{auth, plugins, query, relabel, targets, WebState};
 use crate::scrape::unix_millis;
+use crate::tenant::Tenant;
 
 /// Largest form body accepted on POST endpoints.
 const MAX_FORM_BYTES: usize = 1 << 20;
@@ -57,9 +58,54 @@ pub fn local_addr(listener: &TcpListener) -> Option<SocketAddr> {
 
 async fn route(state: Arc<WebState>, req: Request<Incoming>) -> Response<ResponseBody> {
     let path = req.uri().path().to_owned();
-    let (handler, response) = match (req.method(), path.as_str()) {
+    let (handler, response) = match tenant_scoped(&state, &req, &path) {
+        Err(refused) => (
+            TENANT_SCOPED
+                .iter()
+                .find(|p| **p == path)
+                .copied()
+                .unwrap_or("other"),
+            *refused,
+        ),
+        Ok(tenant) => dispatch(&state, tenant, req, &path).await,
+    };
+    state
+        .telemetry
+        .count_request(handler, response.status().as_u16());
+    response
+}
+
+/// Endpoints that read one tenant's data (`auth::tenant_for` decides which).
+const TENANT_SCOPED: [&str; 4] = [
+    "/federate",
+    "/api/v1/query",
+    "/api/v1/targets",
+    "/api/v1/relabel",
+];
+
+/// The tenant a tenant-scoped request is for (the node's own for the others).
+fn tenant_scoped(
+    state: &WebState,
+    req: &Request<Incoming>,
+    path: &str,
+) -> Result<Arc<Tenant>, Box<Response<ResponseBody>>> {
+    if TENANT_SCOPED.contains(&path) {
+        auth::tenant_for(state, req.headers())
+    } else {
+        Ok(state.own_tenant())
+    }
+}
+
+async fn dispatch(
+    state: &Arc<WebState>,
+    tenant: Arc<Tenant>,
+    req: Request<Incoming>,
+    path: &str,
+) -> (&'static str, Response<ResponseBody>) {
+    let state = state.clone();
+    match (req.method(), path) {
         (&Method::GET | &Method::POST, "/federate") => {
-            ("/federate", handle_federate(&state, req).await)
+            ("/federate", handle_federate(&state, &tenant, req).await)
         }
         (&Method::GET | &Method::HEAD, "/-/healthy") => {
             ("/-/healthy", text(StatusCode::OK, "wasmfed is Healthy.\n"))
@@ -68,27 +114,23 @@ async fn route(state: Arc<WebState>, req: Request<Incoming>) -> Response<Respons
         (&Method::GET, "/metrics") => ("/metrics", metrics(&state)),
         (&Method::GET, "/api/v1/relabel") => (
             "/api/v1/relabel",
-            relabel::handle(&state, req.uri().query()).await,
+            relabel::handle(&tenant, req.uri().query()).await,
         ),
         (&Method::GET | &Method::POST, "/api/v1/query") => {
-            ("/api/v1/query", handle_query(&state, req).await)
+            ("/api/v1/query", handle_query(&state, &tenant, req).await)
         }
         (_, p) if p == "/api/v1/plugins" || p.starts_with("/api/v1/plugins/") => {
             ("/api/v1/plugins", plugins::handle(&state, req).await)
         }
         (&Method::GET, "/api/v1/targets") => (
             "/api/v1/targets",
-            targets::handle(&state, req.uri().query()),
+            targets::handle(&tenant, req.uri().query()),
         ),
         (&Method::POST | &Method::PUT, "/-/quit") => ("/-/quit", quit(&state)),
         (&Method::POST | &Method::PUT, "/-/reload") => ("/-/reload", reload(&state).await),
         (&Method::GET, "/") => ("/", text(StatusCode::OK, INDEX)),
         _ => ("other", text(StatusCode::NOT_FOUND, "404 page not found\n")),
-    };
-    state
-        .telemetry
-        .count_request(handler, response.status().as_u16());
-    response
+    }
 }
 
 const INDEX: &str = "wasmfed: a Prometheus-compatible federation node\n\n\
@@ -100,7 +142,11 @@ const INDEX: &str = "wasmfed: a Prometheus-compatible federation node\n\n\
 /metrics                      wasmfed's own metrics\n\
 /-/healthy, /-/ready          liveness and readiness\n";
 
-async fn handle_federate(state: &WebState, req: Request<Incoming>) -> Response<ResponseBody> {
+async fn handle_federate(
+    state: &WebState,
+    tenant: &Tenant,
+    req: Request<Incoming>,
+) -> Response<ResponseBody> {
     if !state.is_ready() {
         return text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
     }
@@ -125,7 +171,7 @@ async fn handle_federate(state: &WebState, req: Request<Incoming>) -> Response<R
     };
     let external_labels = state.external_labels.read().expect("labels lock").clone();
     federate::respond(FederateJob {
-        head: state.head.clone(),
+        head: tenant.head.clone(),
         matcher_sets,
         external_labels,
         now_ms: unix_millis(std::time::SystemTime::now()),
@@ -135,12 +181,16 @@ async fn handle_federate(state: &WebState, req: Request<Incoming>) -> Response<R
     })
 }
 
-async fn handle_query(state: &WebState, req: Request<Incoming>) -> Response<ResponseBody> {
+async fn handle_query(
+    state: &WebState,
+    tenant: &Arc<Tenant>,
+    req: Request<Incoming>,
+) -> Response<ResponseBody> {
     if !state.is_ready() {
         return text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
     }
     match form_values(req).await {
-        Ok(form) => query::handle(state, &form).await,
+        Ok(form) => query::handle(tenant, &form).await,
         Err(reason) => text(
             StatusCode::BAD_REQUEST,
             &format!("error parsing form values: {reason}\n"),
@@ -181,10 +231,13 @@ fn ready(state: &WebState) -> Response<ResponseBody> {
 }
 
 fn metrics(state: &WebState) -> Response<ResponseBody> {
-    state
-        .telemetry
-        .head_series
-        .set(state.head.num_series() as i64);
+    state.telemetry.head_series.set(
+        state
+            .tenants()
+            .iter()
+            .map(|t| t.head.num_series())
+            .sum::<usize>() as i64,
+    );
     Response::builder()
         .header(
             header::CONTENT_TYPE,

@@ -8,10 +8,10 @@ use http::{header, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
 use super::body::{full, ResponseBody};
-use super::WebState;
 use crate::model::Labels;
+use crate::tenant::Tenant;
 
-pub fn handle(state: &WebState, query: Option<&str>) -> Response<ResponseBody> {
+pub fn handle(tenant: &Tenant, query: Option<&str>) -> Response<ResponseBody> {
     let wanted = query
         .into_iter()
         .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
@@ -23,7 +23,7 @@ pub fn handle(state: &WebState, query: Option<&str>) -> Response<ResponseBody> {
         "dropped" => (false, true),
         _ => (true, true),
     };
-    let view = state.scrape.targets();
+    let view = tenant.scrape.targets();
     let active: Vec<Value> = if show_active {
         view.active
             .iter()

@@ -329,3 +329,20 @@ fn concurrent_appends_and_reads() {
         );
     }
 }
+
+#[test]
+fn a_series_limit_refuses_new_series_but_finds_existing_ones() {
+    let head = Head::new();
+    let set = |i: usize| Labels::from_pairs([("__name__", "m"), ("i", &*i.to_string())]);
+    head.set_max_series(2);
+    assert!(head.create_within_limit(&set(0)).unwrap().1);
+    assert!(head.create_within_limit(&set(1)).unwrap().1);
+    assert_eq!(head.create_within_limit(&set(2)), None);
+    assert_eq!(
+        head.create_within_limit(&set(0)).map(|(_, new)| new),
+        Some(false)
+    );
+    assert_eq!(head.num_series(), 2);
+    head.set_max_series(0);
+    assert!(head.create_within_limit(&set(2)).unwrap().1);
+}

@@ -1,0 +1,99 @@
+//! A tenant's durability: replaying its write-ahead log into its head at start, and retention
+//! cutting head and log together afterwards.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
+
+use crate::scrape::unix_millis;
+use crate::storage::wal::{Retention, Wal, WalOptions};
+use crate::storage::Head;
+use crate::telemetry::Telemetry;
+
+/// How often retention runs at most and at least: four times per retention period in between,
+/// so a short retention (as in tests) is kept about as well as a long one.
+const RETENTION_CHECK_MAX: Duration = Duration::from_secs(60);
+const RETENTION_CHECK_MIN: Duration = Duration::from_secs(1);
+
+/// Replays the WAL in `dir` into `head`, drops what is past retention and checkpoints the
+/// rest, off the async threads.
+pub(super) async fn open_wal(
+    head: &Arc<Head>,
+    telemetry: &Arc<Telemetry>,
+    dir: PathBuf,
+    options: WalOptions,
+    retention: Retention,
+) -> anyhow::Result<Arc<Wal>> {
+    let (head, metrics) = (head.clone(), telemetry.wal.clone());
+    tokio::task::spawn_blocking(move || {
+        tracing::info!(dir = %dir.display(), "replaying the write-ahead log");
+        let (wal, report) = Wal::open(&dir, &head, options, metrics)?;
+        tracing::info!(
+            dir = %dir.display(),
+            files = report.files,
+            checkpoint = report.checkpoint,
+            records = report.records,
+            series = report.series,
+            samples = report.samples,
+            out_of_order = report.out_of_order,
+            duplicates = report.duplicates,
+            unknown_series = report.unknown_series,
+            damaged = report.damage.len(),
+            truncated = report.truncated.len(),
+            duration_ms = report.duration.as_millis() as u64,
+            "write-ahead log replayed"
+        );
+        let now = unix_millis(SystemTime::now());
+        head.truncate_before(now - retention.time.as_millis() as i64);
+        // A failed checkpoint is not fatal: the segments it would replace stay and replay again.
+        let _ = wal.checkpoint(&head);
+        Ok(Arc::new(wal))
+    })
+    .await?
+}
+
+/// Cuts `head` (and its log) to `retention` periodically until `stopped`.
+pub(super) async fn enforce_retention(
+    head: Arc<Head>,
+    wal: Option<Arc<Wal>>,
+    retention: Retention,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let every = (retention.time / 4).clamp(RETENTION_CHECK_MIN, RETENTION_CHECK_MAX);
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        let now = unix_millis(SystemTime::now());
+        let Some(wal) = &wal else {
+            let removed = head.truncate_before(now - retention.time.as_millis() as i64);
+            if removed > 0 {
+                tracing::info!(removed, "retention removed series");
+            }
+            continue;
+        };
+        let (head, wal) = (head.clone(), wal.clone());
+        let outcome =
+            tokio::task::spawn_blocking(move || wal.enforce_retention(&head, &retention, now))
+                .await;
+        match outcome {
+            Ok(Ok(report)) => {
+                if report.removed_series > 0 || report.size_cutoff_ms.is_some() {
+                    tracing::info!(
+                        removed = report.removed_series,
+                        size_cutoff_ms = report.size_cutoff_ms,
+                        wal_bytes = report.bytes,
+                        "retention removed series"
+                    );
+                }
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "retention failed"),
+            Err(e) => tracing::error!(error = %e, "retention task failed"),
+        }
+    }
+}
