@@ -6,7 +6,8 @@ Prometheus scraping exactly those targets at the same interval. After a warm-up 
 for each: CPU seconds per million ingested samples (from /proc and each server's own sample
 counter), resident memory per active series, and the time and size of `/federate` of every
 series. It prints the figures and the ratio wasmfed/Prometheus for each (lower is better,
-except bytes, which should be equal).
+except bytes, which should be equal), then wasmfed's plugin-call and series-cache counters
+over the same window: with `--relabel`, a steady scrape should make no plugin call at all.
 
 Everything listens on 127.0.0.1; temp dirs are removed at the end.
 
@@ -53,6 +54,23 @@ def metric(url, name):
     if not values:
         raise RuntimeError(f"{name} not found at {url}")
     return sum(values)
+
+
+def metrics_or_zero(url, names):
+    """Sums of several metrics from one fetch of `url`; 0 for a metric not exposed."""
+    lines = http_get(url).decode().splitlines()
+    sums = {}
+    for name in names:
+        pattern = re.compile(r"^" + re.escape(name) + r"(\{[^}]*\})?\s+(\S+)")
+        sums[name] = sum(float(m.group(2)) for m in map(pattern.match, lines) if m)
+    return sums
+
+
+# wasmfed's own view of its relabel stage: plugin calls and series-cache lookups. In a steady
+# scrape the cache answers every series, so plugin calls stop growing after the warm-up.
+WASMFED_CACHE_METRICS = ["wasmfed_plugin_calls_total", "wasmfed_plugin_call_seconds_total",
+                         "wasmfed_plugin_instantiations_total", "wasmfed_series_cache_hits_total",
+                         "wasmfed_series_cache_misses_total"]
 
 
 def wait_ready(url, what, limit=60):
@@ -145,9 +163,12 @@ def main():
                            "prometheus_tsdb_head_series"),
             "wasmfed": (wf, f"127.0.0.1:{wf_port}", "wasmfed_samples_scraped_total", "wasmfed_head_series"),
         }
+        wf_metrics_url = f"http://127.0.0.1:{wf_port}/metrics"
+        cache_before = metrics_or_zero(wf_metrics_url, WASMFED_CACHE_METRICS)
         before = {k: (cpu_seconds(p.pid), metric(f"http://{a}/metrics", s)) for k, (p, a, s, _) in servers.items()}
         time.sleep(args.measure)
         after = {k: (cpu_seconds(p.pid), metric(f"http://{a}/metrics", s)) for k, (p, a, s, _) in servers.items()}
+        cache_after = metrics_or_zero(wf_metrics_url, WASMFED_CACHE_METRICS)
 
         results = {}
         for k, (p, addr, _, series_metric) in servers.items():
@@ -178,6 +199,9 @@ def main():
             p, w = results["prometheus"][key], results["wasmfed"][key]
             ratio = w / p if p else float("nan")
             print(f"{label:<28}{p:>14.4g}{w:>14.4g}{ratio:>10.3f}")
+        print(f"\nwasmfed relabel stage and series cache{'':<10}{'at start':>14}{'growth in window':>18}")
+        for name in WASMFED_CACHE_METRICS:
+            print(f"{name:<48}{cache_before[name]:>14.6g}{cache_after[name] - cache_before[name]:>18.6g}")
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)

@@ -198,7 +198,11 @@ impl SeriesCache {
                 limit: settings.sample_limit,
             });
         }
-        for ((raw, indexes), decision) in new_series.into_iter().zip(decided) {
+        // The cache keys of a scrape's new series are allocated back to back, before their
+        // series: every later scrape looks them up in this same order, and keys that sit
+        // together in memory cost one cache miss per few lookups instead of one each.
+        let keys: Vec<Box<str>> = new_series.iter().map(|(raw, _)| Box::from(*raw)).collect();
+        for (((_, indexes), decision), key) in new_series.into_iter().zip(decided).zip(keys) {
             let series = match decision {
                 Decision::Undecided => continue,
                 Decision::Drop => None,
@@ -214,7 +218,7 @@ impl SeriesCache {
                 },
             };
             let kept = series.is_some();
-            let slot = self.insert(raw, series, now);
+            let slot = self.insert(key, series, now);
             if kept {
                 for &i in &indexes {
                     pending[i].slot = slot;
@@ -321,7 +325,7 @@ impl SeriesCache {
         }
     }
 
-    fn insert(&mut self, raw: &str, series: Option<SeriesHandle>, now: u64) -> u32 {
+    fn insert(&mut self, key: Box<str>, series: Option<SeriesHandle>, now: u64) -> u32 {
         let slot = Slot {
             series,
             last_seen: now,
@@ -337,7 +341,7 @@ impl SeriesCache {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.index.insert(raw.into(), at);
+        self.index.insert(key, at);
         at
     }
 
