@@ -155,3 +155,71 @@ impl RawTenant {
         Ok((tenant, section.warnings))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn load(yaml: &str) -> Result<Config, String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.token"), "from-file\n").unwrap();
+        Config::from_yaml(yaml, dir.path())
+            .map(|l| l.config)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn tenants_have_their_own_jobs_tokens_and_limits() {
+        let config = load(
+            "scrape_configs: [{job_name: own, static_configs: [{targets: ['h:1']}]}]
+tenants:
+  - name: a
+    bearer_token: s3cret
+    limits: {max_series: 10, sample_limit: 5, plugin_memory: 32MB, plugin_fuel: 1000}
+    scrape_configs: [{job_name: own, static_configs: [{targets: ['h:2']}]}]
+    rule_files: [a.rules]
+  - name: b.team-2
+    bearer_token_file: b.token
+",
+        )
+        .unwrap();
+        assert_eq!(config.scrape_configs[0].job_name, "own");
+        let [a, b] = &config.tenants[..] else {
+            panic!("{:?}", config.tenants)
+        };
+        assert_eq!((a.name.as_str(), a.bearer_token.as_str()), ("a", "s3cret"));
+        assert_eq!(a.limits.max_series, 10);
+        assert_eq!(a.limits.sample_limit, 5);
+        assert_eq!(a.limits.plugin_memory, Some(32 << 20));
+        assert_eq!(a.limits.plugin_fuel, Some(1000));
+        assert_eq!(a.limits.plugin_max_output_labels, None);
+        assert_eq!(a.scrape_configs[0].job_name, "own", "job names are per tenant");
+        assert!(a.rule_files[0].ends_with("a.rules"));
+        assert_eq!(b.bearer_token, "from-file");
+        assert!(b.scrape_configs.is_empty());
+        assert!(!format!("{a:?}").contains("s3cret"), "tokens stay out of logs");
+    }
+
+    #[test]
+    fn bad_tenants_are_refused_with_the_reason() {
+        let cases = [
+            ("tenants: [{name: a}]", "a tenant needs bearer_token or bearer_token_file"),
+            ("tenants: [{name: default, bearer_token: t}]", "the node's own tenant"),
+            ("tenants: [{name: 'a/b', bearer_token: t}]", "[A-Za-z0-9_.-]"),
+            (
+                "tenants: [{name: a, bearer_token: t}, {name: a, bearer_token: u}]",
+                "multiple tenants named \"a\"",
+            ),
+            ("tenants: [{name: a, bearer_token: t, token: x}]", "unknown field `token`"),
+            (
+                "tenants: [{name: a, bearer_token: t, scrape_configs: [{job_name: j}, {job_name: j}]}]",
+                "tenant \"a\": found multiple scrape configs with job name \"j\"",
+            ),
+            ("tenants: [{name: a, bearer_token: t, limits: {max_series: -1}}]", "max_series"),
+        ];
+        for (yaml, want) in cases {
+            let err = load(yaml).unwrap_err();
+            assert!(err.contains(want), "{yaml}: {err}");
+        }
+    }
+}
