@@ -7,4 +7,6 @@ mod federate;
 mod harness;
 mod plugins;
 mod prometheus;
+mod query_api;
 mod reload;
+mod rules;
