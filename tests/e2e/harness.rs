@@ -403,3 +403,92 @@ fn futures_stream(
     }
     Repeat(chunk, count)
 }
+
+/// Debian's `prometheus-node-exporter` (installed by `./test.sh`) on loopback with only its
+/// meminfo collector, which is all the seed deployment's rules read and keeps it light; killed
+/// on drop.
+pub struct NodeExporter {
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl NodeExporter {
+    pub fn start() -> NodeExporter {
+        let binary = std::env::var_os("NODE_EXPORTER_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "/usr/bin/prometheus-node-exporter".into());
+        assert!(
+            binary.exists(),
+            "{} not found: ./test.sh installs Debian's prometheus-node-exporter",
+            binary.display()
+        );
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let child = Command::new(binary)
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--collector.disable-defaults")
+            .arg("--collector.meminfo")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting prometheus-node-exporter");
+        let exporter = NodeExporter { addr, child };
+        wait_for("node_exporter to serve", Duration::from_secs(20), || {
+            exporter
+                .metric("node_memory_MemTotal_bytes")
+                .map(|_| ())
+                .ok_or_else(|| "no node_memory_MemTotal_bytes yet".to_string())
+        });
+        exporter
+    }
+
+    /// The value of an unlabeled series on its `/metrics`.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        let text = get(self.addr, "/metrics").ok()?.text();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    }
+}
+
+impl Drop for NodeExporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value on a `/metrics` text of the series named `name` whose labels include `labels`
+/// (others allowed); `None` when there is none.
+pub fn metric_with(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = match line.rfind('}') {
+                Some(i) => (&line[..=i], &line[i + 1..]),
+                None => line.split_once(' ')?,
+            };
+            let parsed = wasmfed::scrape::parse::parse_series(series).ok()?;
+            let has = |k: &str, v: &str| parsed.iter().any(|l| l.name == k && l.value == v);
+            if !has("__name__", name) || !labels.iter().all(|(k, v)| has(k, v)) {
+                return None;
+            }
+            value.split_whitespace().next()?.parse().ok()
+        })
+}
+
+/// `global:` with 1 s scrapes and evaluations, and the external labels given.
+pub fn global_section(external_labels: &str) -> String {
+    format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n{external_labels}"
+    )
+}
+
+/// A `scrape_configs` entry for `targets`; `extra` holds the job's other keys, indented as
+/// job keys.
+pub fn static_job(name: &str, targets: &[SocketAddr], extra: &str) -> String {
+    let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+    format!(
+        "  - job_name: {name}\n{extra}    static_configs:\n      - targets: [{}]\n",
+        targets.join(", ")
+    )
+}

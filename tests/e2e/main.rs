@@ -8,5 +8,7 @@ mod harness;
 mod hotload;
 mod plugins;
 mod prometheus;
+mod query_api;
 mod reload;
+mod rules;
 mod tenants;
