@@ -193,11 +193,17 @@ tenants:
         assert_eq!(a.limits.plugin_memory, Some(32 << 20));
         assert_eq!(a.limits.plugin_fuel, Some(1000));
         assert_eq!(a.limits.plugin_max_output_labels, None);
-        assert_eq!(a.scrape_configs[0].job_name, "own", "job names are per tenant");
+        assert_eq!(
+            a.scrape_configs[0].job_name, "own",
+            "job names are per tenant"
+        );
         assert!(a.rule_files[0].ends_with("a.rules"));
         assert_eq!(b.bearer_token, "from-file");
         assert!(b.scrape_configs.is_empty());
-        assert!(!format!("{a:?}").contains("s3cret"), "tokens stay out of logs");
+        assert!(
+            !format!("{a:?}").contains("s3cret"),
+            "tokens stay out of logs"
+        );
     }
 
     #[test]

@@ -36,6 +36,17 @@ pub async fn handle(tenant: &Arc<Tenant>, form: &[(String, String)]) -> Response
             }
         },
     };
+    if let Some(timeout) = param("timeout").filter(|t| !t.is_empty()) {
+        if parse_timeout(&timeout).is_none() {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_data",
+                &format!(
+                    "invalid parameter \"timeout\": cannot parse {timeout:?} to a valid duration"
+                ),
+            );
+        }
+    }
     let expr = param("query").unwrap_or_default();
     let tenant = tenant.clone();
     let answer = tokio::task::spawn_blocking(move || {
@@ -80,6 +91,17 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp_millis())
         .map_err(|_| format!("cannot parse {s:?} to a valid timestamp"))
+}
+
+/// Prometheus' `parseDuration`: seconds as a float, or a duration like `30s`. The engine has
+/// no deadline of its own (a plugin call has its budget), so the value is only checked.
+fn parse_timeout(s: &str) -> Option<std::time::Duration> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| std::time::Duration::from_secs_f64(secs));
+    }
+    s.parse::<crate::config::Duration>()
+        .ok()
+        .map(|d| d.as_std())
 }
 
 fn json_response(status: StatusCode, body: String) -> Response<ResponseBody> {
@@ -290,6 +312,20 @@ mod tests {
         ];
         for (s, want) in cases {
             assert_eq!(parse_time(s), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn timeouts_parse_as_prometheus_parses_them() {
+        let cases = [
+            ("30s", Some(30_000)),
+            ("1.5", Some(1_500)),
+            ("2m", Some(120_000)),
+            ("abc", None),
+            ("-1", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_timeout(s).map(|d| d.as_millis() as u64), want, "{s}");
         }
     }
 

@@ -198,9 +198,10 @@ async fn handle_query(
     }
 }
 
-/// The query string's pairs, then a urlencoded POST body's, as Go's `ParseForm` merges them.
+/// A urlencoded POST body's pairs, then the query string's, as Go's `ParseForm` merges them
+/// (so for a single-valued parameter, the body wins).
 pub(super) async fn form_values(req: Request<Incoming>) -> Result<Vec<(String, String)>, String> {
-    let mut pairs: Vec<(String, String)> = req
+    let query: Vec<(String, String)> = req
         .uri()
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
@@ -210,6 +211,7 @@ pub(super) async fn form_values(req: Request<Incoming>) -> Result<Vec<(String, S
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let mut pairs = Vec::new();
     if req.method() == Method::POST && is_form {
         let limited = http_body_util::Limited::new(req.into_body(), MAX_FORM_BYTES);
         let body = limited
@@ -219,6 +221,7 @@ pub(super) async fn form_values(req: Request<Incoming>) -> Result<Vec<(String, S
             .to_bytes();
         pairs.extend(form_urlencoded::parse(&body).into_owned());
     }
+    pairs.extend(query);
     Ok(pairs)
 }
 
