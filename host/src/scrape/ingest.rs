@@ -32,6 +32,10 @@ pub enum IngestError {
     Parse(#[from] ParseError),
     #[error("sample limit exceeded: {samples} samples, limit {limit}")]
     SampleLimit { samples: usize, limit: u64 },
+    /// Only with [`IngestSettings::known_only`]: the scrape has a series the cache does not
+    /// know, so the series stage must run; nothing was stored.
+    #[error("new series need the series stage")]
+    NewSeries,
 }
 
 /// The counts a scrape reports in its synthetic series and in the node's own metrics.
@@ -96,6 +100,10 @@ pub struct IngestSettings<'a> {
     pub sample_limit: u64,
     /// metric_relabel_configs and series plugins; the synthetic series never pass through it.
     pub series_stage: &'a GuardedStage,
+    /// Give up with [`IngestError::NewSeries`] at the first series not in the cache, so a
+    /// caller can ingest the common scrape (all series known) where it is and move only scrapes
+    /// that call plugins to a blocking thread.
+    pub known_only: bool,
 }
 
 struct Pending {
@@ -158,6 +166,10 @@ impl SeriesCache {
                         continue;
                     }
                     slot
+                }
+                None if settings.known_only => {
+                    self.scrape_count -= 1;
+                    return Err(IngestError::NewSeries);
                 }
                 None => {
                     let at = *new_index.entry(raw.series).or_insert_with(|| {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
 use super::fetch::Fetcher;
-use super::ingest::{IngestReport, IngestSettings, SeriesCache};
+use super::ingest::{IngestError, IngestReport, IngestSettings, SeriesCache};
 use super::parse::Format;
 use super::stages::GuardedStage;
 use super::target::Target;
@@ -236,16 +236,20 @@ impl ScrapeLoop {
         format: Format,
         scrape_ms: i64,
     ) -> Result<IngestReport, String> {
-        if self.settings.series_stage.is_empty() && body.len() <= INLINE_PARSE_BYTES {
-            return ingest(
+        if body.len() <= INLINE_PARSE_BYTES {
+            // Plugins run only for new series: a scrape of known ones stays on this thread.
+            let known_only = !self.settings.series_stage.is_empty();
+            let inline = ingest(
                 &mut self.cache,
                 &self.ctx.head,
                 &self.target,
                 &self.settings,
-                &body,
-                format,
-                scrape_ms,
+                (&body, format, scrape_ms),
+                known_only,
             );
+            if !matches!(inline, Err(IngestError::NewSeries)) {
+                return inline.map_err(|e| e.to_string());
+            }
         }
         let mut cache = std::mem::take(&mut self.cache);
         let (head, target, settings) = (
@@ -254,9 +258,9 @@ impl ScrapeLoop {
             self.settings.clone(),
         );
         let (cache, result) = tokio::task::spawn_blocking(move || {
-            let result = ingest(
-                &mut cache, &head, &target, &settings, &body, format, scrape_ms,
-            );
+            let scrape = (&body[..], format, scrape_ms);
+            let result = ingest(&mut cache, &head, &target, &settings, scrape, false)
+                .map_err(|e| e.to_string());
             (cache, result)
         })
         .await
@@ -329,25 +333,26 @@ impl ScrapeLoop {
     }
 }
 
+/// One scrape's body, its format and its timestamp.
+type Scrape<'a> = (&'a [u8], Format, i64);
+
 fn ingest(
     cache: &mut SeriesCache,
     head: &Head,
     target: &Target,
     settings: &LoopSettings,
-    body: &[u8],
-    format: Format,
-    scrape_ms: i64,
-) -> Result<IngestReport, String> {
+    (body, format, scrape_ms): Scrape<'_>,
+    known_only: bool,
+) -> Result<IngestReport, IngestError> {
     let ingest_settings = IngestSettings {
         target_labels: &target.public,
         honor_labels: settings.honor_labels,
         honor_timestamps: settings.honor_timestamps,
         sample_limit: settings.sample_limit,
         series_stage: &settings.series_stage,
+        known_only,
     };
-    cache
-        .ingest(head, &ingest_settings, body, format, scrape_ms)
-        .map_err(|e| e.to_string())
+    cache.ingest(head, &ingest_settings, body, format, scrape_ms)
 }
 
 fn report_series(head: &Head, target_labels: &Labels) -> [SeriesRef; 5] {

@@ -8,6 +8,7 @@ fn settings(target: &Labels) -> IngestSettings<'_> {
         honor_timestamps: true,
         sample_limit: 0,
         series_stage: &NO_STAGE,
+        known_only: false,
     }
 }
 
@@ -214,4 +215,68 @@ fn invalid_utf8_is_refused() {
         )
         .unwrap_err();
     assert_eq!(err, IngestError::NotUtf8(5));
+}
+
+#[test]
+fn known_only_stores_a_scrape_of_known_series_and_gives_up_at_a_new_one() {
+    let head = Head::new();
+    let target = target();
+    let mut cache = SeriesCache::default();
+    cache
+        .ingest(
+            &head,
+            &settings(&target),
+            b"a 1\nb 2\n",
+            Format::PrometheusText,
+            1000,
+        )
+        .unwrap();
+    let known_only = IngestSettings {
+        known_only: true,
+        ..settings(&target)
+    };
+    let report = cache
+        .ingest(
+            &head,
+            &known_only,
+            b"a 3\nb 4\n",
+            Format::PrometheusText,
+            2000,
+        )
+        .unwrap();
+    assert_eq!((report.scraped, report.cache_hits), (2, 2));
+    let err = cache
+        .ingest(
+            &head,
+            &known_only,
+            b"a 5\nc 6\n",
+            Format::PrometheusText,
+            3000,
+        )
+        .unwrap_err();
+    assert_eq!(err, IngestError::NewSeries);
+    // Nothing of the refused scrape was stored; the full ingest then stores all of it, and
+    // series b (absent from it) ends there, as after any scrape.
+    let full = cache
+        .ingest(
+            &head,
+            &settings(&target),
+            b"a 5\nc 6\n",
+            Format::PrometheusText,
+            3000,
+        )
+        .unwrap();
+    assert_eq!((full.series_added, full.stale_markers), (1, 1));
+    let a = head.select(&[crate::storage::Matcher::new(
+        crate::storage::MatchOp::Equal,
+        "__name__",
+        "a",
+    )
+    .unwrap()]);
+    let times: Vec<i64> = head
+        .samples(a[0], 0, 10_000)
+        .iter()
+        .map(|s| s.timestamp_ms)
+        .collect();
+    assert_eq!(times, [1000, 2000, 3000]);
 }
