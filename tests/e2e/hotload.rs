@@ -101,14 +101,15 @@ fn fifty_swaps_under_a_100ms_scrape_lose_and_duplicate_nothing() {
         .next()
         .expect("up");
     let first_swap_window = *scrapes.first().unwrap();
-    // No scrape missed: the scrape timestamps are one interval apart, throughout (give or take
-    // the scheduler's jitter: Prometheus snaps timestamps to the grid only for intervals over
-    // 200 ms, and so does wasmfed).
+    // No scrape missed: no two scrapes are two intervals apart. (Timestamps jitter around
+    // the interval: Prometheus snaps them to the grid only for intervals over 200 ms, and so
+    // does wasmfed; a loaded machine can delay one scrape, but a missed one leaves a hole.)
     let gaps: Vec<i64> = scrapes.windows(2).map(|w| w[1] - w[0]).collect();
     assert!(
-        gaps.iter().all(|g| (50..150).contains(g)),
+        gaps.iter().all(|g| *g < 200),
         "gaps between scrapes: {gaps:?}"
     );
+    assert!(scrapes.len() >= 50, "{} scrapes", scrapes.len());
     for i in ["0", "1", "2"] {
         let by_relabel = samples
             .get(&(i.into(), "relabel".into()))
