@@ -105,12 +105,22 @@ fn tenants_see_only_their_own_series_with_their_own_token() {
         let (text_b, series_b) = random_exposition(&mut rng, 30);
         let exporter_a = Exporter::start(move |_| Reply::Text(text_a.clone()));
         let exporter_b = Exporter::start(move |_| Reply::Text(text_b.clone()));
+        // Each tenant's rule counts every series its rule plugin can read through `store`.
+        let rules = "    rule_files: [count.rules]\n";
         let config = format!(
-            "global: {{scrape_interval: 1s}}\ntenants:\n{}{}",
-            tenant_config("a", "token-a", exporter_a.addr, ""),
-            tenant_config("b", "token-b", exporter_b.addr, ""),
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\ntenants:\n{}{}",
+            tenant_config("a", "token-a", exporter_a.addr, rules),
+            tenant_config("b", "token-b", exporter_b.addr, rules),
         );
-        let node = Wasmfed::start(&config);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("count.rules"),
+            "groups:\n  - name: count\n    rules:\n      - record: tenant:series:count\n        expr: count({__name__=~\".+\",job!=\"\"})\n",
+        )
+        .unwrap();
+        let path = dir.path().join("wasmfed.yml");
+        std::fs::write(&path, config).unwrap();
+        let node = Wasmfed::start_with(dir, &path, &[]);
         let synthetic: BTreeSet<&str> = [
             "up",
             "scrape_duration_seconds",
@@ -126,7 +136,10 @@ fn tenants_see_only_their_own_series_with_their_own_token() {
             let got = wait_for("the tenant's series", Duration::from_secs(20), || {
                 let got: BTreeSet<String> = federated(&node, tenant, token)
                     .into_iter()
-                    .filter(|s| !synthetic.contains(s.split('{').next().unwrap()))
+                    .filter(|s| {
+                        let name = s.split('{').next().unwrap();
+                        !synthetic.contains(name) && name != "tenant:series:count"
+                    })
                     .collect();
                 (got == *own).then_some(got.clone()).ok_or(format!(
                     "{} of {}",
@@ -159,6 +172,19 @@ fn tenants_see_only_their_own_series_with_their_own_token() {
                 counted,
                 own.len() + synthetic.len(),
                 "seed {seed}: tenant {tenant}'s query"
+            );
+            let recorded = wait_for("the tenant's rule", Duration::from_secs(20), || {
+                let query = format!("/api/v1/query?query={}", enc("tenant:series:count"));
+                let r = as_tenant(&node, &query, tenant, Some(token)).json();
+                r["data"]["result"][0]["value"][1]
+                    .as_str()
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .filter(|n| *n == counted)
+                    .ok_or(r.to_string())
+            });
+            assert_eq!(
+                recorded, counted,
+                "seed {seed}: tenant {tenant}'s rule saw only its own"
             );
         }
         // The node's own tenant (no header) has none of theirs.
