@@ -56,7 +56,10 @@ impl Rendezvous {
             return Err("nodes must list at least one node".into());
         }
         if !r.nodes.contains(&r.this) {
-            return Err(format!("self {:?} is not among nodes {:?}", r.this, r.nodes));
+            return Err(format!(
+                "self {:?} is not among nodes {:?}",
+                r.this, r.nodes
+            ));
         }
         if r.replicas == 0 || r.replicas > r.nodes.len() {
             return Err(format!("replicas must be between 1 and {}", r.nodes.len()));
@@ -84,7 +87,12 @@ impl Rendezvous {
         let values: Vec<&str> = self
             .source_labels
             .iter()
-            .map(|name| labels.iter().find(|l| &l.name == name).map_or("", |l| l.value.as_str()))
+            .map(|name| {
+                labels
+                    .iter()
+                    .find(|l| &l.name == name)
+                    .map_or("", |l| l.value.as_str())
+            })
             .collect();
         values.join(&self.separator)
     }
@@ -146,14 +154,19 @@ mod tests {
     }
 
     fn owners(n: usize, replicas: usize, key: &str) -> Vec<usize> {
-        (0..n).filter(|&i| ring(n, i, replicas).keeps(key)).collect()
+        (0..n)
+            .filter(|&i| ring(n, i, replicas).keeps(key))
+            .collect()
     }
 
     #[test]
     fn every_target_has_exactly_replicas_owners() {
         for replicas in [1, 2, 3] {
             for t in 0..500 {
-                assert_eq!(owners(5, replicas, &format!("10.0.0.{t}:9100")).len(), replicas);
+                assert_eq!(
+                    owners(5, replicas, &format!("10.0.0.{t}:9100")).len(),
+                    replicas
+                );
             }
         }
     }
@@ -161,13 +174,19 @@ mod tests {
     #[test]
     fn growing_the_ring_moves_about_one_in_n_plus_one() {
         let keys: Vec<String> = (0..2000).map(|t| format!("host-{t}:9100")).collect();
-        let moved = keys.iter().filter(|k| owners(4, 1, k) != owners(5, 1, k)).count();
+        let moved = keys
+            .iter()
+            .filter(|k| owners(4, 1, k) != owners(5, 1, k))
+            .count();
         // Expected 2000 / 5 = 400; allow sampling noise.
         assert!((320..=480).contains(&moved), "moved {moved}");
         // Every moved target moved to the new node.
         for k in &keys {
             let (before, after) = (owners(4, 1, k), owners(5, 1, k));
-            assert!(before == after || after == [4], "{k}: {before:?} -> {after:?}");
+            assert!(
+                before == after || after == [4],
+                "{k}: {before:?} -> {after:?}"
+            );
         }
     }
 
@@ -176,8 +195,14 @@ mod tests {
         for (config, want) in [
             (r#"{"nodes": [], "self": "a"}"#, "at least one"),
             (r#"{"nodes": ["a"], "self": "b"}"#, "not among"),
-            (r#"{"nodes": ["a"], "self": "a", "replicas": 2}"#, "between 1 and 1"),
-            (r#"{"nodes": ["a"], "self": "a", "bogus": 1}"#, "unknown field"),
+            (
+                r#"{"nodes": ["a"], "self": "a", "replicas": 2}"#,
+                "between 1 and 1",
+            ),
+            (
+                r#"{"nodes": ["a"], "self": "a", "bogus": 1}"#,
+                "unknown field",
+            ),
         ] {
             let err = Rendezvous::from_json(config).unwrap_err();
             assert!(err.contains(want), "{config}: {err}");
