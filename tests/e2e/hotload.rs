@@ -53,7 +53,16 @@ fn query(node: &Wasmfed, expr: &str) -> serde_json::Value {
 
 /// The swapper's sha256, as the plugin listing shows it.
 fn running_sha(node: &Wasmfed) -> String {
-    let list = get(node.addr, "/api/v1/plugins").unwrap().json();
+    let auth = format!("Bearer {TOKEN}");
+    let list = http(
+        node.addr,
+        "GET",
+        "/api/v1/plugins",
+        &[("Authorization", &auth)],
+        b"",
+    )
+    .unwrap()
+    .json();
     list["data"]["plugins"]
         .as_array()
         .unwrap()

@@ -6,8 +6,7 @@
 //!   bearer_token_file: /etc/wasmfed/admin.token   # or bearer_token: <secret>
 //! ```
 //!
-//! Without a token the admin endpoints that change anything answer 403; listing plugins stays
-//! open, like `/api/v1/targets`. The token file is read when the configuration loads (a
+//! Without a token the admin endpoints answer 403. The token file is read when the configuration loads (a
 //! reload picks up a new token), trailing whitespace trimmed as Prometheus trims credential
 //! files.
 

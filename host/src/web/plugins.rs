@@ -10,8 +10,8 @@
 //! DELETE /api/v1/plugins/{name}/shadow            drop the candidates
 //! ```
 //!
-//! Everything but the listing changes what the node runs, so it needs the admin bearer token
-//! (`admin:` in the configuration): 401 without a valid one, 403 when none is configured. A
+//! It needs the admin bearer token (`admin:` in the configuration): 401 without a valid one,
+//! 403 when none is configured. Even the listing does, since it names every tenant's plugins. A
 //! plugin name may be used by several jobs and rule groups; a swap replaces all of them or
 //! none. Compiling happens on a blocking thread, before the swap; the answer says how long the
 //! swap itself took (starting the new instances and installing them).
@@ -41,11 +41,11 @@ pub async fn handle(state: &WebState, req: Request<Incoming>) -> Response<Respon
     let rest = path.trim_start_matches("/api/v1/plugins");
     let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
     let method = req.method().clone();
-    if parts.is_empty() && method == Method::GET {
-        return list(state);
-    }
     if let Some(denied) = denied(state, &req) {
         return denied;
+    }
+    if parts.is_empty() && method == Method::GET {
+        return list(state);
     }
     let name = match parts.first() {
         Some(name) => (*name).to_string(),
