@@ -24,22 +24,21 @@ use crate::scrape::target::Target;
 /// syntax, e.g. `http_requests_total{code="200"}`) as scraped from its first kept target.
 pub fn report(path: &Path, job: &str, series: &[String]) -> anyhow::Result<String> {
     let config = Config::load(path)?.config;
-    let cfg = config
-        .scrape_configs
-        .iter()
-        .find(|c| c.job_name == job)
-        .ok_or_else(|| {
-            let jobs: Vec<&str> = config
-                .scrape_configs
-                .iter()
-                .map(|c| c.job_name.as_str())
-                .collect();
-            anyhow!(
-                "no job {job:?} in {} (jobs: {})",
-                path.display(),
-                jobs.join(", ")
-            )
-        })?;
+    // The node's own jobs, then each tenant's (job names are unique only within a tenant).
+    let all_jobs = || {
+        config
+            .scrape_configs
+            .iter()
+            .chain(config.tenants.iter().flat_map(|t| &t.scrape_configs))
+    };
+    let cfg = all_jobs().find(|c| c.job_name == job).ok_or_else(|| {
+        let jobs: Vec<&str> = all_jobs().map(|c| c.job_name.as_str()).collect();
+        anyhow!(
+            "no job {job:?} in {} (jobs: {})",
+            path.display(),
+            jobs.join(", ")
+        )
+    })?;
     let runtime = PluginRuntime::new().context("starting the plugin runtime")?;
     let stages = JobStages::load(&runtime, cfg, PluginLimits::default())?;
     let mut discovery = Discovery::new(cfg);
