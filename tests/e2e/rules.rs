@@ -13,8 +13,8 @@ use crate::federate::now_ms;
 use crate::harness::*;
 use crate::query_api::*;
 
-const LEAF_RULES: &str = include_str!("../../examples/seed/leaf.rules.yml");
-const GLOBAL_RULES: &str = include_str!("../../examples/seed/global.rules.yml");
+const LEAF_RULES: &str = include_str!("../../examples/seed/leaf.rules");
+const GLOBAL_RULES: &str = include_str!("../../examples/seed/global.rules");
 
 /// Counters that grow with time, without timestamps: real traffic, as far as `rate` can tell.
 fn traffic_exporter() -> Exporter {

@@ -336,4 +336,12 @@ fn every_example_config_loads() {
         loaded += 1;
     }
     assert!(loaded >= 6, "only {loaded} example configs found");
+    let rules = example("**/*.rules");
+    let mut groups = 0;
+    for path in glob::glob(rules.to_str().unwrap()).unwrap() {
+        let path = path.unwrap();
+        let file = RuleFile::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        groups += file.groups.len();
+    }
+    assert!(groups >= 4, "only {groups} example rule groups found");
 }
