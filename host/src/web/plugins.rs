@@ -13,8 +13,9 @@
 //! It needs the admin bearer token (`admin:` in the configuration): 401 without a valid one,
 //! 403 when none is configured. Even the listing does, since it names every tenant's plugins. A
 //! plugin name may be used by several jobs and rule groups; a swap replaces all of them or
-//! none. Compiling happens on a blocking thread, before the swap; the answer says how long the
-//! swap itself took (starting the new instances and installing them).
+//! none. All of it runs on a blocking thread, before anything is installed; the answer's
+//! `seconds` is that whole step: compiling (only for bytes not compiled before: components are
+//! cached by sha256), starting and `init`-ing the new instances, installing them.
 
 use std::sync::Arc;
 use std::time::Instant;
