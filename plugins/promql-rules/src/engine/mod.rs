@@ -38,6 +38,8 @@ use promql_parser::parser::Expr;
 
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use numeric::almost_equal;
+#[cfg(test)]
+pub(crate) use source::select_stored;
 pub use source::{CompiledMatchers, MatchOp, Matcher, Series, Source};
 pub use time::parse_duration_ms;
 pub use value::{

@@ -84,6 +84,33 @@ impl CompiledMatchers {
     }
 }
 
+/// A test store's answer: the series among `stored` matching `m`, with their samples in
+/// `[start, end]`, as the host's store answers.
+#[cfg(test)]
+pub(crate) fn select_stored(
+    stored: &[(Labels, Vec<(i64, f64)>)],
+    m: &[Matcher],
+    start: i64,
+    end: i64,
+) -> Result<Vec<Series>, String> {
+    let m = CompiledMatchers::new(m)?;
+    Ok(stored
+        .iter()
+        .filter(|(l, _)| m.matches(l))
+        .map(|(l, samples)| {
+            let s: Vec<_> = samples
+                .iter()
+                .filter(|(t, _)| *t >= start && *t <= end)
+                .collect();
+            Series {
+                labels: l.to_pairs(),
+                timestamps_ms: s.iter().map(|(t, _)| *t).collect(),
+                values: s.iter().map(|(_, v)| *v).collect(),
+            }
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,23 +12,7 @@ struct Memory(Vec<(Labels, Vec<(i64, f64)>)>, usize);
 impl Source for Memory {
     fn select(&mut self, m: &[Matcher], start: i64, end: i64) -> Result<Vec<Series>, String> {
         self.1 += 1;
-        let m = CompiledMatchers::new(m)?;
-        Ok(self
-            .0
-            .iter()
-            .filter(|(l, _)| m.matches(l))
-            .map(|(l, samples)| {
-                let s: Vec<_> = samples
-                    .iter()
-                    .filter(|(t, _)| *t >= start && *t <= end)
-                    .collect();
-                Series {
-                    labels: l.to_pairs(),
-                    timestamps_ms: s.iter().map(|(t, _)| *t).collect(),
-                    values: s.iter().map(|(_, v)| *v).collect(),
-                }
-            })
-            .collect())
+        select_stored(&self.0, m, start, end)
     }
 }
 

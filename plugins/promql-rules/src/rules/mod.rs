@@ -230,30 +230,14 @@ fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{CompiledMatchers, Matcher, Series};
+    use crate::engine::{select_stored, Matcher, Series};
 
     /// A store of whole series, as the host's would be.
     struct Store(Vec<(Labels, Vec<(i64, f64)>)>);
 
     impl Source for Store {
         fn select(&mut self, m: &[Matcher], start: i64, end: i64) -> Result<Vec<Series>, String> {
-            let m = CompiledMatchers::new(m)?;
-            Ok(self
-                .0
-                .iter()
-                .filter(|(l, _)| m.matches(l))
-                .map(|(l, samples)| {
-                    let s: Vec<_> = samples
-                        .iter()
-                        .filter(|(t, _)| *t >= start && *t <= end)
-                        .collect();
-                    Series {
-                        labels: l.to_pairs(),
-                        timestamps_ms: s.iter().map(|(t, _)| *t).collect(),
-                        values: s.iter().map(|(_, v)| *v).collect(),
-                    }
-                })
-                .collect())
+            select_stored(&self.0, m, start, end)
         }
     }
 
