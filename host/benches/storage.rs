@@ -29,8 +29,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use criterion::{BatchSize, Criterion, Throughput};
 use wasmfed::model::Labels;
 use wasmfed::storage::chunk::{ChunkIter, OpenChunk, SAMPLES_PER_CHUNK};
-use wasmfed::storage::wal::{Wal, WalMetrics, WalOptions};
-use wasmfed::storage::{parse_selector, Head, SeriesRef};
+use wasmfed::storage::wal::{SampleBatch, Wal, WalMetrics, WalOptions};
+use wasmfed::storage::{parse_selector, Head, SeriesHandle, SeriesRef};
 
 struct Counting;
 
@@ -174,14 +174,49 @@ fn process_cpu() -> std::time::Duration {
     std::time::Duration::from_micros(micros(&u.utime) + micros(&u.stime))
 }
 
-/// CPU per appended sample with and without a WAL, the WAL's writer thread included (criterion
-/// times only the appending thread). Alternates the two a few times against noise.
+/// How a benchmark appends: without a log, logging each sample, or a scrape's worth at once.
+#[derive(Clone, Copy, PartialEq)]
+enum Logging {
+    None,
+    Lone,
+    Batched,
+}
+
+/// Appends round `n` to every series; with [`Logging::Batched`] through appenders of 1,000
+/// samples (one target's scrape).
+fn append_round(head: &Head, handles: &[SeriesHandle], n: i64, logging: Logging) {
+    if logging != Logging::Batched {
+        for (i, h) in handles.iter().enumerate() {
+            let (t, v) = sample(i, n);
+            head.append_to(h, t, v).expect("in order");
+        }
+        return;
+    }
+    let mut batch = SampleBatch::default();
+    for (scrape, handles) in handles.chunks(1000).enumerate() {
+        let mut appender = head.appender(batch);
+        for (i, h) in handles.iter().enumerate() {
+            let (t, v) = sample(scrape * 1000 + i, n);
+            appender.append_to(h, t, v).expect("in order");
+        }
+        batch = appender.finish();
+    }
+}
+
+fn handles(head: &Head, refs: &[SeriesRef]) -> Vec<SeriesHandle> {
+    refs.iter().map(|&r| head.handle(r).expect("exists")).collect()
+}
+
+/// CPU per appended sample without a WAL, with one logging each sample and with one logging a
+/// scrape at once, the WAL's writer thread included (criterion times only the appending
+/// thread). Alternates the three a few times against noise.
 fn report_wal_cpu() {
     const ROUNDS: i64 = 300;
-    let run = |with_wal: bool| {
+    let run = |logging: Logging| {
         let dir = tempfile::tempdir().expect("temp dir");
         let (head, refs) = build_head(10_000, 1);
-        let wal = with_wal.then(|| {
+        let handles = handles(&head, &refs);
+        let wal = (logging != Logging::None).then(|| {
             Wal::open(
                 dir.path(),
                 &head,
@@ -193,10 +228,7 @@ fn report_wal_cpu() {
         });
         let cpu0 = process_cpu();
         for n in 1..=ROUNDS {
-            for (i, &r) in refs.iter().enumerate() {
-                let (t, v) = sample(i, n);
-                head.append(r, t, v).expect("in order");
-            }
+            append_round(&head, &handles, n, logging);
         }
         if let Some(wal) = &wal {
             wal.sync().expect("syncing the WAL");
@@ -208,22 +240,26 @@ fn report_wal_cpu() {
             bytes,
         )
     };
-    let (mut without, mut with, mut bytes) = (Vec::new(), Vec::new(), 0);
+    let modes = [Logging::None, Logging::Lone, Logging::Batched];
+    let mut ns: [Vec<f64>; 3] = Default::default();
+    let mut bytes = 0;
     for _ in 0..3 {
-        without.push(run(false).0);
-        let (ns, b) = run(true);
-        with.push(ns);
-        bytes = b;
+        for (m, &mode) in modes.iter().enumerate() {
+            let (cpu, b) = run(mode);
+            ns[m].push(cpu);
+            bytes = bytes.max(b);
+        }
     }
-    let median = |v: &mut Vec<f64>| {
+    let [none, lone, batched] = ns.map(|mut v| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
-    };
-    let (a, b) = (median(&mut without), median(&mut with));
+    });
     println!(
-        "append CPU (process, all threads), 10k series × {ROUNDS} rounds: {a:.0} ns/sample without WAL, \
-         {b:.0} ns/sample with WAL (+{:.0}%); WAL {:.1} B/sample",
-        (b / a - 1.0) * 100.0,
+        "append CPU (process, all threads), 10k series × {ROUNDS} rounds: {none:.0} ns/sample \
+         without WAL, {lone:.0} logging each sample (+{:.0}%), {batched:.0} logging per \
+         1,000-sample scrape (+{:.0}%); WAL {:.1} B/sample",
+        (lone / none - 1.0) * 100.0,
+        (batched / none - 1.0) * 100.0,
         bytes as f64 / (ROUNDS as f64 * 10_000.0)
     );
 }
@@ -290,18 +326,21 @@ fn head_benches(c: &mut Criterion) {
         WalMetrics::default(),
     )
     .expect("opening the WAL");
+    let handles = handles(&head, &refs);
     let mut n = 1;
-    group.throughput(Throughput::Elements(refs.len() as u64));
-    group.bench_function("append_10k_series_wal", |b| {
-        b.iter(|| {
-            for (i, &r) in refs.iter().enumerate() {
-                let (t, v) = sample(i, n);
-                head.append(r, t, v).expect("in order");
-            }
-            n += 1;
-        })
-    });
-    drop((wal, head, refs));
+    for (name, logging) in [
+        ("append_10k_series_wal", Logging::Lone),
+        ("append_10k_series_wal_batched", Logging::Batched),
+    ] {
+        group.throughput(Throughput::Elements(refs.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                append_round(&head, &handles, n, logging);
+                n += 1;
+            })
+        });
+    }
+    drop((wal, handles, head, refs));
 
     let (head, _) = build_head(SERIES, 1);
     let existing: Vec<_> = (0..1000).map(|i| series_labels(i * 97)).collect();

@@ -18,7 +18,8 @@ use super::honor::merge_target_labels;
 use super::parse::{parse_series, Entry, Format, ParseError, Parser};
 use super::stages::GuardedStage;
 use crate::model::{Labels, STALE_NAN};
-use crate::storage::{AppendError, Head, SeriesHandle};
+use crate::storage::wal::SampleBatch;
+use crate::storage::{Appender, AppendError, Head, SeriesHandle};
 
 /// Cache entries unseen for this many scrapes are forgotten.
 const CACHE_KEEP_SCRAPES: u64 = 10;
@@ -90,6 +91,8 @@ pub struct SeriesCache {
     /// Slots whose decision a plugin swap made stale: out of the index, kept until the next
     /// scrape ends so their series get stale markers if the new version no longer keeps them.
     orphans: Vec<u32>,
+    /// The log records of a scrape's samples, kept between scrapes for its memory.
+    log_batch: SampleBatch,
 }
 
 /// How a target's series are labeled and timed.
@@ -238,6 +241,7 @@ impl SeriesCache {
             }
         }
         let mut vanished = Vec::new();
+        let mut appender = head.appender(std::mem::take(&mut self.log_batch));
         for sample in &pending {
             if sample.slot == UNDECIDED {
                 continue; // a new series that was dropped
@@ -246,7 +250,7 @@ impl SeriesCache {
             let Some(series) = &cached.series else {
                 continue;
             };
-            match head.append_to(series, sample.timestamp_ms, sample.value) {
+            match appender.append_to(series, sample.timestamp_ms, sample.value) {
                 Ok(()) => {}
                 Err(AppendError::OutOfOrder { .. }) => report.out_of_order += 1,
                 Err(AppendError::DuplicateTimestamp { .. }) => report.duplicates += 1,
@@ -262,19 +266,23 @@ impl SeriesCache {
             self.index.retain(|_, s| *s != slot);
             self.release(slot);
         }
-        report.stale_markers = self.finish_scrape(head, now, scrape_ms);
+        report.stale_markers = self.finish_scrape(&mut appender, now, scrape_ms);
+        self.log_batch = appender.finish();
         Ok(report)
     }
 
     /// Records a failed scrape: every series of the previous scrape ends now.
     pub fn mark_all_stale(&mut self, head: &Head, scrape_ms: i64) -> usize {
         self.scrape_count += 1;
-        self.finish_scrape(head, self.scrape_count, scrape_ms)
+        let mut appender = head.appender(std::mem::take(&mut self.log_batch));
+        let stale = self.finish_scrape(&mut appender, self.scrape_count, scrape_ms);
+        self.log_batch = appender.finish();
+        stale
     }
 
     /// Writes stale markers for series live after the previous successful scrape but not stored
     /// by scrape `now`, then forgets cache entries that have been gone for a while.
-    fn finish_scrape(&mut self, head: &Head, now: u64, scrape_ms: i64) -> usize {
+    fn finish_scrape(&mut self, appender: &mut Appender<'_>, now: u64, scrape_ms: i64) -> usize {
         let mut stale = 0;
         if self.last_success > 0 {
             for slot in &self.slots {
@@ -282,7 +290,7 @@ impl SeriesCache {
                     continue;
                 }
                 if let Some(series) = &slot.series {
-                    if head.append_to(series, scrape_ms, STALE_NAN).is_ok() {
+                    if appender.append_to(series, scrape_ms, STALE_NAN).is_ok() {
                         stale += 1;
                     }
                 }

@@ -13,11 +13,12 @@
 //! Lock order, everywhere: catalog, then shards in ascending index, then a series' mutex.
 //!
 //! The write path is [`Head::get_or_create`] (which creates a series) and [`Head::append`] /
-//! [`Head::append_to`] (which validate then commit one sample). With a write-ahead log attached
-//! ([`Head::attach_wal`]) each of them hands its record to the log's [`WalSink`] while still
-//! holding the lock that ordered it (the catalog's for a new series, the series' own for a
-//! sample), so the log sees every series' history in the order the head stored it. Replay goes
-//! around the log: [`Head::restore_series`] recreates a series under the ref it was logged with.
+//! [`Head::append_to`] (which validate then commit one sample), or an [`Appender`] for a
+//! scrape's worth of samples. With a write-ahead log attached ([`Head::attach_wal`]) a new
+//! series' record is handed to the log's [`WalSink`] under the catalog lock that ordered it, a
+//! lone sample's under its series' lock, and an appender's samples together when it finishes
+//! (see the sink for the ordering this gives). Replay goes around the log:
+//! [`Head::restore_series`] recreates a series under the ref it was logged with.
 //!
 //! Memory per series: a boxed [`MemSeries`] (~100 B: label symbols, open-chunk encoder state),
 //! its label symbols (8 B a label), a slot in its shard map and in the hash map (~20 B each),
@@ -38,6 +39,9 @@ use super::series::{AppendError, SeriesSamples};
 use super::symbols::{Symbol, Symbols};
 use super::wal::WalSink;
 use crate::model::{Label, Labels, Sample};
+
+mod appender;
+pub use appender::Appender;
 
 /// Number of series shards: enough that appenders on many cores rarely meet on one shard lock,
 /// few enough that `select`, which reads every shard, stays cheap.
@@ -237,8 +241,8 @@ impl Head {
     ) -> Result<(), AppendError> {
         let shard = self.shard(series).read();
         let s = shard.get(&series.0).ok_or(AppendError::UnknownSeries)?;
-        let result = self.commit(series, &mut s.samples.lock(), timestamp_ms, value);
-        result
+        let mut samples = s.samples.lock();
+        self.store_and_log(series, &mut samples, timestamp_ms, value)
     }
 
     /// A handle for appending to `series` without looking it up each time.
@@ -258,30 +262,43 @@ impl Head {
         value: f64,
     ) -> Result<(), AppendError> {
         let mut samples = handle.series.samples.lock();
-        self.commit(handle.series_ref, &mut samples, timestamp_ms, value)
+        self.store_and_log(handle.series_ref, &mut samples, timestamp_ms, value)
     }
 
-    /// Stores one sample in a locked series and logs it if it was stored.
-    fn commit(
+    /// Stores one sample in a locked series and, if it was stored, logs it while the lock
+    /// still orders it.
+    fn store_and_log(
         &self,
         r: SeriesRef,
         samples: &mut SeriesSamples,
         timestamp_ms: i64,
         value: f64,
     ) -> Result<(), AppendError> {
-        let Some(wal) = self.wal.get() else {
-            return samples.append(timestamp_ms, value);
-        };
+        if self.store(samples, timestamp_ms, value)? {
+            if let Some(wal) = self.wal.get() {
+                wal.log_sample(r, timestamp_ms, value);
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores one sample in a locked series; true if the log needs a record of it.
+    fn store(
+        &self,
+        samples: &mut SeriesSamples,
+        timestamp_ms: i64,
+        value: f64,
+    ) -> Result<bool, AppendError> {
+        if self.wal.get().is_none() {
+            return samples.append(timestamp_ms, value).map(|()| false);
+        }
         // An exact repeat of the newest sample is accepted but stores nothing (federating a
         // target that has not updated does this on every scrape): nothing to log either.
         let repeat = samples
             .latest(i64::MIN, i64::MAX)
             .is_some_and(|s| s.timestamp_ms == timestamp_ms);
         samples.append(timestamp_ms, value)?;
-        if !repeat {
-            wal.log_sample(r, timestamp_ms, value);
-        }
-        Ok(())
+        Ok(!repeat)
     }
 
     pub fn labels(&self, series: SeriesRef) -> Option<Labels> {

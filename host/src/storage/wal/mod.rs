@@ -12,8 +12,9 @@
 //! record carries its length and a CRC32 of its type, length and data.
 //!
 //! ## Write path and fsync
-//! The head hands records to a [`WalSink`] (striped buffers, no I/O, no global lock); a writer
-//! thread drains it, encodes and writes the records, and fsyncs (see `writer`):
+//! The head hands records to a [`WalSink`] (in-memory queues, a scrape's samples in one piece,
+//! no I/O on the append path); a writer thread drains it, encodes and writes the records, and
+//! fsyncs (see `writer`):
 //! - `--storage.wal-fsync=batch` (default): written to the OS every 100 ms, fsynced at least
 //!   once a second while there is unsynced data;
 //! - `--storage.wal-fsync=always`: written and fsynced every 10 ms while there is data — every
@@ -60,7 +61,7 @@ pub use reader::Damage;
 pub use replay::ReplayReport;
 pub use retention::{parse_size, Retention, RetentionReport, SizeError};
 pub use segment::DEFAULT_SEGMENT_SIZE;
-pub use sink::WalSink;
+pub use sink::{SampleBatch, WalSink};
 
 use super::Head;
 use writer::{Command, Writer};

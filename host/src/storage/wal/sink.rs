@@ -1,20 +1,24 @@
-//! Where the head drops what it must log: in-memory buffers, drained by the WAL's writer
+//! Where the head drops what it must log: in-memory queues, drained by the WAL's writer
 //! thread.
 //!
-//! A sample append costs one uncontended lock and a 24-byte push: no I/O, no encoding and no
-//! global lock on the hot path. Samples go to the stripe of their series' ref, so one stripe
-//! sees a series' samples in the order the head stored them (the head pushes while it still
-//! holds the series' own lock, which keeps that order even when two writers race on a series).
-//! Series records go to one queue, pushed while the head's catalog is locked for the creation
-//! anyway, so the queue holds them in ref order.
+//! Nothing on the append path does I/O or encoding. A scrape hands over all its samples at
+//! once ([`SampleBatch`], one lock and one copy per scrape); a lone append (a rule's result, a
+//! stale marker outside a scrape) pushes its one sample. Both go to one queue, so a writer's
+//! samples reach the log in the order it stored them. Two writers storing the *same* series
+//! concurrently may reach the log in the other order than the head stored them; replay then
+//! refuses the earlier sample as out of order and counts it. Prometheus' head has the same
+//! window (its appenders log at commit, then apply), and a series written by two writers at
+//! once is already a conflict both report (out-of-order and duplicate samples).
 //!
-//! The writer drains every flush interval, and sooner when a stripe fills up: buffers stay
-//! around a megabyte, small enough not to push the head's own data out of the CPU caches.
+//! Series records go to their own queue, pushed while the head's catalog is locked for the
+//! creation anyway, so it holds them in ref order. A drain takes the samples first and the
+//! series last: every sample taken was stored after its series was created, so its series
+//! record is taken by the same drain or an earlier one, and the writer puts series records
+//! before samples. The log thus names every series before its first sample.
 //!
-//! A drain takes the sample stripes first and the series queue last: every sample taken was
-//! stored after its series was created, so its series record is taken by the same drain or an
-//! earlier one, and the writer puts series records before samples. The log thus names every
-//! series before its first sample, and lists series in ref order.
+//! The writer drains every flush interval, and sooner when the queue passes [`WAKE_AT`]:
+//! buffers stay around a megabyte, small enough not to push the head's own data out of the CPU
+//! caches.
 
 use std::sync::OnceLock;
 use std::thread::Thread;
@@ -25,21 +29,14 @@ use super::record::RefSample;
 use crate::model::Labels;
 use crate::storage::SeriesRef;
 
-/// Enough stripes that concurrent appenders rarely meet on one.
-const STRIPES: usize = 64;
-/// Samples in one stripe that wake the writer: 64 stripes × 1024 × 24 B ≈ 1.5 MiB buffered.
-const WAKE_AT: usize = 1024;
+/// Queued samples that wake the writer: 64 Ki × 24 B ≈ 1.5 MiB buffered.
+const WAKE_AT: usize = 64 * 1024;
 
-/// A stripe on its own cache lines, so appenders on different stripes don't share one.
-#[repr(align(128))]
-#[derive(Default)]
-struct Stripe(Mutex<Vec<RefSample>>);
-
-/// What a drain took: new series in ref order, then each non-empty stripe's samples.
+/// What a drain took: new series in ref order, then samples in the order they were handed over.
 #[derive(Default)]
 pub(super) struct Drained {
     pub series: Vec<(SeriesRef, Labels)>,
-    pub samples: Vec<Vec<RefSample>>,
+    pub samples: Vec<RefSample>,
 }
 
 impl Drained {
@@ -48,8 +45,27 @@ impl Drained {
     }
 }
 
+/// Samples stored by one writer, waiting to be handed to the log together. Reusable: handing
+/// it over empties it and keeps its capacity.
+#[derive(Default)]
+pub struct SampleBatch(Vec<RefSample>);
+
+impl SampleBatch {
+    pub(crate) fn push(&mut self, series: SeriesRef, t: i64, v: f64) {
+        self.0.push(RefSample { series, t, v });
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 pub struct WalSink {
-    stripes: Box<[Stripe]>,
+    samples: Mutex<Vec<RefSample>>,
     series: Mutex<Vec<(SeriesRef, Labels)>>,
     writer: OnceLock<Thread>,
 }
@@ -57,7 +73,7 @@ pub struct WalSink {
 impl Default for WalSink {
     fn default() -> Self {
         WalSink {
-            stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
+            samples: Mutex::new(Vec::with_capacity(WAKE_AT)),
             series: Mutex::default(),
             writer: OnceLock::new(),
         }
@@ -71,10 +87,25 @@ impl WalSink {
     }
 
     pub(crate) fn log_sample(&self, series: SeriesRef, t: i64, v: f64) {
-        let mut stripe = self.stripes[(series.0 % STRIPES as u64) as usize].0.lock();
-        stripe.push(RefSample { series, t, v });
-        let full = stripe.len() == WAKE_AT;
-        drop(stripe);
+        let mut queue = self.samples.lock();
+        queue.push(RefSample { series, t, v });
+        let full = queue.len() >= WAKE_AT;
+        drop(queue);
+        if full {
+            self.wake();
+        }
+    }
+
+    /// Hands over every sample of `batch`, in its order, and empties it.
+    pub(crate) fn log_batch(&self, batch: &mut SampleBatch) {
+        if batch.0.is_empty() {
+            return;
+        }
+        let mut queue = self.samples.lock();
+        queue.extend_from_slice(&batch.0);
+        let full = queue.len() >= WAKE_AT;
+        drop(queue);
+        batch.0.clear();
         if full {
             self.wake();
         }
@@ -91,23 +122,15 @@ impl WalSink {
         }
     }
 
-    /// Takes everything logged so far. Sample buffers are swapped with cleared ones from
-    /// `spare` so their capacity is reused; hand the taken ones back through `spare`.
-    pub(super) fn drain(&self, spare: &mut Vec<Vec<RefSample>>) -> Drained {
-        let mut taken = Drained::default();
-        for stripe in self.stripes.iter() {
-            let mut fresh = spare.pop().unwrap_or_default();
-            fresh.clear();
-            let mut guard = stripe.0.lock();
-            if guard.is_empty() {
-                drop(guard);
-                spare.push(fresh);
-                continue;
-            }
-            taken.samples.push(std::mem::replace(&mut *guard, fresh));
+    /// Takes everything logged so far. The sample queue is swapped with `spare` (cleared), so
+    /// its capacity is reused; hand the taken buffer back through `spare`.
+    pub(super) fn drain(&self, spare: &mut Vec<RefSample>) -> Drained {
+        spare.clear();
+        let samples = std::mem::replace(&mut *self.samples.lock(), std::mem::take(spare));
+        Drained {
+            samples,
+            series: std::mem::take(&mut *self.series.lock()),
         }
-        taken.series = std::mem::take(&mut *self.series.lock());
-        taken
     }
 }
 
@@ -119,35 +142,40 @@ mod tests {
     fn drains_keep_series_and_sample_order_and_reuse_buffers() {
         let sink = WalSink::default();
         let labels = Labels::from_pairs([("__name__", "m")]);
+        let mut batch = SampleBatch::default();
         for r in 0..200u64 {
             sink.log_series(SeriesRef(r), &labels);
             for t in 0..3 {
-                sink.log_sample(SeriesRef(r), t, r as f64);
+                batch.push(SeriesRef(r), t, r as f64);
             }
+            sink.log_sample(SeriesRef(r), 3, 0.0);
         }
+        sink.log_batch(&mut batch);
+        assert!(batch.is_empty(), "handing over empties the batch");
         let mut spare = Vec::new();
         let taken = sink.drain(&mut spare);
-        assert_eq!(taken.samples.len(), STRIPES);
         let refs: Vec<u64> = taken.series.iter().map(|s| s.0 .0).collect();
         assert_eq!(refs, (0..200).collect::<Vec<_>>(), "series in ref order");
-        for r in refs {
-            let stripe = &taken.samples[(r % STRIPES as u64) as usize];
-            let ts: Vec<i64> = stripe
-                .iter()
-                .filter(|s| s.series.0 == r)
-                .map(|s| s.t)
-                .collect();
-            assert_eq!(ts, [0, 1, 2], "series {r}: in one stripe, in order");
-        }
-        assert!(sink.drain(&mut spare).is_empty(), "nothing new");
-        spare.extend(taken.samples);
+        assert_eq!(taken.samples.len(), 800);
+        let lone: Vec<(u64, i64)> = taken.samples[..200]
+            .iter()
+            .map(|s| (s.series.0, s.t))
+            .collect();
+        assert_eq!(lone, (0..200).map(|r| (r, 3)).collect::<Vec<_>>());
+        let batched: Vec<(u64, i64)> = taken.samples[200..]
+            .iter()
+            .map(|s| (s.series.0, s.t))
+            .collect();
+        let want: Vec<(u64, i64)> = (0..200).flat_map(|r| (0..3).map(move |t| (r, t))).collect();
+        assert_eq!(batched, want, "a batch arrives whole, in its order");
+        // The taken buffer handed back is the queue's next one.
+        let mut spare = taken.samples;
+        let empty = sink.drain(&mut spare);
+        assert!(empty.is_empty(), "nothing new");
         sink.log_sample(SeriesRef(5), 9, 1.0);
+        let mut spare = empty.samples;
         let again = sink.drain(&mut spare);
         assert_eq!(again.samples.len(), 1);
-        assert!(
-            again.samples[0].capacity() >= 3,
-            "a spare buffer was reused"
-        );
-        assert_eq!(again.samples[0].len(), 1);
+        assert!(again.samples.capacity() >= 800, "a handed-back buffer was reused");
     }
 }

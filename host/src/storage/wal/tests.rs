@@ -103,6 +103,47 @@ fn replay_restores_exactly_what_was_stored() {
 }
 
 #[test]
+fn appender_batches_replay_like_lone_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let (head, wal, _) = open(dir.path(), PAGE_SIZE as u64 * 4);
+        let handles: Vec<_> = (0..40)
+            .map(|i| {
+                let r = head.get_or_create(&labels("a", i)).0;
+                head.handle(r).unwrap()
+            })
+            .collect();
+        let mut batch = SampleBatch::default();
+        for n in 0..200i64 {
+            let mut appender = head.appender(batch);
+            for (i, h) in handles.iter().enumerate() {
+                let v = if (i as i64 + n) % 9 == 0 { STALE_NAN } else { n as f64 };
+                appender.append_to(h, n * 1000, v).unwrap();
+                // Refused and repeated samples are not logged.
+                assert!(appender.append_to(h, n * 1000 - 1, 0.0).is_err());
+                appender.append_to(h, n * 1000, v).unwrap();
+            }
+            // A lone append between batches, to a series of its own.
+            let (lone, _) = head.get_or_create(&labels("lone", 0));
+            head.append(lone, n * 1000, -(n as f64)).unwrap();
+            if n % 50 == 49 {
+                drop(appender); // left unfinished: still logged
+                batch = SampleBatch::default();
+            } else {
+                batch = appender.finish();
+                assert!(batch.is_empty(), "finishing hands the records over");
+            }
+        }
+        wal.close().unwrap();
+        state(&head)
+    };
+    let (head, _wal, report) = open(dir.path(), PAGE_SIZE as u64 * 4);
+    assert_eq!(state(&head), before);
+    assert_eq!(report.samples, 41 * 200);
+    assert_eq!((report.out_of_order, report.duplicates), (0, 0));
+}
+
+#[test]
 fn synced_data_is_on_disk_before_close() {
     let dir = tempfile::tempdir().unwrap();
     let (head, wal, _) = open(dir.path(), DEFAULT_SEGMENT_SIZE);

@@ -49,7 +49,8 @@ pub(super) struct Writer {
     pub log: Option<SegmentLog>,
     /// The number the next new segment gets.
     pub next_segment: u64,
-    pub spare: Vec<Vec<RefSample>>,
+    /// The sample buffer of the previous drain, handed back to the sink for reuse.
+    pub spare: Vec<RefSample>,
     pub buf: Vec<u8>,
     /// Written data not yet fsynced.
     pub unsynced: bool,
@@ -104,17 +105,15 @@ impl Writer {
 
     fn write_pending(&mut self) {
         let taken = self.sink.drain(&mut self.spare);
-        if taken.is_empty() {
-            return;
-        }
-        let result = self.write(&taken);
-        self.spare.extend(taken.samples);
+        let result = (!taken.is_empty()).then(|| self.write(&taken));
+        self.spare = taken.samples;
         match result {
-            Ok(()) => {
+            None => {}
+            Some(Ok(())) => {
                 self.unsynced = true;
                 self.failing = false;
             }
-            Err(e) => self.failed("writing the WAL", &e),
+            Some(Err(e)) => self.failed("writing the WAL", &e),
         }
     }
 
@@ -143,21 +142,9 @@ impl Writer {
         if !buf.is_empty() {
             emit(buf, log)?;
         }
-        // Stripes share records: a series' samples are all in one stripe, in order, so any
-        // concatenation keeps each series' order, and few samples make few records.
         let per_record = (limit / MAX_SAMPLE_LEN).clamp(1, SAMPLES_PER_RECORD);
-        let mut batch = Vec::with_capacity(per_record);
-        for sample in taken.samples.iter().flatten() {
-            batch.push(*sample);
-            if batch.len() == per_record {
-                encode_samples(&batch, buf);
-                metrics.samples_written.inc_by(batch.len() as u64);
-                emit(buf, log)?;
-                batch.clear();
-            }
-        }
-        if !batch.is_empty() {
-            encode_samples(&batch, buf);
+        for batch in taken.samples.chunks(per_record) {
+            encode_samples(batch, buf);
             metrics.samples_written.inc_by(batch.len() as u64);
             emit(buf, log)?;
         }
