@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 
+use self::keys::KeyIndex;
 use super::honor::merge_target_labels;
 use super::parse::{parse_series, Entry, Format, ParseError, Parser};
 use super::stages::GuardedStage;
@@ -80,7 +81,7 @@ struct Slot {
 #[derive(Default)]
 pub struct SeriesCache {
     /// Exact exposed series text → slot.
-    index: HashMap<Box<str>, u32>,
+    keys: KeyIndex,
     slots: Vec<Slot>,
     free: Vec<u32>,
     scrape_count: u64,
@@ -143,25 +144,28 @@ impl SeriesCache {
         if generation != self.stage_generation {
             // A swapped plugin decides every series afresh.
             self.stage_generation = generation;
-            self.orphans
-                .extend(self.index.drain().map(|(_, slot)| slot));
+            self.orphans.extend(self.keys.clear());
         }
         self.scrape_count += 1;
         let now = self.scrape_count;
         let mut report = IngestReport::default();
-        let mut pending = Vec::with_capacity(self.index.len());
+        self.keys.begin_scrape();
+        let mut pending = Vec::with_capacity(self.keys.len());
         // New series wait here (with the index of their samples) until the batch is decided.
         let mut new_series: Vec<(&str, Vec<usize>)> = Vec::new();
         let mut new_index: HashMap<&str, usize> = HashMap::new();
         for entry in Parser::new(text, format) {
             let Entry::Sample(raw) = entry? else { continue };
+            let position = report.scraped;
             report.scraped += 1;
             let (timestamp_ms, tracked) = match raw.timestamp_ms {
                 Some(t) if settings.honor_timestamps => (t, false),
                 _ => (scrape_ms, true),
             };
-            let slot = match self.index.get(raw.series) {
-                Some(&slot) => {
+            let found = self.keys.find(position, raw.series);
+            self.keys.saw(found);
+            let slot = match found {
+                Some(slot) => {
                     report.cache_hits += 1;
                     let cached = &mut self.slots[slot as usize];
                     cached.last_seen = now;
@@ -263,9 +267,9 @@ impl SeriesCache {
             }
         }
         for slot in vanished {
-            self.index.retain(|_, s| *s != slot);
             self.release(slot);
         }
+        self.keys.end_scrape();
         report.stale_markers = self.finish_scrape(&mut appender, now, scrape_ms);
         self.log_batch = appender.finish();
         Ok(report)
@@ -303,7 +307,7 @@ impl SeriesCache {
         if now.is_multiple_of(CACHE_KEEP_SCRAPES) {
             let slots = &mut self.slots;
             let free = &mut self.free;
-            self.index.retain(|_, &mut slot| {
+            self.keys.retain(|slot| {
                 let keep = now - slots[slot as usize].last_seen < CACHE_KEEP_SCRAPES;
                 if !keep {
                     slots[slot as usize].series = None;
@@ -361,11 +365,12 @@ impl SeriesCache {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.index.insert(key, at);
+        self.keys.insert(at, key);
         at
     }
 
     fn release(&mut self, slot: u32) {
+        self.keys.remove(slot);
         self.slots[slot as usize] = Slot {
             series: None,
             last_seen: 0,
@@ -375,5 +380,6 @@ impl SeriesCache {
     }
 }
 
+mod keys;
 #[cfg(test)]
 mod tests;

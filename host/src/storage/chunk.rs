@@ -29,6 +29,9 @@ pub struct OpenChunk {
     t_delta: u64,
     leading: u8,
     trailing: u8,
+    /// The header's sample count, kept here too: reading it from the stream's first bytes
+    /// costs an append a cache miss of its own once the chunk has grown past a cache line.
+    count: u16,
 }
 
 impl Default for OpenChunk {
@@ -41,13 +44,14 @@ impl Default for OpenChunk {
             // 0xff means "no leading/trailing window yet": the first XOR must spell its own.
             leading: 0xff,
             trailing: 0,
+            count: 0,
         }
     }
 }
 
 impl OpenChunk {
     pub fn len(&self) -> u16 {
-        num_samples(self.bits.bytes())
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
@@ -113,7 +117,8 @@ impl OpenChunk {
         }
         self.t = t;
         self.v = v;
-        self.bits.bytes_mut()[..HEADER_LEN].copy_from_slice(&(n + 1).to_be_bytes());
+        self.count = n + 1;
+        self.bits.bytes_mut()[..HEADER_LEN].copy_from_slice(&self.count.to_be_bytes());
     }
 
     fn write_value(&mut self, v: f64) {
