@@ -20,7 +20,7 @@ use super::parse::{parse_series, Entry, Format, ParseError, Parser};
 use super::stages::GuardedStage;
 use crate::model::{Labels, STALE_NAN};
 use crate::storage::wal::SampleBatch;
-use crate::storage::{Appender, AppendError, Head, SeriesHandle};
+use crate::storage::{AppendError, Appender, ChunkTail, Head, SeriesHandle};
 
 /// Cache entries unseen for this many scrapes are forgotten.
 const CACHE_KEEP_SCRAPES: u64 = 10;
@@ -75,6 +75,8 @@ struct Slot {
     last_seen: u64,
     /// The successful scrape that last stored a sample of it without an explicit timestamp.
     live_in: u64,
+    /// Where its next sample will be written, to prefetch.
+    tail: ChunkTail,
 }
 
 /// Per-target state carried from one scrape to the next.
@@ -127,6 +129,10 @@ enum Decision {
 
 /// Slot number standing for "a new series, not decided yet".
 const UNDECIDED: u32 = u32::MAX;
+
+/// How many samples ahead the append loop prefetches a series and its chunk's tail: a few
+/// hundred nanoseconds of memory latency over appends of some tens of nanoseconds each.
+const PREFETCH_AHEAD: usize = 16;
 
 impl SeriesCache {
     /// Stores one successful scrape's samples. On error nothing is stored (the caller then
@@ -246,7 +252,8 @@ impl SeriesCache {
         }
         let mut vanished = Vec::new();
         let mut appender = head.appender(std::mem::take(&mut self.log_batch));
-        for sample in &pending {
+        for (i, sample) in pending.iter().enumerate() {
+            self.prefetch(&appender, &pending, i + PREFETCH_AHEAD);
             if sample.slot == UNDECIDED {
                 continue; // a new series that was dropped
             }
@@ -255,7 +262,7 @@ impl SeriesCache {
                 continue;
             };
             match appender.append_to(series, sample.timestamp_ms, sample.value) {
-                Ok(()) => {}
+                Ok(tail) => cached.tail = tail,
                 Err(AppendError::OutOfOrder { .. }) => report.out_of_order += 1,
                 Err(AppendError::DuplicateTimestamp { .. }) => report.duplicates += 1,
                 // Retention removed a series this cache still pointed at: forget it so the next
@@ -354,6 +361,7 @@ impl SeriesCache {
             series,
             last_seen: now,
             live_in: 0,
+            tail: ChunkTail::default(),
         };
         let at = match self.free.pop() {
             Some(at) => {
@@ -369,12 +377,23 @@ impl SeriesCache {
         at
     }
 
+    /// Prefetches the series the `i`th pending sample goes to, if any.
+    fn prefetch(&self, appender: &Appender<'_>, pending: &[Pending], i: usize) {
+        let Some(slot) = pending.get(i).and_then(|p| self.slots.get(p.slot as usize)) else {
+            return;
+        };
+        if let Some(series) = &slot.series {
+            appender.prefetch(series, slot.tail);
+        }
+    }
+
     fn release(&mut self, slot: u32) {
         self.keys.remove(slot);
         self.slots[slot as usize] = Slot {
             series: None,
             last_seen: 0,
             live_in: 0,
+            tail: ChunkTail::default(),
         };
         self.free.push(slot);
     }

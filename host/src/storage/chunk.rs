@@ -29,8 +29,9 @@ pub struct OpenChunk {
     t_delta: u64,
     leading: u8,
     trailing: u8,
-    /// The header's sample count, kept here too: reading it from the stream's first bytes
-    /// costs an append a cache miss of its own once the chunk has grown past a cache line.
+    /// The sample count. The header's copy in the stream is written only when the bytes are
+    /// handed out ([`OpenChunk::encoded`], [`OpenChunk::seal`]): once the chunk has grown past
+    /// a cache line, touching its front on every append costs a cache miss of its own.
     count: u16,
 }
 
@@ -65,12 +66,33 @@ impl OpenChunk {
 
     /// The oldest sample's timestamp, read from the front of the stream.
     pub fn min_time(&self) -> Option<i64> {
-        min_time(self.bits.bytes())
+        if self.count == 0 {
+            return None;
+        }
+        read_varint(&mut BitReader::new(&self.bits.bytes()[HEADER_LEN..]))
     }
 
-    /// The encoded chunk, header included; valid input for [`ChunkIter`] at any time.
-    pub fn bytes(&self) -> &[u8] {
+    /// The last written byte, which the next append completes (for prefetching; never
+    /// dereferenced).
+    pub(crate) fn tail_ptr(&self) -> *const u8 {
+        self.bits.bytes().as_ptr_range().end.wrapping_sub(1)
+    }
+
+    /// The samples so far, oldest first.
+    pub fn iter(&self) -> ChunkIter<'_> {
+        ChunkIter::with_count(self.bits.bytes(), self.count)
+    }
+
+    /// The encoded chunk as Prometheus writes it, header included.
+    pub fn encoded(&mut self) -> &[u8] {
+        self.write_header();
         self.bits.bytes()
+    }
+
+    fn write_header(&mut self) {
+        if let Some(header) = self.bits.bytes_mut().get_mut(..HEADER_LEN) {
+            header.copy_from_slice(&self.count.to_be_bytes());
+        }
     }
 
     /// Appends a sample. The caller guarantees `t` is not older than the last one and that the
@@ -118,7 +140,6 @@ impl OpenChunk {
         self.t = t;
         self.v = v;
         self.count = n + 1;
-        self.bits.bytes_mut()[..HEADER_LEN].copy_from_slice(&self.count.to_be_bytes());
     }
 
     fn write_value(&mut self, v: f64) {
@@ -148,8 +169,9 @@ impl OpenChunk {
     }
 
     /// Freezes the chunk. Returns `None` for an empty chunk.
-    pub fn seal(self) -> Option<SealedChunk> {
+    pub fn seal(mut self) -> Option<SealedChunk> {
         let min_t = self.min_time()?;
+        self.write_header();
         Some(SealedChunk {
             min_t,
             max_t: self.t,
@@ -188,10 +210,16 @@ pub struct ChunkIter<'a> {
 }
 
 impl<'a> ChunkIter<'a> {
+    /// Decodes an encoded chunk, header included.
     pub fn new(bytes: &'a [u8]) -> Self {
+        ChunkIter::with_count(bytes, num_samples(bytes))
+    }
+
+    /// Decodes `count` samples from a chunk whose header may be out of date.
+    fn with_count(bytes: &'a [u8], count: u16) -> Self {
         ChunkIter {
             r: BitReader::new(bytes.get(HEADER_LEN..).unwrap_or_default()),
-            remaining: num_samples(bytes),
+            remaining: count,
             read: 0,
             t: 0,
             v: 0.0,
@@ -291,13 +319,6 @@ fn num_samples(bytes: &[u8]) -> u16 {
     }
 }
 
-fn min_time(bytes: &[u8]) -> Option<i64> {
-    if num_samples(bytes) == 0 {
-        return None;
-    }
-    read_varint(&mut BitReader::new(&bytes[HEADER_LEN..]))
-}
-
 /// Whether `x` fits the signed `nbits` bucket as Prometheus defines it: the range is
 /// asymmetric, `-(2^(n-1) - 1) ..= 2^(n-1)`, because the decoder maps raw values above
 /// `2^(n-1)` to negatives.
@@ -354,7 +375,7 @@ mod tests {
     fn assert_round_trip(samples: &[(i64, f64)]) {
         let open = encode(samples);
         assert_eq!(usize::from(open.len()), samples.len());
-        let decoded: Vec<_> = ChunkIter::new(open.bytes()).collect();
+        let decoded: Vec<_> = open.iter().collect();
         let bits = |s: &[(i64, f64)]| s.iter().map(|&(t, v)| (t, v.to_bits())).collect::<Vec<_>>();
         assert_eq!(bits(&decoded), bits(samples));
         assert_eq!(
@@ -482,13 +503,13 @@ mod tests {
         // count 3; varint 1000 = d0 0f; 1.0 = 3ff0...; uvarint 1000 = e8 07; value bit 0;
         // dod 0 → bit 0; XOR(1.0, 2.0) = 0x7ff0…0 → 1, 1, leading 1 (5 bits), sigbits 11 (6 bits),
         // 0x7ff (11 bits).
-        let c = encode(&[(1000, 1.0), (2000, 1.0), (3000, 2.0)]);
+        let mut c = encode(&[(1000, 1.0), (2000, 1.0), (3000, 2.0)]);
         let mut expected = vec![
             0x00, 0x03, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xe8, 0x07,
         ];
         // Bits: 0 | 0 | 1 1 00001 001011 11111111111 → 0011 0000 1001 0111 1111 1111 1100 0000
         expected.extend([0b0011_0000, 0b1001_0111, 0b1111_1111, 0b1100_0000]);
-        assert_eq!(c.bytes(), expected.as_slice());
+        assert_eq!(c.encoded(), expected.as_slice());
     }
 
     #[test]
@@ -508,8 +529,8 @@ mod tests {
 
     #[test]
     fn truncated_stream_ends_early() {
-        let c = encode(&[(0, 1.0), (10, 2.0), (20, 3.0)]);
-        let bytes = c.bytes();
+        let mut c = encode(&[(0, 1.0), (10, 2.0), (20, 3.0)]);
+        let bytes = c.encoded();
         let cut = &bytes[..bytes.len() - 2];
         assert!(ChunkIter::new(cut).count() < 3);
         assert_eq!(ChunkIter::new(&bytes[..1]).count(), 0);

@@ -41,7 +41,7 @@ use super::wal::WalSink;
 use crate::model::{Label, Labels, Sample};
 
 mod appender;
-pub use appender::Appender;
+pub use appender::{Appender, ChunkTail};
 
 /// Number of series shards: enough that appenders on many cores rarely meet on one shard lock,
 /// few enough that `select`, which reads every shard, stays cheap.

@@ -22,7 +22,7 @@ mod series;
 mod symbols;
 pub mod wal;
 
-pub use head::{Appender, Head, SeriesHandle, SeriesRef, SHARDS};
+pub use head::{Appender, ChunkTail, Head, SeriesHandle, SeriesRef, SHARDS};
 pub use matcher::{MatchOp, Matcher};
 pub use selector::{parse_selector, SelectorError};
 pub use series::AppendError;

@@ -62,6 +62,11 @@ impl SeriesSamples {
         Ok(())
     }
 
+    /// Where the next append writes (for prefetching; never dereferenced).
+    pub(crate) fn tail_ptr(&self) -> *const u8 {
+        self.open.tail_ptr()
+    }
+
     /// Marks the series removed if it has no samples; true if it did so.
     pub(crate) fn mark_removed_if_empty(&mut self) -> bool {
         self.removed = self.is_empty();
@@ -81,7 +86,7 @@ impl SeriesSamples {
             self.chunks()
                 .rev()
                 .filter(|c| c.min_t <= maxt)
-                .find_map(|c| ChunkIter::new(c.bytes).take_while(|s| s.0 <= maxt).last())
+                .find_map(|c| c.samples.take_while(|s| s.0 <= maxt).last())
         };
         newest
             .filter(|&(t, _)| t > mint_exclusive)
@@ -95,7 +100,7 @@ impl SeriesSamples {
     pub(crate) fn samples_into(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
         for c in self.chunks().filter(|c| c.min_t <= maxt && c.max_t >= mint) {
             out.extend(
-                ChunkIter::new(c.bytes)
+                c.samples
                     .skip_while(|s| s.0 < mint)
                     .take_while(|s| s.0 <= maxt)
                     .map(|(timestamp_ms, value)| Sample {
@@ -133,22 +138,22 @@ impl SeriesSamples {
         let open = self.open.last().map(|(max_t, _)| ChunkView {
             min_t: self.open.min_time().unwrap_or(max_t),
             max_t,
-            bytes: self.open.bytes(),
+            samples: self.open.iter(),
         });
         let sealed = self.sealed.iter().map(|c| ChunkView {
             min_t: c.min_t,
             max_t: c.max_t,
-            bytes: c.bytes(),
+            samples: ChunkIter::new(c.bytes()),
         });
         sealed.chain(open)
     }
 }
 
-/// A chunk's time range and bytes, whether sealed or open.
+/// A chunk's time range and samples, whether sealed or open.
 struct ChunkView<'a> {
     min_t: i64,
     max_t: i64,
-    bytes: &'a [u8],
+    samples: ChunkIter<'a>,
 }
 
 #[cfg(test)]

@@ -165,7 +165,11 @@ mod tests {
         index.insert(1, "b".into());
         scrape(&mut index, &["a", "b"]);
         index.remove(0);
-        assert_eq!(index.find(0, "a"), None, "removed: neither position nor table");
+        assert_eq!(
+            index.find(0, "a"),
+            None,
+            "removed: neither position nor table"
+        );
         index.insert(0, "z".into());
         assert_eq!(index.find(0, "a"), None, "the slot now holds another key");
         assert_eq!(index.find(0, "z"), Some(0));

@@ -11,6 +11,12 @@ use super::{Head, SeriesHandle};
 use crate::storage::series::AppendError;
 use crate::storage::wal::SampleBatch;
 
+/// Where a series' next append will write, as its last append left it: for a caller that
+/// appends to the series again later to prefetch ([`Appender::prefetch`]). Only ever a hint:
+/// it may be out of date (the chunk grew or was cut since) and is never dereferenced.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ChunkTail(usize);
+
 /// Appends of one writer, logged together. Get one from [`Head::appender`].
 pub struct Appender<'h> {
     head: &'h Head,
@@ -26,18 +32,29 @@ impl Head {
 }
 
 impl Appender<'_> {
-    /// Appends one sample through a handle; the same rules as [`Head::append_to`].
+    /// Asks the CPU to start loading what appending to `handle` will touch: the series and
+    /// the tail of its open chunk, as `tail` (from this series' previous append) remembers it.
+    /// A steady scrape's series were last touched a scrape ago and have left the cache; a
+    /// caller that knows its next appends prefetches some appends ahead and overlaps the
+    /// misses, instead of waiting for two of them in turn on every append.
+    pub fn prefetch(&self, handle: &SeriesHandle, tail: ChunkTail) {
+        prefetch(std::sync::Arc::as_ptr(&handle.series).cast());
+        prefetch(tail.0 as *const u8);
+    }
+
+    /// Appends one sample through a handle; the same rules as [`Head::append_to`]. Answers
+    /// where the series' next append will write.
     pub fn append_to(
         &mut self,
         handle: &SeriesHandle,
         timestamp_ms: i64,
         value: f64,
-    ) -> Result<(), AppendError> {
+    ) -> Result<ChunkTail, AppendError> {
         let mut samples = handle.series.samples.lock();
         if self.head.store(&mut samples, timestamp_ms, value)? {
             self.batch.push(handle.series_ref, timestamp_ms, value);
         }
-        Ok(())
+        Ok(ChunkTail(samples.tail_ptr() as usize))
     }
 
     /// Hands the collected records to the log; the emptied batch is returned for reuse.
@@ -58,4 +75,20 @@ impl Drop for Appender<'_> {
     fn drop(&mut self) {
         self.flush();
     }
+}
+
+/// Starts loading the cache line at `at` for writing, without waiting for it (both lines an
+/// append touches are written: the series' lock and encoder state, the chunk's last bytes).
+#[inline]
+fn prefetch(at: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it reads nothing into the program, never faults (any
+    // address, even dangling, is allowed) and has no effect the program can observe. It
+    // compiles to PREFETCHW where the target has it, PREFETCHT0 otherwise.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
+        _mm_prefetch::<_MM_HINT_ET0>(at.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
 }

@@ -98,7 +98,7 @@ pub(super) fn write(
                 if buf.is_empty() {
                     begin_chunks(&mut buf);
                 }
-                push_chunks(*r, std::iter::once(chunk.bytes()), &mut buf);
+                push_chunks(*r, std::iter::once(chunk.encoded()), &mut buf);
                 if buf.len() >= limit {
                     log.log(&buf)?;
                     buf.clear();

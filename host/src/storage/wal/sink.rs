@@ -176,6 +176,9 @@ mod tests {
         let mut spare = empty.samples;
         let again = sink.drain(&mut spare);
         assert_eq!(again.samples.len(), 1);
-        assert!(again.samples.capacity() >= 800, "a handed-back buffer was reused");
+        assert!(
+            again.samples.capacity() >= 800,
+            "a handed-back buffer was reused"
+        );
     }
 }

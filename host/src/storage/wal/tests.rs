@@ -117,7 +117,11 @@ fn appender_batches_replay_like_lone_appends() {
         for n in 0..200i64 {
             let mut appender = head.appender(batch);
             for (i, h) in handles.iter().enumerate() {
-                let v = if (i as i64 + n) % 9 == 0 { STALE_NAN } else { n as f64 };
+                let v = if (i as i64 + n) % 9 == 0 {
+                    STALE_NAN
+                } else {
+                    n as f64
+                };
                 appender.append_to(h, n * 1000, v).unwrap();
                 // Refused and repeated samples are not logged.
                 assert!(appender.append_to(h, n * 1000 - 1, 0.0).is_err());
