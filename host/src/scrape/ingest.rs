@@ -96,6 +96,8 @@ pub struct SeriesCache {
     orphans: Vec<u32>,
     /// The log records of a scrape's samples, kept between scrapes for its memory.
     log_batch: SampleBatch,
+    /// A scrape's samples on their way to storage, kept between scrapes for its memory.
+    pending: Vec<Pending>,
 }
 
 /// How a target's series are labeled and timed.
@@ -156,7 +158,8 @@ impl SeriesCache {
         let now = self.scrape_count;
         let mut report = IngestReport::default();
         self.keys.begin_scrape();
-        let mut pending = Vec::with_capacity(self.keys.len());
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.clear();
         // New series wait here (with the index of their samples) until the batch is decided.
         let mut new_series: Vec<(&str, Vec<usize>)> = Vec::new();
         let mut new_index: HashMap<&str, usize> = HashMap::new();
@@ -277,6 +280,7 @@ impl SeriesCache {
             self.release(slot);
         }
         self.keys.end_scrape();
+        self.pending = pending;
         report.stale_markers = self.finish_scrape(&mut appender, now, scrape_ms);
         self.log_batch = appender.finish();
         Ok(report)

@@ -14,6 +14,13 @@ pub(crate) struct BitWriter {
 }
 
 impl BitWriter {
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
+        BitWriter {
+            bytes: Vec::with_capacity(bytes),
+            free: 0,
+        }
+    }
+
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.bytes
     }

@@ -32,6 +32,7 @@ pub(super) struct KeyIndex {
 }
 
 impl KeyIndex {
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.table.len()
     }
