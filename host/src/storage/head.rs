@@ -445,5 +445,7 @@ fn shard_of(r: u64) -> usize {
     (r % SHARDS as u64) as usize
 }
 
+pub(super) mod federation;
+
 #[cfg(test)]
 mod tests;

@@ -22,6 +22,7 @@ mod series;
 mod symbols;
 pub mod wal;
 
+pub use head::federation::{LatestSamples, LatestSeries};
 pub use head::{Appender, ChunkTail, Head, SeriesHandle, SeriesRef, SHARDS};
 pub use matcher::{MatchOp, Matcher};
 pub use selector::{parse_selector, SelectorError};

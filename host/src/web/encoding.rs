@@ -77,6 +77,20 @@ impl Encoder {
         };
     }
 
+    /// Encodes the text gathered in `text`, leaving it empty, and returns the bytes ready to
+    /// send (possibly none while a compressor buffers). Identity hands over the text buffer
+    /// itself instead of copying it.
+    pub fn encode(&mut self, text: &mut Vec<u8>) -> Vec<u8> {
+        if let Encoder::Identity(out) = self {
+            if out.is_empty() {
+                return std::mem::replace(text, Vec::with_capacity(text.capacity()));
+            }
+        }
+        self.write(text);
+        text.clear();
+        self.take()
+    }
+
     /// The encoded bytes produced so far (possibly empty while a compressor buffers).
     pub fn take(&mut self) -> Vec<u8> {
         std::mem::take(match self {
