@@ -4,8 +4,13 @@
 //! it; the body is read frame by frame and the scrape fails as soon as the limit is crossed.
 //! Redirects are followed (up to 10, as Go's client does), since Prometheus' default
 //! `follow_redirects: true` is what every existing configuration expects.
+//!
+//! Bodies are read into buffers from a pool shared by all scrape loops, handed back after the
+//! scrape is ingested (as Prometheus' scrape pool does): a fresh buffer per scrape made the
+//! allocator return memory to the kernel and fault it in again, scrape after scrape.
 
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
@@ -14,6 +19,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
+use parking_lot::Mutex;
 
 /// What Prometheus 2.x sends: OpenMetrics preferred, then the classic text format.
 pub const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
@@ -36,16 +42,22 @@ pub enum FetchError {
     Gzip(String),
 }
 
-/// A scraped exposition, still undecoded text.
+/// Buffers kept for reuse: about as many as scrapes run at once.
+const POOLED_BUFFERS: usize = 16;
+/// A buffer that grew past this (one huge target) goes back to the allocator.
+const POOLED_BUFFER_BYTES: usize = 16 << 20;
+
+/// A scraped exposition, still undecoded text. Hand the body back with [`Fetcher::recycle`].
 pub struct Exposition {
     pub content_type: Option<String>,
-    pub body: Bytes,
+    pub body: Vec<u8>,
 }
 
 /// The shared HTTP client of all scrape loops (connection reuse across scrapes of a target).
 #[derive(Clone)]
 pub struct Fetcher {
     client: Client<HttpConnector, Empty<Bytes>>,
+    buffers: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl Default for Fetcher {
@@ -55,7 +67,10 @@ impl Default for Fetcher {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);
-        Fetcher { client }
+        Fetcher {
+            client,
+            buffers: Arc::default(),
+        }
     }
 }
 
@@ -70,6 +85,18 @@ impl Fetcher {
         match tokio::time::timeout(timeout, self.fetch_inner(url, timeout, body_limit)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout(timeout)),
+        }
+    }
+
+    /// Takes back a body once it has been ingested, for a later scrape to read into.
+    pub fn recycle(&self, mut body: Vec<u8>) {
+        if body.capacity() == 0 || body.capacity() > POOLED_BUFFER_BYTES {
+            return;
+        }
+        body.clear();
+        let mut buffers = self.buffers.lock();
+        if buffers.len() < POOLED_BUFFERS {
+            buffers.push(body);
         }
     }
 
@@ -95,7 +122,8 @@ impl Fetcher {
             }
             url = next;
         };
-        read_body(response, body_limit).await
+        let buffer = self.buffers.lock().pop().unwrap_or_default();
+        read_body(response, body_limit, buffer).await
     }
 
     async fn get(&self, url: &str, timeout: Duration) -> Result<Response<Incoming>, FetchError> {
@@ -148,6 +176,7 @@ fn resolve_location(url: &str, location: &str) -> String {
 async fn read_body(
     response: Response<Incoming>,
     body_limit: u64,
+    mut raw: Vec<u8>,
 ) -> Result<Exposition, FetchError> {
     let status = response.status();
     if status != StatusCode::OK {
@@ -169,7 +198,8 @@ async fn read_body(
         0 => announced,
         limit => announced.min(limit),
     };
-    let mut raw = Vec::with_capacity(capacity.min(1 << 30) as usize);
+    raw.clear();
+    raw.reserve(capacity.min(1 << 30) as usize);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| FetchError::Transport(format!("reading body: {e}")))?;
         if let Ok(mut data) = frame.into_data() {
@@ -185,15 +215,11 @@ async fn read_body(
             }
         }
     }
-    let body = if gzip {
-        gunzip(&raw, body_limit)?
-    } else {
-        Bytes::from(raw)
-    };
+    let body = if gzip { gunzip(&raw, body_limit)? } else { raw };
     Ok(Exposition { content_type, body })
 }
 
-fn gunzip(raw: &[u8], body_limit: u64) -> Result<Bytes, FetchError> {
+fn gunzip(raw: &[u8], body_limit: u64) -> Result<Vec<u8>, FetchError> {
     let decoder = flate2::read::GzDecoder::new(raw);
     let mut out = Vec::with_capacity(raw.len() * 4);
     let cap = if body_limit > 0 {
@@ -208,7 +234,7 @@ fn gunzip(raw: &[u8], body_limit: u64) -> Result<Bytes, FetchError> {
     if body_limit > 0 && out.len() as u64 > body_limit {
         return Err(FetchError::BodyTooLarge(body_limit));
     }
-    Ok(Bytes::from(out))
+    Ok(out)
 }
 
 /// `500 Internal Server Error`, as Go's `resp.Status` reads.

@@ -23,7 +23,6 @@ use crate::model::{Labels, STALE_NAN};
 use crate::plugin::PluginRuntime;
 use crate::storage::{Head, SeriesRef};
 use crate::telemetry::Telemetry;
-use bytes::Bytes;
 
 /// Bodies larger than this are parsed with `block_in_place` so one huge federation scrape does
 /// not hold up the other loops sharing its runtime worker.
@@ -198,7 +197,9 @@ impl ScrapeLoop {
         let outcome = match fetched {
             Ok(exposition) => {
                 let format = Format::from_content_type(exposition.content_type.as_deref());
-                self.ingest(exposition.body, format, scrape_ms).await
+                let (result, body) = self.ingest(exposition.body, format, scrape_ms).await;
+                self.ctx.fetcher.recycle(body);
+                result
             }
             Err(e) => Err(e.to_string()),
         };
@@ -230,12 +231,13 @@ impl ScrapeLoop {
     /// Stores a scraped body. Plugin calls block (and must not run on a runtime worker), so a
     /// job with series plugins ingests on a blocking thread; so does a large body, which would
     /// otherwise hold up the loops sharing this worker.
+    /// Answers with the body, to be recycled.
     async fn ingest(
         &mut self,
-        body: Bytes,
+        body: Vec<u8>,
         format: Format,
         scrape_ms: i64,
-    ) -> Result<IngestReport, String> {
+    ) -> (Result<IngestReport, String>, Vec<u8>) {
         if body.len() <= INLINE_PARSE_BYTES {
             // Plugins run only for new series: a scrape of known ones stays on this thread.
             let known_only = !self.settings.series_stage.is_empty();
@@ -248,7 +250,7 @@ impl ScrapeLoop {
                 known_only,
             );
             if !matches!(inline, Err(IngestError::NewSeries)) {
-                return inline.map_err(|e| e.to_string());
+                return (inline.map_err(|e| e.to_string()), body);
             }
         }
         let mut cache = std::mem::take(&mut self.cache);
@@ -257,16 +259,16 @@ impl ScrapeLoop {
             self.target.clone(),
             self.settings.clone(),
         );
-        let (cache, result) = tokio::task::spawn_blocking(move || {
+        let (cache, result, body) = tokio::task::spawn_blocking(move || {
             let scrape = (&body[..], format, scrape_ms);
             let result = ingest(&mut cache, &head, &target, &settings, scrape, false)
                 .map_err(|e| e.to_string());
-            (cache, result)
+            (cache, result, body)
         })
         .await
         .expect("ingesting a scrape panicked");
         self.cache = cache;
-        result
+        (result, body)
     }
 
     fn record(&self, report: &IngestReport, up: bool, duration: Duration, scrape_ms: i64) {
