@@ -90,15 +90,21 @@ def cpu_window(servers, window):
     return {k: (after[k][0] - before[k][0], after[k][1] - before[k][1]) for k in servers}
 
 
-def wait_ready(url, what, limit=60):
+def wait_ready(url, what, limit=60, poll=0.2):
+    """Polls `url` every `poll` seconds until it answers 200; exits the script after `limit`."""
     deadline = time.time() + limit
     while time.time() < deadline:
         try:
             http(url, timeout=2)
             return
         except Exception:
-            time.sleep(0.2)
+            time.sleep(poll)
     sys.exit(f"{what} did not become ready at {url}")
+
+
+def dir_bytes(path):
+    """Bytes of the files under `path` (0 when it does not exist)."""
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
 
 
 def seconds(duration):
@@ -164,6 +170,7 @@ class Bench:
         self.tmp = tempfile.mkdtemp(prefix="wasmfed-bench-")
         self.log = open(os.path.join(self.tmp, "log.txt"), "w")
         self.procs = []
+        self.synth_proc = None
 
     def __enter__(self):
         return self
@@ -190,8 +197,12 @@ class Bench:
             f.write(content)
         return path
 
-    def spawn(self, argv):
-        proc = subprocess.Popen(argv, stdout=self.log, stderr=self.log)
+    def spawn(self, argv, log=None):
+        """Starts `argv`, its output going to the shared log or to the temp dir's file `log`."""
+        out = open(os.path.join(self.tmp, log), "w") if log else self.log
+        proc = subprocess.Popen(argv, stdout=out, stderr=out)
+        if log:
+            out.close()
         self.procs.append(proc)
         return proc
 
@@ -200,27 +211,31 @@ class Bench:
         targets = targets or self.args.targets
         series = series or self.args.series
         port = self.args.base_port
-        self.spawn([self.args.wasmfed, "synth", f"--listen=127.0.0.1:{port}",
-                    f"--targets={targets}", f"--series={series}"])
+        self.synth_proc = self.spawn([self.args.wasmfed, "synth", f"--listen=127.0.0.1:{port}",
+                                      f"--targets={targets}", f"--series={series}"])
         wait_ready(f"http://127.0.0.1:{port + targets - 1}/metrics", "synthetic targets")
         return [f"127.0.0.1:{port + i}" for i in range(targets)]
 
-    def wasmfed(self, config_path, storage="wasmfed", port_offset=1):
-        """Starts a wasmfed node; (process, address) once it is ready."""
+    def wasmfed(self, config_path, storage="wasmfed", port_offset=1, log_level="warn", log=None,
+                ready_limit=60, poll=0.2):
+        """Starts a wasmfed node; (process, address) once it is ready. `log` names a file of its
+        own in the temp dir; `ready_limit` and `poll` are passed to `wait_ready`."""
         addr = f"127.0.0.1:{self.args.base_port - port_offset}"
         proc = self.spawn([self.args.wasmfed, f"--config.file={config_path}", f"--web.listen-address={addr}",
-                           f"--storage.path={os.path.join(self.tmp, storage)}", "--log.level=warn"])
-        wait_ready(f"http://{addr}/-/ready", "wasmfed")
+                           f"--storage.path={os.path.join(self.tmp, storage)}", f"--log.level={log_level}"], log)
+        wait_ready(f"http://{addr}/-/ready", "wasmfed", ready_limit, poll)
         return proc, addr
 
-    def prometheus(self, config_path, port_offset=2):
-        """Starts Prometheus; (process, address) once it is ready."""
+    def prometheus(self, config_path, port_offset=2, log_level="warn", log=None, ready_limit=60, poll=0.2):
+        """Starts Prometheus (storage in the temp dir's `prom`); (process, address) once it is
+        ready. The other arguments are those of `wasmfed`."""
         if not os.path.exists(self.args.prometheus):
             sys.exit(f"{self.args.prometheus} missing: apt-get install prometheus (./test.sh does it)")
         addr = f"127.0.0.1:{self.args.base_port - port_offset}"
         proc = self.spawn([self.args.prometheus, f"--config.file={config_path}", f"--web.listen-address={addr}",
-                           f"--storage.tsdb.path={os.path.join(self.tmp, 'prom')}", "--log.level=warn"])
-        wait_ready(f"http://{addr}/-/ready", "prometheus")
+                           f"--storage.tsdb.path={os.path.join(self.tmp, 'prom')}", f"--log.level={log_level}"],
+                          log)
+        wait_ready(f"http://{addr}/-/ready", "prometheus", ready_limit, poll)
         return proc, addr
 
     def remove(self, name):

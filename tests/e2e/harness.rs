@@ -204,6 +204,15 @@ impl Wasmfed {
         node
     }
 
+    /// The node's process id, for reading its memory from `/proc`.
+    #[allow(
+        dead_code,
+        reason = "the soak test (tests/soak) reads it; the e2e tests do not"
+    )]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
