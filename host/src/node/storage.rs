@@ -17,8 +17,8 @@ use crate::telemetry::Telemetry;
 const RETENTION_CHECK_MAX: Duration = Duration::from_secs(60);
 const RETENTION_CHECK_MIN: Duration = Duration::from_secs(1);
 
-/// Replays the WAL in `dir` into `head`, drops what is past retention and checkpoints the
-/// rest, off the async threads.
+/// Replays the WAL in `dir` into `head` and drops what is past retention, off the async
+/// threads; then checkpoints the rest in the background.
 pub(super) async fn open_wal(
     head: &Arc<Head>,
     telemetry: &Arc<Telemetry>,
@@ -47,9 +47,16 @@ pub(super) async fn open_wal(
         );
         let now = unix_millis(SystemTime::now());
         head.truncate_before(now - retention.time.as_millis() as i64);
-        // A failed checkpoint is not fatal: the segments it would replace stay and replay again.
-        let _ = wal.checkpoint(&head);
-        Ok(Arc::new(wal))
+        let wal = Arc::new(wal);
+        // The first checkpoint is written while the node already scrapes and serves (a quarter
+        // of start-up time when it was written first): appends go on during a checkpoint
+        // anyway, and a crash before it ends replays the same segments again. A failed
+        // checkpoint is not fatal: the segments it would replace stay.
+        let (wal2, head2) = (wal.clone(), head.clone());
+        tokio::task::spawn_blocking(move || {
+            let _ = wal2.checkpoint(&head2);
+        });
+        Ok(wal)
     })
     .await?
 }

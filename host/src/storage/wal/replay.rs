@@ -17,6 +17,7 @@ use super::reader::{read_segment, Damage, SegmentScan};
 use super::record::{decode, Record};
 use super::segment::{checkpoint_path, list, segment_path, Listing};
 use crate::storage::chunk::ChunkIter;
+use crate::storage::index::IdHash;
 use crate::storage::{AppendError, Head, SeriesHandle};
 
 /// What a replay found and did.
@@ -48,8 +49,8 @@ pub(super) fn replay(dir: &Path, head: &Head) -> io::Result<(ReplayReport, Listi
     let listing = list(dir)?;
     let mut replay = Replay {
         head,
-        series: HashMap::new(),
-        covered: HashMap::new(),
+        series: HashMap::default(),
+        covered: HashMap::default(),
         max_ref: 0,
         report: ReplayReport::default(),
     };
@@ -97,9 +98,11 @@ pub(super) fn replay(dir: &Path, head: &Head) -> io::Result<(ReplayReport, Listi
 struct Replay<'h> {
     head: &'h Head,
     /// Logged ref → the series it now is (the same ref unless the label set was logged twice).
-    series: HashMap<u64, SeriesHandle>,
+    /// Refs are the head's own counters, so the identity hash suffices: SipHash over every
+    /// replayed sample's ref was a visible part of start-up.
+    series: HashMap<u64, SeriesHandle, IdHash>,
     /// Series ref → the newest timestamp the checkpoint restored for it.
-    covered: HashMap<u64, i64>,
+    covered: HashMap<u64, i64, IdHash>,
     max_ref: u64,
     report: ReplayReport,
 }
