@@ -7,9 +7,10 @@
 //!
 //! With a storage path, the node is durable: before it reports ready each tenant replays its
 //! write-ahead log (the node's own under `<storage.path>/wal`, others under
-//! `<storage.path>/tenants/<name>/wal`) into its head (the web server answers 503 until
-//! then) and takes a checkpoint; retention then cuts head and log together; shutdown writes and
-//! fsyncs what is pending.
+//! `<storage.path>/tenants/<name>/wal`) into its head — the web server starts once the node's
+//! own log is replayed and answers 503 until the rest are — then takes a checkpoint in the
+//! background; retention then cuts head and log together; shutdown writes and fsyncs what is
+//! pending.
 
 mod fleet;
 mod storage;
@@ -92,7 +93,8 @@ impl Node {
         };
         let (stop, stopped) = watch::channel(false);
         let fleet = Arc::new(Fleet::new(shared, durability, stopped.clone()));
-        // The node's own tenant first: the server answers (503 until ready) while logs replay.
+        // The node's own tenant first, its log replayed; the server starts after it and answers
+        // 503 until the other tenants and the jobs are up.
         let own = fleet
             .start(&tenant_specs(&config)[0])
             .await
