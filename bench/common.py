@@ -90,6 +90,17 @@ def cpu_window(servers, window):
     return {k: (after[k][0] - before[k][0], after[k][1] - before[k][1]) for k in servers}
 
 
+def print_ratio_header(width=28):
+    """The header of a figures table: figure, Prometheus, wasmfed, wasmfed/Prometheus."""
+    print(f"{'figure':<{width}}{'prometheus':>14}{'wasmfed':>14}{'ratio':>10}")
+
+
+def print_ratio_row(label, prometheus, wasmfed, width=28, digits=4):
+    """One row of a figures table, with the ratio wasmfed/Prometheus (nan when Prometheus is 0)."""
+    ratio = wasmfed / prometheus if prometheus else float("nan")
+    print(f"{label:<{width}}{prometheus:>14.{digits}g}{wasmfed:>14.{digits}g}{ratio:>10.3f}")
+
+
 def wait_ready(url, what, limit=60, poll=0.2):
     """Polls `url` every `poll` seconds until it answers 200; exits the script after `limit`."""
     deadline = time.time() + limit

@@ -19,8 +19,8 @@ import sys
 import time
 import urllib.parse
 
-from common import (METRIC_RELABEL, Bench, add_common_args, cpu_window, http, metric, metrics_or_zero, rss_bytes,
-                    static_job)
+from common import (METRIC_RELABEL, Bench, add_common_args, cpu_window, http, metric, metrics_or_zero, print_ratio_header,
+                    print_ratio_row, rss_bytes, static_job)
 
 
 # wasmfed's own view of its relabel stage: plugin calls and series-cache lookups. In a steady
@@ -89,16 +89,14 @@ def main():
         print(f"\nwasmfed vs Prometheus: {args.targets} targets x {args.series} series, interval {args.interval}, "
               f"metric relabeling {'on' if args.relabel else 'off'}, "
               f"measured {args.measure:.0f}s after {args.warmup:.0f}s warm-up")
-        print(f"{'figure':<28}{'prometheus':>14}{'wasmfed':>14}{'ratio':>10}")
+        print_ratio_header()
         for key, label in [("cpu_s_per_million", "CPU s / million samples"),
                            ("rss_bytes_per_series", "RSS bytes / series"),
                            ("federate_s", "/federate all (s)"),
                            ("federate_bytes", "/federate bytes"),
                            ("series", "active series"),
                            ("samples", "samples in window")]:
-            p, w = results["prometheus"][key], results["wasmfed"][key]
-            ratio = w / p if p else float("nan")
-            print(f"{label:<28}{p:>14.4g}{w:>14.4g}{ratio:>10.3f}")
+            print_ratio_row(label, results["prometheus"][key], results["wasmfed"][key])
         print(f"\nwasmfed relabel stage and series cache{'':<10}{'at start':>14}{'growth in window':>18}")
         for name in WASMFED_CACHE_METRICS:
             print(f"{name:<48}{cache_before[name]:>14.6g}{cache_after[name] - cache_before[name]:>18.6g}")

@@ -37,7 +37,8 @@ import resource
 import sys
 import time
 
-from common import Bench, add_common_args, cpu_seconds, dir_bytes, metric, rss_bytes, static_job
+from common import (Bench, add_common_args, cpu_seconds, dir_bytes, metric, print_ratio_header, print_ratio_row,
+                    rss_bytes, static_job)
 
 # What `synth` exposes per target on top of its series: Prometheus' five synthetic series.
 SYNTHETIC_SERIES = 5
@@ -165,7 +166,7 @@ def main():
         print(f"\nrestart after kill -9: {args.targets} targets x {args.series} series at {args.interval}, "
               f"{args.ingest:.0f}s of ingest after the heads filled; targets stopped; "
               f"restarted one at a time, {args.first} first")
-        print(f"{'figure':<30}{'prometheus':>14}{'wasmfed':>14}{'ratio':>10}")
+        print_ratio_header(30)
         for key, label in [("ready_s", "spawn -> /-/ready (s)"),
                            ("replay_s", "replay, own report (s)"),
                            ("cpu_s", "CPU s until ready"),
@@ -174,9 +175,7 @@ def main():
                            ("series_after", "head series after restart"),
                            ("wal_bytes", "WAL bytes on disk"),
                            ("storage_bytes", "storage dir bytes")]:
-            p, w = results["prometheus"][key], results["wasmfed"][key]
-            ratio = w / p if p else float("nan")
-            print(f"{label:<30}{p:>14.4g}{w:>14.4g}{ratio:>10.3f}")
+            print_ratio_row(label, results["prometheus"][key], results["wasmfed"][key], 30)
         rest = results["wasmfed"]["ready_s"] - replay_s
         print(f"\nwasmfed start-up: replay {replay_s:.3f}s ({replayed_samples} samples), "
               f"the rest (process start, config, retention cut, polling) {rest:.3f}s")

@@ -27,7 +27,8 @@ import sys
 import time
 import urllib.parse
 
-from common import Bench, add_common_args, cpu_seconds, http, samples, seconds, static_job, summary
+from common import (Bench, add_common_args, cpu_seconds, http, print_ratio_header, print_ratio_row, samples, seconds,
+                    static_job, summary)
 
 GROUP = "bench"
 
@@ -191,17 +192,17 @@ def main():
             if not evals:
                 sys.exit(f"{k} reported no evaluation of group {GROUP}")
             stats[k] = (summary([d for _, d, _ in evals]), summary([s for _, _, s in evals]))
-        print(f"{'figure':<28}{'prometheus':>14}{'wasmfed':>14}{'ratio':>10}")
+        print_ratio_header()
         for key in ["n", "mean", "median", "p90", "min", "max"]:
             p, w = stats["prometheus"][0][key], stats["wasmfed"][0][key]
             label = "evaluations" if key == "n" else f"duration {key} (s)"
-            print(f"{label:<28}{p:>14.4g}{w:>14.4g}{w / p if p else float('nan'):>10.3f}")
+            print_ratio_row(label, p, w)
         for key in ["min", "max"]:
             p, w = stats["prometheus"][1][key], stats["wasmfed"][1][key]
-            print(f"{'samples ' + key:<28}{p:>14.6g}{w:>14.6g}{w / p if p else float('nan'):>10.3f}")
+            print_ratio_row(f"samples {key}", p, w, digits=6)
         for i, label in [(1, "iterations missed"), (2, "process CPU s (all work)")]:
             p, w = recorded["prometheus"][i], recorded["wasmfed"][i]
-            print(f"{label:<28}{p:>14.4g}{w:>14.4g}{w / p if p else float('nan'):>10.3f}")
+            print_ratio_row(label, p, w)
         phase = (evaluations["wasmfed"][-1][0] - evaluations["prometheus"][-1][0]) % eval_interval
         phase = phase - eval_interval if phase > eval_interval / 2 else phase
         # Prometheus reports when an evaluation started, which leaves its slot when the one

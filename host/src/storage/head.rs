@@ -448,4 +448,4 @@ fn shard_of(r: u64) -> usize {
 pub(super) mod federation;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

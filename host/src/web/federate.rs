@@ -201,9 +201,6 @@ mod tests {
     use crate::model::{Sample, STALE_NAN};
     use crate::storage::SeriesRef;
 
-    /// A series' labels and the samples appended to it.
-    type Series<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
-
     const MINT_EXCLUSIVE: i64 = 1000;
     const MAXT: i64 = 2000;
 
@@ -277,20 +274,9 @@ mod tests {
         parse_match_params(selectors.iter().map(|s| ("match[]", *s))).unwrap()
     }
 
-    fn head_with(series: &[Series]) -> Head {
-        let head = Head::new();
-        for (labels, samples) in series {
-            let (r, _) = head.get_or_create(&Labels::from_pairs(labels.iter().copied()));
-            for &(t, v) in samples.iter() {
-                head.append(r, t, v).unwrap();
-            }
-        }
-        head
-    }
-
     #[test]
     fn output_matches_prometheus_layout() {
-        let head = head_with(&[
+        let head = Head::with_series(&[
             (
                 &[("__name__", "up"), ("instance", "h:1"), ("job", "n")],
                 &[(1500, 1.0)],
@@ -326,7 +312,7 @@ mod tests {
 
     #[test]
     fn external_instance_replaces_the_empty_default() {
-        let head = head_with(&[(&[("__name__", "m")], &[(1500, 2.5)])]);
+        let head = Head::with_series(&[(&[("__name__", "m")], &[(1500, 2.5)])]);
         let external = Labels::from_pairs([("instance", "global")]);
         assert_eq!(
             text(&head, &sets(&["m"]), &external),

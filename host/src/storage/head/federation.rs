@@ -203,11 +203,10 @@ fn newest_samples(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Labels, STALE_NAN};
+    use crate::model::STALE_NAN;
     use crate::storage::parse_selector;
 
-    /// A series' labels and the samples appended to it.
-    type Series<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+    use crate::storage::head::tests::TestSeries;
 
     /// (labels, newest sample to show) per series, as text: `{labels} value@t`.
     fn selected(head: &Head, selectors: &[&str]) -> Vec<String> {
@@ -237,8 +236,7 @@ mod tests {
     }
 
     fn head() -> Head {
-        let head = Head::new();
-        let series: &[Series] = &[
+        let series: &[TestSeries] = &[
             (&[("__name__", "b"), ("j", "1")], &[(1500, 1.0)]),
             (
                 &[("__name__", "a"), ("j", "2")],
@@ -255,13 +253,7 @@ mod tests {
             (&[("__name__", "future")], &[(2001, 1.0)]),
             (&[("j", "3")], &[(1500, 7.0)]),
         ];
-        for (labels, samples) in series {
-            let (r, _) = head.get_or_create(&Labels::from_pairs(labels.iter().copied()));
-            for &(t, v) in samples.iter() {
-                head.append(r, t, v).unwrap();
-            }
-        }
-        head
+        Head::with_series(series)
     }
 
     #[test]

@@ -4,6 +4,23 @@ use super::*;
 use crate::model::STALE_NAN;
 use crate::storage::MatchOp::{self, *};
 
+/// A series' labels and the samples appended to it, for [`Head::with_series`].
+pub(crate) type TestSeries<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
+impl Head {
+    /// A head holding `series`, for tests across the crate.
+    pub(crate) fn with_series(series: &[TestSeries]) -> Head {
+        let head = Head::new();
+        for (labels, samples) in series {
+            let (r, _) = head.get_or_create(&Labels::from_pairs(labels.iter().copied()));
+            for &(t, v) in samples.iter() {
+                head.append(r, t, v).unwrap();
+            }
+        }
+        head
+    }
+}
+
 /// Matchers as (op, name, value).
 type Spec<'a> = &'a [(MatchOp, &'a str, &'a str)];
 

@@ -55,10 +55,6 @@ impl SampleBatch {
         self.0.push(RefSample { series, t, v });
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
