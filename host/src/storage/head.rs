@@ -26,10 +26,11 @@
 //! `benches/storage.rs` at 100k series of 5 labels: 272 B a series with one sample.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
+use foldhash::quality::RandomState;
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
 use super::index::{IdHash, Postings};
@@ -109,7 +110,7 @@ impl Head {
                 ..Catalog::default()
             }),
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
-            label_hasher: RandomState::new(),
+            label_hasher: RandomState::default(),
             wal: OnceLock::new(),
             max_series: AtomicUsize::new(0),
         }
@@ -149,12 +150,13 @@ impl Head {
     /// write lock, so concurrent creators never pass the limit together).
     fn find_or_create(&self, labels: &Labels, max: usize) -> Option<(SeriesRef, bool)> {
         debug_assert!(labels.iter().all(|l| !l.value.is_empty()), "{labels}");
-        let hash = self.hash_labels(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
-        if let Some(r) = self.find(&self.catalog.read(), hash, labels) {
+        let pairs = || labels.iter().map(|l| (l.name.as_str(), l.value.as_str()));
+        let hash = self.hash_labels(pairs());
+        if let Some(r) = self.find(&self.catalog.read(), hash, pairs()) {
             return Some((r, false));
         }
         let mut catalog = self.catalog.write();
-        if let Some(r) = self.find(&catalog, hash, labels) {
+        if let Some(r) = self.find(&catalog, hash, pairs()) {
             return Some((r, false));
         }
         if catalog.len >= max {
@@ -162,7 +164,7 @@ impl Head {
         }
         let r = SeriesRef(catalog.next_ref);
         catalog.next_ref += 1;
-        self.insert(&mut catalog, r, hash, labels);
+        self.insert(&mut catalog, r, hash, pairs());
         if let Some(wal) = self.wal.get() {
             wal.log_series(r, labels);
         }
@@ -174,17 +176,25 @@ impl Head {
     /// If the label set exists already, that series is returned whatever its ref: a series
     /// removed by retention and created again is logged twice, under two refs, and both
     /// histories belong to it. `None` if `r` is taken by another label set.
-    pub(crate) fn restore_series(&self, r: SeriesRef, labels: &Labels) -> Option<SeriesHandle> {
-        let hash = self.hash_labels(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+    ///
+    /// The labels come as (name, value) pairs, sorted, straight from the log record: replay
+    /// interns them without building a [`Labels`] first.
+    pub(crate) fn restore_series(
+        &self,
+        r: SeriesRef,
+        labels: &[(&str, &str)],
+    ) -> Option<SeriesHandle> {
+        let pairs = || labels.iter().copied();
+        let hash = self.hash_labels(pairs());
         let mut catalog = self.catalog.write();
-        if let Some(existing) = self.find(&catalog, hash, labels) {
+        if let Some(existing) = self.find(&catalog, hash, pairs()) {
             return self.handle(existing);
         }
         if self.shard(r).read().contains_key(&r.0) {
             return None;
         }
         catalog.next_ref = catalog.next_ref.max(r.0 + 1);
-        let series = self.insert(&mut catalog, r, hash, labels);
+        let series = self.insert(&mut catalog, r, hash, pairs());
         Some(SeriesHandle {
             series_ref: r,
             series,
@@ -208,16 +218,15 @@ impl Head {
         refs
     }
 
-    fn insert(
+    fn insert<'a>(
         &self,
         cat: &mut Catalog,
         r: SeriesRef,
         hash: u64,
-        labels: &Labels,
+        labels: impl Iterator<Item = (&'a str, &'a str)>,
     ) -> Arc<MemSeries> {
         let symbols: Box<[Symbol]> = labels
-            .iter()
-            .flat_map(|l| [cat.symbols.acquire(&l.name), cat.symbols.acquire(&l.value)])
+            .flat_map(|(name, value)| [cat.symbols.acquire(name), cat.symbols.acquire(value)])
             .collect();
         for pair in symbols.chunks_exact(2) {
             cat.postings.add(pair[0], pair[1], r.0);
@@ -416,13 +425,15 @@ impl Head {
     }
 
     /// The series with exactly `labels` among those with label-set hash `hash`.
-    fn find(&self, catalog: &Catalog, hash: u64, labels: &Labels) -> Option<SeriesRef> {
+    fn find<'a, I>(&self, catalog: &Catalog, hash: u64, labels: I) -> Option<SeriesRef>
+    where
+        I: ExactSizeIterator<Item = (&'a str, &'a str)> + Clone,
+    {
         catalog.by_hash.candidates(hash).find(|&r| {
             self.shard(r).read().get(&r.0).is_some_and(|s| {
                 s.labels.len() == 2 * labels.len()
-                    && s.labels.chunks_exact(2).zip(labels).all(|(p, l)| {
-                        catalog.symbols.resolve(p[0]) == l.name
-                            && catalog.symbols.resolve(p[1]) == l.value
+                    && s.labels.chunks_exact(2).zip(labels.clone()).all(|(p, l)| {
+                        catalog.symbols.resolve(p[0]) == l.0 && catalog.symbols.resolve(p[1]) == l.1
                     })
             })
         })

@@ -7,7 +7,9 @@
 //! twice. Symbols are reference-counted by the series using them and recycled when the last
 //! one goes, so label churn (pod names, short-lived instances) does not grow the table forever.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+use foldhash::quality::RandomState;
 
 use hashbrown::HashTable;
 

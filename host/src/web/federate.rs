@@ -324,7 +324,7 @@ mod tests {
     fn empty_labels_are_not_written() {
         // Only a replayed log can hold one; the writer drops it as Prometheus does.
         let head = Head::new();
-        let labels = Labels::from_pairs([("__name__", "m"), ("dc", ""), ("e", "")]);
+        let labels = [("__name__", "m"), ("dc", ""), ("e", "")];
         let series = head.restore_series(SeriesRef(7), &labels).unwrap();
         head.append_to(&series, 1500, 3.0).unwrap();
         let external = Labels::from_pairs([("dc", "eu")]);

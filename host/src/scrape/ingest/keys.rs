@@ -12,7 +12,9 @@
 //! when the table maps `k` to `slot`, so a key match at a remembered position is the same answer
 //! the table would give.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+use foldhash::quality::RandomState;
 
 use hashbrown::HashTable;
 

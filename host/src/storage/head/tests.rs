@@ -81,9 +81,9 @@ fn hash_collisions_are_told_apart() {
         cat.by_hash.insert(7, b);
     }
     let cat = head.catalog.read();
-    assert_eq!(head.find(&cat, 7, &labels(&[("x", "2")])), Some(b));
-    assert_eq!(head.find(&cat, 7, &labels(&[("x", "1")])), Some(a));
-    assert_eq!(head.find(&cat, 7, &labels(&[("x", "3")])), None);
+    assert_eq!(head.find(&cat, 7, [("x", "2")].into_iter()), Some(b));
+    assert_eq!(head.find(&cat, 7, [("x", "1")].into_iter()), Some(a));
+    assert_eq!(head.find(&cat, 7, [("x", "3")].into_iter()), None);
 }
 
 #[test]

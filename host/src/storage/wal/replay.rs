@@ -155,16 +155,16 @@ impl Replay<'_> {
     fn record(&mut self, rec: &[u8], in_checkpoint: bool) -> Result<(), ()> {
         match decode(rec).map_err(drop)? {
             Record::Series(series) => {
-                for (r, labels) in series {
+                for (r, labels) in series.iter() {
                     self.max_ref = self.max_ref.max(r.0);
-                    match self.head.restore_series(r, &labels) {
+                    match self.head.restore_series(r, labels) {
                         Some(handle) => {
                             self.report.series += 1;
                             self.series.insert(r.0, handle);
                         }
                         None => {
                             self.report.conflicting_series += 1;
-                            tracing::warn!(series_ref = r.0, labels = %labels, "WAL series record conflicts with another series under the same ref; skipped");
+                            tracing::warn!(series_ref = r.0, labels = ?labels, "WAL series record conflicts with another series under the same ref; skipped");
                         }
                     }
                 }
