@@ -131,6 +131,11 @@ pub(super) fn push_chunks<'a>(
     }
 }
 
+/// Whether `rec` is a series record, by its first byte alone.
+pub(super) fn is_series(rec: &[u8]) -> bool {
+    rec.first() == Some(&SERIES)
+}
+
 pub(super) fn decode(rec: &[u8]) -> Result<Record<'_>, RecordError> {
     let (&kind, body) = rec.split_first().ok_or(RecordError::Empty)?;
     let mut r = Reader(body);

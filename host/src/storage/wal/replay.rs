@@ -6,19 +6,26 @@
 //! order, duplicate, or for a series whose record was lost. Samples a checkpoint already holds
 //! (a segment written while the checkpoint was being taken repeats some of them) are skipped
 //! silently, as Prometheus skips samples its m-mapped chunks cover.
+//!
+//! This thread reads the files and creates the series; samples and chunks are applied by
+//! workers, one per core but this one, each owning a partition of the series (see `apply`).
 
-use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::thread::available_parallelism;
 use std::time::{Duration, Instant};
 
 use super::reader::{read_segment, Damage, SegmentScan};
-use super::record::{decode, Record};
+use super::record::{decode, is_series, Record};
 use super::segment::{checkpoint_path, list, segment_path, Listing};
-use crate::storage::chunk::ChunkIter;
-use crate::storage::index::IdHash;
-use crate::storage::{AppendError, Head, SeriesHandle};
+use crate::storage::Head;
+
+mod apply;
+#[cfg(test)]
+mod tests;
+
+use apply::{Applied, RecordAt, Workers};
 
 /// What a replay found and did.
 #[derive(Debug, Default)]
@@ -43,93 +50,147 @@ pub struct ReplayReport {
     pub duration: Duration,
 }
 
-/// Replays the WAL in `dir` into `head` (which must not log while this runs).
+/// Replays the WAL in `dir` into `head` (which must not log while this runs), applying samples
+/// on as many threads as the machine has cores but one (at least one).
 pub(super) fn replay(dir: &Path, head: &Head) -> io::Result<(ReplayReport, Listing)> {
+    let workers = available_parallelism().map_or(1, |n| n.get().saturating_sub(1));
+    replay_with(dir, head, workers)
+}
+
+/// [`replay`] with `workers` sample threads.
+pub(super) fn replay_with(
+    dir: &Path,
+    head: &Head,
+    workers: usize,
+) -> io::Result<(ReplayReport, Listing)> {
     let started = Instant::now();
     let listing = list(dir)?;
-    let mut replay = Replay {
-        head,
-        series: HashMap::default(),
-        covered: HashMap::default(),
-        max_ref: 0,
-        report: ReplayReport::default(),
-    };
-    if let Some(&index) = listing.checkpoints.last() {
-        let cp = checkpoint_path(dir, index);
-        let files = list(&cp)?.segments;
-        tracing::info!(checkpoint = %cp.display(), files = files.len(), "replaying WAL checkpoint");
-        for file in files {
-            replay.file(&segment_path(&cp, file), true, false)?;
-        }
-        replay.report.checkpoint = Some(index);
+    let (read, applied) = std::thread::scope(|scope| {
+        let mut replay = Reader {
+            head,
+            workers: Workers::start(scope, head, workers),
+            files: Vec::new(),
+            max_ref: 0,
+            report: ReplayReport::default(),
+        };
+        let read = replay.all(dir, &listing);
+        // Join the workers before leaving, whatever the reading did.
+        let applied = replay.workers.finish();
+        (
+            read.map(|()| (replay.report, replay.files, replay.max_ref)),
+            applied,
+        )
+    });
+    let (mut report, files, max_ref) = read?;
+    let Applied {
+        samples,
+        out_of_order,
+        duplicates,
+        unknown_series,
+        max_ref: max_sample_ref,
+        undecodable,
+    } = applied;
+    report.samples = samples;
+    report.out_of_order = out_of_order;
+    report.duplicates = duplicates;
+    report.unknown_series = unknown_series;
+    for at in undecodable {
+        report_damage(&mut report, &files[at.file], undecodable_at(at.offset));
     }
-    let first = replay.report.checkpoint.map_or(0, |c| c + 1);
-    let segments: Vec<u64> = listing
-        .segments
-        .iter()
-        .copied()
-        .filter(|&s| s >= first)
-        .collect();
-    for (i, &segment) in segments.iter().enumerate() {
-        if i > 0 && segment != segments[i - 1] + 1 {
-            tracing::warn!(
-                after = segments[i - 1],
-                next = segment,
-                "WAL segments are missing; their records are lost"
-            );
-        }
-        let before = (replay.report.records, replay.report.samples);
-        replay.file(&segment_path(dir, segment), false, true)?;
-        replay.report.last_segment = Some(segment);
-        tracing::info!(
-            segment,
-            of = segments.len(),
-            records = replay.report.records - before.0,
-            samples = replay.report.samples - before.1,
-            "WAL segment replayed"
-        );
-    }
-    head.reserve_refs_below(replay.max_ref + 1);
-    let mut report = replay.report;
+    head.reserve_refs_below(max_ref.max(max_sample_ref) + 1);
     report.duration = started.elapsed();
     Ok((report, listing))
 }
 
-struct Replay<'h> {
+fn undecodable_at(offset: u64) -> Damage {
+    Damage {
+        offset,
+        end: offset,
+        reason: "record does not decode",
+    }
+}
+
+fn report_damage(report: &mut ReplayReport, path: &Path, d: Damage) {
+    tracing::warn!(
+        file = %path.display(),
+        offset = d.offset,
+        end = d.end,
+        reason = d.reason,
+        "WAL damage skipped"
+    );
+    report.damage.push((path.to_owned(), d));
+}
+
+/// The reading thread: files in order, series records applied here, the rest to the workers.
+struct Reader<'h, 'scope> {
     head: &'h Head,
-    /// Logged ref → the series it now is (the same ref unless the label set was logged twice).
-    /// Refs are the head's own counters, so the identity hash suffices: SipHash over every
-    /// replayed sample's ref was a visible part of start-up.
-    series: HashMap<u64, SeriesHandle, IdHash>,
-    /// Series ref → the newest timestamp the checkpoint restored for it.
-    covered: HashMap<u64, i64, IdHash>,
+    workers: Workers<'scope>,
+    /// Every file read, in order (workers name files by index).
+    files: Vec<PathBuf>,
     max_ref: u64,
     report: ReplayReport,
 }
 
-impl Replay<'_> {
+impl Reader<'_, '_> {
+    fn all(&mut self, dir: &Path, listing: &Listing) -> io::Result<()> {
+        if let Some(&index) = listing.checkpoints.last() {
+            let cp = checkpoint_path(dir, index);
+            let files = list(&cp)?.segments;
+            tracing::info!(checkpoint = %cp.display(), files = files.len(), "replaying WAL checkpoint");
+            for file in files {
+                self.file(&segment_path(&cp, file), true, false)?;
+            }
+            self.report.checkpoint = Some(index);
+        }
+        let first = self.report.checkpoint.map_or(0, |c| c + 1);
+        let segments: Vec<u64> = listing
+            .segments
+            .iter()
+            .copied()
+            .filter(|&s| s >= first)
+            .collect();
+        for (i, &segment) in segments.iter().enumerate() {
+            if i > 0 && segment != segments[i - 1] + 1 {
+                tracing::warn!(
+                    after = segments[i - 1],
+                    next = segment,
+                    "WAL segments are missing; their records are lost"
+                );
+            }
+            let before = (self.report.records, self.report.series);
+            self.file(&segment_path(dir, segment), false, true)?;
+            self.report.last_segment = Some(segment);
+            tracing::info!(
+                segment,
+                of = segments.len(),
+                records = self.report.records - before.0,
+                series = self.report.series - before.1,
+                "WAL segment read"
+            );
+        }
+        Ok(())
+    }
+
     fn file(&mut self, path: &Path, in_checkpoint: bool, may_truncate: bool) -> io::Result<()> {
         self.report.files += 1;
+        let file = self.files.len();
+        self.files.push(path.to_owned());
         let mut undecodable = Vec::new();
         let scan = read_segment(path, |offset, rec| {
             self.report.records += 1;
-            if self.record(rec, in_checkpoint).is_err() {
-                undecodable.push(Damage {
+            if !is_series(rec) {
+                let at = RecordAt {
+                    file,
                     offset,
-                    end: offset,
-                    reason: "record does not decode",
-                });
+                    in_checkpoint,
+                };
+                self.workers.record(rec, at);
+            } else if self.series(rec).is_err() {
+                undecodable.push(undecodable_at(offset));
             }
         })?;
-        for d in scan.damage.iter().chain(&undecodable) {
-            tracing::warn!(
-                file = %path.display(),
-                offset = d.offset,
-                end = d.end,
-                reason = d.reason,
-                "WAL damage skipped"
-            );
-            self.report.damage.push((path.to_owned(), d.clone()));
+        for d in scan.damage.iter().cloned().chain(undecodable) {
+            report_damage(&mut self.report, path, d);
         }
         if may_truncate {
             self.cut_torn_tail(path, &scan)?;
@@ -152,82 +213,24 @@ impl Replay<'_> {
         Ok(())
     }
 
-    fn record(&mut self, rec: &[u8], in_checkpoint: bool) -> Result<(), ()> {
-        match decode(rec).map_err(drop)? {
-            Record::Series(series) => {
-                for (r, labels) in series.iter() {
-                    self.max_ref = self.max_ref.max(r.0);
-                    match self.head.restore_series(r, labels) {
-                        Some(handle) => {
-                            self.report.series += 1;
-                            self.series.insert(r.0, handle);
-                        }
-                        None => {
-                            self.report.conflicting_series += 1;
-                            tracing::warn!(series_ref = r.0, labels = ?labels, "WAL series record conflicts with another series under the same ref; skipped");
-                        }
-                    }
+    /// Creates the series of a series record and tells the workers who they are.
+    fn series(&mut self, rec: &[u8]) -> Result<(), ()> {
+        let Ok(Record::Series(series)) = decode(rec) else {
+            return Err(());
+        };
+        for (r, labels) in series.iter() {
+            self.max_ref = self.max_ref.max(r.0);
+            match self.head.restore_series(r, labels) {
+                Some(handle) => {
+                    self.report.series += 1;
+                    self.workers.series(r, handle);
                 }
-            }
-            Record::Samples(samples) => {
-                for s in samples {
-                    self.max_ref = self.max_ref.max(s.series.0);
-                    let Some(handle) = self.series.get(&s.series.0) else {
-                        self.report.unknown_series += 1;
-                        continue;
-                    };
-                    let key = handle.series_ref().0;
-                    if self.covered.get(&key).is_some_and(|&until| s.t <= until) {
-                        continue;
-                    }
-                    let stored = append(self.head, handle, s.t, s.v, &mut self.report);
-                    self.report.samples += u64::from(stored);
-                }
-            }
-            Record::Chunks(chunks) => {
-                for (r, chunks) in chunks {
-                    self.max_ref = self.max_ref.max(r.0);
-                    let Some(handle) = self.series.get(&r.0) else {
-                        self.report.unknown_series += chunks
-                            .iter()
-                            .map(|c| ChunkIter::new(c).count() as u64)
-                            .sum::<u64>();
-                        continue;
-                    };
-                    let mut newest = None;
-                    for chunk in chunks {
-                        for (t, v) in ChunkIter::new(chunk) {
-                            if append(self.head, handle, t, v, &mut self.report) {
-                                self.report.samples += 1;
-                                newest = Some(t);
-                            }
-                        }
-                    }
-                    if let (true, Some(t)) = (in_checkpoint, newest) {
-                        self.covered.insert(handle.series_ref().0, t);
-                    }
+                None => {
+                    self.report.conflicting_series += 1;
+                    tracing::warn!(series_ref = r.0, labels = ?labels, "WAL series record conflicts with another series under the same ref; skipped");
                 }
             }
         }
         Ok(())
-    }
-}
-
-/// Appends one replayed sample, counting a refusal by its reason. True if it was stored.
-fn append(head: &Head, handle: &SeriesHandle, t: i64, v: f64, report: &mut ReplayReport) -> bool {
-    match head.append_to(handle, t, v) {
-        Ok(()) => true,
-        Err(AppendError::OutOfOrder { .. }) => {
-            report.out_of_order += 1;
-            false
-        }
-        Err(AppendError::DuplicateTimestamp { .. }) => {
-            report.duplicates += 1;
-            false
-        }
-        Err(AppendError::UnknownSeries) => {
-            report.unknown_series += 1;
-            false
-        }
     }
 }

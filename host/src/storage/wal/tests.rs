@@ -10,18 +10,18 @@ use super::*;
 use crate::model::{Labels, STALE_NAN};
 use crate::storage::{Head, MatchOp, Matcher, SeriesRef};
 
-fn labels(name: &str, i: usize) -> Labels {
+pub(super) fn labels(name: &str, i: usize) -> Labels {
     Labels::from_pairs([("__name__", name.to_owned()), ("i", i.to_string())])
 }
 
-fn options(segment_size: u64) -> WalOptions {
+pub(super) fn options(segment_size: u64) -> WalOptions {
     WalOptions {
         fsync: FsyncPolicy::Batch,
         segment_size,
     }
 }
 
-fn open(dir: &Path, segment_size: u64) -> (Head, Wal, ReplayReport) {
+pub(super) fn open(dir: &Path, segment_size: u64) -> (Head, Wal, ReplayReport) {
     let head = Head::new();
     let (wal, report) = Wal::open(dir, &head, options(segment_size), WalMetrics::default())
         .expect("opening the WAL");
@@ -29,10 +29,10 @@ fn open(dir: &Path, segment_size: u64) -> (Head, Wal, ReplayReport) {
 }
 
 /// A series as (ref, labels, samples as timestamp and value bits).
-type SeriesState = (u64, String, Vec<(i64, u64)>);
+pub(super) type SeriesState = (u64, String, Vec<(i64, u64)>);
 
 /// Every series with its labels and samples, by ref.
-fn state(head: &Head) -> Vec<SeriesState> {
+pub(super) fn state(head: &Head) -> Vec<SeriesState> {
     head.series_refs()
         .into_iter()
         .map(|r| {
@@ -47,7 +47,13 @@ fn state(head: &Head) -> Vec<SeriesState> {
 }
 
 /// Writes `series` × `samples` with a few special values; returns the refs.
-fn fill(head: &Head, name: &str, series: usize, samples: i64, t0: i64) -> Vec<SeriesRef> {
+pub(super) fn fill(
+    head: &Head,
+    name: &str,
+    series: usize,
+    samples: i64,
+    t0: i64,
+) -> Vec<SeriesRef> {
     let refs: Vec<_> = (0..series)
         .map(|i| head.get_or_create(&labels(name, i)).0)
         .collect();
