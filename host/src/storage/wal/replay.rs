@@ -22,6 +22,7 @@ use super::segment::{checkpoint_path, list, segment_path, Listing};
 use crate::storage::Head;
 
 mod apply;
+mod refs;
 #[cfg(test)]
 mod tests;
 

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::thread::{Scope, ScopedJoinHandle};
 
 use super::super::record::{decode, Record};
+use super::refs::RefTable;
 use crate::storage::chunk::ChunkIter;
 use crate::storage::index::IdHash;
 use crate::storage::{AppendError, Head, SeriesHandle, SeriesRef};
@@ -116,11 +117,14 @@ impl<'scope> Workers<'scope> {
             let (sender, jobs) = sync_channel(BATCHES_QUEUED);
             let worker = Worker {
                 head,
-                index,
-                of: n,
-                series: HashMap::default(),
-                aliases: HashMap::default(),
-                covered: HashMap::default(),
+                routes: Routes {
+                    index,
+                    of: n,
+                    series: RefTable::new(n),
+                    aliased: HashMap::default(),
+                    aliases: HashMap::default(),
+                },
+                covered: RefTable::new(n),
                 done: Applied::default(),
             };
             let thread = std::thread::Builder::new()
@@ -179,33 +183,28 @@ fn partition(series_ref: u64, of: usize) -> usize {
 
 struct Worker<'h> {
     head: &'h Head,
-    index: usize,
-    of: usize,
-    /// Logged ref → series, for the series this worker owns.
-    series: HashMap<u64, SeriesHandle, IdHash>,
-    /// Logged ref → the ref of the series it resolved to, when they differ.
-    aliases: HashMap<u64, u64, IdHash>,
+    routes: Routes,
     /// Series ref → the newest timestamp the checkpoint restored for it.
-    covered: HashMap<u64, i64, IdHash>,
+    covered: RefTable<i64>,
     done: Applied,
 }
 
-impl Worker<'_> {
-    fn run(mut self, jobs: Receiver<Vec<Job>>) -> Applied {
-        for batch in jobs {
-            for job in batch {
-                match job {
-                    Job::Series(logged, handle) => {
-                        self.series.insert(logged, handle);
-                    }
-                    Job::Alias(logged, to) => {
-                        self.aliases.insert(logged, to);
-                    }
-                    Job::Record(rec, at) => self.record(&rec, at),
-                }
-            }
-        }
-        self.done
+/// Which series a logged ref is, and whether it is this worker's.
+struct Routes {
+    index: usize,
+    of: usize,
+    /// Logged ref → series, for the series this worker owns logged under a ref of its
+    /// partition (all but aliases)...
+    series: RefTable<SeriesHandle>,
+    /// ... and under another worker's (aliases of this worker's series).
+    aliased: HashMap<u64, SeriesHandle, IdHash>,
+    /// Logged ref → the ref of the series it resolved to, when they differ (every alias).
+    aliases: HashMap<u64, u64, IdHash>,
+}
+
+impl Routes {
+    fn in_partition(&self, r: u64) -> bool {
+        partition(r, self.of) == self.index
     }
 
     /// Whether samples logged under `logged` are this worker's to apply.
@@ -214,36 +213,71 @@ impl Worker<'_> {
             true => logged,
             false => self.aliases.get(&logged).copied().unwrap_or(logged),
         };
-        partition(r, self.of) == self.index
+        self.in_partition(r)
+    }
+
+    /// The series logged under `logged`, which this worker owns.
+    fn handle(&self, logged: u64) -> Option<&SeriesHandle> {
+        match self.in_partition(logged) {
+            true => self.series.get(logged),
+            false => self.aliased.get(&logged),
+        }
+    }
+
+    fn insert(&mut self, logged: u64, handle: SeriesHandle) {
+        match self.in_partition(logged) {
+            true => self.series.insert(logged, handle),
+            false => {
+                self.aliased.insert(logged, handle);
+            }
+        }
+    }
+}
+
+impl Worker<'_> {
+    fn run(mut self, jobs: Receiver<Vec<Job>>) -> Applied {
+        for batch in jobs {
+            for job in batch {
+                match job {
+                    Job::Series(logged, handle) => self.routes.insert(logged, handle),
+                    Job::Alias(logged, to) => {
+                        self.routes.aliases.insert(logged, to);
+                    }
+                    Job::Record(rec, at) => self.record(&rec, at),
+                }
+            }
+        }
+        self.done
     }
 
     fn record(&mut self, rec: &[u8], at: RecordAt) {
+        let (routes, done) = (&self.routes, &mut self.done);
         match decode(rec) {
             Ok(Record::Samples(samples)) => {
                 for s in samples {
-                    if !self.owns(s.series.0) {
+                    if !routes.owns(s.series.0) {
                         continue;
                     }
-                    self.done.max_ref = self.done.max_ref.max(s.series.0);
-                    let Some(handle) = self.series.get(&s.series.0) else {
-                        self.done.unknown_series += 1;
+                    done.max_ref = done.max_ref.max(s.series.0);
+                    let Some(handle) = routes.handle(s.series.0) else {
+                        done.unknown_series += 1;
                         continue;
                     };
                     let key = handle.series_ref().0;
-                    if self.covered.get(&key).is_some_and(|&until| s.t <= until) {
+                    if self.covered.get(key).is_some_and(|&until| s.t <= until) {
                         continue;
                     }
-                    append(self.head, handle, s.t, s.v, &mut self.done);
+                    append(self.head, handle, s.t, s.v, done);
                 }
             }
             Ok(Record::Chunks(chunks)) => {
                 for (r, chunks) in chunks {
-                    if !self.owns(r.0) {
+                    if !routes.owns(r.0) {
                         continue;
                     }
-                    self.done.max_ref = self.done.max_ref.max(r.0);
-                    let Some(handle) = self.series.get(&r.0) else {
-                        self.done.unknown_series += chunks
+                    done.max_ref = done.max_ref.max(r.0);
+                    let Some(handle) = routes.handle(r.0) else {
+                        done.unknown_series += chunks
                             .iter()
                             .map(|c| ChunkIter::new(c).count() as u64)
                             .sum::<u64>();
@@ -252,7 +286,7 @@ impl Worker<'_> {
                     let mut newest = None;
                     for chunk in chunks {
                         for (t, v) in ChunkIter::new(chunk) {
-                            if append(self.head, handle, t, v, &mut self.done) {
+                            if append(self.head, handle, t, v, done) {
                                 newest = Some(t);
                             }
                         }
@@ -265,8 +299,8 @@ impl Worker<'_> {
             // The reader applies series records itself and never sends one.
             Ok(Record::Series(_)) => {}
             Err(_) => {
-                if self.index == 0 {
-                    self.done.undecodable.push(at);
+                if routes.index == 0 {
+                    done.undecodable.push(at);
                 }
             }
         }
