@@ -169,6 +169,13 @@ impl Wasmfed {
     }
 
     pub fn start_with(dir: tempfile::TempDir, config_path: &Path, extra_args: &[&str]) -> Wasmfed {
+        let mut node = Self::spawn_with(dir, config_path, extra_args);
+        node.wait_ready();
+        node
+    }
+
+    /// Starts the binary like [`Wasmfed::start_with`] but returns at once, ready or not.
+    pub fn spawn_with(dir: tempfile::TempDir, config_path: &Path, extra_args: &[&str]) -> Wasmfed {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let log = dir.path().join("wasmfed.log");
@@ -185,23 +192,26 @@ impl Wasmfed {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("starting wasmfed");
-        let mut node = Wasmfed {
+        Wasmfed {
             addr,
             child,
             dir: Some(dir),
             log,
-        };
+        }
+    }
+
+    /// Waits until `/-/ready` answers 200; panics if the process exits first.
+    pub fn wait_ready(&mut self) {
         wait_for("wasmfed to be ready", Duration::from_secs(20), || {
-            if let Some(status) = node.child.try_wait().unwrap() {
-                panic!("wasmfed exited with {status}: {}", node.log_text());
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("wasmfed exited with {status}: {}", self.log_text());
             }
-            match get(addr, "/-/ready") {
+            match get(self.addr, "/-/ready") {
                 Ok(r) if r.status == 200 => Ok(()),
                 Ok(r) => Err(format!("status {}", r.status)),
                 Err(e) => Err(e),
             }
         });
-        node
     }
 
     /// The node's process id, for reading its memory from `/proc`.

@@ -11,4 +11,5 @@ mod prometheus;
 mod query_api;
 mod reload;
 mod rules;
+mod startup;
 mod tenants;

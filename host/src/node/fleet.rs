@@ -48,10 +48,22 @@ impl Fleet {
 
     /// A tenant with its log replayed and its retention running, not yet configured.
     pub async fn start(&self, spec: &TenantSpec) -> anyhow::Result<Arc<Tenant>> {
-        let tenant = {
-            let (spec, shared) = (spec.clone(), self.shared.clone());
-            tokio::task::spawn_blocking(move || Tenant::new(&spec, &shared)).await??
-        };
+        let tenant = self.create(spec).await?;
+        self.open_storage(&tenant).await?;
+        Ok(tenant)
+    }
+
+    /// A tenant with an empty head: nothing replayed, nothing running.
+    pub async fn create(&self, spec: &TenantSpec) -> anyhow::Result<Arc<Tenant>> {
+        let (spec, shared) = (spec.clone(), self.shared.clone());
+        Ok(Arc::new(
+            tokio::task::spawn_blocking(move || Tenant::new(&spec, &shared)).await??,
+        ))
+    }
+
+    /// Replays a [`Fleet::create`]d tenant's log into its head (nothing else may write to it
+    /// meanwhile) and starts its retention.
+    pub async fn open_storage(&self, tenant: &Tenant) -> anyhow::Result<()> {
         let wal = match &self.durability.storage {
             None => None,
             Some(storage) => {
@@ -74,7 +86,7 @@ impl Fleet {
             self.durability.retention,
             self.stopped.clone(),
         )));
-        Ok(Arc::new(tenant))
+        Ok(())
     }
 
     /// Applies `config` to the node's tenants, starting and stopping tenants as it lists them.

@@ -7,10 +7,10 @@
 //!
 //! With a storage path, the node is durable: before it reports ready each tenant replays its
 //! write-ahead log (the node's own under `<storage.path>/wal`, others under
-//! `<storage.path>/tenants/<name>/wal`) into its head — the web server starts once the node's
-//! own log is replayed and answers 503 until the rest are — then takes a checkpoint in the
-//! background; retention then cuts head and log together; shutdown writes and fsyncs what is
-//! pending.
+//! `<storage.path>/tenants/<name>/wal`) into its head — the web server starts first and
+//! answers 503 until every log is replayed and the jobs are up — then takes a checkpoint in
+//! the background; retention then cuts head and log together; shutdown writes and fsyncs what
+//! is pending.
 
 mod fleet;
 mod storage;
@@ -93,15 +93,16 @@ impl Node {
         };
         let (stop, stopped) = watch::channel(false);
         let fleet = Arc::new(Fleet::new(shared, durability, stopped.clone()));
-        // The node's own tenant first, its log replayed; the server starts after it and answers
-        // 503 until the other tenants and the jobs are up.
+        // The server starts on the node's own tenant before its log is replayed and answers 503
+        // (`/-/ready`, `/federate`, queries) until the log is replayed and the jobs are up, as
+        // Prometheus answers during its WAL replay.
         let own = fleet
-            .start(&tenant_specs(&config)[0])
+            .create(&tenant_specs(&config)[0])
             .await
             .context("starting the node's own tenant")?;
         let (reload_tx, reload_rx) = mpsc::channel(4);
         let state = Arc::new(WebState::new(
-            own,
+            own.clone(),
             runtime.clone(),
             telemetry,
             config.global.external_labels.clone(),
@@ -116,6 +117,11 @@ impl Node {
                 }
             }
         });
+        if let Err(e) = fleet.open_storage(&own).await {
+            let _ = stop.send(true);
+            let _ = server.await;
+            return Err(e.context("opening the node's own storage"));
+        }
         let watcher = tokio::spawn(crate::plugin::watch::watch_files(
             runtime,
             state.telemetry.plugins.clone(),
