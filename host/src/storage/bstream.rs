@@ -1,9 +1,10 @@
 //! Bit-granular writing and reading of a byte buffer, the substrate of the XOR chunk encoding.
 //!
 //! Bits are packed most significant first, as Prometheus' `tsdb/chunkenc/bstream.go` does, so a
-//! chunk written here has the same bytes as one written by Prometheus. The writer grows its
-//! buffer in small steps instead of doubling: an open chunk lives in every active series, and
-//! doubling would leave on average a quarter of it unused.
+//! chunk written here has the same bytes as one written by Prometheus. Sizing the buffer is left
+//! to its owner ([`BitWriter::grow_to`]): only the chunk knows how many samples are still to
+//! come, and an open chunk lives in every active series, so neither doubling (a quarter unused
+//! on average) nor small steps (a dozen reallocations per chunk) is right for it.
 
 /// Appends bits to a growing byte buffer.
 #[derive(Debug, Default)]
@@ -31,6 +32,22 @@ impl BitWriter {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.bytes.is_empty()
+    }
+
+    /// Bytes that can be written before the buffer must grow.
+    pub(crate) fn spare(&self) -> usize {
+        self.bytes.capacity() - self.bytes.len()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Grows the buffer to hold `capacity` bytes in all (no-op if it already does).
+    pub(crate) fn grow_to(&mut self, capacity: usize) {
+        self.bytes
+            .reserve_exact(capacity.saturating_sub(self.bytes.len()));
     }
 
     /// Hands the written bytes over with no spare capacity.
@@ -72,18 +89,8 @@ impl BitWriter {
             return;
         }
         let len = n.div_ceil(8) as usize;
-        self.reserve(len);
         self.bytes.extend_from_slice(&bits.to_be_bytes()[..len]);
         self.free = ((8 - n % 8) % 8) as u8;
-    }
-
-    fn reserve(&mut self, more: usize) {
-        if self.bytes.capacity() - self.bytes.len() < more {
-            // 1.25× growth with a 16-byte floor: a dozen small reallocations per chunk buy an
-            // average slack of about a tenth, against a quarter when doubling.
-            let extra = (self.bytes.len() / 4).max(16).max(more);
-            self.bytes.reserve_exact(extra);
-        }
     }
 }
 

@@ -54,10 +54,7 @@ impl SeriesSamples {
             }
         }
         if self.open.len() >= SAMPLES_PER_CHUNK {
-            // A series' chunks tend to be alike: starting the next at half the size of this
-            // one saves it most of the dozen reallocations of growing from nothing, for a
-            // little idle capacity early in its life.
-            let next = OpenChunk::with_capacity(self.open.size() / 2);
+            let next = self.open.successor();
             let full = std::mem::replace(&mut self.open, next);
             self.sealed.extend(full.seal());
         }
