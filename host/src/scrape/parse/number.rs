@@ -4,7 +4,8 @@
 //! separators (its `parseFloat` refuses `p`, `P` and `_`). Rust's float parser accepts the same
 //! decimal and `inf`/`infinity`/`nan` syntax with two exceptions, handled here: Go refuses a sign
 //! before `NaN`, and Go reports overflow (`1e400`) as an error where Rust returns infinity.
-//! Plain integers, the most common values, skip the general parser.
+//! The common short decimals (`3`, `-12.375`, `4.9351e-05`) skip the general parser: their
+//! value is one exact division or multiplication away (see [`short_decimal`]).
 
 /// Prometheus' NaN (`value.NormalNaN`, the same bits as Go's `math.NaN()`): every NaN it parses
 /// is stored as this one, so ours are too.
@@ -26,10 +27,8 @@ pub(super) enum NumberError {
 /// A sample value.
 pub(super) fn float(s: &str) -> Result<f64, NumberError> {
     let bytes = s.as_bytes();
-    // Up to 15 digits fit a f64's 53-bit mantissa exactly, so this is the correctly rounded value.
-    if !bytes.is_empty() && bytes.len() <= 15 && bytes.iter().all(u8::is_ascii_digit) {
-        let n = bytes.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-        return Ok(n as f64);
+    if let Some(v) = short_decimal(bytes) {
+        return Ok(v);
     }
     if bytes.iter().any(|b| matches!(b, b'p' | b'P' | b'_')) {
         return Err(NumberError::Unsupported);
@@ -46,6 +45,84 @@ pub(super) fn float(s: &str) -> Result<f64, NumberError> {
         return Err(NumberError::Range);
     }
     Ok(v)
+}
+
+/// Powers of ten a f64 holds exactly.
+const EXACT_POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Most significant digits for which the digits read as an integer fit a f64's 53-bit
+/// mantissa exactly.
+const EXACT_DIGITS: usize = 15;
+
+/// `[+-]digits[.digits][e[+-]digits]` with at most [`EXACT_DIGITS`] digits and a power of ten
+/// within 10^±22, or None for anything else (the general parser decides those).
+///
+/// Such a number is an exact integer times or divided by an exact power of ten, so one
+/// floating-point operation gives the correctly rounded value, as a full parser would
+/// (Clinger's fast path). Parsing it here costs about a third of the general route.
+fn short_decimal(b: &[u8]) -> Option<f64> {
+    let (negative, b) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let mut mantissa = 0u64;
+    let mut digits = 0;
+    let mut scale = 0i32;
+    let mut i = 0;
+    let mut in_fraction = false;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'0'..=b'9' => {
+                if digits == EXACT_DIGITS {
+                    return None;
+                }
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                digits += 1;
+                scale -= i32::from(in_fraction);
+            }
+            b'.' if !in_fraction => in_fraction = true,
+            _ => break,
+        }
+        i += 1;
+    }
+    if digits == 0 {
+        return None;
+    }
+    if let Some(exponent) = b.get(i..).filter(|rest| !rest.is_empty()) {
+        scale += short_exponent(exponent)?;
+    }
+    let m = mantissa as f64;
+    let v = match scale {
+        0 => m,
+        1..=22 => m * EXACT_POWERS_OF_TEN[scale as usize],
+        -22..=-1 => m / EXACT_POWERS_OF_TEN[-scale as usize],
+        _ => return None,
+    };
+    Some(if negative { -v } else { v })
+}
+
+/// `e[+-]digits` with one to three digits.
+fn short_exponent(b: &[u8]) -> Option<i32> {
+    let (e, rest) = b.split_first()?;
+    if *e != b'e' && *e != b'E' {
+        return None;
+    }
+    let (negative, digits) = match rest.first()? {
+        b'-' => (true, &rest[1..]),
+        b'+' => (false, &rest[1..]),
+        _ => (false, rest),
+    };
+    if digits.is_empty() || digits.len() > 3 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = digits
+        .iter()
+        .fold(0i32, |n, d| n * 10 + i32::from(d - b'0'));
+    Some(if negative { -n } else { n })
 }
 
 /// A text-format timestamp: milliseconds as decimal digits (the lexer's `{D}+`; the caller
@@ -108,6 +185,32 @@ mod tests {
             assert_eq!(got, want, "{s:?}");
             if let (Ok(got), Ok(want)) = (got, want) {
                 assert_eq!(got.to_bits(), want.to_bits(), "{s:?}: sign of zero");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn short_decimals_read_as_the_general_parser_reads_them(
+            digits in "[0-9]{1,17}",
+            point in 0usize..18,
+            exponent in proptest::option::of(-30i32..30),
+            negative in proptest::bool::ANY,
+        ) {
+            let point = point.min(digits.len());
+            let mut s = format!("{}{}.{}", if negative { "-" } else { "" }, &digits[..point], &digits[point..]);
+            if let Some(e) = exponent {
+                s.push_str(&format!("e{e}"));
+            }
+            let want: f64 = s.parse().expect("a decimal");
+            proptest::prop_assert_eq!(float(&s).map(f64::to_bits), Ok(want.to_bits()), "{}", s);
+        }
+
+        #[test]
+        fn formatted_floats_read_back_exactly(v in proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL | proptest::num::f64::ZERO) {
+            for s in [format!("{v}"), format!("{v:e}"), format!("{v:.3}")] {
+                let want: f64 = s.parse().expect("a float");
+                proptest::prop_assert_eq!(float(&s).map(f64::to_bits), Ok(want.to_bits()), "{}", s);
             }
         }
     }
