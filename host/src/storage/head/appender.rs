@@ -38,7 +38,12 @@ impl Appender<'_> {
     /// caller that knows its next appends prefetches some appends ahead and overlaps the
     /// misses, instead of waiting for two of them in turn on every append.
     pub fn prefetch(&self, handle: &SeriesHandle, tail: ChunkTail) {
-        prefetch(std::sync::Arc::as_ptr(&handle.series).cast());
+        // The series spans a few cache lines (lock, encoder state, flags): load each of them.
+        let series: *const u8 = std::sync::Arc::as_ptr(&handle.series).cast();
+        let size = std::mem::size_of_val(&*handle.series);
+        for offset in (0..size).step_by(CACHE_LINE).chain([size - 1]) {
+            prefetch(series.wrapping_add(offset));
+        }
         prefetch(tail.0 as *const u8);
     }
 
@@ -76,6 +81,8 @@ impl Drop for Appender<'_> {
         self.flush();
     }
 }
+
+const CACHE_LINE: usize = 64;
 
 /// Starts loading the cache line at `at` for writing, without waiting for it (both lines an
 /// append touches are written: the series' lock and encoder state, the chunk's last bytes).
