@@ -1,0 +1,428 @@
+//! One HTTP scrape: GET with Prometheus' headers, a deadline, gzip, and a body size limit.
+//!
+//! The limit counts decompressed bytes, as Prometheus does, so a small gzip bomb cannot blow past
+//! it; the body is read as it arrives and the scrape fails as soon as the limit is crossed.
+//! Redirects are followed (up to 10, as Go's client does), since Prometheus' default
+//! `follow_redirects: true` is what every existing configuration expects.
+//!
+//! Bodies are read into buffers from a pool shared by all scrape loops, handed back after the
+//! scrape is ingested (as Prometheus' scrape pool does): a fresh buffer per scrape made the
+//! allocator return memory to the kernel and fault it in again, scrape after scrape.
+//! Connections are kept alive between scrapes of a target and driven by the scrape itself
+//! ([`http1`]); one the server has closed meanwhile is replaced and the GET sent again.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{StatusCode, Uri};
+use parking_lot::Mutex;
+
+use self::http1::{Connection, HttpError, ResponseHead};
+
+mod http1;
+
+/// What Prometheus 2.x sends: OpenMetrics preferred, then the classic text format.
+pub const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+/// Go's client gives up after ten redirects.
+const MAX_REDIRECTS: usize = 10;
+const USER_AGENT: &str = concat!("wasmfed/", env!("CARGO_PKG_VERSION"));
+/// Kept-alive connections unused this long are closed (Go's transport: 90 s).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Why a scrape produced no exposition to parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("server returned HTTP status {0}")]
+    Status(String),
+    #[error("scrape timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("body size limit exceeded ({0} bytes)")]
+    BodyTooLarge(u64),
+    #[error("{0}")]
+    Transport(String),
+    #[error("decoding gzip body: {0}")]
+    Gzip(String),
+}
+
+/// Buffers kept for reuse: about as many as scrapes run at once.
+const POOLED_BUFFERS: usize = 16;
+/// A buffer that grew past this (one huge target) goes back to the allocator.
+const POOLED_BUFFER_BYTES: usize = 16 << 20;
+
+/// A scraped exposition, still undecoded text. Hand the body back with [`Fetcher::recycle`].
+pub struct Exposition {
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// The shared HTTP client of all scrape loops: kept-alive connections by `host:port`, reused
+/// by the next scrape of the same target, and body buffers.
+#[derive(Clone, Default)]
+pub struct Fetcher {
+    idle: Arc<Mutex<IdleConnections>>,
+    buffers: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+#[derive(Default)]
+struct IdleConnections {
+    by_address: HashMap<String, Vec<(Connection, Instant)>>,
+    last_sweep: Option<Instant>,
+}
+
+impl IdleConnections {
+    fn take(&mut self, address: &str) -> Option<Connection> {
+        let idle = self.by_address.get_mut(address)?;
+        while let Some((connection, since)) = idle.pop() {
+            if since.elapsed() < IDLE_TIMEOUT {
+                return Some(connection);
+            }
+        }
+        None
+    }
+
+    /// Keeps `connection` for the next request to `address`; closes connections left idle
+    /// too long (targets gone, longer intervals), looking at most every few seconds.
+    fn put(&mut self, address: &str, connection: Connection) {
+        let now = Instant::now();
+        match self.by_address.get_mut(address) {
+            Some(idle) => idle.push((connection, now)),
+            None => {
+                self.by_address
+                    .insert(address.to_owned(), vec![(connection, now)]);
+            }
+        }
+        if self
+            .last_sweep
+            .is_none_or(|at| now - at > IDLE_TIMEOUT / 16)
+        {
+            self.last_sweep = Some(now);
+            self.by_address.retain(|_, idle| {
+                idle.retain(|(_, since)| now - *since < IDLE_TIMEOUT);
+                !idle.is_empty()
+            });
+        }
+    }
+}
+
+/// Where a URL's request goes and what it asks for.
+struct Endpoint<'a> {
+    /// `host:port` as written in the URL (the `Host` header).
+    authority: &'a str,
+    host: &'a str,
+    port: u16,
+    path: &'a str,
+}
+
+impl<'a> Endpoint<'a> {
+    fn parse(url: &str, uri: &'a Uri) -> Result<Endpoint<'a>, FetchError> {
+        let invalid = |why: &str| FetchError::Transport(format!("Get {url:?}: {why}"));
+        if uri.scheme_str() != Some("http") {
+            return Err(invalid("unsupported protocol scheme"));
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| invalid("no host in request URL"))?;
+        let host = authority.host();
+        Ok(Endpoint {
+            authority: authority.as_str().rsplit('@').next().unwrap_or_default(),
+            host: host.trim_start_matches('[').trim_end_matches(']'),
+            port: authority.port_u16().unwrap_or(80),
+            path: uri.path_and_query().map_or("/", |p| p.as_str()),
+        })
+    }
+
+    fn request(&self, timeout: Duration) -> Vec<u8> {
+        format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nAccept: {ACCEPT}\r\n\
+             Accept-Encoding: gzip\r\nX-Prometheus-Scrape-Timeout-Seconds: {}\r\n\r\n",
+            self.path,
+            self.authority,
+            timeout.as_secs_f64()
+        )
+        .into_bytes()
+    }
+}
+
+impl Fetcher {
+    /// Scrapes `url`. `body_limit` of 0 means no limit.
+    pub async fn fetch(
+        &self,
+        url: &str,
+        timeout: Duration,
+        body_limit: u64,
+    ) -> Result<Exposition, FetchError> {
+        match tokio::time::timeout(timeout, self.fetch_inner(url, timeout, body_limit)).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout(timeout)),
+        }
+    }
+
+    /// Takes back a body once it has been ingested, for a later scrape to read into.
+    pub fn recycle(&self, mut body: Vec<u8>) {
+        if body.capacity() == 0 || body.capacity() > POOLED_BUFFER_BYTES {
+            return;
+        }
+        body.clear();
+        let mut buffers = self.buffers.lock();
+        if buffers.len() < POOLED_BUFFERS {
+            buffers.push(body);
+        }
+    }
+
+    async fn fetch_inner(
+        &self,
+        url: &str,
+        timeout: Duration,
+        body_limit: u64,
+    ) -> Result<Exposition, FetchError> {
+        let mut url = url.to_owned();
+        let mut redirects = 0;
+        loop {
+            let uri: Uri = url
+                .parse()
+                .map_err(|e| FetchError::Transport(format!("Get {url:?}: {e}")))?;
+            let endpoint = Endpoint::parse(&url, &uri)?;
+            let transport = |e: HttpError| FetchError::Transport(format!("Get {url:?}: {e}"));
+            let (mut connection, head) =
+                self.exchange(&endpoint, timeout).await.map_err(transport)?;
+            if let Some(location) = redirect_location(&head) {
+                let next = resolve_location(&url, location);
+                redirects += 1;
+                if redirects > MAX_REDIRECTS {
+                    return Err(FetchError::Transport(format!(
+                        "Get {url:?}: stopped after {MAX_REDIRECTS} redirects"
+                    )));
+                }
+                url = next;
+                continue;
+            }
+            if head.status != 200 {
+                return Err(FetchError::Status(status_text(head.status)));
+            }
+            let mut raw = self.buffers.lock().pop().unwrap_or_default();
+            raw.clear();
+            match connection
+                .read_body(head.framing, body_limit, &mut raw)
+                .await
+            {
+                Ok(()) => {}
+                Err(HttpError::BodyTooLarge(limit)) => return Err(FetchError::BodyTooLarge(limit)),
+                Err(e) => {
+                    return Err(FetchError::Transport(format!(
+                        "Get {url:?}: reading body: {e}"
+                    )))
+                }
+            }
+            if head.keep_alive {
+                self.idle.lock().put(endpoint.authority, connection);
+            }
+            let body = if head.gzip {
+                gunzip(&raw, body_limit)?
+            } else {
+                raw
+            };
+            return Ok(Exposition {
+                content_type: head.content_type,
+                body,
+            });
+        }
+    }
+
+    /// Sends the request on a kept-alive connection to the endpoint if there is one (once
+    /// more on a new connection if the server had closed it), else on a new connection.
+    async fn exchange(
+        &self,
+        endpoint: &Endpoint<'_>,
+        timeout: Duration,
+    ) -> Result<(Connection, ResponseHead), HttpError> {
+        let request = endpoint.request(timeout);
+        let idle = self.idle.lock().take(endpoint.authority);
+        if let Some(mut connection) = idle {
+            match connection.exchange(&request).await {
+                Ok(head) => return Ok((connection, head)),
+                Err(e) if e.is_stale_connection() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut connection = Connection::connect(endpoint.host, endpoint.port).await?;
+        let head = connection.exchange(&request).await?;
+        Ok((connection, head))
+    }
+}
+
+/// The `Location` of a redirect response, or None for any other response.
+fn redirect_location(head: &ResponseHead) -> Option<&str> {
+    if !matches!(head.status, 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    head.location.as_deref()
+}
+
+/// Resolves a `Location` against the URL that answered with it.
+fn resolve_location(url: &str, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.to_owned();
+    }
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let origin_end = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |i| after_scheme + i);
+    if location.starts_with('/') {
+        return format!("{}{location}", &url[..origin_end]);
+    }
+    let path_end = url.find('?').unwrap_or(url.len());
+    let dir_end = url[..path_end]
+        .rfind('/')
+        .map_or(origin_end, |i| i + 1)
+        .max(origin_end);
+    let sep = if dir_end == origin_end { "/" } else { "" };
+    format!("{}{sep}{location}", &url[..dir_end])
+}
+
+fn gunzip(raw: &[u8], body_limit: u64) -> Result<Vec<u8>, FetchError> {
+    let decoder = flate2::read::GzDecoder::new(raw);
+    let mut out = Vec::with_capacity(raw.len() * 4);
+    let cap = if body_limit > 0 {
+        body_limit + 1
+    } else {
+        u64::MAX
+    };
+    decoder
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(|e| FetchError::Gzip(e.to_string()))?;
+    if body_limit > 0 && out.len() as u64 > body_limit {
+        return Err(FetchError::BodyTooLarge(body_limit));
+    }
+    Ok(out)
+}
+
+/// `500 Internal Server Error`, as Go's `resp.Status` reads.
+fn status_text(status: u16) -> String {
+    match StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+    {
+        Some(reason) => format!("{status} {reason}"),
+        None => status.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_locations_resolve_like_a_browser() {
+        for (url, location, want) in [
+            ("http://h:1/metrics", "http://o:2/x", "http://o:2/x"),
+            ("http://h:1/metrics", "/other?a=b", "http://h:1/other?a=b"),
+            ("http://h:1/a/metrics?x=1", "next", "http://h:1/a/next"),
+            ("http://h:1/metrics", "next", "http://h:1/next"),
+            ("http://h:1", "next", "http://h:1/next"),
+        ] {
+            assert_eq!(resolve_location(url, location), want, "{url} + {location}");
+        }
+    }
+
+    /// A server that answers `per_connection` requests on each connection it accepts, then
+    /// closes it without warning, as a server's idle timeout does; `/moved` redirects to `/`,
+    /// `/broken` is a 500. Answers with the number of connections accepted so far.
+    async fn flaky_server(per_connection: usize) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    for _ in 0..per_connection {
+                        let mut head = Vec::new();
+                        while !head.ends_with(b"\r\n\r\n") {
+                            let mut byte = [0u8];
+                            if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                            head.push(byte[0]);
+                        }
+                        let head = String::from_utf8(head).unwrap();
+                        let reply = if head.starts_with("GET /moved ") {
+                            "HTTP/1.1 302 Found\r\nLocation: /\r\nContent-Length: 0\r\n\r\n"
+                                .to_owned()
+                        } else if head.starts_with("GET /broken ") {
+                            "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+                                .to_owned()
+                        } else {
+                            let host = head.lines().find_map(|l| l.strip_prefix("Host: ")).unwrap();
+                            let body = format!("m{{host=\"{host}\"}} 1\n");
+                            format!(
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                                body.len()
+                            )
+                        };
+                        stream.write_all(reply.as_bytes()).await.unwrap();
+                    }
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    #[tokio::test]
+    async fn connections_are_reused_and_replaced_when_the_server_closed_them() {
+        use std::sync::atomic::Ordering;
+        let (addr, accepted) = flaky_server(2).await;
+        let fetcher = Fetcher::default();
+        let url = format!("http://{addr}/metrics");
+        for i in 0..5 {
+            let got = fetcher.fetch(&url, Duration::from_secs(5), 0).await;
+            let body = got.unwrap_or_else(|e| panic!("fetch {i}: {e}")).body;
+            assert_eq!(
+                String::from_utf8(body).unwrap(),
+                format!("m{{host=\"{addr}\"}} 1\n")
+            );
+        }
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            3,
+            "two requests per connection"
+        );
+        let moved = fetcher
+            .fetch(&format!("http://{addr}/moved"), Duration::from_secs(5), 0)
+            .await;
+        assert!(moved.is_ok(), "{:?}", moved.err());
+        let broken = fetcher
+            .fetch(&format!("http://{addr}/broken"), Duration::from_secs(5), 0)
+            .await;
+        assert_eq!(
+            broken.err(),
+            Some(FetchError::Status("500 Internal Server Error".into()))
+        );
+        let refused = fetcher
+            .fetch("https://127.0.0.1:1/metrics", Duration::from_secs(5), 0)
+            .await;
+        let refused = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(refused.contains("unsupported protocol scheme"), "{refused}");
+    }
+
+    #[test]
+    fn gzip_bodies_are_limited_after_decompression() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&vec![b'a'; 10_000]).unwrap();
+        let compressed = enc.finish().unwrap();
+        assert!(compressed.len() < 1000);
+        assert_eq!(gunzip(&compressed, 0).unwrap().len(), 10_000);
+        assert_eq!(gunzip(&compressed, 10_000).unwrap().len(), 10_000);
+        assert_eq!(
+            gunzip(&compressed, 9_999),
+            Err(FetchError::BodyTooLarge(9_999))
+        );
+    }
+}
