@@ -228,11 +228,12 @@ class Bench:
         return [f"127.0.0.1:{port + i}" for i in range(targets)]
 
     def wasmfed(self, config_path, storage="wasmfed", port_offset=1, log_level="warn", log=None,
-                ready_limit=60, poll=0.2):
-        """Starts a wasmfed node; (process, address) once it is ready. `log` names a file of its
-        own in the temp dir; `ready_limit` and `poll` are passed to `wait_ready`."""
+                ready_limit=60, poll=0.2, binary=None):
+        """Starts a wasmfed node (`binary`, by default --wasmfed); (process, address) once it is
+        ready. `log` names a file of its own in the temp dir; `ready_limit` and `poll` are passed
+        to `wait_ready`."""
         addr = f"127.0.0.1:{self.args.base_port - port_offset}"
-        proc = self.spawn([self.args.wasmfed, f"--config.file={config_path}", f"--web.listen-address={addr}",
+        proc = self.spawn([binary or self.args.wasmfed, f"--config.file={config_path}", f"--web.listen-address={addr}",
                            f"--storage.path={os.path.join(self.tmp, storage)}", f"--log.level={log_level}"], log)
         wait_ready(f"http://{addr}/-/ready", "wasmfed", ready_limit, poll)
         return proc, addr
