@@ -162,6 +162,18 @@ METRIC_RELABEL = """    metric_relabel_configs:
 """
 
 
+def global_section(interval):
+    """The `global:` section every bench config starts with: scrapes at `interval`, each
+    allowed the whole interval."""
+    return f"global:\n  scrape_interval: {interval}\n  scrape_timeout: {interval}\n"
+
+
+def synth_config(interval, targets, extra=""):
+    """A config with one job, `synth`, scraping `targets` at `interval` (`extra` as in
+    `static_job`)."""
+    return global_section(interval) + "scrape_configs:\n" + static_job("synth", targets, extra)
+
+
 def static_job(name, targets, extra=""):
     """A scrape config (YAML, indented for `scrape_configs:`) for `targets`, with `extra` keys
     (already indented by four spaces) appended."""

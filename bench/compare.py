@@ -20,7 +20,7 @@ import time
 import urllib.parse
 
 from common import (METRIC_RELABEL, Bench, add_common_args, cpu_window, http, metric, metrics_or_zero, print_ratio_header,
-                    print_ratio_row, rss_bytes, static_job)
+                    print_ratio_row, rss_bytes, synth_config)
 
 
 # wasmfed's own view of its relabel stage: plugin calls and series-cache lookups. In a steady
@@ -49,10 +49,7 @@ def main():
 
     with Bench(args) as bench:
         targets = bench.synth()
-        config = (
-            f"global:\n  scrape_interval: {args.interval}\n  scrape_timeout: {args.interval}\n"
-            f"scrape_configs:\n" + static_job("synth", targets, METRIC_RELABEL if args.relabel else "")
-        )
+        config = synth_config(args.interval, targets, METRIC_RELABEL if args.relabel else "")
         config_path = bench.write("bench.yml", config)
         prom, prom_addr = bench.prometheus(config_path)
         wf, wf_addr = bench.wasmfed(config_path)

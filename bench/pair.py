@@ -17,7 +17,7 @@ import os
 import sys
 import time
 
-from common import METRIC_RELABEL, ROOT, Bench, add_common_args, cpu_window, metric, rss_bytes, static_job
+from common import METRIC_RELABEL, ROOT, Bench, add_common_args, cpu_window, metric, rss_bytes, synth_config
 
 
 def main():
@@ -34,10 +34,7 @@ def main():
 
     with Bench(args) as bench:
         targets = bench.synth()
-        config = (
-            f"global:\n  scrape_interval: {args.interval}\n  scrape_timeout: {args.interval}\n"
-            f"scrape_configs:\n" + static_job("synth", targets, METRIC_RELABEL if args.relabel else "")
-        )
+        config = synth_config(args.interval, targets, METRIC_RELABEL if args.relabel else "")
         config_path = bench.write("pair.yml", config)
         nodes = {}
         for offset, (name, binary) in enumerate([("A", args.a), ("B", args.b)], start=1):

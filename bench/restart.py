@@ -38,7 +38,7 @@ import sys
 import time
 
 from common import (Bench, add_common_args, cpu_seconds, dir_bytes, metric, print_ratio_header, print_ratio_row,
-                    rss_bytes, static_job)
+                    rss_bytes, synth_config)
 
 # What `synth` exposes per target on top of its series: Prometheus' five synthetic series.
 SYNTHETIC_SERIES = 5
@@ -129,9 +129,7 @@ def main():
 
     with Bench(args) as bench:
         targets = bench.synth()
-        config_path = bench.write("bench.yml", (
-            f"global:\n  scrape_interval: {args.interval}\n  scrape_timeout: {args.interval}\n"
-            f"scrape_configs:\n" + static_job("synth", targets)))
+        config_path = bench.write("bench.yml", synth_config(args.interval, targets))
         start = {
             "prometheus": lambda **kw: bench.prometheus(config_path, **kw),
             "wasmfed": lambda **kw: bench.wasmfed(config_path, **kw),

@@ -35,7 +35,7 @@ import sys
 import time
 from datetime import datetime
 
-from common import ROOT, Bench, add_common_args, http, pick, samples, seconds, static_job, summary
+from common import ROOT, Bench, add_common_args, global_section, http, pick, samples, seconds, static_job, summary
 
 TOKEN = "bench-admin-token"
 PLUGIN = "swapper"
@@ -152,8 +152,8 @@ def main():
         targets = bench.synth()
         identity_path = bench.write("identity.wasm", identity)
         config = (
-            f"global:\n  scrape_interval: {args.interval}\n  scrape_timeout: {args.interval}\n"
-            f"admin:\n  bearer_token: {TOKEN}\n"
+            global_section(args.interval)
+            + f"admin:\n  bearer_token: {TOKEN}\n"
             f"scrape_configs:\n" + static_job("synth", targets, (
                 f"    series_plugins:\n      - file: {identity_path}\n        name: {PLUGIN}\n"
                 f"        config: [{{source_labels: [__name__], regex: 'go_.*', action: drop}}]\n"))

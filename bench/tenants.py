@@ -23,7 +23,7 @@ import sys
 import textwrap
 import time
 
-from common import (METRIC_RELABEL, Bench, add_common_args, cpu_window, metric, metrics_or_zero, rss_bytes,
+from common import (METRIC_RELABEL, Bench, add_common_args, cpu_window, global_section, metric, metrics_or_zero, rss_bytes,
                     static_job)
 
 TARGET_PLUGINS = """    target_plugins:
@@ -36,7 +36,7 @@ PLUGIN_METRICS = ["wasmfed_plugin_calls_total", "wasmfed_plugin_instantiations_t
 
 def config(targets, tenants, interval):
     """A configuration splitting `targets` evenly over `tenants` tenants."""
-    out = [f"global:\n  scrape_interval: {interval}\n  scrape_timeout: {interval}\ntenants:\n"]
+    out = [global_section(interval) + "tenants:\n"]
     per = len(targets) // tenants
     for t in range(tenants):
         job = static_job("synth", targets[t * per:(t + 1) * per], METRIC_RELABEL + TARGET_PLUGINS)
