@@ -117,13 +117,12 @@ struct Endpoint<'a> {
 
 impl<'a> Endpoint<'a> {
     fn parse(url: &str, uri: &'a Uri) -> Result<Endpoint<'a>, FetchError> {
-        let invalid = |why: &str| FetchError::Transport(format!("Get {url:?}: {why}"));
         if uri.scheme_str() != Some("http") {
-            return Err(invalid("unsupported protocol scheme"));
+            return Err(transport_error(url, "unsupported protocol scheme"));
         }
         let authority = uri
             .authority()
-            .ok_or_else(|| invalid("no host in request URL"))?;
+            .ok_or_else(|| transport_error(url, "no host in request URL"))?;
         let host = authority.host();
         Ok(Endpoint {
             authority: authority.as_str().rsplit('@').next().unwrap_or_default(),
@@ -180,20 +179,20 @@ impl Fetcher {
         let mut url = url.to_owned();
         let mut redirects = 0;
         loop {
-            let uri: Uri = url
-                .parse()
-                .map_err(|e| FetchError::Transport(format!("Get {url:?}: {e}")))?;
+            let uri: Uri = url.parse().map_err(|e| transport_error(&url, e))?;
             let endpoint = Endpoint::parse(&url, &uri)?;
-            let transport = |e: HttpError| FetchError::Transport(format!("Get {url:?}: {e}"));
-            let (mut connection, head) =
-                self.exchange(&endpoint, timeout).await.map_err(transport)?;
+            let (mut connection, head) = self
+                .exchange(&endpoint, timeout)
+                .await
+                .map_err(|e| transport_error(&url, e))?;
             if let Some(location) = redirect_location(&head) {
                 let next = resolve_location(&url, location);
                 redirects += 1;
                 if redirects > MAX_REDIRECTS {
-                    return Err(FetchError::Transport(format!(
-                        "Get {url:?}: stopped after {MAX_REDIRECTS} redirects"
-                    )));
+                    return Err(transport_error(
+                        &url,
+                        format!("stopped after {MAX_REDIRECTS} redirects"),
+                    ));
                 }
                 url = next;
                 continue;
@@ -209,11 +208,7 @@ impl Fetcher {
             {
                 Ok(()) => {}
                 Err(HttpError::BodyTooLarge(limit)) => return Err(FetchError::BodyTooLarge(limit)),
-                Err(e) => {
-                    return Err(FetchError::Transport(format!(
-                        "Get {url:?}: reading body: {e}"
-                    )))
-                }
+                Err(e) => return Err(transport_error(&url, format!("reading body: {e}"))),
             }
             if head.keep_alive {
                 self.idle.lock().put(endpoint.authority, connection);
@@ -250,6 +245,11 @@ impl Fetcher {
         let head = connection.exchange(&request).await?;
         Ok((connection, head))
     }
+}
+
+/// A failed request, worded as Go's client words it: `Get "<url>": <why>`.
+fn transport_error(url: &str, why: impl std::fmt::Display) -> FetchError {
+    FetchError::Transport(format!("Get {url:?}: {why}"))
 }
 
 /// The `Location` of a redirect response, or None for any other response.
