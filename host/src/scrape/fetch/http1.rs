@@ -145,8 +145,9 @@ impl Connection {
         out: &mut Vec<u8>,
     ) -> Result<(), HttpError> {
         let start = out.len();
-        let check = |out: &Vec<u8>| {
-            if limit > 0 && (out.len() - start) as u64 > limit {
+        // Refuses a body of `len` bytes (so far, or announced) over the limit.
+        let within = |len: u64| {
+            if limit > 0 && len > limit {
                 Err(HttpError::BodyTooLarge(limit))
             } else {
                 Ok(())
@@ -154,17 +155,15 @@ impl Connection {
         };
         match framing {
             Framing::Length(len) => {
-                if limit > 0 && len > limit {
-                    return Err(HttpError::BodyTooLarge(limit));
-                }
+                within(len)?;
                 self.read_exact_into(len, out).await?;
             }
             Framing::UntilClose => loop {
                 out.extend_from_slice(self.take_buffered(usize::MAX));
-                check(out)?;
+                within((out.len() - start) as u64)?;
                 out.reserve(READ_BYTES);
                 if self.stream.read_buf(out).await? == 0 {
-                    return check(out);
+                    return within((out.len() - start) as u64);
                 }
             },
             Framing::Chunked => loop {
@@ -172,9 +171,7 @@ impl Connection {
                 if size == 0 {
                     return self.skip_trailers().await;
                 }
-                if limit > 0 && (out.len() - start) as u64 + size > limit {
-                    return Err(HttpError::BodyTooLarge(limit));
-                }
+                within((out.len() - start) as u64 + size)?;
                 self.read_exact_into(size, out).await?;
                 self.expect_crlf().await?;
             },
