@@ -64,11 +64,7 @@ const EXACT_DIGITS: usize = 15;
 /// floating-point operation gives the correctly rounded value, as a full parser would
 /// (Clinger's fast path). Parsing it here costs about a third of the general route.
 fn short_decimal(b: &[u8]) -> Option<f64> {
-    let (negative, b) = match b.first()? {
-        b'-' => (true, &b[1..]),
-        b'+' => (false, &b[1..]),
-        _ => (false, b),
-    };
+    let (negative, b) = split_sign(b);
     let mut mantissa = 0u64;
     let mut digits = 0;
     let mut scale = 0i32;
@@ -111,11 +107,7 @@ fn short_exponent(b: &[u8]) -> Option<i32> {
     if *e != b'e' && *e != b'E' {
         return None;
     }
-    let (negative, digits) = match rest.first()? {
-        b'-' => (true, &rest[1..]),
-        b'+' => (false, &rest[1..]),
-        _ => (false, rest),
-    };
+    let (negative, digits) = split_sign(rest);
     if digits.is_empty() || digits.len() > 3 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -123,6 +115,15 @@ fn short_exponent(b: &[u8]) -> Option<i32> {
         .iter()
         .fold(0i32, |n, d| n * 10 + i32::from(d - b'0'));
     Some(if negative { -n } else { n })
+}
+
+/// Whether `b` starts with a minus, and `b` without its sign.
+fn split_sign(b: &[u8]) -> (bool, &[u8]) {
+    match b {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, b),
+    }
 }
 
 /// A text-format timestamp: milliseconds as decimal digits (the lexer's `{D}+`; the caller
