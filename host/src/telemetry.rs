@@ -40,6 +40,7 @@ pub struct Telemetry {
     pub samples_rejected: Family<ReasonLabel, Counter>,
     pub stale_markers: Counter,
     pub head_series: Gauge,
+    pub head_chunk_page_bytes: Gauge,
     pub active_targets: Gauge,
     pub http_requests: Family<HandlerLabels, Counter>,
     pub federate_series: Counter,
@@ -68,6 +69,7 @@ impl Default for Telemetry {
             samples_rejected: Family::default(),
             stale_markers: Counter::default(),
             head_series: Gauge::default(),
+            head_chunk_page_bytes: Gauge::default(),
             active_targets: Gauge::default(),
             http_requests: Family::default(),
             federate_series: Counter::default(),
@@ -113,6 +115,11 @@ impl Default for Telemetry {
             "wasmfed_head_series",
             "Series in the storage head.",
             t.head_series.clone(),
+        );
+        registry.register(
+            "wasmfed_head_chunk_page_bytes",
+            "Memory mapped for the pages that hold the head's sealed chunks.",
+            t.head_chunk_page_bytes.clone(),
         );
         registry.register(
             "wasmfed_active_targets",

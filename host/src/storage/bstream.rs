@@ -50,9 +50,11 @@ impl BitWriter {
             .reserve_exact(capacity.saturating_sub(self.bytes.len()));
     }
 
-    /// Hands the written bytes over with no spare capacity.
-    pub(crate) fn into_boxed_slice(self) -> Box<[u8]> {
-        self.bytes.into_boxed_slice()
+    /// The same buffer, emptied: its capacity is kept for the next writing.
+    pub(crate) fn cleared(mut self) -> Self {
+        self.bytes.clear();
+        self.free = 0;
+        self
     }
 
     pub(crate) fn write_bit(&mut self, bit: bool) {

@@ -10,9 +10,13 @@
 //! particular the stale marker — comes back bit-exact.
 //!
 //! [`OpenChunk`] is the appendable tail of a series; once it holds [`SAMPLES_PER_CHUNK`] samples
-//! it is frozen into a [`SealedChunk`], a boxed slice with no spare capacity.
+//! its bytes are copied into a [`SealedChunk`] in the head's shared [`ChunkPages`] and the open
+//! chunk starts over in the same buffer.
 
 use super::bstream::{BitReader, BitWriter};
+
+mod pages;
+pub use pages::{ChunkPages, PagedBytes, PAGE_BYTES};
 
 /// Samples per chunk, as Prometheus' head aims for: about 1.3 bytes per sample on regular
 /// scrapes, while a range read decodes at most one partly needed chunk at each end.
@@ -34,7 +38,7 @@ pub struct OpenChunk {
     leading: u8,
     trailing: u8,
     /// The sample count. The header's copy in the stream is written only when the bytes are
-    /// handed out ([`OpenChunk::encoded`], [`OpenChunk::seal`]): once the chunk has grown past
+    /// handed out ([`OpenChunk::encoded`], [`OpenChunk::cut`]): once the chunk has grown past
     /// a cache line, touching its front on every append costs a cache miss of its own.
     count: u16,
 }
@@ -162,13 +166,6 @@ impl OpenChunk {
         self.count = n + 1;
     }
 
-    /// The chunk to continue the series with once this one is full: series tend to keep their
-    /// bytes per sample, so it starts at half this one's size and grows once (twice for the
-    /// smallest chunks, whose first sample is most of them) to the projected full size.
-    pub fn successor(&self) -> OpenChunk {
-        OpenChunk::with_capacity(self.size() / 2 + MAX_SAMPLE_BYTES)
-    }
-
     /// The buffer size to grow to: room for as many samples again as the chunk holds, or for
     /// the rest of a full chunk once a quarter is written, at the bytes per sample it has
     /// needed so far, with an eighth to spare.
@@ -176,6 +173,7 @@ impl OpenChunk {
     /// Growing with the sample count makes a fresh series' first chunk reallocate about six
     /// times instead of the dozen or more of fixed-ratio steps, and leaves at most half of it
     /// unused until it is a quarter full. Reallocation was a tenth of a steady scrape's CPU.
+    /// Later chunks reuse the buffer ([`OpenChunk::cut`]) and grow only if they need more.
     fn next_capacity(&self) -> usize {
         let len = self.size();
         let n = usize::from(self.count);
@@ -225,30 +223,38 @@ impl OpenChunk {
         }
     }
 
-    /// Freezes the chunk. Returns `None` for an empty chunk.
-    pub fn seal(mut self) -> Option<SealedChunk> {
+    /// Copies the samples so far into a sealed chunk in `pages` and starts over empty in the
+    /// same buffer, so a series allocates its open chunk once, not once a chunk span. `None`
+    /// (and nothing changed) for an empty chunk.
+    pub fn cut(&mut self, pages: &ChunkPages) -> Option<SealedChunk> {
         let min_t = self.min_time()?;
         self.write_header();
-        Some(SealedChunk {
+        let sealed = SealedChunk {
             min_t,
             max_t: self.t,
-            bytes: self.bits.into_boxed_slice(),
-        })
+            bytes: pages.store(self.bits.bytes()),
+        };
+        let bits = std::mem::take(&mut self.bits);
+        *self = OpenChunk {
+            bits: bits.cleared(),
+            ..OpenChunk::default()
+        };
+        Some(sealed)
     }
 }
 
-/// A full chunk: immutable, exactly sized, with its time range kept beside it so that range
-/// reads and retention can skip it without decoding.
+/// A full chunk: immutable, in a shared page, with its time range kept beside it so that
+/// range reads and retention can skip it without decoding.
 #[derive(Clone, Debug)]
 pub struct SealedChunk {
     pub min_t: i64,
     pub max_t: i64,
-    bytes: Box<[u8]>,
+    bytes: PagedBytes,
 }
 
 impl SealedChunk {
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        self.bytes.bytes()
     }
 }
 

@@ -4,7 +4,7 @@
 //! chunk always means an empty series, and the newest sample (needed for ordering checks and
 //! for `/federate`'s lookback) is read from the encoder state without decoding anything.
 
-use super::chunk::{ChunkIter, OpenChunk, SealedChunk, SAMPLES_PER_CHUNK};
+use super::chunk::{ChunkIter, ChunkPages, OpenChunk, SealedChunk, SAMPLES_PER_CHUNK};
 use crate::model::Sample;
 
 /// Why a sample was refused. Messages are Prometheus' (`storage/interface.go`).
@@ -34,7 +34,8 @@ pub(crate) struct SeriesSamples {
 impl SeriesSamples {
     /// Appends one sample under Prometheus' head rules: older than the newest → out of order;
     /// same timestamp with other value bits → duplicate; same timestamp and bits → ignored.
-    pub(crate) fn append(&mut self, t: i64, v: f64) -> Result<(), AppendError> {
+    /// A full open chunk is sealed into `pages`, the head's.
+    pub(crate) fn append(&mut self, t: i64, v: f64, pages: &ChunkPages) -> Result<(), AppendError> {
         if self.removed {
             return Err(AppendError::UnknownSeries);
         }
@@ -54,9 +55,7 @@ impl SeriesSamples {
             }
         }
         if self.open.len() >= SAMPLES_PER_CHUNK {
-            let next = self.open.successor();
-            let full = std::mem::replace(&mut self.open, next);
-            self.sealed.extend(full.seal());
+            self.sealed.extend(self.open.cut(pages));
         }
         self.open.append(t, v);
         self.empty_at_last_truncation = false;
@@ -162,6 +161,12 @@ mod tests {
     use super::*;
     use crate::model::STALE_NAN;
 
+    /// The pages every test series seals into (a head has one such store).
+    fn pages() -> &'static ChunkPages {
+        static PAGES: std::sync::LazyLock<ChunkPages> = std::sync::LazyLock::new(ChunkPages::new);
+        &PAGES
+    }
+
     /// Name, samples before, the sample to append, the expected answer.
     type Case<'a> = (
         &'a str,
@@ -173,7 +178,7 @@ mod tests {
     fn series(samples: impl IntoIterator<Item = (i64, f64)>) -> SeriesSamples {
         let mut s = SeriesSamples::default();
         for (t, v) in samples {
-            s.append(t, v).expect("in order");
+            s.append(t, v, pages()).expect("in order");
         }
         s
     }
@@ -230,7 +235,7 @@ mod tests {
         ];
         for (name, before, (t, v), want) in cases {
             let mut s = series(before.iter().copied());
-            assert_eq!(&s.append(*t, *v), want, "{name}");
+            assert_eq!(&s.append(*t, *v, pages()), want, "{name}");
             let expected_len =
                 before.len() + usize::from(want.is_ok() && before.last().is_none_or(|l| l.0 != *t));
             assert_eq!(all(&s).len(), expected_len, "{name}");
@@ -323,7 +328,7 @@ mod tests {
     fn a_never_filled_series_is_removable_at_the_second_pass() {
         let mut s = SeriesSamples::default();
         assert!(!s.truncate_before(10));
-        s.append(20, 1.0).expect("fresh");
+        s.append(20, 1.0, pages()).expect("fresh");
         assert!(
             !s.truncate_before(10),
             "a sample in between resets the grace"

@@ -18,6 +18,7 @@ use super::federate::{self, FederateJob};
 use super::request_line::EscapingStream;
 use super::{auth, plugins, query, relabel, targets, WebState};
 use crate::scrape::unix_millis;
+use crate::storage::Head;
 use crate::tenant::Tenant;
 
 /// Largest form body accepted on POST endpoints.
@@ -234,13 +235,13 @@ fn ready(state: &WebState) -> Response<ResponseBody> {
 }
 
 fn metrics(state: &WebState) -> Response<ResponseBody> {
-    state.telemetry.head_series.set(
-        state
-            .tenants()
-            .iter()
-            .map(|t| t.head.num_series())
-            .sum::<usize>() as i64,
-    );
+    let tenants = state.tenants();
+    let sum = |of: fn(&Head) -> usize| tenants.iter().map(|t| of(&t.head)).sum::<usize>() as i64;
+    let telemetry = &state.telemetry;
+    telemetry.head_series.set(sum(Head::num_series));
+    telemetry
+        .head_chunk_page_bytes
+        .set(sum(Head::chunk_page_bytes));
     Response::builder()
         .header(
             header::CONTENT_TYPE,

@@ -11,7 +11,7 @@ fn encode(samples: &[(i64, f64)]) -> OpenChunk {
 }
 
 fn assert_round_trip(samples: &[(i64, f64)]) {
-    let open = encode(samples);
+    let mut open = encode(samples);
     assert_eq!(usize::from(open.len()), samples.len());
     let decoded: Vec<_> = open.iter().collect();
     let bits = |s: &[(i64, f64)]| s.iter().map(|&(t, v)| (t, v.to_bits())).collect::<Vec<_>>();
@@ -21,16 +21,25 @@ fn assert_round_trip(samples: &[(i64, f64)]) {
         bits(samples).last().copied()
     );
     assert_eq!(open.min_time(), samples.first().map(|s| s.0));
-    if let Some(sealed) = open.seal() {
-        assert_eq!(
-            (sealed.min_t, sealed.max_t),
-            (samples[0].0, samples[samples.len() - 1].0)
-        );
-        assert_eq!(
-            bits(&ChunkIter::new(sealed.bytes()).collect::<Vec<_>>()),
-            bits(samples)
-        );
+    let pages = ChunkPages::new();
+    let Some(sealed) = open.cut(&pages) else {
+        assert!(samples.is_empty());
+        return;
+    };
+    assert_eq!(
+        (sealed.min_t, sealed.max_t),
+        (samples[0].0, samples[samples.len() - 1].0)
+    );
+    assert_eq!(
+        bits(&ChunkIter::new(sealed.bytes()).collect::<Vec<_>>()),
+        bits(samples)
+    );
+    // The cut chunk starts over in its old buffer and encodes exactly as a fresh one.
+    assert!(open.is_empty() && open.last().is_none() && open.min_time().is_none());
+    for &(t, v) in samples {
+        open.append(t, v);
     }
+    assert_eq!(open.encoded(), sealed.bytes());
 }
 
 #[test]
@@ -152,12 +161,12 @@ fn matches_prometheus_bytes() {
 
 #[test]
 fn full_chunk_of_regular_scrapes_is_small() {
-    let c = encode(
+    let mut c = encode(
         &(0..i64::from(SAMPLES_PER_CHUNK))
             .map(|i| (i * 15_000, 100.0 + (i % 3) as f64))
             .collect::<Vec<_>>(),
     );
-    let sealed = c.seal().expect("non-empty");
+    let sealed = c.cut(&ChunkPages::new()).expect("non-empty");
     assert!(
         sealed.bytes().len() < 2 * usize::from(SAMPLES_PER_CHUNK),
         "{} bytes",
@@ -217,7 +226,7 @@ fn buffers_grow_rarely_and_stay_tight() {
     ];
     for (name, v) in patterns {
         let full = encode(&(0..per).map(|i| (t(i), v(i))).collect::<Vec<_>>()).size();
-        // A fresh series' first chunk, then a successor started as `SeriesSamples` starts it.
+        // A fresh series' first chunk, then the next one in the same buffer once it is cut.
         let mut first = OpenChunk::default();
         let mut growths = 0;
         for i in 0..per {
@@ -233,19 +242,25 @@ fn buffers_grow_rarely_and_stay_tight() {
             );
         }
         assert!(growths <= 8, "{name}: the first chunk grew {growths} times");
-        let mut next = first.successor();
-        let mut growths = 0;
-        for i in per..2 * per {
-            let before = next.capacity();
-            next.append(t(i), v(i));
-            growths += usize::from(next.capacity() != before);
+        // Later chunks reuse the buffer: it grows only when one needs more than any before.
+        let pages = ChunkPages::new();
+        let (mut growths, mut largest) = (0, full);
+        for i in per..4 * per {
+            if i % per == 0 {
+                largest = largest.max(first.cut(&pages).expect("full").bytes().len());
+            }
+            let before = first.capacity();
+            first.append(t(i), v(i));
+            growths += usize::from(first.capacity() != before);
         }
-        assert!(growths <= 2, "{name}: the next chunk grew {growths} times");
         assert!(
-            next.capacity() <= next.size() * 9 / 8 + MAX_SAMPLE_BYTES,
-            "{name}: {} bytes held for {}",
-            next.capacity(),
-            next.size()
+            growths <= 2,
+            "{name}: three more chunks grew it {growths} times"
+        );
+        assert!(
+            first.capacity() <= largest.max(first.size()) * 9 / 8 + 2 * MAX_SAMPLE_BYTES,
+            "{name}: {} bytes held for chunks of at most {largest}",
+            first.capacity()
         );
     }
 }
