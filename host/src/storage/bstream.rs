@@ -15,13 +15,6 @@ pub(crate) struct BitWriter {
 }
 
 impl BitWriter {
-    pub(crate) fn with_capacity(bytes: usize) -> Self {
-        BitWriter {
-            bytes: Vec::with_capacity(bytes),
-            free: 0,
-        }
-    }
-
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.bytes
     }

@@ -59,14 +59,6 @@ impl Default for OpenChunk {
 }
 
 impl OpenChunk {
-    /// An empty chunk with room for `bytes` of encoding before it first grows.
-    pub fn with_capacity(bytes: usize) -> Self {
-        OpenChunk {
-            bits: BitWriter::with_capacity(bytes),
-            ..OpenChunk::default()
-        }
-    }
-
     /// Bytes encoded so far, header included.
     pub fn size(&self) -> usize {
         self.bits.bytes().len()
