@@ -224,7 +224,7 @@ impl OpenChunk {
         let sealed = SealedChunk {
             min_t,
             max_t: self.t,
-            bytes: pages.store(self.bits.bytes()),
+            bytes: pages.store(self.bits.bytes(), self.t),
         };
         let bits = std::mem::take(&mut self.bits);
         *self = OpenChunk {

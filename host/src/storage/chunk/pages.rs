@@ -14,10 +14,16 @@
 //! Pages are mapped directly (`mmap`), not taken from the allocator: glibc serves large blocks
 //! from `mmap` only until the first one is freed and then from the heap, where the problem
 //! returns. Each head (one per tenant) has its own pages, so tenants never share one.
+//!
+//! A chunk that retention will keep much longer than the chunks sealed beside it would hold
+//! their whole page: one whose newest sample lies in the future (a target's clock running ahead,
+//! with `honor_timestamps`). Such a chunk, and one too large for a page, gets a heap block of its
+//! own. (A chunk of the past only leaves its page early.)
 
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
@@ -25,6 +31,10 @@ use parking_lot::Mutex;
 /// hundred pages a chunk span and the process holds few mappings; small enough that one chunk
 /// kept alive longer than its neighbours pins little.
 pub const PAGE_BYTES: usize = 256 * 1024;
+
+/// How far in the future a chunk's newest sample may lie and still share a page: a page outlives
+/// its other chunks by at most this much.
+pub const FUTURE_SLACK_MS: i64 = 10 * 60 * 1000;
 
 /// The pages of one head, and the one being filled.
 #[derive(Default)]
@@ -46,22 +56,29 @@ impl ChunkPages {
         ChunkPages::default()
     }
 
-    /// Copies `bytes` into the page being filled (a new one when they do not fit) and returns
-    /// the immutable copy.
-    pub fn store(&self, bytes: &[u8]) -> PagedBytes {
+    /// Copies the bytes of a chunk whose newest sample is at `max_t` into the page being filled
+    /// (a new one when they do not fit) and returns the immutable copy.
+    pub fn store(&self, bytes: &[u8], max_t: i64) -> PagedBytes {
+        if bytes.len() > PAGE_BYTES || max_t > now_ms().saturating_add(FUTURE_SLACK_MS) {
+            return PagedBytes {
+                page: Arc::new(Page::heap(bytes)),
+                offset: 0,
+                len: bytes.len() as u32,
+            };
+        }
         let mut filling = self.filling.lock();
         let page = match &filling.page {
             Some(page) if page.len - filling.used >= bytes.len() => Arc::clone(page),
             _ => {
-                let page = Arc::new(Page::map(bytes.len().max(PAGE_BYTES), &self.mapped));
+                let page = Arc::new(Page::map(PAGE_BYTES, &self.mapped));
                 filling.page = Some(Arc::clone(&page));
                 filling.used = 0;
                 page
             }
         };
         let offset = filling.used;
-        // SAFETY: `offset + bytes.len() <= page.len` (checked above, or a fresh page at least
-        // that long), and bytes from `used` on have never been handed out, so no `PagedBytes`
+        // SAFETY: `offset + bytes.len() <= page.len` (checked above, or a fresh page, which is
+        // at least as long as any paged chunk), and bytes from `used` on have never been handed out, so no `PagedBytes`
         // (no reader) covers them; the lock makes this the only writer. Source and destination
         // cannot overlap: the source is the caller's memory, the destination is unpublished.
         unsafe {
@@ -115,11 +132,18 @@ impl std::fmt::Debug for PagedBytes {
     }
 }
 
-/// One anonymous mapping.
+/// One anonymous mapping shared by chunks, or a heap block for one chunk.
 struct Page {
     base: NonNull<u8>,
     len: usize,
-    mapped: Arc<AtomicUsize>,
+    memory: Memory,
+}
+
+enum Memory {
+    /// From `mmap`; the head's count of mapped bytes.
+    Mapped(Arc<AtomicUsize>),
+    /// A `Box<[u8]>` taken apart.
+    Heap,
 }
 
 // SAFETY: a page is plain memory owned by the mapping. Its bytes are written only by
@@ -152,24 +176,54 @@ impl Page {
         Page {
             base,
             len,
-            mapped: Arc::clone(mapped),
+            memory: Memory::Mapped(Arc::clone(mapped)),
+        }
+    }
+
+    /// A heap copy of `bytes`, for one chunk alone.
+    fn heap(bytes: &[u8]) -> Page {
+        let block: Box<[u8]> = bytes.into();
+        let len = block.len();
+        let base = NonNull::new(Box::into_raw(block).cast::<u8>()).expect("a box is non-null");
+        Page {
+            base,
+            len,
+            memory: Memory::Heap,
         }
     }
 }
 
 impl Drop for Page {
     fn drop(&mut self) {
-        // SAFETY: the mapping was made by `Page::map` with this length, and no `PagedBytes`
-        // into it is left (each holds the page alive), so nothing reads it any more.
-        let unmapped = unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
-        debug_assert_eq!(unmapped, 0, "munmap of a page this process mapped");
-        self.mapped.fetch_sub(self.len, Relaxed);
+        // No `PagedBytes` into the page is left (each holds it alive), so nothing reads it.
+        match &self.memory {
+            Memory::Mapped(mapped) => {
+                // SAFETY: the mapping was made by `Page::map` with this length.
+                let unmapped = unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+                debug_assert_eq!(unmapped, 0, "munmap of a page this process mapped");
+                mapped.fetch_sub(self.len, Relaxed);
+            }
+            Memory::Heap => {
+                let block = std::ptr::slice_from_raw_parts_mut(self.base.as_ptr(), self.len);
+                // SAFETY: `Page::heap` took exactly this box apart, and it is put back once.
+                drop(unsafe { Box::from_raw(block) });
+            }
+        }
     }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A newest-sample time of the past (2023): chunks with it share pages.
+    const PAST: i64 = 1_700_000_000_000;
 
     #[test]
     fn chunks_share_pages_and_keep_their_bytes() {
@@ -177,7 +231,7 @@ mod tests {
         let chunks: Vec<(Vec<u8>, PagedBytes)> = (0..2000u32)
             .map(|i| {
                 let bytes: Vec<u8> = (0..100 + i % 300).map(|b| (b ^ i) as u8).collect();
-                let stored = pages.store(&bytes);
+                let stored = pages.store(&bytes, PAST);
                 (bytes, stored)
             })
             .collect();
@@ -197,10 +251,10 @@ mod tests {
     fn a_page_is_unmapped_when_its_last_chunk_goes() {
         let pages = ChunkPages::new();
         let mut first_page: Vec<PagedBytes> = (0..PAGE_BYTES / 1024)
-            .map(|_| pages.store(&[7; 1024]))
+            .map(|_| pages.store(&[7; 1024], PAST))
             .collect();
         assert_eq!(pages.mapped_bytes(), PAGE_BYTES, "exactly full");
-        let second_page = pages.store(&[8; 1024]);
+        let second_page = pages.store(&[8; 1024], PAST);
         assert_eq!(pages.mapped_bytes(), 2 * PAGE_BYTES);
         let last = first_page.pop().expect("chunks");
         drop(first_page);
@@ -216,20 +270,17 @@ mod tests {
     }
 
     #[test]
-    fn a_chunk_larger_than_a_page_gets_its_own() {
+    fn a_chunk_of_the_future_or_too_large_gets_a_block_of_its_own() {
         let pages = ChunkPages::new();
+        let future = now_ms() + FUTURE_SLACK_MS + 60_000;
+        let ahead = pages.store(&[9; 300], future);
         let big = vec![3u8; PAGE_BYTES + 5];
-        let stored = pages.store(&big);
-        assert_eq!(stored.bytes(), big.as_slice());
-        assert_eq!(pages.mapped_bytes(), PAGE_BYTES + 5);
-        drop(stored);
-        assert_eq!(
-            pages.mapped_bytes(),
-            PAGE_BYTES + 5,
-            "the filling page stays"
-        );
-        let small = pages.store(&[1, 2, 3]);
-        assert_eq!(small.bytes(), &[1, 2, 3]);
+        let large = pages.store(&big, PAST);
+        assert_eq!(pages.mapped_bytes(), 0, "neither took a page");
+        let within_slack = pages.store(&[1, 2, 3], now_ms() + 60_000);
         assert_eq!(pages.mapped_bytes(), PAGE_BYTES);
+        assert_eq!(within_slack.bytes(), &[1, 2, 3]);
+        assert_eq!(ahead.bytes(), &[9; 300][..]);
+        assert_eq!(large.bytes(), big.as_slice());
     }
 }
