@@ -78,9 +78,10 @@ impl ChunkPages {
         };
         let offset = filling.used;
         // SAFETY: `offset + bytes.len() <= page.len` (checked above, or a fresh page, which is
-        // at least as long as any paged chunk), and bytes from `used` on have never been handed out, so no `PagedBytes`
-        // (no reader) covers them; the lock makes this the only writer. Source and destination
-        // cannot overlap: the source is the caller's memory, the destination is unpublished.
+        // at least as long as any paged chunk), and bytes from `used` on have never been handed
+        // out, so no `PagedBytes` (no reader) covers them; the lock makes this the only writer.
+        // Source and destination cannot overlap: the source is the caller's memory, the
+        // destination is unpublished.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 bytes.as_ptr(),
