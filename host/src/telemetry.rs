@@ -118,7 +118,7 @@ impl Default for Telemetry {
         );
         registry.register(
             "wasmfed_head_chunk_page_bytes",
-            "Memory mapped for the pages that hold the head's sealed chunks.",
+            "Bytes in the pages that hold the head's sealed chunks, in memory or in chunks_head files.",
             t.head_chunk_page_bytes.clone(),
         );
         registry.register(

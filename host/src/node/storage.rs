@@ -1,10 +1,12 @@
-//! A tenant's durability: replaying its write-ahead log into its head at start, and retention
-//! cutting head and log together afterwards.
+//! A tenant's durability: replaying its write-ahead log into its head at start (sealed chunks
+//! going to `chunks_head/` beside the log), and retention cutting head and log together
+//! afterwards.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::scrape::unix_millis;
@@ -28,6 +30,10 @@ pub(super) async fn open_wal(
 ) -> anyhow::Result<Arc<Wal>> {
     let (head, metrics) = (head.clone(), telemetry.wal.clone());
     tokio::task::spawn_blocking(move || {
+        // Beside the log: `<storage>/chunks_head`, as Prometheus names it.
+        let chunks = dir.with_file_name("chunks_head");
+        head.keep_sealed_chunks_in(&chunks)
+            .with_context(|| format!("opening the chunk files in {}", chunks.display()))?;
         tracing::info!(dir = %dir.display(), "replaying the write-ahead log");
         let (wal, report) = Wal::open(&dir, &head, options, metrics)?;
         tracing::info!(

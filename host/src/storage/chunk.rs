@@ -15,6 +15,7 @@
 
 use super::bstream::{BitReader, BitWriter};
 
+mod files;
 mod pages;
 pub use pages::{ChunkPages, PagedBytes, PAGE_BYTES};
 

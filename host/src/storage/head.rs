@@ -427,7 +427,13 @@ impl Head {
         self.catalog.read().len
     }
 
-    /// Bytes mapped for the pages that hold sealed chunks ([`ChunkPages`]).
+    /// From now on, keeps sealed chunks in files under `dir` (emptied first), read back into
+    /// memory only when read, as Prometheus keeps full head chunks in `chunks_head/`.
+    pub fn keep_sealed_chunks_in(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        self.pages.keep_in(dir)
+    }
+
+    /// Bytes in the pages that hold sealed chunks ([`ChunkPages`]), in memory or in files.
     pub fn chunk_page_bytes(&self) -> usize {
         self.pages.mapped_bytes()
     }

@@ -13,19 +13,25 @@
 //!
 //! Pages are mapped directly (`mmap`), not taken from the allocator: glibc serves large blocks
 //! from `mmap` only until the first one is freed and then from the heap, where the problem
-//! returns. Each head (one per tenant) has its own pages, so tenants never share one.
+//! returns. A head with a storage path takes its pages from files instead (see `files`), and
+//! full pages leave resident memory until a reader needs them. Each head (one per tenant) has
+//! its own pages, so tenants never share one.
 //!
 //! A chunk that retention will keep much longer than the chunks sealed beside it would hold
 //! their whole page: one whose newest sample lies in the future (a target's clock running ahead,
 //! with `honor_timestamps`). Such a chunk, and one too large for a page, gets a heap block of its
 //! own. (A chunk of the past only leaves its page early.)
 
+use std::io;
+use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
+
+use super::files::{ChunkFiles, FilePage};
 
 /// Bytes in a page: about a thousand typical chunks, so a 100k-series head seals into a few
 /// hundred pages a chunk span and the process holds few mappings; small enough that one chunk
@@ -49,11 +55,21 @@ struct Filling {
     page: Option<Arc<Page>>,
     /// Bytes of `page` handed out; everything below is immutable from then on.
     used: usize,
+    /// Where new pages come from when the head has a storage path; memory otherwise.
+    files: Option<ChunkFiles>,
+    /// The last file page could not be had (logged once until one can again).
+    files_failing: bool,
 }
 
 impl ChunkPages {
     pub fn new() -> ChunkPages {
         ChunkPages::default()
+    }
+
+    /// From now on, takes new pages from files in `dir` (see `files`), emptied first.
+    pub fn keep_in(&self, dir: &Path) -> io::Result<()> {
+        self.filling.lock().files = Some(ChunkFiles::open(dir)?);
+        Ok(())
     }
 
     /// Copies the bytes of a chunk whose newest sample is at `max_t` into the page being filled
@@ -70,8 +86,10 @@ impl ChunkPages {
         let page = match &filling.page {
             Some(page) if page.len - filling.used >= bytes.len() => Arc::clone(page),
             _ => {
-                let page = Arc::new(Page::map(PAGE_BYTES, &self.mapped));
-                filling.page = Some(Arc::clone(&page));
+                let page = Arc::new(self.new_page(&mut filling));
+                if let Some(full) = filling.page.replace(Arc::clone(&page)) {
+                    full.evict();
+                }
                 filling.used = 0;
                 page
             }
@@ -97,7 +115,28 @@ impl ChunkPages {
         }
     }
 
-    /// Bytes mapped for pages now, including the unused rest of the page being filled.
+    /// A page from the chunk files if there are any and one can be had, else from memory.
+    fn new_page(&self, filling: &mut Filling) -> Page {
+        if let Some(files) = &mut filling.files {
+            match files.next_page() {
+                Ok(page) => {
+                    if std::mem::take(&mut filling.files_failing) {
+                        tracing::info!("sealed chunks go to the chunk files again");
+                    }
+                    return Page::in_file(page, &self.mapped);
+                }
+                Err(e) if !filling.files_failing => {
+                    filling.files_failing = true;
+                    tracing::warn!(error = %e, "no page in the chunk files; sealed chunks are kept in memory until there is");
+                }
+                Err(_) => {}
+            }
+        }
+        Page::map(&self.mapped)
+    }
+
+    /// Bytes in pages now, in memory or in files, including the unused rest of the page being
+    /// filled.
     pub fn mapped_bytes(&self) -> usize {
         self.mapped.load(Relaxed)
     }
@@ -143,6 +182,8 @@ struct Page {
 enum Memory {
     /// From `mmap`; the head's count of mapped bytes.
     Mapped(Arc<AtomicUsize>),
+    /// A page of a chunk file; the head's count of mapped bytes.
+    File(FilePage, Arc<AtomicUsize>),
     /// A `Box<[u8]>` taken apart.
     Heap,
 }
@@ -154,8 +195,9 @@ unsafe impl Send for Page {}
 unsafe impl Sync for Page {}
 
 impl Page {
-    /// Maps `len` bytes of zeroed memory; out of memory ends the process as the allocator does.
-    fn map(len: usize, mapped: &Arc<AtomicUsize>) -> Page {
+    /// Maps a page of zeroed memory; out of memory ends the process as the allocator does.
+    fn map(mapped: &Arc<AtomicUsize>) -> Page {
+        let len = PAGE_BYTES;
         // SAFETY: a fresh private anonymous mapping at an address the kernel picks touches no
         // existing memory.
         let base = unsafe {
@@ -181,6 +223,22 @@ impl Page {
         }
     }
 
+    fn in_file(page: FilePage, mapped: &Arc<AtomicUsize>) -> Page {
+        mapped.fetch_add(PAGE_BYTES, Relaxed);
+        Page {
+            base: page.base(),
+            len: PAGE_BYTES,
+            memory: Memory::File(page, Arc::clone(mapped)),
+        }
+    }
+
+    /// Called once the page is full: a file page leaves the process' memory until read.
+    fn evict(&self) {
+        if let Memory::File(page, _) = &self.memory {
+            page.evict();
+        }
+    }
+
     /// A heap copy of `bytes`, for one chunk alone.
     fn heap(bytes: &[u8]) -> Page {
         let block: Box<[u8]> = bytes.into();
@@ -202,6 +260,10 @@ impl Drop for Page {
                 // SAFETY: the mapping was made by `Page::map` with this length.
                 let unmapped = unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
                 debug_assert_eq!(unmapped, 0, "munmap of a page this process mapped");
+                mapped.fetch_sub(self.len, Relaxed);
+            }
+            // The file page punches itself out of its file when dropped with the page.
+            Memory::File(_, mapped) => {
                 mapped.fetch_sub(self.len, Relaxed);
             }
             Memory::Heap => {
@@ -268,6 +330,49 @@ mod tests {
         drop(last);
         assert_eq!(pages.mapped_bytes(), PAGE_BYTES);
         assert_eq!(second_page.bytes(), &[8; 1024][..]);
+    }
+
+    #[test]
+    fn pages_in_files_keep_their_bytes_and_go_with_their_chunks() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stale = dir.path().join("00000000");
+        std::fs::write(&stale, b"left by an earlier run").expect("write");
+        let pages = ChunkPages::new();
+        pages.keep_in(dir.path()).expect("chunk files");
+        // Three pages' worth: two are full and evicted, so their bytes come back from the file.
+        let per_page = PAGE_BYTES / 1000;
+        let chunks: Vec<PagedBytes> = (0..3 * per_page)
+            .map(|i| pages.store(&[i as u8; 1000], PAST))
+            .collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            assert_eq!(chunk.bytes(), &[i as u8; 1000][..], "chunk {i}");
+        }
+        assert_eq!(pages.mapped_bytes(), 3 * PAGE_BYTES);
+        let file = std::fs::metadata(&stale).expect("the head's first chunk file");
+        assert_eq!(file.len(), 64 << 20, "a fresh file, sized for 256 pages");
+        let allocated = file.blocks() * 512;
+        let page = PAGE_BYTES as u64;
+        assert!(
+            (3 * page..4 * page).contains(&allocated),
+            "three pages allocated, not {allocated} bytes"
+        );
+
+        drop(chunks);
+        assert_eq!(
+            pages.mapped_bytes(),
+            PAGE_BYTES,
+            "the page being filled stays"
+        );
+        let file = std::fs::metadata(&stale).expect("the file stays while a page does");
+        let allocated = file.blocks() * 512;
+        assert!(
+            (page..2 * page).contains(&allocated),
+            "two pages punched out, {allocated} bytes left"
+        );
+        drop(pages);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+        assert!(left.is_empty(), "files left: {left:?}");
     }
 
     #[test]
