@@ -91,9 +91,13 @@ pub(super) async fn enforce_retention(
             continue;
         };
         let (head, wal) = (head.clone(), wal.clone());
-        let outcome =
-            tokio::task::spawn_blocking(move || wal.enforce_retention(&head, &retention, now))
-                .await;
+        let outcome = tokio::task::spawn_blocking(move || {
+            let report = wal.enforce_retention(&head, &retention, now);
+            // Queries since the last pass may have read sealed chunks back into memory.
+            head.evict_sealed_chunks();
+            report
+        })
+        .await;
         match outcome {
             Ok(Ok(report)) => {
                 if report.removed_series > 0 || report.size_cutoff_ms.is_some() {

@@ -433,6 +433,12 @@ impl Head {
         self.pages.keep_in(dir)
     }
 
+    /// Drops sealed chunks kept in files from resident memory again after readers (a WAL
+    /// checkpoint reads every chunk) have faulted them in; they stay in the page cache.
+    pub fn evict_sealed_chunks(&self) {
+        self.pages.evict();
+    }
+
     /// Bytes in the pages that hold sealed chunks ([`ChunkPages`]), in memory or in files.
     pub fn chunk_page_bytes(&self) -> usize {
         self.pages.mapped_bytes()

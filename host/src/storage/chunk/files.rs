@@ -20,7 +20,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use super::pages::PAGE_BYTES;
 
@@ -34,6 +34,8 @@ pub(super) struct ChunkFiles {
     next_seq: u64,
     current: Option<Arc<ChunkFile>>,
     next_page: usize,
+    /// Every file made, for [`ChunkFiles::evict_all`]; a file lives while a page of it does.
+    made: Vec<Weak<ChunkFile>>,
 }
 
 impl ChunkFiles {
@@ -51,6 +53,7 @@ impl ChunkFiles {
             next_seq: 0,
             current: None,
             next_page: PAGES_PER_FILE,
+            made: Vec::new(),
         })
     }
 
@@ -63,6 +66,8 @@ impl ChunkFiles {
                 let path = self.dir.join(format!("{:08}", self.next_seq));
                 self.next_seq += 1;
                 let file = Arc::new(ChunkFile::create(path)?);
+                self.made.retain(|f| f.strong_count() > 0);
+                self.made.push(Arc::downgrade(&file));
                 self.current = Some(Arc::clone(&file));
                 self.next_page = 0;
                 file
@@ -73,6 +78,25 @@ impl ChunkFiles {
         self.next_page += 1;
         file.allocate(offset)?;
         Ok(FilePage { file, offset })
+    }
+
+    /// Drops every page of every file from the process' memory, as [`FilePage::evict`] does
+    /// for one: pages readers brought back (a checkpoint reads every chunk) leave again.
+    pub(super) fn evict_all(&mut self) {
+        self.made.retain(|f| f.strong_count() > 0);
+        for file in self.made.iter().filter_map(Weak::upgrade) {
+            dont_need(file.map, FILE_BYTES);
+        }
+    }
+}
+
+/// Removes `len` bytes of a shared file mapping from the process' page tables.
+fn dont_need(at: NonNull<u8>, len: usize) {
+    // SAFETY: callers pass a range within a chunk file's shared mapping, for which
+    // `MADV_DONTNEED` only removes this process' page table entries: the data stays in the page
+    // cache (written back to the file) and is faulted in again on the next access.
+    unsafe {
+        libc::madvise(at.as_ptr().cast(), len, libc::MADV_DONTNEED);
     }
 }
 
@@ -92,11 +116,7 @@ impl FilePage {
     /// Drops the page's memory from the process; its bytes stay in the file (page cache) and
     /// are read back in on the next access.
     pub(super) fn evict(&self) {
-        // SAFETY: the range lies within the file's shared mapping, for which `MADV_DONTNEED`
-        // only removes this process' page table entries; the data stays in the page cache.
-        unsafe {
-            libc::madvise(self.base().as_ptr().cast(), PAGE_BYTES, libc::MADV_DONTNEED);
-        }
+        dont_need(self.base(), PAGE_BYTES);
     }
 }
 

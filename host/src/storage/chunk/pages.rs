@@ -115,6 +115,14 @@ impl ChunkPages {
         }
     }
 
+    /// Drops the full pages of the chunk files from resident memory again (see `files`); no-op
+    /// for pages in memory.
+    pub fn evict(&self) {
+        if let Some(files) = &mut self.filling.lock().files {
+            files.evict_all();
+        }
+    }
+
     /// A page from the chunk files if there are any and one can be had, else from memory.
     fn new_page(&self, filling: &mut Filling) -> Page {
         if let Some(files) = &mut filling.files {
@@ -349,6 +357,11 @@ mod tests {
             assert_eq!(chunk.bytes(), &[i as u8; 1000][..], "chunk {i}");
         }
         assert_eq!(pages.mapped_bytes(), 3 * PAGE_BYTES);
+        pages.evict();
+        assert!(
+            chunks.iter().all(|c| c.bytes()[0] == c.bytes()[999]),
+            "read back after evict"
+        );
         let file = std::fs::metadata(&stale).expect("the head's first chunk file");
         assert_eq!(file.len(), 64 << 20, "a fresh file, sized for 256 pages");
         let allocated = file.blocks() * 512;

@@ -109,6 +109,9 @@ pub(super) fn write(
             log.log(&buf)?;
             buf.clear();
         }
+        // Reading the batch's chunks brought their pages into memory; hand them back as it
+        // goes, or the checkpoint would briefly hold every sealed chunk resident.
+        head.evict_sealed_chunks();
     }
     log.close()?;
     let done = checkpoint_path(dir, index);
