@@ -3,7 +3,8 @@
 //! Shaped after Prometheus' TSDB head, trimmed to what a federation node needs:
 //! - `head`: the store itself — sharded series, a catalog of identities, retention;
 //! - `series`: one series' chunks and the append rules (out of order, duplicates);
-//! - [`chunk`] over `bstream`: Gorilla XOR chunks, byte-compatible with Prometheus';
+//! - [`chunk`] over `bstream`: Gorilla XOR chunks, byte-compatible with Prometheus'; full
+//!   ones packed into shared pages, in `chunks_head/` files when there is a storage path;
 //! - `symbols`, `index` and `lookup`: interned label strings, the inverted index for
 //!   matchers, and the label-set hash map that finds a series by its labels;
 //! - [`matcher`] and [`selector`]: label matchers and PromQL series-selector parsing.
