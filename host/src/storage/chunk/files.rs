@@ -18,6 +18,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::{Arc, Weak};
@@ -208,6 +209,15 @@ impl Drop for ChunkFile {
         unsafe {
             libc::munmap(self.map.as_ptr().cast(), FILE_BYTES);
         }
-        let _ = fs::remove_file(&self.path);
+        // Only if the name is still this file's: a head opened on the directory since (the
+        // tenant stopped and started again while this one was still referenced) emptied it
+        // and may have made a file of the same name.
+        let named = fs::metadata(&self.path);
+        let own = self.file.metadata();
+        if let (Ok(named), Ok(own)) = (named, own) {
+            if (named.dev(), named.ino()) == (own.dev(), own.ino()) {
+                let _ = fs::remove_file(&self.path);
+            }
+        }
     }
 }

@@ -389,6 +389,27 @@ mod tests {
     }
 
     #[test]
+    fn a_head_going_late_leaves_the_files_of_the_next_head_on_its_directory() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("00000000");
+        let old = ChunkPages::new();
+        old.keep_in(dir.path()).expect("chunk files");
+        let old_chunk = old.store(&[1; 100], PAST);
+        // The same tenant started again while the old head is still referenced.
+        let new = ChunkPages::new();
+        new.keep_in(dir.path()).expect("chunk files");
+        assert!(!file.exists(), "emptied at start");
+        let new_chunk = new.store(&[2; 100], PAST);
+        assert!(file.exists(), "the new head's first file");
+        assert_eq!(old_chunk.bytes(), &[1; 100][..], "still mapped");
+        drop((old_chunk, old));
+        assert!(file.exists(), "not the old head's to delete");
+        assert_eq!(new_chunk.bytes(), &[2; 100][..]);
+        drop((new_chunk, new));
+        assert!(!file.exists(), "deleted with its own head");
+    }
+
+    #[test]
     fn a_chunk_of_the_future_or_too_large_gets_a_block_of_its_own() {
         let pages = ChunkPages::new();
         let future = now_ms() + FUTURE_SLACK_MS + 60_000;
