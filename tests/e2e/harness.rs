@@ -214,11 +214,7 @@ impl Wasmfed {
         });
     }
 
-    /// The node's process id, for reading its memory from `/proc`.
-    #[allow(
-        dead_code,
-        reason = "the soak test (tests/soak) reads it; the e2e tests do not"
-    )]
+    /// The node's process id, for reading its memory and threads from `/proc`.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

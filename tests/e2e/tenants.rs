@@ -316,3 +316,99 @@ fn a_tenants_hostile_plugins_do_not_delay_another_tenants_scrapes() {
         "calm's scrape gaps (ms) while rogue's plugin fails: {gaps:?}"
     );
 }
+
+/// Threads of the node writing a write-ahead log: one per tenant whose log is open.
+fn wal_writers(node: &Wasmfed) -> usize {
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", node.pid())).unwrap();
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim() == "wal-writer")
+        .count()
+}
+
+#[test]
+fn a_tenant_stopped_by_a_reload_closes_its_log_and_comes_back_whole() {
+    let exporter_a = Exporter::start(|_| Reply::Text("a_series 1\n".into()));
+    let exporter_b = Exporter::start(|_| Reply::Text("b_series 2\n".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let (root, path) = (dir.path().to_owned(), dir.path().join("wasmfed.yml"));
+    let global = "global: {scrape_interval: 200ms}\ntenants:\n";
+    let (a, b) = (
+        tenant_config("a", "t-a", exporter_a.addr, ""),
+        tenant_config("b", "t-b", exporter_b.addr, ""),
+    );
+    std::fs::write(&path, format!("{global}{a}{b}")).unwrap();
+    let node = Wasmfed::start_with(dir, &path, &["--web.enable-lifecycle"]);
+    let reload = |config: String| {
+        std::fs::write(&path, config).unwrap();
+        http(node.addr, "POST", "/-/reload", &[], b"").unwrap()
+    };
+    let query_b = || {
+        let query = enc("count_over_time(b_series[10m])");
+        as_tenant(
+            &node,
+            &format!("/api/v1/query?query={query}"),
+            "b",
+            Some("t-b"),
+        )
+    };
+    let samples_of_b = || -> u64 {
+        query_b().json()["data"]["result"][0]["value"][1]
+            .as_str()
+            .map_or(0, |v| v.parse().unwrap())
+    };
+    wait_for("b's samples", Duration::from_secs(20), || {
+        let n = samples_of_b();
+        (n >= 10).then_some(()).ok_or(format!("{n}"))
+    });
+    assert_eq!(wal_writers(&node), 3, "the node's own tenant, a and b");
+
+    let removed = reload(format!("{global}{a}"));
+    assert_eq!(removed.status, 200, "{}", removed.text());
+    assert_eq!(
+        wal_writers(&node),
+        2,
+        "b's log closed by the time the reload answers"
+    );
+    let gone = query_b();
+    assert_ne!(
+        gone.status,
+        200,
+        "b is not served while removed: {}",
+        gone.text()
+    );
+
+    // A new tenant whose configuration fails is stopped again, its log with it.
+    std::fs::write(root.join("broken.rules"), "groups: [").unwrap();
+    let c = tenant_config(
+        "c",
+        "t-c",
+        exporter_a.addr,
+        "    rule_files: [broken.rules]\n",
+    );
+    let refused = reload(format!("{global}{a}{c}"));
+    assert_eq!(refused.status, 500, "{}", refused.text());
+    assert!(
+        refused.text().contains("broken.rules"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(wal_writers(&node), 2, "c's log closed with its refusal");
+
+    let stored = {
+        let back = reload(format!("{global}{a}{b}"));
+        assert_eq!(back.status, 200, "{}", back.text());
+        assert_eq!(wal_writers(&node), 3);
+        samples_of_b()
+    };
+    assert!(
+        stored >= 10,
+        "b's samples from before its removal replayed: {stored}"
+    );
+    wait_for("b scraped again", Duration::from_secs(20), || {
+        let n = samples_of_b();
+        (n > stored).then_some(()).ok_or(format!("{n}"))
+    });
+    let log = node.log_text();
+    assert!(!log.contains("checkpoint failed"), "{log}");
+}

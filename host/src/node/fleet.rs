@@ -2,15 +2,21 @@
 //! configuration to all of them, and stopping those a reload removed.
 //!
 //! A configuration is applied tenant by tenant, each all-or-nothing (`Tenant::apply`). A new
-//! tenant that fails to start or apply is dropped again, so a refused reload leaves the set of
+//! tenant that fails to start or apply is stopped again, so a refused reload leaves the set of
 //! tenants as it was; tenants applied before a later one failed keep their new configuration
 //! (each tenant's state stays consistent on its own).
+//!
+//! A stopped tenant's retention task is ended and its log closed before the call returns: the
+//! same tenant started again by a later reload opens the same directory, and two logs writing
+//! and checkpointing one directory would number their segments alike and delete each other's.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::config::{Config, DEFAULT_TENANT};
 use crate::storage::wal::{Retention, WalOptions};
@@ -32,17 +38,24 @@ pub(super) struct Durability {
 pub(super) struct Fleet {
     pub shared: Shared,
     pub durability: Durability,
-    stopped: watch::Receiver<bool>,
-    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The retention task of every tenant whose storage is open, by tenant name (names are
+    /// unique among running tenants, and a name is stopped before it is started again).
+    retainers: Mutex<HashMap<String, Retainer>>,
+}
+
+/// A tenant's retention task and the switch that ends it (as does dropping the switch, so the
+/// tasks end with the fleet).
+struct Retainer {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
 }
 
 impl Fleet {
-    pub fn new(shared: Shared, durability: Durability, stopped: watch::Receiver<bool>) -> Fleet {
+    pub fn new(shared: Shared, durability: Durability) -> Fleet {
         Fleet {
             shared,
             durability,
-            stopped,
-            tasks: Mutex::new(Vec::new()),
+            retainers: Mutex::new(HashMap::new()),
         }
     }
 
@@ -80,13 +93,42 @@ impl Fleet {
                 Some(wal)
             }
         };
-        self.tasks.lock().push(tokio::spawn(enforce_retention(
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(enforce_retention(
             tenant.head.clone(),
             wal,
             self.durability.retention,
-            self.stopped.clone(),
-        )));
+            stopped,
+        ));
+        self.retainers
+            .lock()
+            .insert(tenant.name.clone(), Retainer { stop, task });
         Ok(())
+    }
+
+    /// Stops a tenant: its scrapes and rules (`Tenant::shutdown`, whose stale markers still go
+    /// to the log), then its storage ([`Fleet::close_storage`]). The head goes with the
+    /// tenant's last reference.
+    pub async fn stop(&self, tenant: &Tenant) {
+        tenant.shutdown(&self.shared.telemetry).await;
+        self.close_storage(tenant).await;
+    }
+
+    /// Ends a stopped tenant's retention task (waiting for a pass or checkpoint under way),
+    /// then closes its log, everything written and fsynced.
+    pub async fn close_storage(&self, tenant: &Tenant) {
+        let retainer = self.retainers.lock().remove(&tenant.name);
+        if let Some(Retainer { stop, task }) = retainer {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
+        let Some(wal) = tenant.wal.get().cloned() else {
+            return;
+        };
+        let closed = tokio::task::spawn_blocking(move || wal.close()).await;
+        if let Ok(Err(e)) = closed {
+            tracing::error!(tenant = %tenant.name, error = %e, "closing the write-ahead log");
+        }
     }
 
     /// Applies `config` to the node's tenants, starting and stopping tenants as it lists them.
@@ -95,24 +137,15 @@ impl Fleet {
         let mut next: Vec<Arc<Tenant>> = Vec::with_capacity(specs.len());
         let mut started: Vec<Arc<Tenant>> = Vec::new();
         for spec in &specs {
-            let tenant = match state.tenant(&spec.name) {
-                Some(tenant) => tenant,
-                None => {
-                    let tenant = self
-                        .start(spec)
-                        .await
-                        .map_err(|e| format!("starting tenant {:?}: {e:#}", spec.name))?;
-                    started.push(tenant.clone());
-                    tenant
+            match self.take_up(state, spec, &mut started).await {
+                Ok(tenant) => next.push(tenant),
+                Err(e) => {
+                    for t in &started {
+                        self.stop(t).await;
+                    }
+                    return Err(e);
                 }
-            };
-            if let Err(e) = tenant.apply(spec).await {
-                for t in &started {
-                    t.shutdown(&self.shared.telemetry).await;
-                }
-                return Err(e);
             }
-            next.push(tenant);
         }
         let removed: Vec<Arc<Tenant>> = state
             .tenants()
@@ -122,16 +155,31 @@ impl Fleet {
         state.set_tenants(next);
         for tenant in removed {
             tracing::info!(tenant = %tenant.name, "tenant removed");
-            tenant.shutdown(&self.shared.telemetry).await;
+            self.stop(&tenant).await;
         }
         Ok(())
     }
 
-    /// Waits for the retention tasks (after the stop signal).
-    pub async fn join(&self) {
-        let tasks = std::mem::take(&mut *self.tasks.lock());
-        for task in tasks {
-            let _ = task.await;
-        }
+    /// The tenant `spec` names with `spec` applied: running already, or started now and
+    /// added to `started`.
+    async fn take_up(
+        &self,
+        state: &WebState,
+        spec: &TenantSpec,
+        started: &mut Vec<Arc<Tenant>>,
+    ) -> Result<Arc<Tenant>, String> {
+        let tenant = match state.tenant(&spec.name) {
+            Some(tenant) => tenant,
+            None => {
+                let tenant = self
+                    .start(spec)
+                    .await
+                    .map_err(|e| format!("starting tenant {:?}: {e:#}", spec.name))?;
+                started.push(tenant.clone());
+                tenant
+            }
+        };
+        tenant.apply(spec).await?;
+        Ok(tenant)
     }
 }

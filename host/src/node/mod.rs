@@ -92,7 +92,7 @@ impl Node {
             },
         };
         let (stop, stopped) = watch::channel(false);
-        let fleet = Arc::new(Fleet::new(shared, durability, stopped.clone()));
+        let fleet = Arc::new(Fleet::new(shared, durability));
         // The server starts on the node's own tenant before its log is replayed and answers 503
         // (`/-/ready`, `/federate`, queries) until the log is replayed and the jobs are up, as
         // Prometheus answers during its WAL replay.
@@ -183,15 +183,8 @@ impl Node {
         for task in self.tasks {
             let _ = task.await;
         }
-        self.fleet.join().await;
-        for tenant in tenants {
-            let Some(wal) = tenant.wal.get().cloned() else {
-                continue;
-            };
-            let closed = tokio::task::spawn_blocking(move || wal.close()).await;
-            if let Ok(Err(e)) = closed {
-                tracing::error!(tenant = %tenant.name, error = %e, "closing the write-ahead log");
-            }
+        for tenant in &tenants {
+            self.fleet.close_storage(tenant).await;
         }
     }
 }

@@ -20,7 +20,7 @@ const RETENTION_CHECK_MAX: Duration = Duration::from_secs(60);
 const RETENTION_CHECK_MIN: Duration = Duration::from_secs(1);
 
 /// Replays the WAL in `dir` into `head` and drops what is past retention, off the async
-/// threads; then checkpoints the rest in the background.
+/// threads. The first checkpoint is [`enforce_retention`]'s first step.
 pub(super) async fn open_wal(
     head: &Arc<Head>,
     telemetry: &Arc<Telemetry>,
@@ -53,27 +53,32 @@ pub(super) async fn open_wal(
         );
         let now = unix_millis(SystemTime::now());
         head.truncate_before(now - retention.time.as_millis() as i64);
-        let wal = Arc::new(wal);
-        // The first checkpoint is written while the node already scrapes and serves (a quarter
-        // of start-up time when it was written first): appends go on during a checkpoint
-        // anyway, and a crash before it ends replays the same segments again. A failed
-        // checkpoint is not fatal: the segments it would replace stay.
-        let (wal2, head2) = (wal.clone(), head.clone());
-        tokio::task::spawn_blocking(move || {
-            let _ = wal2.checkpoint(&head2);
-        });
-        Ok(wal)
+        Ok(Arc::new(wal))
     })
     .await?
 }
 
-/// Cuts `head` (and its log) to `retention` periodically until `stopped`.
+/// Checkpoints the log just replayed, then cuts `head` (and its log) to `retention`
+/// periodically until `stopped` says so or its sender is dropped. A stop waits for the step
+/// under way, so once this returns nothing but the head's own appends touches the log.
 pub(super) async fn enforce_retention(
     head: Arc<Head>,
     wal: Option<Arc<Wal>>,
     retention: Retention,
     mut stopped: watch::Receiver<bool>,
 ) {
+    if let Some(wal) = &wal {
+        // The first checkpoint is written while the node already scrapes and serves (a quarter
+        // of start-up time when it was written first): appends go on during a checkpoint
+        // anyway, and a crash before it ends replays the same segments again. A failed
+        // checkpoint is not fatal (it is logged): the segments it would replace stay.
+        let (head, wal) = (head.clone(), wal.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = wal.checkpoint(&head);
+            head.evict_sealed_chunks();
+        })
+        .await;
+    }
     let every = (retention.time / 4).clamp(RETENTION_CHECK_MIN, RETENTION_CHECK_MAX);
     let mut ticker = tokio::time::interval(every);
     ticker.tick().await;
