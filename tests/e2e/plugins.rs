@@ -117,6 +117,24 @@ fn kept_by(targets: &serde_json::Value, job: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// How many targets `job` has decided: active ones plus those its relabeling dropped.
+fn decided_by(targets: &serde_json::Value, job: &str) -> usize {
+    let data = &targets["data"];
+    let active = data["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["scrapePool"] == job)
+        .count();
+    let dropped = data["droppedTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["discoveredLabels"]["job"] == job)
+        .count();
+    active + dropped
+}
+
 fn kept_by_job(targets: &serde_json::Value) -> Vec<(String, BTreeSet<String>)> {
     (0..SHARDS)
         .map(|shard| {
@@ -139,6 +157,28 @@ fn hashmod_shards_keep_what_prometheus_keeps() {
     );
     let prometheus = Prometheus::start(&config);
     let node = Wasmfed::start(&config);
+    // Ready is not "every job's target stage has run" (nor is it in Prometheus, whose discovery
+    // is asynchronous too): wait until each job has decided every address, kept or dropped.
+    wait_for(
+        "every job to decide its targets",
+        Duration::from_secs(30),
+        || {
+            let targets = node.targets();
+            let undecided: Vec<(String, usize)> = (0..SHARDS)
+                .map(|shard| format!("shard{shard}"))
+                .map(|job| {
+                    let decided = decided_by(&targets, &job);
+                    (job, decided)
+                })
+                .filter(|(_, decided)| *decided != addresses.len())
+                .collect();
+            if undecided.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("decided so far: {undecided:?}"))
+            }
+        },
+    );
     let ours = kept_by_job(&node.targets());
     let total: usize = ours.iter().map(|(_, kept)| kept.len()).sum();
     assert_eq!(
