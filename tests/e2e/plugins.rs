@@ -270,6 +270,20 @@ fn a_plugin_that_cannot_load_refuses_the_config() {
         "scrape_configs:\n  - job_name: a\n    static_configs: [{targets: ['127.0.0.1:1']}]\n";
     std::fs::write(&path, good).unwrap();
     let node = Wasmfed::start_with(dir, &path, &["--web.enable-lifecycle"]);
+    let active_targets = || {
+        node.targets()["data"]["activeTargets"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    wait_for(
+        "job a's target",
+        Duration::from_secs(20),
+        || match active_targets() {
+            1 => Ok(()),
+            n => Err(format!("{n} active targets")),
+        },
+    );
     for (bad, reason) in [
         (
             "    target_plugins:\n      - stock: hashmod-shard\n        config: {modulus: 2, shard: 5}\n",
@@ -286,8 +300,7 @@ fn a_plugin_that_cannot_load_refuses_the_config() {
         let r = http(node.addr, "POST", "/-/reload", &[], b"").unwrap();
         assert_eq!(r.status, 500, "{bad}");
         assert!(r.text().contains(reason), "{bad}: {}", r.text());
-        let jobs = node.targets()["data"]["activeTargets"].as_array().unwrap().len();
-        assert_eq!(jobs, 1, "the running config is untouched");
+        assert_eq!(active_targets(), 1, "the running config is untouched");
     }
 }
 
