@@ -24,7 +24,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$added_policy" = 1 ]; then as_root rm -f "$policy"; fi
 fi
 
-# Plugins and test guests are built to WebAssembly by host/build.rs.
+# Stock plugins and test guests are built to WebAssembly by host/plugin/build.rs and
+# host/artifacts/build.rs (see host/guest-build).
 rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null
 
 cargo test --workspace --all-targets

@@ -285,7 +285,7 @@ pub fn samples_of(text: &str) -> BTreeSet<FederatedSample> {
             Some(i) => (&line[..=i], line[i + 1..].trim()),
             None => line.split_once(' ').unwrap(),
         };
-        let labels = wasmfed::scrape::parse::parse_series(series).unwrap();
+        let labels = wasmfed_scrape::parse::parse_series(series).unwrap();
         let mut parts = rest.split_whitespace();
         let value: f64 = match parts.next().unwrap() {
             "+Inf" => f64::INFINITY,
@@ -482,7 +482,7 @@ pub fn metric_with(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f6
                 Some(i) => (&line[..=i], &line[i + 1..]),
                 None => line.split_once(' ')?,
             };
-            let parsed = wasmfed::scrape::parse::parse_series(series).ok()?;
+            let parsed = wasmfed_scrape::parse::parse_series(series).ok()?;
             let has = |k: &str, v: &str| parsed.iter().any(|l| l.name == k && l.value == v);
             if !has("__name__", name) || !labels.iter().all(|(k, v)| has(k, v)) {
                 return None;

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use crate::harness::*;
 
-const RELABEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/relabel.wasm"));
-const IDENTITY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/identity.wasm"));
-const RULE_HOSTILE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rule-hostile.wasm"));
+const RELABEL: &[u8] = wasmfed_plugin::stock::RELABEL;
+const IDENTITY: &[u8] = wasmfed_artifacts::IDENTITY;
+const RULE_HOSTILE: &[u8] = wasmfed_artifacts::RULE_HOSTILE;
 
 const TOKEN: &str = "let-me-in";
 

@@ -359,9 +359,9 @@ fn relabel_test_shows_each_step_and_who_dropped() {
     );
 }
 
-/// The custom-plugin example of `examples/rendezvous-shard`, built by host/build.rs exactly as
+/// The custom-plugin example of `examples/rendezvous-shard`, built by host/artifacts/build.rs exactly as
 /// its README tells users to (`cargo build --release --target wasm32-wasip2`).
-const RENDEZVOUS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rendezvous-shard.wasm"));
+const RENDEZVOUS: &[u8] = wasmfed_artifacts::RENDEZVOUS_SHARD;
 
 /// Owners (job name suffix = node index) of every target, read from `/api/v1/targets`.
 fn owners(
@@ -454,8 +454,8 @@ fn rendezvous_example_moves_few_targets_when_a_node_joins() {
 }
 
 /// A test plugin that passes series through, but loops forever on `loop_me` and allocates
-/// without bound on `grow_me` (host/tests/guests/identity).
-const IDENTITY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/identity.wasm"));
+/// without bound on `grow_me` (host/artifacts/guests/identity).
+const IDENTITY: &[u8] = wasmfed_artifacts::IDENTITY;
 
 #[test]
 fn hostile_series_plugins_are_contained_and_healthy_jobs_keep_their_schedule() {

@@ -180,9 +180,9 @@ fn seed_deployment_global_view() {
     assert_eq!(dcs, BTreeSet::from(datacenters));
 }
 
-/// The rule-stage test plugin (host/tests/guests/rule-hostile), built by host/build.rs: its
+/// The rule-stage test plugin (host/artifacts/guests/rule-hostile), built by host/artifacts/build.rs: its
 /// `mode` config picks how `evaluate` misbehaves.
-const RULE_HOSTILE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rule-hostile.wasm"));
+const RULE_HOSTILE: &[u8] = wasmfed_artifacts::RULE_HOSTILE;
 
 #[test]
 fn hostile_rule_plugin_is_contained() {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::harness::*;
 
-const IDENTITY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/identity.wasm"));
+const IDENTITY: &[u8] = wasmfed_artifacts::IDENTITY;
 
 /// A small deterministic generator, so a failing case can be replayed from its seed.
 struct Lcg(u64);

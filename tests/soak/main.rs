@@ -36,8 +36,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use harness::{get, samples_of, static_job, wait_for, Wasmfed};
-use wasmfed::storage::chunk::SAMPLES_PER_CHUNK;
 use wasmfed::synth::{self, Profile};
+use wasmfed_storage::chunk::SAMPLES_PER_CHUNK;
 
 const TARGETS: usize = 100;
 const SERIES_PER_TARGET: usize = 1000;

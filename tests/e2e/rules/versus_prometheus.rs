@@ -200,7 +200,7 @@ fn recorded_series_match_prometheus() {
     let (their_phase, our_phase) = (phases(&theirs), phases(&ours));
     if their_phase != our_phase || their_phase.len() != 1 {
         problems.push(format!(
-            "evaluation times differ (the group's phase, host/src/rules/schedule.rs): Prometheus evaluates {their_phase:?} ms into each {STEP_MS} ms, wasmfed {our_phase:?} ms"
+            "evaluation times differ (the group's phase, host/rules/src/schedule.rs): Prometheus evaluates {their_phase:?} ms into each {STEP_MS} ms, wasmfed {our_phase:?} ms"
         ));
     }
     let nearest = |by_time: &BTreeMap<i64, BTreeMap<LabelMap, f64>>, t: i64| {

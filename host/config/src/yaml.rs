@@ -1,0 +1,340 @@
+//! Serde helpers that read YAML the way Prometheus' Go YAML library (yaml.v2, strict mode) does,
+//! so that a prometheus.yml means the same thing to wasmfed.
+//!
+//! - A null value (`key:` or `key: ~`) sets a field to its zero value, not to its default:
+//!   `honor_timestamps:` is false, `separator:` is empty ([`null_as_zero`]).
+//! - Booleans accept the YAML 1.1 spellings `yes`/`no`/`on`/`off` ([`Bool`]).
+//! - Any scalar can stand where a string is expected (`slave: 1` is the label value `"1"`);
+//!   serde_yaml already reads a plain scalar's text into a `String`.
+//! - Mappings reject a key written twice ([`UniqueMap`], [`KeySet`]).
+//!
+//! Validation that concerns one scalar runs inside its visitor ([`parse_scalar`]) and validation
+//! that concerns a whole mapping runs inside the mapping's visitor ([`checked_map`]): serde_yaml
+//! then reports the key path, line and column of the offending value or mapping, which a check
+//! made after deserialization could not.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+
+use wasmfed_model::labels::is_valid_label_name;
+use wasmfed_model::Labels;
+
+/// Reads a scalar's text and turns it into a `T` with `parse`; a failure is reported at the
+/// scalar's position.
+pub(super) fn parse_scalar<'de, D, T, F>(
+    d: D,
+    expecting: &'static str,
+    parse: F,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    F: FnOnce(&str) -> Result<T, String>,
+{
+    struct ScalarVisitor<F> {
+        expecting: &'static str,
+        parse: F,
+    }
+    impl<'de, T, F: FnOnce(&str) -> Result<T, String>> Visitor<'de> for ScalarVisitor<F> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            (self.parse)(v).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(ScalarVisitor { expecting, parse })
+}
+
+/// Reads a mapping into the raw form `R`, then turns it into a `T` with `check`; a failure is
+/// reported at the mapping's key path and position.
+pub(super) fn checked_map<'de, D, R, T, F>(
+    d: D,
+    expecting: &'static str,
+    check: F,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    R: Deserialize<'de>,
+    F: FnOnce(R) -> Result<T, String>,
+{
+    struct MapVisitor<R, F> {
+        expecting: &'static str,
+        check: F,
+        raw: PhantomData<R>,
+    }
+    impl<'de, R, T, F> Visitor<'de> for MapVisitor<R, F>
+    where
+        R: Deserialize<'de>,
+        F: FnOnce(R) -> Result<T, String>,
+    {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            let raw = R::deserialize(MapAccessDeserializer::new(map))?;
+            (self.check)(raw).map_err(de::Error::custom)
+        }
+    }
+    d.deserialize_map(MapVisitor {
+        expecting,
+        check,
+        raw: PhantomData,
+    })
+}
+
+/// For `#[serde(deserialize_with)]`: null becomes `T::default()` (Go's zero value).
+pub(super) fn null_as_zero<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// For hand-written visitors, on a value read as `Option<T>`: null becomes Go's zero value.
+pub(super) fn zero_if_null<T: Default>(value: Option<T>) -> T {
+    value.unwrap_or_default()
+}
+
+/// A boolean, also spelled the YAML 1.1 way (`yes`, `off`, ...) as Go's yaml.v2 reads it; null
+/// is false.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Bool(pub bool);
+
+impl<'de> Deserialize<'de> for Bool {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct BoolVisitor;
+        impl<'de> Visitor<'de> for BoolVisitor {
+            type Value = Bool;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a boolean")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Bool, E> {
+                Ok(Bool(v))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Bool, E> {
+                Ok(Bool(false))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Bool, E> {
+                Ok(Bool(false))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Bool, E> {
+                match v {
+                    "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Ok(Bool(true)),
+                    "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Ok(Bool(false)),
+                    _ => Err(E::invalid_type(de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(BoolVisitor)
+    }
+}
+
+/// A mapping kept in document order that rejects a key written twice, as yaml.v2's strict mode
+/// does (`key "a" already set in map`). A null mapping is empty.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct UniqueMap<K, V>(pub Vec<(K, V)>);
+
+impl<K, V> Default for UniqueMap<K, V> {
+    fn default() -> Self {
+        UniqueMap(Vec::new())
+    }
+}
+
+/// Mapping keys that can be compared for duplicates.
+pub(super) trait MapKey {
+    fn as_key(&self) -> &str;
+}
+
+impl MapKey for String {
+    fn as_key(&self) -> &str {
+        self
+    }
+}
+
+impl<'de, K, V> Deserialize<'de> for UniqueMap<K, V>
+where
+    K: Deserialize<'de> + MapKey,
+    V: Deserialize<'de>,
+{
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct UniqueVisitor<K, V>(PhantomData<(K, V)>);
+        impl<'de, K, V> Visitor<'de> for UniqueVisitor<K, V>
+        where
+            K: Deserialize<'de> + MapKey,
+            V: Deserialize<'de>,
+        {
+            type Value = UniqueMap<K, V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(UniqueMap::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut keys = KeySet::default();
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key::<K>()? {
+                    if !keys.insert(key.as_key()) {
+                        return Err(de::Error::custom(format!(
+                            "key {:?} already set in map",
+                            key.as_key()
+                        )));
+                    }
+                    entries.push((key, map.next_value()?));
+                }
+                Ok(UniqueMap(entries))
+            }
+        }
+        d.deserialize_any(UniqueVisitor(PhantomData))
+    }
+}
+
+/// The keys seen so far in a mapping read by hand, to reject duplicates.
+#[derive(Default)]
+pub(super) struct KeySet(HashSet<String>);
+
+impl KeySet {
+    /// Records `key`; false if it was seen before.
+    pub(super) fn insert(&mut self, key: &str) -> bool {
+        self.0.insert(key.to_string())
+    }
+
+    /// Records `key`, or fails the way serde's derived code does for a repeated field.
+    pub(super) fn check<E: de::Error>(&mut self, key: &str) -> Result<(), E> {
+        if self.insert(key) {
+            Ok(())
+        } else {
+            Err(E::custom(format!("duplicate field `{key}`")))
+        }
+    }
+}
+
+/// A label name checked as Prometheus' `model.LabelName` does when it is unmarshalled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct LabelName(pub String);
+
+impl MapKey for LabelName {
+    fn as_key(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for LabelName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_scalar(d, "a label name", |s| {
+            if is_valid_label_name(s) {
+                Ok(LabelName(s.to_string()))
+            } else {
+                Err(format!("{s:?} is not a valid label name"))
+            }
+        })
+    }
+}
+
+/// A label set as `model.LabelSet` reads it: valid names, any scalar as value, null as "".
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) struct LabelSet(pub Labels);
+
+impl<'de> Deserialize<'de> for LabelSet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = UniqueMap::<LabelName, Option<String>>::deserialize(d)?;
+        Ok(LabelSet(Labels::from_pairs(
+            map.0
+                .into_iter()
+                .map(|(name, value)| (name.0, value.unwrap_or_default())),
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Doc {
+        #[serde(default, deserialize_with = "null_as_zero")]
+        text: String,
+        #[serde(default)]
+        labels: LabelSet,
+        #[serde(default)]
+        map: UniqueMap<String, String>,
+    }
+
+    #[test]
+    fn booleans_the_yaml_1_1_way() {
+        for (yaml, value) in [
+            ("true", true),
+            ("yes", true),
+            ("On", true),
+            ("Y", true),
+            ("false", false),
+            ("no", false),
+            ("OFF", false),
+            ("~", false),
+        ] {
+            let b: Bool = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+            assert_eq!(b.0, value, "{yaml}");
+        }
+        let err = serde_yaml::from_str::<Bool>("maybe")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected a boolean"), "{err}");
+    }
+
+    #[test]
+    fn go_yaml_readings() {
+        for (yaml, text, labels, map) in [
+            ("text: 1", "1", "{}", vec![]),
+            ("text: ~", "", "{}", vec![]),
+            ("text: 1.50", "1.50", "{}", vec![]),
+            (
+                "labels: {slave: 1, up: true, e: ~, f: 0x1F}",
+                "",
+                r#"{e="", f="0x1F", slave="1", up="true"}"#,
+                vec![],
+            ),
+            ("labels:", "", "{}", vec![]),
+            ("map: {b: 2, a: 1}", "", "{}", vec![("b", "2"), ("a", "1")]),
+        ] {
+            let doc: Doc = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+            assert_eq!(doc.text, text, "{yaml}");
+            assert_eq!(doc.labels.0.to_string(), labels, "{yaml}");
+            let pairs: Vec<_> = doc
+                .map
+                .0
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            assert_eq!(pairs, map, "{yaml}");
+        }
+    }
+
+    #[test]
+    fn errors_carry_path_and_position() {
+        for (yaml, message) in [
+            (
+                "labels:\n  1a: x",
+                "labels: \"1a\" is not a valid label name at line 2 column 3",
+            ),
+            (
+                "labels: {a: 1, a: 2}",
+                "labels: key \"a\" already set in map at line 1 column 9",
+            ),
+            ("map: {a: 1, a: 2}", "map: key \"a\" already set in map"),
+        ] {
+            let err = serde_yaml::from_str::<Doc>(yaml)
+                .expect_err(yaml)
+                .to_string();
+            assert!(err.contains(message), "{yaml}: {err}");
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The node's tenants over time: starting one (its head, log replay, retention task), applying a
+//! configuration to all of them, and stopping those a reload removed.
+//!
+//! A configuration is applied tenant by tenant, each all-or-nothing (`Tenant::apply`). A new
+//! tenant that fails to start or apply is stopped again, so a refused reload leaves the set of
+//! tenants as it was; tenants applied before a later one failed keep their new configuration
+//! (each tenant's state stays consistent on its own).
+//!
+//! A stopped tenant's retention task is ended and its log closed before the call returns: the
+//! same tenant started again by a later reload opens the same directory, and two logs writing
+//! and checkpointing one directory would number their segments alike and delete each other's.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::state::NodeState;
+use crate::tenant::{tenant_specs, Shared, Tenant, TenantSpec};
+use wasmfed_config::{Config, DEFAULT_TENANT};
+use wasmfed_storage::wal::{Retention, WalOptions};
+
+use super::storage::{enforce_retention, open_wal};
+
+/// How tenants' storage is kept.
+#[derive(Clone)]
+pub struct Durability {
+    /// `None`: memory only.
+    pub storage: Option<PathBuf>,
+    pub wal: WalOptions,
+    pub retention: Retention,
+}
+
+/// Starts, reconfigures and stops tenants.
+pub struct Fleet {
+    pub shared: Shared,
+    pub durability: Durability,
+    /// The retention task of every tenant whose storage is open, by tenant name (names are
+    /// unique among running tenants, and a name is stopped before it is started again).
+    retainers: Mutex<HashMap<String, Retainer>>,
+}
+
+/// A tenant's retention task and the switch that ends it (as does dropping the switch, so the
+/// tasks end with the fleet).
+struct Retainer {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Fleet {
+    pub fn new(shared: Shared, durability: Durability) -> Fleet {
+        Fleet {
+            shared,
+            durability,
+            retainers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A tenant with its log replayed and its retention running, not yet configured.
+    pub async fn start(&self, spec: &TenantSpec) -> anyhow::Result<Arc<Tenant>> {
+        let tenant = self.create(spec).await?;
+        self.open_storage(&tenant).await?;
+        Ok(tenant)
+    }
+
+    /// A tenant with an empty head: nothing replayed, nothing running.
+    pub async fn create(&self, spec: &TenantSpec) -> anyhow::Result<Arc<Tenant>> {
+        let (spec, shared) = (spec.clone(), self.shared.clone());
+        Ok(Arc::new(
+            tokio::task::spawn_blocking(move || Tenant::new(&spec, &shared)).await??,
+        ))
+    }
+
+    /// Replays a [`Fleet::create`]d tenant's log into its head (nothing else may write to it
+    /// meanwhile) and starts its retention.
+    pub async fn open_storage(&self, tenant: &Tenant) -> anyhow::Result<()> {
+        let wal = match &self.durability.storage {
+            None => None,
+            Some(storage) => {
+                let dir = tenant.wal_dir(storage);
+                let wal = open_wal(
+                    &tenant.head,
+                    &self.shared.telemetry,
+                    dir,
+                    self.durability.wal,
+                    self.durability.retention,
+                )
+                .await?;
+                let _ = tenant.wal.set(wal.clone());
+                Some(wal)
+            }
+        };
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(enforce_retention(
+            tenant.head.clone(),
+            wal,
+            self.durability.retention,
+            stopped,
+        ));
+        self.retainers
+            .lock()
+            .insert(tenant.name.clone(), Retainer { stop, task });
+        Ok(())
+    }
+
+    /// Stops a tenant: its scrapes and rules (`Tenant::shutdown`, whose stale markers still go
+    /// to the log), then its storage ([`Fleet::close_storage`]). The head goes with the
+    /// tenant's last reference.
+    pub async fn stop(&self, tenant: &Tenant) {
+        tenant.shutdown(&self.shared.telemetry).await;
+        self.close_storage(tenant).await;
+    }
+
+    /// Ends a stopped tenant's retention task (waiting for a pass or checkpoint under way),
+    /// then closes its log, everything written and fsynced.
+    pub async fn close_storage(&self, tenant: &Tenant) {
+        let retainer = self.retainers.lock().remove(&tenant.name);
+        if let Some(Retainer { stop, task }) = retainer {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
+        let Some(wal) = tenant.wal.get().cloned() else {
+            return;
+        };
+        let closed = tokio::task::spawn_blocking(move || wal.close()).await;
+        if let Ok(Err(e)) = closed {
+            tracing::error!(tenant = %tenant.name, error = %e, "closing the write-ahead log");
+        }
+    }
+
+    /// Applies `config` to the node's tenants, starting and stopping tenants as it lists them.
+    pub async fn apply(&self, state: &NodeState, config: &Config) -> Result<(), String> {
+        let specs = tenant_specs(config);
+        let mut next: Vec<Arc<Tenant>> = Vec::with_capacity(specs.len());
+        let mut started: Vec<Arc<Tenant>> = Vec::new();
+        for spec in &specs {
+            match self.take_up(state, spec, &mut started).await {
+                Ok(tenant) => next.push(tenant),
+                Err(e) => {
+                    for t in &started {
+                        self.stop(t).await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let removed: Vec<Arc<Tenant>> = state
+            .tenants()
+            .into_iter()
+            .filter(|t| t.name != DEFAULT_TENANT && !specs.iter().any(|s| s.name == t.name))
+            .collect();
+        state.set_tenants(next);
+        for tenant in removed {
+            tracing::info!(tenant = %tenant.name, "tenant removed");
+            self.stop(&tenant).await;
+        }
+        Ok(())
+    }
+
+    /// The tenant `spec` names with `spec` applied: running already, or started now and
+    /// added to `started`.
+    async fn take_up(
+        &self,
+        state: &NodeState,
+        spec: &TenantSpec,
+        started: &mut Vec<Arc<Tenant>>,
+    ) -> Result<Arc<Tenant>, String> {
+        let tenant = match state.tenant(&spec.name) {
+            Some(tenant) => tenant,
+            None => {
+                let tenant = self
+                    .start(spec)
+                    .await
+                    .map_err(|e| format!("starting tenant {:?}: {e:#}", spec.name))?;
+                started.push(tenant.clone());
+                tenant
+            }
+        };
+        tenant.apply(spec).await?;
+        Ok(tenant)
+    }
+}

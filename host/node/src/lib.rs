@@ -1,0 +1,12 @@
+//! One node's tenants and what they share: each tenant's head, log, scrape jobs, rule groups
+//! and limits (`tenant`), starting and stopping them (`fleet`), replaying and trimming their
+//! logs (`storage`), applying reloads (`reload`), and the state the web server reads
+//! (`state`).
+
+pub mod fleet;
+pub mod reload;
+pub mod state;
+mod storage;
+pub mod tenant;
+
+pub use state::{NodeState, ReloadRequest, DEFAULT_LOOKBACK};

@@ -1,0 +1,119 @@
+//! What the node is right now, shared by its parts and read by the web server: the tenants
+//! (the node's own included), external labels, the admin token, readiness and the lifecycle
+//! requests (`/-/reload`, `/-/quit`).
+//!
+//! It lives with the node, not the server: reloads and the fleet write it, the server only
+//! reads it (and forwards lifecycle requests), so the web crate sits above the node crate.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::tenant::Tenant;
+use wasmfed_config::DEFAULT_TENANT;
+use wasmfed_model::Labels;
+use wasmfed_plugin::PluginRuntime;
+use wasmfed_telemetry::Telemetry;
+
+/// Prometheus' default `--query.lookback-delta`.
+pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(300);
+
+/// A request to reload the configuration file; the node answers with the outcome.
+pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
+
+/// The node's shared state.
+pub struct NodeState {
+    /// Every tenant by name, the node's own ([`DEFAULT_TENANT`]) included.
+    tenants: RwLock<BTreeMap<String, Arc<Tenant>>>,
+    /// Compiles uploaded components for the admin API.
+    pub runtime: Arc<PluginRuntime>,
+    pub telemetry: Arc<Telemetry>,
+    pub external_labels: RwLock<Labels>,
+    pub lookback: Duration,
+    /// Whether `POST /-/quit` and `POST /-/reload` are allowed, as `--web.enable-lifecycle`.
+    pub enable_lifecycle: bool,
+    /// Where `/-/reload` asks the node to reload its configuration (None: no config file).
+    pub reload: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
+    /// The admin API's bearer token (`admin:` in the configuration); `None` disables it.
+    pub admin_token: RwLock<Option<String>>,
+    ready: AtomicBool,
+    quit: tokio::sync::Notify,
+}
+
+impl NodeState {
+    pub fn new(
+        own: Arc<Tenant>,
+        runtime: Arc<PluginRuntime>,
+        telemetry: Arc<Telemetry>,
+        external_labels: Labels,
+        enable_lifecycle: bool,
+        reload: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
+    ) -> Self {
+        NodeState {
+            tenants: RwLock::new(BTreeMap::from([(own.name.clone(), own)])),
+            runtime,
+            telemetry,
+            external_labels: RwLock::new(external_labels),
+            lookback: DEFAULT_LOOKBACK,
+            enable_lifecycle,
+            reload,
+            admin_token: RwLock::new(None),
+            ready: AtomicBool::new(false),
+            quit: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// The node's own tenant (the top-level configuration).
+    pub fn own_tenant(&self) -> Arc<Tenant> {
+        self.tenant(DEFAULT_TENANT)
+            .expect("the node's own tenant always exists")
+    }
+
+    pub fn tenant(&self, name: &str) -> Option<Arc<Tenant>> {
+        self.tenants
+            .read()
+            .expect("tenants lock")
+            .get(name)
+            .cloned()
+    }
+
+    pub fn tenants(&self) -> Vec<Arc<Tenant>> {
+        self.tenants
+            .read()
+            .expect("tenants lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Replaces the set of tenants (a reload added or removed some).
+    pub fn set_tenants(&self, tenants: impl IntoIterator<Item = Arc<Tenant>>) {
+        *self.tenants.write().expect("tenants lock") =
+            tenants.into_iter().map(|t| (t.name.clone(), t)).collect();
+    }
+
+    pub fn admin_token(&self) -> Option<String> {
+        self.admin_token.read().expect("admin token lock").clone()
+    }
+
+    /// Marks the node ready: storage is loaded and scraping has started.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Resolves when an operator asked the node to quit.
+    pub async fn quit_requested(&self) {
+        self.quit.notified().await
+    }
+
+    /// Asks the node to quit (`POST /-/quit`).
+    pub fn request_quit(&self) {
+        self.quit.notify_waiters();
+        self.quit.notify_one();
+    }
+}

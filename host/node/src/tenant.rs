@@ -1,0 +1,246 @@
+//! A tenant at work: its own head (and write-ahead log), scrape jobs, rule groups and query
+//! plugin, under its own limits.
+//!
+//! Tenants share the node's plugin runtime (one engine, compiled code cached by hash) and its
+//! threads, never a store, an instance or a lock held across a plugin call: each tenant's
+//! plugins run in their own instances, scrape loops and rule groups run on their own tasks, and
+//! plugin calls run on blocking threads. So one tenant's slow or failing plugin cannot stall
+//! another's scrapes, and a tenant's rule plugin reads only its own head through `store`.
+//! The node's own tenant ([`DEFAULT_TENANT`]) is the top-level configuration.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use anyhow::Context;
+use parking_lot::RwLock;
+
+use wasmfed_config::{Config, RulePluginRef, ScrapeConfig, TenantLimits, DEFAULT_TENANT};
+use wasmfed_plugin::HeadStore;
+use wasmfed_plugin::{stock, Plugin, PluginLimits, PluginRuntime, World};
+use wasmfed_rules::{RuleContext, RuleManager, PROMQL_RULES};
+use wasmfed_scrape::fetch::Fetcher;
+use wasmfed_scrape::{LoopContext, ScrapeManager};
+use wasmfed_storage::wal::Wal;
+use wasmfed_storage::Head;
+use wasmfed_telemetry::Telemetry;
+
+/// What one tenant runs, from the configuration.
+#[derive(Clone, Debug)]
+pub struct TenantSpec {
+    pub name: String,
+    /// `None` for the node's own tenant, which needs no credential.
+    pub token: Option<String>,
+    pub limits: TenantLimits,
+    /// A copy of the configuration holding this tenant's jobs and rules at the top level, so
+    /// the scrape and rule managers read it as they read a single-tenant one.
+    pub config: Config,
+}
+
+/// Every tenant a configuration asks for, the node's own first.
+pub fn tenant_specs(config: &Config) -> Vec<TenantSpec> {
+    let own = Config {
+        tenants: Vec::new(),
+        ..config.clone()
+    };
+    let mut specs = vec![TenantSpec {
+        name: DEFAULT_TENANT.to_string(),
+        token: None,
+        limits: TenantLimits::default(),
+        config: own,
+    }];
+    specs.extend(config.tenants.iter().map(|t| TenantSpec {
+        name: t.name.clone(),
+        token: Some(t.bearer_token.clone()),
+        limits: t.limits,
+        config: section(config, &t.scrape_configs, &t.rule_files, &t.rule_plugins),
+    }));
+    specs
+}
+
+fn section(
+    config: &Config,
+    scrape_configs: &[ScrapeConfig],
+    rule_files: &[String],
+    rule_plugins: &[RulePluginRef],
+) -> Config {
+    Config {
+        scrape_configs: scrape_configs.to_vec(),
+        rule_files: rule_files.to_vec(),
+        rule_plugins: rule_plugins.to_vec(),
+        tenants: Vec::new(),
+        ..config.clone()
+    }
+}
+
+/// What every tenant of a node shares.
+#[derive(Clone)]
+pub struct Shared {
+    pub runtime: Arc<PluginRuntime>,
+    pub telemetry: Arc<Telemetry>,
+    pub fetcher: Fetcher,
+    pub node_seed: u64,
+    pub lookback: std::time::Duration,
+}
+
+pub struct Tenant {
+    pub name: String,
+    pub head: Arc<Head>,
+    pub scrape: Arc<ScrapeManager>,
+    pub rules: Arc<RuleManager>,
+    /// Answers the tenant's `/api/v1/query`, reading only its head; loaded on the first query
+    /// (compiling the PromQL engine takes seconds, which a node that is never queried should
+    /// not spend at start-up).
+    query: parking_lot::Mutex<Option<Arc<Plugin>>>,
+    shared: Shared,
+    /// Its write-ahead log, once opened (a node with a storage path).
+    pub wal: OnceLock<Arc<Wal>>,
+    token: RwLock<Option<String>>,
+    limits: Arc<RwLock<TenantLimits>>,
+}
+
+impl Tenant {
+    /// Sets up a tenant with an empty head (the caller replays its log, if any, before
+    /// applying a configuration).
+    pub fn new(spec: &TenantSpec, shared: &Shared) -> anyhow::Result<Tenant> {
+        let head = Arc::new(Head::new());
+        head.set_max_series(spec.limits.max_series as usize);
+        let limits = Arc::new(RwLock::new(spec.limits));
+        let scrape = Arc::new(ScrapeManager::new(LoopContext {
+            head: head.clone(),
+            fetcher: shared.fetcher.clone(),
+            telemetry: shared.telemetry.clone(),
+            plugins: shared.runtime.clone(),
+            node_seed: shared.node_seed,
+            tenant: Arc::from(spec.name.as_str()),
+            limits: limits.clone(),
+        }));
+        let rules = Arc::new(RuleManager::new(RuleContext {
+            runtime: shared.runtime.clone(),
+            head: head.clone(),
+            lookback: shared.lookback,
+            plugin_metrics: shared.telemetry.plugins.clone(),
+            metrics: shared.telemetry.rules.clone(),
+            tenant: spec.name.clone(),
+            limits: limits.clone(),
+        }));
+        Ok(Tenant {
+            name: spec.name.clone(),
+            head,
+            scrape,
+            rules,
+            query: parking_lot::Mutex::new(None),
+            shared: shared.clone(),
+            wal: OnceLock::new(),
+            token: RwLock::new(spec.token.clone()),
+            limits,
+        })
+    }
+
+    /// Where the tenant's write-ahead log lives under the node's storage path: the node's own
+    /// tenant where a single-tenant node keeps it, others under `tenants/<name>/`.
+    pub fn wal_dir(&self, storage: &Path) -> PathBuf {
+        if self.name == DEFAULT_TENANT {
+            storage.join("wal")
+        } else {
+            storage.join("tenants").join(&self.name).join("wal")
+        }
+    }
+
+    /// The plugin answering the tenant's queries, loaded on first use. Blocking.
+    pub fn query_plugin(&self) -> anyhow::Result<Arc<Plugin>> {
+        let mut slot = self.query.lock();
+        if let Some(plugin) = &*slot {
+            return Ok(plugin.clone());
+        }
+        let limits = *self.limits.read();
+        let plugin = query_plugin(&self.shared, self.head.clone(), &limits)?;
+        self.shared.telemetry.plugins.track_for(
+            &self.name,
+            "handler",
+            "/api/v1/query",
+            vec![("query".into(), plugin.clone())],
+        );
+        *slot = Some(plugin.clone());
+        Ok(plugin)
+    }
+
+    /// The credential a request for this tenant must carry; `None` for the node's own.
+    pub fn token(&self) -> Option<String> {
+        self.token.read().clone()
+    }
+
+    /// Applies the tenant's part of a configuration, all or nothing: rules are prepared (files
+    /// read, plugins loaded) first, scrapes applied next, rules swapped in only when both
+    /// worked. Limits apply to the head at once and to jobs and groups as they (re)start.
+    pub async fn apply(&self, spec: &TenantSpec) -> Result<(), String> {
+        let previous = *self.limits.read();
+        *self.limits.write() = spec.limits;
+        let applied = self.apply_config(&spec.config).await;
+        if applied.is_err() {
+            *self.limits.write() = previous;
+            return applied;
+        }
+        self.head.set_max_series(spec.limits.max_series as usize);
+        *self.token.write() = spec.token.clone();
+        Ok(())
+    }
+
+    async fn apply_config(&self, config: &Config) -> Result<(), String> {
+        let prepared = {
+            let (rules, config) = (self.rules.clone(), config.clone());
+            tokio::task::spawn_blocking(move || rules.prepare(&config))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| self.named(e))?
+        };
+        self.scrape
+            .apply(&config.scrape_configs)
+            .await
+            .map_err(|e| self.named(e))?;
+        self.rules.commit(prepared);
+        Ok(())
+    }
+
+    fn named(&self, e: impl std::fmt::Display) -> String {
+        if self.name == DEFAULT_TENANT {
+            e.to_string()
+        } else {
+            format!("tenant {:?}: {e}", self.name)
+        }
+    }
+
+    /// Stops the tenant's rules and scrapes (writing stale markers for its scraped series).
+    pub async fn shutdown(&self, telemetry: &Telemetry) {
+        self.rules.shutdown().await;
+        self.scrape.shutdown().await;
+        telemetry
+            .plugins
+            .untrack_for(&self.name, "handler", "/api/v1/query");
+    }
+}
+
+/// The plugin behind a tenant's `/api/v1/query`: the stock `promql-rules` with no rule groups,
+/// reading the tenant's head.
+fn query_plugin(
+    shared: &Shared,
+    head: Arc<Head>,
+    limits: &TenantLimits,
+) -> anyhow::Result<Arc<Plugin>> {
+    let bytes = stock::component(PROMQL_RULES).context("the stock promql-rules plugin")?;
+    let config = format!(
+        r#"{{"lookback_delta": "{}ms"}}"#,
+        shared.lookback.as_millis()
+    );
+    let plugin = shared
+        .runtime
+        .load_with_store(
+            PROMQL_RULES,
+            bytes,
+            World::Query,
+            &config,
+            PluginLimits::rules().for_tenant(limits),
+            Arc::new(HeadStore::new(head)),
+        )
+        .context("loading the query plugin")?;
+    Ok(Arc::new(plugin))
+}

@@ -1,0 +1,289 @@
+//! The one boundary between the WIT contract (`wit/plugin.wit`) and the host's own types.
+//!
+//! `bindgen!` generates the contract's types and export lookups here and nowhere else; the
+//! rest of the plugin module sees [`Exports`] and [`Funcs`], which speak `wasmfed_model`.
+//! Inputs are lowered straight from borrowed `Labels` (a record of two `&str`) rather than
+//! through the generated owned types, which would clone every label string of every batch
+//! only to copy it again into the guest. Results are lifted into the generated owned types
+//! and their strings moved, not copied, into `model::Label`s.
+
+use wasmtime::component::{ComponentType, InstancePre, Lower};
+use wasmtime::component::{Instance, TypedFunc};
+use wasmtime::AsContextMut;
+
+use wasmfed_model::{Label, Labels};
+
+use super::error::PluginError;
+use super::sandbox::HostState;
+use super::World;
+
+mod generated {
+    // One set of generated types for every world: a world of the host's own that includes
+    // them all (the WIT package stays the plugins' view, one world per stage).
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        inline: "
+            package wasmfed:host;
+            world node {
+                include wasmfed:plugin/relabel-plugin@0.1.0;
+                include wasmfed:plugin/promql-plugin@0.1.0;
+            }
+        ",
+        world: "wasmfed:host/node",
+    });
+}
+
+pub(crate) use generated::exports::wasmfed::plugin::query as wit_query;
+pub(crate) use generated::exports::wasmfed::plugin::rules as wit_rules;
+use generated::exports::wasmfed::plugin::{lifecycle, query, rules, series, targets};
+pub(crate) use generated::wasmfed::plugin::store as wit_store;
+pub(crate) use generated::wasmfed::plugin::types;
+
+/// Export names as components spell them.
+const LIFECYCLE: &str = "wasmfed:plugin/lifecycle@0.1.0";
+const TARGETS: &str = "wasmfed:plugin/targets@0.1.0";
+const SERIES: &str = "wasmfed:plugin/series@0.1.0";
+const RULES: &str = "wasmfed:plugin/rules@0.1.0";
+const QUERY: &str = "wasmfed:plugin/query@0.1.0";
+
+impl World {
+    /// The interfaces a plugin of this world must export.
+    fn interfaces(self) -> [&'static str; 2] {
+        [
+            LIFECYCLE,
+            match self {
+                World::Target => TARGETS,
+                World::Series => SERIES,
+                World::Rule => RULES,
+                World::Query => QUERY,
+            },
+        ]
+    }
+}
+
+/// A label lowered from borrowed host strings; same WIT record as the generated `Label`.
+#[derive(ComponentType, Lower)]
+#[component(record)]
+struct LabelIn<'a> {
+    #[component(name = "name")]
+    name: &'a str,
+    #[component(name = "value")]
+    value: &'a str,
+}
+
+type ProcessParams<'a> = (&'a [&'a [LabelIn<'a>]],);
+type ProcessResults = (Result<Vec<Option<types::Labels>>, types::PluginError>,);
+
+/// Where a world's functions sit in one component, found once per loaded plugin.
+pub(crate) struct Exports {
+    lifecycle: lifecycle::GuestIndices,
+    stage: StageIndices,
+}
+
+enum StageIndices {
+    Target(targets::GuestIndices),
+    Series(series::GuestIndices),
+    Rule(rules::GuestIndices),
+    Query(query::GuestIndices),
+}
+
+impl Exports {
+    /// Checks that the component exports what `world` needs, naming what is missing.
+    pub(crate) fn find(pre: &InstancePre<HostState>, world: World) -> Result<Self, PluginError> {
+        let component = pre.component();
+        let missing: Vec<&str> = world
+            .interfaces()
+            .into_iter()
+            .filter(|name| component.get_export_index(None, name).is_none())
+            .collect();
+        if !missing.is_empty() {
+            let engine = pre.engine();
+            let exported: Vec<String> = component
+                .component_type()
+                .exports(engine)
+                .map(|(name, _)| format!("`{name}`"))
+                .collect();
+            return Err(PluginError::WrongWorld(format!(
+                "a {world} plugin must export `{}`; this component does not export `{}` (it exports {})",
+                world.interfaces().join("` and `"),
+                missing.join("` or `"),
+                if exported.is_empty() { "nothing".to_string() } else { exported.join(", ") },
+            )));
+        }
+        let wrong = |e: wasmtime::Error| PluginError::WrongWorld(format!("{e:#}"));
+        Ok(Exports {
+            lifecycle: lifecycle::GuestIndices::new(pre).map_err(wrong)?,
+            stage: match world {
+                World::Target => {
+                    StageIndices::Target(targets::GuestIndices::new(pre).map_err(wrong)?)
+                }
+                World::Series => {
+                    StageIndices::Series(series::GuestIndices::new(pre).map_err(wrong)?)
+                }
+                World::Rule => StageIndices::Rule(rules::GuestIndices::new(pre).map_err(wrong)?),
+                World::Query => StageIndices::Query(query::GuestIndices::new(pre).map_err(wrong)?),
+            },
+        })
+    }
+
+    /// Binds the functions of one instance, checking their types against the contract.
+    pub(crate) fn bind(
+        &self,
+        mut store: impl AsContextMut<Data = HostState>,
+        instance: &Instance,
+    ) -> Result<Funcs, PluginError> {
+        let wrong = |e: wasmtime::Error| PluginError::WrongWorld(format!("{e:#}"));
+        let lifecycle = self.lifecycle.load(&mut store, instance).map_err(wrong)?;
+        let stage = match &self.stage {
+            StageIndices::Target(indices) => StageFunc::Process(
+                *indices
+                    .load(&mut store, instance)
+                    .map_err(wrong)?
+                    .func_process()
+                    .func(),
+            ),
+            StageIndices::Series(indices) => StageFunc::Process(
+                *indices
+                    .load(&mut store, instance)
+                    .map_err(wrong)?
+                    .func_process()
+                    .func(),
+            ),
+            StageIndices::Rule(indices) => {
+                StageFunc::Rules(indices.load(&mut store, instance).map_err(wrong)?)
+            }
+            StageIndices::Query(indices) => {
+                StageFunc::Query(indices.load(&mut store, instance).map_err(wrong)?)
+            }
+        };
+        Ok(Funcs { lifecycle, stage })
+    }
+}
+
+/// The typed entry points of one instance.
+pub(crate) struct Funcs {
+    lifecycle: lifecycle::Guest,
+    stage: StageFunc,
+}
+
+/// The stage interface's function(s). `process` has the same type in both labelling stages
+/// and is called through a hand-written typed signature (see [`LabelIn`]).
+enum StageFunc {
+    Process(wasmtime::component::Func),
+    Rules(rules::Guest),
+    Query(query::Guest),
+}
+
+/// A call made on an instance of another world: the host's own mistake, reported as a trap so
+/// it is never mistaken for the plugin's.
+fn wrong_stage(wanted: &str) -> wasmtime::Error {
+    wasmtime::format_err!("host error: called `{wanted}` on a plugin of another stage")
+}
+
+/// What a plugin answered when it refused: the text of its `plugin-error`, and whether it
+/// blamed its configuration.
+pub(crate) struct Refusal {
+    pub(crate) invalid_config: bool,
+    pub(crate) message: String,
+}
+
+impl From<types::PluginError> for Refusal {
+    fn from(e: types::PluginError) -> Self {
+        match e {
+            types::PluginError::InvalidConfig(message) => Refusal {
+                invalid_config: true,
+                message,
+            },
+            types::PluginError::Failed(message) => Refusal {
+                invalid_config: false,
+                message,
+            },
+        }
+    }
+}
+
+impl Funcs {
+    pub(crate) fn init(
+        &self,
+        store: impl AsContextMut<Data = HostState>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), Refusal>> {
+        Ok(self
+            .lifecycle
+            .call_init(store, config)?
+            .map_err(Refusal::from))
+    }
+
+    /// One `process` call. The outer error is a failed call (trap, budget, ABI); the inner
+    /// one is the plugin's own refusal.
+    pub(crate) fn process(
+        &self,
+        mut store: impl AsContextMut<Data = HostState>,
+        batch: &[Labels],
+    ) -> wasmtime::Result<Result<Vec<Option<Vec<Label>>>, Refusal>> {
+        let flat: Vec<LabelIn<'_>> = batch
+            .iter()
+            .flat_map(Labels::iter)
+            .map(|l| LabelIn {
+                name: &l.name,
+                value: &l.value,
+            })
+            .collect();
+        let mut sets: Vec<&[LabelIn<'_>]> = Vec::with_capacity(batch.len());
+        let mut rest = flat.as_slice();
+        for labels in batch {
+            let (set, tail) = rest.split_at(labels.len());
+            sets.push(set);
+            rest = tail;
+        }
+        let StageFunc::Process(process) = &self.stage else {
+            return Err(wrong_stage("process"));
+        };
+        let func: TypedFunc<ProcessParams<'_>, ProcessResults> = process.typed(&store)?;
+        let (answer,) = func.call(store.as_context_mut(), (&sets,))?;
+        Ok(answer.map(from_wit).map_err(Refusal::from))
+    }
+
+    /// One `rules.evaluate` call, answered in the generated types (lifted by `plugin::rules`).
+    pub(crate) fn evaluate(
+        &self,
+        store: impl AsContextMut<Data = HostState>,
+        at_ms: i64,
+    ) -> wasmtime::Result<Result<Vec<wit_rules::RuleResult>, Refusal>> {
+        let StageFunc::Rules(rules) = &self.stage else {
+            return Err(wrong_stage("evaluate"));
+        };
+        Ok(rules.call_evaluate(store, at_ms)?.map_err(Refusal::from))
+    }
+
+    /// One `query.instant` call. The inner error is the query's own failure.
+    pub(crate) fn instant(
+        &self,
+        store: impl AsContextMut<Data = HostState>,
+        expr: &str,
+        at_ms: i64,
+    ) -> wasmtime::Result<Result<wit_query::QueryResult, wit_query::QueryError>> {
+        let StageFunc::Query(query) = &self.stage else {
+            return Err(wrong_stage("instant"));
+        };
+        query.call_instant(store, expr, at_ms)
+    }
+}
+
+/// Moves the lifted strings into host labels.
+fn from_wit(answer: Vec<Option<types::Labels>>) -> Vec<Option<Vec<Label>>> {
+    answer
+        .into_iter()
+        .map(|set| {
+            set.map(|labels| {
+                labels
+                    .into_iter()
+                    .map(|l| Label {
+                        name: l.name,
+                        value: l.value,
+                    })
+                    .collect()
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,226 @@
+//! Calls into rule and query plugins, and their answers in host types.
+//!
+//! A rule plugin answers one [`RuleResult`] per rule; a query plugin one [`QueryAnswer`] or a
+//! [`QueryError`] in Prometheus' two kinds. Everything returned is checked as the labelling
+//! stages' answers are (`output`): label sets normalised, invalid or repeated names refused, the
+//! total numbers of samples and labels capped. A rule's sample with no labels left is refused
+//! too, since it could not be stored (a query's may have none: `sum(x)`).
+
+use wasmfed_model::{Label, Labels};
+
+use super::bindings::{types, wit_query, wit_rules};
+use super::error::{FailureKind, PluginError};
+use super::instance::{Outcome, Plugin};
+use super::limits::PluginLimits;
+use super::output;
+use super::store::SelectedSeries;
+
+/// One sample a plugin returned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabeledSample {
+    pub labels: Labels,
+    pub timestamp_ms: i64,
+    pub value: f64,
+}
+
+/// One rule's outcome in one evaluation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleResult {
+    pub name: String,
+    /// The samples to write, or why the rule failed.
+    pub outcome: Result<Vec<LabeledSample>, String>,
+}
+
+/// A query's value, as Prometheus' `resultType`s.
+#[derive(Clone, Debug, PartialEq)]
+pub enum QueryValue {
+    Scalar(f64),
+    String(String),
+    Vector(Vec<LabeledSample>),
+    Matrix(Vec<SelectedSeries>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryAnswer {
+    pub value: QueryValue,
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+/// Why a query has no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The query is wrong (Prometheus' `bad_data`).
+    #[error("{0}")]
+    BadData(String),
+    /// The query failed while running (Prometheus' `execution`).
+    #[error("{0}")]
+    Execution(String),
+    /// The plugin failed (trap, budget, bad answer).
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+}
+
+impl Plugin {
+    /// One evaluation at `at_ms`: every rule's result, in the plugin's order. Blocks for as
+    /// long as the guest runs, including its reads from the store.
+    pub fn evaluate(&self, at_ms: i64) -> Result<Vec<RuleResult>, PluginError> {
+        let limits = self.limits();
+        self.timed(|| {
+            self.with_instance(|loaded| {
+                let called = self.guarded(loaded, |funcs, store| funcs.evaluate(store, at_ms));
+                Outcome::of(called, |results| accept_rules(results, limits))
+            })
+        })
+    }
+
+    /// Evaluates `expr` at `at_ms`. Blocks like [`Plugin::evaluate`].
+    pub fn query(&self, expr: &str, at_ms: i64) -> Result<QueryAnswer, QueryError> {
+        let limits = self.limits();
+        let answer = self.timed(|| {
+            self.with_instance(|loaded| {
+                match self.guarded(loaded, |funcs, store| funcs.instant(store, expr, at_ms)) {
+                    Ok(answer) => Outcome::Done(Ok(answer)),
+                    Err(e) => Outcome::Broken(e),
+                }
+            })
+        })?;
+        match answer {
+            Ok(result) => Ok(accept_query(result, limits)?),
+            Err(wit_query::QueryError::BadData(m)) => Err(QueryError::BadData(m)),
+            Err(wit_query::QueryError::Execution(m)) => Err(QueryError::Execution(m)),
+        }
+    }
+}
+
+/// Refuses an answer with more samples or labels than `limits` allow.
+fn check_size(samples: usize, labels: usize, limits: PluginLimits) -> Result<(), PluginError> {
+    let too_many = |n: usize, what: &str, max: usize| {
+        PluginError::call(
+            FailureKind::OutputTooLarge,
+            format!("returned {n} {what}, more than the limit of {max}"),
+        )
+    };
+    if samples > limits.max_output_samples {
+        return Err(too_many(samples, "samples", limits.max_output_samples));
+    }
+    if labels > limits.max_output_labels {
+        return Err(too_many(labels, "labels", limits.max_output_labels));
+    }
+    Ok(())
+}
+
+/// Normalises one returned label set; only a query may answer an empty one (`sum(x)`).
+fn lift_labels(
+    labels: types::Labels,
+    index: usize,
+    may_be_empty: bool,
+) -> Result<Labels, PluginError> {
+    let labels: Vec<Label> = labels
+        .into_iter()
+        .map(|l| Label {
+            name: l.name,
+            value: l.value,
+        })
+        .collect();
+    let labels = output::normalise(labels, index)?;
+    if labels.is_empty() && !may_be_empty {
+        return Err(PluginError::call(
+            FailureKind::BadOutput,
+            format!("entry {index}: a sample with no labels"),
+        ));
+    }
+    Ok(labels)
+}
+
+fn lift_samples(
+    samples: Vec<types::Sample>,
+    may_be_empty: bool,
+) -> Result<Vec<LabeledSample>, PluginError> {
+    samples
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            Ok(LabeledSample {
+                labels: lift_labels(s.labels, i, may_be_empty)?,
+                timestamp_ms: s.timestamp_ms,
+                value: s.value,
+            })
+        })
+        .collect()
+}
+
+fn accept_rules(
+    results: Vec<wit_rules::RuleResult>,
+    limits: PluginLimits,
+) -> Result<Vec<RuleResult>, PluginError> {
+    let samples = || {
+        results
+            .iter()
+            .filter_map(|r| r.outcome.as_ref().ok())
+            .flatten()
+    };
+    check_size(
+        samples().count(),
+        samples().map(|s| s.labels.len()).sum(),
+        limits,
+    )?;
+    results
+        .into_iter()
+        .map(|r| {
+            let outcome = match r.outcome {
+                Ok(samples) => Ok(lift_samples(samples, false).map_err(|e| {
+                    PluginError::call(FailureKind::BadOutput, format!("rule {:?}: {e}", r.name))
+                })?),
+                Err(why) => Err(why),
+            };
+            Ok(RuleResult {
+                name: r.name,
+                outcome,
+            })
+        })
+        .collect()
+}
+
+fn accept_query(
+    result: wit_query::QueryResult,
+    limits: PluginLimits,
+) -> Result<QueryAnswer, PluginError> {
+    let (samples, labels) = match &result.value {
+        wit_query::QueryValue::Vector(v) => (v.len(), v.iter().map(|s| s.labels.len()).sum()),
+        wit_query::QueryValue::Matrix(m) => (
+            m.iter().map(|s| s.values.len()).sum(),
+            m.iter().map(|s| s.labels.len()).sum(),
+        ),
+        _ => (0, 0),
+    };
+    check_size(samples, labels, limits)?;
+    let value = match result.value {
+        wit_query::QueryValue::Scalar(v) => QueryValue::Scalar(v),
+        wit_query::QueryValue::String(s) => QueryValue::String(s),
+        wit_query::QueryValue::Vector(v) => QueryValue::Vector(lift_samples(v, true)?),
+        wit_query::QueryValue::Matrix(m) => QueryValue::Matrix(
+            m.into_iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    if s.timestamps_ms.len() != s.values.len() {
+                        return Err(PluginError::call(
+                            FailureKind::BadOutput,
+                            format!("entry {i}: timestamps and values differ in length"),
+                        ));
+                    }
+                    Ok(SelectedSeries {
+                        labels: lift_labels(s.labels, i, true)?,
+                        timestamps_ms: s.timestamps_ms,
+                        values: s.values,
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    Ok(QueryAnswer {
+        value,
+        warnings: result.warnings,
+        infos: result.infos,
+    })
+}

@@ -1,0 +1,26 @@
+//! Tests of the plugin runtime against real components: hand-written hostile ones (`wat`) and
+//! `wit-bindgen` guests built by `wasmfed-artifacts` from `host/artifacts/guests/`.
+
+mod guests;
+mod hostile;
+mod relabel;
+mod swap;
+mod wat;
+
+use std::sync::OnceLock;
+
+use super::PluginRuntime;
+use wasmfed_model::Labels;
+
+const IDENTITY: &[u8] = wasmfed_artifacts::IDENTITY;
+const PROBE: &[u8] = wasmfed_artifacts::PROBE;
+
+/// One engine for all tests, as on a node.
+fn runtime() -> &'static PluginRuntime {
+    static RUNTIME: OnceLock<PluginRuntime> = OnceLock::new();
+    RUNTIME.get_or_init(|| PluginRuntime::new().expect("engine"))
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    Labels::from_pairs(pairs.iter().copied())
+}

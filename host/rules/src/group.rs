@@ -1,0 +1,144 @@
+//! One rule group at work: its plugin evaluates, the results go into the head, series a rule
+//! stopped producing get stale markers.
+//!
+//! Staleness follows Prometheus' rule manager: each rule remembers the series its last
+//! successful evaluation wrote; a series missing from the next one gets a stale marker at the
+//! new evaluation time, so `/federate` and queries stop showing it at once instead of after
+//! the lookback. A rule that failed writes nothing and keeps its memory (its series stay as they
+//! were). Rules are matched to what they wrote by name, first to first, as Prometheus'
+//! `CopyState` matches them, so a reloaded group whose rules moved still marks the right
+//! series.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use wasmfed_model::{Labels, STALE_NAN};
+use wasmfed_plugin::{Plugin, PluginError, RuleResult};
+use wasmfed_storage::{AppendError, Head};
+
+use super::metrics::GroupStats;
+use super::schedule::GroupKey;
+
+/// A loaded group: its identity, interval and plugin, and what its rules wrote last.
+pub struct Group {
+    pub key: GroupKey,
+    pub interval: std::time::Duration,
+    /// Tells a reloaded configuration's group from this one: interval, plugin bytes, config.
+    pub fingerprint: String,
+    pub plugin: Arc<Plugin>,
+    head: Arc<Head>,
+    /// Per rule, in the plugin's order: its name and the series it last wrote.
+    previous: Mutex<Vec<(String, HashSet<Labels>)>>,
+    pub stats: GroupStats,
+}
+
+/// What one evaluation did.
+#[derive(Debug, Default, PartialEq)]
+pub struct Evaluated {
+    pub samples: usize,
+    pub stale_markers: usize,
+    /// Rules that failed: name and reason.
+    pub rule_failures: Vec<(String, String)>,
+    /// Samples the head refused (out of order, duplicate timestamp).
+    pub rejected: usize,
+}
+
+impl Group {
+    pub fn new(
+        key: GroupKey,
+        interval: std::time::Duration,
+        fingerprint: String,
+        plugin: Arc<Plugin>,
+        head: Arc<Head>,
+    ) -> Group {
+        Group {
+            key,
+            interval,
+            fingerprint,
+            plugin,
+            head,
+            previous: Mutex::new(Vec::new()),
+            stats: GroupStats::default(),
+        }
+    }
+
+    /// Takes over what `older` (the same group before a reload) remembers writing.
+    pub fn inherit(&self, older: &Group) {
+        *self.previous.lock() = std::mem::take(&mut *older.previous.lock());
+    }
+
+    /// Evaluates at `at_ms` and writes the results. Blocks for the plugin call.
+    pub fn evaluate(&self, at_ms: i64) -> Result<Evaluated, PluginError> {
+        let started = std::time::Instant::now();
+        let results = self.plugin.evaluate(at_ms);
+        let outcome = results.map(|results| self.write(results, at_ms));
+        self.stats.record(at_ms, started.elapsed(), &outcome);
+        outcome
+    }
+
+    fn write(&self, results: Vec<RuleResult>, at_ms: i64) -> Evaluated {
+        let mut done = Evaluated::default();
+        self.stats.record_rules(results.len());
+        let mut previous = self.previous.lock();
+        let mut old = std::mem::take(&mut *previous);
+        for result in results {
+            // The first remembered rule of the same name, as Prometheus' `CopyState` matches.
+            let remembered = old
+                .iter()
+                .position(|(name, _)| *name == result.name)
+                .map(|i| old.remove(i).1);
+            let samples = match result.outcome {
+                Err(why) => {
+                    done.rule_failures.push((result.name.clone(), why));
+                    previous.push((result.name, remembered.unwrap_or_default()));
+                    continue;
+                }
+                Ok(samples) => samples,
+            };
+            let mut current = HashSet::with_capacity(samples.len());
+            for s in samples {
+                match self.append(&s.labels, s.timestamp_ms, s.value) {
+                    Ok(()) => done.samples += 1,
+                    Err(_) => done.rejected += 1,
+                }
+                current.insert(s.labels);
+            }
+            for gone in remembered
+                .iter()
+                .flatten()
+                .filter(|l| !current.contains(*l))
+            {
+                if self.append(gone, at_ms, STALE_NAN).is_ok() {
+                    done.stale_markers += 1;
+                }
+            }
+            previous.push((result.name, current));
+        }
+        // Rules that are gone from the plugin's answer: their series end here too.
+        for (_, series) in old {
+            for gone in &series {
+                if self.append(gone, at_ms, STALE_NAN).is_ok() {
+                    done.stale_markers += 1;
+                }
+            }
+        }
+        done
+    }
+
+    /// Ends every series the group wrote, when the group is removed by a reload.
+    pub fn mark_stale(&self, at_ms: i64) -> usize {
+        let previous = std::mem::take(&mut *self.previous.lock());
+        previous
+            .iter()
+            .flat_map(|(_, series)| series)
+            .filter(|labels| self.append(labels, at_ms, STALE_NAN).is_ok())
+            .count()
+    }
+
+    fn append(&self, labels: &Labels, at_ms: i64, value: f64) -> Result<(), AppendError> {
+        let (series, _) = self.head.get_or_create(labels);
+        self.head.append(series, at_ms, value)
+    }
+}

@@ -1,0 +1,190 @@
+//! From configuration to rule groups: each `rule_files` group becomes one instance of the stock
+//! `promql-rules` plugin configured with that group alone, and each `rule_plugins` entry one
+//! group of its own.
+//!
+//! One plugin instance per group (rather than one for all) keeps groups independent as in
+//! Prometheus: each has its own interval and schedule, a slow or failing group never delays
+//! another, and a reload that changes one group leaves the others' instances (and the
+//! staleness they remember) alone.
+
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use wasmfed_config::{load_rule_files, Config, ConfigError, PluginSource, RuleGroup, RuleKind};
+use wasmfed_model::Labels;
+
+use super::schedule::GroupKey;
+
+/// The stock plugin that evaluates `rule_files`.
+pub const PROMQL_RULES: &str = "promql-rules";
+
+/// What a group runs and how often.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupSpec {
+    pub key: GroupKey,
+    pub interval: Duration,
+    /// How metrics and logs name the plugin.
+    pub plugin: String,
+    pub source: PluginSource,
+    pub config_json: String,
+}
+
+/// Reads the rule files and lists every group to run, in configuration order. Groups with no
+/// recording rule (alerting rules only) are left out: wasmfed does not alert.
+pub fn group_specs(config: &Config, lookback: Duration) -> Result<Vec<GroupSpec>, ConfigError> {
+    let default_interval = config.global.evaluation_interval.as_std();
+    let mut specs: Vec<GroupSpec> = load_rule_files(&config.rule_files)?
+        .iter()
+        .filter(|g| {
+            g.rules
+                .iter()
+                .any(|r| matches!(r.kind, RuleKind::Record(_)))
+        })
+        .map(|g| {
+            let interval = g.interval.map_or(default_interval, |d| d.as_std());
+            GroupSpec {
+                key: GroupKey {
+                    file: g.file.clone(),
+                    name: g.name.clone(),
+                },
+                interval,
+                plugin: PROMQL_RULES.to_string(),
+                source: PluginSource::Stock(PROMQL_RULES.to_string()),
+                config_json: promql_config(g, interval, lookback).to_string(),
+            }
+        })
+        .collect();
+    specs.extend(config.rule_plugins.iter().map(|p| GroupSpec {
+        key: GroupKey {
+            file: match &p.plugin.source {
+                PluginSource::Stock(name) => format!("stock:{name}"),
+                PluginSource::File(path) => path.display().to_string(),
+            },
+            name: p.plugin.name.clone(),
+        },
+        interval: p.interval.map_or(default_interval, |d| d.as_std()),
+        plugin: p.plugin.name.clone(),
+        source: p.plugin.source.clone(),
+        config_json: p.plugin.config_json.clone(),
+    }));
+    Ok(specs)
+}
+
+/// The `promql-rules` configuration of one group (see that plugin's `rules::config`).
+fn promql_config(group: &RuleGroup, interval: Duration, lookback: Duration) -> Value {
+    let rules: Vec<Value> = group
+        .rules
+        .iter()
+        .filter_map(|rule| {
+            let RuleKind::Record(record) = &rule.kind else {
+                return None;
+            };
+            Some(json!({
+                "record": record,
+                "expr": rule.expr,
+                "labels": label_object(&group.labels, &rule.labels),
+            }))
+        })
+        .collect();
+    json!({
+        "groups": [{
+            "name": group.name,
+            "query_offset": group.query_offset.map_or("0s".to_string(), |d| d.to_string()),
+            "limit": group.limit,
+            "rules": rules,
+        }],
+        "lookback_delta": format_ms(lookback),
+        "evaluation_interval": format_ms(interval),
+    })
+}
+
+/// Group labels, then the rule's own over them.
+fn label_object(group: &Labels, rule: &Labels) -> Map<String, Value> {
+    let mut out = Map::new();
+    for l in group.iter().chain(rule.iter()) {
+        out.insert(l.name.clone(), Value::String(l.value.clone()));
+    }
+    out
+}
+
+fn format_ms(d: Duration) -> String {
+    format!("{}ms", d.as_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn config(dir: &Path, yaml: &str) -> Config {
+        Config::from_yaml(yaml, dir).unwrap().config
+    }
+
+    #[test]
+    fn each_group_gets_its_own_promql_rules_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("node.rules"),
+            r#"
+groups:
+  - name: node
+    rules:
+      - record: job:up:sum
+        expr: sum by (job) (up)
+        labels: {team: infra}
+  - name: fast
+    interval: 5s
+    limit: 10
+    rules:
+      - record: x
+        expr: vector(1)
+  - name: alerts-only
+    rules:
+      - alert: Down
+        expr: up == 0
+"#,
+        )
+        .unwrap();
+        let cfg = config(
+            dir.path(),
+            "global: {evaluation_interval: 30s}\nrule_files: ['*.rules']\nrule_plugins:\n  - stock: promql-rules\n    name: mine\n    interval: 2m\n    config: {groups: []}\n",
+        );
+        let specs = group_specs(&cfg, Duration::from_secs(300)).unwrap();
+        let names: Vec<&str> = specs.iter().map(|s| s.key.name.as_str()).collect();
+        assert_eq!(names, ["node", "fast", "mine"]);
+        assert!(specs[0].key.file.ends_with("node.rules"));
+        assert_eq!(specs[0].interval, Duration::from_secs(30));
+        assert_eq!(specs[1].interval, Duration::from_secs(5));
+        assert_eq!(specs[2].interval, Duration::from_secs(120));
+        assert_eq!(specs[2].key.file, "stock:promql-rules");
+        let node: Value = serde_json::from_str(&specs[0].config_json).unwrap();
+        assert_eq!(
+            node,
+            json!({
+                "groups": [{"name": "node", "query_offset": "0s", "limit": 0, "rules": [
+                    {"record": "job:up:sum", "expr": "sum by (job) (up)", "labels": {"team": "infra"}}
+                ]}],
+                "lookback_delta": "300000ms",
+                "evaluation_interval": "30000ms",
+            })
+        );
+        let fast: Value = serde_json::from_str(&specs[1].config_json).unwrap();
+        assert_eq!(fast["groups"][0]["limit"], 10);
+    }
+
+    #[test]
+    fn a_bad_rule_file_is_refused_with_its_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("bad.rules"),
+            "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: sum(\n",
+        )
+        .unwrap();
+        let cfg = config(dir.path(), "rule_files: [bad.rules]\n");
+        let err = group_specs(&cfg, Duration::from_secs(300))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bad.rules"), "{err}");
+    }
+}

@@ -1,0 +1,282 @@
+use super::*;
+use wasmfed_model::{is_stale_nan, Sample};
+
+fn settings(target: &Labels) -> IngestSettings<'_> {
+    IngestSettings {
+        target_labels: target,
+        honor_labels: false,
+        honor_timestamps: true,
+        sample_limit: 0,
+        series_stage: &NO_STAGE,
+        known_only: false,
+    }
+}
+
+static NO_STAGE: std::sync::LazyLock<GuardedStage> =
+    std::sync::LazyLock::new(|| GuardedStage::empty(wasmfed_plugin::World::Series));
+
+fn target() -> Labels {
+    Labels::from_pairs([("instance", "h:1"), ("job", "j")])
+}
+
+fn only_sample(head: &Head, labels: &[(&str, &str)]) -> Vec<Sample> {
+    let labels = Labels::from_pairs(labels.iter().copied());
+    let refs = head.select(&[wasmfed_storage::Matcher::new(
+        wasmfed_storage::MatchOp::Equal,
+        "__name__",
+        labels.metric_name(),
+    )
+    .unwrap()]);
+    let r = refs
+        .into_iter()
+        .find(|r| head.labels(*r).as_ref() == Some(&labels))
+        .expect("series exists");
+    head.samples(r, i64::MIN, i64::MAX)
+}
+
+#[test]
+fn steady_scrapes_reuse_series_and_vanished_series_go_stale() {
+    let head = Head::new();
+    let target = target();
+    let mut cache = SeriesCache::default();
+    let s = settings(&target);
+    let body = b"a 1\nb{x=\"1\"} 2\n";
+    let r1 = cache
+        .ingest(&head, &s, body, Format::PrometheusText, 1000)
+        .unwrap();
+    assert_eq!(
+        (r1.scraped, r1.kept, r1.series_added, r1.stale_markers),
+        (2, 2, 2, 0)
+    );
+    let r2 = cache
+        .ingest(&head, &s, body, Format::PrometheusText, 2000)
+        .unwrap();
+    assert_eq!((r2.series_added, r2.stale_markers), (0, 0));
+    let r3 = cache
+        .ingest(&head, &s, b"a 3\n", Format::PrometheusText, 3000)
+        .unwrap();
+    assert_eq!(r3.stale_markers, 1);
+    assert_eq!(head.num_series(), 2);
+    let a = only_sample(
+        &head,
+        &[("__name__", "a"), ("instance", "h:1"), ("job", "j")],
+    );
+    assert_eq!(
+        a.iter().map(|s| s.value).collect::<Vec<_>>(),
+        [1.0, 1.0, 3.0]
+    );
+    let b = only_sample(
+        &head,
+        &[
+            ("__name__", "b"),
+            ("instance", "h:1"),
+            ("job", "j"),
+            ("x", "1"),
+        ],
+    );
+    assert_eq!(b.len(), 3);
+    assert!(is_stale_nan(b[2].value));
+    assert_eq!(b[2].timestamp_ms, 3000);
+}
+
+#[test]
+fn a_parse_error_stores_nothing() {
+    let head = Head::new();
+    let target = target();
+    let mut cache = SeriesCache::default();
+    let err = cache
+        .ingest(
+            &head,
+            &settings(&target),
+            b"a 1\nb{x=} 2\n",
+            Format::PrometheusText,
+            1000,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, IngestError::Parse(ref e) if e.line == 2),
+        "{err}"
+    );
+    assert_eq!(head.num_series(), 0);
+}
+
+#[test]
+fn failed_scrape_marks_previous_series_stale() {
+    let head = Head::new();
+    let target = target();
+    let mut cache = SeriesCache::default();
+    cache
+        .ingest(
+            &head,
+            &settings(&target),
+            b"a 1\n",
+            Format::PrometheusText,
+            1000,
+        )
+        .unwrap();
+    assert_eq!(cache.mark_all_stale(&head, 2000), 1);
+    let a = only_sample(
+        &head,
+        &[("__name__", "a"), ("instance", "h:1"), ("job", "j")],
+    );
+    assert!(is_stale_nan(a[1].value));
+    // Nothing is stale twice.
+    assert_eq!(cache.mark_all_stale(&head, 3000), 0);
+}
+
+#[test]
+fn sample_limit_fails_the_scrape() {
+    let head = Head::new();
+    let target = target();
+    let mut cache = SeriesCache::default();
+    let s = IngestSettings {
+        sample_limit: 2,
+        ..settings(&target)
+    };
+    let err = cache
+        .ingest(&head, &s, b"a 1\nb 2\nc 3\n", Format::PrometheusText, 1000)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        IngestError::SampleLimit {
+            samples: 3,
+            limit: 2
+        }
+    );
+    assert_eq!(head.num_series(), 0);
+}
+
+#[test]
+fn explicit_timestamps_are_honored_and_not_tracked() {
+    let head = Head::new();
+    let target = target();
+    let mut cache = SeriesCache::default();
+    let s = settings(&target);
+    cache
+        .ingest(&head, &s, b"a 1 500\n", Format::PrometheusText, 1000)
+        .unwrap();
+    let r = cache
+        .ingest(&head, &s, b"", Format::PrometheusText, 2000)
+        .unwrap();
+    assert_eq!(r.stale_markers, 0);
+    let a = only_sample(
+        &head,
+        &[("__name__", "a"), ("instance", "h:1"), ("job", "j")],
+    );
+    assert_eq!(
+        a,
+        [Sample {
+            timestamp_ms: 500,
+            value: 1.0
+        }]
+    );
+    let ignore = IngestSettings {
+        honor_timestamps: false,
+        ..settings(&target)
+    };
+    let mut cache = SeriesCache::default();
+    cache
+        .ingest(&head, &ignore, b"z 1 500\n", Format::PrometheusText, 9000)
+        .unwrap();
+    let z = only_sample(
+        &head,
+        &[("__name__", "z"), ("instance", "h:1"), ("job", "j")],
+    );
+    assert_eq!(z[0].timestamp_ms, 9000);
+}
+
+#[test]
+fn out_of_order_samples_are_counted_not_fatal() {
+    let head = Head::new();
+    let target = target();
+    let mut cache = SeriesCache::default();
+    let s = settings(&target);
+    cache
+        .ingest(&head, &s, b"a 1 5000\n", Format::PrometheusText, 6000)
+        .unwrap();
+    let r = cache
+        .ingest(&head, &s, b"a 2 4000\nb 1\n", Format::PrometheusText, 7000)
+        .unwrap();
+    assert_eq!((r.out_of_order, r.kept), (1, 2));
+}
+
+#[test]
+fn invalid_utf8_is_refused() {
+    let head = Head::new();
+    let target = target();
+    let mut cache = SeriesCache::default();
+    let err = cache
+        .ingest(
+            &head,
+            &settings(&target),
+            b"a{x=\"\xff\"} 1\n",
+            Format::PrometheusText,
+            1,
+        )
+        .unwrap_err();
+    assert_eq!(err, IngestError::NotUtf8(5));
+}
+
+#[test]
+fn known_only_stores_a_scrape_of_known_series_and_gives_up_at_a_new_one() {
+    let head = Head::new();
+    let target = target();
+    let mut cache = SeriesCache::default();
+    cache
+        .ingest(
+            &head,
+            &settings(&target),
+            b"a 1\nb 2\n",
+            Format::PrometheusText,
+            1000,
+        )
+        .unwrap();
+    let known_only = IngestSettings {
+        known_only: true,
+        ..settings(&target)
+    };
+    let report = cache
+        .ingest(
+            &head,
+            &known_only,
+            b"a 3\nb 4\n",
+            Format::PrometheusText,
+            2000,
+        )
+        .unwrap();
+    assert_eq!((report.scraped, report.cache_hits), (2, 2));
+    let err = cache
+        .ingest(
+            &head,
+            &known_only,
+            b"a 5\nc 6\n",
+            Format::PrometheusText,
+            3000,
+        )
+        .unwrap_err();
+    assert_eq!(err, IngestError::NewSeries);
+    // Nothing of the refused scrape was stored; the full ingest then stores all of it, and
+    // series b (absent from it) ends there, as after any scrape.
+    let full = cache
+        .ingest(
+            &head,
+            &settings(&target),
+            b"a 5\nc 6\n",
+            Format::PrometheusText,
+            3000,
+        )
+        .unwrap();
+    assert_eq!((full.series_added, full.stale_markers), (1, 1));
+    let a = head.select(&[wasmfed_storage::Matcher::new(
+        wasmfed_storage::MatchOp::Equal,
+        "__name__",
+        "a",
+    )
+    .unwrap()]);
+    let times: Vec<i64> = head
+        .samples(a[0], 0, 10_000)
+        .iter()
+        .map(|s| s.timestamp_ms)
+        .collect();
+    assert_eq!(times, [1000, 2000, 3000]);
+}

@@ -1,0 +1,20 @@
+//! Scraping: from configured jobs to samples in storage.
+//!
+//! `discovery` finds a job's target groups, `target` turns each into labels and a URL,
+//! `manager` keeps one `scrape_loop` running per target, `fetch` does the HTTP, `parse` reads
+//! the exposition, `honor` merges target labels into series labels, and `ingest` stores the
+//! result with its stale markers.
+
+pub mod discovery;
+pub mod fetch;
+pub mod honor;
+pub mod ingest;
+pub mod manager;
+pub mod parse;
+pub mod relabel_debug;
+pub mod scrape_loop;
+pub mod stages;
+pub mod target;
+
+pub use manager::{ActiveTarget, ScrapeManager, TargetsView};
+pub use scrape_loop::{Health, LoopContext};

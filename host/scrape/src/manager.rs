@@ -1,0 +1,362 @@
+//! The scrape manager: one task per job that turns discovered groups into running loops.
+//!
+//! Each job task owns its discovery and its loops. When the group set changes it rebuilds the
+//! target list, keeps the loops of targets that are still there (same labels, same URL: no gap,
+//! no duplicate scrape), starts loops for new ones and stops the rest, which writes their stale
+//! markers. Targets with identical final labels are scraped once, as in Prometheus.
+//!
+//! The target stage (relabel_configs, shard selection) runs where `discovered` becomes `kept`,
+//! on the whole list in one batch.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
+use super::discovery::{Discovery, CHANGE_CHECK};
+use super::scrape_loop::{LoopContext, LoopHandle, LoopSettings, TargetHealth};
+use super::stages::{GuardedStage, JobStages, StageSetupError};
+use super::target::{discovered_labels, Target};
+use wasmfed_config::ScrapeConfig;
+use wasmfed_model::Labels;
+use wasmfed_plugin::PluginLimits;
+
+/// A target as `/api/v1/targets` shows it.
+#[derive(Clone)]
+pub struct ActiveTarget {
+    pub job: String,
+    pub target: Arc<Target>,
+    pub health: Arc<Mutex<TargetHealth>>,
+}
+
+/// What every job currently scrapes and what its target stage dropped.
+#[derive(Default)]
+pub struct TargetsView {
+    pub active: Vec<ActiveTarget>,
+    pub dropped: Vec<Labels>,
+}
+
+struct JobView {
+    active: Vec<ActiveTarget>,
+    dropped: Vec<Labels>,
+    /// Every discovered target and the stage that decided them, for relabel debugging.
+    discovered: Vec<Labels>,
+    target_stage: GuardedStage,
+}
+
+/// How soon a failed target stage is asked again.
+const STAGE_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
+struct JobTask {
+    config: ScrapeConfig,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Runs the scrape jobs of the current configuration.
+pub struct ScrapeManager {
+    ctx: LoopContext,
+    jobs: tokio::sync::Mutex<HashMap<String, JobTask>>,
+    views: Arc<Mutex<BTreeMap<String, JobView>>>,
+}
+
+impl ScrapeManager {
+    pub fn new(ctx: LoopContext) -> Self {
+        ScrapeManager {
+            ctx,
+            jobs: tokio::sync::Mutex::new(HashMap::new()),
+            views: Arc::new(Mutex::new(BTreeMap::new())),
+        }
+    }
+
+    /// Makes the running jobs those of `configs`. Jobs whose configuration is unchanged keep
+    /// running untouched; changed ones restart; removed ones stop (their series go stale).
+    /// The plugins of every new or changed job are loaded first: if one fails, nothing changes
+    /// and the error says which job and plugin refused and why.
+    pub async fn apply(&self, configs: &[ScrapeConfig]) -> Result<(), StageSetupError> {
+        let mut jobs = self.jobs.lock().await;
+        let to_start: Vec<ScrapeConfig> = configs
+            .iter()
+            .filter(|c| {
+                jobs.get(&c.job_name)
+                    .is_none_or(|running| running.config != **c)
+            })
+            .cloned()
+            .collect();
+        let runtime = self.ctx.plugins.clone();
+        let loading = to_start.clone();
+        let limits = PluginLimits::default().for_tenant(&self.ctx.limits.read());
+        let stages = tokio::task::spawn_blocking(move || {
+            loading
+                .iter()
+                .map(|cfg| JobStages::load(&runtime, cfg, limits))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .expect("loading plugins panicked")?;
+        let wanted: HashMap<&str, &ScrapeConfig> =
+            configs.iter().map(|c| (c.job_name.as_str(), c)).collect();
+        let names: Vec<String> = jobs.keys().cloned().collect();
+        for name in names {
+            let keep = wanted
+                .get(name.as_str())
+                .is_some_and(|c| **c == jobs[&name].config);
+            if !keep {
+                let job = jobs.remove(&name).expect("listed above");
+                stop_job(job).await;
+                self.views.lock().expect("views lock").remove(&name);
+                self.ctx.telemetry.plugins.untrack(&self.ctx.tenant, &name);
+            }
+        }
+        for (cfg, stages) in to_start.into_iter().zip(stages) {
+            self.ctx
+                .telemetry
+                .plugins
+                .track(&self.ctx.tenant, &cfg.job_name, stages.plugin_list());
+            jobs.insert(cfg.job_name.clone(), self.start_job(cfg, stages));
+        }
+        Ok(())
+    }
+
+    /// Stops every job, writing stale markers for all their series.
+    pub async fn shutdown(&self) {
+        let mut jobs = self.jobs.lock().await;
+        for (name, job) in jobs.drain() {
+            stop_job(job).await;
+            self.ctx.telemetry.plugins.untrack(&self.ctx.tenant, &name);
+        }
+        self.views.lock().expect("views lock").clear();
+    }
+
+    /// A job's discovered targets and its target stage, to trace what the stage does to them.
+    pub fn target_stage_input(&self, job: &str) -> Option<(Vec<Labels>, GuardedStage)> {
+        let views = self.views.lock().expect("views lock");
+        views
+            .get(job)
+            .map(|v| (v.discovered.clone(), v.target_stage.clone()))
+    }
+
+    /// A snapshot of all targets, jobs in name order.
+    pub fn targets(&self) -> TargetsView {
+        let views = self.views.lock().expect("views lock");
+        let mut out = TargetsView::default();
+        for view in views.values() {
+            out.active.extend(view.active.iter().cloned());
+            out.dropped.extend(view.dropped.iter().cloned());
+        }
+        out
+    }
+
+    fn start_job(&self, config: ScrapeConfig, stages: JobStages) -> JobTask {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(run_job(
+            config.clone(),
+            stages,
+            self.ctx.clone(),
+            self.views.clone(),
+            stopped,
+        ));
+        JobTask { config, stop, task }
+    }
+}
+
+async fn stop_job(job: JobTask) {
+    let _ = job.stop.send(true);
+    let _ = job.task.await;
+}
+
+async fn run_job(
+    cfg: ScrapeConfig,
+    stages: JobStages,
+    ctx: LoopContext,
+    views: Arc<Mutex<BTreeMap<String, JobView>>>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let settings = Arc::new(LoopSettings {
+        job: cfg.job_name.clone(),
+        honor_labels: cfg.honor_labels,
+        honor_timestamps: cfg.honor_timestamps,
+        sample_limit: tightest(cfg.sample_limit, ctx.limits.read().sample_limit),
+        body_size_limit: cfg.body_size_limit,
+        series_stage: stages.series.clone(),
+    });
+    let mut discovery = Discovery::new(&cfg);
+    discovery.refresh();
+    let mut running: HashMap<Arc<Target>, LoopHandle> = HashMap::new();
+    let mut decisions = TargetDecisions::default();
+    loop {
+        let (targets, dropped, stage_failed) =
+            build_targets(&cfg, &stages, &discovery, &mut decisions).await;
+        let mut next: HashMap<Arc<Target>, LoopHandle> = HashMap::new();
+        for target in targets {
+            if next.contains_key(&target) {
+                continue;
+            }
+            let handle = running.remove(&target).unwrap_or_else(|| {
+                tracing::info!(job = %cfg.job_name, target = %target, "starting scrape loop");
+                LoopHandle::spawn(target.clone(), settings.clone(), ctx.clone())
+            });
+            next.insert(target, handle);
+        }
+        for (target, handle) in running.drain() {
+            tracing::info!(job = %cfg.job_name, target = %target, "stopping scrape loop");
+            handle.stop().await;
+        }
+        running = next;
+        let published = Published {
+            dropped,
+            discovered: discovered_targets(&cfg, &discovery),
+            target_stage: stages.targets.clone(),
+        };
+        publish(&views, &cfg.job_name, &running, published, &ctx);
+        // Wait for a discovery change or the stop signal.
+        let mut retry_at = stage_failed.then(|| tokio::time::Instant::now() + STAGE_RETRY);
+        loop {
+            let wait = async {
+                if discovery.has_files() || retry_at.is_some() {
+                    tokio::time::sleep(CHANGE_CHECK).await
+                } else {
+                    std::future::pending().await
+                }
+            };
+            tokio::select! {
+                _ = wait => {
+                    let retry = retry_at.is_some_and(|at| tokio::time::Instant::now() >= at);
+                    if discovery.refresh() || retry {
+                        break;
+                    }
+                }
+                _ = stopped.changed() => {
+                    for (_, handle) in running.drain() {
+                        handle.stop().await;
+                    }
+                    return;
+                }
+            }
+            retry_at = retry_at.filter(|at| tokio::time::Instant::now() < *at);
+        }
+    }
+}
+
+/// The target stage's last answer for each discovered label set, kept so that a failing
+/// stage leaves every known target where it was.
+#[derive(Default)]
+struct TargetDecisions {
+    last: HashMap<Labels, Option<Labels>>,
+}
+
+/// Builds the job's targets from its groups: discovered labels through the target stage (one
+/// batch), then `Target::from_relabeled`. Returns the targets to scrape, the discovered label
+/// sets that are not scraped (dropped by the stage or unscrapable) and whether the stage failed
+/// (its previous decisions were used; targets it never decided wait for a retry).
+async fn build_targets(
+    cfg: &ScrapeConfig,
+    stages: &JobStages,
+    discovery: &Discovery,
+    decisions: &mut TargetDecisions,
+) -> (Vec<Arc<Target>>, Vec<Labels>, bool) {
+    let discovered = discovered_targets(cfg, discovery);
+    let stage = stages.targets.clone();
+    let batch = discovered.clone();
+    let answer = if stage.is_empty() {
+        Ok(batch.into_iter().map(Some).collect())
+    } else {
+        tokio::task::spawn_blocking(move || stage.process(&batch))
+            .await
+            .expect("target stage panicked")
+    };
+    let (relabeled, failed): (Vec<Option<Option<Labels>>>, bool) = match answer {
+        Ok(answer) => {
+            decisions.last = discovered
+                .iter()
+                .cloned()
+                .zip(answer.iter().cloned())
+                .collect();
+            (answer.into_iter().map(Some).collect(), false)
+        }
+        Err(e) => {
+            tracing::error!(job = %cfg.job_name, error = %e, "target stage failed; keeping its previous decisions");
+            let previous = discovered
+                .iter()
+                .map(|d| decisions.last.get(d).cloned())
+                .collect();
+            (previous, true)
+        }
+    };
+    let mut targets = Vec::new();
+    let mut dropped = Vec::new();
+    for (discovered, decision) in discovered.into_iter().zip(relabeled) {
+        match decision {
+            // Never decided (the stage failed before it saw this target): not scraped yet.
+            None => {}
+            Some(None) => dropped.push(discovered),
+            Some(Some(labels)) => match Target::from_relabeled(cfg, discovered.clone(), labels) {
+                Ok(t) => targets.push(Arc::new(t)),
+                Err(e) => {
+                    tracing::warn!(job = %cfg.job_name, labels = %discovered, error = %e, "target dropped");
+                    dropped.push(discovered);
+                }
+            },
+        }
+    }
+    (targets, dropped, failed)
+}
+
+/// Every target the job's discovery currently knows, with the job's `__` labels added: the
+/// input of the target stage.
+pub fn discovered_targets(cfg: &ScrapeConfig, discovery: &Discovery) -> Vec<Labels> {
+    discovery
+        .groups()
+        .flat_map(|group| {
+            group
+                .targets
+                .iter()
+                .map(|address| discovered_labels(cfg, address, &group.labels))
+        })
+        .collect()
+}
+
+struct Published {
+    dropped: Vec<Labels>,
+    discovered: Vec<Labels>,
+    target_stage: GuardedStage,
+}
+
+fn publish(
+    views: &Mutex<BTreeMap<String, JobView>>,
+    job: &str,
+    running: &HashMap<Arc<Target>, LoopHandle>,
+    published: Published,
+    ctx: &LoopContext,
+) {
+    let mut active: Vec<ActiveTarget> = running
+        .iter()
+        .map(|(target, handle)| ActiveTarget {
+            job: job.to_owned(),
+            target: target.clone(),
+            health: handle.health.clone(),
+        })
+        .collect();
+    active.sort_by(|a, b| a.target.labels.cmp(&b.target.labels));
+    let mut views = views.lock().expect("views lock");
+    views.insert(
+        job.to_owned(),
+        JobView {
+            active,
+            dropped: published.dropped,
+            discovered: published.discovered,
+            target_stage: published.target_stage,
+        },
+    );
+    let total: usize = views.values().map(|v| v.active.len()).sum();
+    ctx.telemetry.active_targets.set(total as i64);
+}
+
+/// The tighter of two limits where 0 means none.
+fn tightest(a: u64, b: u64) -> u64 {
+    match (a, b) {
+        (0, b) => b,
+        (a, 0) => a,
+        (a, b) => a.min(b),
+    }
+}

@@ -1,0 +1,394 @@
+//! One scrape loop per target: when to scrape, and what to record about each scrape.
+//!
+//! Scrapes happen at a fixed phase within the interval (see `Target::next_slot`), so a target is
+//! scraped at evenly spaced times that survive restarts. After each scrape the loop writes the
+//! five synthetic series Prometheus writes (`up`, `scrape_duration_seconds`,
+//! `scrape_samples_scraped`, `scrape_samples_post_metric_relabeling`, `scrape_series_added`) and
+//! updates the target's health for `/api/v1/targets`. When the loop is stopped (target gone,
+//! node shutting down) every series it wrote, synthetic ones included, gets a stale marker.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+
+use super::fetch::Fetcher;
+use super::ingest::{IngestError, IngestReport, IngestSettings, SeriesCache};
+use super::parse::Format;
+use super::stages::GuardedStage;
+use super::target::Target;
+use wasmfed_config::TenantLimits;
+use wasmfed_model::clock::{unix_millis, unix_nanos};
+use wasmfed_model::labels::METRIC_NAME;
+use wasmfed_model::{Labels, STALE_NAN};
+use wasmfed_plugin::PluginRuntime;
+use wasmfed_storage::{Head, SeriesRef};
+use wasmfed_telemetry::Telemetry;
+
+/// Bodies larger than this are parsed with `block_in_place` so one huge federation scrape does
+/// not hold up the other loops sharing its runtime worker.
+const INLINE_PARSE_BYTES: usize = 256 * 1024;
+
+/// Scrape times this close to the ideal grid are snapped to it, as Prometheus does: timer jitter
+/// would otherwise cost delta-of-delta bits on every sample.
+const ALIGN_TOLERANCE_MS: i64 = 2;
+
+/// Snaps `now_ms` to the grid `aligned_ms + k * interval_ms` when within the tolerance (and the
+/// interval is long enough for 2 ms to be negligible), advancing the grid past skipped ticks.
+fn aligned_scrape_time(aligned_ms: &mut i64, now_ms: i64, interval_ms: i64) -> i64 {
+    if interval_ms <= 100 * ALIGN_TOLERANCE_MS {
+        return now_ms;
+    }
+    while now_ms - *aligned_ms >= interval_ms {
+        *aligned_ms += interval_ms;
+    }
+    if now_ms - *aligned_ms <= ALIGN_TOLERANCE_MS {
+        *aligned_ms
+    } else {
+        now_ms
+    }
+}
+
+/// What `/api/v1/targets` says about a target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Health {
+    Unknown,
+    Up,
+    Down,
+}
+
+impl Health {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Health::Unknown => "unknown",
+            Health::Up => "up",
+            Health::Down => "down",
+        }
+    }
+}
+
+/// The latest scrape of a target.
+#[derive(Clone, Debug)]
+pub struct TargetHealth {
+    pub health: Health,
+    pub last_error: String,
+    pub last_scrape: Option<SystemTime>,
+    pub last_duration: Duration,
+}
+
+impl Default for TargetHealth {
+    fn default() -> Self {
+        TargetHealth {
+            health: Health::Unknown,
+            last_error: String::new(),
+            last_scrape: None,
+            last_duration: Duration::ZERO,
+        }
+    }
+}
+
+/// Per-job settings a loop needs besides its target.
+#[derive(Clone)]
+pub struct LoopSettings {
+    pub job: String,
+    pub honor_labels: bool,
+    pub honor_timestamps: bool,
+    pub sample_limit: u64,
+    pub body_size_limit: u64,
+    pub series_stage: GuardedStage,
+}
+
+/// Shared services of all loops.
+#[derive(Clone)]
+pub struct LoopContext {
+    pub head: Arc<Head>,
+    pub fetcher: Fetcher,
+    pub telemetry: Arc<Telemetry>,
+    pub plugins: Arc<PluginRuntime>,
+    pub node_seed: u64,
+    /// The tenant the loops scrape for (metric labels, plugin budgets).
+    pub tenant: Arc<str>,
+    /// The tenant's limits, read when a job starts.
+    pub limits: Arc<parking_lot::RwLock<TenantLimits>>,
+}
+
+const REPORT_NAMES: [&str; 5] = [
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+];
+
+/// A running loop; stopping it writes the end-of-target stale markers before it returns.
+pub struct LoopHandle {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    pub health: Arc<Mutex<TargetHealth>>,
+}
+
+impl LoopHandle {
+    pub fn spawn(target: Arc<Target>, settings: Arc<LoopSettings>, ctx: LoopContext) -> LoopHandle {
+        let (stop, stopped) = watch::channel(false);
+        let health = Arc::new(Mutex::new(TargetHealth::default()));
+        let scrape_loop = ScrapeLoop {
+            report_series: report_series(&ctx.head, &target.public),
+            target,
+            settings,
+            ctx,
+            cache: SeriesCache::default(),
+            health: health.clone(),
+            aligned_ms: None,
+        };
+        let task = tokio::spawn(scrape_loop.run(stopped));
+        LoopHandle { stop, task, health }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+struct ScrapeLoop {
+    target: Arc<Target>,
+    settings: Arc<LoopSettings>,
+    ctx: LoopContext,
+    cache: SeriesCache,
+    report_series: [SeriesRef; 5],
+    health: Arc<Mutex<TargetHealth>>,
+    /// The grid scrape times snap to; starts at the first scrape.
+    aligned_ms: Option<i64>,
+}
+
+impl ScrapeLoop {
+    async fn run(mut self, mut stopped: watch::Receiver<bool>) {
+        let first = self.target.next_slot(
+            unix_nanos(SystemTime::now()).max(0) as u128,
+            self.ctx.node_seed,
+        );
+        let mut ticker =
+            tokio::time::interval_at(tokio::time::Instant::now() + first, self.target.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => self.scrape_once().await,
+                _ = stopped.changed() => break,
+            }
+        }
+        self.end_of_target();
+    }
+
+    async fn scrape_once(&mut self) {
+        let wall = SystemTime::now();
+        let now_ms = unix_millis(wall);
+        let grid = self.aligned_ms.get_or_insert(now_ms);
+        let scrape_ms = aligned_scrape_time(grid, now_ms, self.target.interval.as_millis() as i64);
+        let started = Instant::now();
+        let job = Telemetry::job(&self.ctx.tenant, &self.settings.job);
+        self.ctx.telemetry.scrapes.get_or_create(&job).inc();
+        let fetched = self
+            .ctx
+            .fetcher
+            .fetch(
+                &self.target.url,
+                self.target.timeout,
+                self.settings.body_size_limit,
+            )
+            .await;
+        let outcome = match fetched {
+            Ok(exposition) => {
+                let format = Format::from_content_type(exposition.content_type.as_deref());
+                let (result, body) = self.ingest(exposition.body, format, scrape_ms).await;
+                self.ctx.fetcher.recycle(body);
+                result
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        let report = match &outcome {
+            Ok(report) => report.clone(),
+            Err(reason) => {
+                tracing::debug!(target = %self.target, job = %self.settings.job, error = %reason, "scrape failed");
+                self.ctx.telemetry.scrape_failures.get_or_create(&job).inc();
+                let stale = self.cache.mark_all_stale(&self.ctx.head, scrape_ms);
+                IngestReport {
+                    stale_markers: stale,
+                    ..IngestReport::default()
+                }
+            }
+        };
+        let duration = started.elapsed();
+        self.record(&report, outcome.is_ok(), duration, scrape_ms);
+        let mut health = self.health.lock().expect("health lock");
+        health.health = if outcome.is_ok() {
+            Health::Up
+        } else {
+            Health::Down
+        };
+        health.last_error = outcome.err().unwrap_or_default();
+        health.last_scrape = Some(wall);
+        health.last_duration = duration;
+    }
+
+    /// Stores a scraped body. Plugin calls block (and must not run on a runtime worker), so a
+    /// job with series plugins ingests on a blocking thread; so does a large body, which would
+    /// otherwise hold up the loops sharing this worker.
+    /// Answers with the body, to be recycled.
+    async fn ingest(
+        &mut self,
+        body: Vec<u8>,
+        format: Format,
+        scrape_ms: i64,
+    ) -> (Result<IngestReport, String>, Vec<u8>) {
+        if body.len() <= INLINE_PARSE_BYTES {
+            // Plugins run only for new series: a scrape of known ones stays on this thread.
+            let known_only = !self.settings.series_stage.is_empty();
+            let inline = ingest(
+                &mut self.cache,
+                &self.ctx.head,
+                &self.target,
+                &self.settings,
+                (&body, format, scrape_ms),
+                known_only,
+            );
+            if !matches!(inline, Err(IngestError::NewSeries)) {
+                return (inline.map_err(|e| e.to_string()), body);
+            }
+        }
+        let mut cache = std::mem::take(&mut self.cache);
+        let (head, target, settings) = (
+            self.ctx.head.clone(),
+            self.target.clone(),
+            self.settings.clone(),
+        );
+        let (cache, result, body) = tokio::task::spawn_blocking(move || {
+            let scrape = (&body[..], format, scrape_ms);
+            let result = ingest(&mut cache, &head, &target, &settings, scrape, false)
+                .map_err(|e| e.to_string());
+            (cache, result, body)
+        })
+        .await
+        .expect("ingesting a scrape panicked");
+        self.cache = cache;
+        (result, body)
+    }
+
+    fn record(&self, report: &IngestReport, up: bool, duration: Duration, scrape_ms: i64) {
+        let t = &self.ctx.telemetry;
+        t.samples_scraped.inc_by(report.scraped as u64);
+        t.stale_markers.inc_by(report.stale_markers as u64);
+        if report.out_of_order > 0 {
+            t.samples_rejected
+                .get_or_create(&Telemetry::rejected("out_of_order"))
+                .inc_by(report.out_of_order as u64);
+        }
+        if report.duplicates > 0 {
+            t.samples_rejected
+                .get_or_create(&Telemetry::rejected("duplicate"))
+                .inc_by(report.duplicates as u64);
+        }
+        t.scrape_duration.observe(duration.as_secs_f64());
+        let job = Telemetry::job(&self.ctx.tenant, &self.settings.job);
+        t.series_cache_hits
+            .get_or_create(&job)
+            .inc_by(report.cache_hits as u64);
+        let misses = report.scraped.saturating_sub(report.cache_hits);
+        t.series_cache_misses
+            .get_or_create(&job)
+            .inc_by(misses as u64);
+        if report.series_refused > 0 {
+            t.series_refused
+                .get_or_create(&job)
+                .inc_by(report.series_refused as u64);
+        }
+        if report.undecided_series > 0 {
+            t.series_undecided
+                .get_or_create(&job)
+                .inc_by(report.undecided_series as u64);
+            tracing::warn!(
+                target = %self.target,
+                job = %self.settings.job,
+                series = report.undecided_series,
+                error = report.stage_error.as_deref().unwrap_or(""),
+                "series stage gave no answer; new series dropped until it does"
+            );
+        }
+        let values = [
+            if up { 1.0 } else { 0.0 },
+            duration.as_secs_f64(),
+            report.scraped as f64,
+            report.kept as f64,
+            report.series_added as f64,
+        ];
+        for (series, value) in self.report_series.iter().zip(values) {
+            if let Err(e) = self.ctx.head.append(*series, scrape_ms, value) {
+                tracing::warn!(target = %self.target, error = %e, "recording scrape report");
+            }
+        }
+    }
+
+    fn end_of_target(&mut self) {
+        let now_ms = unix_millis(SystemTime::now());
+        let stale = self.cache.mark_all_stale(&self.ctx.head, now_ms);
+        self.ctx.telemetry.stale_markers.inc_by(stale as u64);
+        for series in self.report_series {
+            let _ = self.ctx.head.append(series, now_ms, STALE_NAN);
+        }
+    }
+}
+
+/// One scrape's body, its format and its timestamp.
+type Scrape<'a> = (&'a [u8], Format, i64);
+
+fn ingest(
+    cache: &mut SeriesCache,
+    head: &Head,
+    target: &Target,
+    settings: &LoopSettings,
+    (body, format, scrape_ms): Scrape<'_>,
+    known_only: bool,
+) -> Result<IngestReport, IngestError> {
+    let ingest_settings = IngestSettings {
+        target_labels: &target.public,
+        honor_labels: settings.honor_labels,
+        honor_timestamps: settings.honor_timestamps,
+        sample_limit: settings.sample_limit,
+        series_stage: &settings.series_stage,
+        known_only,
+    };
+    cache.ingest(head, &ingest_settings, body, format, scrape_ms)
+}
+
+fn report_series(head: &Head, target_labels: &Labels) -> [SeriesRef; 5] {
+    REPORT_NAMES.map(|name| {
+        let mut labels = target_labels.clone();
+        labels.set(METRIC_NAME, name);
+        head.get_or_create(&labels).0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrape_times_snap_to_the_grid_within_tolerance() {
+        let mut grid = 10_000;
+        for (now, want) in [
+            (10_000, 10_000),
+            (11_001, 11_000),
+            (12_002, 12_000),
+            (13_003, 13_003),
+            (15_001, 15_000), // a skipped tick
+            (15_999, 15_999),
+        ] {
+            assert_eq!(aligned_scrape_time(&mut grid, now, 1000), want, "at {now}");
+        }
+        let mut grid = 0;
+        assert_eq!(
+            aligned_scrape_time(&mut grid, 101, 100),
+            101,
+            "short intervals are not snapped"
+        );
+    }
+}

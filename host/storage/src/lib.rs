@@ -1,0 +1,32 @@
+//! Storage: the in-memory head of series, their index and their compressed samples.
+//!
+//! Shaped after Prometheus' TSDB head, trimmed to what a federation node needs:
+//! - `head`: the store itself — sharded series, a catalog of identities, retention;
+//! - `series`: one series' chunks and the append rules (out of order, duplicates);
+//! - [`chunk`] over `bstream`: Gorilla XOR chunks, byte-compatible with Prometheus'; full
+//!   ones packed into shared pages, in `chunks_head/` files when there is a storage path;
+//! - `symbols`, `index` and `lookup`: interned label strings, the inverted index for
+//!   matchers, and the label-set hash map that finds a series by its labels;
+//! - [`matcher`] and [`selector`]: label matchers and PromQL series-selector parsing.
+//!
+//! - [`wal`]: the write-ahead log that makes the head survive a restart — the head hands it
+//!   every new series and stored sample, and it replays them into a fresh head at start-up.
+
+mod bstream;
+pub mod chunk;
+mod head;
+mod index;
+mod lookup;
+pub mod matcher;
+pub mod selector;
+mod series;
+mod symbols;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
+pub mod wal;
+
+pub use head::federation::{LatestSamples, LatestSeries};
+pub use head::{Appender, ChunkTail, Head, SeriesHandle, SeriesRef, SHARDS};
+pub use matcher::{MatchOp, Matcher};
+pub use selector::{parse_selector, SelectorError};
+pub use series::AppendError;

@@ -1,0 +1,180 @@
+//! Where the head drops what it must log: in-memory queues, drained by the WAL's writer
+//! thread.
+//!
+//! Nothing on the append path does I/O or encoding. A scrape hands over all its samples at
+//! once ([`SampleBatch`], one lock and one copy per scrape); a lone append (a rule's result, a
+//! stale marker outside a scrape) pushes its one sample. Both go to one queue, so a writer's
+//! samples reach the log in the order it stored them. Two writers storing the *same* series
+//! concurrently may reach the log in the other order than the head stored them; replay then
+//! refuses the earlier sample as out of order and counts it. Prometheus' head has the same
+//! window (its appenders log at commit, then apply), and a series written by two writers at
+//! once is already a conflict both report (out-of-order and duplicate samples).
+//!
+//! Series records go to their own queue, pushed while the head's catalog is locked for the
+//! creation anyway, so it holds them in ref order. A drain takes the samples first and the
+//! series last: every sample taken was stored after its series was created, so its series
+//! record is taken by the same drain or an earlier one, and the writer puts series records
+//! before samples. The log thus names every series before its first sample.
+//!
+//! The writer drains every flush interval, and sooner when the queue passes [`WAKE_AT`]:
+//! buffers stay around a megabyte, small enough not to push the head's own data out of the CPU
+//! caches.
+
+use std::sync::OnceLock;
+use std::thread::Thread;
+
+use parking_lot::Mutex;
+
+use super::record::RefSample;
+use crate::SeriesRef;
+use wasmfed_model::Labels;
+
+/// Queued samples that wake the writer: 64 Ki × 24 B ≈ 1.5 MiB buffered.
+const WAKE_AT: usize = 64 * 1024;
+
+/// What a drain took: new series in ref order, then samples in the order they were handed over.
+#[derive(Default)]
+pub(super) struct Drained {
+    pub series: Vec<(SeriesRef, Labels)>,
+    pub samples: Vec<RefSample>,
+}
+
+impl Drained {
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty() && self.samples.is_empty()
+    }
+}
+
+/// Samples stored by one writer, waiting to be handed to the log together. Reusable: handing
+/// it over empties it and keeps its capacity.
+#[derive(Default)]
+pub struct SampleBatch(Vec<RefSample>);
+
+impl SampleBatch {
+    pub(crate) fn push(&mut self, series: SeriesRef, t: i64, v: f64) {
+        self.0.push(RefSample { series, t, v });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+pub struct WalSink {
+    samples: Mutex<Vec<RefSample>>,
+    series: Mutex<Vec<(SeriesRef, Labels)>>,
+    writer: OnceLock<Thread>,
+}
+
+impl Default for WalSink {
+    fn default() -> Self {
+        WalSink {
+            samples: Mutex::new(Vec::with_capacity(WAKE_AT)),
+            series: Mutex::default(),
+            writer: OnceLock::new(),
+        }
+    }
+}
+
+impl WalSink {
+    /// Called with the head's catalog locked, so calls arrive in ref order.
+    pub(crate) fn log_series(&self, series: SeriesRef, labels: &Labels) {
+        self.series.lock().push((series, labels.clone()));
+    }
+
+    pub(crate) fn log_sample(&self, series: SeriesRef, t: i64, v: f64) {
+        let mut queue = self.samples.lock();
+        queue.push(RefSample { series, t, v });
+        let full = queue.len() >= WAKE_AT;
+        drop(queue);
+        if full {
+            self.wake();
+        }
+    }
+
+    /// Hands over every sample of `batch`, in its order, and empties it.
+    pub(crate) fn log_batch(&self, batch: &mut SampleBatch) {
+        if batch.0.is_empty() {
+            return;
+        }
+        let mut queue = self.samples.lock();
+        queue.extend_from_slice(&batch.0);
+        let full = queue.len() >= WAKE_AT;
+        drop(queue);
+        batch.0.clear();
+        if full {
+            self.wake();
+        }
+    }
+
+    /// Names the thread that drains this sink, to be woken when there is much to drain.
+    pub(super) fn set_writer(&self, writer: Thread) {
+        let _ = self.writer.set(writer);
+    }
+
+    pub(super) fn wake(&self) {
+        if let Some(writer) = self.writer.get() {
+            writer.unpark();
+        }
+    }
+
+    /// Takes everything logged so far. The sample queue is swapped with `spare` (cleared), so
+    /// its capacity is reused; hand the taken buffer back through `spare`.
+    pub(super) fn drain(&self, spare: &mut Vec<RefSample>) -> Drained {
+        spare.clear();
+        let samples = std::mem::replace(&mut *self.samples.lock(), std::mem::take(spare));
+        Drained {
+            samples,
+            series: std::mem::take(&mut *self.series.lock()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drains_keep_series_and_sample_order_and_reuse_buffers() {
+        let sink = WalSink::default();
+        let labels = Labels::from_pairs([("__name__", "m")]);
+        let mut batch = SampleBatch::default();
+        for r in 0..200u64 {
+            sink.log_series(SeriesRef(r), &labels);
+            for t in 0..3 {
+                batch.push(SeriesRef(r), t, r as f64);
+            }
+            sink.log_sample(SeriesRef(r), 3, 0.0);
+        }
+        sink.log_batch(&mut batch);
+        assert!(batch.is_empty(), "handing over empties the batch");
+        let mut spare = Vec::new();
+        let taken = sink.drain(&mut spare);
+        let refs: Vec<u64> = taken.series.iter().map(|s| s.0 .0).collect();
+        assert_eq!(refs, (0..200).collect::<Vec<_>>(), "series in ref order");
+        assert_eq!(taken.samples.len(), 800);
+        let lone: Vec<(u64, i64)> = taken.samples[..200]
+            .iter()
+            .map(|s| (s.series.0, s.t))
+            .collect();
+        assert_eq!(lone, (0..200).map(|r| (r, 3)).collect::<Vec<_>>());
+        let batched: Vec<(u64, i64)> = taken.samples[200..]
+            .iter()
+            .map(|s| (s.series.0, s.t))
+            .collect();
+        let want: Vec<(u64, i64)> = (0..200).flat_map(|r| (0..3).map(move |t| (r, t))).collect();
+        assert_eq!(batched, want, "a batch arrives whole, in its order");
+        // The taken buffer handed back is the queue's next one.
+        let mut spare = taken.samples;
+        let empty = sink.drain(&mut spare);
+        assert!(empty.is_empty(), "nothing new");
+        sink.log_sample(SeriesRef(5), 9, 1.0);
+        let mut spare = empty.samples;
+        let again = sink.drain(&mut spare);
+        assert_eq!(again.samples.len(), 1);
+        assert!(
+            again.samples.capacity() >= 800,
+            "a handed-back buffer was reused"
+        );
+    }
+}

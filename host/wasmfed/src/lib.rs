@@ -1,0 +1,14 @@
+//! wasmfed: a Prometheus-compatible federation node.
+//!
+//! The node is a workspace of crates along the data flow, each only able to see those below
+//! it: `wasmfed-model` (the shared vocabulary) → `wasmfed-config` (what to scrape and
+//! evaluate) → `wasmfed-storage` (the head and its log) → `wasmfed-plugin` (the WebAssembly
+//! runtime the stages call) → `wasmfed-rules` (rule groups) → `wasmfed-telemetry` (the node's
+//! own metrics) → `wasmfed-scrape` (discovery, stages, scrape loops) → `wasmfed-node` (tenants,
+//! reloads, shared state) → `wasmfed-web` (`/federate` and the APIs). This crate starts a node
+//! ([`node::Node`]) and holds the binary, the demo and the synthetic exporter.
+
+pub mod node;
+pub mod synth;
+
+pub use node::{Node, NodeOptions};

@@ -1,0 +1,361 @@
+//! The `wasmfed` command: run a node with Prometheus' flag names, check a configuration, or run
+//! the self-contained demo.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use wasmfed::synth::{self, Profile};
+use wasmfed::{Node, NodeOptions};
+use wasmfed_config::Config;
+use wasmfed_storage::wal;
+
+#[derive(Parser, Debug)]
+#[command(name = "wasmfed", version, about = "A Prometheus-compatible federation node.", long_about = None)]
+struct Cli {
+    /// Prometheus configuration file to load (same keys as prometheus.yml).
+    #[arg(
+        long = "config.file",
+        value_name = "FILE",
+        default_value = "prometheus.yml"
+    )]
+    config_file: PathBuf,
+    /// Address to serve /federate, the API, /metrics and the lifecycle endpoints on.
+    #[arg(
+        long = "web.listen-address",
+        value_name = "ADDR",
+        default_value = "0.0.0.0:9090"
+    )]
+    listen: SocketAddr,
+    /// Directory for the node's data. Created if missing; the write-ahead log lives in its
+    /// `wal/` folder and is replayed at start-up.
+    #[arg(long = "storage.path", value_name = "DIR", default_value = "data/")]
+    storage_path: PathBuf,
+    /// How long samples are kept, in Prometheus' duration syntax (15d, 12h, 90m).
+    #[arg(
+        long = "storage.retention",
+        value_name = "DURATION",
+        default_value = "15d"
+    )]
+    retention: String,
+    /// Most bytes the write-ahead log may take; the oldest data goes first. A unit is
+    /// required (B, KB, MB, GB, TB, PB, EB; powers of 2, e.g. 512MB); 0 means no limit.
+    #[arg(
+        long = "storage.retention.size",
+        value_name = "SIZE",
+        default_value = "0"
+    )]
+    retention_size: String,
+    /// When the write-ahead log is fsynced: "batch" (at least once a second) or "always"
+    /// (every write batch, every 10 ms while samples arrive). A sample is acknowledged —
+    /// durable across a power loss — once an fsync that began after it was stored has
+    /// returned (the counter wasmfed_wal_fsyncs_total counts them). A crash of the process
+    /// alone keeps all but the last ~100 ms in either mode.
+    #[arg(
+        long = "storage.wal-fsync",
+        value_name = "POLICY",
+        default_value = "batch",
+        value_parser = ["always", "batch"]
+    )]
+    wal_fsync: String,
+    /// Size of one write-ahead log segment file (same units as --storage.retention.size).
+    #[arg(
+        long = "storage.wal-segment-size",
+        value_name = "SIZE",
+        default_value = "128MB"
+    )]
+    wal_segment_size: String,
+    /// Allow shutdown (POST /-/quit) over HTTP, as Prometheus' flag of the same name.
+    #[arg(long = "web.enable-lifecycle")]
+    enable_lifecycle: bool,
+    /// Log level: debug, info, warn or error.
+    #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate configuration files, like `promtool check`.
+    Check {
+        #[command(subcommand)]
+        what: CheckCommand,
+    },
+    /// Debug relabeling: show what a job's rules and plugins do, step by step.
+    Relabel {
+        #[command(subcommand)]
+        what: RelabelCommand,
+    },
+    /// Run the demo: a synthetic exporter, a leaf node and a global node federating it, on loopback.
+    Demo,
+    /// Serve synthetic targets (one port each) for benchmarks.
+    Synth {
+        /// First address; target i listens on its port + i.
+        #[arg(long, default_value = "127.0.0.1:20000")]
+        listen: SocketAddr,
+        /// Number of targets.
+        #[arg(long, default_value_t = 10)]
+        targets: usize,
+        /// Series per target.
+        #[arg(long, default_value_t = 1000)]
+        series: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RelabelCommand {
+    /// Run a job's target stage on its discovered targets (and its series stage on --series),
+    /// printing every target's labels after each plugin and the step that dropped it.
+    Test {
+        /// The configuration file.
+        #[arg(long = "config", value_name = "FILE")]
+        config: PathBuf,
+        /// The scrape job to test.
+        #[arg(long, value_name = "NAME")]
+        job: String,
+        /// A series in exposition syntax, e.g. 'http_requests_total{code="200"}'; repeatable.
+        #[arg(long, value_name = "SERIES")]
+        series: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CheckCommand {
+    /// Check that configuration files load: syntax, keys, values, referenced rule files.
+    Config {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_level);
+    let outcome = match &cli.command {
+        Some(Command::Check {
+            what: CheckCommand::Config { files },
+        }) => return check_config(files),
+        Some(Command::Relabel {
+            what:
+                RelabelCommand::Test {
+                    config,
+                    job,
+                    series,
+                },
+        }) => wasmfed_scrape::relabel_debug::report(config, job, series)
+            .map(|report| print!("{report}")),
+        Some(Command::Demo) => runtime().block_on(demo()),
+        Some(Command::Synth {
+            listen,
+            targets,
+            series,
+        }) => runtime().block_on(run_synth(*listen, *targets, *series)),
+        None => runtime().block_on(run_node(&cli)),
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("starting the tokio runtime")
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn check_config(files: &[PathBuf]) -> std::process::ExitCode {
+    let mut failed = false;
+    for file in files {
+        println!("Checking {}", file.display());
+        match Config::load(file) {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    println!("  WARNING: {warning}");
+                }
+                let c = &loaded.config;
+                println!(
+                    "  SUCCESS: {} scrape configs, {} rule files found",
+                    c.scrape_configs.len(),
+                    c.rule_files.len()
+                );
+            }
+            Err(e) => {
+                println!("  FAILED: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
+}
+
+async fn run_node(cli: &Cli) -> anyhow::Result<()> {
+    let loaded = Config::load(&cli.config_file)?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let retention: Duration = cli
+        .retention
+        .parse::<wasmfed_config::Duration>()
+        .with_context(|| format!("invalid --storage.retention {:?}", cli.retention))?
+        .into();
+    let retention_size = wal::parse_size(&cli.retention_size)
+        .with_context(|| "invalid --storage.retention.size".to_owned())?;
+    let segment_size = wal::parse_size(&cli.wal_segment_size)
+        .with_context(|| "invalid --storage.wal-segment-size".to_owned())?
+        .ok_or_else(|| anyhow::anyhow!("--storage.wal-segment-size must not be 0"))?;
+    let fsync: wal::FsyncPolicy = cli.wal_fsync.parse().map_err(anyhow::Error::msg)?;
+    let node = Node::start(
+        loaded.config,
+        NodeOptions {
+            config_path: Some(cli.config_file.clone()),
+            listen: cli.listen,
+            storage_path: Some(cli.storage_path.clone()),
+            retention,
+            retention_size,
+            wal: wal::WalOptions {
+                fsync,
+                segment_size,
+            },
+            enable_lifecycle: cli.enable_lifecycle,
+        },
+    )
+    .await?;
+    wait_for_exit(&node).await;
+    tracing::info!("shutting down");
+    node.shutdown().await;
+    Ok(())
+}
+
+/// Runs until SIGINT, SIGTERM or `/-/quit`; SIGHUP reloads the configuration, as Prometheus.
+async fn wait_for_exit(node: &Node) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    let mut hup = signal(SignalKind::hangup()).expect("installing the SIGHUP handler");
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = node.state.quit_requested() => return,
+            _ = hup.recv() => {
+                // The outcome is logged and counted by the node.
+                let _ = node.reload().await;
+            }
+        }
+    }
+}
+
+const DEMO_LEAF: &str = include_str!("../../../examples/demo/leaf.yml");
+const DEMO_GLOBAL: &str = include_str!("../../../examples/demo/global.yml");
+const DEMO_RULES: [(&str, &str); 2] = [
+    (
+        "leaf.rules",
+        include_str!("../../../examples/demo/leaf.rules"),
+    ),
+    (
+        "global.rules",
+        include_str!("../../../examples/demo/global.rules"),
+    ),
+];
+const DEMO_EXPORTERS: [&str; 2] = ["127.0.0.1:9101", "127.0.0.1:9102"];
+
+async fn demo() -> anyhow::Result<()> {
+    let mut listeners = Vec::new();
+    for addr in DEMO_EXPORTERS {
+        listeners.push(TcpListener::bind(addr).await.with_context(|| {
+            format!("binding demo exporter {addr} (is a demo already running?)")
+        })?);
+    }
+    synth::serve(listeners, Profile::Demo).await?;
+    // The embedded configs name their rule files relative to their own directory.
+    let dir = std::env::temp_dir().join(format!("wasmfed-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (file, text) in DEMO_RULES {
+        std::fs::write(dir.join(file), text)
+            .with_context(|| format!("writing {}", dir.join(file).display()))?;
+    }
+    let mut nodes = Vec::new();
+    for (name, yaml, listen) in [
+        ("leaf", DEMO_LEAF, "127.0.0.1:9091"),
+        ("global", DEMO_GLOBAL, "127.0.0.1:9090"),
+    ] {
+        let config = Config::from_yaml(yaml, &dir)
+            .with_context(|| format!("loading the embedded {name} config"))?
+            .config;
+        let options = NodeOptions {
+            config_path: None,
+            listen: listen.parse()?,
+            storage_path: None,
+            retention: Duration::from_secs(3600),
+            retention_size: None,
+            wal: wal::WalOptions::default(),
+            enable_lifecycle: false,
+        };
+        let node = Node::start(config, options)
+            .await
+            .with_context(|| format!("starting the {name} node"))?;
+        nodes.push(node);
+    }
+    println!(
+        "\nwasmfed demo running:\n  \
+         demo exporters   http://{}/metrics, http://{}/metrics\n  \
+         leaf node        http://127.0.0.1:9091  (scrapes the exporters and itself; external label datacenter=\"demo-dc\")\n  \
+         global node      http://127.0.0.1:9090  (federates the leaf's demo series and its job: aggregates)\n\n\
+         Try (after ~10 s):\n  \
+         curl -sG http://127.0.0.1:9090/federate --data-urlencode 'match[]={{job=\"demo\"}}'\n  \
+         curl -sG http://127.0.0.1:9090/api/v1/query --data-urlencode 'query=global:demo_http_requests:rate1m'\n  \
+         curl -s 'http://127.0.0.1:9091/api/v1/targets'\n\nCtrl-C stops it.",
+        DEMO_EXPORTERS[0], DEMO_EXPORTERS[1]
+    );
+    tokio::signal::ctrl_c().await?;
+    for node in nodes {
+        node.shutdown().await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+async fn run_synth(first: SocketAddr, targets: usize, series: usize) -> anyhow::Result<()> {
+    if targets == 0 {
+        bail!("--targets must be at least 1");
+    }
+    let mut listeners = Vec::new();
+    for i in 0..targets {
+        let addr = SocketAddr::new(first.ip(), first.port() + i as u16);
+        listeners.push(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr}"))?,
+        );
+    }
+    let addrs = synth::serve(listeners, Profile::Bench { series }).await?;
+    println!(
+        "serving {} synthetic targets with {series} series each, {} .. {}",
+        addrs.len(),
+        addrs[0],
+        addrs[addrs.len() - 1]
+    );
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

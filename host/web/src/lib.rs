@@ -1,0 +1,19 @@
+//! The HTTP server: `/federate`, `/api/v1/query` and the lifecycle, status and metrics
+//! endpoints.
+//!
+//! `server` accepts connections and routes; each endpoint lives in its own module. Handlers
+//! share the node's [`wasmfed_node::NodeState`].
+
+pub mod auth;
+pub mod body;
+pub mod encoding;
+pub mod expfmt;
+pub mod federate;
+pub mod plugins;
+pub mod query;
+pub mod relabel;
+pub mod request_line;
+pub mod server;
+pub mod targets;
+
+pub use server::serve;

@@ -1,0 +1,296 @@
+//! Accepting connections and routing requests to the endpoint modules.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::body::{full, ResponseBody};
+use super::encoding::ContentEncoding;
+use super::federate::{self, FederateJob};
+use super::request_line::EscapingStream;
+use super::{auth, plugins, query, relabel, targets};
+use wasmfed_model::clock::unix_millis;
+use wasmfed_node::tenant::Tenant;
+use wasmfed_node::NodeState;
+use wasmfed_storage::Head;
+
+/// Largest form body accepted on POST endpoints.
+const MAX_FORM_BYTES: usize = 1 << 20;
+
+/// Serves until `shutdown` turns true; connections in flight are finished.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<NodeState>,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = shutdown.changed() => return Ok(()),
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(route(state, req).await) }
+            });
+            // HTTP/1.1 only: the request-target escaping follows HTTP/1 framing.
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(EscapingStream::new(stream)), service)
+                .await;
+            if let Err(e) = conn {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+/// The address the server is bound to, for logs and tests.
+pub fn local_addr(listener: &TcpListener) -> Option<SocketAddr> {
+    listener.local_addr().ok()
+}
+
+async fn route(state: Arc<NodeState>, req: Request<Incoming>) -> Response<ResponseBody> {
+    let path = req.uri().path().to_owned();
+    let (handler, response) = match tenant_scoped(&state, &req, &path) {
+        Err(refused) => (
+            TENANT_SCOPED
+                .iter()
+                .find(|p| **p == path)
+                .copied()
+                .unwrap_or("other"),
+            *refused,
+        ),
+        Ok(tenant) => dispatch(&state, tenant, req, &path).await,
+    };
+    state
+        .telemetry
+        .count_request(handler, response.status().as_u16());
+    response
+}
+
+/// Endpoints that read one tenant's data (`auth::tenant_for` decides which).
+const TENANT_SCOPED: [&str; 4] = [
+    "/federate",
+    "/api/v1/query",
+    "/api/v1/targets",
+    "/api/v1/relabel",
+];
+
+/// The tenant a tenant-scoped request is for (the node's own for the others).
+fn tenant_scoped(
+    state: &NodeState,
+    req: &Request<Incoming>,
+    path: &str,
+) -> Result<Arc<Tenant>, Box<Response<ResponseBody>>> {
+    if TENANT_SCOPED.contains(&path) {
+        auth::tenant_for(state, req.headers())
+    } else {
+        Ok(state.own_tenant())
+    }
+}
+
+async fn dispatch(
+    state: &Arc<NodeState>,
+    tenant: Arc<Tenant>,
+    req: Request<Incoming>,
+    path: &str,
+) -> (&'static str, Response<ResponseBody>) {
+    let state = state.clone();
+    match (req.method(), path) {
+        (&Method::GET | &Method::POST, "/federate") => {
+            ("/federate", handle_federate(&state, &tenant, req).await)
+        }
+        (&Method::GET | &Method::HEAD, "/-/healthy") => {
+            ("/-/healthy", text(StatusCode::OK, "wasmfed is Healthy.\n"))
+        }
+        (&Method::GET | &Method::HEAD, "/-/ready") => ("/-/ready", ready(&state)),
+        (&Method::GET, "/metrics") => ("/metrics", metrics(&state)),
+        (&Method::GET, "/api/v1/relabel") => (
+            "/api/v1/relabel",
+            relabel::handle(&tenant, req.uri().query()).await,
+        ),
+        (&Method::GET | &Method::POST, "/api/v1/query") => {
+            ("/api/v1/query", handle_query(&state, &tenant, req).await)
+        }
+        (_, p) if p == "/api/v1/plugins" || p.starts_with("/api/v1/plugins/") => {
+            ("/api/v1/plugins", plugins::handle(&state, req).await)
+        }
+        (&Method::GET, "/api/v1/targets") => (
+            "/api/v1/targets",
+            targets::handle(&tenant, req.uri().query()),
+        ),
+        (&Method::POST | &Method::PUT, "/-/quit") => ("/-/quit", quit(&state)),
+        (&Method::POST | &Method::PUT, "/-/reload") => ("/-/reload", reload(&state).await),
+        (&Method::GET, "/") => ("/", text(StatusCode::OK, INDEX)),
+        _ => ("other", text(StatusCode::NOT_FOUND, "404 page not found\n")),
+    }
+}
+
+const INDEX: &str = "wasmfed: a Prometheus-compatible federation node\n\n\
+/federate?match[]=<selector>  newest samples of the selected series\n\
+/api/v1/query?query=<expr>    an instant PromQL query (Prometheus' JSON)\n\
+/api/v1/targets               scrape targets and their health\n\
+/api/v1/plugins               live plugins; PUT /api/v1/plugins/<name> hot-swaps (admin token)\n\
+/api/v1/relabel?job=<name>    each target through the job's target-stage plugins\n\
+/metrics                      wasmfed's own metrics\n\
+/-/healthy, /-/ready          liveness and readiness\n";
+
+async fn handle_federate(
+    state: &NodeState,
+    tenant: &Tenant,
+    req: Request<Incoming>,
+) -> Response<ResponseBody> {
+    if !state.is_ready() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    }
+    let encoding = ContentEncoding::negotiate(
+        req.headers()
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let form = match form_values(req).await {
+        Ok(form) => form,
+        Err(reason) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                &format!("error parsing form values: {reason}\n"),
+            )
+        }
+    };
+    let pairs = form.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let matcher_sets = match federate::parse_match_params(pairs) {
+        Ok(sets) => sets,
+        Err(reason) => return text(StatusCode::BAD_REQUEST, &format!("{reason}\n")),
+    };
+    let external_labels = state.external_labels.read().expect("labels lock").clone();
+    federate::respond(FederateJob {
+        head: tenant.head.clone(),
+        matcher_sets,
+        external_labels,
+        now_ms: unix_millis(std::time::SystemTime::now()),
+        lookback_ms: state.lookback.as_millis() as i64,
+        encoding,
+        telemetry: state.telemetry.clone(),
+    })
+}
+
+async fn handle_query(
+    state: &NodeState,
+    tenant: &Arc<Tenant>,
+    req: Request<Incoming>,
+) -> Response<ResponseBody> {
+    if !state.is_ready() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    }
+    match form_values(req).await {
+        Ok(form) => query::handle(tenant, &form).await,
+        Err(reason) => text(
+            StatusCode::BAD_REQUEST,
+            &format!("error parsing form values: {reason}\n"),
+        ),
+    }
+}
+
+/// A urlencoded POST body's pairs, then the query string's, as Go's `ParseForm` merges them
+/// (so for a single-valued parameter, the body wins).
+pub(super) async fn form_values(req: Request<Incoming>) -> Result<Vec<(String, String)>, String> {
+    let query: Vec<(String, String)> = req
+        .uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let mut pairs = Vec::new();
+    if req.method() == Method::POST && is_form {
+        let limited = http_body_util::Limited::new(req.into_body(), MAX_FORM_BYTES);
+        let body = limited
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        pairs.extend(form_urlencoded::parse(&body).into_owned());
+    }
+    pairs.extend(query);
+    Ok(pairs)
+}
+
+fn ready(state: &NodeState) -> Response<ResponseBody> {
+    if state.is_ready() {
+        text(StatusCode::OK, "wasmfed is Ready.\n")
+    } else {
+        text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+    }
+}
+
+fn metrics(state: &NodeState) -> Response<ResponseBody> {
+    let tenants = state.tenants();
+    let sum = |of: fn(&Head) -> usize| tenants.iter().map(|t| of(&t.head)).sum::<usize>() as i64;
+    let telemetry = &state.telemetry;
+    telemetry.head_series.set(sum(Head::num_series));
+    telemetry
+        .head_chunk_page_bytes
+        .set(sum(Head::chunk_page_bytes));
+    Response::builder()
+        .header(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )
+        .body(full(state.telemetry.encode()))
+        .expect("static headers are valid")
+}
+
+fn quit(state: &NodeState) -> Response<ResponseBody> {
+    if !state.enable_lifecycle {
+        return text(StatusCode::FORBIDDEN, "Lifecycle API is not enabled.\n");
+    }
+    state.request_quit();
+    text(StatusCode::OK, "Requesting termination... Goodbye!\n")
+}
+
+/// Reloads the configuration as Prometheus' `/-/reload` does: 200 on success, 500 with the
+/// reason (the old configuration keeps running) on failure.
+async fn reload(state: &NodeState) -> Response<ResponseBody> {
+    if !state.enable_lifecycle {
+        return text(StatusCode::FORBIDDEN, "Lifecycle API is not enabled.\n");
+    }
+    let Some(reload) = &state.reload else {
+        return text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "failed to reload config: this node has no configuration file\n",
+        );
+    };
+    let (answer, outcome) = tokio::sync::oneshot::channel();
+    if reload.send(answer).await.is_err() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    }
+    match outcome.await {
+        Ok(Ok(())) => text(StatusCode::OK, ""),
+        Ok(Err(reason)) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("failed to reload config: {reason}\n"),
+        ),
+        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+    }
+}
+
+/// A plain-text answer.
+pub fn text(status: StatusCode, body: &str) -> Response<ResponseBody> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(full(body.to_owned()))
+        .expect("static headers are valid")
+}
