@@ -2,7 +2,8 @@
 //!
 //! Every `*.test` file in the repository's sibling `shared/conformance/promql/` folder is
 //! parsed and each `eval` case run as Prometheus' `promqltest` runs it (with its engine
-//! settings: delayed name removal on, 5m lookback, 1m default subquery step). A case is skipped
+//! settings: delayed name removal and experimental functions on, 5m lookback, 1m default
+//! subquery step). A case is skipped
 //! only for a reason listed in `conformance/skips.rs`; any other case that does not pass fails
 //! this test. Run with `--nocapture` to see the table of passed, failed and skipped cases
 //! (`CONFORMANCE_VERBOSE=1` lists each skipped case); `PROMQL_CONFORMANCE_DIR` overrides where
@@ -47,7 +48,7 @@ fn run_file(engine: &Engine, text: &str) -> Result<FileReport, String> {
                 storage.native.extend(load.native);
             }
             Command::Eval(eval) => {
-                let parsed = promql_parser::parser::parse(&eval.query);
+                let parsed = engine.parse(&eval.query);
                 if let Some(skip) = skips::reason(&eval, &parsed, &storage) {
                     report.skipped.push((
                         skip.reason,
@@ -94,6 +95,7 @@ fn prometheus_promql_test_scripts() {
 
     let engine = Engine::new(Options {
         delayed_name_removal: true,
+        experimental_functions: true,
         ..Options::default()
     });
     let mut totals = (0, 0, 0);

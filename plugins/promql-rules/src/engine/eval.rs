@@ -105,7 +105,7 @@ impl Evaluator<'_> {
     /// A range selector on its own (the result of an instant query such as `x[5m]`).
     fn matrix_selector(&self, ms: &MatrixSelector, t: i64) -> Vec<RangeSeries> {
         let end = self.reference_time(&ms.vs.at, t) - offset_ms(&ms.vs.offset);
-        let start = end - ms.range.as_millis() as i64;
+        let start = end - ms.range.as_millis() as i64 - self.frame.compat.left_closed_ms();
         let mut out = Vec::new();
         for s in self.series_of(&ms.vs).iter() {
             let mut points = Vec::new();
@@ -122,10 +122,10 @@ impl Evaluator<'_> {
     }
 
     /// Evaluates the inner expression at the subquery's steps: multiples of its step within
-    /// `(end - range, end]`.
+    /// `(end - range, end]` (`[end - range, end]` in 2.x mode).
     pub fn subquery(&mut self, sq: &SubqueryExpr, t: i64) -> Result<Vec<RangeSeries>, EvalError> {
         let end = self.reference_time(&sq.at, t) - offset_ms(&sq.offset);
-        let range = sq.range.as_millis() as i64;
+        let range = sq.range.as_millis() as i64 + self.frame.compat.left_closed_ms();
         let interval = match sq.step {
             Some(step) if !step.is_zero() => step.as_millis() as i64,
             _ => self.opts.no_step_subquery_interval_ms,
