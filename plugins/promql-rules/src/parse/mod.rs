@@ -4,6 +4,10 @@
 //! promql-parser (a crates.io dependency we cannot patch) does the parsing; around it, a
 //! scan of the text ([`lexer`]) lets the [`dialect`] checks refuse what the chosen Prometheus
 //! release would refuse and rename what it spells differently, before the tree is built.
+//!
+//! The scan also mends what promql-parser gets wrong: backtick (raw) strings, which PromQL
+//! reads without escapes (``{instance=~`127\.0\.0\.1:9100`}``) but promql-parser unescapes,
+//! failing on `\.`, are handed to it as the equivalent double-quoted strings.
 
 mod dialect;
 mod lexer;
@@ -11,6 +15,7 @@ mod lexer;
 use promql_parser::parser::Expr;
 
 use crate::engine::Options;
+use lexer::Kind;
 
 /// Parses `text` as the release `opts.compat` names would, with its error messages where the
 /// difference is ours to check.
@@ -19,11 +24,37 @@ pub fn parse(text: &str, opts: &Options) -> Result<Expr, String> {
     dialect::check_tokens(&tokens, opts.compat)?;
     let mut rewritten = String::with_capacity(text.len());
     for (i, t) in tokens.iter().enumerate() {
-        rewritten.push_str(dialect::renamed(&tokens, i, opts.compat).unwrap_or(t.text));
+        match t.kind {
+            Kind::Str {
+                quote: '`',
+                terminated,
+            } => {
+                if !terminated {
+                    return Err("unterminated raw string".into());
+                }
+                double_quoted(&t.text[1..t.text.len() - 1], &mut rewritten);
+            }
+            _ => rewritten.push_str(dialect::renamed(&tokens, i, opts.compat).unwrap_or(t.text)),
+        }
     }
     let expr = promql_parser::parser::parse(&rewritten)?;
     dialect::check_expr(&expr, opts)?;
     Ok(expr)
+}
+
+/// Appends `raw` as a double-quoted string literal with the same value.
+fn double_quoted(raw: &str, out: &mut String) {
+    out.push('"');
+    for c in raw.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -129,6 +160,52 @@ mod tests {
                     assert!(got.contains(want), "{text} ({:?}): {got}", o.compat)
                 }
                 (got, want) => panic!("{text} ({:?}): got {got:?}, want {want:?}", o.compat),
+            }
+        }
+    }
+
+    /// Prometheus' lexer and parser cases for raw strings (`lex_test.go`, `parse_test.go`),
+    /// and raw strings among the other kinds of quotes and comments.
+    #[test]
+    fn raw_strings_have_no_escapes() {
+        let o = Options::default();
+        let string_value = |text: &str| match parse(text, &o)? {
+            Expr::StringLiteral(s) => Ok(s.val),
+            Expr::VectorSelector(vs) => Ok(vs.matchers.matchers[0].value.clone()),
+            Expr::Call(c) => match &c.args.args[2].as_ref() {
+                Expr::StringLiteral(s) => Ok(s.val.clone()),
+                other => Err(format!("{other}")),
+            },
+            other => Err(format!("{other}")),
+        };
+        let all_escapes = r#"\a\b\f\n\r\t\v\\\"\' - \xFF\377\u1234\U00010111\U0001011111☺"#;
+        let cases: &[(&str, Result<&str, &str>)] = &[
+            ("`test\\.expression`", Ok("test\\.expression")),
+            ("\"test\\.expression\"", Err("unknown escape sequence")),
+            ("\"test\\\\.expression\"", Ok("test\\.expression")),
+            (&format!("`{all_escapes}`"), Ok(all_escapes)),
+            ("`\\``", Err("unterminated raw string")),
+            ("`open", Err("unterminated raw string")),
+            (
+                "{instance=~`127\\.0\\.0\\.1:9100`}",
+                Ok("127\\.0\\.0\\.1:9100"),
+            ),
+            ("up{a=\"`\\.\"}", Err("unknown escape sequence")),
+            ("up{a='`'} # `\\.", Ok("`")),
+            (
+                "up{a=\"x\"} # `\n + up{b=`\\.`}",
+                Err("up{a=\"x\"} + up{b=\"\\\\.\"}"),
+            ),
+            ("`two\nlines`", Ok("two\nlines")),
+            ("`\"quoted\"`", Ok("\"quoted\"")),
+            ("label_replace(up, `a`, `$1\\d`, `b`, `(.*)`)", Ok("$1\\d")),
+        ];
+        for (text, want) in cases {
+            let got = string_value(text);
+            match (&got, want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{text}"),
+                (Err(got), Err(want)) => assert!(got.contains(want), "{text}: {got}"),
+                _ => panic!("{text}: got {got:?}, want {want:?}"),
             }
         }
     }
