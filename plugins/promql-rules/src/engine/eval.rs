@@ -15,7 +15,7 @@ use super::notes::Notes;
 use super::numeric::{FastMap, FastSet};
 use super::prefetch::{offset_ms, Prefetched, QueryFrame, Selection, StoredSeries};
 use super::value::{is_stale_marker, Point, RangeSeries, Sample, Value};
-use super::{aggregate, binary, functions, EvalError, Options};
+use super::{aggregate, binary, functions, too_deep, EvalError, Options, MAX_DEPTH};
 
 /// Where an evaluation happens.
 #[derive(Clone, Copy, Debug)]
@@ -36,10 +36,23 @@ pub(crate) struct Evaluator<'a> {
     pub notes: Notes,
     /// What a selector the prefetch did not see selects.
     pub empty: Selection,
+    /// How many `eval` calls are under way, to refuse a tree deeper than [`MAX_DEPTH`] (plus
+    /// its leaves) rather than overflow the stack.
+    pub depth: usize,
 }
 
 impl Evaluator<'_> {
     pub fn eval(&mut self, expr: &Expr, at: Step) -> Result<Value, EvalError> {
+        if self.depth > MAX_DEPTH {
+            return Err(EvalError::Query(too_deep(MAX_DEPTH)));
+        }
+        self.depth += 1;
+        let value = self.eval_node(expr, at);
+        self.depth -= 1;
+        value
+    }
+
+    fn eval_node(&mut self, expr: &Expr, at: Step) -> Result<Value, EvalError> {
         match expr {
             Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
             Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),

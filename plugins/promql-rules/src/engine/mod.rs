@@ -52,6 +52,15 @@ pub(crate) use numeric::{FastMap, FastSet};
 use prefetch::{prefetch, QueryFrame};
 pub use prefetch::{selector_matchers, SelectCache};
 
+/// How deep an expression tree may be, leaves aside: the evaluator recurses once per level,
+/// in a WebAssembly stack of well under a MiB. `crate::parse` refuses text nested beyond
+/// two thirds of this up front, which keeps every tree it builds within it.
+pub const MAX_DEPTH: usize = 150;
+
+pub(crate) fn too_deep(limit: usize) -> String {
+    format!("query is nested too deeply (over {limit} levels)")
+}
+
 /// Why an evaluation failed.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum EvalError {
@@ -336,6 +345,7 @@ impl Engine {
             data: prefetch(expr, frame, source, cache)?,
             notes: Notes::default(),
             empty: Default::default(),
+            depth: 0,
         })
     }
 

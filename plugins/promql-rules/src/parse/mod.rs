@@ -7,8 +7,11 @@
 //!
 //! The scan also mends what promql-parser gets wrong: backtick (raw) strings, which PromQL
 //! reads without escapes (``{instance=~`127\.0\.0\.1:9100`}``) but promql-parser unescapes,
-//! failing on `\.`, are handed to it as the equivalent double-quoted strings.
+//! failing on `\.`, are handed to it as the equivalent double-quoted strings. And it
+//! refuses text nested too deeply to parse and evaluate within WebAssembly's stack
+//! ([`depth`]).
 
+mod depth;
 mod dialect;
 mod lexer;
 
@@ -21,6 +24,7 @@ use lexer::Kind;
 /// difference is ours to check.
 pub fn parse(text: &str, opts: &Options) -> Result<Expr, String> {
     let tokens = lexer::tokens(text);
+    depth::check(&tokens)?;
     dialect::check_tokens(&tokens, opts.compat)?;
     let mut rewritten = String::with_capacity(text.len());
     for (i, t) in tokens.iter().enumerate() {
