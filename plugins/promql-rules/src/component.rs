@@ -9,8 +9,6 @@
 
 use std::cell::RefCell;
 
-use promql_parser::parser;
-
 use crate::engine::{
     EvalError, Labels, MatchOp, Matcher, RangeSeries, Sample, Series, Severity, Source, Value,
 };
@@ -78,15 +76,19 @@ impl rules::Guest for PromqlPlugin {
 
 impl query::Guest for PromqlPlugin {
     fn instant(expr: String, at_ms: i64) -> Result<query::QueryResult, query::QueryError> {
-        let expr = parser::parse(&expr).map_err(query::QueryError::BadData)?;
-        let evaluation = with_rules(|rules| rules.engine().instant(&expr, at_ms, &mut HostStore))
-            .map_err(query::QueryError::Execution)?
-            .map_err(|e| match e {
-                EvalError::Unsupported(_) => query::QueryError::BadData(e.to_string()),
-                EvalError::Query(_) | EvalError::Source(_) => {
-                    query::QueryError::Execution(e.to_string())
-                }
-            })?;
+        let evaluation = with_rules(|rules| {
+            let engine = rules.engine();
+            let expr = engine.parse(&expr).map_err(query::QueryError::BadData)?;
+            engine
+                .instant(&expr, at_ms, &mut HostStore)
+                .map_err(|e| match e {
+                    EvalError::Unsupported(_) => query::QueryError::BadData(e.to_string()),
+                    EvalError::Query(_) | EvalError::Source(_) => {
+                        query::QueryError::Execution(e.to_string())
+                    }
+                })
+        })
+        .map_err(query::QueryError::Execution)??;
         let (mut warnings, mut infos) = (Vec::new(), Vec::new());
         for a in evaluation.annotations {
             match a.severity {
@@ -239,6 +241,58 @@ mod tests {
             out[0].outcome
         );
         assert_eq!(out[1].outcome.as_ref().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn query_settings_come_from_the_config() {
+        // Subquery steps without a step are the evaluation interval: multiples of it in
+        // (t - 3m, t], or [t - 3m, t] in 2.x mode.
+        let cases = [
+            ("null", "count_over_time(vector(1)[3m:])", Ok(3.0)),
+            (
+                r#"{"evaluation_interval": "30s"}"#,
+                "count_over_time(vector(1)[3m:])",
+                Ok(6.0),
+            ),
+            (
+                r#"{"evaluation_interval": "30s", "compat": 2}"#,
+                "count_over_time(vector(1)[3m:])",
+                Ok(7.0),
+            ),
+            (
+                r#"{"compat": 2}"#,
+                "holt_winters(vector(1)[3m:], 0.5, 0.5)",
+                Ok(1.0),
+            ),
+            (r#"{"compat": 2}"#, "{\"up\"}", Err("unexpected string")),
+            (
+                "{}",
+                "sort_by_label(vector(1), \"a\")",
+                Err("is not enabled"),
+            ),
+            (
+                r#"{"experimental_functions": true}"#,
+                "scalar(sort_by_label(vector(1), \"a\"))",
+                Ok(1.0),
+            ),
+        ];
+        for (config, expr, want) in cases {
+            PromqlPlugin::init(config.into()).unwrap();
+            let got = PromqlPlugin::instant(expr.into(), 600_000);
+            match (got, want) {
+                (Ok(r), Ok(want)) => match r.value {
+                    query::QueryValue::Scalar(v) => assert_eq!(v, want, "{config} {expr}"),
+                    query::QueryValue::Vector(v) => {
+                        assert_eq!(v[0].value, want, "{config} {expr}")
+                    }
+                    other => panic!("{config} {expr}: {other:?}"),
+                },
+                (Err(query::QueryError::BadData(m)), Err(want)) => {
+                    assert!(m.contains(want), "{config} {expr}: {m}")
+                }
+                (got, want) => panic!("{config} {expr}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 
     #[test]

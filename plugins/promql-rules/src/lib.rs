@@ -7,9 +7,11 @@
 //!
 //! - [`engine`]: PromQL with Prometheus' semantics over any [`engine::Source`] of series; no
 //!   WIT types, so it is tested natively (and could serve `/api/v1/query` too);
+//! - [`parse`]: query text to tree, in the dialect of the Prometheus release the engine follows;
 //! - [`rules`]: recording-rule groups on top of the engine;
 //! - `component`: the generated bindings and the conversions at the boundary.
 
 mod component;
 pub mod engine;
+pub mod parse;
 pub mod rules;

@@ -2,11 +2,13 @@
 //!
 //! Every `*.test` file in the repository's sibling `shared/conformance/promql/` folder is
 //! parsed and each `eval` case run as Prometheus' `promqltest` runs it (with its engine
-//! settings: delayed name removal on, 5m lookback, 1m default subquery step). A case is skipped
-//! only for a reason listed in `conformance/skips.rs`; any other case that does not pass fails
-//! this test. Run with `--nocapture` to see the table of passed, failed and skipped cases
-//! (`CONFORMANCE_VERBOSE=1` lists each skipped case); `PROMQL_CONFORMANCE_DIR` overrides where
-//! the files are.
+//! settings: delayed name removal and experimental functions on, 5m lookback, 1m default
+//! subquery step). A case is skipped only for a reason listed in `conformance/skips.rs`; any
+//! other case that does not pass fails this test, including an expression our parser refuses
+//! where Prometheus' parses it (unless skips.rs lists it by file and line, with why). Every
+//! run writes the table of passed, failed and skipped cases, and the counts per reason, to
+//! stderr (`CONFORMANCE_VERBOSE=1` lists each skipped case); `PROMQL_CONFORMANCE_DIR`
+//! overrides where the files are.
 
 #[path = "conformance/run.rs"]
 mod run;
@@ -18,6 +20,8 @@ mod skips;
 mod storage;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use promql_rules::engine::{Engine, Options};
@@ -25,14 +29,19 @@ use promql_rules::engine::{Engine, Options};
 use script::Command;
 use storage::Storage;
 
+/// Why a case failed, for the summary.
+const PARSE_REFUSED: &str = "parse error where Prometheus parses (not listed in skips.rs)";
+const PARSE_MESSAGE: &str = "parse error, not the one expected";
+const EVALUATION: &str = "evaluation differs from Prometheus'";
+
 #[derive(Default)]
 struct FileReport {
     passed: usize,
-    failed: Vec<String>,
+    failed: Vec<(&'static str, String)>,
     skipped: Vec<(&'static str, String)>,
 }
 
-fn run_file(engine: &Engine, text: &str) -> Result<FileReport, String> {
+fn run_file(engine: &Engine, file: &str, text: &str) -> Result<FileReport, String> {
     let mut report = FileReport::default();
     let mut storage = Storage::default();
     for command in script::parse(text)? {
@@ -47,20 +56,29 @@ fn run_file(engine: &Engine, text: &str) -> Result<FileReport, String> {
                 storage.native.extend(load.native);
             }
             Command::Eval(eval) => {
-                let parsed = promql_parser::parser::parse(&eval.query);
-                if let Some(skip) = skips::reason(&eval, &parsed, &storage) {
+                let parsed = engine.parse(&eval.query);
+                if let Some(skip) = skips::reason(file, &eval, &parsed, &storage) {
                     report.skipped.push((
                         skip.reason,
                         format!("line {}: {} {}", eval.line, eval.query, skip.detail),
                     ));
                     continue;
                 }
-                let expr = parsed.expect("skips cover parse errors");
-                match run::run(engine, &mut storage, &eval, &expr) {
+                // A parse error passes only where the case expects an error like it.
+                let outcome = match (parsed, &eval.fail) {
+                    (Err(e), Some(m)) if m.matches(&e) => Ok(()),
+                    (Err(e), Some(_)) => Err((PARSE_MESSAGE, e)),
+                    (Err(e), None) => Err((PARSE_REFUSED, e)),
+                    (Ok(expr), _) => {
+                        run::run(engine, &mut storage, &eval, &expr).map_err(|e| (EVALUATION, e))
+                    }
+                };
+                match outcome {
                     Ok(()) => report.passed += 1,
-                    Err(e) => report
-                        .failed
-                        .push(format!("line {}: {}\n      {e}", eval.line, eval.query)),
+                    Err((kind, e)) => report.failed.push((
+                        kind,
+                        format!("line {}: {}\n      {e}", eval.line, eval.query),
+                    )),
                 }
             }
         }
@@ -94,12 +112,17 @@ fn prometheus_promql_test_scripts() {
 
     let engine = Engine::new(Options {
         delayed_name_removal: true,
+        experimental_functions: true,
         ..Options::default()
     });
     let mut totals = (0, 0, 0);
-    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut skip_reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut fail_reasons: BTreeMap<&str, usize> = BTreeMap::new();
     let mut failures = Vec::new();
-    println!(
+    let verbose = std::env::var_os("CONFORMANCE_VERBOSE").is_some();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "{:<28} {:>7} {:>7} {:>8}",
         "file", "passed", "failed", "skipped"
     );
@@ -110,8 +133,9 @@ fn prometheus_promql_test_scripts() {
             .to_string_lossy()
             .to_string();
         let text = std::fs::read_to_string(path).expect("readable test file");
-        let report = run_file(&engine, &text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        println!(
+        let report = run_file(&engine, &name, &text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let _ = writeln!(
+            out,
             "{name:<28} {:>7} {:>7} {:>8}",
             report.passed,
             report.failed.len(),
@@ -120,30 +144,40 @@ fn prometheus_promql_test_scripts() {
         totals.0 += report.passed;
         totals.1 += report.failed.len();
         totals.2 += report.skipped.len();
-        for (reason, _) in &report.skipped {
-            *reasons.entry(reason).or_default() += 1;
-        }
-        failures.extend(report.failed.into_iter().map(|f| format!("{name} {f}")));
-        if std::env::var_os("CONFORMANCE_VERBOSE").is_some() {
-            for (reason, case) in &report.skipped {
-                println!("    skipped ({reason}): {case}");
+        for (reason, case) in &report.skipped {
+            *skip_reasons.entry(reason).or_default() += 1;
+            if verbose {
+                let _ = writeln!(out, "    skipped ({reason}): {case}");
             }
         }
+        for (kind, case) in report.failed {
+            *fail_reasons.entry(kind).or_default() += 1;
+            failures.push(format!("{name} {case}"));
+        }
     }
-    println!(
+    let _ = writeln!(
+        out,
         "{:<28} {:>7} {:>7} {:>8}",
         "total", totals.0, totals.1, totals.2
     );
-    println!("\nskipped by reason:");
-    for (reason, n) in &reasons {
-        println!("  {n:>4}  {reason}");
-    }
-    if !failures.is_empty() {
-        println!("\nfailures:");
-        for f in &failures {
-            println!("  {f}");
+    for (title, reasons) in [
+        ("failed by reason", &fail_reasons),
+        ("skipped by reason", &skip_reasons),
+    ] {
+        let _ = writeln!(out, "\n{title}:");
+        for (reason, n) in reasons.iter() {
+            let _ = writeln!(out, "  {n:>4}  {reason}");
         }
     }
+    if !failures.is_empty() {
+        let _ = writeln!(out, "\nfailures:");
+        for f in &failures {
+            let _ = writeln!(out, "  {f}");
+        }
+    }
+    // Straight to the process' stderr: the test harness captures `println!`, and CI logs
+    // should show the counts of every run, not only of failed ones.
+    let _ = std::io::stderr().write_all(out.as_bytes());
     assert!(
         failures.is_empty(),
         "{} conformance cases failed (see the list above)",

@@ -6,6 +6,8 @@
 //! relabels batches of label sets exactly as Prometheus' `relabel.Process` does. Everything but
 //! `component` is plain Rust on its own label type ([`LabelSet`]), so the semantics are tested
 //! natively; `component` only moves strings between the generated WIT types and that type.
+//! Reading and validating rules (`relabel-config`) and Prometheus' regex dialect (`promregex`)
+//! are shared with the host and live in `common/`.
 //!
 //! Built as a component (no WASI imports), from the workspace root:
 //! ```text
@@ -18,8 +20,6 @@ mod case;
 mod component;
 mod config;
 mod labels;
-mod literals;
-mod pattern;
 mod rules;
 mod template;
 

@@ -9,10 +9,11 @@
 //! later versions walk their label builder instead, which visits labels added by earlier rules
 //! after the original ones (the two differ only when two labels map to one name).
 
-use regex::CaptureLocations;
+use promregex::CaptureLocations;
+use relabel_config::{is_valid_label_name, Action, RelabelConfig};
 
 use crate::case;
-use crate::config::{parse_rules, Action, ConfigError, RelabelConfig};
+use crate::config::{parse_rules, ConfigError};
 use crate::labels::LabelSet;
 use crate::template::Template;
 
@@ -151,7 +152,7 @@ impl Rule {
         };
         // The target is checked after expansion: a template may expand to an invalid name, and
         // then the rule does nothing.
-        if !plugin_sdk::is_valid_label_name(name) {
+        if !is_valid_label_name(name) {
             return;
         }
         // An empty replacement deletes the target, as `set` does.

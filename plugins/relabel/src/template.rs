@@ -10,13 +10,11 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
-
-use crate::pattern::{Groups, Pattern};
+use promregex::{Groups, Pattern};
 
 /// Go's `unicode.IsLetter || unicode.IsDigit` for characters outside ASCII.
-static NAME_CHAR: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[\p{L}\p{Nd}]$").expect("static regex"));
+static NAME_CHAR: LazyLock<Pattern> =
+    LazyLock::new(|| Pattern::new(r"[\p{L}\p{Nd}]").expect("static regex"));
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Part {

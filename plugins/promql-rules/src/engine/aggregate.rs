@@ -135,7 +135,7 @@ pub(crate) fn eval(ev: &mut Evaluator, a: &AggregateExpr, at: Step) -> Result<Va
             },
             None => return Err(type_error("count_values", "none")),
         };
-        if label.is_empty() {
+        if !ev.opts.compat.valid_label_name(&label) {
             return Err(EvalError::Query(format!(
                 "invalid label name {}",
                 go_quote(&label)

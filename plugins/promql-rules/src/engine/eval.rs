@@ -15,7 +15,7 @@ use super::notes::Notes;
 use super::numeric::{FastMap, FastSet};
 use super::prefetch::{offset_ms, Prefetched, QueryFrame, Selection, StoredSeries};
 use super::value::{is_stale_marker, Point, RangeSeries, Sample, Value};
-use super::{aggregate, binary, functions, EvalError, Options};
+use super::{aggregate, binary, functions, too_deep, EvalError, Options, MAX_DEPTH};
 
 /// Where an evaluation happens.
 #[derive(Clone, Copy, Debug)]
@@ -36,10 +36,23 @@ pub(crate) struct Evaluator<'a> {
     pub notes: Notes,
     /// What a selector the prefetch did not see selects.
     pub empty: Selection,
+    /// How many `eval` calls are under way, to refuse a tree deeper than [`MAX_DEPTH`] (plus
+    /// its leaves) rather than overflow the stack.
+    pub depth: usize,
 }
 
 impl Evaluator<'_> {
     pub fn eval(&mut self, expr: &Expr, at: Step) -> Result<Value, EvalError> {
+        if self.depth > MAX_DEPTH {
+            return Err(EvalError::Query(too_deep(MAX_DEPTH)));
+        }
+        self.depth += 1;
+        let value = self.eval_node(expr, at);
+        self.depth -= 1;
+        value
+    }
+
+    fn eval_node(&mut self, expr: &Expr, at: Step) -> Result<Value, EvalError> {
         match expr {
             Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
             Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
@@ -105,7 +118,7 @@ impl Evaluator<'_> {
     /// A range selector on its own (the result of an instant query such as `x[5m]`).
     fn matrix_selector(&self, ms: &MatrixSelector, t: i64) -> Vec<RangeSeries> {
         let end = self.reference_time(&ms.vs.at, t) - offset_ms(&ms.vs.offset);
-        let start = end - ms.range.as_millis() as i64;
+        let start = end - ms.range.as_millis() as i64 - self.frame.compat.left_closed_ms();
         let mut out = Vec::new();
         for s in self.series_of(&ms.vs).iter() {
             let mut points = Vec::new();
@@ -122,10 +135,10 @@ impl Evaluator<'_> {
     }
 
     /// Evaluates the inner expression at the subquery's steps: multiples of its step within
-    /// `(end - range, end]`.
+    /// `(end - range, end]` (`[end - range, end]` in 2.x mode).
     pub fn subquery(&mut self, sq: &SubqueryExpr, t: i64) -> Result<Vec<RangeSeries>, EvalError> {
         let end = self.reference_time(&sq.at, t) - offset_ms(&sq.offset);
-        let range = sq.range.as_millis() as i64;
+        let range = sq.range.as_millis() as i64 + self.frame.compat.left_closed_ms();
         let interval = match sq.step {
             Some(step) if !step.is_zero() => step.as_millis() as i64,
             _ => self.opts.no_step_subquery_interval_ms,

@@ -299,12 +299,13 @@ fn label_replace(ev: &mut Evaluator, args: &[&Expr], at: Step) -> Result<Value, 
     let replacement = string_arg(args[2])?;
     let src = string_arg(args[3])?;
     let pattern = string_arg(args[4])?;
-    let regex = Regex::new(&format!("^(?s:{pattern})$")).map_err(|_| {
+    let compat = ev.opts.compat;
+    let regex = Regex::new(&compat.anchored_regex(&pattern)).map_err(|_| {
         EvalError::Query(format!(
             "invalid regular expression in label_replace(): {pattern}"
         ))
     })?;
-    if dst.is_empty() {
+    if !compat.valid_label_name(&dst) {
         return Err(EvalError::Query(format!(
             "invalid destination label name in label_replace(): {dst}"
         )));
@@ -333,12 +334,13 @@ fn label_join(ev: &mut Evaluator, args: &[&Expr], at: Step) -> Result<Value, Eva
         .iter()
         .map(|a| string_arg(a))
         .collect::<Result<Vec<_>, _>>()?;
-    if let Some(bad) = srcs.iter().find(|s| s.is_empty()) {
+    let compat = ev.opts.compat;
+    if let Some(bad) = srcs.iter().find(|s| !compat.valid_label_name(s)) {
         return Err(EvalError::Query(format!(
             "invalid source label name in label_join(): {bad}"
         )));
     }
-    if dst.is_empty() {
+    if !compat.valid_label_name(&dst) {
         return Err(EvalError::Query(format!(
             "invalid destination label name in label_join(): {dst}"
         )));

@@ -52,6 +52,15 @@ pub(crate) use numeric::{FastMap, FastSet};
 use prefetch::{prefetch, QueryFrame};
 pub use prefetch::{selector_matchers, SelectCache};
 
+/// How deep an expression tree may be, leaves aside: the evaluator recurses once per level,
+/// in a WebAssembly stack of well under a MiB. `crate::parse` refuses text nested beyond
+/// two thirds of this up front, which keeps every tree it builds within it.
+pub const MAX_DEPTH: usize = 150;
+
+pub(crate) fn too_deep(limit: usize) -> String {
+    format!("query is nested too deeply (over {limit} levels)")
+}
+
 /// Why an evaluation failed.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum EvalError {
@@ -66,6 +75,75 @@ pub enum EvalError {
     Unsupported(String),
 }
 
+/// Which Prometheus release's PromQL to follow where 2.x and 3.x differ (the 3.0 migration
+/// guide's PromQL section and the UTF-8 names of its "Miscellaneous"):
+///
+/// - range selectors, subqueries and the lookback window include a sample exactly at their
+///   left edge in 2.x (`[t - range, t]`), not in 3.x (`(t - range, t]`);
+/// - a regex matcher's or `label_replace`'s `.` matches a newline in 3.x only;
+/// - `holt_winters` is 2.x's name for 3.x's experimental `double_exponential_smoothing`;
+/// - quoted (UTF-8) metric and label names (`{"a.b"}`, `by ("a.b")`) and label names outside
+///   `[a-zA-Z_][a-zA-Z0-9_]*` (in `label_replace`, `label_join`, `count_values`, rule labels)
+///   are 3.x's; 2.x refuses them;
+/// - 2.x mode is 2.42's function set, without the functions and aggregations added since
+///   (`limitk`, `sort_by_label`, `mad_over_time`, …);
+/// - 2.42 had no PromQL warnings or infos (annotations came in 2.46), so 2.x mode returns
+///   none;
+/// - `rate`/`increase`/`delta` extrapolation: 2.42 limits the extrapolation to a counter's
+///   zero point before deciding whether to extrapolate to the window's start at all; 3.x
+///   decides first (Prometheus #13725), which changes results when the zero point lies
+///   between half a sample interval and 1.1 of one before the first sample.
+///
+/// Not followed, with why: Kahan summation in `sum`, `avg`, `avg_over_time` (2.50–3.0) only
+/// moves the last digits, and one summation keeps the code single; durations and numbers
+/// being interchangeable (`x[300]`, `time() - 1h`, accepted since 3.0) and numbers with `_`
+/// (accepted since 2.53) are decided by promql-parser's lexer, which accepts the first and
+/// refuses the second in both modes; `le`/`quantile` label normalisation is done at ingestion
+/// (the scrape side), not by the query language.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compat {
+    /// Prometheus 2.42.
+    V2,
+    /// Prometheus 3 (the release of the conformance tests in `shared/conformance/promql`).
+    #[default]
+    V3,
+}
+
+impl Compat {
+    /// How much further back than `t - range` (or `t - lookback`) a window reaches, in ms:
+    /// timestamps are whole milliseconds, so the closed `[t - range, t]` is `(t - range - 1, t]`.
+    pub(crate) fn left_closed_ms(self) -> i64 {
+        match self {
+            Compat::V2 => 1,
+            Compat::V3 => 0,
+        }
+    }
+
+    /// Whether `name` may be a label name: any non-empty UTF-8 in 3.x, the legacy character
+    /// set in 2.x (`model.LabelName.IsValid`).
+    pub fn valid_label_name(self, name: &str) -> bool {
+        match self {
+            Compat::V3 => !name.is_empty(),
+            Compat::V2 => {
+                let mut chars = name.chars();
+                chars
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            }
+        }
+    }
+
+    /// A regex as the release compiles a PromQL regex: fully anchored, and with `.` matching
+    /// newlines in 3.x only.
+    pub fn anchored_regex(self, pattern: &str) -> String {
+        match self {
+            Compat::V2 => format!("^(?:{pattern})$"),
+            Compat::V3 => format!("^(?s:{pattern})$"),
+        }
+    }
+}
+
 /// Evaluation settings; the defaults are Prometheus'.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -78,6 +156,12 @@ pub struct Options {
     /// The step of a subquery written without one (`expr[1h:]`): Prometheus uses the global
     /// evaluation interval.
     pub no_step_subquery_interval_ms: i64,
+    /// The release whose semantics to follow where 2.x and 3.x differ.
+    pub compat: Compat,
+    /// Allow Prometheus 3's experimental functions and aggregations (its
+    /// `promql-experimental-functions` feature flag, off by default, on in its conformance
+    /// tests); 2.x mode has none.
+    pub experimental_functions: bool,
 }
 
 impl Default for Options {
@@ -86,6 +170,8 @@ impl Default for Options {
             lookback_delta_ms: 5 * 60 * 1000,
             delayed_name_removal: false,
             no_step_subquery_interval_ms: 60 * 1000,
+            compat: Compat::V3,
+            experimental_functions: false,
         }
     }
 }
@@ -105,6 +191,23 @@ pub struct Engine {
 impl Engine {
     pub fn new(opts: Options) -> Engine {
         Engine { opts }
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Parses `text` in this engine's dialect ([`crate::parse::parse`]).
+    pub fn parse(&self, text: &str) -> Result<Expr, String> {
+        crate::parse::parse(text, &self.opts)
+    }
+
+    /// What the evaluation raised, as the release reports it: 2.42 had no annotations.
+    fn annotations(&self, notes: Notes) -> Vec<Annotation> {
+        match self.opts.compat {
+            Compat::V2 => Vec::new(),
+            Compat::V3 => notes.finish(),
+        }
     }
 
     /// Evaluates `expr` at `t_ms`. Cost: one `select` per selector, then O(samples read) for
@@ -147,7 +250,7 @@ impl Engine {
         };
         Ok(Evaluation {
             value,
-            annotations: ev.notes.finish(),
+            annotations: self.annotations(ev.notes),
         })
     }
 
@@ -216,7 +319,7 @@ impl Engine {
         }
         Ok(Evaluation {
             value: Value::Matrix(self.finish_matrix(series)?),
-            annotations: ev.notes.finish(),
+            annotations: self.annotations(ev.notes),
         })
     }
 
@@ -232,7 +335,8 @@ impl Engine {
         let frame = QueryFrame {
             start,
             end,
-            lookback_ms: self.opts.lookback_delta_ms,
+            lookback_ms: self.opts.lookback_delta_ms + self.opts.compat.left_closed_ms(),
+            compat: self.opts.compat,
         };
         Ok(Evaluator {
             opts: &self.opts,
@@ -241,6 +345,7 @@ impl Engine {
             data: prefetch(expr, frame, source, cache)?,
             notes: Notes::default(),
             empty: Default::default(),
+            depth: 0,
         })
     }
 

@@ -17,7 +17,7 @@ use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelect
 
 use super::labels::{Interner, Labels, METRIC_NAME};
 use super::source::{CompiledMatchers, MatchOp, Matcher, Series, Source};
-use super::EvalError;
+use super::{too_deep, Compat, EvalError, MAX_DEPTH};
 
 /// The series one selector selected, in label order, their samples in two columns shared by
 /// all of them: a step walks the series one after the other, and contiguous data keeps that
@@ -139,7 +139,11 @@ impl SelectCache {
 pub(crate) struct QueryFrame {
     pub start: i64,
     pub end: i64,
+    /// How far back an instant selector looks, its left edge excluded: the lookback delta,
+    /// one more in 2.x mode ([`super::Compat::left_closed_ms`]).
     pub lookback_ms: i64,
+    /// Whose semantics: window edges and regex flags.
+    pub compat: Compat,
 }
 
 impl QueryFrame {
@@ -230,29 +234,40 @@ pub(crate) fn prefetch(
         cache,
         out: HashMap::new(),
     };
-    walker.walk(expr, Enclosing::default())?;
+    walker.walk(expr, Enclosing::default(), 0)?;
     Ok(walker.out)
 }
 
 impl Walker<'_> {
-    fn walk(&mut self, expr: &Expr, enclosing: Enclosing) -> Result<(), EvalError> {
+    fn walk(&mut self, expr: &Expr, enclosing: Enclosing, depth: usize) -> Result<(), EvalError> {
+        if depth > MAX_DEPTH {
+            return Err(EvalError::Query(too_deep(MAX_DEPTH)));
+        }
+        let depth = depth + 1;
         match expr {
             Expr::VectorSelector(vs) => self.fetch(vs, 0, enclosing),
-            Expr::MatrixSelector(ms) => self.fetch(&ms.vs, ms.range.as_millis() as i64, enclosing),
-            Expr::Subquery(sq) => self.walk(&sq.expr, self.enter(sq, enclosing)),
+            Expr::MatrixSelector(ms) => {
+                let range = ms.range.as_millis() as i64 + self.frame.compat.left_closed_ms();
+                self.fetch(&ms.vs, range, enclosing)
+            }
+            Expr::Subquery(sq) => self.walk(&sq.expr, self.enter(sq, enclosing), depth),
             Expr::Aggregate(a) => {
                 if let Some(param) = &a.param {
-                    self.walk(param, enclosing)?;
+                    self.walk(param, enclosing, depth)?;
                 }
-                self.walk(&a.expr, enclosing)
+                self.walk(&a.expr, enclosing, depth)
             }
-            Expr::Unary(u) => self.walk(&u.expr, enclosing),
+            Expr::Unary(u) => self.walk(&u.expr, enclosing, depth),
             Expr::Binary(b) => {
-                self.walk(&b.lhs, enclosing)?;
-                self.walk(&b.rhs, enclosing)
+                self.walk(&b.lhs, enclosing, depth)?;
+                self.walk(&b.rhs, enclosing, depth)
             }
-            Expr::Paren(p) => self.walk(&p.expr, enclosing),
-            Expr::Call(c) => c.args.args.iter().try_for_each(|a| self.walk(a, enclosing)),
+            Expr::Paren(p) => self.walk(&p.expr, enclosing, depth),
+            Expr::Call(c) => c
+                .args
+                .args
+                .iter()
+                .try_for_each(|a| self.walk(a, enclosing, depth)),
             Expr::NumberLiteral(_) | Expr::StringLiteral(_) => Ok(()),
             Expr::Extension(_) => Err(EvalError::Unsupported("extension expressions".into())),
         }
@@ -260,7 +275,7 @@ impl Walker<'_> {
 
     fn enter(&self, sq: &SubqueryExpr, outer: Enclosing) -> Enclosing {
         let offset = offset_ms(&sq.offset);
-        let range = sq.range.as_millis() as i64;
+        let range = sq.range.as_millis() as i64 + self.frame.compat.left_closed_ms();
         match &sq.at {
             Some(at) => Enclosing {
                 offset,
@@ -307,7 +322,15 @@ impl Walker<'_> {
         start -= offset;
         end -= offset;
 
-        let matchers = selector_matchers(vs)?;
+        let mut matchers = selector_matchers(vs)?;
+        if self.frame.compat == Compat::V2 {
+            // The store anchors regexes as 3.x does, `.` matching newlines; 2.x's does not.
+            for m in &mut matchers {
+                if matches!(m.op, MatchOp::Regex | MatchOp::NotRegex) {
+                    m.value = format!("(?-s:{})", m.value);
+                }
+            }
+        }
         let series = match self.cache.get(&matchers, start, end) {
             Some(series) => series,
             None => {

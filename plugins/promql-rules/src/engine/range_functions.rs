@@ -16,17 +16,31 @@ use super::labels::METRIC_NAME;
 use super::numeric::{kahan_inc, quantile};
 use super::prefetch::{offset_ms, Selection, StoredSeries};
 use super::value::{is_stale_marker, Point, RangeSeries, Sample, Value};
-use super::EvalError;
+use super::{Compat, EvalError};
 
-/// The window a step reads: `(start, end]`, in ms, and the evaluation time.
+/// The window a step reads: `(from, end]`, in ms, and the evaluation time. `start` is
+/// `end` minus the range, what `rate` extrapolates to; `from` is `start`, or 1 ms before it in
+/// 2.x mode, whose windows are closed on the left.
 #[derive(Clone, Copy)]
 struct Window {
     t: i64,
+    from: i64,
     start: i64,
     end: i64,
+    compat: Compat,
 }
 
 impl Window {
+    fn new(t: i64, start: i64, end: i64, compat: Compat) -> Window {
+        Window {
+            t,
+            from: start - compat.left_closed_ms(),
+            start,
+            end,
+            compat,
+        }
+    }
+
     fn range_secs(&self) -> f64 {
         (self.end - self.start) as f64 / 1000.0
     }
@@ -130,11 +144,7 @@ pub(crate) fn eval(
             let start = end - ms.range.as_millis() as i64;
             (
                 Input::Stored(ev.series_of(&ms.vs)),
-                Window {
-                    t: at.t,
-                    start,
-                    end,
-                },
+                Window::new(at.t, start, end, ev.frame.compat),
             )
         }
         Expr::Subquery(sq) => {
@@ -143,11 +153,7 @@ pub(crate) fn eval(
             computed = ev.subquery(sq, at.t)?;
             (
                 Input::Computed(computed),
-                Window {
-                    t: at.t,
-                    start,
-                    end,
-                },
+                Window::new(at.t, start, end, ev.frame.compat),
             )
         }
         other => {
@@ -175,13 +181,13 @@ pub(crate) fn eval(
                 (
                     series.metric,
                     false,
-                    scratch.stored(series, win.start, win.end),
+                    scratch.stored(series, win.from, win.end),
                 )
             }
             Input::Computed(c) => (
                 &c[i].metric,
                 c[i].drop_name,
-                scratch.points(&c[i].points, win.start, win.end),
+                scratch.points(&c[i].points, win.from, win.end),
             ),
         };
         if samples.is_empty() {
@@ -343,17 +349,22 @@ fn extrapolated_rate(s: Samples, win: Window, is_counter: bool, is_rate: bool) -
     let sampled = (last_t - first_t) as f64 / 1000.0;
     let average_interval = sampled / (s.len() - 1) as f64;
     let threshold = average_interval * 1.1;
+    // A counter's zero point limits the extrapolation to the start: after deciding whether to
+    // extrapolate all the way in 3.x, before it in 2.42.
+    let to_zero = (is_counter && result > 0.0 && first >= 0.0).then(|| sampled * (first / result));
+    let limit_to_zero = |to_start: &mut f64| {
+        if let Some(z) = to_zero.filter(|z| z < to_start) {
+            *to_start = z;
+        }
+    };
+    if win.compat == Compat::V2 {
+        limit_to_zero(&mut to_start);
+    }
     if to_start >= threshold {
         to_start = average_interval / 2.0;
     }
-    if is_counter {
-        let mut to_zero = to_start;
-        if result > 0.0 && first >= 0.0 {
-            to_zero = sampled * (first / result);
-        }
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
+    if win.compat == Compat::V3 {
+        limit_to_zero(&mut to_start);
     }
     if to_end >= threshold {
         to_end = average_interval / 2.0;
@@ -525,22 +536,14 @@ mod tests {
             (60_000, 6.0),
         ]);
         let p = samples(&c);
-        let win = Window {
-            t: 60_000,
-            start: 0,
-            end: 60_000,
-        };
+        let win = Window::new(60_000, 0, 60_000, Compat::V3);
         // Increase 5 over 50s, extrapolated 10s to the start (below 110% of 10s): 6 over 60s.
         assert_eq!(extrapolated_rate(p, win, true, false), Some(6.0));
         assert_eq!(extrapolated_rate(p, win, true, true), Some(0.1));
         // A counter is not extrapolated below zero: from 1 at 10s, zero is at 0s anyway.
         let c = cols(&[(30_000, 1.0), (40_000, 3.0)]);
         let p = samples(&c);
-        let win = Window {
-            t: 40_000,
-            start: 0,
-            end: 40_000,
-        };
+        let win = Window::new(40_000, 0, 40_000, Compat::V3);
         // To start 30s > 11s, so half an interval (5s); zero point 5s back: increase 2*15/10.
         assert_eq!(
             extrapolated_rate(p, win, true, false),
@@ -554,6 +557,29 @@ mod tests {
     }
 
     #[test]
+    fn prometheus_2_limits_to_the_zero_point_before_the_threshold() {
+        // 1 at 30s, 2 at 40s in (0s, 40s]: 30s to the start (over 1.1 intervals), zero point
+        // 10s back. 3.x extrapolates half an interval (5s), 2.42 to the zero point (10s).
+        let c = cols(&[(30_000, 1.0), (40_000, 2.0)]);
+        let p = samples(&c);
+        let cases = [
+            (Compat::V3, true, 1.5),
+            (Compat::V2, true, 2.0),
+            // A gauge has no zero point: both extrapolate half an interval.
+            (Compat::V2, false, 1.5),
+            (Compat::V3, false, 1.5),
+        ];
+        for (compat, counter, want) in cases {
+            let win = Window::new(40_000, 0, 40_000, compat);
+            assert_eq!(
+                extrapolated_rate(p, win, counter, false),
+                Some(want),
+                "{compat:?} counter={counter}"
+            );
+        }
+    }
+
+    #[test]
     fn counter_resets() {
         let c = cols(&[(0, 5.0), (1000, 1.0), (2000, 3.0)]);
         let p = samples(&c);
@@ -561,11 +587,7 @@ mod tests {
             ts: &p.ts[..2],
             vs: &p.vs[..2],
         };
-        let win = Window {
-            t: 2000,
-            start: -1,
-            end: 2000,
-        };
+        let win = Window::new(2000, -1, 2000, Compat::V3);
         assert_eq!(reduce("resets", p, &[], win).unwrap(), Some(1.0));
         assert_eq!(instant_value(p, true), Some(2.0));
         assert_eq!(instant_value(first_two, true), Some(1.0));
@@ -576,11 +598,7 @@ mod tests {
     fn over_time_reductions() {
         let c = cols(&[(0, 3.0), (1000, f64::NAN), (2000, 1.0), (3000, 3.0)]);
         let p = samples(&c);
-        let win = Window {
-            t: 3000,
-            start: -1,
-            end: 3000,
-        };
+        let win = Window::new(3000, -1, 3000, Compat::V3);
         let cases = [
             ("max_over_time", 3.0),
             ("min_over_time", 1.0),

@@ -140,3 +140,133 @@ fn source_errors_fail_the_query() {
         .unwrap_err();
     assert_eq!(err.to_string(), "expanding series: over budget");
 }
+
+#[test]
+fn each_release_draws_window_edges_and_regexes_its_own_way() {
+    let data = || {
+        Memory(
+            vec![
+                (
+                    Labels::from_pairs(&[("__name__", "w")]),
+                    vec![(0, 1.0), (60_000, 2.0), (120_000, 3.0)],
+                ),
+                (
+                    Labels::from_pairs(&[("__name__", "nl"), ("v", "a\nb")]),
+                    vec![(0, 1.0)],
+                ),
+            ],
+            0,
+        )
+    };
+    let run = |compat: Compat, query: &str, t: i64| -> String {
+        let engine = Engine::new(Options {
+            compat,
+            ..Options::default()
+        });
+        let expr = engine.parse(query).unwrap();
+        let got = engine.instant(&expr, t, &mut data()).unwrap();
+        let values = match got.value {
+            Value::Vector(v) => v
+                .iter()
+                .map(|s| format!("{} {}", s.metric, s.value))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            other => format!("{other:?}"),
+        };
+        format!("{values}; {} notes", got.annotations.len())
+    };
+    // (query, time, 2.x answer, 3.x answer)
+    let cases = [
+        (
+            "count_over_time(w[1m])",
+            120_000,
+            "{} 2; 0 notes",
+            "{} 1; 0 notes",
+        ),
+        (
+            "count_over_time(w[2m:1m])",
+            120_000,
+            "{} 3; 0 notes",
+            "{} 2; 0 notes",
+        ),
+        (
+            "count_over_time(w[2m:1m])",
+            150_000,
+            "{} 2; 0 notes",
+            "{} 2; 0 notes",
+        ),
+        ("w", 420_000, "{__name__=\"w\"} 3; 0 notes", "; 0 notes"),
+        (
+            "w",
+            419_999,
+            "{__name__=\"w\"} 3; 0 notes",
+            "{__name__=\"w\"} 3; 0 notes",
+        ),
+        (
+            "timestamp(w offset 1m)",
+            480_000,
+            "{} 120; 0 notes",
+            "; 0 notes",
+        ),
+        ("count(nl{v=~\"a.b\"})", 0, "; 0 notes", "{} 1; 0 notes"),
+        ("count(nl{v!~\"a.b\"})", 0, "{} 1; 0 notes", "; 0 notes"),
+        (
+            "count(nl{v=~\"a[^x]b\"})",
+            0,
+            "{} 1; 0 notes",
+            "{} 1; 0 notes",
+        ),
+        (
+            "label_replace(nl, \"x\", \"y\", \"v\", \"a.b\")",
+            0,
+            "{__name__=\"nl\", v=\"a\\nb\"} 1; 0 notes",
+            "{__name__=\"nl\", v=\"a\\nb\", x=\"y\"} 1; 0 notes",
+        ),
+        (
+            "rate(w[3m])",
+            120_000,
+            "{} 0.016666666666666666; 0 notes",
+            "{} 0.016666666666666666; 1 notes",
+        ),
+    ];
+    for (query, t, v2, v3) in cases {
+        assert_eq!(run(Compat::V2, query, t), v2, "2.x: {query} at {t}");
+        assert_eq!(run(Compat::V3, query, t), v3, "3.x: {query} at {t}");
+    }
+}
+
+#[test]
+fn label_names_follow_the_release() {
+    let cases = [
+        (
+            "label_replace(vector(1), \"a.b\", \"x\", \"\", \"\")",
+            "invalid destination label name in label_replace(): a.b",
+        ),
+        (
+            "label_join(vector(1), \"a-b\", \",\")",
+            "invalid destination label name in label_join(): a-b",
+        ),
+        (
+            "label_join(vector(1), \"a\", \",\", \"1b\")",
+            "invalid source label name in label_join(): 1b",
+        ),
+        (
+            "count_values(\"a b\", vector(1))",
+            "invalid label name \"a b\"",
+        ),
+    ];
+    for (query, v2_error) in cases {
+        for compat in [Compat::V2, Compat::V3] {
+            let engine = Engine::new(Options {
+                compat,
+                ..Options::default()
+            });
+            let expr = engine.parse(query).unwrap();
+            let got = engine.instant(&expr, 0, &mut memory());
+            match compat {
+                Compat::V2 => assert_eq!(got.unwrap_err().to_string(), v2_error, "{query}"),
+                Compat::V3 => assert!(got.is_ok(), "{query}: {got:?}"),
+            }
+        }
+    }
+}

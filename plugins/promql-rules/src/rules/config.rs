@@ -17,19 +17,25 @@
 //!   ],
 //!   "lookback_delta": "5m",
 //!   "evaluation_interval": "1m",
-//!   "delayed_name_removal": false
+//!   "delayed_name_removal": false,
+//!   "compat": 3,
+//!   "experimental_functions": false
 //! }
 //! ```
 //!
-//! Everything has Prometheus' default; with no `groups` the plugin only answers queries. A group's `interval` is
-//! accepted and ignored: the host schedules evaluations. Alerting rules (`alert`) are refused.
+//! Everything has Prometheus' default; with no `groups` the plugin only answers queries. A
+//! group's `interval` is accepted and ignored: the host schedules evaluations. Alerting rules
+//! (`alert`) are refused. `evaluation_interval` is the step of subqueries written without one
+//! (`x[1h:]`), Prometheus' global evaluation interval. `compat` picks the Prometheus release
+//! whose PromQL rules and queries follow, `2` (2.42) or `3` ([`crate::engine::Compat`]); rule
+//! names and labels are validated by that release's rules.
 
 use std::collections::BTreeMap;
 
-use promql_parser::parser::{self, Expr};
+use promql_parser::parser::Expr;
 use serde::Deserialize;
 
-use crate::engine::{parse_duration_ms, Options, METRIC_NAME};
+use crate::engine::{parse_duration_ms, Compat, Options, METRIC_NAME};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
@@ -50,6 +56,10 @@ struct RawConfig {
     evaluation_interval: Option<String>,
     #[serde(default)]
     delayed_name_removal: bool,
+    #[serde(default)]
+    compat: Option<u8>,
+    #[serde(default)]
+    experimental_functions: bool,
 }
 
 #[derive(Deserialize)]
@@ -105,8 +115,21 @@ impl Config {
     pub fn from_json(text: &str) -> Result<Config, ConfigError> {
         let raw: RawConfig =
             serde_json::from_str(text).map_err(|e| ConfigError::Json(e.to_string()))?;
+        let compat = match raw.compat {
+            None | Some(3) => Compat::V3,
+            Some(2) => Compat::V2,
+            Some(_) => return Err(invalid("compat", "must be 2 or 3")),
+        };
+        if compat == Compat::V2 && raw.experimental_functions {
+            return Err(invalid(
+                "experimental_functions",
+                "Prometheus 2 has no experimental functions (compat 2)",
+            ));
+        }
         let mut options = Options {
             delayed_name_removal: raw.delayed_name_removal,
+            compat,
+            experimental_functions: raw.experimental_functions,
             ..Options::default()
         };
         if let Some(d) = &raw.lookback_delta {
@@ -143,7 +166,7 @@ impl Config {
                     .rules
                     .into_iter()
                     .enumerate()
-                    .map(|(j, r)| rule(&format!("{at}.rules[{j}]"), r))
+                    .map(|(j, r)| rule(&format!("{at}.rules[{j}]"), r, &options))
                     .collect::<Result<_, _>>()?;
                 Ok(GroupConfig {
                     name: g.name,
@@ -165,7 +188,22 @@ fn duration_ms(at: &str, text: &str) -> Result<i64, ConfigError> {
     parse_duration_ms(text).map_err(|e| invalid(at, &e))
 }
 
-fn rule(at: &str, r: RawRule) -> Result<RuleConfig, ConfigError> {
+/// Whether `name` may name a metric: any non-empty UTF-8 in 3.x, `[a-zA-Z_:][a-zA-Z0-9_:]*`
+/// in 2.x (`model.IsValidMetricName`).
+fn valid_metric_name(compat: Compat, name: &str) -> bool {
+    match compat {
+        Compat::V3 => !name.is_empty(),
+        Compat::V2 => {
+            let mut chars = name.chars();
+            chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+        }
+    }
+}
+
+fn rule(at: &str, r: RawRule, options: &Options) -> Result<RuleConfig, ConfigError> {
     let record = match (r.record, r.alert) {
         (Some(_), Some(_)) => {
             return Err(invalid(at, "only one of 'record' and 'alert' must be set"))
@@ -182,9 +220,9 @@ fn rule(at: &str, r: RawRule) -> Result<RuleConfig, ConfigError> {
     if r.expr.is_empty() {
         return Err(invalid(at, "field 'expr' must be set in rule"));
     }
-    let expr = parser::parse(&r.expr)
+    let expr = crate::parse::parse(&r.expr, options)
         .map_err(|e| invalid(at, &format!("could not parse expression: {e}")))?;
-    if record.is_empty() {
+    if !valid_metric_name(options.compat, &record) {
         return Err(invalid(
             at,
             &format!("invalid recording rule name: {record}"),
@@ -199,7 +237,7 @@ fn rule(at: &str, r: RawRule) -> Result<RuleConfig, ConfigError> {
     if let Some((name, _)) = r
         .labels
         .iter()
-        .find(|(k, _)| k.is_empty() || *k == METRIC_NAME)
+        .find(|(k, _)| !options.compat.valid_label_name(k) || *k == METRIC_NAME)
     {
         return Err(invalid(at, &format!("invalid label name: {name}")));
     }
@@ -235,7 +273,43 @@ mod tests {
         );
         assert_eq!(c.groups[0].query_offset_ms, 0);
         assert_eq!(c.options.lookback_delta_ms, 300_000);
+        assert_eq!(c.options.no_step_subquery_interval_ms, 60_000);
         assert!(!c.options.delayed_name_removal);
+        assert_eq!(c.options.compat, Compat::V3);
+        assert!(!c.options.experimental_functions);
+    }
+
+    #[test]
+    fn each_release_reads_its_own_rules() {
+        let cases = [
+            (
+                r#""compat": 2"#,
+                "holt_winters(x[5m], 0.1, 0.1)",
+                "a:b",
+                Compat::V2,
+            ),
+            (
+                r#""compat": 3, "experimental_functions": true"#,
+                "double_exponential_smoothing(x[5m], 0.1, 0.1)",
+                "a.b",
+                Compat::V3,
+            ),
+            (r#""compat": 3"#, r#"{\"a.b\"}"#, "é", Compat::V3),
+        ];
+        for (keys, expr, record, compat) in cases {
+            let json = format!(
+                r#"{{{keys}, "evaluation_interval": "30s", "groups": [{{"name": "g", "rules": [{{"record": "{record}", "expr": "{expr}", "labels": {{"x.y": "1"}}}}]}}]}}"#
+            );
+            let json = if compat == Compat::V2 {
+                json.replace("x.y", "x_y")
+            } else {
+                json
+            };
+            let c = Config::from_json(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(c.options.compat, compat, "{json}");
+            assert_eq!(c.options.no_step_subquery_interval_ms, 30_000);
+            assert_eq!(c.groups[0].rules[0].record, record);
+        }
     }
 
     #[test]
@@ -278,6 +352,28 @@ mod tests {
             (
                 r#"{"groups": [], "evaluation_interval": "0s"}"#,
                 "evaluation_interval: must be positive",
+            ),
+            (r#"{"compat": 4}"#, "compat: must be 2 or 3"),
+            (r#"{"compat": "3"}"#, "invalid JSON"),
+            (
+                r#"{"compat": 2, "experimental_functions": true}"#,
+                "experimental_functions: Prometheus 2 has no experimental functions",
+            ),
+            (
+                r#"{"compat": 2, "groups": [{"name": "a", "rules": [{"record": "a.b", "expr": "up"}]}]}"#,
+                "invalid recording rule name: a.b",
+            ),
+            (
+                r#"{"compat": 2, "groups": [{"name": "a", "rules": [{"record": "r", "expr": "up", "labels": {"a-b": "x"}}]}]}"#,
+                "invalid label name: a-b",
+            ),
+            (
+                r#"{"compat": 2, "groups": [{"name": "a", "rules": [{"record": "r", "expr": "{\"up\"}"}]}]}"#,
+                "could not parse expression: unexpected string",
+            ),
+            (
+                r#"{"groups": [{"name": "a", "rules": [{"record": "r", "expr": "holt_winters(x[5m], 0.1, 0.1)"}]}]}"#,
+                "could not parse expression: unknown function with name",
             ),
         ];
         for (json, want) in cases {

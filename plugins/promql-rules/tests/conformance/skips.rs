@@ -13,13 +13,22 @@ pub struct Skip {
     pub detail: String,
 }
 
+/// Expressions Prometheus parses but this engine's parser refuses, by file and line, with
+/// why. Any other parse error of a case that expects success is a failure.
+const PARSE_REJECTIONS: &[(&str, usize, &str)] = &[];
+
 /// Functions the engine does not implement, with why.
 const UNSUPPORTED_FUNCTIONS: &[(&str, &str)] = &[(
     "info",
     "experimental info() (joins info metrics; not needed by recording rules)",
 )];
 
-pub fn reason(eval: &Eval, parsed: &Result<Expr, String>, storage: &Storage) -> Option<Skip> {
+pub fn reason(
+    file: &str,
+    eval: &Eval,
+    parsed: &Result<Expr, String>,
+    storage: &Storage,
+) -> Option<Skip> {
     if eval.native_syntax {
         return Some(Skip {
             reason: "native histograms: expected values use {{…}} syntax",
@@ -35,10 +44,13 @@ pub fn reason(eval: &Eval, parsed: &Result<Expr, String>, storage: &Storage) -> 
     let expr = match parsed {
         Ok(e) => e,
         Err(e) => {
-            return Some(Skip {
-                reason: "promql-parser 0.11 rejects the expression",
-                detail: e.clone(),
-            })
+            return PARSE_REJECTIONS
+                .iter()
+                .find(|(f, line, _)| *f == file && *line == eval.line)
+                .map(|(_, _, why)| Skip {
+                    reason: why,
+                    detail: e.clone(),
+                })
         }
     };
     let mut found = None;

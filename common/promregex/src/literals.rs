@@ -84,6 +84,10 @@ fn concat_shapes(mut parts: &[Hir]) -> Option<Vec<Shape>> {
         }
         parts = rest;
     }
+    // A group anchored at both ends (as `Pattern` compiles every regex) is the group's shapes.
+    if let [single] = parts {
+        return shapes(single);
+    }
     let star_front = parts.first().is_some_and(is_any_star);
     if star_front {
         parts = &parts[1..];

@@ -1,0 +1,216 @@
+//! Query text to expression tree, in the dialect the engine's [`Options`] ask for. The one
+//! entry point for rule expressions and ad-hoc queries alike.
+//!
+//! promql-parser (a crates.io dependency we cannot patch) does the parsing; around it, a
+//! scan of the text ([`lexer`]) lets the [`dialect`] checks refuse what the chosen Prometheus
+//! release would refuse and rename what it spells differently, before the tree is built.
+//!
+//! The scan also mends what promql-parser gets wrong: backtick (raw) strings, which PromQL
+//! reads without escapes (``{instance=~`127\.0\.0\.1:9100`}``) but promql-parser unescapes,
+//! failing on `\.`, are handed to it as the equivalent double-quoted strings. And it
+//! refuses text nested too deeply to parse and evaluate within WebAssembly's stack
+//! ([`depth`]).
+
+mod depth;
+mod dialect;
+mod lexer;
+
+use promql_parser::parser::Expr;
+
+use crate::engine::Options;
+use lexer::Kind;
+
+/// Parses `text` as the release `opts.compat` names would, with its error messages where the
+/// difference is ours to check.
+pub fn parse(text: &str, opts: &Options) -> Result<Expr, String> {
+    let tokens = lexer::tokens(text);
+    depth::check(&tokens)?;
+    dialect::check_tokens(&tokens, opts.compat)?;
+    let mut rewritten = String::with_capacity(text.len());
+    for (i, t) in tokens.iter().enumerate() {
+        match t.kind {
+            Kind::Str {
+                quote: '`',
+                terminated,
+            } => {
+                if !terminated {
+                    return Err("unterminated raw string".into());
+                }
+                double_quoted(&t.text[1..t.text.len() - 1], &mut rewritten);
+            }
+            _ => rewritten.push_str(dialect::renamed(&tokens, i, opts.compat).unwrap_or(t.text)),
+        }
+    }
+    let expr = promql_parser::parser::parse(&rewritten)?;
+    dialect::check_expr(&expr, opts)?;
+    Ok(expr)
+}
+
+/// Appends `raw` as a double-quoted string literal with the same value.
+fn double_quoted(raw: &str, out: &mut String) {
+    out.push('"');
+    for c in raw.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Compat;
+
+    fn opts(compat: Compat, experimental_functions: bool) -> Options {
+        Options {
+            compat,
+            experimental_functions,
+            ..Options::default()
+        }
+    }
+
+    /// `Ok(tree as printed)` or `Err(message)`.
+    fn outcome(text: &str, o: &Options) -> Result<String, String> {
+        parse(text, o).map(|e| e.to_string())
+    }
+
+    #[test]
+    fn each_release_knows_its_own_functions_and_syntax() {
+        let v2 = opts(Compat::V2, false);
+        let v3 = opts(Compat::V3, false);
+        let v3x = opts(Compat::V3, true);
+        let des = "double_exponential_smoothing(x[5m], 0.5, 0.5)";
+        let cases: &[(&str, &Options, Result<&str, &str>)] = &[
+            ("holt_winters(x[5m], 0.5, 0.5)", &v2, Ok(des)),
+            ("holt_winters (x[5m], 0.5, 0.5)", &v2, Ok(des)),
+            ("holt_winters", &v2, Ok("holt_winters")),
+            (
+                "holt_winters{a=\"holt_winters(\"}",
+                &v2,
+                Ok("holt_winters{a=\"holt_winters(\"}"),
+            ),
+            (
+                des,
+                &v2,
+                Err("unknown function with name \"double_exponential_smoothing\""),
+            ),
+            (
+                "holt_winters(x[5m], 0.5, 0.5)",
+                &v3x,
+                Err("unknown function with name"),
+            ),
+            (
+                des,
+                &v3,
+                Err("function \"double_exponential_smoothing\" is not enabled"),
+            ),
+            (des, &v3x, Ok(des)),
+            (
+                "sort_by_label(x, \"a\")",
+                &v2,
+                Err("unknown function with name \"sort_by_label\""),
+            ),
+            ("sort_by_label(x, \"a\")", &v3, Err("is not enabled")),
+            ("mad_over_time(x[5m])", &v3x, Ok("mad_over_time(x[5m])")),
+            (
+                "limitk(2, x)",
+                &v2,
+                Err("unknown function with name \"limitk\""),
+            ),
+            (
+                "limitk(2, x)",
+                &v3,
+                Err("limitk() is experimental and must be enabled"),
+            ),
+            ("limit_ratio(0.5, x)", &v3x, Ok("limit_ratio(0.5, x)")),
+            (
+                "rate(x[5m]) + histogram_quantile(0.9, y)",
+                &v2,
+                Ok("rate(x[5m]) + histogram_quantile(0.9, y)"),
+            ),
+            ("{\"up\"}", &v3, Ok("{__name__=\"up\"}")),
+            (
+                "{\"up\"}",
+                &v2,
+                Err("unexpected string \"\\\"up\\\"\" in label matching"),
+            ),
+            ("x{a=\"b\", \"c.d\"=\"e\"}", &v2, Err("in label matching")),
+            (
+                "x{a=\"b\", c=\"{\\\"d\"}",
+                &v2,
+                Ok("x{a=\"b\",c=\"{\\\"d\"}"),
+            ),
+            (
+                "sum by (\"a.b\") (x)",
+                &v2,
+                Err("in grouping opts, expected label"),
+            ),
+            ("sum by (\"a.b\") (x)", &v3, Ok("sum by (\"a.b\") (x)")),
+            (
+                "label_replace(x, \"a\", \"$1\", \"b\", \"(.*)\")",
+                &v2,
+                Ok("label_replace(x, \"a\", \"$1\", \"b\", \"(.*)\")"),
+            ),
+        ];
+        for (text, o, want) in cases {
+            match (outcome(text, o), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, *want, "{text} ({:?})", o.compat),
+                (Err(got), Err(want)) => {
+                    assert!(got.contains(want), "{text} ({:?}): {got}", o.compat)
+                }
+                (got, want) => panic!("{text} ({:?}): got {got:?}, want {want:?}", o.compat),
+            }
+        }
+    }
+
+    /// Prometheus' lexer and parser cases for raw strings (`lex_test.go`, `parse_test.go`),
+    /// and raw strings among the other kinds of quotes and comments.
+    #[test]
+    fn raw_strings_have_no_escapes() {
+        let o = Options::default();
+        let string_value = |text: &str| match parse(text, &o)? {
+            Expr::StringLiteral(s) => Ok(s.val),
+            Expr::VectorSelector(vs) => Ok(vs.matchers.matchers[0].value.clone()),
+            Expr::Call(c) => match &c.args.args[2].as_ref() {
+                Expr::StringLiteral(s) => Ok(s.val.clone()),
+                other => Err(format!("{other}")),
+            },
+            other => Err(format!("{other}")),
+        };
+        let all_escapes = r#"\a\b\f\n\r\t\v\\\"\' - \xFF\377\u1234\U00010111\U0001011111☺"#;
+        let cases: &[(&str, Result<&str, &str>)] = &[
+            ("`test\\.expression`", Ok("test\\.expression")),
+            ("\"test\\.expression\"", Err("unknown escape sequence")),
+            ("\"test\\\\.expression\"", Ok("test\\.expression")),
+            (&format!("`{all_escapes}`"), Ok(all_escapes)),
+            ("`\\``", Err("unterminated raw string")),
+            ("`open", Err("unterminated raw string")),
+            (
+                "{instance=~`127\\.0\\.0\\.1:9100`}",
+                Ok("127\\.0\\.0\\.1:9100"),
+            ),
+            ("up{a=\"`\\.\"}", Err("unknown escape sequence")),
+            ("up{a='`'} # `\\.", Ok("`")),
+            (
+                "up{a=\"x\"} # `\n + up{b=`\\.`}",
+                Err("up{a=\"x\"} + up{b=\"\\\\.\"}"),
+            ),
+            ("`two\nlines`", Ok("two\nlines")),
+            ("`\"quoted\"`", Ok("\"quoted\"")),
+            ("label_replace(up, `a`, `$1\\d`, `b`, `(.*)`)", Ok("$1\\d")),
+        ];
+        for (text, want) in cases {
+            let got = string_value(text);
+            match (&got, want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{text}"),
+                (Err(got), Err(want)) => assert!(got.contains(want), "{text}: {got}"),
+                _ => panic!("{text}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+}
