@@ -142,6 +142,15 @@ impl Compat {
             Compat::V3 => format!("^(?s:{pattern})$"),
         }
     }
+
+    /// A selector's regex as the store (which compiles as Prometheus 3 does) must read it to
+    /// match as the release does: 2.x's `.` does not match a newline. Still Go's syntax.
+    pub(crate) fn store_regex(self, pattern: &str) -> String {
+        match self {
+            Compat::V2 => format!("(?-s:{pattern})"),
+            Compat::V3 => pattern.to_string(),
+        }
+    }
 }
 
 /// Evaluation settings; the defaults are Prometheus'.
