@@ -317,6 +317,18 @@ fn regexes_are_read_in_go_syntax() {
         (Compat::V3, r#"r{v!~"a{b}|.+"}"#, Ok(""), &[]),
         (
             Compat::V3,
+            r#"label_replace(r{v=~"1.*|١.*"}, "x", "$1", "v", "(\\d)\\d*")"#,
+            Ok("123 x=1 ١٢٣"),
+            &["1.*|١.*"],
+        ),
+        (
+            Compat::V3,
+            r#"label_replace(r{v="a.b"}, "x", "$1", "v", "\\Qa.\\E(.)")"#,
+            Ok("a.b x=b"),
+            &[],
+        ),
+        (
+            Compat::V3,
             r#"r{v=~"a{1001}"}"#,
             Err("error parsing regexp: invalid repeat count: `{1001}`"),
             &[],
@@ -325,6 +337,18 @@ fn regexes_are_read_in_go_syntax() {
             Compat::V3,
             r#"r{v=~"\\u00fc"}"#,
             Err(r"error parsing regexp: invalid escape sequence: `\u`"),
+            &[],
+        ),
+        (
+            Compat::V3,
+            r#"label_replace(r{v="a.b"}, "x", "$1", "v", "(?x)a")"#,
+            Err("invalid regular expression in label_replace(): (?x)a"),
+            &[],
+        ),
+        (
+            Compat::V2,
+            r#"label_replace(r{v="a.b"}, "x", "$1", "v", "a{1001}")"#,
+            Err("invalid regular expression in label_replace(): a{1001}"),
             &[],
         ),
     ];
