@@ -10,7 +10,6 @@ use std::f64::consts::PI;
 
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{Call, Expr};
-use regex::Regex;
 
 use super::eval::{check_unique, Evaluator, Step};
 use super::labels::{Label, Labels, METRIC_NAME};
@@ -300,7 +299,7 @@ fn label_replace(ev: &mut Evaluator, args: &[&Expr], at: Step) -> Result<Value, 
     let src = string_arg(args[3])?;
     let pattern = string_arg(args[4])?;
     let compat = ev.opts.compat;
-    let regex = Regex::new(&compat.anchored_regex(&pattern)).map_err(|_| {
+    let regex = compat.label_replace_regex(&pattern).ok_or_else(|| {
         EvalError::Query(format!(
             "invalid regular expression in label_replace(): {pattern}"
         ))

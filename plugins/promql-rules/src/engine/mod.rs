@@ -35,6 +35,7 @@ mod value;
 
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::Expr;
+use regex::Regex;
 
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use numeric::almost_equal;
@@ -134,12 +135,24 @@ impl Compat {
         }
     }
 
-    /// A regex as the release compiles a PromQL regex: fully anchored, and with `.` matching
-    /// newlines in 3.x only.
-    pub fn anchored_regex(self, pattern: &str) -> String {
-        match self {
+    /// `label_replace`'s regex as the release compiles it, `^(?:` (2.x) or `^(?s:` (3.x) +
+    /// `pattern` + `)$` in Go's syntax; `None` where Go refuses it (Prometheus' message names
+    /// no reason). Translated by promregex but compiled here: expanding the replacement needs
+    /// the regex crate's captures, which promregex's `Pattern` keeps to itself.
+    pub(crate) fn label_replace_regex(self, pattern: &str) -> Option<Regex> {
+        let anchored = match self {
             Compat::V2 => format!("^(?:{pattern})$"),
             Compat::V3 => format!("^(?s:{pattern})$"),
+        };
+        Regex::new(&promregex::translate(&anchored).ok()?).ok()
+    }
+
+    /// A selector's regex as the store (which compiles as Prometheus 3 does) must read it to
+    /// match as the release does: 2.x's `.` does not match a newline. Still Go's syntax.
+    pub(crate) fn store_regex(self, pattern: &str) -> String {
+        match self {
+            Compat::V2 => format!("(?-s:{pattern})"),
+            Compat::V3 => pattern.to_string(),
         }
     }
 }

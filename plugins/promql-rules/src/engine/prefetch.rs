@@ -323,12 +323,9 @@ impl Walker<'_> {
         end -= offset;
 
         let mut matchers = selector_matchers(vs)?;
-        if self.frame.compat == Compat::V2 {
-            // The store anchors regexes as 3.x does, `.` matching newlines; 2.x's does not.
-            for m in &mut matchers {
-                if matches!(m.op, MatchOp::Regex | MatchOp::NotRegex) {
-                    m.value = format!("(?-s:{})", m.value);
-                }
+        for m in &mut matchers {
+            if matches!(m.op, MatchOp::Regex | MatchOp::NotRegex) {
+                m.value = self.frame.compat.store_regex(&m.value);
             }
         }
         let series = match self.cache.get(&matchers, start, end) {

@@ -5,7 +5,7 @@
 //! that one call per selector fetches everything a query needs: a component call costs far more
 //! than a native one.
 
-use regex::Regex;
+use promregex::Pattern;
 
 use super::labels::Labels;
 
@@ -18,7 +18,8 @@ pub enum MatchOp {
     NotRegex,
 }
 
-/// One PromQL label matcher; a label a series lacks matches as the empty string.
+/// One PromQL label matcher; a label a series lacks matches as the empty string. A regex is
+/// in Go's syntax, as Prometheus reads it (the host's store compiles it with promregex too).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Matcher {
     pub name: String,
@@ -48,19 +49,18 @@ pub trait Source {
 
 /// Matchers compiled for matching label sets held by the plugin itself (the rule layer's
 /// results of the current evaluation, test data).
-pub struct CompiledMatchers(Vec<(Matcher, Option<Regex>)>);
+pub struct CompiledMatchers(Vec<(Matcher, Option<Pattern>)>);
 
 impl CompiledMatchers {
-    /// Compiles regexes as Prometheus does: anchored, `.` matching newlines.
+    /// Compiles regexes as the store does ([`Pattern`]: Prometheus 3's reading, anchored, `.`
+    /// matching newlines); a refusal reads as Go's.
     pub fn new(matchers: &[Matcher]) -> Result<CompiledMatchers, String> {
         let compiled = matchers
             .iter()
             .map(|m| {
                 let regex = match m.op {
                     MatchOp::Regex | MatchOp::NotRegex => {
-                        Some(Regex::new(&format!("^(?s:{})$", m.value)).map_err(|e| {
-                            format!("invalid regular expression {:?}: {e}", m.value)
-                        })?)
+                        Some(Pattern::new(&m.value).map_err(|e| e.to_string())?)
                     }
                     MatchOp::Equal | MatchOp::NotEqual => None,
                 };
@@ -124,12 +124,26 @@ mod tests {
     }
 
     #[test]
-    fn matching_is_anchored_and_treats_missing_as_empty() {
-        let series = Labels::from_pairs(&[("__name__", "up"), ("job", "node\nx")]);
+    fn matching_is_anchored_in_go_syntax_and_treats_missing_as_empty() {
+        let series = Labels::from_pairs(&[
+            ("__name__", "up"),
+            ("job", "node\nx"),
+            ("nbsp", "\u{a0}"),
+            ("digits", "١٢٣"),
+            ("dotted", "a.b"),
+        ]);
         let cases = [
             (vec![m("__name__", MatchOp::Equal, "up")], true),
             (vec![m("__name__", MatchOp::Regex, "u")], false),
             (vec![m("job", MatchOp::Regex, "node.x")], true),
+            // What the engine sends in 2.x mode.
+            (vec![m("job", MatchOp::Regex, "(?-s:node.x)")], false),
+            (vec![m("nbsp", MatchOp::Regex, r"\s")], false),
+            (vec![m("nbsp", MatchOp::Regex, r"\S")], true),
+            (vec![m("digits", MatchOp::Regex, r"\d+")], false),
+            (vec![m("digits", MatchOp::Regex, r"\pN+")], true),
+            (vec![m("dotted", MatchOp::Regex, r"\Qa.b\E")], true),
+            (vec![m("dotted", MatchOp::Regex, r"a{b}|a.b")], true),
             (vec![m("missing", MatchOp::Equal, "")], true),
             (vec![m("missing", MatchOp::NotRegex, ".+")], true),
             (vec![m("job", MatchOp::NotEqual, "node\nx")], false),
@@ -148,7 +162,20 @@ mod tests {
     }
 
     #[test]
-    fn bad_regex_is_an_error() {
-        assert!(CompiledMatchers::new(&[m("a", MatchOp::Regex, "(")]).is_err());
+    fn bad_regex_is_refused_as_go_refuses_it() {
+        for (regex, want) in [
+            ("(", "error parsing regexp: missing closing ): `^(?s:()$`"),
+            (
+                "a{1001}",
+                "error parsing regexp: invalid repeat count: `{1001}`",
+            ),
+            (
+                r"\u00fc",
+                r"error parsing regexp: invalid escape sequence: `\u`",
+            ),
+        ] {
+            let err = CompiledMatchers::new(&[m("a", MatchOp::NotRegex, regex)]).err();
+            assert_eq!(err.as_deref(), Some(want), "{regex}");
+        }
     }
 }

@@ -270,3 +270,117 @@ fn label_names_follow_the_release() {
         }
     }
 }
+
+/// Regexes in matchers and `label_replace` read as Prometheus (Go) reads them, whatever the
+/// regex crate would; the store gets them as written.
+#[test]
+fn regexes_are_read_in_go_syntax() {
+    struct Recording(Memory, Vec<String>);
+    impl Source for Recording {
+        fn select(&mut self, m: &[Matcher], start: i64, end: i64) -> Result<Vec<Series>, String> {
+            let regexes = m.iter().filter(|m| m.op == MatchOp::Regex);
+            self.1.extend(regexes.map(|m| m.value.clone()));
+            self.0.select(m, start, end)
+        }
+    }
+    let values = ["\u{a0}", "١٢٣", "123", "a.b", "axb", "a\nb"];
+    let data = || {
+        let series = values
+            .iter()
+            .map(|v| {
+                (
+                    Labels::from_pairs(&[("__name__", "r"), ("v", v)]),
+                    vec![(0, 1.0)],
+                )
+            })
+            .collect();
+        Recording(Memory(series, 0), Vec::new())
+    };
+    /// The release, the query, the `v` (and `x`) of each result or the error, the regexes
+    /// sent to the store.
+    type Case<'a> = (Compat, &'a str, Result<&'a str, &'a str>, &'a [&'a str]);
+    let cases: &[Case] = &[
+        (Compat::V3, r#"r{v=~"\\s"}"#, Ok(""), &[r"\s"]),
+        (Compat::V3, r#"r{v=~"\\S"}"#, Ok("\u{a0}"), &[r"\S"]),
+        (Compat::V3, r#"r{v=~"\\d+"}"#, Ok("123"), &[r"\d+"]),
+        (Compat::V3, r#"r{v=~"\\pN+"}"#, Ok("123 ١٢٣"), &[r"\pN+"]),
+        (Compat::V3, r#"r{v=~"\\Qa.b\\E"}"#, Ok("a.b"), &[r"\Qa.b\E"]),
+        (
+            Compat::V2,
+            r#"r{v=~"\\Qa.b\\E"}"#,
+            Ok("a.b"),
+            &[r"(?-s:\Qa.b\E)"],
+        ),
+        (Compat::V3, r"r{v=~`\w\.\w`}", Ok("a.b"), &[r"\w\.\w"]),
+        (Compat::V3, r#"r{v=~"a.b"}"#, Ok("a\nb a.b axb"), &["a.b"]),
+        (Compat::V2, r#"r{v=~"a.b"}"#, Ok("a.b axb"), &["(?-s:a.b)"]),
+        (Compat::V3, r#"r{v!~"a{b}|.+"}"#, Ok(""), &[]),
+        (
+            Compat::V3,
+            r#"label_replace(r{v=~"1.*|١.*"}, "x", "$1", "v", "(\\d)\\d*")"#,
+            Ok("123 x=1 ١٢٣"),
+            &["1.*|١.*"],
+        ),
+        (
+            Compat::V3,
+            r#"label_replace(r{v="a.b"}, "x", "$1", "v", "\\Qa.\\E(.)")"#,
+            Ok("a.b x=b"),
+            &[],
+        ),
+        (
+            Compat::V3,
+            r#"r{v=~"a{1001}"}"#,
+            Err("error parsing regexp: invalid repeat count: `{1001}`"),
+            &[],
+        ),
+        (
+            Compat::V3,
+            r#"r{v=~"\\u00fc"}"#,
+            Err(r"error parsing regexp: invalid escape sequence: `\u`"),
+            &[],
+        ),
+        (
+            Compat::V3,
+            r#"label_replace(r{v="a.b"}, "x", "$1", "v", "(?x)a")"#,
+            Err("invalid regular expression in label_replace(): (?x)a"),
+            &[],
+        ),
+        (
+            Compat::V2,
+            r#"label_replace(r{v="a.b"}, "x", "$1", "v", "a{1001}")"#,
+            Err("invalid regular expression in label_replace(): a{1001}"),
+            &[],
+        ),
+    ];
+    for (compat, query, want, sent) in cases {
+        let engine = Engine::new(Options {
+            compat: *compat,
+            ..Options::default()
+        });
+        let mut source = data();
+        let got = engine
+            .parse(query)
+            .and_then(|expr| {
+                engine
+                    .instant(&expr, 0, &mut source)
+                    .map_err(|e| e.to_string())
+            })
+            .map(|got| match got.value {
+                Value::Vector(v) => v
+                    .iter()
+                    .map(|s| match s.metric.value("x") {
+                        "" => s.metric.value("v").to_string(),
+                        x => format!("{} x={x}", s.metric.value("v")),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                other => format!("{other:?}"),
+            });
+        assert_eq!(
+            got.as_deref(),
+            want.map_err(str::to_string).as_deref(),
+            "{query} ({compat:?})"
+        );
+        assert_eq!(source.1, *sent, "{query} ({compat:?})");
+    }
+}

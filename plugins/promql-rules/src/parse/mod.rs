@@ -7,18 +7,22 @@
 //!
 //! The scan also mends what promql-parser gets wrong: backtick (raw) strings, which PromQL
 //! reads without escapes (``{instance=~`127\.0\.0\.1:9100`}``) but promql-parser unescapes,
-//! failing on `\.`, are handed to it as the equivalent double-quoted strings. And it
-//! refuses text nested too deeply to parse and evaluate within WebAssembly's stack
-//! ([`depth`]).
+//! failing on `\.`, are handed to it as the equivalent double-quoted strings. It reads
+//! regex matchers in Prometheus' regex dialect, Go's, not the regex crate's
+//! ([`regex_matchers`]). And it refuses text nested too deeply to parse and evaluate within
+//! WebAssembly's stack ([`depth`]).
 
 mod depth;
 mod dialect;
 mod lexer;
+mod regex_matchers;
 
 use promql_parser::parser::Expr;
+use promql_parser::util::unquote_string;
 
 use crate::engine::Options;
-use lexer::Kind;
+use lexer::{Kind, Token};
+use regex_matchers::RegexValue;
 
 /// Parses `text` as the release `opts.compat` names would, with its error messages where the
 /// difference is ours to check.
@@ -27,23 +31,48 @@ pub fn parse(text: &str, opts: &Options) -> Result<Expr, String> {
     depth::check(&tokens)?;
     dialect::check_tokens(&tokens, opts.compat)?;
     let mut rewritten = String::with_capacity(text.len());
+    let mut regexes = Vec::new();
     for (i, t) in tokens.iter().enumerate() {
-        match t.kind {
-            Kind::Str {
-                quote: '`',
-                terminated,
-            } => {
-                if !terminated {
-                    return Err("unterminated raw string".into());
+        let Kind::Str { quote, terminated } = t.kind else {
+            rewritten.push_str(dialect::renamed(&tokens, i, opts.compat).unwrap_or(t.text));
+            continue;
+        };
+        let value = match quote {
+            '`' if !terminated => return Err("unterminated raw string".into()),
+            '`' => t.text[1..t.text.len() - 1].to_string(),
+            // promql-parser reports a malformed string itself.
+            _ => match unquote_string(t.text) {
+                Ok(value) => value,
+                Err(_) => {
+                    rewritten.push_str(t.text);
+                    continue;
                 }
-                double_quoted(&t.text[1..t.text.len() - 1], &mut rewritten);
-            }
-            _ => rewritten.push_str(dialect::renamed(&tokens, i, opts.compat).unwrap_or(t.text)),
+            },
+        };
+        if follows_regex_operator(&tokens[..i]) {
+            let regex = RegexValue::new(&value, opts.compat)?;
+            double_quoted(&regex.translated, &mut rewritten);
+            regexes.push(regex);
+        } else if quote == '`' {
+            double_quoted(&value, &mut rewritten);
+        } else {
+            rewritten.push_str(t.text);
         }
     }
-    let expr = promql_parser::parser::parse(&rewritten)?;
+    let mut expr = promql_parser::parser::parse(&rewritten)?;
+    regex_matchers::restore(&mut expr, &regexes)?;
     dialect::check_expr(&expr, opts)?;
     Ok(expr)
+}
+
+/// Whether the last significant token of `before` is `=~` or `!~`: the string after it is a
+/// regex matcher's value (PromQL has no other use for those operators).
+fn follows_regex_operator(before: &[Token<'_>]) -> bool {
+    before
+        .iter()
+        .rev()
+        .find(|t| t.significant())
+        .is_some_and(|t| t.kind == Kind::Punct && matches!(t.text, "=~" | "!~"))
 }
 
 /// Appends `raw` as a double-quoted string literal with the same value.
@@ -210,6 +239,76 @@ mod tests {
                 (Ok(got), Ok(want)) => assert_eq!(got, want, "{text}"),
                 (Err(got), Err(want)) => assert!(got.contains(want), "{text}: {got}"),
                 _ => panic!("{text}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    /// Regex matchers are checked as Prometheus checks them and keep their text as written;
+    /// promql-parser's own checks see a regex of the same meaning.
+    #[test]
+    fn regex_matchers_are_go_regexes() {
+        let v2 = opts(Compat::V2, false);
+        let v3 = opts(Compat::V3, false);
+        let empty = "vector selector must contain at least one non-empty matcher";
+        let cases: &[(&str, &Options, Result<&str, &str>)] = &[
+            (r#"{a=~"\\Qa.b\\E"}"#, &v3, Ok(r#"{a=~"\\Qa.b\\E"}"#)),
+            (
+                r#"x{a=~'\\d', b!~"[\\w-]"}"#,
+                &v2,
+                Ok(r#"x{a=~"\\d",b!~"[\\w-]"}"#),
+            ),
+            (r"x{a=~`\Q.\E`}", &v3, Ok(r#"x{a=~"\\Q.\\E"}"#)),
+            (
+                "x{a=~ # why\n \"a{b}\"} + y{b!~\"\\\\\\\\\"}",
+                &v3,
+                Ok(r#"x{a=~"a{b}"} + y{b!~"\\\\"}"#),
+            ),
+            (
+                r#"x{a=~"\\d" or b!~"\\Q|\\E", c=~"\""}"#,
+                &v3,
+                Ok(r#"x{a=~"\\d" or b!~"\\Q|\\E", c=~"\""}"#),
+            ),
+            (r#"{a=~"\\Qx\\E?"}"#, &v3, Err(empty)),
+            (r#"{a=~"\\Qx\\E"}"#, &v3, Ok(r#"{a=~"\\Qx\\E"}"#)),
+            (r#"{a=~"x|"}"#, &v3, Err(empty)),
+            (r#"{a=~"(?i)\\Qk\\E"}"#, &v3, Ok(r#"{a=~"(?i)\\Qk\\E"}"#)),
+            (
+                r#"{a=~"a{1001}"}"#,
+                &v3,
+                Err("error parsing regexp: invalid repeat count: `{1001}`"),
+            ),
+            (
+                r#"sum(x{a!~"(?x) a"})"#,
+                &v3,
+                Err("error parsing regexp: invalid or unsupported Perl syntax: `(?x`"),
+            ),
+            (
+                r#"{a=~"\\u00fc"}"#,
+                &v2,
+                Err(r"error parsing regexp: invalid escape sequence: `\u`"),
+            ),
+            (
+                r#"{a=~"(b"}"#,
+                &v2,
+                Err("error parsing regexp: missing closing ): `^(?:(b)$`"),
+            ),
+            (
+                r#"{a=~"(b"}"#,
+                &v3,
+                Err("error parsing regexp: missing closing ): `(b`"),
+            ),
+            (r#"{a="(b"}"#, &v3, Ok(r#"{a="(b"}"#)),
+            (
+                r#"label_replace(x, "a", "$1", "b", "\\Q(\\E")"#,
+                &v3,
+                Ok(r#"label_replace(x, "a", "$1", "b", "\\Q(\\E")"#),
+            ),
+        ];
+        for (text, o, want) in cases {
+            match (outcome(text, o), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, *want, "{text} ({:?})", o.compat),
+                (Err(got), Err(want)) => assert_eq!(got, *want, "{text} ({:?})", o.compat),
+                (got, want) => panic!("{text} ({:?}): got {got:?}, want {want:?}", o.compat),
             }
         }
     }
