@@ -186,6 +186,8 @@ impl Wasmfed {
                 "--storage.path={}",
                 dir.path().join("data").display()
             ))
+            // These tests compare with Debian's Prometheus 2.42.
+            .arg("--query.compat=2")
             .args(extra_args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())

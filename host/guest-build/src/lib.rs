@@ -41,12 +41,20 @@ impl Target {
 pub fn build_all(guests: &[(PathBuf, Target)]) {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
     // OUT_DIR is `<target>/<profile>/build/<pkg>-<hash>/out`: guests share one directory per
-    // profile, so the stock plugins and the test guests do not each build wit-bindgen.
+    // profile, so the stock plugins and the test guests do not each build wit-bindgen, and
+    // one per checkout, so two checkouts sharing a target directory never read each other's
+    // components (cargo would call a crate at another path fresh and leave the other's file).
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("manifest"));
+    // Both users live at `host/<crate>`.
+    let checkout = manifest_dir.ancestors().nth(2).unwrap_or(&manifest_dir);
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&checkout, &mut hasher);
     let target_dir = out_dir
         .ancestors()
         .nth(3)
         .unwrap_or(&out_dir)
-        .join("wasm-guests");
+        .join("wasm-guests")
+        .join(format!("{:016x}", std::hash::Hasher::finish(&hasher)));
     for (dir, target) in guests {
         let component = build_guest(dir, *target, &target_dir);
         let dest = out_dir.join(format!("{}.wasm", dir_name(dir)));

@@ -4,6 +4,7 @@
 //! layer can all speak it without depending on one another.
 
 pub mod clock;
+pub mod compat;
 pub mod labels;
 pub mod sample;
 

@@ -17,7 +17,7 @@ use parking_lot::RwLock;
 use wasmfed_config::{Config, RulePluginRef, ScrapeConfig, TenantLimits, DEFAULT_TENANT};
 use wasmfed_plugin::HeadStore;
 use wasmfed_plugin::{stock, Plugin, PluginLimits, PluginRuntime, World};
-use wasmfed_rules::{RuleContext, RuleManager, PROMQL_RULES};
+use wasmfed_rules::{EngineOptions, RuleContext, RuleManager, PROMQL_RULES};
 use wasmfed_scrape::fetch::Fetcher;
 use wasmfed_scrape::{LoopContext, ScrapeManager};
 use wasmfed_storage::wal::Wal;
@@ -79,7 +79,7 @@ pub struct Shared {
     pub telemetry: Arc<Telemetry>,
     pub fetcher: Fetcher,
     pub node_seed: u64,
-    pub lookback: std::time::Duration,
+    pub engine: EngineOptions,
 }
 
 pub struct Tenant {
@@ -89,8 +89,10 @@ pub struct Tenant {
     pub rules: Arc<RuleManager>,
     /// Answers the tenant's `/api/v1/query`, reading only its head; loaded on the first query
     /// (compiling the PromQL engine takes seconds, which a node that is never queried should
-    /// not spend at start-up).
+    /// not spend at start-up), and loaded again when a reload changes the global
+    /// `evaluation_interval` it steps subqueries at.
     query: parking_lot::Mutex<Option<Arc<Plugin>>>,
+    evaluation_interval: RwLock<std::time::Duration>,
     shared: Shared,
     /// Its write-ahead log, once opened (a node with a storage path).
     pub wal: OnceLock<Arc<Wal>>,
@@ -117,7 +119,7 @@ impl Tenant {
         let rules = Arc::new(RuleManager::new(RuleContext {
             runtime: shared.runtime.clone(),
             head: head.clone(),
-            lookback: shared.lookback,
+            engine: shared.engine,
             plugin_metrics: shared.telemetry.plugins.clone(),
             metrics: shared.telemetry.rules.clone(),
             tenant: spec.name.clone(),
@@ -129,6 +131,7 @@ impl Tenant {
             scrape,
             rules,
             query: parking_lot::Mutex::new(None),
+            evaluation_interval: RwLock::new(spec.config.global.evaluation_interval.as_std()),
             shared: shared.clone(),
             wal: OnceLock::new(),
             token: RwLock::new(spec.token.clone()),
@@ -153,7 +156,8 @@ impl Tenant {
             return Ok(plugin.clone());
         }
         let limits = *self.limits.read();
-        let plugin = query_plugin(&self.shared, self.head.clone(), &limits)?;
+        let interval = *self.evaluation_interval.read();
+        let plugin = query_plugin(&self.shared, self.head.clone(), &limits, interval)?;
         self.shared.telemetry.plugins.track_for(
             &self.name,
             "handler",
@@ -198,6 +202,10 @@ impl Tenant {
             .await
             .map_err(|e| self.named(e))?;
         self.rules.commit(prepared);
+        let interval = config.global.evaluation_interval.as_std();
+        if std::mem::replace(&mut *self.evaluation_interval.write(), interval) != interval {
+            *self.query.lock() = None;
+        }
         Ok(())
     }
 
@@ -225,12 +233,11 @@ fn query_plugin(
     shared: &Shared,
     head: Arc<Head>,
     limits: &TenantLimits,
+    evaluation_interval: std::time::Duration,
 ) -> anyhow::Result<Arc<Plugin>> {
     let bytes = stock::component(PROMQL_RULES).context("the stock promql-rules plugin")?;
-    let config = format!(
-        r#"{{"lookback_delta": "{}ms"}}"#,
-        shared.lookback.as_millis()
-    );
+    let config =
+        serde_json::Value::Object(shared.engine.plugin_config(evaluation_interval)).to_string();
     let plugin = shared
         .runtime
         .load_with_store(

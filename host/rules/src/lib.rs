@@ -34,7 +34,7 @@ use wasmfed_storage::Head;
 pub use group::{Evaluated, Group};
 pub use metrics::{GroupStats, RuleMetrics};
 pub use schedule::GroupKey;
-pub use setup::{group_specs, GroupSpec, PROMQL_RULES};
+pub use setup::{group_specs, EngineOptions, GroupSpec, PROMQL_RULES};
 
 use schedule::{slot_ms, Slots};
 
@@ -74,7 +74,7 @@ pub struct RuleContext {
     pub runtime: Arc<PluginRuntime>,
     /// The tenant's storage: what its rules read and where they write.
     pub head: Arc<Head>,
-    pub lookback: Duration,
+    pub engine: EngineOptions,
     pub plugin_metrics: PluginMetrics,
     pub metrics: RuleMetrics,
     pub tenant: String,
@@ -100,7 +100,7 @@ impl RuleManager {
     /// Reads the rule files and loads the plugin of every new or changed group. Blocking
     /// (compiles components): call it off the async threads.
     pub fn prepare(&self, config: &Config) -> Result<PreparedRules, RuleSetupError> {
-        let specs = group_specs(config, self.ctx.lookback)?;
+        let specs = group_specs(config, self.ctx.engine)?;
         let limits = PluginLimits::rules().for_tenant(&self.ctx.limits.read());
         let running: BTreeMap<GroupKey, String> = self
             .running

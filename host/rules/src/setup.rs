@@ -12,12 +12,38 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use wasmfed_config::{load_rule_files, Config, ConfigError, PluginSource, RuleGroup, RuleKind};
+use wasmfed_model::compat::Compat;
 use wasmfed_model::Labels;
 
 use super::schedule::GroupKey;
 
 /// The stock plugin that evaluates `rule_files`.
 pub const PROMQL_RULES: &str = "promql-rules";
+
+/// What the PromQL engine needs besides expressions, for rules and queries alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Prometheus' `--query.lookback-delta`.
+    pub lookback: Duration,
+    /// Which Prometheus generation's semantics (`--query.compat`).
+    pub compat: Compat,
+}
+
+impl EngineOptions {
+    /// The engine's part of a `promql-rules` configuration (see that plugin's
+    /// `rules::config`). `evaluation_interval` is the global one: Prometheus steps a subquery
+    /// without a step (`x[5m:]`) at it, whatever the interval of the group evaluating it.
+    pub fn plugin_config(&self, evaluation_interval: Duration) -> Map<String, Value> {
+        let mut out = Map::new();
+        out.insert("lookback_delta".into(), format_ms(self.lookback).into());
+        out.insert(
+            "evaluation_interval".into(),
+            format_ms(evaluation_interval).into(),
+        );
+        out.insert("compat".into(), self.compat.major().into());
+        out
+    }
+}
 
 /// What a group runs and how often.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,7 +58,7 @@ pub struct GroupSpec {
 
 /// Reads the rule files and lists every group to run, in configuration order. Groups with no
 /// recording rule (alerting rules only) are left out: wasmfed does not alert.
-pub fn group_specs(config: &Config, lookback: Duration) -> Result<Vec<GroupSpec>, ConfigError> {
+pub fn group_specs(config: &Config, engine: EngineOptions) -> Result<Vec<GroupSpec>, ConfigError> {
     let default_interval = config.global.evaluation_interval.as_std();
     let mut specs: Vec<GroupSpec> = load_rule_files(&config.rule_files)?
         .iter()
@@ -51,7 +77,7 @@ pub fn group_specs(config: &Config, lookback: Duration) -> Result<Vec<GroupSpec>
                 interval,
                 plugin: PROMQL_RULES.to_string(),
                 source: PluginSource::Stock(PROMQL_RULES.to_string()),
-                config_json: promql_config(g, interval, lookback).to_string(),
+                config_json: promql_config(g, engine, default_interval).to_string(),
             }
         })
         .collect();
@@ -72,7 +98,7 @@ pub fn group_specs(config: &Config, lookback: Duration) -> Result<Vec<GroupSpec>
 }
 
 /// The `promql-rules` configuration of one group (see that plugin's `rules::config`).
-fn promql_config(group: &RuleGroup, interval: Duration, lookback: Duration) -> Value {
+fn promql_config(group: &RuleGroup, engine: EngineOptions, evaluation_interval: Duration) -> Value {
     let rules: Vec<Value> = group
         .rules
         .iter()
@@ -87,16 +113,17 @@ fn promql_config(group: &RuleGroup, interval: Duration, lookback: Duration) -> V
             }))
         })
         .collect();
-    json!({
-        "groups": [{
+    let mut config = engine.plugin_config(evaluation_interval);
+    config.insert(
+        "groups".into(),
+        json!([{
             "name": group.name,
             "query_offset": group.query_offset.map_or("0s".to_string(), |d| d.to_string()),
             "limit": group.limit,
             "rules": rules,
-        }],
-        "lookback_delta": format_ms(lookback),
-        "evaluation_interval": format_ms(interval),
-    })
+        }]),
+    );
+    Value::Object(config)
 }
 
 /// Group labels, then the rule's own over them.
@@ -116,6 +143,11 @@ fn format_ms(d: Duration) -> String {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    const ENGINE: EngineOptions = EngineOptions {
+        lookback: Duration::from_secs(300),
+        compat: Compat::V3,
+    };
 
     fn config(dir: &Path, yaml: &str) -> Config {
         Config::from_yaml(yaml, dir).unwrap().config
@@ -150,7 +182,7 @@ groups:
             dir.path(),
             "global: {evaluation_interval: 30s}\nrule_files: ['*.rules']\nrule_plugins:\n  - stock: promql-rules\n    name: mine\n    interval: 2m\n    config: {groups: []}\n",
         );
-        let specs = group_specs(&cfg, Duration::from_secs(300)).unwrap();
+        let specs = group_specs(&cfg, ENGINE).unwrap();
         let names: Vec<&str> = specs.iter().map(|s| s.key.name.as_str()).collect();
         assert_eq!(names, ["node", "fast", "mine"]);
         assert!(specs[0].key.file.ends_with("node.rules"));
@@ -167,10 +199,23 @@ groups:
                 ]}],
                 "lookback_delta": "300000ms",
                 "evaluation_interval": "30000ms",
+                "compat": 3,
             })
         );
         let fast: Value = serde_json::from_str(&specs[1].config_json).unwrap();
         assert_eq!(fast["groups"][0]["limit"], 10);
+        // A subquery without a step steps at the global interval, not the group's 5s.
+        assert_eq!(fast["evaluation_interval"], "30000ms");
+        let v2 = group_specs(
+            &cfg,
+            EngineOptions {
+                compat: Compat::V2,
+                ..ENGINE
+            },
+        )
+        .unwrap();
+        let node: Value = serde_json::from_str(&v2[0].config_json).unwrap();
+        assert_eq!(node["compat"], 2);
     }
 
     #[test]
@@ -182,9 +227,7 @@ groups:
         )
         .unwrap();
         let cfg = config(dir.path(), "rule_files: [bad.rules]\n");
-        let err = group_specs(&cfg, Duration::from_secs(300))
-            .unwrap_err()
-            .to_string();
+        let err = group_specs(&cfg, ENGINE).unwrap_err().to_string();
         assert!(err.contains("bad.rules"), "{err}");
     }
 }

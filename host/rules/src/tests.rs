@@ -319,7 +319,10 @@ mod manager {
         RuleManager::new(RuleContext {
             runtime: Arc::new(PluginRuntime::new().unwrap()),
             head: head.clone(),
-            lookback: Duration::from_secs(300),
+            engine: crate::EngineOptions {
+                lookback: Duration::from_secs(300),
+                compat: Default::default(),
+            },
             plugin_metrics: PluginMetrics::default(),
             metrics: RuleMetrics::default(),
             tenant: "default".into(),

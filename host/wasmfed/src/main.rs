@@ -11,6 +11,8 @@ use tokio::net::TcpListener;
 use wasmfed::synth::{self, Profile};
 use wasmfed::{Node, NodeOptions};
 use wasmfed_config::Config;
+use wasmfed_model::compat::Compat;
+use wasmfed_rules::EngineOptions;
 use wasmfed_storage::wal;
 
 #[derive(Parser, Debug)]
@@ -71,6 +73,17 @@ struct Cli {
     /// Allow shutdown (POST /-/quit) over HTTP, as Prometheus' flag of the same name.
     #[arg(long = "web.enable-lifecycle")]
     enable_lifecycle: bool,
+    /// Which Prometheus generation to answer like where 2.x and 3.x differ: 3 (as current
+    /// Prometheus) or 2 (as Prometheus 2.42): PromQL range and lookback windows closed or open
+    /// on the left, regex `.` matching newlines, holt_winters or double_exponential_smoothing,
+    /// quoted UTF-8 names.
+    #[arg(
+        long = "query.compat",
+        value_name = "2|3",
+        default_value = "3",
+        global = true
+    )]
+    compat: Compat,
     /// Log level: debug, info, warn or error.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]
     log_level: String,
@@ -138,7 +151,7 @@ fn main() -> std::process::ExitCode {
     let outcome = match &cli.command {
         Some(Command::Check {
             what: CheckCommand::Config { files },
-        }) => return check_config(files),
+        }) => return check_config(files, cli.compat),
         Some(Command::Relabel {
             what:
                 RelabelCommand::Test {
@@ -181,8 +194,9 @@ fn init_logging(level: &str) {
         .init();
 }
 
-fn check_config(files: &[PathBuf]) -> std::process::ExitCode {
+fn check_config(files: &[PathBuf], compat: Compat) -> std::process::ExitCode {
     let mut failed = false;
+    println!("Using {compat}");
     for file in files {
         println!("Checking {}", file.display());
         match Config::load(file) {
@@ -191,11 +205,23 @@ fn check_config(files: &[PathBuf]) -> std::process::ExitCode {
                     println!("  WARNING: {warning}");
                 }
                 let c = &loaded.config;
-                println!(
-                    "  SUCCESS: {} scrape configs, {} rule files found",
-                    c.scrape_configs.len(),
-                    c.rule_files.len()
-                );
+                let engine = EngineOptions {
+                    lookback: wasmfed_node::DEFAULT_LOOKBACK,
+                    compat,
+                };
+                // Rule files are read and checked as the node reads them at start-up.
+                match wasmfed_rules::group_specs(c, engine) {
+                    Ok(groups) => println!(
+                        "  SUCCESS: {} scrape configs, {} rule files found, {} rule groups",
+                        c.scrape_configs.len(),
+                        c.rule_files.len(),
+                        groups.len()
+                    ),
+                    Err(e) => {
+                        println!("  FAILED: {e}");
+                        failed = true;
+                    }
+                }
             }
             Err(e) => {
                 println!("  FAILED: {e}");
@@ -212,6 +238,7 @@ fn check_config(files: &[PathBuf]) -> std::process::ExitCode {
 
 async fn run_node(cli: &Cli) -> anyhow::Result<()> {
     let loaded = Config::load(&cli.config_file)?;
+    tracing::info!(compat = %cli.compat, "answering as");
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
@@ -239,6 +266,7 @@ async fn run_node(cli: &Cli) -> anyhow::Result<()> {
                 segment_size,
             },
             enable_lifecycle: cli.enable_lifecycle,
+            compat: cli.compat,
         },
     )
     .await?;
@@ -311,6 +339,7 @@ async fn demo() -> anyhow::Result<()> {
             retention_size: None,
             wal: wal::WalOptions::default(),
             enable_lifecycle: false,
+            compat: Compat::default(),
         };
         let node = Node::start(config, options)
             .await

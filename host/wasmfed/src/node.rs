@@ -20,11 +20,13 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use wasmfed_config::Config;
+use wasmfed_model::compat::Compat;
 use wasmfed_node::fleet::{Durability, Fleet};
 use wasmfed_node::reload::{apply, serve_reloads};
 use wasmfed_node::tenant::{tenant_specs, Shared};
 use wasmfed_node::{NodeState, ReloadRequest, DEFAULT_LOOKBACK};
 use wasmfed_plugin::PluginRuntime;
+use wasmfed_rules::EngineOptions;
 use wasmfed_scrape::fetch::Fetcher;
 use wasmfed_scrape::target::stable_hash;
 use wasmfed_storage::wal::{Retention, WalOptions};
@@ -46,6 +48,8 @@ pub struct NodeOptions {
     pub retention_size: Option<u64>,
     pub wal: WalOptions,
     pub enable_lifecycle: bool,
+    /// Which Prometheus generation's semantics to follow where 2.x and 3.x differ.
+    pub compat: Compat,
 }
 
 pub struct Node {
@@ -76,7 +80,10 @@ impl Node {
             telemetry: telemetry.clone(),
             fetcher: Fetcher::default(),
             node_seed: stable_hash(&format!("{}{}", config.global.external_labels, addr)),
-            lookback: DEFAULT_LOOKBACK,
+            engine: EngineOptions {
+                lookback: DEFAULT_LOOKBACK,
+                compat: options.compat,
+            },
         };
         let durability = Durability {
             storage: options.storage_path.clone(),
