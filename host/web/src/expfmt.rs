@@ -5,11 +5,12 @@
 //! label values use the format's three escapes. Everything appends to a caller's buffer so the
 //! federate writer streams without building intermediate strings.
 
-/// Appends `v` as Go's expfmt writes a sample value.
+/// Appends `v` as Go's expfmt writes a sample value (`writeFloat` in prometheus/common's
+/// `text_create.go`): its shortcut `case f == 0` is taken by -0 too, so -0 is written `0`.
 pub fn push_float(out: &mut Vec<u8>, v: f64) {
     if v == 1.0 {
         out.push(b'1');
-    } else if v == 0.0 && v.is_sign_positive() {
+    } else if v == 0.0 {
         out.push(b'0');
     } else if v == -1.0 {
         out.extend_from_slice(b"-1");
@@ -167,10 +168,11 @@ mod tests {
 
     #[test]
     fn floats_are_spelled_like_go() {
-        // Expected strings are Go's strconv.FormatFloat(v, 'g', -1, 64) / expfmt output.
+        // Expected strings are expfmt's writeFloat: its shortcuts, then Go's
+        // strconv.FormatFloat(v, 'g', -1, 64) (which alone would write -0 as "-0").
         for (v, want) in [
             (0.0, "0"),
-            (-0.0, "-0"),
+            (-0.0, "0"),
             (1.0, "1"),
             (-1.0, "-1"),
             (2.0, "2"),
