@@ -2,8 +2,9 @@
 //!
 //! Operators point wasmfed at the prometheus.yml they already have, so the same file must load,
 //! with the same defaults, the same validation and, as far as possible, the same error messages
-//! (ported from Prometheus' `config/config.go`, `model/relabel`, `discovery/file`, `model/rulefmt`
-//! and prometheus/common's durations). Errors name the file and, for anything found while
+//! (ported from Prometheus' `config/config.go`, `discovery/file`, `model/rulefmt` and
+//! prometheus/common's durations; relabel rules are read by the shared `relabel-config` crate,
+//! the same reader the relabel plugin uses, so both refuse a rule with the same words). Errors name the file and, for anything found while
 //! reading the YAML, the key path, line and column, e.g.
 //! `loading config file "p.yml": scrape_configs[0]: unknown field `scrape_intervl`, expected one
 //! of ... at line 5 column 5`.
@@ -49,7 +50,6 @@ mod file_sd;
 mod global;
 mod paths;
 mod plugins;
-mod relabel;
 mod rules;
 mod scrape;
 mod size;
@@ -72,7 +72,7 @@ pub use error::{ConfigError, FileKind};
 pub use file_sd::{read_file_sd, FileSdConfig, FILEPATH_LABEL};
 pub use global::GlobalConfig;
 pub use plugins::{PluginRef, PluginSource, RulePluginRef};
-pub use relabel::{RelabelAction, RelabelConfig};
+pub use relabel_config::{Action as RelabelAction, RelabelConfig};
 pub use rules::{
     load_rule_files, rule_warnings, AlertingRule, Rule, RuleFile, RuleGroup, RuleKind,
 };

@@ -17,7 +17,7 @@ use super::file_sd::FileSdConfig;
 use super::global::GlobalConfig;
 use super::paths::join_dir;
 use super::plugins::{PluginRef, RawPluginRef};
-use super::relabel::RelabelConfig;
+use relabel_config::RelabelConfig;
 use super::size::Size;
 use super::target_group::{RawTargetGroup, TargetGroup};
 use super::yaml::{zero_if_null, Bool, KeySet, UniqueMap};

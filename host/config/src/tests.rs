@@ -65,7 +65,7 @@ fn shard_node() {
         relabel[1],
         RelabelConfig {
             source_labels: vec!["__tmp_hash".into()],
-            regex: "^1$".into(),
+            regex: promregex::Pattern::new("^1$").unwrap(),
             action: RelabelAction::Keep,
             ..RelabelConfig::default()
         }
@@ -183,7 +183,7 @@ scrape_configs:
                 ..RelabelConfig::default()
             }],
             metric_relabel_configs: vec![RelabelConfig {
-                regex: "tmp_.*".into(),
+                regex: promregex::Pattern::new("tmp_.*").unwrap(),
                 action: RelabelAction::LabelDrop,
                 ..RelabelConfig::default()
             }],

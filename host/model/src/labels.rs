@@ -141,12 +141,10 @@ impl fmt::Display for Labels {
     }
 }
 
-/// Whether `name` is a valid label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub fn is_valid_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
+/// Whether `name` is a valid label name: `[a-zA-Z_][a-zA-Z0-9_]*`. One rule for the host and the
+/// relabel plugin: it lives in `relabel-config`, the lowest crate both are built with (that
+/// crate is shared with the guests' workspace, so it cannot depend on this one).
+pub use relabel_config::is_valid_label_name;
 
 /// Whether `name` is a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 pub fn is_valid_metric_name(name: &str) -> bool {
