@@ -5,6 +5,7 @@
 
 use crate::error::{Error, ErrorCode};
 use crate::unicode_names;
+use crate::Release;
 
 /// Go's `\w`, `\d` and `\s`, as the items of a bracket class.
 const WORD: &str = "0-9A-Za-z_";
@@ -90,7 +91,7 @@ fn hex_escape(s: &str) -> Result<(u32, usize), usize> {
 
 /// `\pL`, `\p{Greek}`, `\P{^Lu}` at the start of `s`: Go's `parseUnicodeClass`, as the regex
 /// crate's class and the escape's length.
-pub(crate) fn unicode_class(s: &str) -> Result<(String, usize), Error> {
+pub(crate) fn unicode_class(s: &str, release: Release) -> Result<(String, usize), Error> {
     let mut negated = s.as_bytes()[1] == b'P';
     let (seq, name) = match s[2..].chars().next() {
         Some('{') => {
@@ -109,8 +110,11 @@ pub(crate) fn unicode_class(s: &str) -> Result<(String, usize), Error> {
         }
         None => name,
     };
-    let rust =
-        unicode_names::lookup(name).ok_or_else(|| Error::new(ErrorCode::InvalidCharRange, seq))?;
+    let rust = match release {
+        Release::V2 => unicode_names::lookup_go119(name),
+        Release::V3 => unicode_names::lookup(name),
+    };
+    let rust = rust.ok_or_else(|| Error::new(ErrorCode::InvalidCharRange, seq))?;
     let p = if negated { 'P' } else { 'p' };
     Ok((format!(r"\{p}{{{rust}}}"), seq.len()))
 }

@@ -4,9 +4,11 @@
 //!
 //! Prometheus compiles those regexes with Go's `regexp`, always fully anchored and with `.`
 //! matching newlines (`^(?s:` + regex + `)$`, since Prometheus 3.0; 2.x wrote `^(?:` + regex +
-//! `)$`, so there `.` stops at a newline). [`Pattern`] is such a regex. [`translate`] is the
-//! dialect itself, for a caller that anchors (or not) on its own: it rewrites Go's syntax into
-//! the regex crate's and refuses what Go refuses, with Go's message ([`Error`]).
+//! `)$`, so there `.` stops at a newline). [`Pattern`] is such a regex, read as the
+//! [`Release`] asked for (2.42 was built with Go 1.19, whose parser also refuses a little
+//! that today's Go reads). [`translate`] is the dialect itself, for a caller that anchors (or
+//! not) on its own: it rewrites Go's syntax into the regex crate's and refuses what Go
+//! refuses, with Go's message ([`Error`]).
 //!
 //! Regexes that are only literals are matched by string comparison (`literals`), and the
 //! default relabel regex, `(.*)`, whose group 1 is always the whole value, needs no search even
@@ -28,7 +30,19 @@ use crate::literals::LiteralMatcher;
 
 pub use error::{Error, ErrorCode};
 pub use regex::CaptureLocations;
-pub use translate::translate;
+pub use translate::{translate, translate_for};
+
+/// Which Prometheus a regex is read as, where their regexes differ.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Release {
+    /// Prometheus 2.42 as released (built with Go 1.19): anchored as `^(?:…)$`, so `.` stops at
+    /// a newline; Go 1.19 knows no `(?<name>…)` (Go 1.22) and looks `\p{…}` names up exactly,
+    /// among the category short names, the scripts and `Any` (Go 1.25 added aliases).
+    V2,
+    /// Prometheus 3 on a current Go: `^(?s:…)$`, `.` matching newlines.
+    #[default]
+    V3,
+}
 
 /// The regex Prometheus uses when a rule gives none.
 pub const DEFAULT_REGEX: &str = "(.*)";
@@ -42,8 +56,24 @@ pub struct Pattern {
     regex: Regex,
     /// Stands in for the regex when only whether it matches counts.
     literal: Option<LiteralMatcher>,
-    /// The pattern is [`DEFAULT_REGEX`].
+    /// The pattern is [`DEFAULT_REGEX`], read as Prometheus 3.
     matches_all: bool,
+}
+
+/// Checks a label matcher's regex as Prometheus' `labels.NewMatcher` does, refusing it with
+/// Go's message, and returns it in the regex crate's syntax, unanchored.
+///
+/// 3.x parses the value alone (`syntax.Parse(v, Perl|DotNL)`), so a message quotes it without
+/// anchors; 2.42 first compiled `^(?:` + value + `)$`, whose errors quote that. Either way the
+/// value must be a whole regex: `a)|(b` is refused.
+pub fn check_matcher(value: &str, release: Release) -> Result<String, Error> {
+    if release == Release::V2 {
+        translate_for(&format!("^(?:{value})$"), release)?;
+    }
+    let translated = translate_for(value, release)?;
+    // What only the compiled program can refuse (Go's "expression too large").
+    Pattern::for_release(value, release)?;
+    Ok(translated)
 }
 
 /// The groups of one successful match, by index as in Go's `Regexp.Expand`.
@@ -64,17 +94,26 @@ impl Groups<'_> {
 }
 
 impl Pattern {
-    /// Compiles `source` as Prometheus would; a refusal reads as Go's.
+    /// Compiles `source` as Prometheus 3 would; a refusal reads as Go's.
     pub fn new(source: &str) -> Result<Pattern, Error> {
-        let anchored = format!("^(?s:{source})$");
-        let translated = translate(&anchored)?;
+        Pattern::for_release(source, Release::V3)
+    }
+
+    /// Compiles `source` as `release` would, anchored as it anchors; a refusal reads as Go's.
+    pub fn for_release(source: &str, release: Release) -> Result<Pattern, Error> {
+        let anchored = match release {
+            Release::V2 => format!("^(?:{source})$"),
+            Release::V3 => format!("^(?s:{source})$"),
+        };
+        let translated = translate_for(&anchored, release)?;
         let regex =
             Regex::new(&translated).map_err(|err| Error::from_regex_crate(&err, &anchored))?;
         Ok(Pattern {
             source: source.to_string(),
             regex,
             literal: LiteralMatcher::new(&translated),
-            matches_all: source == DEFAULT_REGEX,
+            // In 2.42 `(.*)` stops at a newline.
+            matches_all: source == DEFAULT_REGEX && release == Release::V3,
         })
     }
 
@@ -214,6 +253,43 @@ mod tests {
         ] {
             let err = Pattern::new(regex).unwrap_err().to_string();
             assert_eq!(err, want, "{regex}");
+        }
+    }
+
+    /// 2.42 anchors without `s` and reads with Go 1.19, and its messages quote its anchoring.
+    #[test]
+    fn each_release_reads_as_its_own() {
+        for (regex, value, v2, v3) in [
+            ("a.b", "a\nb", Ok(false), Ok(true)),
+            (DEFAULT_REGEX, "a\nb", Ok(false), Ok(true)),
+            ("(?s:a.b)", "a\nb", Ok(true), Ok(true)),
+            (
+                "(?<n>x)",
+                "x",
+                Err("error parsing regexp: invalid or unsupported Perl syntax: `(?<`"),
+                Ok(true),
+            ),
+            ("(?P<n>x)", "x", Ok(true), Ok(true)),
+            (
+                r"\p{greek}",
+                "α",
+                Err(r"error parsing regexp: invalid character class range: `\p{greek}`"),
+                Ok(true),
+            ),
+            (r"\p{Greek}", "α", Ok(true), Ok(true)),
+            (
+                "(a",
+                "a",
+                Err("error parsing regexp: missing closing ): `^(?:(a)$`"),
+                Err("error parsing regexp: missing closing ): `^(?s:(a)$`"),
+            ),
+        ] {
+            for (release, want) in [(Release::V2, v2), (Release::V3, v3)] {
+                let got = Pattern::for_release(regex, release)
+                    .map(|p| p.is_match(value))
+                    .map_err(|e| e.to_string());
+                assert_eq!(got, want.map_err(str::to_string), "{regex} ({release:?})");
+            }
         }
     }
 

@@ -18,6 +18,7 @@
 
 use crate::error::{Error, ErrorCode};
 use crate::escape::{is_posix_class, parse_escape, perl_class, unicode_class};
+use crate::Release;
 
 /// Go's `maxRepeat`: the largest count, and the largest product of nested counts.
 const MAX_REPEAT: u64 = 1000;
@@ -25,10 +26,17 @@ const MAX_REPEAT: u64 = 1000;
 /// Stands for a code point Go accepts but no `char` is (a surrogate): it matches nothing.
 const NO_MATCH: &str = r"[^\x00-\x{10FFFF}]";
 
-/// Rewrites a whole Go regex (anchors included, when it has any) into the regex crate's syntax.
+/// Rewrites a whole Go regex (anchors included, when it has any) into the regex crate's syntax,
+/// read as a current Go reads it.
 pub fn translate(go: &str) -> Result<String, Error> {
+    translate_for(go, Release::V3)
+}
+
+/// [`translate`] as the Go `release` was built with reads the regex.
+pub fn translate_for(go: &str, release: Release) -> Result<String, Error> {
     Translator {
         whole: go,
+        release,
         pos: 0,
         out: String::with_capacity(go.len() + 16),
         groups: vec![0],
@@ -40,6 +48,7 @@ pub fn translate(go: &str) -> Result<String, Error> {
 
 struct Translator<'a> {
     whole: &'a str,
+    release: Release,
     /// Byte offset of the next character to read.
     pos: usize,
     out: String,
@@ -137,7 +146,7 @@ impl<'a> Translator<'a> {
         }
         let name_start = if rest.len() > 4 && rest[2..].starts_with("P<") {
             Some(4)
-        } else if rest.len() > 3 && rest[2..].starts_with('<') {
+        } else if rest.len() > 3 && rest[2..].starts_with('<') && self.release == Release::V3 {
             Some(3)
         } else {
             None
@@ -286,7 +295,7 @@ impl<'a> Translator<'a> {
                 return Ok(());
             }
             Some('p' | 'P') => {
-                let (class, len) = unicode_class(rest)?;
+                let (class, len) = unicode_class(rest, self.release)?;
                 self.begin_atom(1);
                 self.out.push_str(&class);
                 self.pos += len;
@@ -339,7 +348,7 @@ impl<'a> Translator<'a> {
                 }
             }
             if t.starts_with(r"\p") || t.starts_with(r"\P") {
-                let (class, len) = unicode_class(t)?;
+                let (class, len) = unicode_class(t, self.release)?;
                 out.push_str(&class);
                 t = &t[len..];
                 continue;

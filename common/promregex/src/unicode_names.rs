@@ -130,6 +130,22 @@ pub(crate) fn lookup(name: &str) -> Option<&'static str> {
         })
 }
 
+/// The regex crate's name for the class Go 1.19 calls `name` (`unicodeTable` before Go 1.25):
+/// `Any`, a general category by its short name (Go 1.19's `unicode.Categories`, without the
+/// `LC` and `Cn` Go 1.25 added) or a script, each spelled exactly.
+pub(crate) fn lookup_go119(name: &str) -> Option<&'static str> {
+    let short_category = |alias: &str| alias.len() <= 2 && !matches!(alias, "LC" | "Cn");
+    CATEGORIES
+        .iter()
+        .find(|&&(alias, _)| alias == name && (short_category(alias) || alias == "Any"))
+        .map(|&(_, rust)| rust)
+        .or_else(|| {
+            SCRIPTS
+                .split_ascii_whitespace()
+                .find(|&script| script == name)
+        })
+}
+
 /// Go's `canonicalName`, compared case-insensitively: without `_`, `-` and spaces.
 fn canonical(name: &str) -> String {
     name.chars()
@@ -163,6 +179,27 @@ mod tests {
             ("", None),
         ] {
             assert_eq!(lookup(name), want, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn names_go_1_19_knows() {
+        for (name, want) in [
+            ("L", Some("Letter")),
+            ("Lu", Some("Uppercase_Letter")),
+            ("Greek", Some("Greek")),
+            ("Old_Italic", Some("Old_Italic")),
+            ("Any", Some("Any")),
+            ("lu", None),
+            ("Letter", None),
+            ("LC", None),
+            ("Cn", None),
+            ("greek", None),
+            ("ASCII", None),
+            ("Assigned", None),
+            ("cntrl", None),
+        ] {
+            assert_eq!(lookup_go119(name), want, "{name:?}");
         }
     }
 }
