@@ -210,3 +210,33 @@ fn each_federates_the_other() {
         "{sample:?}"
     );
 }
+
+/// `/federate` reads selectors as 2.42 does (the e2e node runs with `--query.compat=2`): Go's
+/// regex dialect, Go 1.19's refusals, 2.42's anchoring in messages, no quoted names; status and
+/// body alike.
+#[test]
+fn selectors_are_read_and_refused_alike() {
+    let config = format!("{}scrape_configs: []\n", global("eu"));
+    let prometheus = Prometheus::start(&config);
+    let node = Wasmfed::start(&config);
+    for selector in [
+        r#"{v=~"a{1001}"}"#,
+        r#"{v=~"(?<n>x)"}"#,
+        r#"{v=~"("}"#,
+        r#"{v=~"(?x)a"}"#,
+        r#"{v=~"\\u00fc"}"#,
+        r#"{v=~"\\p{greek}"}"#,
+        "up{job=\"x\",\n  v=~\"(?x)a\"}",
+        r#"{"up"}"#,
+        r#"{v=~"\\Qa.b\\E"}"#,
+        r#"{v=~"\\p{Greek}|a{b}"}"#,
+    ] {
+        let theirs = federate(prometheus.addr, &[selector]);
+        let ours = node.federate(&[selector]);
+        assert_eq!(
+            (ours.status, ours.text()),
+            (theirs.status, theirs.text()),
+            "{selector}"
+        );
+    }
+}

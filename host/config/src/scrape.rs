@@ -17,10 +17,10 @@ use super::file_sd::FileSdConfig;
 use super::global::GlobalConfig;
 use super::paths::join_dir;
 use super::plugins::{PluginRef, RawPluginRef};
-use relabel_config::RelabelConfig;
 use super::size::Size;
 use super::target_group::{RawTargetGroup, TargetGroup};
 use super::yaml::{zero_if_null, Bool, KeySet, UniqueMap};
+use relabel_config::RelabelConfig;
 
 /// The keys of a scrape config that wasmfed reads.
 const KEYS: &[&str] = &[

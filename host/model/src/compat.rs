@@ -25,6 +25,16 @@ impl Compat {
     }
 }
 
+impl Compat {
+    /// How this generation reads a regex (anchoring, `.` and newlines, its Go's syntax).
+    pub fn regex_release(self) -> promregex::Release {
+        match self {
+            Compat::V2 => promregex::Release::V2,
+            Compat::V3 => promregex::Release::V3,
+        }
+    }
+}
+
 impl fmt::Display for Compat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

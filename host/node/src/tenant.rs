@@ -101,6 +101,11 @@ pub struct Tenant {
 }
 
 impl Tenant {
+    /// Which Prometheus generation the tenant answers as (`--query.compat`).
+    pub fn compat(&self) -> wasmfed_model::compat::Compat {
+        self.shared.engine.compat
+    }
+
     /// Sets up a tenant with an empty head (the caller replays its log, if any, before
     /// applying a configuration).
     pub fn new(spec: &TenantSpec, shared: &Shared) -> anyhow::Result<Tenant> {
@@ -115,6 +120,7 @@ impl Tenant {
             node_seed: shared.node_seed,
             tenant: Arc::from(spec.name.as_str()),
             limits: limits.clone(),
+            compat: shared.engine.compat,
         }));
         let rules = Arc::new(RuleManager::new(RuleContext {
             runtime: shared.runtime.clone(),

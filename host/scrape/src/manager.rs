@@ -86,10 +86,11 @@ impl ScrapeManager {
         let runtime = self.ctx.plugins.clone();
         let loading = to_start.clone();
         let limits = PluginLimits::default().for_tenant(&self.ctx.limits.read());
+        let compat = self.ctx.compat;
         let stages = tokio::task::spawn_blocking(move || {
             loading
                 .iter()
-                .map(|cfg| JobStages::load(&runtime, cfg, limits))
+                .map(|cfg| JobStages::load(&runtime, cfg, limits, compat))
                 .collect::<Result<Vec<_>, _>>()
         })
         .await

@@ -110,6 +110,8 @@ pub struct LoopContext {
     pub tenant: Arc<str>,
     /// The tenant's limits, read when a job starts.
     pub limits: Arc<parking_lot::RwLock<TenantLimits>>,
+    /// Which Prometheus the relabel rules' regexes are read as (`--query.compat`).
+    pub compat: wasmfed_model::compat::Compat,
 }
 
 const REPORT_NAMES: [&str; 5] = [

@@ -1,7 +1,9 @@
 //! A job's plugin stages, built from its configuration before the job starts.
 //!
 //! `relabel_configs` become the stock `relabel` plugin at the head of the target stage,
-//! `metric_relabel_configs` the same plugin at the head of the series stage, followed by the
+//! `metric_relabel_configs` the same plugin at the head of the series stage (each handed its
+//! rules as JSON with the `--query.compat` release to compile their regexes as: 2.42's `.`
+//! stops at a newline, 3.x's does not), followed by the
 //! job's `target_plugins` / `series_plugins` in order. Everything is compiled and `init`-ed
 //! here, off the scrape path, so a bad rule or plugin refuses the configuration (with the
 //! plugin's reason) before any running job is touched.
@@ -13,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wasmfed_config::{PluginRef, PluginSource, RelabelConfig, ScrapeConfig};
+use wasmfed_model::compat::Compat;
 use wasmfed_model::Labels;
 use wasmfed_plugin::metrics::JobPlugins;
 use wasmfed_plugin::{stock, Plugin, PluginLimits, PluginRuntime, Stage, StageError, World};
@@ -44,11 +47,13 @@ impl JobStages {
         runtime: &PluginRuntime,
         cfg: &ScrapeConfig,
         limits: PluginLimits,
+        compat: Compat,
     ) -> Result<JobStages, StageSetupError> {
         let stage = |world, name: &str, rules: &[RelabelConfig], extra: &[PluginRef]| {
             let mut plugins = Vec::new();
             if !rules.is_empty() {
-                let config = serde_json::to_string(rules).expect("relabel rules serialize");
+                let config = serde_json::json!({"compat": compat.major(), "rules": rules});
+                let config = config.to_string();
                 plugins.push(load_one(
                     runtime,
                     cfg,

@@ -27,6 +27,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use criterion::{BatchSize, Criterion, Throughput};
+use wasmfed_model::compat::Compat;
 use wasmfed_model::Labels;
 use wasmfed_storage::chunk::{ChunkIter, OpenChunk, SAMPLES_PER_CHUNK};
 use wasmfed_storage::wal::{SampleBatch, Wal, WalMetrics, WalOptions};
@@ -369,12 +370,12 @@ fn head_benches(c: &mut Criterion) {
             r#"{job="node",__name__!="metric_7"}"#,
         ),
     ] {
-        let matchers = parse_selector(selector).expect("valid selector");
+        let matchers = parse_selector(selector, Compat::V3).expect("valid selector");
         group.bench_function(name, |b| b.iter(|| black_box(head.select(&matchers)).len()));
     }
     group.bench_function("select_100k/parse_and_latest_100", |b| {
         b.iter_batched(
-            || parse_selector("metric_7").expect("valid"),
+            || parse_selector("metric_7", Compat::V3).expect("valid"),
             |ms| {
                 head.select(&ms)
                     .into_iter()

@@ -1,15 +1,13 @@
 //! Label matchers (`=`, `!=`, `=~`, `!~`) with Prometheus' semantics.
 //!
-//! Regexes are fully anchored as `^(?s:…)$`, as Prometheus' `labels.NewFastRegexMatcher` does,
-//! and compiled once when the matcher is built. An absent label is matched as the empty string,
-//! which is what lets `{a=""}` select series without `a`.
-//!
-//! Go's RE2 and Rust's `regex` accept nearly the same syntax. One difference users hit is a
-//! brace that does not start a repetition (`a{b}`, `x{,1}`): Go takes it literally, Rust rejects
-//! it or reads it otherwise, so such braces are escaped before compiling. A remaining
-//! difference: `\d`, `\w`, `\s` and `\b` are Unicode-aware in Rust but ASCII-only in Go.
+//! Regexes are in Prometheus' dialect, Go's RE2 (`promregex`): `\d`, `\s`, `\w` are ASCII,
+//! `\Q…\E` and a brace that starts no repetition (`a{b}`) are read as Go reads them, and what
+//! Go refuses (`a{1001}`, `(?x)`, `\u00fc`) is refused with Go's message. They are fully
+//! anchored and compiled once when the matcher is built, as the [`Release`] asked for does
+//! (3.x: `^(?s:…)$`; 2.42: `^(?:…)$`, where `.` stops at a newline). An absent label is matched
+//! as the empty string, which is what lets `{a=""}` select series without `a`.
 
-use regex::Regex;
+use promregex::{Pattern, Release};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MatchOp {
@@ -36,19 +34,30 @@ pub struct Matcher {
     pub name: String,
     pub op: MatchOp,
     pub value: String,
-    regex: Option<Regex>,
+    regex: Option<Pattern>,
 }
 
 impl Matcher {
-    /// Builds a matcher, compiling the regex of `=~`/`!~`.
+    /// Builds a matcher, compiling the regex of `=~`/`!~` as Prometheus 3 does (the store's
+    /// callers, the rule plugin among them, write 2.42's `.` as `(?-s:…)` themselves).
     pub fn new(
         op: MatchOp,
         name: impl Into<String>,
         value: impl Into<String>,
-    ) -> Result<Matcher, regex::Error> {
+    ) -> Result<Matcher, promregex::Error> {
+        Matcher::for_release(op, name, value, Release::V3)
+    }
+
+    /// Builds a matcher, compiling the regex of `=~`/`!~` as `release` does.
+    pub fn for_release(
+        op: MatchOp,
+        name: impl Into<String>,
+        value: impl Into<String>,
+        release: Release,
+    ) -> Result<Matcher, promregex::Error> {
         let value = value.into();
         let regex = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(compile_anchored(&value)?),
+            MatchOp::Regex | MatchOp::NotRegex => Some(Pattern::for_release(&value, release)?),
             MatchOp::Equal | MatchOp::NotEqual => None,
         };
         Ok(Matcher {
@@ -84,53 +93,6 @@ impl std::fmt::Display for Matcher {
     }
 }
 
-fn compile_anchored(pattern: &str) -> Result<Regex, regex::Error> {
-    Regex::new(&format!("^(?s:{})$", escape_literal_braces(pattern)))
-}
-
-/// Escapes each `{` that Go's parser would take literally: one not followed by `n}`, `n,}` or
-/// `n,m}` with decimal `n`, `m`.
-fn escape_literal_braces(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() + 4);
-    let mut chars = pattern.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '\\' => {
-                out.push(c);
-                if let Some((_, next)) = chars.next() {
-                    out.push(next);
-                    // `\p{Greek}`, `\P{L}` and `\x{263a}` carry braces of their own.
-                    if matches!(next, 'p' | 'P' | 'x')
-                        && chars.peek().is_some_and(|&(_, c)| c == '{')
-                    {
-                        for (_, c) in chars.by_ref() {
-                            out.push(c);
-                            if c == '}' {
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
-            '{' if !starts_repetition(&pattern[i + 1..]) => out.push_str("\\{"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-fn starts_repetition(rest: &str) -> bool {
-    let Some(end) = rest.find('}') else {
-        return false;
-    };
-    let body = &rest[..end];
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    match body.split_once(',') {
-        None => digits(body),
-        Some((min, max)) => digits(min) && (max.is_empty() || digits(max)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +117,11 @@ mod tests {
             (Regex, r"\{x}", &["{x}"], &["x"]),
             (Regex, r"\p{Greek}+", &["αβ"], &["ab"]),
             (Regex, r"\x{61}{2}", &["aa"], &["a"]),
+            // Go's meanings, not the regex crate's.
+            (Regex, r"\s", &[" ", "\t"], &["\u{a0}"]),
+            (Regex, r"\d+", &["123"], &["١٢٣"]),
+            (Regex, r"\w+", &["a_1"], &["é"]),
+            (Regex, r"\Qa.b\E", &["a.b"], &["axb"]),
             (NotRegex, "a|b", &["", "c", "ab"], &["a", "b"]),
             (NotRegex, ".*", &[], &["", "x"]),
             (NotRegex, ".+", &[""], &["x"]),
@@ -172,11 +139,23 @@ mod tests {
     }
 
     #[test]
+    fn each_release_anchors_as_its_own() {
+        for (release, want) in [(Release::V2, false), (Release::V3, true)] {
+            let m = Matcher::for_release(Regex, "l", "a.b", release).unwrap();
+            assert_eq!(m.matches("a\nb"), want, "{release:?}");
+        }
+    }
+
+    #[test]
     fn invalid_regexes_are_errors() {
-        for pattern in ["(", "a[", "*a", "a)"] {
+        for pattern in ["(", "a[", "*a", "a)", "a{1001}", "(?x)a", r"\u00fc"] {
             assert!(Matcher::new(Regex, "l", pattern).is_err(), "{pattern}");
             assert!(Matcher::new(NotRegex, "l", pattern).is_err(), "{pattern}");
         }
+        assert_eq!(
+            Matcher::new(Regex, "l", "a{1001}").unwrap_err().to_string(),
+            "error parsing regexp: invalid repeat count: `{1001}`"
+        );
         assert!(
             Matcher::new(Equal, "l", "(").is_ok(),
             "equality takes any text"

@@ -4,14 +4,23 @@
 //! (`name`, `name{…}` or `{…}`), so functions, range selectors, `offset`, `@`, parentheses and
 //! arithmetic are errors. Parsing itself is delegated to `promql-parser`; this module only
 //! checks the shape of the result and converts its matchers into ours, which compile regexes
-//! with Prometheus' anchoring. A selector whose matchers all match the empty string would select
-//! every series, so it is refused as Prometheus' query API refuses it. The `or` form inside
-//! braces, which Prometheus 2.x does not have, is refused too.
+//! in Prometheus' dialect and anchoring (see `matcher`). The `or` form inside braces, which
+//! Prometheus 2.x does not have, is refused; quoted names (`{"up"}`) are read only as
+//! Prometheus 3 (`--query.compat=3`), 2.42 refuses them.
+//!
+//! promql-parser compiles regex matchers with the regex crate's syntax while it parses, so a
+//! regex Go reads but the regex crate does not (`\Q…\E`) would fail and one Go refuses
+//! (`a{1001}`) would pass. So a scan of the text ([`regex_values`]) finds each regex value
+//! first: it is checked as Prometheus checks it and handed to the parser translated; the
+//! matchers then compile the value as written.
 
 use promql_parser::label::{MatchOp as ParsedOp, Matcher as ParsedMatcher};
 use promql_parser::parser::{self, Expr};
+use promql_parser::util::unquote_string;
+use promregex::Release;
 
 use super::matcher::{MatchOp, Matcher};
+use wasmfed_model::compat::Compat;
 use wasmfed_model::labels::METRIC_NAME;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,10 +34,13 @@ pub enum SelectorError {
     Modifier(&'static str),
     #[error("'or' between label matchers is not supported")]
     OrMatchers,
-    #[error("invalid regular expression in {matcher}: {source}")]
-    Regex {
-        matcher: String,
-        source: regex::Error,
+    /// A refusal of ours with the position Prometheus gives it: a regex (Go's message, at the
+    /// matcher's label) or a quoted name 2.42 does not read.
+    #[error("{line}:{column}: parse error: {reason}")]
+    At {
+        line: usize,
+        column: usize,
+        reason: String,
     },
 }
 
@@ -43,7 +55,10 @@ const PLACEHOLDER: &str = "__wasmfed_selector_placeholder__";
 /// selects every series without `a`, exactly what Prometheus' `/federate` answers to them.
 /// `promql-parser` applies the query-time check, so such selectors are parsed with a
 /// placeholder matcher added, which is removed again.
-pub fn parse_selector(input: &str) -> Result<Vec<Matcher>, SelectorError> {
+pub fn parse_selector(input: &str, compat: Compat) -> Result<Vec<Matcher>, SelectorError> {
+    let release = compat.regex_release();
+    let (input, regexes) = &regex_values(input, release)?;
+    let parse_checked = |input: &str| parse_checked(input, regexes, release);
     match parse_checked(input) {
         Err(SelectorError::Parse(_)) if input.trim_start().starts_with('{') => {
             let brace = input.find('{').expect("starts with a brace");
@@ -65,7 +80,120 @@ pub fn parse_selector(input: &str) -> Result<Vec<Matcher>, SelectorError> {
     }
 }
 
-fn parse_checked(input: &str) -> Result<Vec<Matcher>, SelectorError> {
+/// The text with each regex value replaced by its translation into the regex crate's syntax,
+/// and the values as written, in text order. Refuses a quoted name unless `release` reads them.
+fn regex_values(input: &str, release: Release) -> Result<(String, Vec<String>), SelectorError> {
+    let mut out = String::with_capacity(input.len());
+    let mut written = Vec::new();
+    // The last significant token, the start of the one before `=~`/`!~`, and brace depth.
+    let mut prev = "";
+    let mut label_start = 0;
+    let mut name_start = 0;
+    let mut braces = 0usize;
+    let mut rest = input;
+    while let Some(c) = rest.chars().next() {
+        let at = input.len() - rest.len();
+        let len = token_len(rest);
+        let token = &rest[..len];
+        rest = &rest[len..];
+        if c.is_whitespace() || c == '#' {
+            out.push_str(token);
+            continue;
+        }
+        match c {
+            '{' => braces += 1,
+            '}' => braces = braces.saturating_sub(1),
+            '"' | '\'' | '`'
+                if braces > 0 && matches!(prev, "{" | ",") && release == Release::V2 =>
+            {
+                let reason = format!(
+                    "unexpected string {token:?} in label matching, expected identifier or \"}}\""
+                );
+                return Err(refused_at(input, at, reason));
+            }
+            '"' | '\'' | '`' if matches!(prev, "=~" | "!~") => {
+                let value = match c {
+                    '`' => token.trim_matches('`').to_string(),
+                    _ => unquote_string(token).map_err(|e| SelectorError::Parse(e.to_string()))?,
+                };
+                let translated = promregex::check_matcher(&value, release)
+                    .map_err(|e| refused_at(input, label_start, e.to_string()))?;
+                double_quoted(&translated, &mut out);
+                written.push(value);
+                prev = token;
+                continue;
+            }
+            _ => {}
+        }
+        if matches!(token, "=~" | "!~") {
+            label_start = name_start;
+        }
+        name_start = at;
+        out.push_str(token);
+        prev = token;
+    }
+    Ok((out, written))
+}
+
+/// The length of the token at the start of `s`: a string (to its closing quote), a comment
+/// (to the line's end), whitespace, `=~`/`!~`, a word, or one character.
+fn token_len(s: &str) -> usize {
+    let mut chars = s.char_indices();
+    let Some((_, first)) = chars.next() else {
+        return 0;
+    };
+    match first {
+        '"' | '\'' | '`' => {
+            let mut escaped = false;
+            for (i, c) in chars {
+                match c {
+                    '\\' if first != '`' && !escaped => escaped = true,
+                    c if c == first && !escaped => return i + 1,
+                    _ => escaped = false,
+                }
+            }
+            s.len()
+        }
+        '#' => s.find('\n').unwrap_or(s.len()),
+        '=' | '!' if s[1..].starts_with('~') => 2,
+        c if c.is_whitespace() => s.find(|c: char| !c.is_whitespace()).unwrap_or(s.len()),
+        c if c.is_alphanumeric() || c == '_' || c == ':' => s
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .unwrap_or(s.len()),
+        c => c.len_utf8(),
+    }
+}
+
+/// A refusal at byte `at`, with its line and byte column as Prometheus counts them.
+fn refused_at(input: &str, at: usize, reason: String) -> SelectorError {
+    let before = &input[..at];
+    SelectorError::At {
+        line: before.matches('\n').count() + 1,
+        column: at - before.rfind('\n').map_or(0, |i| i + 1) + 1,
+        reason,
+    }
+}
+
+/// Appends `raw` as a double-quoted PromQL string with the same value.
+fn double_quoted(raw: &str, out: &mut String) {
+    out.push('"');
+    for c in raw.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn parse_checked(
+    input: &str,
+    regexes: &[String],
+    release: Release,
+) -> Result<Vec<Matcher>, SelectorError> {
     let selector = match parser::parse(input).map_err(SelectorError::Parse)? {
         Expr::VectorSelector(vs) => vs,
         other => return Err(SelectorError::NotASelector(kind(&other))),
@@ -79,11 +207,12 @@ fn parse_checked(input: &str) -> Result<Vec<Matcher>, SelectorError> {
     if !selector.matchers.or_matchers.is_empty() {
         return Err(SelectorError::OrMatchers);
     }
+    let mut written = regexes.iter();
     let mut matchers = selector
         .matchers
         .matchers
         .iter()
-        .map(convert)
+        .map(|m| convert(m, &mut written, release))
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(name) = selector.name {
         // Prometheus appends the metric-name matcher after the braces' matchers.
@@ -92,16 +221,27 @@ fn parse_checked(input: &str) -> Result<Vec<Matcher>, SelectorError> {
     Ok(matchers)
 }
 
-fn convert(m: &ParsedMatcher) -> Result<Matcher, SelectorError> {
-    let op = match m.op {
-        ParsedOp::Equal => MatchOp::Equal,
-        ParsedOp::NotEqual => MatchOp::NotEqual,
-        ParsedOp::Re(_) => MatchOp::Regex,
-        ParsedOp::NotRe(_) => MatchOp::NotRegex,
+/// Our matcher for `m`; a regex takes the next value as written (the parser saw it translated).
+fn convert<'a>(
+    m: &ParsedMatcher,
+    written: &mut impl Iterator<Item = &'a String>,
+    release: Release,
+) -> Result<Matcher, SelectorError> {
+    let (op, value) = match m.op {
+        ParsedOp::Equal => (MatchOp::Equal, m.value.as_str()),
+        ParsedOp::NotEqual => (MatchOp::NotEqual, m.value.as_str()),
+        ParsedOp::Re(_) => (MatchOp::Regex, regex_as_written(written)?),
+        ParsedOp::NotRe(_) => (MatchOp::NotRegex, regex_as_written(written)?),
     };
-    Matcher::new(op, m.name.as_str(), m.value.as_str()).map_err(|source| SelectorError::Regex {
-        matcher: m.to_string(),
-        source,
+    Matcher::for_release(op, m.name.as_str(), value, release)
+        .map_err(|e| SelectorError::Parse(e.to_string()))
+}
+
+fn regex_as_written<'a>(
+    written: &mut impl Iterator<Item = &'a String>,
+) -> Result<&'a str, SelectorError> {
+    written.next().map(String::as_str).ok_or_else(|| {
+        SelectorError::Parse("internal error: a regex matcher not found in the text".into())
     })
 }
 
@@ -157,20 +297,82 @@ mod tests {
             (r#"{a=~".*"}"#, r#"a=~".*""#),
             (r#"{a!~".+",}"#, r#"a!~".+""#),
         ] {
-            let got = parse_selector(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            let got = parse_selector(input, Compat::V3).unwrap_or_else(|e| panic!("{input}: {e}"));
             assert_eq!(show(&got), want, "{input}");
         }
     }
 
     #[test]
     fn regexes_are_compiled_with_prometheus_anchoring() {
-        let ms = parse_selector(r#"{__name__=~"job:.*|x"}"#).expect("valid");
+        let ms = parse_selector(r#"{__name__=~"job:.*|x"}"#, Compat::V3).expect("valid");
         assert!(ms[0].matches("job:a"));
         assert!(!ms[0].matches("a_job:a"), "anchored at the start");
         assert!(
             !ms[0].matches("xx"),
             "anchored at the end, around the alternation"
         );
+    }
+
+    /// Go's regex dialect and each generation's reading, with Prometheus' messages.
+    #[test]
+    fn regexes_and_names_as_each_generation_reads_them() {
+        use Compat::{V2, V3};
+        let cases: &[(&str, Compat, &str, Result<bool, &str>)] = &[
+            (r#"{v=~"\\s"}"#, V3, "\u{a0}", Ok(false)),
+            (r#"{v=~"\\d"}"#, V3, "٣", Ok(false)),
+            (r#"{v=~"\\Qa.b\\E"}"#, V3, "a.b", Ok(true)),
+            (r#"{v=~`\Qa.b\E`}"#, V3, "axb", Ok(false)),
+            (r#"{v=~"a.b"}"#, V3, "a\nb", Ok(true)),
+            (r#"{v=~"a.b"}"#, V2, "a\nb", Ok(false)),
+            (r#"{v=~"(?<n>x)"}"#, V3, "x", Ok(true)),
+            (
+                r#"{v=~"(?<n>x)"}"#,
+                V2,
+                "x",
+                Err("1:2: parse error: error parsing regexp: invalid or unsupported Perl syntax: `(?<`"),
+            ),
+            (
+                r#"{v=~"a{1001}"}"#,
+                V3,
+                "",
+                Err("1:2: parse error: error parsing regexp: invalid repeat count: `{1001}`"),
+            ),
+            (
+                "up{job=\"x\",\n  v=~\"(?x)a\"}",
+                V3,
+                "",
+                Err("2:3: parse error: error parsing regexp: invalid or unsupported Perl syntax: `(?x`"),
+            ),
+            (
+                r#"{v!~"\\u00fc"}"#,
+                V3,
+                "",
+                Err(r"1:2: parse error: error parsing regexp: invalid escape sequence: `\u`"),
+            ),
+            (
+                r#"{v=~"("}"#,
+                V2,
+                "",
+                Err("1:2: parse error: error parsing regexp: missing closing ): `^(?:()$`"),
+            ),
+            (r#"{"v", v=~"x"}"#, V3, "x", Ok(true)),
+            (
+                r#"{"v", v=~"x"}"#,
+                V2,
+                "x",
+                Err(r#"1:2: parse error: unexpected string "\"v\"" in label matching, expected identifier or "}""#),
+            ),
+        ];
+        for &(input, compat, value, ref want) in cases {
+            let got = parse_selector(input, compat)
+                .map(|ms| {
+                    ms.iter()
+                        .filter(|m| m.name == "v")
+                        .all(|m| m.matches(value))
+                })
+                .map_err(|e| e.to_string());
+            assert_eq!(got, want.map_err(str::to_string), "{input} ({compat:?})");
+        }
     }
 
     #[test]
@@ -202,7 +404,7 @@ mod tests {
             ("foo bar", "parse error"),
             ("foo}", "parse error"),
         ] {
-            match parse_selector(input) {
+            match parse_selector(input, Compat::V3) {
                 Ok(ms) => panic!("{input:?} parsed as {}", show(&ms)),
                 Err(e) => assert!(
                     e.to_string().contains(reason),

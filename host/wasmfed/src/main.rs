@@ -159,7 +159,7 @@ fn main() -> std::process::ExitCode {
                     job,
                     series,
                 },
-        }) => wasmfed_scrape::relabel_debug::report(config, job, series)
+        }) => wasmfed_scrape::relabel_debug::report(config, job, series, cli.compat)
             .map(|report| print!("{report}")),
         Some(Command::Demo) => runtime().block_on(demo()),
         Some(Command::Synth {

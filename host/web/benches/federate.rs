@@ -18,6 +18,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput};
+use wasmfed_model::compat::Compat;
 use wasmfed_model::Labels;
 use wasmfed_storage::{parse_selector, Head, Matcher};
 use wasmfed_web::federate::FederateWriter;
@@ -68,7 +69,7 @@ fn federate(head: &Head, sets: &[Vec<Matcher>], external: &Labels) -> usize {
 }
 
 fn main() {
-    let all = vec![parse_selector(r#"{__name__=~".+"}"#).unwrap()];
+    let all = vec![parse_selector(r#"{__name__=~".+"}"#, Compat::V3).unwrap()];
     let external = Labels::from_pairs([("region", "eu")]);
     let mut c = Criterion::default().configure_from_args();
     let mut group = c.benchmark_group("federate");

@@ -24,6 +24,7 @@ use http::{header, Response, StatusCode};
 use super::body::{self, ResponseBody};
 use super::encoding::{ContentEncoding, Encoder};
 use super::expfmt;
+use wasmfed_model::compat::Compat;
 use wasmfed_model::{labels::INSTANCE, labels::METRIC_NAME, Label, Labels};
 use wasmfed_storage::{parse_selector, Head, LatestSamples, LatestSeries, Matcher};
 
@@ -33,13 +34,15 @@ pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Bytes of text gathered before a chunk is handed to the connection.
 const CHUNK_BYTES: usize = 64 * 1024;
 
-/// Parses every `match[]` value of a form; the first bad one is the error.
+/// Parses every `match[]` value of a form as `compat`'s Prometheus does; the first bad one is
+/// the error.
 pub fn parse_match_params<'a>(
     form: impl IntoIterator<Item = (&'a str, &'a str)>,
+    compat: Compat,
 ) -> Result<Vec<Vec<Matcher>>, String> {
     form.into_iter()
         .filter(|(k, _)| *k == "match[]")
-        .map(|(_, v)| parse_selector(v).map_err(|e| e.to_string()))
+        .map(|(_, v)| parse_selector(v, compat).map_err(|e| e.to_string()))
         .collect()
 }
 
@@ -271,7 +274,7 @@ mod tests {
     }
 
     fn sets(selectors: &[&str]) -> Vec<Vec<Matcher>> {
-        parse_match_params(selectors.iter().map(|s| ("match[]", *s))).unwrap()
+        parse_match_params(selectors.iter().map(|s| ("match[]", *s)), Compat::V3).unwrap()
     }
 
     #[test]
@@ -433,10 +436,13 @@ mod tests {
 
     #[test]
     fn match_params() {
-        let ok = parse_match_params([("match[]", "up"), ("other", "x"), ("match[]", "{a=\"b\"}")]);
+        let ok = parse_match_params(
+            [("match[]", "up"), ("other", "x"), ("match[]", "{a=\"b\"}")],
+            Compat::V3,
+        );
         assert_eq!(ok.unwrap().len(), 2);
-        assert!(parse_match_params([("match[]", "up{")]).is_err());
-        assert!(parse_match_params([("match[]", "{}")]).unwrap()[0].is_empty());
-        assert!(parse_match_params([]).unwrap().is_empty());
+        assert!(parse_match_params([("match[]", "up{")], Compat::V3).is_err());
+        assert!(parse_match_params([("match[]", "{}")], Compat::V3).unwrap()[0].is_empty());
+        assert!(parse_match_params([], Compat::V3).unwrap().is_empty());
     }
 }

@@ -167,7 +167,7 @@ async fn handle_federate(
         }
     };
     let pairs = form.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    let matcher_sets = match federate::parse_match_params(pairs) {
+    let matcher_sets = match federate::parse_match_params(pairs, tenant.compat()) {
         Ok(sets) => sets,
         Err(reason) => return text(StatusCode::BAD_REQUEST, &format!("{reason}\n")),
     };

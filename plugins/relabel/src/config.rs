@@ -1,12 +1,16 @@
-//! The plugin's configuration: a JSON array of Prometheus relabel rules, or `null` for none.
+//! The plugin's configuration: a JSON array of Prometheus relabel rules, or `null` for none,
+//! read as Prometheus 3 reads them; or `{"compat": 2|3, "rules": [...]}` to name the release.
 //!
 //! Each rule is read and validated by the `relabel-config` crate, which the host's config
 //! module uses too (it hands its YAML rules over as this JSON), so a rule means the same, and
 //! is refused with the same words, on both sides. This module only adds what is the plugin's
-//! own: the array around the rules and which rule is to blame.
+//! own: the array around the rules, which rule is to blame, and the release: Prometheus 2.42
+//! compiles a rule's regex as `^(?:…)$` (`.` stops at a newline) with Go 1.19, 3.x as
+//! `^(?s:…)$`, so with `"compat": 2` each regex is compiled again as 2.42 would.
 
 use std::fmt;
 
+use promregex::{Pattern, Release};
 use relabel_config::RelabelConfig;
 use serde::Deserialize;
 
@@ -30,20 +34,42 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Reads the plugin's configuration: a JSON array of rules, or `null` for none.
+/// The configuration with the release named.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WithRelease {
+    compat: u8,
+    rules: Option<Vec<serde_json::Value>>,
+}
+
+/// Reads the plugin's configuration: a JSON array of rules, or `null` for none, or the rules
+/// with the release to read them as.
 pub fn parse_rules(json: &str) -> Result<Vec<RelabelConfig>, ConfigError> {
     let whole = |message: String| ConfigError {
         rule: None,
         message,
     };
-    let rules: Option<Vec<serde_json::Value>> = serde_json::from_str(json)
+    let value: serde_json::Value = serde_json::from_str(json)
         .map_err(|e| whole(format!("relabel rules must be a JSON array of rules: {e}")))?;
+    let (rules, release) = if value.is_object() {
+        let with = WithRelease::deserialize(value).map_err(|e| whole(e.to_string()))?;
+        let release = match with.compat {
+            2 => Release::V2,
+            3 => Release::V3,
+            n => return Err(whole(format!("unknown compat {n}: 2 or 3"))),
+        };
+        (with.rules, release)
+    } else {
+        let rules = Option::<Vec<serde_json::Value>>::deserialize(value)
+            .map_err(|e| whole(format!("relabel rules must be a JSON array of rules: {e}")))?;
+        (rules, Release::V3)
+    };
     rules
         .unwrap_or_default()
         .into_iter()
         .enumerate()
         .map(|(index, rule)| {
-            parse_rule(rule).map_err(|message| ConfigError {
+            parse_rule(rule, release).map_err(|message| ConfigError {
                 rule: Some(index),
                 message,
             })
@@ -51,16 +77,36 @@ pub fn parse_rules(json: &str) -> Result<Vec<RelabelConfig>, ConfigError> {
         .collect()
 }
 
-fn parse_rule(rule: serde_json::Value) -> Result<RelabelConfig, String> {
+fn parse_rule(rule: serde_json::Value, release: Release) -> Result<RelabelConfig, String> {
     if rule.is_null() {
         return Err("empty or null relabeling rule".into());
     }
-    RelabelConfig::deserialize(rule).map_err(|e| e.to_string())
+    let mut rule = RelabelConfig::deserialize(rule).map_err(|e| e.to_string())?;
+    if release != Release::V3 {
+        rule.regex =
+            Pattern::for_release(rule.regex.as_str(), release).map_err(|e| e.to_string())?;
+    }
+    Ok(rule)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 2.42's `.` stops at a newline, also in the default `(.*)`; 3.x's does not.
+    #[test]
+    fn each_release_compiles_as_its_own() {
+        let rule = r#"[{"action": "keep", "regex": "a.b"}, {"target_label": "x"}]"#;
+        for (json, want) in [
+            (rule.to_string(), true),
+            (format!(r#"{{"compat": 3, "rules": {rule}}}"#), true),
+            (format!(r#"{{"compat": 2, "rules": {rule}}}"#), false),
+        ] {
+            let rules = parse_rules(&json).unwrap();
+            assert_eq!(rules[0].regex.is_match("a\nb"), want, "{json}");
+            assert_eq!(rules[1].regex.is_match("a\nb"), want, "{json}");
+        }
+    }
 
     #[test]
     fn whole_configs() {
@@ -73,9 +119,15 @@ mod tests {
             2
         );
         for (json, want) in [
+            ("{}", "missing field `compat`"),
+            (r#"{"compat": 4, "rules": []}"#, "unknown compat 4: 2 or 3"),
             (
-                "{}",
-                "relabel rules must be a JSON array of rules: invalid type: map",
+                r#"{"compat": 2, "rules": [{"action": "keep", "regex": "(?<n>x)"}]}"#,
+                "rules[0]: error parsing regexp: invalid or unsupported Perl syntax: `(?<`",
+            ),
+            (
+                "true",
+                "relabel rules must be a JSON array of rules: invalid type: boolean",
             ),
             ("", "relabel rules must be a JSON array of rules: EOF"),
             (

@@ -204,6 +204,7 @@ fn newest_samples(
 mod tests {
     use super::*;
     use crate::parse_selector;
+    use wasmfed_model::compat::Compat;
     use wasmfed_model::STALE_NAN;
 
     use crate::testing::TestSeries;
@@ -212,7 +213,7 @@ mod tests {
     fn selected(head: &Head, selectors: &[&str]) -> Vec<String> {
         let sets: Vec<Vec<Matcher>> = selectors
             .iter()
-            .map(|s| parse_selector(s).expect("valid"))
+            .map(|s| parse_selector(s, Compat::V3).expect("valid"))
             .collect();
         let latest = head.select_latest(&sets, 1000, 2000);
         latest
@@ -300,7 +301,7 @@ mod tests {
 
     #[test]
     fn strings_are_sorted_and_found() {
-        let latest = head().select_latest(&[parse_selector("a").unwrap()], 1000, 2000);
+        let latest = head().select_latest(&[parse_selector("a", Compat::V3).unwrap()], 1000, 2000);
         let strings: Vec<&str> = latest.strings().collect();
         assert_eq!(strings, ["10", "2", "__name__", "a", "j"]);
         for (id, s) in strings.iter().enumerate() {

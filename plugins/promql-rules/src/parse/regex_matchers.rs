@@ -17,7 +17,7 @@
 
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::Expr;
-use promregex::{translate, Pattern};
+use promregex::{check_matcher, Release};
 
 use crate::engine::Compat;
 
@@ -29,19 +29,14 @@ pub(super) struct RegexValue {
 }
 
 impl RegexValue {
-    /// Checks `written` as Prometheus' `labels.NewMatcher` does, refusing it with Go's message.
-    ///
-    /// 3.x parses the value alone (`syntax.Parse(v, Perl|DotNL)`), so a message quotes it
-    /// without anchors; 2.42 first compiled `^(?:` + value + `)$`, whose errors quote that.
-    /// Either way the value must be a whole regex: `a)|(b` is refused.
+    /// Checks `written` as Prometheus' `labels.NewMatcher` does, refusing it with Go's message
+    /// (`promregex::check_matcher`, which the host's selectors use too).
     pub fn new(written: &str, compat: Compat) -> Result<RegexValue, String> {
-        let refused = |e: promregex::Error| e.to_string();
-        if compat == Compat::V2 {
-            translate(&format!("^(?:{written})$")).map_err(refused)?;
-        }
-        let translated = translate(written).map_err(refused)?;
-        // What only the compiled program can refuse (Go's "expression too large").
-        Pattern::new(written).map_err(refused)?;
+        let release = match compat {
+            Compat::V2 => Release::V2,
+            Compat::V3 => Release::V3,
+        };
+        let translated = check_matcher(written, release).map_err(|e| e.to_string())?;
         Ok(RegexValue {
             written: written.to_string(),
             translated,
