@@ -13,7 +13,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use wasmfed_model::clock::unix_seconds;
-use wasmfed_plugin::metrics::PluginMetrics;
+use wasmfed_plugin::registry::LivePlugins;
 use wasmfed_rules::RuleMetrics;
 use wasmfed_storage::wal::WalMetrics;
 
@@ -57,7 +57,7 @@ pub struct Telemetry {
     pub reloads: Family<ReasonLabel, Counter>,
     pub wal: WalMetrics,
     /// Per-plugin counters, collected from the live plugins at scrape time.
-    pub plugins: PluginMetrics,
+    pub plugins: LivePlugins,
     /// Per-rule-group counters, collected from the live groups at scrape time.
     pub rules: RuleMetrics,
 }
@@ -85,7 +85,7 @@ impl Default for Telemetry {
             reload_success_time: Gauge::default(),
             reloads: Family::default(),
             wal: WalMetrics::default(),
-            plugins: PluginMetrics::default(),
+            plugins: LivePlugins::default(),
             rules: RuleMetrics::default(),
             registry: Registry::default(),
         };
