@@ -40,6 +40,7 @@ pub struct Telemetry {
     pub scrapes: Family<JobLabel, Counter>,
     pub scrape_failures: Family<JobLabel, Counter>,
     pub samples_scraped: Counter,
+    pub head_samples_appended: Counter,
     pub samples_rejected: Family<ReasonLabel, Counter>,
     pub stale_markers: Counter,
     pub head_series: Gauge,
@@ -69,6 +70,7 @@ impl Default for Telemetry {
             scrapes: Family::default(),
             scrape_failures: Family::default(),
             samples_scraped: Counter::default(),
+            head_samples_appended: Counter::default(),
             samples_rejected: Family::default(),
             stale_markers: Counter::default(),
             head_series: Gauge::default(),
@@ -103,6 +105,11 @@ impl Default for Telemetry {
             "wasmfed_samples_scraped",
             "Samples read from successful scrapes.",
             t.samples_scraped.clone(),
+        );
+        registry.register(
+            "wasmfed_head_samples_appended",
+            "Samples scrapes stored in the head: scraped series, stale markers and the synthetic up and scrape_* series, as Prometheus' prometheus_tsdb_head_samples_appended counts them (rule results are not counted here).",
+            t.head_samples_appended.clone(),
         );
         registry.register(
             "wasmfed_samples_rejected",
