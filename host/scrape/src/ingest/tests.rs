@@ -45,7 +45,13 @@ fn steady_scrapes_reuse_series_and_vanished_series_go_stale() {
         .ingest(&head, &s, body, Format::PrometheusText, 1000)
         .unwrap();
     assert_eq!(
-        (r1.scraped, r1.kept, r1.appended, r1.series_added, r1.stale_markers),
+        (
+            r1.scraped,
+            r1.kept,
+            r1.appended,
+            r1.series_added,
+            r1.stale_markers
+        ),
         (2, 2, 2, 2, 0)
     );
     let r2 = cache
