@@ -17,13 +17,15 @@ use crate::parse::parse_series;
 use crate::stages::{JobStages, StageTrace};
 use crate::target::Target;
 use wasmfed_config::{Config, ScrapeConfig};
+use wasmfed_model::compat::Compat;
 use wasmfed_model::Labels;
 use wasmfed_plugin::{PluginLimits, PluginRuntime};
 
 /// The report for `job` in the config at `path`: its targets, then each of `series` (exposition
-/// syntax, e.g. `http_requests_total{code="200"}`) as scraped from its first kept target.
-pub fn report(path: &Path, job: &str, series: &[String]) -> anyhow::Result<String> {
-    let config = Config::load(path)?.config;
+/// syntax, e.g. `http_requests_total{code="200"}`) as scraped from its first kept target, with
+/// the file read as `compat`'s Prometheus generation reads it.
+pub fn report(path: &Path, job: &str, series: &[String], compat: Compat) -> anyhow::Result<String> {
+    let config = Config::load(path, compat)?.config;
     // The node's own jobs, then each tenant's (job names are unique only within a tenant).
     let all_jobs = || {
         config
