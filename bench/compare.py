@@ -3,11 +3,16 @@
 
 Starts `wasmfed synth` (T targets x S series, one port each), then a wasmfed node and Debian's
 Prometheus scraping exactly those targets at the same interval. After a warm-up it measures,
-for each: CPU seconds per million ingested samples (from /proc and each server's own sample
-counter), resident memory per active series, and the time and size of `/federate` of every
+for each: CPU seconds per million samples appended to the head (from /proc and the same count
+on both sides: Prometheus' prometheus_tsdb_head_samples_appended_total, wasmfed's
+wasmfed_head_samples_appended_total), resident memory per active series, and the time and size of `/federate` of every
 series. It prints the figures and the ratio wasmfed/Prometheus for each (lower is better,
 except bytes, which should be equal), then wasmfed's plugin-call and series-cache counters
 over the same window: with `--relabel`, a steady scrape should make no plugin call at all.
+
+Not like for like in one respect: Prometheus snappy-compresses its WAL records and wasmfed
+does not yet, so wasmfed writes 2.2-2.6x the WAL bytes (bench/RESULTS.md), a cost that is in
+its CPU and I/O figures here.
 
 Everything listens on 127.0.0.1; temp dirs are removed at the end.
 
@@ -60,7 +65,9 @@ def main():
         servers = {
             "prometheus": (prom, prom_addr, "prometheus_tsdb_head_samples_appended_total",
                            "prometheus_tsdb_head_series"),
-            "wasmfed": (wf, wf_addr, "wasmfed_samples_scraped_total", "wasmfed_head_series"),
+            # The same count on both sides: samples a scrape appended to the head (scraped
+            # series after relabeling, the synthetic up/scrape_* series, stale markers).
+            "wasmfed": (wf, wf_addr, "wasmfed_head_samples_appended_total", "wasmfed_head_series"),
         }
         wf_metrics_url = f"http://{wf_addr}/metrics"
         cache_before = metrics_or_zero(wf_metrics_url, WASMFED_CACHE_METRICS)

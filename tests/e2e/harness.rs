@@ -319,6 +319,39 @@ pub enum Reply {
 }
 
 /// An in-test HTTP exporter on its own runtime thread; `reply` decides each answer by path.
+/// An exporter that numbers its replies: `scrape_seq N` (1, 2, 3, ...) before `body`, so a
+/// test can tell that every scrape was stored exactly once from the stored numbers alone
+/// (see [`assert_each_once`]), without reading anything into the time between scrapes.
+pub fn sequenced_exporter(body: &'static str) -> Exporter {
+    let served = std::sync::atomic::AtomicU64::new(0);
+    Exporter::start(move |_| {
+        let n = served.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        Reply::Text(format!("scrape_seq {n}\n{body}"))
+    })
+}
+
+/// Checks stored `scrape_seq` values: consecutive (no scrape lost between the first and the
+/// last stored) and none twice.
+pub fn assert_each_once(what: &str, values: impl IntoIterator<Item = f64>) {
+    let mut seq: Vec<u64> = values.into_iter().map(|v| v as u64).collect();
+    seq.sort_unstable();
+    assert!(!seq.is_empty(), "{what}: no scrape stored");
+    let repeated: Vec<u64> = seq
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect();
+    assert!(
+        repeated.is_empty(),
+        "{what}: scrapes stored twice: {repeated:?}"
+    );
+    let missing: Vec<u64> = seq.windows(2).flat_map(|w| w[0] + 1..w[1]).collect();
+    assert!(
+        missing.is_empty(),
+        "{what}: scrapes lost: {missing:?} of {seq:?}"
+    );
+}
+
 pub struct Exporter {
     pub addr: SocketAddr,
     _runtime: tokio::runtime::Runtime,

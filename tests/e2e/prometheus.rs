@@ -210,3 +210,23 @@ fn each_federates_the_other() {
         "{sample:?}"
     );
 }
+
+#[test]
+fn a_query_past_its_timeout_is_answered_as_prometheus_answers_it() {
+    let config = format!("{}scrape_configs: []\n", global("eu"));
+    let prometheus = Prometheus::start(&config);
+    let node = Wasmfed::start(&config);
+    for (path, status, kind) in [
+        ("/api/v1/query?query=1&timeout=0s", 503, "timeout"),
+        ("/api/v1/query?query=1&timeout=1m", 200, ""),
+        ("/api/v1/query?query=1&timeout=soon", 400, "bad_data"),
+    ] {
+        for (who, addr) in [("prometheus", prometheus.addr), ("wasmfed", node.addr)] {
+            let r = get(addr, path).unwrap();
+            assert_eq!(r.status, status, "{who} {path}: {}", r.text());
+            if !kind.is_empty() {
+                assert_eq!(r.json()["errorType"], kind, "{who} {path}: {}", r.text());
+            }
+        }
+    }
+}

@@ -61,7 +61,13 @@ const TOP: &[Known] = &[
         "wasmfed answers queries from its own storage only",
     ),
     known("remote_write", WhenEmpty, "wasmfed does not remote-write"),
-    known("storage", Always, "wasmfed's storage has its own settings"),
+    // `tsdb.out_of_order_time_window` and `exemplars.max_exemplars` change what is stored:
+    // accepted only at their defaults (off), which is what wasmfed does.
+    known(
+        "storage",
+        WhenEmpty,
+        "wasmfed stores neither out-of-order samples nor exemplars",
+    ),
     known("tracing", Always, "wasmfed does not export traces"),
     known("runtime", Always, "Go runtime settings"),
     known("otlp", Always, "wasmfed has no OTLP receiver"),

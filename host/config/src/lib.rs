@@ -36,8 +36,8 @@
 //!
 //! | key | accepted with a warning when |
 //! |---|---|
-//! | `alerting`, `remote_read`, `storage`, `tracing`, `runtime`, `otlp` | always |
-//! | `remote_write`, `scrape_config_files` | empty |
+//! | `alerting`, `remote_read`, `tracing`, `runtime`, `otlp` | always |
+//! | `remote_write`, `scrape_config_files`, `storage` (out-of-order window, exemplars) | empty |
 //! | global `query_log_file`, `scrape_failure_log_file`, `keep_dropped_targets`, `scrape_protocols`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `scrape_native_histograms`, `always_scrape_classic_histograms` | always |
 //! | global `rule_query_offset`, `target_limit`, `label_limit`, `label_name_length_limit`, `label_value_length_limit`, `convert_classic_histograms_to_nhcb`, `extra_scrape_metrics` | zero, false or empty |
 //! | job `scrape_protocols`, `enable_compression`, `enable_http2`, `scrape_failure_log_file`, `keep_dropped_targets`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `scrape_native_histograms`, `always_scrape_classic_histograms`, `scrape_classic_histograms`, `native_histogram_bucket_limit`, `native_histogram_min_bucket_factor` | always |

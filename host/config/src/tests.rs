@@ -244,6 +244,11 @@ fn errors() {
         (job("    scheme: https\n"), "not supported by wasmfed yet"),
         (job("    basic_auth:\n      username: u\n"), "scrape_configs[0]: basic_auth: not supported by wasmfed yet"),
         ("remote_write:\n  - url: http://vm:8428/api/v1/write\n".into(), "remote_write: not supported by wasmfed yet"),
+        (
+            "storage:\n  tsdb:\n    out_of_order_time_window: 30m\n".into(),
+            "storage: not supported by wasmfed yet (wasmfed stores neither out-of-order samples nor exemplars)",
+        ),
+        ("storage:\n  exemplars:\n    max_exemplars: 100000\n".into(), "storage: not supported by wasmfed yet"),
         ("alertmanager: {}\n".into(), "unknown field `alertmanager`, expected one of `global`, `scrape_configs`, `rule_files`"),
         ("global:\n  scrape_interval: 5s\n  scrape_timeout: 6s\n".into(), "global scrape timeout greater than scrape interval"),
         ("global:\n  external_labels:\n    1dc: eu\n".into(), "global.external_labels: \"1dc\" is not a valid label name at line 3 column 5"),
@@ -272,6 +277,9 @@ alerting:
   alertmanagers: []
 remote_read:
   - url: http://remote/read
+storage:
+  tsdb: {out_of_order_time_window: 0s}
+  exemplars: {max_exemplars: 0}
 scrape_configs:
   - job_name: a
     follow_redirects: true
@@ -284,6 +292,7 @@ scrape_configs:
         [
             "alerting: ignored (wasmfed does not send alerts)",
             "remote_read: ignored (wasmfed answers queries from its own storage only)",
+            "storage: ignored (wasmfed stores neither out-of-order samples nor exemplars)",
             "global.query_log_file: ignored (wasmfed logs to stderr)",
             "global.label_limit: ignored (wasmfed does not enforce this limit)",
             "scrape_configs[0].follow_redirects: ignored (redirects are handled by wasmfed's scraper)",

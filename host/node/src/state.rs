@@ -19,6 +19,9 @@ use wasmfed_telemetry::Telemetry;
 /// Prometheus' default `--query.lookback-delta`.
 pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(300);
 
+/// Prometheus' default `--query.timeout`.
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// A request to reload the configuration file; the node answers with the outcome.
 pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
 
@@ -31,6 +34,9 @@ pub struct NodeState {
     pub telemetry: Arc<Telemetry>,
     pub external_labels: RwLock<Labels>,
     pub lookback: Duration,
+    /// The longest a query may take (`--query.timeout`); a request's `timeout` may only
+    /// shorten it.
+    pub query_timeout: Duration,
     /// Whether `POST /-/quit` and `POST /-/reload` are allowed, as `--web.enable-lifecycle`.
     pub enable_lifecycle: bool,
     /// Where `/-/reload` asks the node to reload its configuration (None: no config file).
@@ -56,12 +62,19 @@ impl NodeState {
             telemetry,
             external_labels: RwLock::new(external_labels),
             lookback: DEFAULT_LOOKBACK,
+            query_timeout: DEFAULT_QUERY_TIMEOUT,
             enable_lifecycle,
             reload,
             admin_token: RwLock::new(None),
             ready: AtomicBool::new(false),
             quit: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Sets `--query.timeout`.
+    pub fn with_query_timeout(mut self, timeout: Duration) -> Self {
+        self.query_timeout = timeout;
+        self
     }
 
     /// The node's own tenant (the top-level configuration).

@@ -120,7 +120,7 @@ impl Tenant {
             runtime: shared.runtime.clone(),
             head: head.clone(),
             engine: shared.engine,
-            plugin_metrics: shared.telemetry.plugins.clone(),
+            live_plugins: shared.telemetry.plugins.clone(),
             metrics: shared.telemetry.rules.clone(),
             tenant: spec.name.clone(),
             limits: limits.clone(),

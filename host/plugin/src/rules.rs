@@ -8,7 +8,7 @@
 
 use wasmfed_model::{Label, Labels};
 
-use super::bindings::{types, wit_query, wit_rules};
+use super::bindings::{Returned, ReturnedAnswer, ReturnedRule, ReturnedValue};
 use super::error::{FailureKind, PluginError};
 use super::instance::{Outcome, Plugin};
 use super::limits::PluginLimits;
@@ -85,11 +85,7 @@ impl Plugin {
                 }
             })
         })?;
-        match answer {
-            Ok(result) => Ok(accept_query(result, limits)?),
-            Err(wit_query::QueryError::BadData(m)) => Err(QueryError::BadData(m)),
-            Err(wit_query::QueryError::Execution(m)) => Err(QueryError::Execution(m)),
-        }
+        Ok(accept_query(answer?, limits)?)
     }
 }
 
@@ -112,17 +108,10 @@ fn check_size(samples: usize, labels: usize, limits: PluginLimits) -> Result<(),
 
 /// Normalises one returned label set; only a query may answer an empty one (`sum(x)`).
 fn lift_labels(
-    labels: types::Labels,
+    labels: Vec<Label>,
     index: usize,
     may_be_empty: bool,
 ) -> Result<Labels, PluginError> {
-    let labels: Vec<Label> = labels
-        .into_iter()
-        .map(|l| Label {
-            name: l.name,
-            value: l.value,
-        })
-        .collect();
     let labels = output::normalise(labels, index)?;
     if labels.is_empty() && !may_be_empty {
         return Err(PluginError::call(
@@ -134,7 +123,7 @@ fn lift_labels(
 }
 
 fn lift_samples(
-    samples: Vec<types::Sample>,
+    samples: Vec<Returned>,
     may_be_empty: bool,
 ) -> Result<Vec<LabeledSample>, PluginError> {
     samples
@@ -151,7 +140,7 @@ fn lift_samples(
 }
 
 fn accept_rules(
-    results: Vec<wit_rules::RuleResult>,
+    results: Vec<ReturnedRule>,
     limits: PluginLimits,
 ) -> Result<Vec<RuleResult>, PluginError> {
     let samples = || {
@@ -182,13 +171,10 @@ fn accept_rules(
         .collect()
 }
 
-fn accept_query(
-    result: wit_query::QueryResult,
-    limits: PluginLimits,
-) -> Result<QueryAnswer, PluginError> {
+fn accept_query(result: ReturnedAnswer, limits: PluginLimits) -> Result<QueryAnswer, PluginError> {
     let (samples, labels) = match &result.value {
-        wit_query::QueryValue::Vector(v) => (v.len(), v.iter().map(|s| s.labels.len()).sum()),
-        wit_query::QueryValue::Matrix(m) => (
+        ReturnedValue::Vector(v) => (v.len(), v.iter().map(|s| s.labels.len()).sum()),
+        ReturnedValue::Matrix(m) => (
             m.iter().map(|s| s.values.len()).sum(),
             m.iter().map(|s| s.labels.len()).sum(),
         ),
@@ -196,10 +182,10 @@ fn accept_query(
     };
     check_size(samples, labels, limits)?;
     let value = match result.value {
-        wit_query::QueryValue::Scalar(v) => QueryValue::Scalar(v),
-        wit_query::QueryValue::String(s) => QueryValue::String(s),
-        wit_query::QueryValue::Vector(v) => QueryValue::Vector(lift_samples(v, true)?),
-        wit_query::QueryValue::Matrix(m) => QueryValue::Matrix(
+        ReturnedValue::Scalar(v) => QueryValue::Scalar(v),
+        ReturnedValue::String(s) => QueryValue::String(s),
+        ReturnedValue::Vector(v) => QueryValue::Vector(lift_samples(v, true)?),
+        ReturnedValue::Matrix(m) => QueryValue::Matrix(
             m.into_iter()
                 .enumerate()
                 .map(|(i, s)| {

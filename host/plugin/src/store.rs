@@ -3,17 +3,16 @@
 //!
 //! The node gives each rule or query plugin a [`SeriesStore`] when it loads it; a tenant's
 //! plugin gets a view of that tenant's series only, so the filtering happens before anything
-//! crosses into the guest. Matchers arrive as WIT records and are compiled here; a selector
+//! crosses into the guest. Matchers arrive from `bindings` and are compiled here; a selector
 //! that would match every series (no matcher rejecting the empty string) is refused as
 //! Prometheus refuses it. An answer that could not fit in the plugin's memory is refused with
 //! its size before it is built, instead of trapping the guest halfway through copying it in.
 
 use std::sync::Arc;
 
-use wasmfed_model::{Label, Labels};
+use wasmfed_model::Labels;
 use wasmfed_storage::{MatchOp, Matcher};
 
-use super::bindings::{types, wit_store};
 use super::sandbox::HostState;
 
 /// One series and its samples in the asked range, oldest first.
@@ -102,19 +101,14 @@ pub(crate) struct StoreAccess {
     pub(crate) max_bytes: usize,
 }
 
-/// Compiles the WIT matchers, refusing a selector that matches everything.
-fn compile(matchers: Vec<wit_store::Matcher>) -> Result<Vec<Matcher>, String> {
+/// Compiles a plugin's matchers, refusing a selector that matches everything.
+pub(crate) fn compile(
+    matchers: impl IntoIterator<Item = (MatchOp, String, String)>,
+) -> Result<Vec<Matcher>, String> {
     let matchers = matchers
         .into_iter()
-        .map(|m| {
-            let op = match m.op {
-                wit_store::MatchOp::Equal => MatchOp::Equal,
-                wit_store::MatchOp::NotEqual => MatchOp::NotEqual,
-                wit_store::MatchOp::Regex => MatchOp::Regex,
-                wit_store::MatchOp::NotRegex => MatchOp::NotRegex,
-            };
-            Matcher::new(op, m.name, m.value)
-                .map_err(|e| format!("invalid regular expression: {e}"))
+        .map(|(op, name, value)| {
+            Matcher::new(op, name, value).map_err(|e| format!("invalid regular expression: {e}"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     if matchers.iter().all(Matcher::matches_empty) {
@@ -123,77 +117,29 @@ fn compile(matchers: Vec<wit_store::Matcher>) -> Result<Vec<Matcher>, String> {
     Ok(matchers)
 }
 
-fn labels_to_wit(labels: Labels) -> types::Labels {
-    labels
-        .into_vec()
-        .into_iter()
-        .map(|Label { name, value }| types::Label { name, value })
-        .collect()
-}
-
 impl HostState {
-    fn store_access(&self) -> Result<&StoreAccess, String> {
+    pub(crate) fn store_access(&self) -> Result<&StoreAccess, String> {
         self.store
             .as_ref()
             .ok_or_else(|| "this plugin was given no store".to_string())
     }
 }
 
-impl wit_store::Host for HostState {
-    fn select(
-        &mut self,
-        matchers: Vec<wit_store::Matcher>,
-        start_ms: i64,
-        end_ms: i64,
-    ) -> Result<Vec<wit_store::SeriesSamples>, String> {
-        let access = self.store_access()?;
-        let matchers = compile(matchers)?;
-        let selected = access
-            .store
-            .select(&matchers, start_ms, end_ms, access.max_bytes)?;
-        Ok(selected
-            .into_iter()
-            .map(|s| wit_store::SeriesSamples {
-                labels: labels_to_wit(s.labels),
-                timestamps_ms: s.timestamps_ms,
-                values: s.values,
-            })
-            .collect())
-    }
-
-    fn series(
-        &mut self,
-        matchers: Vec<wit_store::Matcher>,
-        start_ms: i64,
-        end_ms: i64,
-    ) -> Result<Vec<types::Labels>, String> {
-        let access = self.store_access()?;
-        let matchers = compile(matchers)?;
-        let series = access
-            .store
-            .series(&matchers, start_ms, end_ms, access.max_bytes)?;
-        Ok(series.into_iter().map(labels_to_wit).collect())
-    }
-}
-
-impl types::Host for HostState {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn matcher(name: &str, op: wit_store::MatchOp, value: &str) -> wit_store::Matcher {
-        wit_store::Matcher {
-            name: name.into(),
-            op,
-            value: value.into(),
-        }
+    /// A matcher as `bindings` hands it over.
+    type Part = (MatchOp, String, String);
+
+    fn matcher(name: &str, op: MatchOp, value: &str) -> Part {
+        (op, name.into(), value.into())
     }
 
     #[test]
     fn selectors_matching_everything_or_with_bad_regexes_are_refused() {
-        use wit_store::MatchOp::*;
-        let cases: [(Vec<wit_store::Matcher>, Option<&str>); 5] = [
+        use MatchOp::*;
+        let cases: [(Vec<Part>, Option<&str>); 5] = [
             (vec![matcher("__name__", Equal, "up")], None),
             (vec![matcher("job", Regex, ".+")], None),
             (vec![], Some("at least one non-empty matcher")),

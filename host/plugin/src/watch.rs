@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use super::metrics::PluginMetrics;
+use super::registry::LivePlugins;
 use super::{Plugin, PluginRuntime};
 
 /// What a file looked like when last read.
@@ -36,7 +36,7 @@ struct Seen {
 /// Polls the live plugins' files every `every` until `stopped`.
 pub async fn watch_files(
     runtime: Arc<PluginRuntime>,
-    live: PluginMetrics,
+    live: LivePlugins,
     every: Duration,
     mut stopped: watch::Receiver<bool>,
 ) {

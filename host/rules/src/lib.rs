@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use wasmfed_config::{Config, PluginSource, TenantLimits};
-use wasmfed_plugin::metrics::PluginMetrics;
+use wasmfed_plugin::registry::LivePlugins;
 use wasmfed_plugin::{stock, PluginLimits, PluginRuntime, SeriesStore, World};
 use wasmfed_storage::Head;
 
@@ -75,7 +75,7 @@ pub struct RuleContext {
     /// The tenant's storage: what its rules read and where they write.
     pub head: Arc<Head>,
     pub engine: EngineOptions,
-    pub plugin_metrics: PluginMetrics,
+    pub live_plugins: LivePlugins,
     pub metrics: RuleMetrics,
     pub tenant: String,
     /// The tenant's limits, applied to rule plugins when they load.
@@ -178,7 +178,7 @@ impl RuleManager {
         for (key, removed) in old {
             stop(&removed);
             self.ctx
-                .plugin_metrics
+                .live_plugins
                 .untrack_for(&self.ctx.tenant, "rule_group", &key.label());
             let ended = removed.group.mark_stale(now_ms);
             tracing::info!(group = %key.label(), stale_series = ended, "rule group removed");
@@ -193,7 +193,7 @@ impl RuleManager {
     }
 
     fn start(&self, group: Arc<Group>) -> Running {
-        self.ctx.plugin_metrics.track_for(
+        self.ctx.live_plugins.track_for(
             &self.ctx.tenant,
             "rule_group",
             &group.key.label(),

@@ -314,7 +314,7 @@ mod manager {
     use crate::{RuleContext, RuleManager, RuleMetrics};
     use wasmfed_config::Config;
     use wasmfed_model::compat::Compat;
-    use wasmfed_plugin::metrics::PluginMetrics;
+    use wasmfed_plugin::registry::LivePlugins;
 
     fn manager(head: &Arc<Head>) -> RuleManager {
         RuleManager::new(RuleContext {
@@ -324,7 +324,7 @@ mod manager {
                 lookback: Duration::from_secs(300),
                 compat: Default::default(),
             },
-            plugin_metrics: PluginMetrics::default(),
+            live_plugins: LivePlugins::default(),
             metrics: RuleMetrics::default(),
             tenant: "default".into(),
             limits: Default::default(),

@@ -54,6 +54,8 @@ pub struct IngestReport {
     pub kept: usize,
     /// Series this target exposed that it had not exposed recently (`scrape_series_added`).
     pub series_added: usize,
+    /// Samples stored (stale markers not included).
+    pub appended: usize,
     /// Samples storage refused as out of order.
     pub out_of_order: usize,
     /// Samples storage refused as a second, different value at the same timestamp.
@@ -289,7 +291,10 @@ impl SeriesCache {
                 continue;
             };
             match appender.append_to(series, sample.timestamp_ms, sample.value) {
-                Ok(tail) => cached.tail = tail,
+                Ok(tail) => {
+                    cached.tail = tail;
+                    report.appended += 1;
+                }
                 Err(AppendError::OutOfOrder { .. }) => report.out_of_order += 1,
                 Err(AppendError::DuplicateTimestamp { .. }) => report.duplicates += 1,
                 // Retention removed a series this cache still pointed at: forget it so the next

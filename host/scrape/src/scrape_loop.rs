@@ -353,11 +353,16 @@ impl ScrapeLoop {
             report.kept as f64,
             report.series_added as f64,
         ];
+        let mut appended = report.appended + report.stale_markers;
         for (series, value) in self.report_series.iter().zip(values) {
-            if let Err(e) = self.ctx.head.append(*series, scrape_ms, value) {
-                tracing::warn!(target = %self.target, error = %e, "recording scrape report");
+            match self.ctx.head.append(*series, scrape_ms, value) {
+                Ok(_) => appended += 1,
+                Err(e) => {
+                    tracing::warn!(target = %self.target, error = %e, "recording scrape report")
+                }
             }
         }
+        t.head_samples_appended.inc_by(appended as u64);
     }
 
     fn end_of_target(&mut self) {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use wasmfed_config::{PluginRef, PluginSource, RelabelConfig, ScrapeConfig};
 use wasmfed_model::Labels;
-use wasmfed_plugin::metrics::JobPlugins;
+use wasmfed_plugin::registry::JobPlugins;
 use wasmfed_plugin::{stock, Plugin, PluginLimits, PluginRuntime, Stage, StageError, World};
 
 /// Consecutive failures after which a stage backs off.

@@ -211,4 +211,16 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// Whatever a `match[]` holds, it parses or is refused; it never panics.
+        #[test]
+        fn any_selector_text_parses_or_is_refused(
+            text in "[a-z_:{}\\[\\]()=~!\"'`,.*+?|^$\\\\ 0-9@-]{0,60}"
+        ) {
+            let _ = parse_selector(&text);
+        }
+    }
 }

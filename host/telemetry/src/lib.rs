@@ -13,7 +13,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use wasmfed_model::clock::unix_seconds;
-use wasmfed_plugin::metrics::PluginMetrics;
+use wasmfed_plugin::registry::LivePlugins;
 use wasmfed_rules::RuleMetrics;
 use wasmfed_storage::wal::WalMetrics;
 
@@ -40,6 +40,7 @@ pub struct Telemetry {
     pub scrapes: Family<JobLabel, Counter>,
     pub scrape_failures: Family<JobLabel, Counter>,
     pub samples_scraped: Counter,
+    pub head_samples_appended: Counter,
     pub samples_rejected: Family<ReasonLabel, Counter>,
     pub stale_markers: Counter,
     pub head_series: Gauge,
@@ -57,7 +58,7 @@ pub struct Telemetry {
     pub reloads: Family<ReasonLabel, Counter>,
     pub wal: WalMetrics,
     /// Per-plugin counters, collected from the live plugins at scrape time.
-    pub plugins: PluginMetrics,
+    pub plugins: LivePlugins,
     /// Per-rule-group counters, collected from the live groups at scrape time.
     pub rules: RuleMetrics,
 }
@@ -69,6 +70,7 @@ impl Default for Telemetry {
             scrapes: Family::default(),
             scrape_failures: Family::default(),
             samples_scraped: Counter::default(),
+            head_samples_appended: Counter::default(),
             samples_rejected: Family::default(),
             stale_markers: Counter::default(),
             head_series: Gauge::default(),
@@ -85,7 +87,7 @@ impl Default for Telemetry {
             reload_success_time: Gauge::default(),
             reloads: Family::default(),
             wal: WalMetrics::default(),
-            plugins: PluginMetrics::default(),
+            plugins: LivePlugins::default(),
             rules: RuleMetrics::default(),
             registry: Registry::default(),
         };
@@ -103,6 +105,11 @@ impl Default for Telemetry {
             "wasmfed_samples_scraped",
             "Samples read from successful scrapes.",
             t.samples_scraped.clone(),
+        );
+        registry.register(
+            "wasmfed_head_samples_appended",
+            "Samples scrapes stored in the head: scraped series, stale markers and the synthetic up and scrape_* series, as Prometheus' prometheus_tsdb_head_samples_appended counts them (rule results are not counted here).",
+            t.head_samples_appended.clone(),
         );
         registry.register(
             "wasmfed_samples_rejected",

@@ -85,6 +85,10 @@ struct Cli {
         global = true
     )]
     compat: Compat,
+    /// Maximum time a query may take before it is answered with a timeout error (a request's
+    /// `timeout` parameter may only shorten it), as Prometheus' flag of the same name.
+    #[arg(long = "query.timeout", value_name = "DURATION", default_value = "2m")]
+    query_timeout: String,
     /// Log level: debug, info, warn or error.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]
     log_level: String,
@@ -254,6 +258,11 @@ async fn run_node(cli: &Cli) -> anyhow::Result<()> {
         .with_context(|| "invalid --storage.wal-segment-size".to_owned())?
         .ok_or_else(|| anyhow::anyhow!("--storage.wal-segment-size must not be 0"))?;
     let fsync: wal::FsyncPolicy = cli.wal_fsync.parse().map_err(anyhow::Error::msg)?;
+    let query_timeout: Duration = cli
+        .query_timeout
+        .parse::<wasmfed_config::Duration>()
+        .with_context(|| format!("invalid --query.timeout {:?}", cli.query_timeout))?
+        .into();
     let node = Node::start(
         loaded.config,
         NodeOptions {
@@ -268,6 +277,7 @@ async fn run_node(cli: &Cli) -> anyhow::Result<()> {
             },
             enable_lifecycle: cli.enable_lifecycle,
             compat: cli.compat,
+            query_timeout,
         },
     )
     .await?;
@@ -341,6 +351,7 @@ async fn demo() -> anyhow::Result<()> {
             wal: wal::WalOptions::default(),
             enable_lifecycle: false,
             compat: Compat::default(),
+            query_timeout: wasmfed_node::DEFAULT_QUERY_TIMEOUT,
         };
         let node = Node::start(config, options)
             .await

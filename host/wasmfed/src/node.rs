@@ -50,6 +50,8 @@ pub struct NodeOptions {
     pub enable_lifecycle: bool,
     /// Which Prometheus generation's semantics to follow where 2.x and 3.x differ.
     pub compat: Compat,
+    /// The longest a query may take (`--query.timeout`).
+    pub query_timeout: Duration,
 }
 
 pub struct Node {
@@ -103,14 +105,17 @@ impl Node {
             .await
             .context("starting the node's own tenant")?;
         let (reload_tx, reload_rx) = mpsc::channel(4);
-        let state = Arc::new(NodeState::new(
-            own.clone(),
-            runtime.clone(),
-            telemetry,
-            config.global.external_labels.clone(),
-            options.enable_lifecycle,
-            options.config_path.is_some().then(|| reload_tx.clone()),
-        ));
+        let state = Arc::new(
+            NodeState::new(
+                own.clone(),
+                runtime.clone(),
+                telemetry,
+                config.global.external_labels.clone(),
+                options.enable_lifecycle,
+                options.config_path.is_some().then(|| reload_tx.clone()),
+            )
+            .with_query_timeout(options.query_timeout),
+        );
         let server = tokio::spawn({
             let (state, stopped) = (state.clone(), stopped.clone());
             async move {

@@ -6,11 +6,16 @@
 //! seconds with the milliseconds as written digits (`1700000000.5` is `1700000000.500`) and
 //! values are strings in Go's shortest `'f'` spelling (`'e'` below 1e-6 and from 1e21), with
 //! `NaN`, `+Inf` and `-Inf` spelled out. Errors carry Prometheus' `errorType` and status:
-//! `bad_data` (400) for a bad query or time, `execution` (422) for a query that failed.
+//! `bad_data` (400) for a bad query or time, `execution` (422) for a query that failed,
+//! `timeout` (503) for one that ran past `--query.timeout` or the request's `timeout`.
+//!
+//! A timed-out query is answered at its deadline; the plugin call itself cannot be stopped
+//! from outside (plugins are bounded by fuel, not by the clock), so it runs on, on its
+//! blocking thread, until it ends or its fuel does, and its answer is dropped.
 
 use std::fmt::Write;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use http::{header, Response, StatusCode};
 
@@ -21,7 +26,11 @@ use wasmfed_plugin::{QueryAnswer, QueryError, QueryValue};
 use super::body::{full, ResponseBody};
 use wasmfed_node::tenant::Tenant;
 
-pub async fn handle(tenant: &Arc<Tenant>, form: &[(String, String)]) -> Response<ResponseBody> {
+pub async fn handle(
+    tenant: &Arc<Tenant>,
+    form: &[(String, String)],
+    max_timeout: Duration,
+) -> Response<ResponseBody> {
     let param = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let at_ms = match param("time").filter(|t| !t.is_empty()) {
         None => unix_millis(SystemTime::now()),
@@ -36,26 +45,36 @@ pub async fn handle(tenant: &Arc<Tenant>, form: &[(String, String)]) -> Response
             }
         },
     };
-    if let Some(timeout) = param("timeout").filter(|t| !t.is_empty()) {
-        if parse_timeout(&timeout).is_none() {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "bad_data",
-                &format!(
-                    "invalid parameter \"timeout\": cannot parse {timeout:?} to a valid duration"
-                ),
-            );
+    let mut timeout = max_timeout;
+    if let Some(asked) = param("timeout").filter(|t| !t.is_empty()) {
+        match parse_timeout(&asked) {
+            Some(asked) => timeout = timeout.min(asked),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_data",
+                    &format!(
+                        "invalid parameter \"timeout\": cannot parse {asked:?} to a valid duration"
+                    ),
+                )
+            }
         }
     }
     let expr = param("query").unwrap_or_default();
     let tenant = tenant.clone();
-    let answer = tokio::task::spawn_blocking(move || {
+    let call = tokio::task::spawn_blocking(move || {
         let plugin = tenant
             .query_plugin()
             .map_err(|e| QueryError::Execution(format!("loading the query plugin: {e:#}")))?;
         plugin.query(&expr, at_ms)
-    })
-    .await;
+    });
+    let Ok(answer) = tokio::time::timeout(timeout, call).await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "query timed out in expression evaluation",
+        );
+    };
     match answer {
         Ok(Ok(answer)) => success(&answer, at_ms),
         Ok(Err(QueryError::BadData(m))) => error(
@@ -93,8 +112,7 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
         .map_err(|_| format!("cannot parse {s:?} to a valid timestamp"))
 }
 
-/// Prometheus' `parseDuration`: seconds as a float, or a duration like `30s`. The engine has
-/// no deadline of its own (a plugin call has its budget), so the value is only checked.
+/// Prometheus' `parseDuration`: seconds as a float, or a duration like `30s`.
 fn parse_timeout(s: &str) -> Option<std::time::Duration> {
     if let Ok(secs) = s.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| std::time::Duration::from_secs_f64(secs));

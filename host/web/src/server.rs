@@ -192,7 +192,7 @@ async fn handle_query(
         return text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
     }
     match form_values(req).await {
-        Ok(form) => query::handle(tenant, &form).await,
+        Ok(form) => query::handle(tenant, &form, state.query_timeout).await,
         Err(reason) => text(
             StatusCode::BAD_REQUEST,
             &format!("error parsing form values: {reason}\n"),

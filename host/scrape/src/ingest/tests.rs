@@ -46,8 +46,14 @@ fn steady_scrapes_reuse_series_and_vanished_series_go_stale() {
         .ingest(&head, &s, body, Format::PrometheusText, 1000)
         .unwrap();
     assert_eq!(
-        (r1.scraped, r1.kept, r1.series_added, r1.stale_markers),
-        (2, 2, 2, 0)
+        (
+            r1.scraped,
+            r1.kept,
+            r1.appended,
+            r1.series_added,
+            r1.stale_markers
+        ),
+        (2, 2, 2, 2, 0)
     );
     let r2 = cache
         .ingest(&head, &s, body, Format::PrometheusText, 2000)
@@ -56,7 +62,7 @@ fn steady_scrapes_reuse_series_and_vanished_series_go_stale() {
     let r3 = cache
         .ingest(&head, &s, b"a 3\n", Format::PrometheusText, 3000)
         .unwrap();
-    assert_eq!(r3.stale_markers, 1);
+    assert_eq!((r3.appended, r3.stale_markers), (1, 1));
     assert_eq!(head.num_series(), 2);
     let a = only_sample(
         &head,
@@ -198,7 +204,7 @@ fn out_of_order_samples_are_counted_not_fatal() {
     let r = cache
         .ingest(&head, &s, b"a 2 4000\nb 1\n", Format::PrometheusText, 7000)
         .unwrap();
-    assert_eq!((r.out_of_order, r.kept), (1, 2));
+    assert_eq!((r.out_of_order, r.kept, r.appended), (1, 2, 1));
 }
 
 #[test]

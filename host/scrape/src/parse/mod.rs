@@ -26,6 +26,8 @@ mod text;
 
 #[cfg(test)]
 mod differential_tests;
+#[cfg(test)]
+mod robustness_tests;
 
 use std::borrow::Cow;
 

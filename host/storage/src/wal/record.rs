@@ -1,7 +1,9 @@
 //! The payloads of WAL records: what a record says, independent of how it is framed on disk.
 //!
-//! The first byte names the kind; the two kinds the live log writes are Prometheus' own
-//! (`tsdb/record/record.go`), so the bytes read the same way in both projects:
+//! The first byte names the kind; the two kinds the live log writes follow the layout of
+//! Prometheus' own (`tsdb/record/record.go`), written from its documentation and source. No
+//! test reads a record Prometheus wrote (its segments differ in framing: see `segment`), so
+//! this is a shared layout, not proven interchange:
 //! - **series** (1): repeated `ref` (8 bytes BE), label count (uvarint), then each name and
 //!   value as uvarint length + bytes;
 //! - **samples** (2): the first sample's `ref` and `t` (8 bytes BE each), then per sample the

@@ -14,8 +14,14 @@ use wasmtime::AsContextMut;
 use wasmfed_model::{Label, Labels};
 
 use super::error::PluginError;
+use super::rules::QueryError;
 use super::sandbox::HostState;
 use super::World;
+
+mod convert;
+mod store_import;
+
+pub(crate) use convert::{Returned, ReturnedAnswer, ReturnedRule, ReturnedValue};
 
 mod generated {
     // One set of generated types for every world: a world of the host's own that includes
@@ -33,11 +39,11 @@ mod generated {
     });
 }
 
-pub(crate) use generated::exports::wasmfed::plugin::query as wit_query;
-pub(crate) use generated::exports::wasmfed::plugin::rules as wit_rules;
+use generated::exports::wasmfed::plugin::query as wit_query;
+use generated::exports::wasmfed::plugin::rules as wit_rules;
 use generated::exports::wasmfed::plugin::{lifecycle, query, rules, series, targets};
 pub(crate) use generated::wasmfed::plugin::store as wit_store;
-pub(crate) use generated::wasmfed::plugin::types;
+use generated::wasmfed::plugin::types;
 
 /// Export names as components spell them.
 const LIFECYCLE: &str = "wasmfed:plugin/lifecycle@0.1.0";
@@ -187,21 +193,6 @@ pub(crate) struct Refusal {
     pub(crate) message: String,
 }
 
-impl From<types::PluginError> for Refusal {
-    fn from(e: types::PluginError) -> Self {
-        match e {
-            types::PluginError::InvalidConfig(message) => Refusal {
-                invalid_config: true,
-                message,
-            },
-            types::PluginError::Failed(message) => Refusal {
-                invalid_config: false,
-                message,
-            },
-        }
-    }
-}
-
 impl Funcs {
     pub(crate) fn init(
         &self,
@@ -241,49 +232,38 @@ impl Funcs {
         };
         let func: TypedFunc<ProcessParams<'_>, ProcessResults> = process.typed(&store)?;
         let (answer,) = func.call(store.as_context_mut(), (&sets,))?;
-        Ok(answer.map(from_wit).map_err(Refusal::from))
+        Ok(answer.map(convert::label_sets).map_err(Refusal::from))
     }
 
-    /// One `rules.evaluate` call, answered in the generated types (lifted by `plugin::rules`).
+    /// One `rules.evaluate` call, lifted but not yet checked (see `plugin::rules`).
     pub(crate) fn evaluate(
         &self,
         store: impl AsContextMut<Data = HostState>,
         at_ms: i64,
-    ) -> wasmtime::Result<Result<Vec<wit_rules::RuleResult>, Refusal>> {
+    ) -> wasmtime::Result<Result<Vec<ReturnedRule>, Refusal>> {
         let StageFunc::Rules(rules) = &self.stage else {
             return Err(wrong_stage("evaluate"));
         };
-        Ok(rules.call_evaluate(store, at_ms)?.map_err(Refusal::from))
+        Ok(rules
+            .call_evaluate(store, at_ms)?
+            .map(|results| results.into_iter().map(ReturnedRule::from).collect())
+            .map_err(Refusal::from))
     }
 
-    /// One `query.instant` call. The inner error is the query's own failure.
+    /// One `query.instant` call, lifted but not yet checked. The inner error is the query's
+    /// own failure.
     pub(crate) fn instant(
         &self,
         store: impl AsContextMut<Data = HostState>,
         expr: &str,
         at_ms: i64,
-    ) -> wasmtime::Result<Result<wit_query::QueryResult, wit_query::QueryError>> {
+    ) -> wasmtime::Result<Result<ReturnedAnswer, QueryError>> {
         let StageFunc::Query(query) = &self.stage else {
             return Err(wrong_stage("instant"));
         };
-        query.call_instant(store, expr, at_ms)
+        Ok(query
+            .call_instant(store, expr, at_ms)?
+            .map(ReturnedAnswer::from)
+            .map_err(QueryError::from))
     }
-}
-
-/// Moves the lifted strings into host labels.
-fn from_wit(answer: Vec<Option<types::Labels>>) -> Vec<Option<Vec<Label>>> {
-    answer
-        .into_iter()
-        .map(|set| {
-            set.map(|labels| {
-                labels
-                    .into_iter()
-                    .map(|l| Label {
-                        name: l.name,
-                        value: l.value,
-                    })
-                    .collect()
-            })
-        })
-        .collect()
 }
