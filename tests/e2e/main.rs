@@ -2,6 +2,7 @@
 //! loopback.
 
 mod bad_input;
+mod differential;
 mod durability;
 mod federate;
 mod harness;

@@ -85,7 +85,7 @@ fn result(data: &serde_json::Value) -> Result<&Vec<serde_json::Value>, String> {
         .ok_or_else(|| format!("no result: {data}"))
 }
 
-fn labels(metric: &serde_json::Value) -> Result<LabelMap, String> {
+pub fn labels(metric: &serde_json::Value) -> Result<LabelMap, String> {
     metric
         .as_object()
         .ok_or_else(|| format!("bad metric: {metric}"))?
@@ -99,7 +99,7 @@ fn labels(metric: &serde_json::Value) -> Result<LabelMap, String> {
 
 /// `[1700000000.5, "1.25"]` → `(1700000000500, 1.25)`; values keep Prometheus' spellings of
 /// the special floats.
-fn point(pair: &serde_json::Value) -> Result<(i64, f64), String> {
+pub fn point(pair: &serde_json::Value) -> Result<(i64, f64), String> {
     let bad = || format!("bad point: {pair}");
     let t = pair[0].as_f64().ok_or_else(bad)?;
     let v = match pair[1].as_str().ok_or_else(bad)? {

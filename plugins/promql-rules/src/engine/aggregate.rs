@@ -18,9 +18,11 @@ use super::eval::{Evaluator, Step};
 use super::format::{go_format_f, go_format_g, go_quote};
 use super::labels::{Labels, METRIC_NAME};
 use super::numeric::{kahan_inc, labels_hash, quantile, FastMap};
-use super::order::{heap_fix, heap_push, nan_low_ascending, nan_low_descending, sort_reverse};
+use super::order::{
+    heap_fix, heap_pop, heap_push, nan_low_ascending, nan_low_descending, sort_reverse,
+};
 use super::value::{Sample, Value};
-use super::EvalError;
+use super::{Compat, EvalError};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Op {
@@ -174,7 +176,13 @@ pub(crate) fn eval(ev: &mut Evaluator, a: &AggregateExpr, at: Step) -> Result<Va
                     );
                 }
             }
-            Ok(Value::Vector(reduce(op, &grouping, param_value, input)))
+            Ok(Value::Vector(reduce(
+                op,
+                &grouping,
+                param_value,
+                input,
+                ev.opts.compat,
+            )))
         }
     }
 }
@@ -196,7 +204,10 @@ struct Acc {
 }
 
 /// `sum` … `quantile`: one output sample per group.
-fn reduce(op: Op, grouping: &Grouping, q: f64, input: Vec<Sample>) -> Vec<Sample> {
+///
+/// A group of one has a standard deviation of 0 in 2.42 whatever its value; 3.x makes it NaN
+/// when that value is NaN or infinite.
+fn reduce(op: Op, grouping: &Grouping, q: f64, input: Vec<Sample>, compat: Compat) -> Vec<Sample> {
     let mut groups = Groups::new();
     let mut accs: Vec<Acc> = Vec::new();
     for s in input {
@@ -206,7 +217,7 @@ fn reduce(op: Op, grouping: &Grouping, q: f64, input: Vec<Sample>) -> Vec<Sample
             accs.push(Acc {
                 labels: grouping.labels_of(&s.metric),
                 value: match op {
-                    Op::Stddev | Op::Stdvar if !f.is_finite() => f64::NAN,
+                    Op::Stddev | Op::Stdvar if !f.is_finite() && compat == Compat::V3 => f64::NAN,
                     Op::Stddev | Op::Stdvar => 0.0,
                     Op::Group => 1.0,
                     _ => f,
@@ -323,6 +334,7 @@ fn select_k(
         k = (param as i64).min(input.len() as i64) as usize;
     }
 
+    let compat = ev.opts.compat;
     let mut groups = Groups::new();
     let mut heaps: Vec<Vec<Sample>> = Vec::new();
     for s in input {
@@ -332,23 +344,33 @@ fn select_k(
         }
         let heap = &mut heaps[g];
         match op {
-            Op::Topk => {
+            Op::Topk | Op::Bottomk => {
+                let (less, beats): (fn(f64, f64) -> bool, bool) = match op {
+                    Op::Topk => (
+                        nan_low_ascending,
+                        heap.first().is_some_and(|t| t.value < s.value),
+                    ),
+                    _ => (
+                        nan_low_descending,
+                        heap.first().is_some_and(|t| t.value > s.value),
+                    ),
+                };
+                let top_nan = heap.first().is_some_and(|t| t.value.is_nan());
                 if heap.len() < k {
-                    heap_push(heap, s, nan_low_ascending);
-                } else if heap[0].value < s.value || (heap[0].value.is_nan() && !s.value.is_nan()) {
-                    heap[0] = s;
-                    if k > 1 {
-                        heap_fix(heap, 0, nan_low_ascending);
+                    heap_push(heap, s, less);
+                } else if compat == Compat::V2 && (beats || top_nan) {
+                    // 2.42 pops the top and pushes the new sample (k = 1: in place), and lets
+                    // any sample displace a NaN, a NaN too.
+                    if k == 1 {
+                        heap[0] = s;
+                    } else {
+                        heap_pop(heap, less);
+                        heap_push(heap, s, less);
                     }
-                }
-            }
-            Op::Bottomk => {
-                if heap.len() < k {
-                    heap_push(heap, s, nan_low_descending);
-                } else if heap[0].value > s.value || (heap[0].value.is_nan() && !s.value.is_nan()) {
+                } else if compat == Compat::V3 && (beats || (top_nan && !s.value.is_nan())) {
                     heap[0] = s;
                     if k > 1 {
-                        heap_fix(heap, 0, nan_low_descending);
+                        heap_fix(heap, 0, less);
                     }
                 }
             }
@@ -464,7 +486,7 @@ mod tests {
         ];
         for (op, want) in cases {
             assert_eq!(
-                text(&reduce(*op, &by(&["job"]), 0.0, input())),
+                text(&reduce(*op, &by(&["job"]), 0.0, input(), Compat::V3)),
                 *want,
                 "{op:?}"
             );
@@ -472,10 +494,35 @@ mod tests {
     }
 
     #[test]
+    fn a_group_of_one_deviates_by_nothing_in_2_42() {
+        let one = |value: f64| {
+            vec![Sample {
+                metric: Labels::from_pairs(&[("job", "a")]),
+                value,
+                drop_name: false,
+            }]
+        };
+        // (value, 2.x, 3.x)
+        let cases = [
+            (f64::NAN, "0", "NaN"),
+            (f64::INFINITY, "0", "NaN"),
+            (2.0, "0", "0"),
+        ];
+        for (value, v2, v3) in cases {
+            for (compat, want) in [(Compat::V2, v2), (Compat::V3, v3)] {
+                for op in [Op::Stdvar, Op::Stddev] {
+                    let got = reduce(op, &by(&[]), 0.0, one(value), compat)[0].value;
+                    assert_eq!(got.to_string(), want, "{op:?} of {value} ({compat:?})");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn without_drops_the_metric_name() {
         let g = Grouping::new(&Some(LabelModifier::exclude(vec!["i"])));
         assert_eq!(
-            text(&reduce(Op::Count, &g, 0.0, input())),
+            text(&reduce(Op::Count, &g, 0.0, input(), Compat::V3)),
             [r#"{job="a"} 2"#, r#"{job="b"} 2"#]
         );
     }

@@ -17,7 +17,7 @@ use promql_parser::parser::{BinModifier, LabelModifier, VectorMatchCardinality};
 use super::labels::{Labels, METRIC_NAME};
 use super::numeric::{FastMap, FastSet};
 use super::value::Sample;
-use super::EvalError;
+use super::{Compat, EvalError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BinOp {
@@ -73,18 +73,14 @@ impl BinOp {
         matches!(self, BinOp::And | BinOp::Or | BinOp::Unless)
     }
 
-    /// Arithmetic changes what the metric means, so its name goes (`changesMetricSchema`).
-    fn changes_metric_schema(self) -> bool {
-        matches!(
-            self,
-            BinOp::Add
-                | BinOp::Sub
-                | BinOp::Mul
-                | BinOp::Div
-                | BinOp::Pow
-                | BinOp::Mod
-                | BinOp::Atan2
-        )
+    /// Arithmetic changes what the metric means, so its name goes (`shouldDropMetricName`);
+    /// 2.42 keeps it after `atan2`, which 3.0 added to the list.
+    fn changes_metric_schema(self, compat: Compat) -> bool {
+        match self {
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Pow | BinOp::Mod => true,
+            BinOp::Atan2 => compat == Compat::V3,
+            _ => false,
+        }
     }
 
     /// The value and whether to keep the element (`vectorElemBinop` for floats): comparisons
@@ -127,6 +123,7 @@ pub(crate) fn vector_scalar(
     swap: bool,
     return_bool: bool,
     delayed_name_removal: bool,
+    compat: Compat,
 ) -> Vec<Sample> {
     let mut out = Vec::with_capacity(vector.len());
     for mut sample in vector {
@@ -148,7 +145,7 @@ pub(crate) fn vector_scalar(
             continue;
         }
         sample.value = value;
-        if op.changes_metric_schema() || return_bool {
+        if op.changes_metric_schema(compat) || return_bool {
             if !delayed_name_removal {
                 sample.metric = sample.metric.without_metric_name();
             }
@@ -311,6 +308,7 @@ pub(crate) fn vector_vector(
     matching: &Matching,
     return_bool: bool,
     delayed_name_removal: bool,
+    compat: Compat,
 ) -> Result<Vec<Sample>, EvalError> {
     let no_fill = matching.fill_lhs.is_none() && matching.fill_rhs.is_none();
     if (lhs.is_empty() && rhs.is_empty()) || ((lhs.is_empty() || rhs.is_empty()) && no_fill) {
@@ -336,6 +334,7 @@ pub(crate) fn vector_vector(
         matching,
         return_bool,
         drop_metric_name: !delayed_name_removal && return_bool,
+        compat,
         swapped,
         matched_one: vec![false; n],
         matched_many: vec![None; n],
@@ -395,6 +394,7 @@ struct Pairing<'m> {
     matching: &'m Matching,
     return_bool: bool,
     drop_metric_name: bool,
+    compat: Compat,
     swapped: bool,
     matched_one: Vec<bool>,
     /// Per signature, the result label sets already produced (many-to-one).
@@ -413,6 +413,10 @@ impl Pairing<'_> {
         let (mut value, keep) = self.op.apply(l, r);
         if self.return_bool {
             value = f64::from(u8::from(keep));
+        }
+        // 2.42 looks for duplicate matches only among the pairs a comparison keeps.
+        if self.compat == Compat::V2 && !keep && !self.return_bool {
+            return Ok(());
         }
         let metric = self.result_metric(&many.metric, &one.metric);
         if self.matching.card == Card::OneToOne {
@@ -443,7 +447,7 @@ impl Pairing<'_> {
 
     /// `resultMetric`.
     fn result_metric(&self, many: &Labels, one: &Labels) -> Labels {
-        let mut metric = if self.drop_metric_name || self.op.changes_metric_schema() {
+        let mut metric = if self.drop_metric_name || self.op.changes_metric_schema(self.compat) {
             many.without_metric_name()
         } else {
             many.clone()
@@ -500,10 +504,20 @@ mod tests {
             s(&[("__name__", "x"), ("a", "1")], 5.0),
             s(&[("__name__", "x"), ("a", "2")], 1.0),
         ];
-        let out = vector_scalar(BinOp::Lt, v.clone(), 3.0, true, false, false);
+        let out = vector_scalar(BinOp::Lt, v.clone(), 3.0, true, false, false, Compat::V3);
         assert_eq!(text(&out), [r#"{__name__="x", a="1"} 5"#]);
-        let out = vector_scalar(BinOp::Mul, v, 2.0, false, false, false);
+        let out = vector_scalar(BinOp::Mul, v, 2.0, false, false, false, Compat::V3);
         assert_eq!(text(&out), [r#"{a="1"} 10"#, r#"{a="2"} 2"#]);
+    }
+
+    #[test]
+    fn atan2_drops_the_name_from_3_0() {
+        let v = vec![s(&[("__name__", "x")], 0.0)];
+        let cases = [(Compat::V2, r#"{__name__="x"} 0"#), (Compat::V3, "{} 0")];
+        for (compat, want) in cases {
+            let out = vector_scalar(BinOp::Atan2, v.clone(), 1.0, false, false, false, compat);
+            assert_eq!(text(&out), [want], "{compat:?}");
+        }
     }
 
     #[test]
@@ -514,7 +528,7 @@ mod tests {
             s(&[("__name__", "a"), ("i", "2")], 1.0),
         ];
         let r = vec![s(&[("__name__", "b"), ("i", "1")], 2.0)];
-        let out = vector_vector(BinOp::Div, l, r, &m, false, false).unwrap();
+        let out = vector_vector(BinOp::Div, l, r, &m, false, false, Compat::V3).unwrap();
         assert_eq!(text(&out), [r#"{i="1"} 3"#]);
     }
 
@@ -527,11 +541,35 @@ mod tests {
             s(&[("__name__", "d"), ("l", "b")], 1.0),
             s(&[("__name__", "d"), ("l", "a")], 1.0),
         ];
-        let err = vector_vector(BinOp::Gt, l, r, &m, false, false).unwrap_err();
+        let err = vector_vector(BinOp::Gt, l, r, &m, false, false, Compat::V3).unwrap_err();
         assert_eq!(
             err.to_string(),
             r#"found duplicate series for the match group {} on the right hand-side of the operation: [{__name__="d", l="a"}, {__name__="d", l="b"}];many-to-many matching not allowed: matching labels must be unique on one side"#
         );
+    }
+
+    /// Two left samples match one right sample `on()`: an error, unless (in 2.42) the
+    /// comparison filters out all but one of the pairs.
+    #[test]
+    fn many_matches_of_one_are_counted_after_the_filter_in_2_42() {
+        let modifier = BinModifier::default().with_matching(Some(LabelModifier::include(vec![])));
+        let m = Matching::new(Some(&modifier), false);
+        let l = vec![s(&[("l", "a")], 1.0), s(&[("l", "b")], 5.0)];
+        let r = vec![s(&[("r", "x")], 2.0)];
+        let v2 = vector_vector(
+            BinOp::Lt,
+            l.clone(),
+            r.clone(),
+            &m,
+            false,
+            false,
+            Compat::V2,
+        );
+        assert_eq!(text(&v2.unwrap()), ["{} 1"]);
+        for (op, compat) in [(BinOp::Lt, Compat::V3), (BinOp::Add, Compat::V2)] {
+            let err = vector_vector(op, l.clone(), r.clone(), &m, false, false, compat);
+            assert!(err.is_err(), "{op:?} {compat:?}");
+        }
     }
 
     #[test]

@@ -214,17 +214,17 @@ impl Evaluator<'_> {
                 return Ok(Value::Scalar(binary::scalar_binop(op, l, r)))
             }
             (Value::Vector(l), Value::Scalar(r)) => {
-                binary::vector_scalar(op, l, r, false, return_bool, delayed)
+                binary::vector_scalar(op, l, r, false, return_bool, delayed, self.opts.compat)
             }
             (Value::Scalar(l), Value::Vector(r)) => {
-                binary::vector_scalar(op, r, l, true, return_bool, delayed)
+                binary::vector_scalar(op, r, l, true, return_bool, delayed, self.opts.compat)
             }
             (Value::Vector(l), Value::Vector(r)) => {
                 let matching = binary::Matching::new(b.modifier.as_ref(), op.is_set());
                 if op.is_set() {
                     binary::set_op(op, l, r, &matching)
                 } else {
-                    binary::vector_vector(op, l, r, &matching, return_bool, delayed)?
+                    binary::vector_vector(op, l, r, &matching, return_bool, delayed, self.opts.compat)?
                 }
             }
             (l, r) => {

@@ -493,9 +493,31 @@ fn date_function(
         }]),
         Some(a) => {
             let input = ev.eval_vector(a, at)?;
-            // Go converts the float to an integer number of seconds by truncation.
-            Ok(map_values(ev, input, |v| f(v as i64)))
+            // Go converts the float to an integer number of seconds by truncation, and on
+            // amd64 (what Prometheus is mostly built for) NaN, ±Inf and floats beyond int64
+            // to its minimum, whose date Go's arithmetic computes wrapped around.
+            let beyond = |v: f64| v.is_nan() || !(-TWO_63..TWO_63).contains(&v);
+            Ok(map_values(ev, input, |v| match beyond(v) {
+                true => go_min_int64_date(name),
+                false => f(v as i64),
+            }))
         }
+    }
+}
+
+const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+
+/// What Go's `time.Unix(math.MinInt64, 0).UTC()` answers (Prometheus 2.42 and 3.x alike).
+fn go_min_int64_date(name: &str) -> f64 {
+    match name {
+        "days_in_month" => 31.0,
+        "day_of_month" => 4.0,
+        "day_of_week" => 0.0,
+        "day_of_year" => 339.0,
+        "hour" => 15.0,
+        "minute" => 30.0,
+        "month" => 12.0,
+        _ => 292_277_026_596.0,
     }
 }
 

@@ -28,6 +28,14 @@ pub(crate) fn heap_push(h: &mut Vec<Sample>, s: Sample, less: fn(f64, f64) -> bo
     up(h, last, less);
 }
 
+/// `heap.Pop`, the popped sample dropped: the last sample takes the top's place and sinks.
+pub(crate) fn heap_pop(h: &mut Vec<Sample>, less: fn(f64, f64) -> bool) {
+    let last = h.len() - 1;
+    h.swap(0, last);
+    down(&mut h[..last], 0, less);
+    h.pop();
+}
+
 /// `heap.Fix`.
 pub(crate) fn heap_fix(h: &mut [Sample], i: usize, less: fn(f64, f64) -> bool) {
     if !down(h, i, less) {
@@ -137,5 +145,7 @@ mod tests {
         h[0].value = 9.0;
         heap_fix(&mut h, 0, nan_low_ascending);
         assert_eq!(h[0].value, 3.0);
+        heap_pop(&mut h, nan_low_ascending);
+        assert_eq!((h.len(), h[0].value), (3, 5.0));
     }
 }

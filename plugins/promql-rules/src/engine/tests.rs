@@ -384,3 +384,61 @@ fn regexes_are_read_in_go_syntax() {
         assert_eq!(source.1, *sent, "{query} ({compat:?})");
     }
 }
+
+/// Date functions of values Go turns into int64's minimum (NaN, ±Inf, beyond int64) answer
+/// what Prometheus built for amd64 answers; of others, the calendar's answer (checked against
+/// Prometheus 2.42).
+#[test]
+fn dates_of_values_beyond_int64() {
+    let cases = [
+        ("hour(vector(NaN))", 15.0),
+        ("minute(vector(Inf))", 30.0),
+        ("month(vector(-Inf))", 12.0),
+        ("year(vector(1e19))", 292_277_026_596.0),
+        ("day_of_month(vector(-1e19))", 4.0),
+        ("day_of_week(vector(NaN))", 0.0),
+        ("day_of_year(vector(NaN))", 339.0),
+        ("days_in_month(vector(NaN))", 31.0),
+        ("year(vector(1e17))", 3_168_875_820.0),
+        ("year(vector(-1e17))", -3_168_871_881.0),
+        ("hour(vector(1e16))", 17.0),
+        ("day_of_year(vector(-1e17))", 117.0),
+    ];
+    for compat in [Compat::V2, Compat::V3] {
+        let engine = Engine::new(Options {
+            compat,
+            ..Options::default()
+        });
+        for (query, want) in cases {
+            let expr = engine.parse(query).unwrap();
+            let got = engine.instant(&expr, 0, &mut memory()).unwrap().value;
+            let Value::Vector(v) = got else {
+                panic!("{query}: {got:?}")
+            };
+            assert_eq!(v[0].value, want, "{query} ({compat:?})");
+        }
+    }
+}
+
+/// In 2.42 any sample displaces a NaN at the top of `topk`'s and `bottomk`'s heap, so of
+/// NaNs the last is kept; 3.x keeps the first.
+#[test]
+fn nan_displacement_follows_the_release() {
+    let cases = [
+        (Compat::V2, r#"{i="4", job="b"} NaN"#),
+        (Compat::V3, r#"{i="0", job="a"} NaN"#),
+    ];
+    for (compat, want) in cases {
+        let engine = Engine::new(Options {
+            compat,
+            ..Options::default()
+        });
+        for query in ["topk(1, m * NaN)", "bottomk(1, m * NaN)"] {
+            assert_eq!(
+                eval(&engine, query).as_deref(),
+                Ok(want),
+                "{query} ({compat:?})"
+            );
+        }
+    }
+}

@@ -10,11 +10,13 @@
 //! failing on `\.`, are handed to it as the equivalent double-quoted strings. It reads
 //! regex matchers in Prometheus' regex dialect, Go's, not the regex crate's
 //! ([`regex_matchers`]). And it refuses text nested too deeply to parse and evaluate within
-//! WebAssembly's stack ([`depth`]).
+//! WebAssembly's stack ([`depth`]), and numbers where the release wants a duration or an
+//! `@` time it can hold ([`numbers`]).
 
 mod depth;
 mod dialect;
 mod lexer;
+mod numbers;
 mod regex_matchers;
 
 use promql_parser::parser::Expr;
@@ -30,6 +32,7 @@ pub fn parse(text: &str, opts: &Options) -> Result<Expr, String> {
     let tokens = lexer::tokens(text);
     depth::check(&tokens)?;
     dialect::check_tokens(&tokens, opts.compat)?;
+    numbers::check(&tokens, opts.compat)?;
     let mut rewritten = String::with_capacity(text.len());
     let mut regexes = Vec::new();
     for (i, t) in tokens.iter().enumerate() {

@@ -1,0 +1,155 @@
+//! Differential fuzzing of PromQL (issue #22): random queries, valid and invalid, asked of
+//! wasmfed (`--query.compat=2`) and Debian's Prometheus 2.42 over identical stored samples,
+//! at evaluation times on and off the samples' timestamps; every answer must match (see
+//! `compare.rs`) unless `known.rs` lists the difference.
+//!
+//! `WASMFED_DIFF_CASES` (default 300) sets how many queries, `WASMFED_DIFF_SEED` (default 22)
+//! which ones; a failure prints both, so it can be replayed.
+
+mod compare;
+mod data;
+mod gen;
+mod known;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::federate::now_ms;
+use crate::harness::*;
+use crate::prometheus::Prometheus;
+use crate::query_api::{matrix, Series};
+use compare::{ask, compare, Verdict};
+use data::{SPAN_MS, STEP_MS};
+use gen::{Generator, Rng};
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}={v}: not a number"))
+        })
+        .unwrap_or(default)
+}
+
+/// Evaluation times, as offsets from the data set's start: on sample timestamps (where a
+/// window's left edge falls exactly on a sample), just off them, between them, before the
+/// data and after it (as series leave the 5-minute lookback).
+const EVAL_OFFSETS_MS: &[i64] = &[
+    -60_000,
+    0,
+    4 * 60_000,
+    5 * 60_000,
+    7 * 60_000 + 7_500,
+    10 * 60_000,
+    10 * 60_000 + 1,
+    12 * 60_000 - 1,
+    14 * 60_000 + 59_999,
+    15 * 60_000,
+    SPAN_MS,
+    SPAN_MS + 37_000,
+    SPAN_MS + 4 * 60_000 + 59_999,
+    SPAN_MS + 6 * 60_000,
+];
+
+/// A selector of every series of the data set (and nothing the scrapers add).
+fn whole_data_set() -> String {
+    format!("{{__name__=~\"{}\"}}", data::NAMES.join("|"))
+}
+
+/// The raw samples of the data set at `at`, with every NaN spelled the same so `==`
+/// compares them.
+fn raw(addr: std::net::SocketAddr, at: i64) -> Result<BTreeMap<String, Vec<(i64, u64)>>, String> {
+    let series: Vec<Series> = matrix(addr, &format!("{}[1h]", whole_data_set()), Some(at))?;
+    let bits = |v: f64| {
+        if v.is_nan() {
+            f64::NAN.to_bits()
+        } else {
+            v.to_bits()
+        }
+    };
+    Ok(series
+        .into_iter()
+        .map(|(labels, points)| {
+            let points = points.into_iter().map(|(t, v)| (t, bits(v))).collect();
+            (format!("{labels:?}"), points)
+        })
+        .collect())
+}
+
+/// Waits until `addr` holds every sample of the data set, and returns them.
+fn stored(what: &str, addr: std::net::SocketAddr, at: i64) -> BTreeMap<String, Vec<(i64, u64)>> {
+    let want = data::sample_count();
+    wait_for(what, Duration::from_secs(60), || {
+        let samples = raw(addr, at)?;
+        let got: usize = samples.values().map(Vec::len).sum();
+        if got == want {
+            Ok(samples)
+        } else {
+            Err(format!("{got} of {want} samples"))
+        }
+    })
+}
+
+#[test]
+fn promql_differential() {
+    let cases = env_or("WASMFED_DIFF_CASES", 300);
+    let seed = env_or("WASMFED_DIFF_SEED", 22);
+    // Whole minutes, well in the past: the data ends ten minutes before now.
+    let t0 = (now_ms() - 30 * 60_000) / 60_000 * 60_000;
+    let exposition = data::exposition(t0);
+    let exporter = Exporter::start(move |_| Reply::Text(exposition.clone()));
+    let config = format!(
+        "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\nscrape_configs:\n{}",
+        static_job("diff", &[exporter.addr], "")
+    );
+    let prometheus = Prometheus::start(&config);
+    let node = Wasmfed::start(&config);
+    let end = t0 + SPAN_MS;
+    let theirs = stored("prometheus to store the data set", prometheus.addr, end);
+    let ours = stored("wasmfed to store the data set", node.addr, end);
+    assert!(theirs == ours, "the two stored different samples");
+    assert_eq!(t0 % STEP_MS, 0);
+
+    let mut generator = Generator::new(seed, t0);
+    let mut times = Rng::new(seed ^ 0x5eed);
+    let (mut compared, mut messages, mut tolerated) = (0, 0, BTreeMap::<&str, usize>::new());
+    let mut failures = Vec::new();
+    for index in 0..cases {
+        let case = generator.case();
+        for _ in 0..3 {
+            let at = t0 + times.pick(EVAL_OFFSETS_MS);
+            let theirs = ask(prometheus.addr, &case.expr, at).unwrap();
+            let ours = ask(node.addr, &case.expr, at).unwrap();
+            compared += 1;
+            match compare(&theirs, &ours, case.ordered) {
+                Verdict::Same => {}
+                Verdict::SameErrorOtherMessage => messages += 1,
+                Verdict::Different(why) => {
+                    match known::recognise(&case.expr, at, &theirs, &ours) {
+                        Some(k) => *tolerated.entry(k.name).or_default() += 1,
+                        None => failures.push(format!(
+                            "case {index} (seed {seed}) at t0{:+}ms: {}\n  {why}\n  prometheus: {theirs:?}\n  wasmfed:    {ours:?}",
+                            at - t0,
+                            case.expr
+                        )),
+                    }
+                }
+            }
+            if case.meant_invalid {
+                break; // one evaluation time is enough for a query that is meant to fail
+            }
+        }
+    }
+    eprintln!(
+        "promql_differential: seed {seed}, {cases} queries, {compared} comparisons: {} differ, {} known {tolerated:?}, {messages} errors worded otherwise",
+        failures.len(),
+        tolerated.values().sum::<usize>(),
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {compared} comparisons differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
