@@ -179,6 +179,9 @@ impl Wasmfed {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let log = dir.path().join("wasmfed.log");
+        // These tests compare with Debian's Prometheus 2.42, unless one asks for 3.
+        let compat = (!extra_args.iter().any(|a| a.starts_with("--query.compat")))
+            .then_some("--query.compat=2");
         let child = Command::new(env!("CARGO_BIN_EXE_wasmfed"))
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!("--web.listen-address={addr}"))
@@ -186,8 +189,7 @@ impl Wasmfed {
                 "--storage.path={}",
                 dir.path().join("data").display()
             ))
-            // These tests compare with Debian's Prometheus 2.42.
-            .arg("--query.compat=2")
+            .args(compat)
             .args(extra_args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -307,6 +309,8 @@ pub fn samples_of(text: &str) -> BTreeSet<FederatedSample> {
 /// What a test exporter answers to one scrape.
 pub enum Reply {
     Text(String),
+    /// A body with this Content-Type header, or none.
+    Typed(Option<&'static str>, String),
     Status(u16),
     /// Never answers.
     Hang,
@@ -404,6 +408,13 @@ async fn respond(reply: Reply) -> Result<hyper::Response<ExporterBody>, std::io:
             .header("Content-Type", "text/plain; version=0.0.4")
             .body(full(text))
             .unwrap(),
+        Reply::Typed(content_type, text) => {
+            let mut response = hyper::Response::builder();
+            if let Some(content_type) = content_type {
+                response = response.header("Content-Type", content_type);
+            }
+            response.body(full(text)).unwrap()
+        }
         Reply::Status(code) => hyper::Response::builder()
             .status(code)
             .body(full("failure\n".into()))

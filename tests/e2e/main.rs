@@ -12,5 +12,6 @@ mod prometheus;
 mod query_api;
 mod reload;
 mod rules;
+mod scrape_compat;
 mod startup;
 mod tenants;

@@ -126,7 +126,6 @@ const SCRAPE: &[Known] = &[
         WhenEmpty,
         "explicit timestamps are not staleness-tracked",
     ),
-    known("fallback_scrape_protocol", Always, FORMATS),
     known(
         "enable_compression",
         Always,
@@ -203,6 +202,35 @@ const OTHER_SD: &[&str] = &[
 ];
 
 const OTHER_SD_WHY: &str = "wasmfed discovers targets with static_configs and file_sd_configs only";
+
+/// Keys of the differences between Prometheus 2 and 3 that Prometheus 2.42 refuses as unknown
+/// (`fallback_scrape_protocol` came with 3.0, the name validation keys with 2.55 and 3.x):
+/// with `--query.compat=2` wasmfed refuses them as 2.42 does. Keys added during 2.x for
+/// other reasons (`scrape_protocols`, global limits, native histogram switches) stay accepted.
+const UNKNOWN_TO_2_42: &[&str] = &[
+    "fallback_scrape_protocol",
+    "metric_name_validation_scheme",
+    "metric_name_escaping_scheme",
+];
+
+/// Prometheus 2.42's refusal of the first of `keys` it does not know, in a `section` mapping:
+/// its YAML decoder's message, which names the Go type being read.
+pub(super) fn refuse_unknown_to_2_42<'k>(
+    section: Section,
+    mut keys: impl Iterator<Item = &'k str>,
+) -> Result<(), String> {
+    let Some(key) = keys.find(|key| UNKNOWN_TO_2_42.contains(key)) else {
+        return Ok(());
+    };
+    let go_type = match section {
+        Section::Top | Section::Global => "config.plain",
+        Section::Scrape => "config.ScrapeConfig",
+    };
+    Err(format!(
+        "field {key} not found in type {go_type} (Prometheus 2.42 does not know it; \
+         --query.compat=2)"
+    ))
+}
 
 /// A known key that was accepted and ignored.
 #[derive(Clone, Debug, PartialEq, Eq)]

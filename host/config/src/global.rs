@@ -3,17 +3,19 @@
 //! Prometheus' rules, from `config.go`: a zero or missing interval takes the default (1m), the
 //! timeout may not exceed the interval and otherwise defaults to `min(10s, interval)`, and
 //! `$VAR`/`${VAR}` in external label values is replaced from the environment (`$$` is a `$`),
-//! as Prometheus 3 always does.
+//! as Prometheus 3 always does; 2.42 keeps them as written (unless started with
+//! `--enable-feature=expand-external-labels`), and so does `--query.compat=2`.
 
 use std::fmt;
 
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::compat::{ignore_known, next_key, Ignored, Section};
+use super::compat::{ignore_known, next_key, refuse_unknown_to_2_42, Ignored, Section};
 use super::duration::Duration;
 use super::size::Size;
 use super::yaml::{zero_if_null, KeySet, LabelSet};
+use wasmfed_model::compat::Compat;
 use wasmfed_model::Labels;
 
 const DEFAULT_SCRAPE_INTERVAL: Duration = Duration::from_secs(60);
@@ -43,6 +45,9 @@ pub struct GlobalConfig {
     pub body_size_limit: u64,
     /// Default sample limit of scrape configs, 0 for none (already applied to them).
     pub sample_limit: u64,
+    /// The Prometheus generation the file was read as (`--query.compat`); scrape configs
+    /// follow it.
+    pub compat: Compat,
 }
 
 impl Default for GlobalConfig {
@@ -55,6 +60,7 @@ impl Default for GlobalConfig {
             external_labels: Labels::new(),
             body_size_limit: 0,
             sample_limit: 0,
+            compat: Compat::default(),
         }
     }
 }
@@ -72,27 +78,24 @@ pub(super) struct RawGlobal {
 }
 
 impl RawGlobal {
-    /// Applies defaults and checks; `env` looks up environment variables for external labels.
-    /// Returns the config and warnings.
+    /// Applies defaults and checks, as `compat`'s generation does; `env` looks up environment
+    /// variables for external labels. Returns the config and warnings.
     pub(super) fn resolve(
         self,
         env: &dyn Fn(&str) -> Option<String>,
+        compat: Compat,
     ) -> Result<(GlobalConfig, Vec<String>), String> {
         let mut warnings = Vec::new();
-        let mut external_labels = Labels::new();
-        for label in self.external_labels.iter() {
-            let value = expand_env(&label.value, |name| {
-                let value = env(name).unwrap_or_default();
-                if value.is_empty() {
-                    warnings.push(format!(
-                        "global.external_labels.{}: environment variable {name:?} is empty",
-                        label.name
-                    ));
-                }
-                value
-            });
-            external_labels.set(label.name.clone(), value);
-        }
+        let external_labels = match compat {
+            Compat::V2 => {
+                refuse_unknown_to_2_42(
+                    Section::Global,
+                    self.ignored.iter().map(|i| i.key.as_str()),
+                )?;
+                self.external_labels.clone()
+            }
+            Compat::V3 => expand_labels(&self.external_labels, env, &mut warnings),
+        };
         let scrape_interval = nonzero_or(self.scrape_interval, DEFAULT_SCRAPE_INTERVAL);
         if self.scrape_timeout > scrape_interval {
             return Err("global scrape timeout greater than scrape interval".into());
@@ -108,9 +111,33 @@ impl RawGlobal {
             external_labels,
             body_size_limit: self.body_size_limit.limit(),
             sample_limit: self.sample_limit,
+            compat,
         };
         Ok((global, warnings))
     }
+}
+
+/// External labels with environment references expanded; an empty expansion is warned about.
+fn expand_labels(
+    labels: &Labels,
+    env: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) -> Labels {
+    let mut expanded = Labels::new();
+    for label in labels.iter() {
+        let value = expand_env(&label.value, |name| {
+            let value = env(name).unwrap_or_default();
+            if value.is_empty() {
+                warnings.push(format!(
+                    "global.external_labels.{}: environment variable {name:?} is empty",
+                    label.name
+                ));
+            }
+            value
+        });
+        expanded.set(label.name.clone(), value);
+    }
+    expanded
 }
 
 fn nonzero_or(value: Duration, default: Duration) -> Duration {
@@ -218,9 +245,13 @@ mod tests {
     use super::*;
 
     fn resolve(yaml: &str) -> Result<(GlobalConfig, Vec<String>), String> {
+        resolve_as(yaml, Compat::V3)
+    }
+
+    fn resolve_as(yaml: &str, compat: Compat) -> Result<(GlobalConfig, Vec<String>), String> {
         let raw: RawGlobal = serde_yaml::from_str(yaml).map_err(|e| e.to_string())?;
         let env = |name: &str| (name == "HOST").then(|| "node-1".to_string());
-        raw.resolve(&env)
+        raw.resolve(&env, compat)
     }
 
     #[test]
@@ -269,6 +300,30 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains(r#""a-b" is not a valid label name"#), "{err}");
+    }
+
+    #[test]
+    fn only_prometheus_3_expands_external_labels() {
+        let yaml = "external_labels:\n  node: $HOST\n  dc: ${HOST}-$$";
+        for (compat, want, warnings) in [
+            (Compat::V3, r#"{dc="node-1-$", node="node-1"}"#, 0),
+            (Compat::V2, r#"{dc="${HOST}-$$", node="$HOST"}"#, 0),
+        ] {
+            let (g, w) = resolve_as(yaml, compat).unwrap();
+            assert_eq!(g.external_labels.to_string(), want, "{compat:?}");
+            assert_eq!((w.len(), g.compat), (warnings, compat));
+        }
+        let (_, w) = resolve_as("external_labels: {a: $UNSET}", Compat::V2).unwrap();
+        assert!(
+            w.is_empty(),
+            "nothing is expanded, so nothing is empty: {w:?}"
+        );
+        let err = resolve_as("metric_name_validation_scheme: legacy", Compat::V2).unwrap_err();
+        assert!(
+            err.starts_with("field metric_name_validation_scheme not found in type config.plain"),
+            "{err}"
+        );
+        assert!(resolve_as("metric_name_validation_scheme: legacy", Compat::V3).is_ok());
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! with the same defaults, the same validation and, as far as possible, the same error messages
 //! (ported from Prometheus' `config/config.go`, `discovery/file`, `model/rulefmt` and
 //! prometheus/common's durations; relabel rules are read by the shared `relabel-config` crate,
-//! the same reader the relabel plugin uses, so both refuse a rule with the same words). Errors name the file and, for anything found while
-//! reading the YAML, the key path, line and column, e.g.
+//! the same reader the relabel plugin uses, so both refuse a rule with the same words). Errors
+//! name the file and, for anything found while reading the YAML, the key path, line and
+//! column, e.g.
 //! `loading config file "p.yml": scrape_configs[0]: unknown field `scrape_intervl`, expected one
 //! of ... at line 5 column 5`.
 //!
@@ -21,7 +22,15 @@
 //! - scrape config: `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`
 //!   (`http`; `https` is refused as not supported yet), `params`, `honor_labels`,
 //!   `honor_timestamps`, `static_configs`, `file_sd_configs`, `relabel_configs`,
-//!   `metric_relabel_configs`, `sample_limit`, `body_size_limit`.
+//!   `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `fallback_scrape_protocol`
+//!   (Prometheus 3's; any but `PrometheusProto`).
+//!
+//! # Prometheus 2 or 3
+//! A file is read as the generation `--query.compat` names. With 2, as Prometheus 2.42 reads
+//! it: `$VAR` in external labels stays as written, and the keys of 3's differences that 2.42
+//! does not know (`fallback_scrape_protocol`, `metric_name_validation_scheme`,
+//! `metric_name_escaping_scheme`) are refused with its message. Scrape configs carry the
+//! generation to the scrapes.
 //!
 //! # Prometheus keys wasmfed knows but does not implement
 //! Accepted with a warning (said once, with its key path) when ignoring them cannot change what
@@ -33,7 +42,7 @@
 //! | `remote_write`, `scrape_config_files`, `storage` (out-of-order window, exemplars) | empty |
 //! | global `query_log_file`, `scrape_failure_log_file`, `keep_dropped_targets`, `scrape_protocols`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `scrape_native_histograms`, `always_scrape_classic_histograms` | always |
 //! | global `rule_query_offset`, `target_limit`, `label_limit`, `label_name_length_limit`, `label_value_length_limit`, `convert_classic_histograms_to_nhcb`, `extra_scrape_metrics` | zero, false or empty |
-//! | job `scrape_protocols`, `fallback_scrape_protocol`, `enable_compression`, `enable_http2`, `scrape_failure_log_file`, `keep_dropped_targets`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `scrape_native_histograms`, `always_scrape_classic_histograms`, `scrape_classic_histograms`, `native_histogram_bucket_limit`, `native_histogram_min_bucket_factor` | always |
+//! | job `scrape_protocols`, `enable_compression`, `enable_http2`, `scrape_failure_log_file`, `keep_dropped_targets`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `scrape_native_histograms`, `always_scrape_classic_histograms`, `scrape_classic_histograms`, `native_histogram_bucket_limit`, `native_histogram_min_bucket_factor` | always |
 //! | job `track_timestamps_staleness`, `convert_classic_histograms_to_nhcb`, `extra_scrape_metrics`, `target_limit`, `label_limit`, `label_name_length_limit`, `label_value_length_limit` | zero, false or empty |
 //! | job `basic_auth`, `authorization`, `oauth2`, `bearer_token`, `bearer_token_file`, `tls_config`, `proxy_url`, `no_proxy`, `proxy_from_environment`, `proxy_connect_header`, `http_headers` | empty (e.g. `tls_config: {insecure_skip_verify: false}`) |
 //! | job `follow_redirects` | `true` (Prometheus' default) |
@@ -50,6 +59,7 @@ mod file_sd;
 mod global;
 mod paths;
 mod plugins;
+mod protocol;
 mod rules;
 mod scrape;
 mod size;
@@ -72,6 +82,7 @@ pub use error::{ConfigError, FileKind};
 pub use file_sd::{read_file_sd, FileSdConfig, FILEPATH_LABEL};
 pub use global::GlobalConfig;
 pub use plugins::{PluginRef, PluginSource, RulePluginRef};
+pub use protocol::ScrapeProtocol;
 pub use relabel_config::{Action as RelabelAction, RelabelConfig};
 pub use rules::{
     load_rule_files, rule_warnings, AlertingRule, Rule, RuleFile, RuleGroup, RuleKind,
@@ -86,6 +97,8 @@ use global::RawGlobal;
 use paths::join_dir;
 use scrape::RawScrapeConfig;
 use yaml::{parse_scalar, KeySet};
+
+use wasmfed_model::compat::Compat;
 
 /// A validated configuration with every default filled in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,23 +126,29 @@ pub struct Loaded {
 }
 
 impl Config {
-    /// Reads and validates a file. Relative paths inside it (file_sd files, rule_files) are
-    /// resolved against the file's directory, as Prometheus does.
-    pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    /// Reads and validates a file as `compat`'s Prometheus generation does (the keys it knows,
+    /// external label expansion; scrape configs carry it to the scrapes). Relative paths
+    /// inside it (file_sd files, rule_files) are resolved against the file's directory, as
+    /// Prometheus does.
+    pub fn load(path: &Path, compat: Compat) -> Result<Loaded, ConfigError> {
         let text = paths::read(path, FileKind::Config)?;
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        parse(&text, dir, path, &|name| std::env::var(name).ok())
+        parse(&text, dir, path, &|name| std::env::var(name).ok(), compat)
     }
 
     /// Validates configuration text (tests, an embedded demo config); relative paths are
     /// resolved against `base_dir`, and errors name the file `<inline>`.
-    pub fn from_yaml(text: &str, base_dir: &Path) -> Result<Loaded, ConfigError> {
-        parse(text, base_dir, Path::new("<inline>"), &|name| {
-            std::env::var(name).ok()
-        })
+    pub fn from_yaml(text: &str, base_dir: &Path, compat: Compat) -> Result<Loaded, ConfigError> {
+        parse(
+            text,
+            base_dir,
+            Path::new("<inline>"),
+            &|name| std::env::var(name).ok(),
+            compat,
+        )
     }
 }
 
@@ -138,21 +157,21 @@ fn parse(
     dir: &Path,
     file: &Path,
     env: &dyn Fn(&str) -> Option<String>,
+    compat: Compat,
 ) -> Result<Loaded, ConfigError> {
     let invalid = |message: String| ConfigError::Invalid {
         kind: FileKind::Config,
         path: file.to_path_buf(),
         message,
     };
-    let mut raw: RawConfig = serde_yaml::from_str(text).map_err(|error| ConfigError::Yaml {
+    let raw: RawConfig = serde_yaml::from_str(text).map_err(|error| ConfigError::Yaml {
         kind: FileKind::Config,
         path: file.to_path_buf(),
         error,
     })?;
     let mut warnings: Vec<String> = raw.ignored.iter().map(|i| i.warning("")).collect();
-    let global_ignored = std::mem::take(&mut raw.global.ignored);
-    warnings.extend(global_ignored.iter().map(|i| i.warning("global.")));
-    let (global, env_warnings) = raw.global.resolve(env).map_err(invalid)?;
+    warnings.extend(raw.global.ignored.iter().map(|i| i.warning("global.")));
+    let (global, env_warnings) = raw.global.resolve(env, compat).map_err(invalid)?;
     warnings.extend(env_warnings);
 
     let section = resolve_section(

@@ -11,16 +11,18 @@ use std::path::Path;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::compat::{ignore_known, next_key, Ignored, Section};
+use super::compat::{ignore_known, next_key, refuse_unknown_to_2_42, Ignored, Section};
 use super::duration::Duration;
 use super::file_sd::FileSdConfig;
 use super::global::GlobalConfig;
 use super::paths::join_dir;
 use super::plugins::{PluginRef, RawPluginRef};
+use super::protocol::ScrapeProtocol;
 use super::size::Size;
 use super::target_group::{RawTargetGroup, TargetGroup};
 use super::yaml::{zero_if_null, Bool, KeySet, UniqueMap};
 use relabel_config::RelabelConfig;
+use wasmfed_model::compat::Compat;
 
 /// The keys of a scrape config that wasmfed reads.
 const KEYS: &[&str] = &[
@@ -38,6 +40,7 @@ const KEYS: &[&str] = &[
     "metric_relabel_configs",
     "sample_limit",
     "body_size_limit",
+    "fallback_scrape_protocol",
     "target_plugins",
     "series_plugins",
 ];
@@ -66,6 +69,13 @@ pub struct ScrapeConfig {
     pub sample_limit: u64,
     /// In bytes, 0 for none; already defaulted from `global`.
     pub body_size_limit: u64,
+    /// Prometheus 3's format for a body whose Content-Type is missing, unparsable or unknown
+    /// (without one, such a scrape fails); never set with `--query.compat=2`, whose 2.42 parses
+    /// such bodies as the text format.
+    pub fallback_scrape_protocol: Option<ScrapeProtocol>,
+    /// The generation whose scrape semantics the job follows (from `global`): Content-Type
+    /// strictness, default ports, `le`/`quantile` normalization.
+    pub compat: Compat,
     /// wasmfed's own: target-stage plugins run after `relabel_configs`, in order.
     pub target_plugins: Vec<PluginRef>,
     /// wasmfed's own: series-stage plugins run after `metric_relabel_configs`, in order.
@@ -88,6 +98,7 @@ pub(super) struct RawScrapeConfig {
     metric_relabel_configs: Vec<RelabelConfig>,
     sample_limit: u64,
     body_size_limit: Size,
+    fallback_scrape_protocol: Option<ScrapeProtocol>,
     target_plugins: Vec<RawPluginRef>,
     series_plugins: Vec<RawPluginRef>,
     pub(super) ignored: Vec<Ignored>,
@@ -100,6 +111,13 @@ impl RawScrapeConfig {
 
     /// `ScrapeConfig.Validate`: fills in what `global` decides and checks the timeout.
     pub(super) fn resolve(self, global: &GlobalConfig, dir: &Path) -> Result<ScrapeConfig, String> {
+        if global.compat == Compat::V2 {
+            let fallback = self
+                .fallback_scrape_protocol
+                .map(|_| "fallback_scrape_protocol");
+            let ignored = self.ignored.iter().map(|i| i.key.as_str());
+            refuse_unknown_to_2_42(Section::Scrape, fallback.into_iter().chain(ignored))?;
+        }
         let scrape_interval = if self.scrape_interval.is_zero() {
             global.scrape_interval
         } else {
@@ -147,6 +165,8 @@ impl RawScrapeConfig {
             metric_relabel_configs: self.metric_relabel_configs,
             sample_limit,
             body_size_limit,
+            fallback_scrape_protocol: self.fallback_scrape_protocol,
+            compat: global.compat,
             target_plugins: resolve_plugins(self.target_plugins, dir, "target_plugins")?,
             series_plugins: resolve_plugins(self.series_plugins, dir, "series_plugins")?,
         })
@@ -204,11 +224,13 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
             metric_relabel_configs: Vec::new(),
             sample_limit: 0,
             body_size_limit: Size::default(),
+            fallback_scrape_protocol: None,
             target_plugins: Vec::new(),
             series_plugins: Vec::new(),
             ignored: Vec::new(),
         };
         let mut static_groups: Vec<RawTargetGroup> = Vec::new();
+        let mut fallback = String::new();
         let mut seen = KeySet::default();
         while let Some(key) = next_key(&mut map, Section::Scrape, KEYS, &mut seen)? {
             match key.as_str() {
@@ -255,6 +277,7 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
                 }
                 "sample_limit" => raw.sample_limit = zero_if_null(map.next_value()?),
                 "body_size_limit" => raw.body_size_limit = zero_if_null(map.next_value()?),
+                "fallback_scrape_protocol" => fallback = zero_if_null(map.next_value()?),
                 "target_plugins" => raw.target_plugins = zero_if_null(map.next_value()?),
                 "series_plugins" => raw.series_plugins = zero_if_null(map.next_value()?),
                 _ => raw
@@ -279,6 +302,21 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
                     raw.job_name
                 )))
             }
+        }
+        if !fallback.is_empty() {
+            let protocol = fallback.parse::<ScrapeProtocol>().map_err(|e| {
+                de::Error::custom(format!(
+                    "invalid fallback_scrape_protocol for scrape config with job name {:?}: {e}",
+                    raw.job_name
+                ))
+            })?;
+            if protocol == ScrapeProtocol::PrometheusProto {
+                return Err(de::Error::custom(
+                    "fallback_scrape_protocol PrometheusProto: not supported by wasmfed yet \
+                     (wasmfed parses the text formats only)",
+                ));
+            }
+            raw.fallback_scrape_protocol = Some(protocol);
         }
         // Prometheus looks for URLs among static targets only when no relabeling could fix them.
         if raw.relabel_configs.is_empty() {
@@ -327,6 +365,8 @@ mod tests {
                 metric_relabel_configs: vec![],
                 sample_limit: 0,
                 body_size_limit: 0,
+                fallback_scrape_protocol: None,
+                compat: Compat::V3,
                 target_plugins: vec![],
                 series_plugins: vec![],
             }
@@ -456,6 +496,68 @@ file_sd_configs:
             "job_name: a\nstatic_configs: [{targets: ['h/x']}]\nrelabel_configs: [{action: keep}]"
         )
         .is_ok());
+    }
+
+    #[test]
+    fn fallback_protocol_and_newer_keys_follow_the_generation() {
+        let v2 = GlobalConfig {
+            compat: Compat::V2,
+            ..GlobalConfig::default()
+        };
+        let v3 = GlobalConfig::default();
+        let job = |key: &str| format!("job_name: a\n{key}");
+        for (yaml, global, want) in [
+            ("", &v2, Ok(None)),
+            ("", &v3, Ok(None)),
+            ("fallback_scrape_protocol:", &v3, Ok(None)),
+            (
+                "fallback_scrape_protocol: PrometheusText0.0.4",
+                &v3,
+                Ok(Some(ScrapeProtocol::PrometheusText0_0_4)),
+            ),
+            (
+                "fallback_scrape_protocol: OpenMetricsText1.0.0",
+                &v3,
+                Ok(Some(ScrapeProtocol::OpenMetricsText1_0_0)),
+            ),
+            (
+                "fallback_scrape_protocol: PrometheusText0.0.4",
+                &v2,
+                Err("field fallback_scrape_protocol not found in type config.ScrapeConfig"),
+            ),
+            (
+                "fallback_scrape_protocol: text",
+                &v3,
+                Err(
+                    "invalid fallback_scrape_protocol for scrape config with job name \"a\": \
+                     unknown scrape protocol text, supported: [OpenMetricsText0.0.1",
+                ),
+            ),
+            (
+                "fallback_scrape_protocol: PrometheusProto",
+                &v3,
+                Err("PrometheusProto: not supported by wasmfed yet"),
+            ),
+            ("metric_name_validation_scheme: legacy", &v3, Ok(None)),
+            (
+                "metric_name_validation_scheme: legacy",
+                &v2,
+                Err("field metric_name_validation_scheme not found in type config.ScrapeConfig"),
+            ),
+            // Added during 2.x, not a difference of 3: accepted (and ignored) in both.
+            ("scrape_protocols: [PrometheusText0.0.4]", &v2, Ok(None)),
+        ] {
+            let yaml = job(yaml);
+            let got = read(&yaml).and_then(|raw| raw.resolve(global, Path::new("/")));
+            match (got, want) {
+                (Ok(c), Ok(fallback)) => {
+                    assert_eq!(c.fallback_scrape_protocol, fallback, "{yaml}");
+                    assert_eq!(c.compat, global.compat, "{yaml}");
+                }
+                (Err(e), Err(message)) => assert!(e.contains(message), "{yaml}: {e}"),
+                (got, want) => panic!("{yaml}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 
     #[test]

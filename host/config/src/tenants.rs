@@ -159,11 +159,12 @@ impl RawTenant {
 #[cfg(test)]
 mod tests {
     use crate::Config;
+    use wasmfed_model::compat::Compat;
 
     fn load(yaml: &str) -> Result<Config, String> {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("b.token"), "from-file\n").unwrap();
-        Config::from_yaml(yaml, dir.path())
+        Config::from_yaml(yaml, dir.path(), Compat::V3)
             .map(|l| l.config)
             .map_err(|e| e.to_string())
     }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
+use wasmfed_model::compat::Compat;
 use wasmfed_model::Labels;
 
 fn example(name: &str) -> PathBuf {
@@ -13,12 +14,12 @@ fn example(name: &str) -> PathBuf {
 }
 
 fn inline(yaml: &str) -> Result<Loaded, String> {
-    Config::from_yaml(yaml, Path::new("/etc/prometheus")).map_err(|e| e.to_string())
+    Config::from_yaml(yaml, Path::new("/etc/prometheus"), Compat::V3).map_err(|e| e.to_string())
 }
 
 #[test]
 fn federation_global_node() {
-    let loaded = Config::load(&example("federation/global.yml")).unwrap();
+    let loaded = Config::load(&example("federation/global.yml"), Compat::V3).unwrap();
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let job = &loaded.config.scrape_configs[0];
     assert_eq!(job.job_name, "federate");
@@ -42,7 +43,7 @@ fn federation_global_node() {
 
 #[test]
 fn shard_node() {
-    let loaded = Config::load(&example("sharding/shard-1.yml")).unwrap();
+    let loaded = Config::load(&example("sharding/shard-1.yml"), Compat::V3).unwrap();
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let config = loaded.config;
     // `slave: 1` is an integer in YAML and a label value to Prometheus.
@@ -74,7 +75,7 @@ fn shard_node() {
 
 #[test]
 fn shard_master() {
-    let config = Config::load(&example("sharding/master.yml"))
+    let config = Config::load(&example("sharding/master.yml"), Compat::V3)
         .unwrap()
         .config;
     let job = &config.scrape_configs[0];
@@ -85,7 +86,7 @@ fn shard_master() {
 
 #[test]
 fn prometheus_default_config() {
-    let loaded = Config::load(&example("prometheus-default.yml")).unwrap();
+    let loaded = Config::load(&example("prometheus-default.yml"), Compat::V3).unwrap();
     assert_eq!(
         loaded.warnings,
         [
@@ -151,6 +152,7 @@ scrape_configs:
             external_labels: Labels::from_pairs([("dc", "eu1"), ("replica", "0")]),
             body_size_limit: 100 << 20,
             sample_limit: 50000,
+            compat: Compat::V3,
         }
     );
     assert_eq!(
@@ -189,6 +191,8 @@ scrape_configs:
             }],
             sample_limit: 1000,
             body_size_limit: 1 << 20,
+            fallback_scrape_protocol: None,
+            compat: Compat::V3,
             target_plugins: vec![],
             series_plugins: vec![],
         }
@@ -308,7 +312,7 @@ fn load_resolves_paths_against_the_file_and_names_it() {
         "rule_files: [rules.yml]\nscrape_configs:\n  - job_name: a\n    file_sd_configs:\n      - files: ['./sd/*.json']\n",
     )
     .unwrap();
-    let config = Config::load(&path).unwrap().config;
+    let config = Config::load(&path, Compat::V3).unwrap().config;
     let d = dir.path().display();
     assert_eq!(config.rule_files, [format!("{d}/rules.yml")]);
     assert_eq!(
@@ -321,14 +325,14 @@ fn load_resolves_paths_against_the_file_and_names_it() {
         "scrape_configs:\n  - job_name: x\n    scrape_intervl: 5s\n",
     )
     .unwrap();
-    let err = Config::load(&path).unwrap_err().to_string();
+    let err = Config::load(&path, Compat::V3).unwrap_err().to_string();
     assert_eq!(
         err,
-        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `target_plugins`, `series_plugins` at line 3 column 5")
+        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `fallback_scrape_protocol`, `target_plugins`, `series_plugins` at line 3 column 5")
     );
 
     let missing = dir.path().join("missing.yml");
-    let err = Config::load(&missing).unwrap_err().to_string();
+    let err = Config::load(&missing, Compat::V3).unwrap_err().to_string();
     assert!(
         err.starts_with(&format!("reading config file {missing:?}: ")),
         "{err}"
@@ -341,7 +345,7 @@ fn every_example_config_loads() {
     let mut loaded = 0;
     for path in glob::glob(pattern.to_str().unwrap()).unwrap() {
         let path = path.unwrap();
-        Config::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Config::load(&path, Compat::V3).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         loaded += 1;
     }
     assert!(loaded >= 6, "only {loaded} example configs found");

@@ -48,7 +48,7 @@ pub async fn serve_reloads(
 }
 
 async fn reload_from(state: &NodeState, fleet: &Fleet, path: &Path) -> Result<(), String> {
-    let loaded = Config::load(path).map_err(|e| e.to_string())?;
+    let loaded = Config::load(path, fleet.shared.engine.compat).map_err(|e| e.to_string())?;
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }

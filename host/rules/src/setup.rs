@@ -150,7 +150,7 @@ mod tests {
     };
 
     fn config(dir: &Path, yaml: &str) -> Config {
-        Config::from_yaml(yaml, dir).unwrap().config
+        Config::from_yaml(yaml, dir, Compat::V3).unwrap().config
     }
 
     #[test]

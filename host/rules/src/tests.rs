@@ -313,6 +313,7 @@ mod manager {
     use super::*;
     use crate::{RuleContext, RuleManager, RuleMetrics};
     use wasmfed_config::Config;
+    use wasmfed_model::compat::Compat;
     use wasmfed_plugin::registry::LivePlugins;
 
     fn manager(head: &Arc<Head>) -> RuleManager {
@@ -332,7 +333,7 @@ mod manager {
 
     fn config(dir: &std::path::Path, rules: &str) -> Config {
         std::fs::write(dir.join("r.rules"), rules).unwrap();
-        Config::from_yaml("rule_files: [r.rules]\n", dir)
+        Config::from_yaml("rule_files: [r.rules]\n", dir, Compat::V3)
             .unwrap()
             .config
     }

@@ -110,10 +110,11 @@ fn fingerprint(globs: &[String]) -> Vec<(String, u64, Option<SystemTime>)> {
 mod tests {
     use super::*;
     use wasmfed_config::Config;
+    use wasmfed_model::compat::Compat;
 
     fn job(dir: &std::path::Path) -> ScrapeConfig {
         let yaml = "scrape_configs:\n  - job_name: j\n    static_configs: [{targets: ['s:1']}]\n    file_sd_configs:\n      - files: ['sd/*.json']\n        refresh_interval: 1h\n";
-        Config::from_yaml(yaml, dir)
+        Config::from_yaml(yaml, dir, Compat::V3)
             .unwrap()
             .config
             .scrape_configs

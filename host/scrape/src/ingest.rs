@@ -4,7 +4,9 @@
 //! each line (`name{labels}` exactly as exposed) is looked up in the target's [`SeriesCache`] and
 //! yields the storage reference directly: no label decoding, no label-set hashing, no index
 //! update. Only new series are decoded, merged with the target's labels and created — in one
-//! batch per scrape, which is where the series stage (metric relabeling) plugs in.
+//! batch per scrape, which is where the series stage (metric relabeling) plugs in. Decoding is
+//! where Prometheus 3 normalizes `le` and `quantile` values, so it follows the `# TYPE` lines;
+//! the cache stays keyed by the text as exposed, as Prometheus' is.
 //!
 //! A scrape is all or nothing, as in Prometheus: it is parsed completely (and checked against
 //! the sample limit) before anything is appended, so a parse error half-way stores nothing.
@@ -16,8 +18,11 @@ use std::collections::HashMap;
 
 use self::keys::KeyIndex;
 use super::honor::merge_target_labels;
-use super::parse::{parse_series, Entry, Format, ParseError, Parser};
+use super::parse::{
+    normalize_float_labels, parse_series, Entry, Format, MetricType, ParseError, Parser,
+};
 use super::stages::GuardedStage;
+use wasmfed_model::compat::Compat;
 use wasmfed_model::{Labels, STALE_NAN};
 use wasmfed_storage::wal::SampleBatch;
 use wasmfed_storage::{AppendError, Appender, ChunkTail, Head, SeriesHandle};
@@ -114,6 +119,8 @@ pub struct IngestSettings<'a> {
     /// caller can ingest the common scrape (all series known) where it is and move only scrapes
     /// that call plugins to a blocking thread.
     pub known_only: bool,
+    /// The generation whose parser decodes new series: 3 normalizes `le` and `quantile`.
+    pub compat: Compat,
 }
 
 struct Pending {
@@ -162,11 +169,22 @@ impl SeriesCache {
         self.keys.begin_scrape();
         let mut pending = std::mem::take(&mut self.pending);
         pending.clear();
-        // New series wait here (with the index of their samples) until the batch is decided.
-        let mut new_series: Vec<(&str, Vec<usize>)> = Vec::new();
+        // New series wait here (with their family's type and the index of their samples) until
+        // the batch is decided.
+        let mut new_series: Vec<(&str, MetricType, Vec<usize>)> = Vec::new();
         let mut new_index: HashMap<&str, usize> = HashMap::new();
+        // The type the last `# TYPE` line declared, whatever its family: Prometheus' parsers
+        // keep it so.
+        let mut kind = MetricType::Unknown;
         for entry in Parser::new(text, format) {
-            let Entry::Sample(raw) = entry? else { continue };
+            let raw = match entry? {
+                Entry::Sample(raw) => raw,
+                Entry::Type { kind: declared, .. } => {
+                    kind = declared;
+                    continue;
+                }
+                _ => continue,
+            };
             let position = report.scraped;
             report.scraped += 1;
             let (timestamp_ms, tracked) = match raw.timestamp_ms {
@@ -191,10 +209,10 @@ impl SeriesCache {
                 }
                 None => {
                     let at = *new_index.entry(raw.series).or_insert_with(|| {
-                        new_series.push((raw.series, Vec::new()));
+                        new_series.push((raw.series, kind, Vec::new()));
                         new_series.len() - 1
                     });
-                    new_series[at].1.push(pending.len());
+                    new_series[at].2.push(pending.len());
                     UNDECIDED
                 }
             };
@@ -207,8 +225,11 @@ impl SeriesCache {
         }
         // Decode and label the new series first, so a parse error in one stores nothing.
         let mut labeled = Vec::with_capacity(new_series.len());
-        for (raw, _) in &new_series {
-            let scraped = parse_series(raw)?;
+        for &(raw, kind, _) in &new_series {
+            let mut scraped = parse_series(raw)?;
+            if settings.compat == Compat::V3 {
+                normalize_float_labels(&mut scraped, kind);
+            }
             labeled.push(
                 merge_target_labels(scraped, settings.target_labels, settings.honor_labels)
                     .without_empty(),
@@ -219,7 +240,7 @@ impl SeriesCache {
             .iter()
             .zip(&decided)
             .filter(|(_, d)| !matches!(d, Decision::Keep(_)))
-            .map(|((_, idx), _)| idx.len())
+            .map(|((_, _, idx), _)| idx.len())
             .sum();
         report.kept = pending.len() - dropped_samples;
         if settings.sample_limit > 0 && report.kept as u64 > settings.sample_limit {
@@ -231,8 +252,11 @@ impl SeriesCache {
         // The cache keys of a scrape's new series are allocated back to back, before their
         // series: every later scrape looks them up in this same order, and keys that sit
         // together in memory cost one cache miss per few lookups instead of one each.
-        let keys: Vec<Box<str>> = new_series.iter().map(|(raw, _)| Box::from(*raw)).collect();
-        for (((_, indexes), decision), key) in new_series.into_iter().zip(decided).zip(keys) {
+        let keys: Vec<Box<str>> = new_series
+            .iter()
+            .map(|(raw, _, _)| Box::from(*raw))
+            .collect();
+        for (((_, _, indexes), decision), key) in new_series.into_iter().zip(decided).zip(keys) {
             let series = match decision {
                 Decision::Undecided => continue,
                 Decision::Drop => None,

@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use super::discovery::{Discovery, CHANGE_CHECK};
-use super::scrape_loop::{LoopContext, LoopHandle, LoopSettings, TargetHealth};
+use super::scrape_loop::{
+    content_type_fallback, LoopContext, LoopHandle, LoopSettings, TargetHealth,
+};
 use super::stages::{GuardedStage, JobStages, StageSetupError};
 use super::target::{discovered_labels, Target};
 use wasmfed_config::ScrapeConfig;
@@ -180,6 +182,8 @@ async fn run_job(
         sample_limit: tightest(cfg.sample_limit, ctx.limits.read().sample_limit),
         body_size_limit: cfg.body_size_limit,
         series_stage: stages.series.clone(),
+        compat: cfg.compat,
+        fallback: content_type_fallback(&cfg),
     });
     let mut discovery = Discovery::new(&cfg);
     discovery.refresh();

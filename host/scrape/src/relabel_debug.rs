@@ -22,9 +22,10 @@ use wasmfed_model::Labels;
 use wasmfed_plugin::{PluginLimits, PluginRuntime};
 
 /// The report for `job` in the config at `path`: its targets, then each of `series` (exposition
-/// syntax, e.g. `http_requests_total{code="200"}`) as scraped from its first kept target.
+/// syntax, e.g. `http_requests_total{code="200"}`) as scraped from its first kept target, with
+/// the file read as `compat`'s Prometheus generation reads it.
 pub fn report(path: &Path, job: &str, series: &[String], compat: Compat) -> anyhow::Result<String> {
-    let config = Config::load(path)?.config;
+    let config = Config::load(path, compat)?.config;
     // The node's own jobs, then each tenant's (job names are unique only within a tenant).
     let all_jobs = || {
         config

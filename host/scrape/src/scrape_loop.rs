@@ -17,8 +17,9 @@ use super::ingest::{IngestError, IngestReport, IngestSettings, SeriesCache};
 use super::parse::Format;
 use super::stages::GuardedStage;
 use super::target::Target;
-use wasmfed_config::TenantLimits;
+use wasmfed_config::{ScrapeConfig, ScrapeProtocol, TenantLimits};
 use wasmfed_model::clock::{unix_millis, unix_nanos};
+use wasmfed_model::compat::Compat;
 use wasmfed_model::labels::METRIC_NAME;
 use wasmfed_model::{Labels, STALE_NAN};
 use wasmfed_plugin::PluginRuntime;
@@ -96,6 +97,29 @@ pub struct LoopSettings {
     pub sample_limit: u64,
     pub body_size_limit: u64,
     pub series_stage: GuardedStage,
+    /// The generation whose scrape semantics the job follows (see [`ScrapeConfig::compat`]).
+    pub compat: Compat,
+    /// The format of a body whose Content-Type is blank, unparsable or unknown; without one
+    /// such a scrape fails (see [`content_type_fallback`]).
+    pub fallback: Option<Format>,
+}
+
+/// A job's `fallback_scrape_protocol` as the format it asks for. Prometheus 2.42 parses every
+/// body it cannot place as the text format, which is what a text fallback does in 3.
+pub fn content_type_fallback(cfg: &ScrapeConfig) -> Option<Format> {
+    match cfg.compat {
+        Compat::V2 => Some(Format::PrometheusText),
+        Compat::V3 => cfg.fallback_scrape_protocol.and_then(|p| match p {
+            ScrapeProtocol::PrometheusText0_0_4 | ScrapeProtocol::PrometheusText1_0_0 => {
+                Some(Format::PrometheusText)
+            }
+            ScrapeProtocol::OpenMetricsText0_0_1 | ScrapeProtocol::OpenMetricsText1_0_0 => {
+                Some(Format::OpenMetrics)
+            }
+            // Refused when the configuration is read: wasmfed parses no protobuf.
+            ScrapeProtocol::PrometheusProto => None,
+        }),
+    }
 }
 
 /// Shared services of all loops.
@@ -200,10 +224,19 @@ impl ScrapeLoop {
             .await;
         let outcome = match fetched {
             Ok(exposition) => {
-                let format = Format::from_content_type(exposition.content_type.as_deref());
-                let (result, body) = self.ingest(exposition.body, format, scrape_ms).await;
-                self.ctx.fetcher.recycle(body);
-                result
+                let negotiated =
+                    Format::negotiate(exposition.content_type.as_deref(), self.settings.fallback);
+                match negotiated {
+                    Ok(format) => {
+                        let (result, body) = self.ingest(exposition.body, format, scrape_ms).await;
+                        self.ctx.fetcher.recycle(body);
+                        result
+                    }
+                    Err(e) => {
+                        self.ctx.fetcher.recycle(exposition.body);
+                        Err(e.to_string())
+                    }
+                }
             }
             Err(e) => Err(e.to_string()),
         };
@@ -362,6 +395,7 @@ fn ingest(
         sample_limit: settings.sample_limit,
         series_stage: &settings.series_stage,
         known_only,
+        compat: settings.compat,
     };
     cache.ingest(head, &ingest_settings, body, format, scrape_ms)
 }

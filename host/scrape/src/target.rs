@@ -2,14 +2,15 @@
 //!
 //! Mirrors Prometheus' `PopulateLabels`: the job's settings are added as `__`-labels where the
 //! group did not set them, the target stage (relabeling, shard selection) may rewrite or drop
-//! the set, then `__meta_*` labels go, a port is added to a bare address, `instance` defaults
-//! to the address, and the public labels are those not starting with `__`.
+//! the set, then `__meta_*` labels go, a port is added to a bare address (Prometheus 2 only),
+//! `instance` defaults to the address, and the public labels are those not starting with `__`.
 
 use std::fmt;
 use std::hash::Hasher;
 use std::time::Duration;
 
 use wasmfed_config::ScrapeConfig;
+use wasmfed_model::compat::Compat;
 use wasmfed_model::labels::{INSTANCE, JOB};
 use wasmfed_model::Labels;
 
@@ -86,7 +87,7 @@ impl Target {
             return Err(TargetError::NoAddress);
         }
         let scheme = labels.get(SCHEME).unwrap_or("http").to_owned();
-        let address = with_default_port(&address, &scheme)?;
+        let address = with_default_port(&address, &scheme, cfg.compat)?;
         labels.set(ADDRESS, address.clone());
         labels.retain(|l| !l.name.starts_with(META_PREFIX));
         if labels.get(INSTANCE).is_none_or(str::is_empty) {
@@ -168,8 +169,9 @@ fn duration_label(
     }
 }
 
-/// Adds the scheme's default port to a bare host, as Prometheus 2.x does.
-fn with_default_port(address: &str, scheme: &str) -> Result<String, TargetError> {
+/// Adds the scheme's default port to a bare host, as Prometheus 2.x does; 3.x leaves the
+/// address as it is (what 2.x did with `--enable-feature=no-default-scrape-port`).
+fn with_default_port(address: &str, scheme: &str, compat: Compat) -> Result<String, TargetError> {
     if address.contains('/') {
         return Err(TargetError::BadAddress(
             address.into(),
@@ -182,7 +184,7 @@ fn with_default_port(address: &str, scheme: &str) -> Result<String, TargetError>
     } else {
         address.contains(':')
     };
-    if has_port {
+    if has_port || compat == Compat::V3 {
         return Ok(address.to_owned());
     }
     let port = if scheme == "https" { "443" } else { "80" };
@@ -267,8 +269,12 @@ mod tests {
     use wasmfed_config::Config;
 
     fn job(yaml: &str) -> ScrapeConfig {
+        job_as(yaml, Compat::V2)
+    }
+
+    fn job_as(yaml: &str, compat: Compat) -> ScrapeConfig {
         let text = format!("scrape_configs:\n  - job_name: j\n{yaml}");
-        let mut loaded = Config::from_yaml(&text, std::path::Path::new(".")).unwrap();
+        let mut loaded = Config::from_yaml(&text, std::path::Path::new("."), compat).unwrap();
         loaded.config.scrape_configs.remove(0)
     }
 
@@ -333,6 +339,52 @@ mod tests {
             );
             assert_eq!(t.discovered.get(ADDRESS), Some(c.address));
         }
+    }
+
+    #[test]
+    fn only_prometheus_2_adds_a_default_port() {
+        for (compat, address, group, url, instance) in [
+            (Compat::V2, "h", &[][..], "http://h:80/metrics", "h:80"),
+            (Compat::V3, "h", &[], "http://h/metrics", "h"),
+            (
+                Compat::V2,
+                "h",
+                &[("__scheme__", "https")],
+                "https://h:443/metrics",
+                "h:443",
+            ),
+            (
+                Compat::V3,
+                "h",
+                &[("__scheme__", "https")],
+                "https://h/metrics",
+                "h",
+            ),
+            (
+                Compat::V2,
+                "[::1]",
+                &[],
+                "http://[::1]:80/metrics",
+                "[::1]:80",
+            ),
+            (Compat::V3, "[::1]", &[], "http://[::1]/metrics", "[::1]"),
+            // A port as written stays in both, even the scheme's default.
+            (Compat::V2, "h:80", &[], "http://h:80/metrics", "h:80"),
+            (Compat::V3, "h:80", &[], "http://h:80/metrics", "h:80"),
+            (Compat::V3, "h:9100", &[], "http://h:9100/metrics", "h:9100"),
+        ] {
+            let t = target(&job_as("", compat), address, group).unwrap();
+            assert_eq!(
+                (t.url.as_str(), t.public.get(INSTANCE)),
+                (url, Some(instance)),
+                "{compat:?} {address} {group:?}"
+            );
+            assert_eq!(t.labels.get(ADDRESS), Some(instance));
+        }
+        assert!(matches!(
+            target(&job_as("", Compat::V3), "h/path", &[]),
+            Err(TargetError::BadAddress(..))
+        ));
     }
 
     #[test]

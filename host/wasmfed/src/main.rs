@@ -76,7 +76,8 @@ struct Cli {
     /// Which Prometheus generation to answer like where 2.x and 3.x differ: 3 (as current
     /// Prometheus) or 2 (as Prometheus 2.42): PromQL range and lookback windows closed or open
     /// on the left, regex `.` matching newlines, holt_winters or double_exponential_smoothing,
-    /// quoted UTF-8 names.
+    /// quoted UTF-8 names; scraping's `le`/`quantile` normalization, Content-Type strictness
+    /// and default ports; external label expansion.
     #[arg(
         long = "query.compat",
         value_name = "2|3",
@@ -203,7 +204,7 @@ fn check_config(files: &[PathBuf], compat: Compat) -> std::process::ExitCode {
     println!("Using {compat}");
     for file in files {
         println!("Checking {}", file.display());
-        match Config::load(file) {
+        match Config::load(file, compat) {
             Ok(loaded) => {
                 for warning in &loaded.warnings {
                     println!("  WARNING: {warning}");
@@ -241,7 +242,7 @@ fn check_config(files: &[PathBuf], compat: Compat) -> std::process::ExitCode {
 }
 
 async fn run_node(cli: &Cli) -> anyhow::Result<()> {
-    let loaded = Config::load(&cli.config_file)?;
+    let loaded = Config::load(&cli.config_file, cli.compat)?;
     tracing::info!(compat = %cli.compat, "answering as");
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
@@ -338,7 +339,7 @@ async fn demo() -> anyhow::Result<()> {
         ("leaf", DEMO_LEAF, "127.0.0.1:9091"),
         ("global", DEMO_GLOBAL, "127.0.0.1:9090"),
     ] {
-        let config = Config::from_yaml(yaml, &dir)
+        let config = Config::from_yaml(yaml, &dir, Compat::default())
             .with_context(|| format!("loading the embedded {name} config"))?
             .config;
         let options = NodeOptions {

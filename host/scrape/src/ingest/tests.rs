@@ -9,6 +9,7 @@ fn settings(target: &Labels) -> IngestSettings<'_> {
         sample_limit: 0,
         series_stage: &NO_STAGE,
         known_only: false,
+        compat: Compat::V3,
     }
 }
 
@@ -285,4 +286,68 @@ fn known_only_stores_a_scrape_of_known_series_and_gives_up_at_a_new_one() {
         .map(|s| s.timestamp_ms)
         .collect();
     assert_eq!(times, [1000, 2000, 3000]);
+}
+
+#[test]
+fn prometheus_3_normalizes_le_and_quantile_of_new_series_only_by_type() {
+    let body = b"# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_count 2\n\
+# TYPE s summary\ns{quantile=\"0.50\"} 3\ns{quantile=\"1\"} 4\n\
+# TYPE g gauge\ng{le=\"1\",quantile=\"1\"} 5\n";
+    let stored = |compat| {
+        let head = Head::new();
+        let target = target();
+        let s = IngestSettings {
+            compat,
+            ..settings(&target)
+        };
+        let mut cache = SeriesCache::default();
+        for scrape_ms in [1000, 2000] {
+            cache
+                .ingest(&head, &s, body, Format::PrometheusText, scrape_ms)
+                .unwrap();
+        }
+        let mut series: Vec<String> = head
+            .select(&[wasmfed_storage::Matcher::new(
+                wasmfed_storage::MatchOp::NotEqual,
+                "__name__",
+                "",
+            )
+            .unwrap()])
+            .into_iter()
+            .map(|r| {
+                let mut labels = head.labels(r).unwrap();
+                labels.retain(|l| l.name != "instance" && l.name != "job");
+                assert_eq!(head.samples(r, 0, 3000).len(), 2, "{labels}");
+                labels.to_string()
+            })
+            .collect();
+        series.sort();
+        series
+    };
+    for (compat, want) in [
+        (
+            Compat::V2,
+            [
+                r#"{__name__="g", le="1", quantile="1"}"#,
+                r#"{__name__="h_bucket", le="+Inf"}"#,
+                r#"{__name__="h_bucket", le="1"}"#,
+                r#"{__name__="h_count"}"#,
+                r#"{__name__="s", quantile="0.50"}"#,
+                r#"{__name__="s", quantile="1"}"#,
+            ],
+        ),
+        (
+            Compat::V3,
+            [
+                r#"{__name__="g", le="1", quantile="1"}"#,
+                r#"{__name__="h_bucket", le="+Inf"}"#,
+                r#"{__name__="h_bucket", le="1.0"}"#,
+                r#"{__name__="h_count"}"#,
+                r#"{__name__="s", quantile="0.5"}"#,
+                r#"{__name__="s", quantile="1.0"}"#,
+            ],
+        ),
+    ] {
+        assert_eq!(stored(compat), want, "{compat:?}");
+    }
 }

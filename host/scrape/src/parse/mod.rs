@@ -12,11 +12,13 @@
 //! input ([`RawSample::series`]), never decoding labels. Only a series the cache has not seen is
 //! decoded, with [`parse_series`]. A sample costs no allocation unless its help text has escapes.
 //!
-//! Files: `lexer` holds the byte-level scanning both formats share (names, label sets, quoted
-//! strings, errors), `number` the float and timestamp rules, `text` and `openmetrics` the line
-//! grammars, `series` the label decoding.
+//! Files: `media_type` picks the format from a Content-Type, `lexer` holds the byte-level
+//! scanning both formats share (names, label sets, quoted strings, errors), `number` the float
+//! and timestamp rules, `text` and `openmetrics` the line grammars, `series` the label decoding
+//! (and Prometheus 3's normalization of `le` and `quantile` values).
 
 mod lexer;
+mod media_type;
 mod number;
 mod openmetrics;
 mod series;
@@ -30,7 +32,8 @@ mod robustness_tests;
 use std::borrow::Cow;
 
 use lexer::Cursor;
-pub use series::parse_series;
+pub use media_type::ContentTypeError;
+pub use series::{normalize_float_labels, parse_series};
 
 /// The two text exposition formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,27 +42,6 @@ pub enum Format {
     PrometheusText,
     /// OpenMetrics 1.0 text.
     OpenMetrics,
-}
-
-impl Format {
-    /// From a response Content-Type: `application/openmetrics-text...` → OpenMetrics, anything
-    /// else (incl. None) → PrometheusText.
-    ///
-    /// Only the media type counts, compared without case, as Go's `mime.ParseMediaType` does in
-    /// Prometheus' `textparse.New`; the `version` parameter is not checked there either.
-    pub fn from_content_type(content_type: Option<&str>) -> Format {
-        let media_type = content_type
-            .and_then(|ct| ct.split(';').next())
-            .unwrap_or("");
-        if media_type
-            .trim()
-            .eq_ignore_ascii_case("application/openmetrics-text")
-        {
-            Format::OpenMetrics
-        } else {
-            Format::PrometheusText
-        }
-    }
 }
 
 /// The kind of a metric family as a `# TYPE` line declares it.
@@ -168,38 +150,6 @@ impl<'a> Iterator for Parser<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn format_from_content_type() {
-        for (content_type, want) in [
-            (None, Format::PrometheusText),
-            (Some(""), Format::PrometheusText),
-            (Some("text/plain; version=0.0.4"), Format::PrometheusText),
-            (
-                Some("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-                Format::OpenMetrics,
-            ),
-            (Some("application/openmetrics-text"), Format::OpenMetrics),
-            (
-                Some(" Application/OpenMetrics-Text ;version=0.0.1"),
-                Format::OpenMetrics,
-            ),
-            (
-                Some("application/openmetrics-textual"),
-                Format::PrometheusText,
-            ),
-            (
-                Some("application/vnd.google.protobuf"),
-                Format::PrometheusText,
-            ),
-        ] {
-            assert_eq!(
-                Format::from_content_type(content_type),
-                want,
-                "{content_type:?}"
-            );
-        }
-    }
 
     #[test]
     fn stops_after_first_error() {

@@ -4,12 +4,16 @@
 //! scraper has not seen before, not once per sample. It accepts the series syntax of both
 //! formats (OpenMetrics' is the text format's without blanks and raw newlines), so it reads
 //! everything with the text format's rules.
+//!
+//! Prometheus 3 also rewrites two label values here, where its parsers build a series' labels
+//! (before the scrape cache, relabeling and storage see them): see [`normalize_float_labels`].
 
+use wasmfed_model::gofloat::format_openmetrics;
 use wasmfed_model::labels::METRIC_NAME;
 use wasmfed_model::{Label, Labels};
 
 use super::lexer::{check_unique, unescape, Cursor};
-use super::{Format, ParseError};
+use super::{number, Format, MetricType, ParseError};
 
 /// Decodes a raw series text (as returned in RawSample::series) into labels, including
 /// `__name__`, with escapes resolved. Works for both formats.
@@ -44,9 +48,73 @@ pub fn parse_series(series: &str) -> Result<Labels, ParseError> {
     Ok(Labels::from_sorted(labels))
 }
 
+/// Prometheus 3's `normalizeFloatsInLabelValues`: in a family the last `# TYPE` line declared
+/// a `histogram` (not a `gaugehistogram`), `le` is rewritten to its float's OpenMetrics spelling
+/// (`1` → `1.0`, `1e3` → `1000.0`, `+inf` → `+Inf`); in a `summary`, `quantile` is. Only the
+/// type counts, not the sample's name, as in Prometheus' parsers. A value that is not a float
+/// stays as written; so do the hex and `_`-separated spellings Go would read, which Prometheus'
+/// own value parser refuses too. Prometheus 2 stores the text format's values as written.
+pub fn normalize_float_labels(labels: &mut Labels, kind: MetricType) {
+    let name = match kind {
+        MetricType::Histogram => "le",
+        MetricType::Summary => "quantile",
+        _ => return,
+    };
+    let Some(value) = labels.get(name) else {
+        return;
+    };
+    let Ok(float) = number::float(value) else {
+        return;
+    };
+    let normalized = format_openmetrics(float);
+    if normalized != value {
+        labels.set(name, normalized);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn le_and_quantile_take_the_openmetrics_spelling() {
+        use MetricType::*;
+        for (kind, name, value, want) in [
+            (Histogram, "le", "1", "1.0"),
+            (Histogram, "le", "0", "0.0"),
+            (Histogram, "le", "-0", "0.0"),
+            (Histogram, "le", "0.005", "0.005"),
+            (Histogram, "le", ".5", "0.5"),
+            (Histogram, "le", "2.50", "2.5"),
+            (Histogram, "le", "1e3", "1000.0"),
+            (Histogram, "le", "1000000", "1e+06"),
+            (Histogram, "le", "0.00001", "1e-05"),
+            (Histogram, "le", "+Inf", "+Inf"),
+            (Histogram, "le", "+inf", "+Inf"),
+            (Histogram, "le", "Infinity", "+Inf"),
+            (Histogram, "le", "-Inf", "-Inf"),
+            (Histogram, "le", "NaN", "NaN"),
+            (Histogram, "le", "1.0", "1.0"),
+            (Histogram, "le", "abc", "abc"),
+            (Histogram, "le", "", ""),
+            (Histogram, "le", "1e999", "1e999"),
+            (Histogram, "le", "0x1p-2", "0x1p-2"),
+            (Histogram, "quantile", "1", "1"),
+            (Summary, "quantile", "0.5", "0.5"),
+            (Summary, "quantile", "1", "1.0"),
+            (Summary, "quantile", "0", "0.0"),
+            (Summary, "le", "1", "1"),
+            (GaugeHistogram, "le", "1", "1"),
+            (Counter, "le", "1", "1"),
+            (Gauge, "quantile", "1", "1"),
+            (Unknown, "le", "1", "1"),
+        ] {
+            let mut labels = Labels::from_pairs([("__name__", "m"), (name, value)]);
+            normalize_float_labels(&mut labels, kind);
+            assert_eq!(labels.get(name), Some(want), "{kind:?} {name}={value:?}");
+            assert_eq!(labels.len(), 2);
+        }
+    }
 
     #[test]
     fn decodes_series_of_both_formats() {
