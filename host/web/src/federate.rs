@@ -9,7 +9,10 @@
 //! `match[]` at all is a 200 with an empty body, as Prometheus answers.
 //!
 //! Within a family, series follow their label sets, so the output is deterministic where
-//! Prometheus' order is unspecified.
+//! Prometheus' order is unspecified: it sorts by metric name alone with Go's unstable
+//! `sort.Sort`, which keeps label-set order for 12 series or fewer (insertion sort) and may
+//! reorder series of one name in larger responses. That order is the one place the bytes may
+//! differ (README).
 //!
 //! The body is produced on a blocking thread: one snapshot of the selection, sorted, with its
 //! label strings held once in a table ([`Head::select_latest`]), then text written from string
