@@ -260,3 +260,56 @@ fn a_query_past_its_timeout_is_answered_as_prometheus_answers_it() {
         }
     }
 }
+
+/// Active and dropped targets of `job` as `/api/v1/targets` lists them: each active target's
+/// labels, and the number of dropped ones.
+fn target_listing(targets: &serde_json::Value, job: &str) -> (Vec<String>, usize) {
+    let data = &targets["data"];
+    let mut active: Vec<String> = data["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["scrapePool"] == job)
+        .map(|t| t["labels"].to_string())
+        .collect();
+    active.sort();
+    let dropped = data["droppedTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["discoveredLabels"]["job"] == job)
+        .count();
+    (active, dropped)
+}
+
+#[test]
+fn targets_relabeling_merges_or_breaks_are_listed_as_prometheus_lists_them() {
+    // Nothing listens on these addresses: both sides list the targets (down), which is all
+    // that is compared. Two groups become one target once `src` is dropped; one is dropped by
+    // a rule; one loses its address and is "Creating target failed" (listed nowhere).
+    let config = "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  \
+                  - job_name: merged\n    static_configs:\n      \
+                  - {targets: ['127.0.0.9:9100'], labels: {src: a}}\n      \
+                  - {targets: ['127.0.0.9:9100'], labels: {src: b}}\n      \
+                  - {targets: ['127.0.0.9:9101'], labels: {drop: 'yes'}}\n      \
+                  - {targets: ['127.0.0.9:9102'], labels: {bad: 'yes'}}\n    \
+                  relabel_configs:\n      \
+                  - {action: labeldrop, regex: src}\n      \
+                  - {action: drop, source_labels: [drop], regex: 'yes'}\n      \
+                  - {source_labels: [bad], regex: 'yes', target_label: __address__, replacement: ''}\n";
+    let prometheus = Prometheus::start(config);
+    let node = Wasmfed::start(config);
+    let listed = |addr| {
+        wait_for("both targets decided", Duration::from_secs(60), || {
+            let listing = target_listing(&get(addr, "/api/v1/targets")?.json(), "merged");
+            if listing.0.len() + listing.1 >= 2 {
+                Ok(listing)
+            } else {
+                Err(format!("{listing:?}"))
+            }
+        })
+    };
+    let theirs = listed(prometheus.addr);
+    assert_eq!((theirs.0.len(), theirs.1), (1, 1), "{theirs:?}");
+    assert_eq!(listed(node.addr), theirs);
+}

@@ -194,7 +194,10 @@ async fn run_job(
             build_targets(&cfg, &stages, &discovery, &mut decisions).await;
         let mut next: HashMap<Arc<Target>, LoopHandle> = HashMap::new();
         for target in targets {
-            if next.contains_key(&target) {
+            // A duplicate (same labels and URL) shares the first one's loop; the listing shows
+            // the latest one's discovered labels, as Prometheus' does.
+            if let Some(handle) = next.remove(&target) {
+                next.insert(target, handle);
                 continue;
             }
             let handle = running.remove(&target).unwrap_or_else(|| {
@@ -252,8 +255,10 @@ struct TargetDecisions {
 
 /// Builds the job's targets from its groups: discovered labels through the target stage (one
 /// batch), then `Target::from_relabeled`. Returns the targets to scrape, the discovered label
-/// sets that are not scraped (dropped by the stage or unscrapable) and whether the stage failed
-/// (its previous decisions were used; targets it never decided wait for a retry).
+/// sets the stage dropped and whether the stage failed (its previous decisions were used;
+/// targets it never decided wait for a retry). A target the stage kept but left unscrapable
+/// (no address, a bad interval or timeout) is neither: it is logged as Prometheus logs it,
+/// "Creating target failed", and listed nowhere.
 async fn build_targets(
     cfg: &ScrapeConfig,
     stages: &JobStages,
@@ -298,8 +303,7 @@ async fn build_targets(
             Some(Some(labels)) => match Target::from_relabeled(cfg, discovered.clone(), labels) {
                 Ok(t) => targets.push(Arc::new(t)),
                 Err(e) => {
-                    tracing::warn!(job = %cfg.job_name, labels = %discovered, error = %e, "target dropped");
-                    dropped.push(discovered);
+                    tracing::error!(job = %cfg.job_name, labels = %discovered, error = %e, "Creating target failed");
                 }
             },
         }

@@ -62,7 +62,10 @@ pub fn discovered_labels(cfg: &ScrapeConfig, address: &str, group_labels: &Label
 }
 
 /// A target ready to scrape: its final labels and what they say about how to scrape it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// A target is what it scrapes: its labels after the target stage (`__meta_*` gone) and its
+/// URL, as Prometheus hashes it (`Target.hash`). Discovered label sets that relabeling makes
+/// identical are one target, scraped once; which discovered set it shows is the latest's.
+#[derive(Clone, Debug)]
 pub struct Target {
     /// Labels before the target stage, for `/api/v1/targets` and relabel debugging.
     pub discovered: Labels,
@@ -73,6 +76,21 @@ pub struct Target {
     pub url: String,
     pub interval: Duration,
     pub timeout: Duration,
+}
+
+impl PartialEq for Target {
+    fn eq(&self, other: &Self) -> bool {
+        self.labels == other.labels && self.url == other.url
+    }
+}
+
+impl Eq for Target {}
+
+impl std::hash::Hash for Target {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.labels.hash(state);
+        self.url.hash(state);
+    }
 }
 
 impl Target {
@@ -400,6 +418,31 @@ mod tests {
             (t.interval, t.timeout),
             (Duration::from_secs(30), Duration::from_secs(5))
         );
+    }
+
+    #[test]
+    fn a_target_is_its_labels_and_url() {
+        let cfg = job("");
+        let with = |address: &str, meta: &str, public: &[(&str, &str)]| {
+            let mut discovered =
+                discovered_labels(&cfg, address, &Labels::from_pairs(public.iter().copied()));
+            discovered.set("__meta_source", meta);
+            let mut relabeled = discovered.clone();
+            relabeled.set("__meta_source", "");
+            relabeled.retain(|l| !l.value.is_empty());
+            Target::from_relabeled(&cfg, discovered, relabeled).unwrap()
+        };
+        let a = with("h:1", "file-a", &[("dc", "eu")]);
+        for (other, same) in [
+            (with("h:1", "file-b", &[("dc", "eu")]), true),
+            (with("h:1", "file-a", &[("dc", "us")]), false),
+            (with("h:2", "file-a", &[("dc", "eu")]), false),
+        ] {
+            assert_eq!(a == other, same, "{other:?}");
+            let mut set = std::collections::HashSet::new();
+            set.insert(a.clone());
+            assert_eq!(set.contains(&other), same, "{other:?}");
+        }
     }
 
     #[test]
