@@ -319,6 +319,16 @@ pub enum Reply {
 }
 
 /// An in-test HTTP exporter on its own runtime thread; `reply` decides each answer by path.
+/// How many targets of `job` a `/api/v1/targets` answer lists as dropped by relabeling.
+pub fn dropped_by(targets: &serde_json::Value, job: &str) -> usize {
+    targets["data"]["droppedTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["discoveredLabels"]["job"] == job)
+        .count()
+}
+
 /// An exporter that numbers its replies: `scrape_seq N` (1, 2, 3, ...) before `body`, so a
 /// test can tell that every scrape was stored exactly once from the stored numbers alone
 /// (see [`assert_each_once`]), without reading anything into the time between scrapes.

@@ -126,13 +126,7 @@ fn decided_by(targets: &serde_json::Value, job: &str) -> usize {
         .iter()
         .filter(|t| t["scrapePool"] == job)
         .count();
-    let dropped = data["droppedTargets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["discoveredLabels"]["job"] == job)
-        .count();
-    active + dropped
+    active + dropped_by(targets, job)
 }
 
 fn kept_by_job(targets: &serde_json::Value) -> Vec<(String, BTreeSet<String>)> {

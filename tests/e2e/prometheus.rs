@@ -273,13 +273,7 @@ fn target_listing(targets: &serde_json::Value, job: &str) -> (Vec<String>, usize
         .map(|t| t["labels"].to_string())
         .collect();
     active.sort();
-    let dropped = data["droppedTargets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["discoveredLabels"]["job"] == job)
-        .count();
-    (active, dropped)
+    (active, dropped_by(targets, job))
 }
 
 #[test]
