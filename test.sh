@@ -31,7 +31,8 @@ rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null
 cargo test --workspace --all-targets
 # The soak test (~5 minutes at 100k series; tests/soak/main.rs) alone, after everything else
 # that runs the real binary; --nocapture keeps its memory readings in the log.
-cargo test -p wasmfed --test soak -- --ignored --nocapture
+# `--workspace` keeps the feature set of the build above, so nothing is rebuilt for it.
+cargo test --workspace --test soak -- --ignored --nocapture
 # The plugins' native unit tests (their own workspace; see plugins/Cargo.toml), one crate at a
 # time so each is tested with exactly its own dependency features, as it is built for wasm.
 for plugin in plugin-sdk relabel hashmod-shard promql-rules; do
