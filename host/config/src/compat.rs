@@ -29,8 +29,6 @@ enum Harmless {
     Always,
     /// Null, false, zero, empty, or a mapping of such values (`tls_config: {}`).
     WhenEmpty,
-    /// Only `true`, Prometheus' default for this flag.
-    WhenTrue,
 }
 
 struct Known {
@@ -51,7 +49,7 @@ const NO_LIMIT: &str = "wasmfed does not enforce this limit";
 const LOGS_ONLY: &str = "wasmfed logs to stderr";
 const NAMES: &str = "wasmfed accepts legacy metric and label names only";
 const FORMATS: &str = "wasmfed negotiates the text formats it parses itself";
-const HTTP: &str = "wasmfed scrapes plain HTTP without authentication, proxies or extra headers";
+const HTTP: &str = "wasmfed scrapes without OAuth 2.0, proxies or extra headers";
 
 const TOP: &[Known] = &[
     known("alerting", Always, "wasmfed does not send alerts"),
@@ -147,23 +145,12 @@ const SCRAPE: &[Known] = &[
         NO_NATIVE_HISTOGRAMS,
     ),
     // The HTTP client settings Prometheus inlines into a scrape config.
-    known("basic_auth", WhenEmpty, HTTP),
-    known("authorization", WhenEmpty, HTTP),
     known("oauth2", WhenEmpty, HTTP),
-    known("bearer_token", WhenEmpty, HTTP),
-    known("bearer_token_file", WhenEmpty, HTTP),
-    known("tls_config", WhenEmpty, "wasmfed scrapes plain HTTP only"),
     known("proxy_url", WhenEmpty, HTTP),
     known("no_proxy", WhenEmpty, HTTP),
     known("proxy_from_environment", WhenEmpty, HTTP),
     known("proxy_connect_header", WhenEmpty, HTTP),
     known("http_headers", WhenEmpty, HTTP),
-    known(
-        "follow_redirects",
-        WhenTrue,
-        "redirects are handled by wasmfed's scraper",
-    ),
-    known("enable_http2", Always, "wasmfed scrapes over HTTP/1.1"),
 ];
 
 /// Service discoveries other than `static_configs` and `file_sd_configs`.
@@ -301,7 +288,6 @@ pub(super) fn ignore_known<'de, A: MapAccess<'de>>(
     let fine = match harmless {
         Always => true,
         WhenEmpty => is_empty(&value),
-        WhenTrue => value == serde_yaml::Value::Bool(true),
     };
     if fine {
         Ok(Ignored {

@@ -23,7 +23,9 @@
 //!   (`http`; `https` is refused as not supported yet), `params`, `honor_labels`,
 //!   `honor_timestamps`, `static_configs`, `file_sd_configs`, `relabel_configs`,
 //!   `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `fallback_scrape_protocol`
-//!   (Prometheus 3's; any but `PrometheusProto`).
+//!   (Prometheus 3's; any but `PrometheusProto`), and the HTTP client's `basic_auth`,
+//!   `authorization`, `bearer_token`, `bearer_token_file`, `tls_config`, `follow_redirects`,
+//!   `enable_http2` ([`HttpClientConfig`]).
 //!
 //! # Prometheus 2 or 3
 //! A file is read as the generation `--query.compat` names. With 2, as Prometheus 2.42 reads
@@ -42,10 +44,9 @@
 //! | `remote_write`, `scrape_config_files`, `storage` (out-of-order window, exemplars) | empty |
 //! | global `query_log_file`, `scrape_failure_log_file`, `keep_dropped_targets`, `scrape_protocols`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `scrape_native_histograms`, `always_scrape_classic_histograms` | always |
 //! | global `rule_query_offset`, `target_limit`, `label_limit`, `label_name_length_limit`, `label_value_length_limit`, `convert_classic_histograms_to_nhcb`, `extra_scrape_metrics` | zero, false or empty |
-//! | job `scrape_protocols`, `enable_compression`, `enable_http2`, `scrape_failure_log_file`, `keep_dropped_targets`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `scrape_native_histograms`, `always_scrape_classic_histograms`, `scrape_classic_histograms`, `native_histogram_bucket_limit`, `native_histogram_min_bucket_factor` | always |
+//! | job `scrape_protocols`, `enable_compression`, `scrape_failure_log_file`, `keep_dropped_targets`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `scrape_native_histograms`, `always_scrape_classic_histograms`, `scrape_classic_histograms`, `native_histogram_bucket_limit`, `native_histogram_min_bucket_factor` | always |
 //! | job `track_timestamps_staleness`, `convert_classic_histograms_to_nhcb`, `extra_scrape_metrics`, `target_limit`, `label_limit`, `label_name_length_limit`, `label_value_length_limit` | zero, false or empty |
-//! | job `basic_auth`, `authorization`, `oauth2`, `bearer_token`, `bearer_token_file`, `tls_config`, `proxy_url`, `no_proxy`, `proxy_from_environment`, `proxy_connect_header`, `http_headers` | empty (e.g. `tls_config: {insecure_skip_verify: false}`) |
-//! | job `follow_redirects` | `true` (Prometheus' default) |
+//! | job `oauth2`, `proxy_url`, `no_proxy`, `proxy_from_environment`, `proxy_connect_header`, `http_headers` | empty (e.g. `oauth2: {}`) |
 //! | job `*_sd_configs` other than `static_configs` and `file_sd_configs` | empty list |
 //!
 //! Any other key is an error. Names are checked with Prometheus' legacy scheme
@@ -57,6 +58,7 @@ mod duration;
 mod error;
 mod file_sd;
 mod global;
+mod http_client;
 mod paths;
 mod plugins;
 mod protocol;
@@ -81,6 +83,7 @@ pub use duration::{Duration, DurationError};
 pub use error::{ConfigError, FileKind};
 pub use file_sd::{read_file_sd, FileSdConfig, FILEPATH_LABEL};
 pub use global::GlobalConfig;
+pub use http_client::{Auth, HttpClientConfig, Secret, TlsConfig, TlsVersion};
 pub use plugins::{PluginRef, PluginSource, RulePluginRef};
 pub use protocol::ScrapeProtocol;
 pub use relabel_config::{Action as RelabelAction, RelabelConfig};

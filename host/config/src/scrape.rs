@@ -15,6 +15,7 @@ use super::compat::{ignore_known, next_key, refuse_unknown_to_2_42, Ignored, Sec
 use super::duration::Duration;
 use super::file_sd::FileSdConfig;
 use super::global::GlobalConfig;
+use super::http_client::{self, HttpClientConfig, RawHttpClient};
 use super::paths::join_dir;
 use super::plugins::{PluginRef, RawPluginRef};
 use super::protocol::ScrapeProtocol;
@@ -43,6 +44,14 @@ const KEYS: &[&str] = &[
     "fallback_scrape_protocol",
     "target_plugins",
     "series_plugins",
+    // The HTTP client's (see [`super::http_client::KEYS`]).
+    "basic_auth",
+    "authorization",
+    "bearer_token",
+    "bearer_token_file",
+    "tls_config",
+    "follow_redirects",
+    "enable_http2",
 ];
 
 /// One resolved scrape job.
@@ -54,7 +63,7 @@ pub struct ScrapeConfig {
     /// Already defaulted from `global`; never greater than `scrape_interval`.
     pub scrape_timeout: Duration,
     pub metrics_path: String,
-    /// Always `http` for now.
+    /// `http` or `https`.
     pub scheme: String,
     /// URL query parameters, e.g. `match[]` for `/federate`.
     pub params: BTreeMap<String, Vec<String>>,
@@ -80,6 +89,8 @@ pub struct ScrapeConfig {
     pub target_plugins: Vec<PluginRef>,
     /// wasmfed's own: series-stage plugins run after `metric_relabel_configs`, in order.
     pub series_plugins: Vec<PluginRef>,
+    /// TLS, authentication and redirects of the job's requests.
+    pub http_client: HttpClientConfig,
 }
 
 /// A scrape config as written, checked on its own; zero durations and limits are "not set".
@@ -101,6 +112,7 @@ pub(super) struct RawScrapeConfig {
     fallback_scrape_protocol: Option<ScrapeProtocol>,
     target_plugins: Vec<RawPluginRef>,
     series_plugins: Vec<RawPluginRef>,
+    http_client: RawHttpClient,
     pub(super) ignored: Vec<Ignored>,
 }
 
@@ -169,6 +181,7 @@ impl RawScrapeConfig {
             compat: global.compat,
             target_plugins: resolve_plugins(self.target_plugins, dir, "target_plugins")?,
             series_plugins: resolve_plugins(self.series_plugins, dir, "series_plugins")?,
+            http_client: self.http_client.resolve(dir)?,
         })
     }
 }
@@ -227,6 +240,7 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
             fallback_scrape_protocol: None,
             target_plugins: Vec::new(),
             series_plugins: Vec::new(),
+            http_client: RawHttpClient::default(),
             ignored: Vec::new(),
         };
         let mut static_groups: Vec<RawTargetGroup> = Vec::new();
@@ -280,6 +294,7 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
                 "fallback_scrape_protocol" => fallback = zero_if_null(map.next_value()?),
                 "target_plugins" => raw.target_plugins = zero_if_null(map.next_value()?),
                 "series_plugins" => raw.series_plugins = zero_if_null(map.next_value()?),
+                k if http_client::KEYS.contains(&k) => raw.http_client.read(k, &mut map)?,
                 _ => raw
                     .ignored
                     .push(ignore_known(Section::Scrape, &key, &mut map)?),
@@ -289,13 +304,7 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
             return Err(de::Error::custom("job_name is empty"));
         }
         match raw.scheme.as_str() {
-            "http" => {}
-            "https" => {
-                return Err(de::Error::custom(format!(
-                    "scheme \"https\" for scrape config with job name {:?}: not supported by wasmfed yet (wasmfed scrapes plain HTTP only)",
-                    raw.job_name
-                )))
-            }
+            "http" | "https" => {}
             other => {
                 return Err(de::Error::custom(format!(
                     "invalid scheme {other:?} for scrape config with job name {:?}: must be \"http\" or \"https\"",
@@ -369,6 +378,7 @@ mod tests {
                 compat: Compat::V3,
                 target_plugins: vec![],
                 series_plugins: vec![],
+                http_client: HttpClientConfig::default(),
             }
         );
     }
@@ -471,25 +481,71 @@ file_sd_configs:
         for (yaml, message) in [
             ("scrape_interval: 1m", "job_name is empty"),
             ("job_name: ''", "job_name is empty"),
-            ("job_name: a\nscheme: https", "scheme \"https\" for scrape config with job name \"a\": not supported by wasmfed yet"),
-            ("job_name: a\nscheme: ftp", "invalid scheme \"ftp\" for scrape config with job name \"a\""),
-            ("job_name: a\nscrape_intervl: 1m", "unknown field `scrape_intervl`, expected one of `job_name`"),
+            (
+                "job_name: a\nscheme: ftp",
+                "invalid scheme \"ftp\" for scrape config with job name \"a\"",
+            ),
+            (
+                "job_name: a\nscrape_intervl: 1m",
+                "unknown field `scrape_intervl`, expected one of `job_name`",
+            ),
             ("job_name: a\njob_name: b", "duplicate field `job_name`"),
-            ("job_name: a\nstatic_configs: [~]", "empty or null section in static_configs"),
-            ("job_name: a\nfile_sd_configs:\n  -", "empty or null section in file_sd_configs"),
-            ("job_name: a\nrelabel_configs: [~]", "empty or null target relabeling rule in scrape config"),
-            ("job_name: a\nmetric_relabel_configs: [~]", "empty or null metric relabeling rule in scrape config"),
-            ("job_name: a\nstatic_configs: [{targets: ['http://h:80/metrics']}]", r#""http://h:80/metrics" is not a valid hostname"#),
-            ("job_name: a\nstatic_configs: [{targets: [h], labels: {0: x}}]", r#""0" is not a valid label name"#),
-            ("job_name: a\nbasic_auth: {username: u, password: p}", "basic_auth: not supported by wasmfed yet"),
-            ("job_name: a\ntls_config: {ca_file: ca.pem}", "tls_config: not supported by wasmfed yet"),
-            ("job_name: a\nfollow_redirects: false", "follow_redirects: not supported by wasmfed yet"),
-            ("job_name: a\nkubernetes_sd_configs: [{role: pod}]", "kubernetes_sd_configs: not supported by wasmfed yet"),
-            ("job_name: a\nsample_limit: -1", "invalid type: integer `-1`, expected u64"),
-            ("job_name: a\nscrape_interval: 1", r#"scrape_interval: not a valid duration string: "1""#),
+            (
+                "job_name: a\nstatic_configs: [~]",
+                "empty or null section in static_configs",
+            ),
+            (
+                "job_name: a\nfile_sd_configs:\n  -",
+                "empty or null section in file_sd_configs",
+            ),
+            (
+                "job_name: a\nrelabel_configs: [~]",
+                "empty or null target relabeling rule in scrape config",
+            ),
+            (
+                "job_name: a\nmetric_relabel_configs: [~]",
+                "empty or null metric relabeling rule in scrape config",
+            ),
+            (
+                "job_name: a\nstatic_configs: [{targets: ['http://h:80/metrics']}]",
+                r#""http://h:80/metrics" is not a valid hostname"#,
+            ),
+            (
+                "job_name: a\nstatic_configs: [{targets: [h], labels: {0: x}}]",
+                r#""0" is not a valid label name"#,
+            ),
+            (
+                "job_name: a\noauth2: {client_id: c, token_url: http://t/}",
+                "oauth2: not supported by wasmfed yet",
+            ),
+            (
+                "job_name: a\nproxy_url: http://proxy:3128",
+                "proxy_url: not supported by wasmfed yet",
+            ),
+            (
+                "job_name: a\ntls_config: {ca_flie: ca.pem}",
+                "tls_config: unknown field `ca_flie`",
+            ),
+            (
+                "job_name: a\nkubernetes_sd_configs: [{role: pod}]",
+                "kubernetes_sd_configs: not supported by wasmfed yet",
+            ),
+            (
+                "job_name: a\nsample_limit: -1",
+                "invalid type: integer `-1`, expected u64",
+            ),
+            (
+                "job_name: a\nscrape_interval: 1",
+                r#"scrape_interval: not a valid duration string: "1""#,
+            ),
         ] {
-            let err = read(yaml).err().unwrap_or_else(|| panic!("{yaml}: accepted"));
-            assert!(err.contains(message), "{yaml}\n  got: {err}\n  want: {message}");
+            let err = read(yaml)
+                .err()
+                .unwrap_or_else(|| panic!("{yaml}: accepted"));
+            assert!(
+                err.contains(message),
+                "{yaml}\n  got: {err}\n  want: {message}"
+            );
         }
         // A URL is fine when relabeling can still rewrite it.
         assert!(read(
@@ -563,18 +619,10 @@ file_sd_configs:
     #[test]
     fn harmless_known_keys_are_kept_for_warnings() {
         let raw = read(
-            "job_name: a\nfollow_redirects: true\nenable_http2: true\ntls_config: {insecure_skip_verify: false}\ndns_sd_configs: []",
+            "job_name: a\nfollow_redirects: true\noauth2: {}\nproxy_url: ''\ndns_sd_configs: []",
         )
         .unwrap();
         let keys: Vec<_> = raw.ignored.iter().map(|i| i.key.as_str()).collect();
-        assert_eq!(
-            keys,
-            [
-                "follow_redirects",
-                "enable_http2",
-                "tls_config",
-                "dns_sd_configs"
-            ]
-        );
+        assert_eq!(keys, ["oauth2", "proxy_url", "dns_sd_configs"]);
     }
 }

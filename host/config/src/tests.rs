@@ -195,6 +195,7 @@ scrape_configs:
             compat: Compat::V3,
             target_plugins: vec![],
             series_plugins: vec![],
+            http_client: HttpClientConfig::default(),
         }
     );
     let defaults = &config.scrape_configs[1];
@@ -241,8 +242,12 @@ fn errors() {
         ),
         ("scrape_configs:\n  - scheme: http\n".into(), "scrape_configs[0]: job_name is empty at line 2 column 5"),
         ("scrape_configs:\n  -\n".into(), "empty or null scrape config section"),
-        (job("    scheme: https\n"), "not supported by wasmfed yet"),
-        (job("    basic_auth:\n      username: u\n"), "scrape_configs[0]: basic_auth: not supported by wasmfed yet"),
+        (job("    scheme: ftp\n"), "invalid scheme \"ftp\""),
+        (
+            job("    basic_auth:\n      username: u\n    bearer_token: t\n"),
+            "loading config file \"<inline>\": at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
+        ),
+        (job("    oauth2:\n      client_id: c\n"), "scrape_configs[0]: oauth2: not supported by wasmfed yet"),
         ("remote_write:\n  - url: http://vm:8428/api/v1/write\n".into(), "remote_write: not supported by wasmfed yet"),
         (
             "storage:\n  tsdb:\n    out_of_order_time_window: 30m\n".into(),
@@ -285,6 +290,7 @@ scrape_configs:
     follow_redirects: true
     enable_http2: false
     tls_config: {insecure_skip_verify: false}
+    http_headers: {}
     kubernetes_sd_configs: []
 "#;
     assert_eq!(
@@ -295,9 +301,7 @@ scrape_configs:
             "storage: ignored (wasmfed stores neither out-of-order samples nor exemplars)",
             "global.query_log_file: ignored (wasmfed logs to stderr)",
             "global.label_limit: ignored (wasmfed does not enforce this limit)",
-            "scrape_configs[0].follow_redirects: ignored (redirects are handled by wasmfed's scraper)",
-            "scrape_configs[0].enable_http2: ignored (wasmfed scrapes over HTTP/1.1)",
-            "scrape_configs[0].tls_config: ignored (wasmfed scrapes plain HTTP only)",
+            "scrape_configs[0].http_headers: ignored (wasmfed scrapes without OAuth 2.0, proxies or extra headers)",
             "scrape_configs[0].kubernetes_sd_configs: ignored (wasmfed discovers targets with static_configs and file_sd_configs only)",
         ]
     );
@@ -328,7 +332,7 @@ fn load_resolves_paths_against_the_file_and_names_it() {
     let err = Config::load(&path, Compat::V3).unwrap_err().to_string();
     assert_eq!(
         err,
-        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `fallback_scrape_protocol`, `target_plugins`, `series_plugins` at line 3 column 5")
+        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `fallback_scrape_protocol`, `target_plugins`, `series_plugins`, `basic_auth`, `authorization`, `bearer_token`, `bearer_token_file`, `tls_config`, `follow_redirects`, `enable_http2` at line 3 column 5")
     );
 
     let missing = dir.path().join("missing.yml");

@@ -1,0 +1,479 @@
+//! The HTTP client settings Prometheus inlines into a scrape config: `basic_auth`,
+//! `authorization`, the legacy `bearer_token`/`bearer_token_file`, `tls_config`,
+//! `follow_redirects` and `enable_http2`.
+//!
+//! Read and checked as prometheus/common's `HTTPClientConfig` is (same exclusions, same
+//! messages, `bearer_token*` folded into an `authorization` of type `Bearer`), so a
+//! configuration Prometheus refuses is refused here for the same reason. Secrets stay where
+//! they were written: a `*_file` is only a path, read by the scraper on every request as
+//! Prometheus does, so a rotated token or certificate is picked up without a reload.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::paths::join_dir;
+use super::yaml::Bool;
+
+/// Where a secret (password, token, key, certificate) comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    Inline(String),
+    /// Read on every use; relative paths are already joined to the configuration's directory.
+    File(PathBuf),
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Secret::Inline(_) => f.write_str("Inline(<secret>)"),
+            Secret::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
+}
+
+impl Secret {
+    /// An inline value or a file, whichever of the two is set (the caller checked not both).
+    fn from_pair(inline: Option<String>, file: Option<String>, dir: &Path) -> Option<Secret> {
+        match (
+            inline.filter(|s| !s.is_empty()),
+            file.filter(|s| !s.is_empty()),
+        ) {
+            (Some(value), _) => Some(Secret::Inline(value)),
+            (None, Some(path)) => Some(Secret::File(join_dir(dir, &path).into())),
+            (None, None) => None,
+        }
+    }
+}
+
+/// How requests authenticate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// `basic_auth`: an unset password is an empty one, as in Go's `SetBasicAuth`.
+    Basic {
+        username: Option<Secret>,
+        password: Option<Secret>,
+    },
+    /// `authorization` (and the legacy bearer token keys): `Authorization: <kind> <credentials>`.
+    Authorization {
+        kind: String,
+        credentials: Option<Secret>,
+    },
+}
+
+/// A TLS protocol version as `tls_config` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    Tls10,
+    Tls11,
+    Tls12,
+    Tls13,
+}
+
+/// `tls_config`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// Trusted roots; without one, the system's.
+    pub ca: Option<Secret>,
+    /// The client certificate and its key: both or neither.
+    pub cert: Option<Secret>,
+    pub key: Option<Secret>,
+    /// The name the server's certificate must carry; without one, the URL's host.
+    pub server_name: Option<String>,
+    pub insecure_skip_verify: bool,
+    pub min_version: Option<TlsVersion>,
+    pub max_version: Option<TlsVersion>,
+}
+
+/// The HTTP client of one scrape job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpClientConfig {
+    pub auth: Option<Auth>,
+    pub tls: TlsConfig,
+    /// Prometheus' default: true.
+    pub follow_redirects: bool,
+    /// Accepted and recorded; wasmfed scrapes over HTTP/1.1 either way.
+    pub enable_http2: bool,
+}
+
+impl Default for HttpClientConfig {
+    fn default() -> Self {
+        HttpClientConfig {
+            auth: None,
+            tls: TlsConfig::default(),
+            follow_redirects: true,
+            enable_http2: true,
+        }
+    }
+}
+
+/// The keys of a scrape config that belong to its HTTP client.
+pub(super) const KEYS: &[&str] = &[
+    "basic_auth",
+    "authorization",
+    "bearer_token",
+    "bearer_token_file",
+    "tls_config",
+    "follow_redirects",
+    "enable_http2",
+];
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBasicAuth {
+    username: Option<String>,
+    username_file: Option<String>,
+    password: Option<String>,
+    password_file: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuthorization {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    credentials: Option<String>,
+    credentials_file: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    ca: Option<String>,
+    ca_file: Option<String>,
+    cert: Option<String>,
+    cert_file: Option<String>,
+    key: Option<String>,
+    key_file: Option<String>,
+    server_name: Option<String>,
+    #[serde(default)]
+    insecure_skip_verify: Bool,
+    min_version: Option<String>,
+    max_version: Option<String>,
+}
+
+/// The HTTP client keys of one scrape config as written, before [`RawHttpClient::resolve`].
+#[derive(Default)]
+pub(super) struct RawHttpClient {
+    basic_auth: Option<RawBasicAuth>,
+    authorization: Option<RawAuthorization>,
+    bearer_token: String,
+    bearer_token_file: String,
+    tls_config: Option<RawTls>,
+    follow_redirects: Option<bool>,
+    enable_http2: Option<bool>,
+}
+
+impl RawHttpClient {
+    /// Reads the value of `key` (one of [`KEYS`]).
+    pub(super) fn read<'de, A: serde::de::MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match key {
+            // A null mapping is one with no keys set, as yaml.v2 makes it.
+            "basic_auth" => {
+                self.basic_auth = Some(map.next_value::<Option<_>>()?.unwrap_or_default())
+            }
+            "authorization" => {
+                self.authorization = Some(map.next_value::<Option<_>>()?.unwrap_or_default())
+            }
+            "tls_config" => self.tls_config = map.next_value()?,
+            "bearer_token" => {
+                self.bearer_token = map.next_value::<Option<_>>()?.unwrap_or_default()
+            }
+            "bearer_token_file" => {
+                self.bearer_token_file = map.next_value::<Option<_>>()?.unwrap_or_default()
+            }
+            "follow_redirects" => self.follow_redirects = Some(map.next_value::<Bool>()?.0),
+            "enable_http2" => self.enable_http2 = Some(map.next_value::<Bool>()?.0),
+            other => unreachable!("{other} is not an HTTP client key"),
+        }
+        Ok(())
+    }
+
+    /// `HTTPClientConfig.Validate` and `SetDirectory`: the checks and messages of
+    /// prometheus/common, files joined to `dir`.
+    pub(super) fn resolve(self, dir: &Path) -> Result<HttpClientConfig, String> {
+        let bearer = !self.bearer_token.is_empty() || !self.bearer_token_file.is_empty();
+        if !self.bearer_token.is_empty() && !self.bearer_token_file.is_empty() {
+            return Err(
+                "at most one of bearer_token & bearer_token_file must be configured".into(),
+            );
+        }
+        if self.basic_auth.is_some() && bearer {
+            return Err(
+                "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"
+                    .into(),
+            );
+        }
+        let auth = match (self.basic_auth, self.authorization) {
+            (Some(_), Some(_)) => {
+                return Err(
+                    "at most one of basic_auth, oauth2 & authorization must be configured".into(),
+                )
+            }
+            (Some(basic), None) => Some(basic_auth(basic, dir)?),
+            (None, Some(_)) if bearer => {
+                return Err(
+                    "authorization is not compatible with bearer_token & bearer_token_file".into(),
+                )
+            }
+            (None, Some(authorization)) => Some(authorization_header(authorization, dir)?),
+            (None, None) if bearer => Some(Auth::Authorization {
+                kind: "Bearer".into(),
+                credentials: Secret::from_pair(
+                    Some(self.bearer_token),
+                    Some(self.bearer_token_file),
+                    dir,
+                ),
+            }),
+            (None, None) => None,
+        };
+        Ok(HttpClientConfig {
+            auth,
+            tls: tls_config(self.tls_config.unwrap_or_default(), dir)?,
+            follow_redirects: self.follow_redirects.unwrap_or(true),
+            enable_http2: self.enable_http2.unwrap_or(true),
+        })
+    }
+}
+
+fn set(value: &Option<String>) -> bool {
+    value.as_deref().is_some_and(|v| !v.is_empty())
+}
+
+fn basic_auth(raw: RawBasicAuth, dir: &Path) -> Result<Auth, String> {
+    if set(&raw.username) && set(&raw.username_file) {
+        return Err("at most one of basic_auth username & username_file must be configured".into());
+    }
+    if set(&raw.password) && set(&raw.password_file) {
+        return Err("at most one of basic_auth password & password_file must be configured".into());
+    }
+    Ok(Auth::Basic {
+        username: Secret::from_pair(raw.username, raw.username_file, dir),
+        password: Secret::from_pair(raw.password, raw.password_file, dir),
+    })
+}
+
+fn authorization_header(raw: RawAuthorization, dir: &Path) -> Result<Auth, String> {
+    if set(&raw.credentials) && set(&raw.credentials_file) {
+        return Err(
+            "at most one of authorization credentials & credentials_file must be configured".into(),
+        );
+    }
+    let kind = raw.kind.unwrap_or_default().trim().to_owned();
+    let kind = if kind.is_empty() {
+        "Bearer".into()
+    } else {
+        kind
+    };
+    if kind.eq_ignore_ascii_case("basic") {
+        return Err(
+            r#"authorization type cannot be set to "basic", use "basic_auth" instead"#.into(),
+        );
+    }
+    Ok(Auth::Authorization {
+        kind,
+        credentials: Secret::from_pair(raw.credentials, raw.credentials_file, dir),
+    })
+}
+
+fn tls_version(name: Option<String>) -> Result<Option<TlsVersion>, String> {
+    Ok(match name.as_deref() {
+        None | Some("") => None,
+        Some("TLS10") => Some(TlsVersion::Tls10),
+        Some("TLS11") => Some(TlsVersion::Tls11),
+        Some("TLS12") => Some(TlsVersion::Tls12),
+        Some("TLS13") => Some(TlsVersion::Tls13),
+        Some(other) => return Err(format!("unknown TLS version: {other}")),
+    })
+}
+
+/// `TLSConfig.Validate` and the version check of `NewTLSConfig`.
+fn tls_config(raw: RawTls, dir: &Path) -> Result<TlsConfig, String> {
+    if set(&raw.ca) && set(&raw.ca_file) {
+        return Err("at most one of ca and ca_file must be configured".into());
+    }
+    if set(&raw.cert) && set(&raw.cert_file) {
+        return Err("at most one of cert and cert_file must be configured".into());
+    }
+    if set(&raw.key) && set(&raw.key_file) {
+        return Err("at most one of key and key_file must be configured".into());
+    }
+    let cert = Secret::from_pair(raw.cert, raw.cert_file, dir);
+    let key = Secret::from_pair(raw.key, raw.key_file, dir);
+    match (&cert, &key) {
+        (Some(_), None) => {
+            return Err("exactly one of key or key_file must be configured when a client certificate is configured".into())
+        }
+        (None, Some(_)) => {
+            return Err("exactly one of cert or cert_file must be configured when a client key is configured".into())
+        }
+        _ => {}
+    }
+    let min_version = tls_version(raw.min_version)?;
+    let max_version = tls_version(raw.max_version)?;
+    if let (Some(min), Some(max)) = (min_version, max_version) {
+        if max < min {
+            return Err("tls_config.max_version must be greater than or equal to tls_config.min_version if both are specified".into());
+        }
+    }
+    Ok(TlsConfig {
+        ca: Secret::from_pair(raw.ca, raw.ca_file, dir),
+        cert,
+        key,
+        server_name: raw.server_name.filter(|s| !s.is_empty()),
+        insecure_skip_verify: raw.insecure_skip_verify.0,
+        min_version,
+        max_version,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads a scrape config's HTTP client keys from `yaml` (a mapping of only those keys).
+    fn resolve(yaml: &str) -> Result<HttpClientConfig, String> {
+        struct Keys(RawHttpClient);
+        impl<'de> Deserialize<'de> for Keys {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = Keys;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a mapping")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<Keys, A::Error> {
+                        let mut raw = RawHttpClient::default();
+                        while let Some(key) = map.next_key::<String>()? {
+                            raw.read(&key, &mut map)?;
+                        }
+                        Ok(Keys(raw))
+                    }
+                }
+                d.deserialize_map(V)
+            }
+        }
+        let keys: Keys = serde_yaml::from_str(yaml).map_err(|e| e.to_string())?;
+        keys.0.resolve(Path::new("/etc/prometheus"))
+    }
+
+    fn file(path: &str) -> Option<Secret> {
+        Some(Secret::File(path.into()))
+    }
+
+    fn inline(value: &str) -> Option<Secret> {
+        Some(Secret::Inline(value.into()))
+    }
+
+    #[test]
+    fn accepted_settings() {
+        let bearer = |credentials| {
+            Some(Auth::Authorization {
+                kind: "Bearer".into(),
+                credentials,
+            })
+        };
+        for (yaml, auth) in [
+            ("{}", None),
+            ("bearer_token: t", bearer(inline("t"))),
+            (
+                "bearer_token_file: t.txt",
+                bearer(file("/etc/prometheus/t.txt")),
+            ),
+            ("authorization: {credentials: t}", bearer(inline("t"))),
+            (
+                "authorization: {type: ' ', credentials_file: /t}",
+                bearer(file("/t")),
+            ),
+            (
+                "authorization: {type: Token, credentials: t}",
+                Some(Auth::Authorization {
+                    kind: "Token".into(),
+                    credentials: inline("t"),
+                }),
+            ),
+            (
+                "basic_auth: {username: u, password_file: ../p}",
+                Some(Auth::Basic {
+                    username: inline("u"),
+                    password: file("/etc/p"),
+                }),
+            ),
+            (
+                "basic_auth: {username_file: u.txt}",
+                Some(Auth::Basic {
+                    username: file("/etc/prometheus/u.txt"),
+                    password: None,
+                }),
+            ),
+        ] {
+            let got = resolve(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+            assert_eq!(got.auth, auth, "{yaml}");
+        }
+        let c = resolve(
+            "tls_config: {ca_file: ca.pem, cert: CERT, key_file: /k.pem, server_name: node, \
+             insecure_skip_verify: yes, min_version: TLS12, max_version: TLS13}\n\
+             follow_redirects: false\nenable_http2: false",
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            HttpClientConfig {
+                auth: None,
+                tls: TlsConfig {
+                    ca: file("/etc/prometheus/ca.pem"),
+                    cert: inline("CERT"),
+                    key: file("/k.pem"),
+                    server_name: Some("node".into()),
+                    insecure_skip_verify: true,
+                    min_version: Some(TlsVersion::Tls12),
+                    max_version: Some(TlsVersion::Tls13),
+                },
+                follow_redirects: false,
+                enable_http2: false,
+            }
+        );
+        assert_eq!(
+            resolve("tls_config:\nbasic_auth:").unwrap().tls,
+            TlsConfig::default()
+        );
+    }
+
+    #[test]
+    fn refused_as_prometheus_refuses() {
+        for (yaml, want) in [
+            ("bearer_token: a\nbearer_token_file: b", "at most one of bearer_token & bearer_token_file must be configured"),
+            ("bearer_token: a\nbasic_auth: {username: u}", "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"),
+            ("authorization: {credentials: a}\nbasic_auth: {username: u}", "at most one of basic_auth, oauth2 & authorization must be configured"),
+            ("authorization: {credentials: a}\nbearer_token_file: b", "authorization is not compatible with bearer_token & bearer_token_file"),
+            ("authorization: {credentials: a, credentials_file: b}", "at most one of authorization credentials & credentials_file must be configured"),
+            ("authorization: {type: BASIC}", r#"authorization type cannot be set to "basic", use "basic_auth" instead"#),
+            ("basic_auth: {password: a, password_file: b}", "at most one of basic_auth password & password_file must be configured"),
+            ("basic_auth: {username: a, username_file: b}", "at most one of basic_auth username & username_file must be configured"),
+            ("tls_config: {ca: a, ca_file: b}", "at most one of ca and ca_file must be configured"),
+            ("tls_config: {cert_file: a}", "exactly one of key or key_file must be configured when a client certificate is configured"),
+            ("tls_config: {key: a}", "exactly one of cert or cert_file must be configured when a client key is configured"),
+            ("tls_config: {min_version: TLS14}", "unknown TLS version: TLS14"),
+            ("tls_config: {min_version: TLS13, max_version: TLS12}", "tls_config.max_version must be greater than or equal to tls_config.min_version if both are specified"),
+        ] {
+            assert_eq!(resolve(yaml).err().as_deref(), Some(want), "{yaml}");
+        }
+        let unknown = resolve("tls_config: {ca_flie: x}").unwrap_err();
+        assert!(unknown.contains("unknown field `ca_flie`"), "{unknown}");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let c = resolve("basic_auth: {username: u, password: hunter2}").unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+}
