@@ -15,6 +15,8 @@ pub mod relabel_debug;
 pub mod scrape_loop;
 pub mod stages;
 pub mod target;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 
 pub use manager::{ActiveTarget, ScrapeManager, TargetsView};
 pub use scrape_loop::{Health, LoopContext};

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use super::discovery::{Discovery, CHANGE_CHECK};
+use super::fetch::HttpClient;
 use super::scrape_loop::{
     content_type_fallback, LoopContext, LoopHandle, LoopSettings, TargetHealth,
 };
@@ -184,6 +185,7 @@ async fn run_job(
         series_stage: stages.series.clone(),
         compat: cfg.compat,
         fallback: content_type_fallback(&cfg),
+        client: Arc::new(HttpClient::new(&cfg.http_client)),
     });
     let mut discovery = Discovery::new(&cfg);
     discovery.refresh();

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
-use super::fetch::Fetcher;
+use super::fetch::{Fetcher, HttpClient};
 use super::ingest::{IngestError, IngestReport, IngestSettings, SeriesCache};
 use super::parse::Format;
 use super::stages::GuardedStage;
@@ -102,6 +102,8 @@ pub struct LoopSettings {
     /// The format of a body whose Content-Type is blank, unparsable or unknown; without one
     /// such a scrape fails (see [`content_type_fallback`]).
     pub fallback: Option<Format>,
+    /// The job's credentials, TLS settings and redirect policy.
+    pub client: Arc<HttpClient>,
 }
 
 /// A job's `fallback_scrape_protocol` as the format it asks for. Prometheus 2.42 parses every
@@ -217,6 +219,7 @@ impl ScrapeLoop {
             .ctx
             .fetcher
             .fetch(
+                &self.settings.client,
                 &self.target.url,
                 self.target.timeout,
                 self.settings.body_size_limit,

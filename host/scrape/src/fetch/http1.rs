@@ -11,7 +11,8 @@
 use std::io;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+
+use super::stream::Stream;
 
 /// The most response-head bytes accepted (Go's `http.Transport` default is the same 1 MiB).
 const MAX_HEAD_BYTES: usize = 1 << 20;
@@ -25,7 +26,7 @@ const READ_BYTES: usize = 16 * 1024;
 /// Why an exchange failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum HttpError {
-    #[error("{0}")]
+    #[error("{}", super::tls::describe(.0))]
     Io(#[from] io::Error),
     /// The connection closed before a byte of the response: on a reused connection the
     /// request may simply be retried on a new one.
@@ -77,21 +78,19 @@ pub(crate) struct ResponseHead {
 
 /// An open connection and the bytes read from it but not yet consumed.
 pub(crate) struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
     /// Where the unconsumed bytes of `buf` start.
     pos: usize,
 }
 
 impl Connection {
-    pub(crate) async fn connect(host: &str, port: u16) -> io::Result<Connection> {
-        let stream = TcpStream::connect((host, port)).await?;
-        stream.set_nodelay(true)?;
-        Ok(Connection {
+    pub(crate) fn new(stream: Stream) -> Connection {
+        Connection {
             stream,
             buf: Vec::with_capacity(READ_BYTES),
             pos: 0,
-        })
+        }
     }
 
     /// Sends a request and reads the head of its final (non-1xx) response.
@@ -99,6 +98,8 @@ impl Connection {
         self.buf.clear();
         self.pos = 0;
         self.stream.write_all(request).await?;
+        // TLS holds records back until flushed; for TCP this does nothing.
+        self.stream.flush().await?;
         let mut first = true;
         loop {
             let head = self.read_head(first).await?;

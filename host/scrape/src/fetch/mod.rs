@@ -9,7 +9,10 @@
 //! scrape is ingested (as Prometheus' scrape pool does): a fresh buffer per scrape made the
 //! allocator return memory to the kernel and fault it in again, scrape after scrape.
 //! Connections are kept alive between scrapes of a target and driven by the scrape itself
-//! ([`http1`]); one the server has closed meanwhile is replaced and the GET sent again.
+//! ([`http1`]); one the server has closed meanwhile is replaced and the GET sent again. https
+//! runs the same exchange over rustls ([`stream`], [`tls`]); each job's credentials and TLS
+//! settings are its [`HttpClient`], and connections are pooled per client, so two jobs with
+//! different certificates never share one.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -20,8 +23,16 @@ use http::{StatusCode, Uri};
 use parking_lot::Mutex;
 
 use self::http1::{Connection, HttpError, ResponseHead};
+use self::stream::Stream;
 
+pub use self::client::HttpClient;
+
+mod client;
 mod http1;
+#[cfg(test)]
+mod https_tests;
+mod stream;
+mod tls;
 
 /// What Prometheus 2.x sends: OpenMetrics preferred, then the classic text format.
 pub const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
@@ -84,15 +95,12 @@ impl IdleConnections {
 
     /// Keeps `connection` for the next request to `address`; closes connections left idle
     /// too long (targets gone, longer intervals), looking at most every few seconds.
-    fn put(&mut self, address: &str, connection: Connection) {
+    fn put(&mut self, address: String, connection: Connection) {
         let now = Instant::now();
-        match self.by_address.get_mut(address) {
-            Some(idle) => idle.push((connection, now)),
-            None => {
-                self.by_address
-                    .insert(address.to_owned(), vec![(connection, now)]);
-            }
-        }
+        self.by_address
+            .entry(address)
+            .or_default()
+            .push((connection, now));
         if self
             .last_sweep
             .is_none_or(|at| now - at > IDLE_TIMEOUT / 16)
@@ -108,6 +116,9 @@ impl IdleConnections {
 
 /// Where a URL's request goes and what it asks for.
 struct Endpoint<'a> {
+    https: bool,
+    /// `scheme://host:port` (the key of kept-alive connections).
+    origin: &'a str,
     /// `host:port` as written in the URL (the `Host` header).
     authority: &'a str,
     host: &'a str,
@@ -116,43 +127,60 @@ struct Endpoint<'a> {
 }
 
 impl<'a> Endpoint<'a> {
-    fn parse(url: &str, uri: &'a Uri) -> Result<Endpoint<'a>, FetchError> {
-        if uri.scheme_str() != Some("http") {
-            return Err(transport_error(url, "unsupported protocol scheme"));
-        }
+    fn parse(url: &'a str, uri: &'a Uri) -> Result<Endpoint<'a>, FetchError> {
+        let https = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(transport_error(url, "unsupported protocol scheme")),
+        };
         let authority = uri
             .authority()
             .ok_or_else(|| transport_error(url, "no host in request URL"))?;
         let host = authority.host();
+        let origin_end = url.find("://").map_or(0, |i| i + 3);
+        let origin_end = url[origin_end..]
+            .find(['/', '?'])
+            .map_or(url.len(), |i| origin_end + i);
         Ok(Endpoint {
+            https,
+            origin: &url[..origin_end],
             authority: authority.as_str().rsplit('@').next().unwrap_or_default(),
             host: host.trim_start_matches('[').trim_end_matches(']'),
-            port: authority.port_u16().unwrap_or(80),
+            port: authority.port_u16().unwrap_or(if https { 443 } else { 80 }),
             path: uri.path_and_query().map_or("/", |p| p.as_str()),
         })
     }
 
-    fn request(&self, timeout: Duration) -> Vec<u8> {
-        format!(
+    fn request(&self, timeout: Duration, authorization: Option<&str>) -> Vec<u8> {
+        let mut request = format!(
             "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nAccept: {ACCEPT}\r\n\
-             Accept-Encoding: gzip\r\nX-Prometheus-Scrape-Timeout-Seconds: {}\r\n\r\n",
+             Accept-Encoding: gzip\r\nX-Prometheus-Scrape-Timeout-Seconds: {}\r\n",
             self.path,
             self.authority,
             timeout.as_secs_f64()
-        )
-        .into_bytes()
+        );
+        if let Some(value) = authorization {
+            request.push_str("Authorization: ");
+            request.push_str(value);
+            request.push_str("\r\n");
+        }
+        request.push_str("\r\n");
+        request.into_bytes()
     }
 }
 
 impl Fetcher {
-    /// Scrapes `url`. `body_limit` of 0 means no limit.
+    /// Scrapes `url` with `client`'s credentials and TLS settings. `body_limit` of 0 means no
+    /// limit.
     pub async fn fetch(
         &self,
+        client: &HttpClient,
         url: &str,
         timeout: Duration,
         body_limit: u64,
     ) -> Result<Exposition, FetchError> {
-        match tokio::time::timeout(timeout, self.fetch_inner(url, timeout, body_limit)).await {
+        let fetched = self.fetch_inner(client, url, timeout, body_limit);
+        match tokio::time::timeout(timeout, fetched).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout(timeout)),
         }
@@ -172,6 +200,7 @@ impl Fetcher {
 
     async fn fetch_inner(
         &self,
+        client: &HttpClient,
         url: &str,
         timeout: Duration,
         body_limit: u64,
@@ -181,11 +210,12 @@ impl Fetcher {
         loop {
             let uri: Uri = url.parse().map_err(|e| transport_error(&url, e))?;
             let endpoint = Endpoint::parse(&url, &uri)?;
-            let (mut connection, head) = self
-                .exchange(&endpoint, timeout)
+            let (mut connection, head, pool_key) = self
+                .exchange(client, &endpoint, timeout)
                 .await
                 .map_err(|e| transport_error(&url, e))?;
-            if let Some(location) = redirect_location(&head) {
+            let location = redirect_location(&head).filter(|_| client.follow_redirects());
+            if let Some(location) = location {
                 let next = resolve_location(&url, location);
                 redirects += 1;
                 if redirects > MAX_REDIRECTS {
@@ -211,7 +241,7 @@ impl Fetcher {
                 Err(e) => return Err(transport_error(&url, format!("reading body: {e}"))),
             }
             if head.keep_alive {
-                self.idle.lock().put(endpoint.authority, connection);
+                self.idle.lock().put(pool_key, connection);
             }
             let body = if head.gzip {
                 gunzip(&raw, body_limit)?
@@ -227,24 +257,48 @@ impl Fetcher {
 
     /// Sends the request on a kept-alive connection to the endpoint if there is one (once
     /// more on a new connection if the server had closed it), else on a new connection.
+    /// Returns the key the connection is kept under for the next request.
     async fn exchange(
         &self,
+        client: &HttpClient,
         endpoint: &Endpoint<'_>,
         timeout: Duration,
-    ) -> Result<(Connection, ResponseHead), HttpError> {
-        let request = endpoint.request(timeout);
-        let idle = self.idle.lock().take(endpoint.authority);
+    ) -> Result<(Connection, ResponseHead, String), ExchangeError> {
+        let authorization = client.authorization().map_err(ExchangeError::Setup)?;
+        let request = endpoint.request(timeout, authorization.as_deref());
+        let (tls, generation) = match endpoint.https {
+            false => (None, 0),
+            true => {
+                let (tls, generation) = client.tls(endpoint.host).map_err(ExchangeError::Setup)?;
+                (Some(tls), generation)
+            }
+        };
+        let key = client.pool_key(generation, endpoint.origin);
+        let idle = self.idle.lock().take(&key);
         if let Some(mut connection) = idle {
             match connection.exchange(&request).await {
-                Ok(head) => return Ok((connection, head)),
+                Ok(head) => return Ok((connection, head, key)),
                 Err(e) if e.is_stale_connection() => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
-        let mut connection = Connection::connect(endpoint.host, endpoint.port).await?;
+        let stream = Stream::connect(endpoint.host, endpoint.port, tls)
+            .await
+            .map_err(HttpError::from)?;
+        let mut connection = Connection::new(stream);
         let head = connection.exchange(&request).await?;
-        Ok((connection, head))
+        Ok((connection, head, key))
     }
+}
+
+/// Why a request got no response.
+#[derive(Debug, thiserror::Error)]
+enum ExchangeError {
+    /// Credentials or TLS material could not be read or used.
+    #[error("{0}")]
+    Setup(String),
+    #[error(transparent)]
+    Http(#[from] HttpError),
 }
 
 /// A failed request, worded as Go's client words it: `Get "<url>": <why>`.
@@ -379,9 +433,12 @@ mod tests {
         use std::sync::atomic::Ordering;
         let (addr, accepted) = flaky_server(2).await;
         let fetcher = Fetcher::default();
+        let client = HttpClient::default();
         let url = format!("http://{addr}/metrics");
         for i in 0..5 {
-            let got = fetcher.fetch(&url, Duration::from_secs(5), 0).await;
+            let got = fetcher
+                .fetch(&client, &url, Duration::from_secs(5), 0)
+                .await;
             let body = got.unwrap_or_else(|e| panic!("fetch {i}: {e}")).body;
             assert_eq!(
                 String::from_utf8(body).unwrap(),
@@ -394,18 +451,33 @@ mod tests {
             "two requests per connection"
         );
         let moved = fetcher
-            .fetch(&format!("http://{addr}/moved"), Duration::from_secs(5), 0)
+            .fetch(
+                &client,
+                &format!("http://{addr}/moved"),
+                Duration::from_secs(5),
+                0,
+            )
             .await;
         assert!(moved.is_ok(), "{:?}", moved.err());
         let broken = fetcher
-            .fetch(&format!("http://{addr}/broken"), Duration::from_secs(5), 0)
+            .fetch(
+                &client,
+                &format!("http://{addr}/broken"),
+                Duration::from_secs(5),
+                0,
+            )
             .await;
         assert_eq!(
             broken.err(),
             Some(FetchError::Status("500 Internal Server Error".into()))
         );
         let refused = fetcher
-            .fetch("https://127.0.0.1:1/metrics", Duration::from_secs(5), 0)
+            .fetch(
+                &client,
+                "ftp://127.0.0.1:1/metrics",
+                Duration::from_secs(5),
+                0,
+            )
             .await;
         let refused = refused.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(refused.contains("unsupported protocol scheme"), "{refused}");

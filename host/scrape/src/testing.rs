@@ -1,0 +1,66 @@
+//! Test certificates made fresh for each test: a certificate authority, a server certificate
+//! for `localhost` and `127.0.0.1`, and a client certificate, written as PEM files. For this
+//! crate's tests and, through the `test-util` feature, the end-to-end tests (which hand them
+//! to a real node_exporter's `--web.config.file`).
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
+
+/// The PEM files of one test CA and the certificates it signed.
+#[derive(Clone, Debug)]
+pub struct TestPki {
+    pub ca: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
+
+impl TestPki {
+    /// Creates a CA named `name` and its certificates in `dir`, files prefixed with `name`.
+    pub fn create(dir: &Path, name: &str) -> TestPki {
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        params
+            .distinguished_name
+            .push(DnType::CommonName, format!("{name} test CA"));
+        let ca = params.self_signed(&ca_key).expect("CA certificate");
+
+        let leaf = |names: Vec<String>, usage: ExtendedKeyUsagePurpose, cn: &str| {
+            let key = KeyPair::generate().expect("key");
+            let mut params = CertificateParams::new(names).expect("params");
+            params.extended_key_usages = vec![usage];
+            params.distinguished_name.push(DnType::CommonName, cn);
+            let cert = params.signed_by(&key, &ca, &ca_key).expect("certificate");
+            (cert.pem(), key.serialize_pem())
+        };
+        let server = leaf(
+            vec!["localhost".into(), "127.0.0.1".into()],
+            ExtendedKeyUsagePurpose::ServerAuth,
+            "localhost",
+        );
+        let client = leaf(vec![], ExtendedKeyUsagePurpose::ClientAuth, "wasmfed");
+
+        let write = |file: &str, pem: &str| {
+            let path = dir.join(format!("{name}-{file}"));
+            std::fs::write(&path, pem).expect("write PEM");
+            path
+        };
+        TestPki {
+            ca: write("ca.pem", &ca.pem()),
+            server_cert: write("server.pem", &server.0),
+            server_key: write("server-key.pem", &server.1),
+            client_cert: write("client.pem", &client.0),
+            client_key: write("client-key.pem", &client.1),
+        }
+    }
+}
