@@ -2,7 +2,6 @@
 //! while healthy ones keep flowing; a bad config is refused naming the file, line and key.
 
 use std::process::Command;
-use std::time::Duration;
 
 use crate::harness::*;
 
@@ -41,30 +40,7 @@ fn broken_targets_are_down_with_reasons_and_healthy_ones_flow() {
             "server returned HTTP status 500 Internal Server Error",
         ),
     ];
-    wait_for(
-        "every target to report its health",
-        Duration::from_secs(30),
-        || {
-            let targets = node.targets();
-            let active = targets["data"]["activeTargets"].as_array().unwrap().clone();
-            for (job, error) in expected {
-                let t = active
-                    .iter()
-                    .find(|t| t["scrapePool"] == job)
-                    .ok_or(format!("no target for {job}"))?;
-                let health = t["health"].as_str().unwrap();
-                let last_error = t["lastError"].as_str().unwrap();
-                let want_health = if error.is_empty() { "up" } else { "down" };
-                if health != want_health
-                    || !last_error.contains(error)
-                    || (error.is_empty() && !last_error.is_empty())
-                {
-                    return Err(format!("{job}: health {health}, lastError {last_error:?}"));
-                }
-            }
-            Ok(())
-        },
-    );
+    wait_for_health(&node, &expected);
     // The healthy target's data and every target's `up` are federated.
     let up = samples_of(&node.federate(&["up"]).text());
     let up_by_job: Vec<(String, f64)> = up

@@ -15,13 +15,22 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 
-/// A port free right now on 127.0.0.1.
+/// A port free right now on 127.0.0.1, for a peer process to be started on: below Linux's
+/// ephemeral range (from 32768), so no outgoing connection can be holding it, and spread by
+/// process id so test binaries running side by side rarely try the same ports.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 32_768 - FIRST;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let offset = std::process::id().wrapping_mul(97) % COUNT;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (FIRST + (offset + n) % COUNT) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Polls `check` every 200 ms until it returns Some, or panics after `limit` with `what`.
@@ -267,6 +276,35 @@ impl Drop for Wasmfed {
     }
 }
 
+/// Waits until each `(job, error)` target is up with no error when `error` is empty, else down
+/// with a `lastError` containing `error` (as `/api/v1/targets` shows them).
+pub fn wait_for_health(node: &Wasmfed, expected: &[(&str, &str)]) {
+    wait_for(
+        "every target to report its health",
+        Duration::from_secs(30),
+        || {
+            let targets = node.targets();
+            let active = targets["data"]["activeTargets"].as_array().unwrap().clone();
+            for &(job, error) in expected {
+                let t = active
+                    .iter()
+                    .find(|t| t["scrapePool"] == job)
+                    .ok_or(format!("no target for {job}"))?;
+                let health = t["health"].as_str().unwrap();
+                let last_error = t["lastError"].as_str().unwrap();
+                let want_health = if error.is_empty() { "up" } else { "down" };
+                if health != want_health
+                    || !last_error.contains(error)
+                    || (error.is_empty() && !last_error.is_empty())
+                {
+                    return Err(format!("{job}: health {health}, lastError {last_error:?}"));
+                }
+            }
+            Ok(())
+        },
+    );
+}
+
 pub fn federate(addr: SocketAddr, selectors: &[&str]) -> HttpResponse {
     let query: Vec<String> = selectors
         .iter()
@@ -485,6 +523,29 @@ pub struct NodeExporter {
 
 impl NodeExporter {
     pub fn start() -> NodeExporter {
+        let exporter = Self::launch(&[]);
+        wait_for("node_exporter to serve", Duration::from_secs(20), || {
+            exporter
+                .metric("node_memory_MemTotal_bytes")
+                .map(|_| ())
+                .ok_or_else(|| "no node_memory_MemTotal_bytes yet".to_string())
+        });
+        exporter
+    }
+
+    /// With `--web.config.file` (TLS, basic auth, client certificates as the file says);
+    /// ready once it accepts connections.
+    pub fn with_web_config(web_config: &Path) -> NodeExporter {
+        let exporter = Self::launch(&[format!("--web.config.file={}", web_config.display())]);
+        wait_for("node_exporter to listen", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(exporter.addr)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+        exporter
+    }
+
+    fn launch(extra_args: &[String]) -> NodeExporter {
         let binary = std::env::var_os("NODE_EXPORTER_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| "/usr/bin/prometheus-node-exporter".into());
@@ -498,18 +559,12 @@ impl NodeExporter {
             .arg(format!("--web.listen-address={addr}"))
             .arg("--collector.disable-defaults")
             .arg("--collector.meminfo")
+            .args(extra_args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("starting prometheus-node-exporter");
-        let exporter = NodeExporter { addr, child };
-        wait_for("node_exporter to serve", Duration::from_secs(20), || {
-            exporter
-                .metric("node_memory_MemTotal_bytes")
-                .map(|_| ())
-                .ok_or_else(|| "no node_memory_MemTotal_bytes yet".to_string())
-        });
-        exporter
+        NodeExporter { addr, child }
     }
 
     /// The value of an unlabeled series on its `/metrics`.

@@ -15,3 +15,4 @@ mod rules;
 mod scrape_compat;
 mod startup;
 mod tenants;
+mod tls;
