@@ -67,6 +67,7 @@ mod scrape;
 mod size;
 mod target_group;
 mod tenants;
+mod web_config;
 mod yaml;
 
 use std::collections::HashSet;
@@ -94,6 +95,7 @@ pub use scrape::ScrapeConfig;
 pub use size::{parse_base2_bytes, SizeError};
 pub use target_group::TargetGroup;
 pub use tenants::{TenantConfig, TenantLimits, DEFAULT_TENANT};
+pub use web_config::{ClientAuth, TlsServerConfig, WebConfig};
 
 use compat::{ignore_known, next_key, Ignored, Section};
 use global::RawGlobal;

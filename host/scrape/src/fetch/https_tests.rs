@@ -17,6 +17,7 @@ use wasmfed_config::{Auth, HttpClientConfig, Secret, TlsConfig};
 
 use super::{Fetcher, HttpClient};
 use crate::testing::TestPki;
+use wasmfed_tls::provider;
 
 /// What the test server saw: connections accepted and the `Authorization` header of each
 /// request.
@@ -24,11 +25,6 @@ use crate::testing::TestPki;
 struct Seen {
     connections: AtomicUsize,
     authorization: Mutex<Vec<Option<String>>>,
-}
-
-#[allow(deprecated)]
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// An https server with `pki`'s server certificate, answering every request with one sample;

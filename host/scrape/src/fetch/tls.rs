@@ -1,20 +1,16 @@
-//! A job's `tls_config` as a rustls client configuration, and TLS failures worded as Go's
-//! client words them (a target's `lastError` should read the same as in Prometheus).
-//!
-//! rustls speaks TLS 1.2 and 1.3 only: a `min_version` of TLS10 or TLS11 allows 1.2 and up,
-//! which is what any server that still speaks the old versions also offers.
+//! A job's `tls_config` as a rustls client configuration (built with `wasmfed-tls`), and TLS
+//! failures worded as Go's client words them (a target's `lastError` should read the same as
+//! in Prometheus).
 
 use std::io;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{
-    AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore,
-};
-use wasmfed_config::{TlsConfig, TlsVersion};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct};
+use wasmfed_config::TlsConfig;
+use wasmfed_tls::{key_pair, provider, roots_from_pem, system_roots, versions};
 
 /// The bytes of a job's CA, client certificate and key as last read, and where each came from
 /// (a path, or "inline"), for messages.
@@ -25,48 +21,13 @@ pub(crate) struct TlsMaterial {
     pub key: Option<(Vec<u8>, String)>,
 }
 
-/// ring: rustls 0.23.48 deprecates it for lacking post-quantum key exchange, but aws-lc-rs
-/// would add a large C build to every build of wasmfed; targets offer X25519 either way.
-#[allow(deprecated)]
-fn provider() -> Arc<CryptoProvider> {
-    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER
-        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
-        .clone()
-}
-
-/// The system's trusted roots, read once (Go reads them once per process too).
-fn system_roots() -> Arc<RootCertStore> {
-    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
-    ROOTS
-        .get_or_init(|| {
-            let found = rustls_native_certs::load_native_certs();
-            let mut roots = RootCertStore::empty();
-            let (added, _) = roots.add_parsable_certificates(found.certs);
-            if added == 0 {
-                tracing::warn!(
-                    "no system CA certificates found; https targets need tls_config.ca_file"
-                );
-            }
-            Arc::new(roots)
-        })
-        .clone()
-}
-
 /// Builds the client configuration of `cfg` from `material`; errors as prometheus/common's.
 pub(crate) fn client_config(
     cfg: &TlsConfig,
     material: &TlsMaterial,
 ) -> Result<ClientConfig, String> {
-    let versions: &[&rustls::SupportedProtocolVersion] = match (cfg.min_version, cfg.max_version) {
-        (Some(TlsVersion::Tls13), _) => &[&rustls::version::TLS13],
-        (_, Some(TlsVersion::Tls12 | TlsVersion::Tls11 | TlsVersion::Tls10)) => {
-            &[&rustls::version::TLS12]
-        }
-        _ => &[&rustls::version::TLS13, &rustls::version::TLS12],
-    };
     let builder = ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(versions)
+        .with_protocol_versions(versions(cfg.min_version, cfg.max_version))
         .map_err(|e| format!("tls: {e}"))?;
     let builder = if cfg.insecure_skip_verify {
         builder
@@ -75,7 +36,8 @@ pub(crate) fn client_config(
     } else {
         let roots = match &material.ca {
             Some((pem, source)) => Arc::new(
-                ca_roots(pem).ok_or_else(|| format!("unable to use specified CA cert {source}"))?,
+                roots_from_pem(pem)
+                    .ok_or_else(|| format!("unable to use specified CA cert {source}"))?,
             ),
             None => system_roots(),
         };
@@ -83,7 +45,7 @@ pub(crate) fn client_config(
     };
     let mut config = match (&material.cert, &material.key) {
         (Some((cert, cert_source)), Some((key, key_source))) => {
-            let pair = client_pair(cert, key).map_err(|e| {
+            let pair = key_pair(cert, key).map_err(|e| {
                 format!(
                     "unable to use specified client cert ({cert_source}) & key ({key_source}): {e}"
                 )
@@ -99,32 +61,6 @@ pub(crate) fn client_config(
     // One request per connection at a time, over HTTP/1.1 (see `super::http1`).
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
-}
-
-/// Every certificate of a PEM bundle; None when it holds none (Go's `AppendCertsFromPEM`).
-fn ca_roots(pem: &[u8]) -> Option<RootCertStore> {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(pem).flatten() {
-        let _ = roots.add(cert);
-    }
-    (!roots.is_empty()).then_some(roots)
-}
-
-fn client_pair(
-    cert: &[u8],
-    key: &[u8],
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
-    let chain: Vec<_> = CertificateDer::pem_slice_iter(cert)
-        .collect::<Result<_, _>>()
-        .map_err(|e| {
-            format!("tls: failed to find certificate PEM data in certificate input: {e}")
-        })?;
-    if chain.is_empty() {
-        return Err("tls: failed to find any PEM data in certificate input".into());
-    }
-    let key = PrivateKeyDer::from_pem_slice(key)
-        .map_err(|_| "tls: failed to find any PEM data in key input".to_string())?;
-    Ok((chain, key))
 }
 
 /// The name the server's certificate must carry: `server_name`, else the URL's host.
