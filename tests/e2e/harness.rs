@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
+use wasmfed_scrape::fetch::{Fetcher, HttpClient};
 
 /// A port free right now on 127.0.0.1, for a peer process to be started on: below Linux's
 /// ephemeral range (from 32768), so no outgoing connection can be holding it, and spread by
@@ -67,6 +68,19 @@ impl HttpResponse {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// A blocking GET of `url` (http or https) with a scrape client's TLS settings and credentials:
+/// the body of a 200 answer, or why there was none.
+pub fn fetch_with(client: &HttpClient, url: &str) -> Result<String, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(Fetcher::default().fetch(client, url, Duration::from_secs(10), 0))
+        .map(|e| String::from_utf8_lossy(&e.body).into_owned())
+        .map_err(|e| e.to_string())
 }
 
 /// A blocking GET (or POST with a form body) with `Connection: close`.
@@ -215,15 +229,27 @@ impl Wasmfed {
 
     /// Waits until `/-/ready` answers 200; panics if the process exits first.
     pub fn wait_ready(&mut self) {
+        self.wait_ready_by(|addr| match get(addr, "/-/ready") {
+            Ok(r) if r.status == 200 => Ok(()),
+            Ok(r) => Err(format!("status {}", r.status)),
+            Err(e) => Err(e),
+        });
+    }
+
+    /// Waits until `/-/ready` answers 200 over https with `client`'s TLS settings and
+    /// credentials (a node started with `--web.config.file`).
+    pub fn wait_ready_https(&mut self, client: &HttpClient) {
+        self.wait_ready_by(|addr| {
+            fetch_with(client, &format!("https://{addr}/-/ready")).map(|_| ())
+        });
+    }
+
+    fn wait_ready_by(&mut self, ready: impl Fn(SocketAddr) -> Result<(), String>) {
         wait_for("wasmfed to be ready", Duration::from_secs(20), || {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("wasmfed exited with {status}: {}", self.log_text());
             }
-            match get(self.addr, "/-/ready") {
-                Ok(r) if r.status == 200 => Ok(()),
-                Ok(r) => Err(format!("status {}", r.status)),
-                Err(e) => Err(e),
-            }
+            ready(self.addr)
         });
     }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::federate::{fixed_exposition, now_ms};
 use crate::harness::*;
+use wasmfed_scrape::fetch::HttpClient;
 
 /// A real Prometheus on loopback with a temp storage dir; killed on drop.
 pub struct Prometheus {
@@ -31,6 +32,37 @@ fn prometheus_binary() -> PathBuf {
 
 impl Prometheus {
     pub fn start(config: &str) -> Prometheus {
+        let p = Self::spawn(config, &[]);
+        wait_for(
+            "prometheus to be ready",
+            Duration::from_secs(30),
+            || match get(p.addr, "/-/ready") {
+                Ok(r) if r.status == 200 => Ok(()),
+                Ok(r) => Err(format!("status {}", r.status)),
+                Err(e) => Err(e),
+            },
+        );
+        p
+    }
+
+    /// With `--web.config.file=web_config`, ready once `/-/ready` answers over https with
+    /// `client`'s TLS settings and credentials.
+    pub fn start_https(
+        config: &str,
+        web_config: &std::path::Path,
+        client: &HttpClient,
+    ) -> Prometheus {
+        let p = Self::spawn(
+            config,
+            &[format!("--web.config.file={}", web_config.display())],
+        );
+        wait_for("prometheus to be ready", Duration::from_secs(30), || {
+            fetch_with(client, &format!("https://{}/-/ready", p.addr)).map(|_| ())
+        });
+        p
+    }
+
+    fn spawn(config: &str, extra_args: &[String]) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config).unwrap();
@@ -43,25 +75,16 @@ impl Prometheus {
                 dir.path().join("data").display()
             ))
             .arg("--log.level=warn")
+            .args(extra_args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("starting prometheus");
-        let p = Prometheus {
+        Prometheus {
             addr,
             child,
             _dir: dir,
-        };
-        wait_for(
-            "prometheus to be ready",
-            Duration::from_secs(30),
-            || match get(addr, "/-/ready") {
-                Ok(r) if r.status == 200 => Ok(()),
-                Ok(r) => Err(format!("status {}", r.status)),
-                Err(e) => Err(e),
-            },
-        );
-        p
+        }
     }
 }
 
@@ -72,13 +95,13 @@ impl Drop for Prometheus {
     }
 }
 
-fn job(name: &str, target: SocketAddr, path: &str, extra: &str) -> String {
+pub fn job(name: &str, target: SocketAddr, path: &str, extra: &str) -> String {
     format!(
         "  - job_name: {name}\n    metrics_path: {path}\n{extra}    static_configs:\n      - targets: ['{target}']\n"
     )
 }
 
-fn federation_job(name: &str, target: SocketAddr, selector: &str) -> String {
+pub fn federation_job(name: &str, target: SocketAddr, selector: &str) -> String {
     job(
         name,
         target,
@@ -87,7 +110,7 @@ fn federation_job(name: &str, target: SocketAddr, selector: &str) -> String {
     )
 }
 
-fn global(external: &str) -> String {
+pub fn global(external: &str) -> String {
     format!("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  external_labels:\n    dc: {external}\n")
 }
 

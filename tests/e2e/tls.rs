@@ -4,9 +4,14 @@
 
 use std::path::Path;
 
+use std::time::Duration;
+
+use wasmfed_config::{Auth, HttpClientConfig, Secret, TlsConfig};
+use wasmfed_scrape::fetch::HttpClient;
 use wasmfed_scrape::testing::TestPki;
 
 use crate::harness::*;
+use crate::prometheus::{global, job, Prometheus};
 
 /// Writes an exporter-toolkit web config into `dir` and returns its path.
 fn web_config(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
@@ -146,4 +151,131 @@ fn scrapes_node_exporter_over_tls_with_basic_auth_and_client_certificates() {
         &node,
         &[("auth", "server returned HTTP status 401 Unauthorized")],
     );
+}
+
+/// A scrape client trusting `pki`'s CA, with basic auth credentials if given.
+fn client(pki: &TestPki, basic: Option<(&str, &str)>) -> HttpClient {
+    let inline = |s: &str| Some(Secret::Inline(s.to_owned()));
+    HttpClient::new(&HttpClientConfig {
+        auth: basic.map(|(user, password)| Auth::Basic {
+            username: inline(user),
+            password: inline(password),
+        }),
+        tls: TlsConfig {
+            ca: Some(Secret::File(pki.ca.clone())),
+            ..TlsConfig::default()
+        },
+        ..HttpClientConfig::default()
+    })
+}
+
+#[test]
+fn prometheus_and_wasmfed_federate_each_other_over_https_with_basic_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::create(dir.path(), "serve");
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    // One web config file, as an operator would hand both servers.
+    let web = web_config(
+        dir.path(),
+        "serve",
+        &format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  prom: '{hash}'\n\
+             http_server_config:\n  headers:\n    X-Frame-Options: deny\n",
+            pki.server_cert.display(),
+            pki.server_key.display()
+        ),
+    );
+    let authorized = client(&pki, Some(("prom", "s3cret")));
+    let exporter = Exporter::start(|path| {
+        Reply::Text(
+            if path == "/w" {
+                "w_value 1.5\n"
+            } else {
+                "p_value 2.5\n"
+            }
+            .into(),
+        )
+    });
+    let over_https = format!(
+        "    scheme: https\n    tls_config:\n      ca_file: {}\n    basic_auth:\n      username: prom\n      password: s3cret\n",
+        pki.ca.display()
+    );
+    let federation = |name: &str, target, selector: &str| {
+        job(
+            name,
+            target,
+            "/federate",
+            &format!("    honor_labels: true\n    params:\n      'match[]': ['{selector}']\n{over_https}"),
+        )
+    };
+
+    let leaf_dir = tempfile::tempdir().unwrap();
+    let leaf_config = leaf_dir.path().join("wasmfed.yml");
+    std::fs::write(
+        &leaf_config,
+        format!(
+            "{}scrape_configs:\n{}",
+            global("leaf"),
+            job("wonly", exporter.addr, "/w", "")
+        ),
+    )
+    .unwrap();
+    let web_flag = format!("--web.config.file={}", web.display());
+    let mut leaf = Wasmfed::spawn_with(leaf_dir, &leaf_config, &[&web_flag]);
+    leaf.wait_ready_https(&authorized);
+
+    let prometheus = Prometheus::start_https(
+        &format!(
+            "{}scrape_configs:\n{}{}",
+            global("prom"),
+            job("ponly", exporter.addr, "/p", ""),
+            federation("from_wasmfed", leaf.addr, r#"{job="wonly"}"#),
+        ),
+        &web,
+        &authorized,
+    );
+    let global_node = Wasmfed::start(&format!(
+        "{}scrape_configs:\n{}",
+        global("global"),
+        federation("from_prometheus", prometheus.addr, r#"{job="ponly"}"#),
+    ));
+
+    let federate_url =
+        |addr, selector: &str| format!("https://{addr}/federate?match[]={}", enc(selector));
+    wait_for(
+        "prometheus to federate wasmfed over https",
+        Duration::from_secs(60),
+        || {
+            let text = fetch_with(
+                &authorized,
+                &federate_url(prometheus.addr, r#"{job="wonly"}"#),
+            )?;
+            metric_with(&text, "w_value", &[("dc", "leaf"), ("job", "wonly")])
+                .filter(|v| *v == 1.5)
+                .ok_or(text)
+        },
+    );
+    wait_for(
+        "wasmfed to federate prometheus over https",
+        Duration::from_secs(60),
+        || {
+            let text = global_node.federate(&[r#"{job="ponly"}"#]).text();
+            metric_with(&text, "p_value", &[("dc", "prom"), ("job", "ponly")])
+                .filter(|v| *v == 2.5)
+                .ok_or(text)
+        },
+    );
+
+    // Without credentials, with a wrong password, or in plain HTTP: refused.
+    let leaf_ready = format!("https://{}/-/ready", leaf.addr);
+    for (who, c) in [
+        ("no credentials", client(&pki, None)),
+        ("wrong password", client(&pki, Some(("prom", "guess")))),
+        ("unknown user", client(&pki, Some(("root", "s3cret")))),
+    ] {
+        let err = fetch_with(&c, &leaf_ready).unwrap_err();
+        assert_eq!(err, "server returned HTTP status 401 Unauthorized", "{who}");
+    }
+    let plain = get(leaf.addr, "/-/ready").map(|r| r.status);
+    assert!(plain != Ok(200), "plain HTTP served: {plain:?}");
 }

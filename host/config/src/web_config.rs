@@ -125,7 +125,7 @@ impl WebConfig {
             return Err("rate_limit: not supported by wasmfed yet".into());
         }
         let http = raw.http_server_config.unwrap_or_default();
-        for (name, _) in &http.headers {
+        for name in http.headers.keys() {
             if !SETTABLE_HEADERS
                 .iter()
                 .any(|h| h.eq_ignore_ascii_case(name))

@@ -70,6 +70,11 @@ struct Cli {
         default_value = "128MB"
     )]
     wal_segment_size: String,
+    /// Prometheus' web configuration file (exporter-toolkit format): TLS
+    /// (`tls_server_config`), basic auth (`basic_auth_users`, bcrypt) and response headers for
+    /// everything the server serves. Read again for each new connection.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    web_config_file: Option<PathBuf>,
     /// Allow shutdown (POST /-/quit) over HTTP, as Prometheus' flag of the same name.
     #[arg(long = "web.enable-lifecycle")]
     enable_lifecycle: bool,
@@ -148,6 +153,11 @@ enum CheckCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Check web configuration files (`--web.config.file`), like `promtool check web-config`.
+    WebConfig {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -157,6 +167,9 @@ fn main() -> std::process::ExitCode {
         Some(Command::Check {
             what: CheckCommand::Config { files },
         }) => return check_config(files, cli.compat),
+        Some(Command::Check {
+            what: CheckCommand::WebConfig { files },
+        }) => return check_web_config(files),
         Some(Command::Relabel {
             what:
                 RelabelCommand::Test {
@@ -199,6 +212,30 @@ fn init_logging(level: &str) {
         .init();
 }
 
+/// Reads each web config file as the server would for a connection: the file, then the
+/// certificate, key and client CA it names.
+fn check_web_config(files: &[PathBuf]) -> std::process::ExitCode {
+    let mut failed = false;
+    for file in files {
+        match wasmfed_web::WebGate::new(Some(file.clone())) {
+            Ok(_) => println!("{} SUCCESS", file.display()),
+            Err(e) => {
+                println!("{} FAILED: {e}", file.display());
+                failed = true;
+            }
+        }
+    }
+    exit_code(failed)
+}
+
+fn exit_code(failed: bool) -> std::process::ExitCode {
+    if failed {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
+}
+
 fn check_config(files: &[PathBuf], compat: Compat) -> std::process::ExitCode {
     let mut failed = false;
     println!("Using {compat}");
@@ -234,11 +271,7 @@ fn check_config(files: &[PathBuf], compat: Compat) -> std::process::ExitCode {
             }
         }
     }
-    if failed {
-        std::process::ExitCode::FAILURE
-    } else {
-        std::process::ExitCode::SUCCESS
-    }
+    exit_code(failed)
 }
 
 async fn run_node(cli: &Cli) -> anyhow::Result<()> {
@@ -278,6 +311,7 @@ async fn run_node(cli: &Cli) -> anyhow::Result<()> {
             enable_lifecycle: cli.enable_lifecycle,
             compat: cli.compat,
             query_timeout,
+            web_config: cli.web_config_file.clone(),
         },
     )
     .await?;
@@ -352,6 +386,7 @@ async fn demo() -> anyhow::Result<()> {
             enable_lifecycle: false,
             compat: Compat::default(),
             query_timeout: wasmfed_node::DEFAULT_QUERY_TIMEOUT,
+            web_config: None,
         };
         let node = Node::start(config, options)
             .await

@@ -31,6 +31,7 @@ use wasmfed_scrape::fetch::Fetcher;
 use wasmfed_scrape::target::stable_hash;
 use wasmfed_storage::wal::{Retention, WalOptions};
 use wasmfed_telemetry::Telemetry;
+use wasmfed_web::WebGate;
 
 /// How often the component files of live plugins are checked for changes.
 const PLUGIN_FILE_CHECK: Duration = Duration::from_secs(1);
@@ -52,6 +53,21 @@ pub struct NodeOptions {
     pub compat: Compat,
     /// The longest a query may take (`--query.timeout`).
     pub query_timeout: Duration,
+    /// `--web.config.file`: TLS, basic auth and headers of the server; `None` for plain HTTP.
+    pub web_config: Option<PathBuf>,
+}
+
+/// Tenant and admin bearer tokens cross the network in the clear when the server listens
+/// beyond loopback without TLS: said loudly at start (and by `check config`).
+fn warn_of_clear_text_tokens(config: &Config, listen: SocketAddr, gate: &WebGate) {
+    let tokens = config.admin.bearer_token.is_some() || !config.tenants.is_empty();
+    if tokens && !listen.ip().is_loopback() && !gate.serves_tls() {
+        tracing::warn!(
+            %listen,
+            "tenant or admin bearer tokens are configured but the server listens beyond loopback without TLS: \
+             tokens cross the network in the clear; serve TLS with --web.config.file (tls_server_config)"
+        );
+    }
 }
 
 pub struct Node {
@@ -67,6 +83,8 @@ impl Node {
     /// Binds the listen address, starts every tenant's scraping and rules, and serves. Returns
     /// once the node is ready.
     pub async fn start(config: Config, options: NodeOptions) -> anyhow::Result<Node> {
+        let gate = Arc::new(WebGate::new(options.web_config.clone()).map_err(anyhow::Error::msg)?);
+        warn_of_clear_text_tokens(&config, options.listen, &gate);
         if let Some(path) = &options.storage_path {
             std::fs::create_dir_all(path)
                 .with_context(|| format!("creating storage directory {}", path.display()))?;
@@ -119,7 +137,7 @@ impl Node {
         let server = tokio::spawn({
             let (state, stopped) = (state.clone(), stopped.clone());
             async move {
-                if let Err(e) = wasmfed_web::serve(listener, state, stopped).await {
+                if let Err(e) = wasmfed_web::serve(listener, state, gate, stopped).await {
                     tracing::error!(error = %e, "web server failed");
                 }
             }

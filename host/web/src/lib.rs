@@ -15,5 +15,7 @@ pub mod relabel;
 pub mod request_line;
 pub mod server;
 pub mod targets;
+pub mod web_config;
 
 pub use server::serve;
+pub use web_config::WebGate;

@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -16,6 +17,7 @@ use super::body::{full, ResponseBody};
 use super::encoding::ContentEncoding;
 use super::federate::{self, FederateJob};
 use super::request_line::EscapingStream;
+use super::web_config::{add_headers, Current, WebGate};
 use super::{auth, plugins, query, relabel, targets};
 use wasmfed_model::clock::unix_millis;
 use wasmfed_node::tenant::Tenant;
@@ -25,10 +27,15 @@ use wasmfed_storage::Head;
 /// Largest form body accepted on POST endpoints.
 const MAX_FORM_BYTES: usize = 1 << 20;
 
-/// Serves until `shutdown` turns true; connections in flight are finished.
+/// A TLS handshake taking longer than this is abandoned (Go's `TLSHandshakeTimeout`).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves until `shutdown` turns true; connections in flight are finished. `gate` holds the
+/// `--web.config.file` (TLS, basic auth, headers), read again for each connection.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<NodeState>,
+    gate: Arc<WebGate>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     loop {
@@ -36,21 +43,72 @@ pub async fn serve(
             accepted = listener.accept() => accepted?,
             _ = shutdown.changed() => return Ok(()),
         };
-        let state = state.clone();
+        let (state, gate) = (state.clone(), gate.clone());
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(route(state, req).await) }
-            });
-            // HTTP/1.1 only: the request-target escaping follows HTTP/1 framing.
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(EscapingStream::new(stream)), service)
-                .await;
-            if let Err(e) = conn {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            let current = match gate.current() {
+                Ok(current) => current,
+                Err(e) => {
+                    tracing::error!(%peer, error = %e, "refusing a connection: the web config file is invalid");
+                    return;
+                }
+            };
+            match current.tls.clone() {
+                None => serve_connection(stream, peer, state, gate, current).await,
+                Some(tls) => {
+                    let accept = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, peer, state, gate, current).await
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
             }
         });
     }
+}
+
+/// Serves the requests of one connection, plain or TLS.
+async fn serve_connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    state: Arc<NodeState>,
+    gate: Arc<WebGate>,
+    current: Current,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let (state, gate, config) = (state.clone(), gate.clone(), current.config.clone());
+        async move {
+            let mut response = if gate.admits(&config, req.headers()) {
+                route(state, req).await
+            } else {
+                state.telemetry.count_request("basic_auth", 401);
+                unauthorized()
+            };
+            add_headers(&config, response.headers_mut());
+            Ok::<_, Infallible>(response)
+        }
+    });
+    // HTTP/1.1 only: the request-target escaping follows HTTP/1 framing.
+    let conn = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(EscapingStream::new(stream)), service)
+        .await;
+    if let Err(e) = conn {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// exporter-toolkit's answer to a request without valid basic auth credentials.
+fn unauthorized() -> Response<ResponseBody> {
+    let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Basic"),
+    );
+    response
 }
 
 /// The address the server is bound to, for logs and tests.
