@@ -184,7 +184,12 @@ fn main() -> std::process::ExitCode {
             listen,
             targets,
             series,
-        }) => runtime().block_on(run_synth(*listen, *targets, *series)),
+        }) => runtime().block_on(run_synth(
+            *listen,
+            *targets,
+            *series,
+            cli.web_config_file.clone(),
+        )),
         None => runtime().block_on(run_node(&cli)),
     };
     match outcome {
@@ -360,7 +365,7 @@ async fn demo() -> anyhow::Result<()> {
             format!("binding demo exporter {addr} (is a demo already running?)")
         })?);
     }
-    synth::serve(listeners, Profile::Demo).await?;
+    synth::serve(listeners, Profile::Demo, None).await?;
     // The embedded configs name their rule files relative to their own directory.
     let dir = std::env::temp_dir().join(format!("wasmfed-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -412,10 +417,22 @@ async fn demo() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_synth(first: SocketAddr, targets: usize, series: usize) -> anyhow::Result<()> {
+/// Serves the synthetic targets; over TLS when a `--web.config.file` enables it (only its
+/// certificate and key are used).
+async fn run_synth(
+    first: SocketAddr,
+    targets: usize,
+    series: usize,
+    web_config: Option<PathBuf>,
+) -> anyhow::Result<()> {
     if targets == 0 {
         bail!("--targets must be at least 1");
     }
+    let tls = wasmfed_web::WebGate::new(web_config)
+        .map_err(anyhow::Error::msg)?
+        .current()
+        .map_err(anyhow::Error::msg)?
+        .tls;
     let mut listeners = Vec::new();
     for i in 0..targets {
         let addr = SocketAddr::new(first.ip(), first.port() + i as u16);
@@ -425,7 +442,7 @@ async fn run_synth(first: SocketAddr, targets: usize, series: usize) -> anyhow::
                 .with_context(|| format!("binding {addr}"))?,
         );
     }
-    let addrs = synth::serve(listeners, Profile::Bench { series }).await?;
+    let addrs = synth::serve(listeners, Profile::Bench { series }, tls).await?;
     println!(
         "serving {} synthetic targets with {series} series each, {} .. {}",
         addrs.len(),

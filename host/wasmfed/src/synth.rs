@@ -26,21 +26,25 @@ pub enum Profile {
     Bench { series: usize },
 }
 
-/// Starts one target per listener; returns the bound addresses.
+/// Starts one target per listener, over TLS when `tls` is given (the benchmark of https
+/// scraping); returns the bound addresses.
 pub async fn serve(
     listeners: Vec<TcpListener>,
     profile: Profile,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> std::io::Result<Vec<SocketAddr>> {
     let mut addrs = Vec::new();
     for (index, listener) in listeners.into_iter().enumerate() {
         addrs.push(listener.local_addr()?);
         let scrapes = Arc::new(AtomicU64::new(0));
+        let tls = tls.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
                 let scrapes = scrapes.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |_req| {
                         let n = scrapes.fetch_add(1, Ordering::Relaxed);
@@ -57,9 +61,20 @@ pub async fn serve(
                             )
                         }
                     });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let server = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    match tls {
+                        None => {
+                            let _ = server.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                        Some(tls) => {
+                            let Ok(stream) =
+                                tokio_rustls::TlsAcceptor::from(tls).accept(stream).await
+                            else {
+                                return;
+                            };
+                            let _ = server.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
                 });
             }
         });
