@@ -49,7 +49,7 @@ const NO_LIMIT: &str = "wasmfed does not enforce this limit";
 const LOGS_ONLY: &str = "wasmfed logs to stderr";
 const NAMES: &str = "wasmfed accepts legacy metric and label names only";
 const FORMATS: &str = "wasmfed negotiates the text formats it parses itself";
-const HTTP: &str = "wasmfed scrapes without OAuth 2.0, proxies or extra headers";
+const HTTP: &str = "wasmfed scrapes without OAuth 2.0 or proxies";
 
 const TOP: &[Known] = &[
     known("alerting", Always, "wasmfed does not send alerts"),
@@ -150,7 +150,6 @@ const SCRAPE: &[Known] = &[
     known("no_proxy", WhenEmpty, HTTP),
     known("proxy_from_environment", WhenEmpty, HTTP),
     known("proxy_connect_header", WhenEmpty, HTTP),
-    known("http_headers", WhenEmpty, HTTP),
 ];
 
 /// Service discoveries other than `static_configs` and `file_sd_configs`.
@@ -198,6 +197,7 @@ const UNKNOWN_TO_2_42: &[&str] = &[
     "fallback_scrape_protocol",
     "metric_name_validation_scheme",
     "metric_name_escaping_scheme",
+    "http_headers",
 ];
 
 /// Prometheus 2.42's refusal of the first of `keys` it does not know, in a `section` mapping:

@@ -1,6 +1,7 @@
 //! The HTTP client settings Prometheus inlines into a scrape config: `basic_auth`,
 //! `authorization`, the legacy `bearer_token`/`bearer_token_file`, `tls_config`,
-//! `follow_redirects` and `enable_http2`.
+//! `follow_redirects`, `enable_http2` and Prometheus 3's `http_headers` (how a global node sends
+//! a leaf the `X-Scope-OrgID` of the tenant it federates).
 //!
 //! Read and checked as prometheus/common's `HTTPClientConfig` is (same exclusions, same
 //! messages, `bearer_token*` folded into an `authorization` of type `Bearer`), so a
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::paths::join_dir;
-use super::yaml::Bool;
+use super::yaml::{Bool, UniqueMap};
 
 /// Where a secret (password, token, key, certificate) comes from.
 #[derive(Clone, PartialEq, Eq)]
@@ -95,6 +96,9 @@ pub struct HttpClientConfig {
     pub follow_redirects: bool,
     /// Accepted and recorded; wasmfed scrapes over HTTP/1.1 either way.
     pub enable_http2: bool,
+    /// `http_headers`: each header's values in order (`values`, then `secrets`, then `files`,
+    /// files read on every request), names in canonical form.
+    pub headers: Vec<(String, Vec<Secret>)>,
 }
 
 impl Default for HttpClientConfig {
@@ -104,6 +108,7 @@ impl Default for HttpClientConfig {
             tls: TlsConfig::default(),
             follow_redirects: true,
             enable_http2: true,
+            headers: Vec::new(),
         }
     }
 }
@@ -117,7 +122,41 @@ pub(super) const KEYS: &[&str] = &[
     "tls_config",
     "follow_redirects",
     "enable_http2",
+    "http_headers",
 ];
+
+/// Headers Prometheus sets itself or that change the connection (prometheus/common's list).
+const RESERVED_HEADERS: &[&str] = &[
+    "authorization",
+    "host",
+    "content-encoding",
+    "content-length",
+    "content-type",
+    "user-agent",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "www-authenticate",
+    "accept-encoding",
+    "x-prometheus-remote-write-version",
+    "x-prometheus-remote-read-version",
+    "x-prometheus-scrape-timeout-seconds",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+];
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeader {
+    #[serde(default)]
+    values: Vec<String>,
+    #[serde(default)]
+    secrets: Vec<String>,
+    #[serde(default)]
+    files: Vec<String>,
+}
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -163,9 +202,15 @@ pub(super) struct RawHttpClient {
     tls_config: Option<RawTls>,
     follow_redirects: Option<bool>,
     enable_http2: Option<bool>,
+    http_headers: Vec<(String, RawHeader)>,
 }
 
 impl RawHttpClient {
+    /// Whether `http_headers` was given (a key Prometheus 2.42 does not know).
+    pub(super) fn has_headers(&self) -> bool {
+        !self.http_headers.is_empty()
+    }
+
     /// Reads the value of `key` (one of [`KEYS`]).
     pub(super) fn read<'de, A: serde::de::MapAccess<'de>>(
         &mut self,
@@ -189,6 +234,14 @@ impl RawHttpClient {
             }
             "follow_redirects" => self.follow_redirects = Some(map.next_value::<Bool>()?.0),
             "enable_http2" => self.enable_http2 = Some(map.next_value::<Bool>()?.0),
+            "http_headers" => {
+                let headers: UniqueMap<String, Option<RawHeader>> = map.next_value()?;
+                self.http_headers = headers
+                    .0
+                    .into_iter()
+                    .map(|(name, h)| (name, h.unwrap_or_default()))
+                    .collect();
+            }
             other => unreachable!("{other} is not an HTTP client key"),
         }
         Ok(())
@@ -237,8 +290,64 @@ impl RawHttpClient {
             tls: tls_config(self.tls_config.unwrap_or_default(), dir)?,
             follow_redirects: self.follow_redirects.unwrap_or(true),
             enable_http2: self.enable_http2.unwrap_or(true),
+            headers: headers(self.http_headers, dir)?,
         })
     }
+}
+
+/// Go's `textproto.CanonicalMIMEHeaderKey`: each dash-separated word capitalised.
+fn canonical_header(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper {
+            c.to_ascii_uppercase()
+        } else {
+            c.to_ascii_lowercase()
+        });
+        upper = c == '-';
+    }
+    out
+}
+
+/// `http_headers`, checked as prometheus/common checks it; a value that would break the
+/// request head (CR, LF) is refused too.
+fn headers(
+    raw: Vec<(String, RawHeader)>,
+    dir: &Path,
+) -> Result<Vec<(String, Vec<Secret>)>, String> {
+    let mut out = Vec::new();
+    for (name, header) in raw {
+        let canonical = canonical_header(&name);
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        {
+            return Err(format!("invalid header name {name:?}"));
+        }
+        if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(format!("setting header {canonical:?} is not allowed"));
+        }
+        let mut values = Vec::new();
+        for value in header.values.into_iter().chain(header.secrets) {
+            if value.contains(['\r', '\n']) {
+                return Err(format!(
+                    "header {canonical:?}: a value may not contain a line break"
+                ));
+            }
+            values.push(Secret::Inline(value));
+        }
+        for file in header.files {
+            let path = join_dir(dir, &file);
+            std::fs::read(&path).map_err(|e| {
+                format!("unable to read header {canonical:?} from file {path}: {e}")
+            })?;
+            values.push(Secret::File(path.into()));
+        }
+        out.push((canonical, values));
+    }
+    Ok(out)
 }
 
 fn set(value: &Option<String>) -> bool {
@@ -439,7 +548,25 @@ mod tests {
                 },
                 follow_redirects: false,
                 enable_http2: false,
+                headers: vec![],
             }
+        );
+        let c =
+            resolve("http_headers:\n  x-scope-orgid: {values: [a, b], secrets: [s]}\n  X-Empty:")
+                .unwrap();
+        assert_eq!(
+            c.headers,
+            [
+                (
+                    "X-Scope-Orgid".to_owned(),
+                    vec![
+                        Secret::Inline("a".into()),
+                        Secret::Inline("b".into()),
+                        Secret::Inline("s".into())
+                    ]
+                ),
+                ("X-Empty".to_owned(), vec![]),
+            ]
         );
         assert_eq!(
             resolve("tls_config:\nbasic_auth:").unwrap().tls,
@@ -463,6 +590,10 @@ mod tests {
             ("tls_config: {key: a}", "exactly one of cert or cert_file must be configured when a client key is configured"),
             ("tls_config: {min_version: TLS14}", "unknown TLS version: TLS14"),
             ("tls_config: {min_version: TLS13, max_version: TLS12}", "tls_config.max_version must be greater than or equal to tls_config.min_version if both are specified"),
+            ("http_headers: {user-agent: {values: [x]}}", "setting header \"User-Agent\" is not allowed"),
+            ("http_headers: {X-A: {files: [/nonexistent/h]}}", "unable to read header \"X-A\" from file /nonexistent/h: No such file or directory (os error 2)"),
+            ("http_headers: {X-A: {values: [\"a\\r\\nHost: evil\"]}}", "header \"X-A\": a value may not contain a line break"),
+            ("http_headers: {'X A': {values: [a]}}", "invalid header name \"X A\""),
         ] {
             assert_eq!(resolve(yaml).err().as_deref(), Some(want), "{yaml}");
         }

@@ -52,6 +52,7 @@ const KEYS: &[&str] = &[
     "tls_config",
     "follow_redirects",
     "enable_http2",
+    "http_headers",
 ];
 
 /// One resolved scrape job.
@@ -127,8 +128,12 @@ impl RawScrapeConfig {
             let fallback = self
                 .fallback_scrape_protocol
                 .map(|_| "fallback_scrape_protocol");
+            let headers = self.http_client.has_headers().then_some("http_headers");
             let ignored = self.ignored.iter().map(|i| i.key.as_str());
-            refuse_unknown_to_2_42(Section::Scrape, fallback.into_iter().chain(ignored))?;
+            refuse_unknown_to_2_42(
+                Section::Scrape,
+                fallback.into_iter().chain(headers).chain(ignored),
+            )?;
         }
         let scrape_interval = if self.scrape_interval.is_zero() {
             global.scrape_interval
@@ -599,6 +604,16 @@ file_sd_configs:
                 "metric_name_validation_scheme: legacy",
                 &v2,
                 Err("field metric_name_validation_scheme not found in type config.ScrapeConfig"),
+            ),
+            (
+                "http_headers: {X-Scope-OrgID: {values: [a]}}",
+                &v2,
+                Err("field http_headers not found in type config.ScrapeConfig"),
+            ),
+            (
+                "http_headers: {X-Scope-OrgID: {values: [a]}}",
+                &v3,
+                Ok(None),
             ),
             // Added during 2.x, not a difference of 3: accepted (and ignored) in both.
             ("scrape_protocols: [PrometheusText0.0.4]", &v2, Ok(None)),

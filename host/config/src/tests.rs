@@ -290,7 +290,7 @@ scrape_configs:
     follow_redirects: true
     enable_http2: false
     tls_config: {insecure_skip_verify: false}
-    http_headers: {}
+    oauth2: {}
     kubernetes_sd_configs: []
 "#;
     assert_eq!(
@@ -301,7 +301,7 @@ scrape_configs:
             "storage: ignored (wasmfed stores neither out-of-order samples nor exemplars)",
             "global.query_log_file: ignored (wasmfed logs to stderr)",
             "global.label_limit: ignored (wasmfed does not enforce this limit)",
-            "scrape_configs[0].http_headers: ignored (wasmfed scrapes without OAuth 2.0, proxies or extra headers)",
+            "scrape_configs[0].oauth2: ignored (wasmfed scrapes without OAuth 2.0 or proxies)",
             "scrape_configs[0].kubernetes_sd_configs: ignored (wasmfed discovers targets with static_configs and file_sd_configs only)",
         ]
     );
@@ -332,7 +332,7 @@ fn load_resolves_paths_against_the_file_and_names_it() {
     let err = Config::load(&path, Compat::V3).unwrap_err().to_string();
     assert_eq!(
         err,
-        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `fallback_scrape_protocol`, `target_plugins`, `series_plugins`, `basic_auth`, `authorization`, `bearer_token`, `bearer_token_file`, `tls_config`, `follow_redirects`, `enable_http2` at line 3 column 5")
+        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `fallback_scrape_protocol`, `target_plugins`, `series_plugins`, `basic_auth`, `authorization`, `bearer_token`, `bearer_token_file`, `tls_config`, `follow_redirects`, `enable_http2`, `http_headers` at line 3 column 5")
     );
 
     let missing = dir.path().join("missing.yml");

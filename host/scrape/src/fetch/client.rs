@@ -53,8 +53,25 @@ impl HttpClient {
         self.config.follow_redirects
     }
 
+    /// The header lines (`Name: value\r\n`) the next request carries besides Prometheus' own:
+    /// `Authorization` and `http_headers`, files read now.
+    pub(crate) fn header_lines(&self) -> Result<String, String> {
+        let mut lines = String::new();
+        if let Some(value) = self.authorization()? {
+            push_header(&mut lines, "Authorization", &value)?;
+        }
+        for (name, values) in &self.config.headers {
+            for value in values {
+                let value = read_text(Some(value))
+                    .map_err(|e| format!("unable to read headers file: {e}"))?;
+                push_header(&mut lines, name, &value)?;
+            }
+        }
+        Ok(lines)
+    }
+
     /// The `Authorization` header's value for the next request, if any.
-    pub(crate) fn authorization(&self) -> Result<Option<String>, String> {
+    fn authorization(&self) -> Result<Option<String>, String> {
         match &self.config.auth {
             None => Ok(None),
             Some(Auth::Basic { username, password }) => {
@@ -108,6 +125,21 @@ impl HttpClient {
     pub(crate) fn pool_key(&self, generation: u64, origin: &str) -> String {
         format!("{}/{generation}/{origin}", self.id)
     }
+}
+
+/// Appends `name: value` to a request head; a value that would end the line early (a file
+/// holding a line break) is refused rather than sent.
+fn push_header(lines: &mut String, name: &str, value: &str) -> Result<(), String> {
+    if value.contains(['\r', '\n']) {
+        return Err(format!(
+            "header {name:?}: a value may not contain a line break"
+        ));
+    }
+    lines.push_str(name);
+    lines.push_str(": ");
+    lines.push_str(value);
+    lines.push_str("\r\n");
+    Ok(())
 }
 
 /// A secret's text, trimmed of surrounding white space when read from a file, as

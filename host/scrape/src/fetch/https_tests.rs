@@ -78,8 +78,11 @@ async fn serve(pki: &TestPki, client_auth: bool) -> (u16, Arc<Seen>) {
                     let head = String::from_utf8(head).unwrap();
                     let auth = head
                         .lines()
-                        .find_map(|l| l.strip_prefix("Authorization: "))
-                        .map(str::to_owned);
+                        .filter(|l| {
+                            l.starts_with("Authorization: ") || l.starts_with("X-Scope-Orgid: ")
+                        })
+                        .collect::<Vec<_>>();
+                    let auth = (!auth.is_empty()).then(|| auth.join(" | "));
                     seen.authorization.lock().unwrap().push(auth);
                     let body = "up_test 1\n";
                     let reply = format!(
@@ -238,13 +241,18 @@ async fn credentials_and_certificates_are_read_again_for_each_scrape() {
 
     let token = dir.path().join("token");
     std::fs::write(&token, "first\n").unwrap();
-    let bearer = client(
-        tls(&pki, false),
-        Some(Auth::Authorization {
+    let bearer = HttpClient::new(&HttpClientConfig {
+        auth: Some(Auth::Authorization {
             kind: "Bearer".into(),
             credentials: Some(Secret::File(token.clone())),
         }),
-    );
+        tls: tls(&pki, false),
+        headers: vec![(
+            "X-Scope-Orgid".into(),
+            vec![Secret::Inline("team-a".into())],
+        )],
+        ..HttpClientConfig::default()
+    });
     scrape(&fetcher, &bearer, &url).await.unwrap();
     std::fs::write(&token, "second").unwrap();
     scrape(&fetcher, &bearer, &url).await.unwrap();
@@ -259,9 +267,9 @@ async fn credentials_and_certificates_are_read_again_for_each_scrape() {
     assert_eq!(
         *seen.authorization.lock().unwrap(),
         [
-            Some("Bearer first".to_owned()),
-            Some("Bearer second".to_owned()),
-            Some("Basic cHJvbTpzM2NyZXQ=".to_owned()),
+            Some("Authorization: Bearer first | X-Scope-Orgid: team-a".to_owned()),
+            Some("Authorization: Bearer second | X-Scope-Orgid: team-a".to_owned()),
+            Some("Authorization: Basic cHJvbTpzM2NyZXQ=".to_owned()),
         ]
     );
     // Two clients, two connections: credentials never ride on another job's connection.

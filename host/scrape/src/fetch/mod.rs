@@ -151,7 +151,8 @@ impl<'a> Endpoint<'a> {
         })
     }
 
-    fn request(&self, timeout: Duration, authorization: Option<&str>) -> Vec<u8> {
+    /// The request head; `extra` holds complete header lines (`Name: value\r\n`).
+    fn request(&self, timeout: Duration, extra: &str) -> Vec<u8> {
         let mut request = format!(
             "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nAccept: {ACCEPT}\r\n\
              Accept-Encoding: gzip\r\nX-Prometheus-Scrape-Timeout-Seconds: {}\r\n",
@@ -159,11 +160,7 @@ impl<'a> Endpoint<'a> {
             self.authority,
             timeout.as_secs_f64()
         );
-        if let Some(value) = authorization {
-            request.push_str("Authorization: ");
-            request.push_str(value);
-            request.push_str("\r\n");
-        }
+        request.push_str(extra);
         request.push_str("\r\n");
         request.into_bytes()
     }
@@ -264,8 +261,8 @@ impl Fetcher {
         endpoint: &Endpoint<'_>,
         timeout: Duration,
     ) -> Result<(Connection, ResponseHead, String), ExchangeError> {
-        let authorization = client.authorization().map_err(ExchangeError::Setup)?;
-        let request = endpoint.request(timeout, authorization.as_deref());
+        let headers = client.header_lines().map_err(ExchangeError::Setup)?;
+        let request = endpoint.request(timeout, &headers);
         let (tls, generation) = match endpoint.https {
             false => (None, 0),
             true => {
