@@ -185,10 +185,15 @@ pub struct Wasmfed {
 impl Wasmfed {
     /// Starts the binary with `config` (YAML) and waits until `/-/ready` answers 200.
     pub fn start(config: &str) -> Wasmfed {
+        Self::start_args(config, &[])
+    }
+
+    /// [`Wasmfed::start`] with more command-line arguments.
+    pub fn start_args(config: &str, extra_args: &[&str]) -> Wasmfed {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("wasmfed.yml");
         std::fs::write(&config_path, config).unwrap();
-        Self::start_with(dir, &config_path, &[])
+        Self::start_with(dir, &config_path, extra_args)
     }
 
     pub fn start_with(dir: tempfile::TempDir, config_path: &Path, extra_args: &[&str]) -> Wasmfed {

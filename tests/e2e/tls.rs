@@ -279,3 +279,158 @@ fn prometheus_and_wasmfed_federate_each_other_over_https_with_basic_auth() {
     let plain = get(leaf.addr, "/-/ready").map(|r| r.status);
     assert!(plain != Ok(200), "plain HTTP served: {plain:?}");
 }
+
+/// A TCP relay on loopback that forwards every connection to `upstream` and keeps a copy of
+/// the bytes clients sent: what an observer on the network would see.
+struct Relay {
+    addr: std::net::SocketAddr,
+    sent: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Relay {
+    fn start(upstream: std::net::SocketAddr) -> Relay {
+        use std::io::{Read, Write};
+        use std::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind(("127.0.0.1", free_port())).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let captured = sent.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { return };
+                let Ok(mut server) = TcpStream::connect(upstream) else {
+                    continue;
+                };
+                let (mut client_out, mut server_in) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut server_in, &mut client_out);
+                    let _ = client_out.shutdown(std::net::Shutdown::Write);
+                });
+                let captured = captured.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16 * 1024];
+                    while let Ok(n) = client.read(&mut buf) {
+                        if n == 0 || server.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        captured.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                    let _ = server.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        Relay { addr, sent }
+    }
+
+    fn contains(&self, needle: &[u8]) -> bool {
+        self.sent
+            .lock()
+            .unwrap()
+            .windows(needle.len())
+            .any(|w| w == needle)
+    }
+}
+
+#[test]
+fn a_global_federates_a_leaf_tenant_over_mutual_tls_without_the_token_in_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::create(dir.path(), "tenants");
+    let web = web_config(
+        dir.path(),
+        "leaf",
+        &format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {}\n",
+            pki.server_cert.display(),
+            pki.server_key.display(),
+            pki.ca.display()
+        ),
+    );
+    let exporter = Exporter::start(|_| Reply::Text("team_requests_total 42\n".into()));
+    let token = "t0ken-of-team-a-3b9f";
+    let leaf_dir = tempfile::tempdir().unwrap();
+    let leaf_config = leaf_dir.path().join("wasmfed.yml");
+    std::fs::write(
+        &leaf_config,
+        format!(
+            "{}tenants:\n  - name: team-a\n    bearer_token: {token}\n    scrape_configs:\n      - job_name: team-a-app\n        static_configs: [{{targets: ['{}']}}]\n",
+            global_section(""),
+            exporter.addr
+        ),
+    )
+    .unwrap();
+    let web_flag = format!("--web.config.file={}", web.display());
+    let mut leaf = Wasmfed::spawn_with(leaf_dir, &leaf_config, &[&web_flag]);
+    let mut mtls = TlsConfig {
+        ca: Some(Secret::File(pki.ca.clone())),
+        cert: Some(Secret::File(pki.client_cert.clone())),
+        key: Some(Secret::File(pki.client_key.clone())),
+        ..TlsConfig::default()
+    };
+    leaf.wait_ready_https(&HttpClient::new(&HttpClientConfig {
+        tls: mtls.clone(),
+        ..HttpClientConfig::default()
+    }));
+
+    let relay = Relay::start(leaf.addr);
+    // http_headers is Prometheus 3's: this node reads its configuration as 3 does.
+    let global_node = Wasmfed::start_args(&format!(
+        "{}scrape_configs:\n  - job_name: leaf-team-a\n    scheme: https\n    metrics_path: /federate\n    honor_labels: true\n    \
+         params:\n      'match[]': ['{{job=\"team-a-app\"}}']\n    tls_config:\n      ca_file: {}\n      cert_file: {}\n      key_file: {}\n      \
+         server_name: localhost\n    authorization:\n      credentials: {token}\n    http_headers:\n      X-Scope-OrgID:\n        values: [team-a]\n    \
+         static_configs: [{{targets: ['{}']}}]\n",
+        global_section(""),
+        pki.ca.display(),
+        pki.client_cert.display(),
+        pki.client_key.display(),
+        relay.addr
+    ), &["--query.compat=3"]);
+    wait_for(
+        "the global to hold the tenant's series",
+        Duration::from_secs(30),
+        || {
+            let text = global_node.federate(&["team_requests_total"]).text();
+            metric_with(&text, "team_requests_total", &[("job", "team-a-app")])
+                .filter(|v| *v == 42.0)
+                .ok_or(text)
+        },
+    );
+    // What crossed the relay was TLS: neither the token nor the tenant's name in clear.
+    assert!(relay.contains(&[0x16, 0x03]), "no TLS handshake seen");
+    assert!(
+        !relay.contains(token.as_bytes()),
+        "the token crossed in clear"
+    );
+    assert!(
+        !relay.contains(b"X-Scope-OrgID"),
+        "the request head crossed in clear"
+    );
+
+    // With a client certificate but without the token, no tenant data; without a client
+    // certificate, no connection.
+    let no_token = HttpClient::new(&HttpClientConfig {
+        tls: mtls.clone(),
+        headers: vec![(
+            "X-Scope-Orgid".into(),
+            vec![Secret::Inline("team-a".into())],
+        )],
+        ..HttpClientConfig::default()
+    });
+    let err = fetch_with(
+        &no_token,
+        &format!("https://{}/federate?match[]=up", leaf.addr),
+    )
+    .unwrap_err();
+    assert_eq!(err, "server returned HTTP status 401 Unauthorized");
+    mtls.cert = None;
+    mtls.key = None;
+    let no_cert = HttpClient::new(&HttpClientConfig {
+        tls: mtls,
+        ..HttpClientConfig::default()
+    });
+    let err = fetch_with(&no_cert, &format!("https://{}/-/ready", leaf.addr)).unwrap_err();
+    assert!(
+        err.contains("remote error: tls: certificate required"),
+        "{err}"
+    );
+}
