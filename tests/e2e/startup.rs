@@ -76,3 +76,51 @@ fn a_replaying_node_answers_not_ready() {
         "every series replayed"
     );
 }
+
+/// A command line written for Prometheus (as docker-compose stacks and systemd units carry
+/// it) starts wasmfed: storage and retention flags by their Prometheus names, the route prefix
+/// from `--web.external-url`, JSON logs, and a warning for each flag that changes nothing.
+#[test]
+fn prometheus_command_lines_start_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, "global:\n  scrape_interval: 1s\n").unwrap();
+    let mut node = Wasmfed::spawn_with(
+        dir,
+        &config,
+        &[
+            "--storage.tsdb.retention.time=200h",
+            "--storage.tsdb.retention.size=1GB",
+            "--web.console.libraries=/usr/share/prometheus/console_libraries",
+            "--web.console.templates=/usr/share/prometheus/consoles",
+            "--web.enable-lifecycle",
+            "--web.enable-admin-api",
+            "--web.external-url=http://monitoring.example/prometheus/",
+            "--query.lookback-delta=2m",
+            "--log.format=json",
+        ],
+    );
+    node.wait_ready_by(|addr| match get(addr, "/prometheus/-/ready") {
+        Ok(r) if r.status == 200 => Ok(()),
+        Ok(r) => Err(format!("status {}", r.status)),
+        Err(e) => Err(e),
+    });
+    assert_eq!(get(node.addr, "/-/ready").unwrap().status, 404, "outside the route prefix");
+    assert_eq!(get(node.addr, "/prometheus/metrics").unwrap().status, 200);
+    let log = node.log_text();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let warned = |flag: &str| {
+        lines.iter().any(|l| {
+            l["level"] == "WARN"
+                && l["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with(&format!("--{flag}: ignored (")))
+        })
+    };
+    assert!(warned("web.enable-admin-api"), "{log}");
+    assert!(warned("web.console.templates/libraries"), "{log}");
+    assert!(!log.contains('\u{1b}'), "colour escapes in a log file: {log}");
+}

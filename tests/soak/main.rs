@@ -285,7 +285,7 @@ impl SynthTargets {
             let profile = Profile::Bench {
                 series: SERIES_PER_TARGET,
             };
-            synth::serve(listeners, profile).await.unwrap()
+            synth::serve(listeners, profile, None).await.unwrap()
         });
         SynthTargets {
             addrs,

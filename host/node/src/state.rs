@@ -34,6 +34,9 @@ pub struct NodeState {
     pub telemetry: Arc<Telemetry>,
     pub external_labels: RwLock<Labels>,
     pub lookback: Duration,
+    /// The path every endpoint is served under (`--web.route-prefix`), without a trailing
+    /// slash: empty for the root.
+    pub route_prefix: String,
     /// The longest a query may take (`--query.timeout`); a request's `timeout` may only
     /// shorten it.
     pub query_timeout: Duration,
@@ -62,6 +65,7 @@ impl NodeState {
             telemetry,
             external_labels: RwLock::new(external_labels),
             lookback: DEFAULT_LOOKBACK,
+            route_prefix: String::new(),
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             enable_lifecycle,
             reload,
@@ -69,6 +73,18 @@ impl NodeState {
             ready: AtomicBool::new(false),
             quit: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Sets `--query.lookback-delta`.
+    pub fn with_lookback(mut self, lookback: Duration) -> Self {
+        self.lookback = lookback;
+        self
+    }
+
+    /// Sets `--web.route-prefix` (`/` or empty for the root).
+    pub fn with_route_prefix(mut self, prefix: &str) -> Self {
+        self.route_prefix = prefix.trim_end_matches('/').to_owned();
+        self
     }
 
     /// Sets `--query.timeout`.

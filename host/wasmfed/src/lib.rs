@@ -6,9 +6,11 @@
 //! runtime the stages call) → `wasmfed-rules` (rule groups) → `wasmfed-telemetry` (the node's
 //! own metrics) → `wasmfed-scrape` (discovery, stages, scrape loops) → `wasmfed-node` (tenants,
 //! reloads, shared state) → `wasmfed-web` (`/federate` and the APIs). This crate starts a node
-//! ([`node::Node`]) and holds the binary, the demo and the synthetic exporter.
+//! ([`node::Node`]) and holds the binary (with Prometheus' flags, [`prometheus_flags`]), the
+//! demo and the synthetic exporter.
 
 pub mod node;
+pub mod prometheus_flags;
 pub mod synth;
 
 pub use node::{Node, NodeOptions};

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
+use wasmfed::prometheus_flags::PrometheusFlags;
 use wasmfed::synth::{self, Profile};
 use wasmfed::{Node, NodeOptions};
 use wasmfed_config::Config;
@@ -33,20 +34,29 @@ struct Cli {
     )]
     listen: SocketAddr,
     /// Directory for the node's data. Created if missing; the write-ahead log lives in its
-    /// `wal/` folder and is replayed at start-up.
-    #[arg(long = "storage.path", value_name = "DIR", default_value = "data/")]
+    /// `wal/` folder and is replayed at start-up. Also spelled --storage.tsdb.path.
+    #[arg(
+        long = "storage.path",
+        alias = "storage.tsdb.path",
+        value_name = "DIR",
+        default_value = "data/"
+    )]
     storage_path: PathBuf,
-    /// How long samples are kept, in Prometheus' duration syntax (15d, 12h, 90m).
+    /// How long samples are kept, in Prometheus' duration syntax (15d, 12h, 90m). Also
+    /// spelled --storage.tsdb.retention.time.
     #[arg(
         long = "storage.retention",
+        alias = "storage.tsdb.retention.time",
         value_name = "DURATION",
         default_value = "15d"
     )]
     retention: String,
     /// Most bytes the write-ahead log may take; the oldest data goes first. A unit is
-    /// required (B, KB, MB, GB, TB, PB, EB; powers of 2, e.g. 512MB); 0 means no limit.
+    /// required (B, KB, MB, GB, TB, PB, EB; powers of 2, e.g. 512MB); 0 means no limit. Also
+    /// spelled --storage.tsdb.retention.size.
     #[arg(
         long = "storage.retention.size",
+        alias = "storage.tsdb.retention.size",
         value_name = "SIZE",
         default_value = "0"
     )]
@@ -97,6 +107,8 @@ struct Cli {
     /// Log level: debug, info, warn or error.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]
     log_level: String,
+    #[command(flatten)]
+    prometheus: PrometheusFlags,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -162,7 +174,7 @@ enum CheckCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log_level);
+    init_logging(&cli.log_level, &cli.prometheus.log_format);
     let outcome = match &cli.command {
         Some(Command::Check {
             what: CheckCommand::Config { files },
@@ -208,13 +220,20 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("starting the tokio runtime")
 }
 
-fn init_logging(level: &str) {
+/// Logs to stderr at `level` (`RUST_LOG` overrides it), as `format` says: `logfmt`, readable
+/// lines (coloured only on a terminal), or `json`, one object per line.
+fn init_logging(level: &str, format: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
 }
 
 /// Reads each web config file as the server would for a connection: the file, then the
@@ -282,9 +301,11 @@ fn check_config(files: &[PathBuf], compat: Compat) -> std::process::ExitCode {
 async fn run_node(cli: &Cli) -> anyhow::Result<()> {
     let loaded = Config::load(&cli.config_file, cli.compat)?;
     tracing::info!(compat = %cli.compat, "answering as");
-    for warning in &loaded.warnings {
+    for warning in loaded.warnings.iter().chain(&cli.prometheus.warnings()) {
         tracing::warn!("{warning}");
     }
+    let lookback = cli.prometheus.lookback().map_err(anyhow::Error::msg)?;
+    let route_prefix = cli.prometheus.route_prefix().map_err(anyhow::Error::msg)?;
     let retention: Duration = cli
         .retention
         .parse::<wasmfed_config::Duration>()
@@ -317,6 +338,8 @@ async fn run_node(cli: &Cli) -> anyhow::Result<()> {
             compat: cli.compat,
             query_timeout,
             web_config: cli.web_config_file.clone(),
+            lookback,
+            route_prefix,
         },
     )
     .await?;
@@ -392,6 +415,8 @@ async fn demo() -> anyhow::Result<()> {
             compat: Compat::default(),
             query_timeout: wasmfed_node::DEFAULT_QUERY_TIMEOUT,
             web_config: None,
+            lookback: wasmfed_node::DEFAULT_LOOKBACK,
+            route_prefix: "/".into(),
         };
         let node = Node::start(config, options)
             .await

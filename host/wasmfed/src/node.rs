@@ -24,7 +24,7 @@ use wasmfed_model::compat::Compat;
 use wasmfed_node::fleet::{Durability, Fleet};
 use wasmfed_node::reload::{apply, serve_reloads};
 use wasmfed_node::tenant::{tenant_specs, Shared};
-use wasmfed_node::{NodeState, ReloadRequest, DEFAULT_LOOKBACK};
+use wasmfed_node::{NodeState, ReloadRequest};
 use wasmfed_plugin::PluginRuntime;
 use wasmfed_rules::EngineOptions;
 use wasmfed_scrape::fetch::Fetcher;
@@ -55,6 +55,10 @@ pub struct NodeOptions {
     pub query_timeout: Duration,
     /// `--web.config.file`: TLS, basic auth and headers of the server; `None` for plain HTTP.
     pub web_config: Option<PathBuf>,
+    /// `--query.lookback-delta`: how far back `/federate` and queries look for a sample.
+    pub lookback: Duration,
+    /// `--web.route-prefix`: the path every endpoint is served under (`/` for the root).
+    pub route_prefix: String,
 }
 
 /// Tenant and admin bearer tokens cross the network in the clear when the server listens
@@ -101,7 +105,7 @@ impl Node {
             fetcher: Fetcher::default(),
             node_seed: stable_hash(&format!("{}{}", config.global.external_labels, addr)),
             engine: EngineOptions {
-                lookback: DEFAULT_LOOKBACK,
+                lookback: options.lookback,
                 compat: options.compat,
             },
         };
@@ -132,7 +136,9 @@ impl Node {
                 options.enable_lifecycle,
                 options.config_path.is_some().then(|| reload_tx.clone()),
             )
-            .with_query_timeout(options.query_timeout),
+            .with_query_timeout(options.query_timeout)
+            .with_lookback(options.lookback)
+            .with_route_prefix(&options.route_prefix),
         );
         let server = tokio::spawn({
             let (state, stopped) = (state.clone(), stopped.clone());

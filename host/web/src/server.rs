@@ -117,7 +117,11 @@ pub fn local_addr(listener: &TcpListener) -> Option<SocketAddr> {
 }
 
 async fn route(state: Arc<NodeState>, req: Request<Incoming>) -> Response<ResponseBody> {
-    let path = req.uri().path().to_owned();
+    let Some(path) = within_prefix(&state.route_prefix, req.uri().path()) else {
+        state.telemetry.count_request("other", 404);
+        return text(StatusCode::NOT_FOUND, "404 page not found\n");
+    };
+    let path = path.to_owned();
     let (handler, response) = match tenant_scoped(&state, &req, &path) {
         Err(refused) => (
             TENANT_SCOPED
@@ -133,6 +137,19 @@ async fn route(state: Arc<NodeState>, req: Request<Incoming>) -> Response<Respon
         .telemetry
         .count_request(handler, response.status().as_u16());
     response
+}
+
+/// The endpoint path of a request path under `--web.route-prefix` (`prefix` without its
+/// trailing slash); None for a path outside it.
+fn within_prefix<'p>(prefix: &str, path: &'p str) -> Option<&'p str> {
+    if prefix.is_empty() {
+        return Some(path);
+    }
+    match path.strip_prefix(prefix)? {
+        "" => Some("/"),
+        rest if rest.starts_with('/') => Some(rest),
+        _ => None,
+    }
 }
 
 /// Endpoints that read one tenant's data (`auth::tenant_for` decides which).
@@ -351,4 +368,23 @@ pub fn text(status: StatusCode, body: &str) -> Response<ResponseBody> {
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
         .body(full(body.to_owned()))
         .expect("static headers are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within_prefix;
+
+    #[test]
+    fn route_prefix_strips_or_refuses() {
+        for (prefix, path, want) in [
+            ("", "/federate", Some("/federate")),
+            ("/prom", "/prom/federate", Some("/federate")),
+            ("/prom", "/prom", Some("/")),
+            ("/prom", "/prom/", Some("/")),
+            ("/prom", "/prometheus/federate", None),
+            ("/prom", "/federate", None),
+        ] {
+            assert_eq!(within_prefix(prefix, path), want, "{prefix} {path}");
+        }
+    }
 }

@@ -1,0 +1,248 @@
+//! Prometheus' own command-line flags, so a docker-compose file or systemd unit written for
+//! Prometheus starts wasmfed unchanged.
+//!
+//! Each flag is honoured where it means something for wasmfed (`--web.route-prefix`, the path
+//! of `--web.external-url`, `--query.lookback-delta`, `--log.format`; the storage flags are
+//! aliases of wasmfed's own, see `main.rs`) and otherwise accepted with a warning saying why it
+//! changes nothing.
+
+use std::time::Duration;
+
+use clap::Args;
+
+/// The flags of Prometheus that wasmfed accepts besides its own.
+#[derive(Args, Debug, Default, Clone)]
+pub struct PrometheusFlags {
+    /// The URL under which wasmfed is reached (e.g. behind a reverse proxy); its path is the
+    /// default route prefix.
+    #[arg(long = "web.external-url", value_name = "URL")]
+    pub external_url: Option<String>,
+    /// Prefix of every endpoint's path; defaults to the path of --web.external-url.
+    #[arg(long = "web.route-prefix", value_name = "PATH")]
+    pub route_prefix: Option<String>,
+    /// How far back /federate and queries look for a sample.
+    #[arg(
+        long = "query.lookback-delta",
+        value_name = "DURATION",
+        default_value = "5m"
+    )]
+    pub lookback_delta: String,
+    /// Log line format: logfmt (human-readable key=value lines) or json.
+    #[arg(long = "log.format", value_name = "FORMAT", default_value = "logfmt", value_parser = ["logfmt", "json"])]
+    pub log_format: String,
+    /// Accepted for Prometheus' sake: wasmfed's admin API is enabled by `admin:` in the
+    /// configuration file, with a bearer token.
+    #[arg(long = "web.enable-admin-api", num_args = 0..=1, default_missing_value = "true")]
+    pub enable_admin_api: Option<bool>,
+    /// Accepted for Prometheus' sake: none of Prometheus' feature flags change wasmfed.
+    #[arg(long = "enable-feature", value_name = "FEATURE", value_delimiter = ',')]
+    pub enable_feature: Vec<String>,
+    /// Accepted for Prometheus' sake: wasmfed serves no consoles.
+    #[arg(long = "web.console.templates", value_name = "DIR")]
+    pub console_templates: Option<String>,
+    /// Accepted for Prometheus' sake: wasmfed serves no consoles.
+    #[arg(long = "web.console.libraries", value_name = "DIR")]
+    pub console_libraries: Option<String>,
+    /// Accepted for Prometheus' sake: wasmfed's write-ahead log is not compressed yet.
+    #[arg(long = "storage.tsdb.wal-compression", num_args = 0..=1, default_missing_value = "true")]
+    pub wal_compression: Option<bool>,
+    /// Accepted for Prometheus' sake: wasmfed writes no blocks yet.
+    #[arg(long = "storage.tsdb.min-block-duration", value_name = "DURATION")]
+    pub min_block_duration: Option<String>,
+    /// Accepted for Prometheus' sake: wasmfed writes no blocks yet.
+    #[arg(long = "storage.tsdb.max-block-duration", value_name = "DURATION")]
+    pub max_block_duration: Option<String>,
+    /// Accepted for Prometheus' sake: wasmfed takes no lock file.
+    #[arg(long = "storage.tsdb.no-lockfile", num_args = 0..=1, default_missing_value = "true")]
+    pub no_lockfile: Option<bool>,
+    /// Accepted for Prometheus' sake: wasmfed does not cap connections.
+    #[arg(long = "web.max-connections", value_name = "N")]
+    pub max_connections: Option<u32>,
+    /// Accepted for Prometheus' sake: wasmfed does not cap concurrent queries.
+    #[arg(long = "query.max-concurrency", value_name = "N")]
+    pub max_concurrency: Option<u32>,
+    /// Accepted for Prometheus' sake: wasmfed does not count the samples a query loads yet.
+    #[arg(long = "query.max-samples", value_name = "N")]
+    pub max_samples: Option<u64>,
+    /// Accepted for Prometheus' sake: wasmfed serves no web UI yet.
+    #[arg(long = "web.page-title", value_name = "TITLE")]
+    pub page_title: Option<String>,
+    /// Accepted for Prometheus' sake: wasmfed sends no CORS headers.
+    #[arg(long = "web.cors.origin", value_name = "REGEX")]
+    pub cors_origin: Option<String>,
+}
+
+impl PrometheusFlags {
+    /// `--query.lookback-delta` as a duration.
+    pub fn lookback(&self) -> Result<Duration, String> {
+        self.lookback_delta
+            .parse::<wasmfed_config::Duration>()
+            .map(Into::into)
+            .map_err(|e| {
+                format!(
+                    "invalid --query.lookback-delta {:?}: {e}",
+                    self.lookback_delta
+                )
+            })
+    }
+
+    /// The route prefix: `--web.route-prefix`, else the path of `--web.external-url`, else
+    /// the root; always starting with `/`.
+    pub fn route_prefix(&self) -> Result<String, String> {
+        let from_url = match &self.external_url {
+            None => None,
+            Some(url) => {
+                let rest = url
+                    .split_once("://")
+                    .map(|(_, rest)| rest)
+                    .ok_or_else(|| format!("invalid --web.external-url {url:?}: no scheme"))?;
+                Some(rest.find('/').map_or("/", |i| &rest[i..]).to_owned())
+            }
+        };
+        let prefix = self
+            .route_prefix
+            .clone()
+            .or(from_url)
+            .unwrap_or_else(|| "/".into());
+        Ok(if prefix.starts_with('/') {
+            prefix
+        } else {
+            format!("/{prefix}")
+        })
+    }
+
+    /// What to say about each flag that was given but changes nothing.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut say = |given: bool, flag: &str, why: &str| {
+            if given {
+                out.push(format!("--{flag}: ignored ({why})"));
+            }
+        };
+        say(
+            self.enable_admin_api.is_some(),
+            "web.enable-admin-api",
+            "wasmfed's admin API is enabled by `admin:` in the configuration file, with a bearer token",
+        );
+        say(
+            !self.enable_feature.is_empty(),
+            "enable-feature",
+            "none of Prometheus' feature flags change wasmfed",
+        );
+        say(
+            self.console_templates.is_some() || self.console_libraries.is_some(),
+            "web.console.templates/libraries",
+            "wasmfed serves no consoles",
+        );
+        say(
+            self.wal_compression.is_some(),
+            "storage.tsdb.wal-compression",
+            "wasmfed's write-ahead log is not compressed yet",
+        );
+        say(
+            self.min_block_duration.is_some() || self.max_block_duration.is_some(),
+            "storage.tsdb.min/max-block-duration",
+            "wasmfed writes no blocks yet",
+        );
+        say(
+            self.no_lockfile.is_some(),
+            "storage.tsdb.no-lockfile",
+            "wasmfed takes no lock file",
+        );
+        say(
+            self.max_connections.is_some(),
+            "web.max-connections",
+            "wasmfed does not cap connections",
+        );
+        say(
+            self.max_concurrency.is_some(),
+            "query.max-concurrency",
+            "wasmfed does not cap concurrent queries",
+        );
+        say(
+            self.max_samples.is_some(),
+            "query.max-samples",
+            "wasmfed does not count the samples a query loads yet",
+        );
+        say(
+            self.page_title.is_some(),
+            "web.page-title",
+            "wasmfed serves no web UI yet",
+        );
+        say(
+            self.cors_origin.is_some(),
+            "web.cors.origin",
+            "wasmfed sends no CORS headers",
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        flags: PrometheusFlags,
+    }
+
+    fn parse(args: &[&str]) -> PrometheusFlags {
+        Cli::try_parse_from(std::iter::once("wasmfed").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+            .flags
+    }
+
+    #[test]
+    fn route_prefix_follows_prometheus() {
+        for (args, want) in [
+            (&[][..], "/"),
+            (
+                &["--web.external-url=http://proxy.example/prometheus/"][..],
+                "/prometheus/",
+            ),
+            (&["--web.external-url=http://proxy.example"][..], "/"),
+            (
+                &["--web.external-url=https://p/x", "--web.route-prefix=/"][..],
+                "/",
+            ),
+            (&["--web.route-prefix=api"][..], "/api"),
+        ] {
+            assert_eq!(parse(args).route_prefix().unwrap(), want, "{args:?}");
+        }
+        assert!(parse(&["--web.external-url=proxy/x"])
+            .route_prefix()
+            .is_err());
+    }
+
+    #[test]
+    fn flags_that_change_nothing_are_named() {
+        let flags = parse(&[
+            "--web.enable-admin-api",
+            "--enable-feature=exemplar-storage,memory-snapshot-on-shutdown",
+            "--web.console.libraries=/usr/share/prometheus/console_libraries",
+            "--web.console.templates=/usr/share/prometheus/consoles",
+            "--query.lookback-delta=2m",
+            "--log.format=json",
+        ]);
+        assert_eq!(flags.enable_feature.len(), 2);
+        assert_eq!(flags.lookback().unwrap(), Duration::from_secs(120));
+        let warned: Vec<_> = flags
+            .warnings()
+            .iter()
+            .map(|w| w.split(':').next().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            warned,
+            [
+                "--web.enable-admin-api",
+                "--enable-feature",
+                "--web.console.templates/libraries"
+            ]
+        );
+        assert!(parse(&[]).warnings().is_empty());
+        assert!(parse(&["--query.lookback-delta=5"]).lookback().is_err());
+    }
+}
