@@ -105,7 +105,11 @@ fn prometheus_command_lines_start_unchanged() {
         Ok(r) => Err(format!("status {}", r.status)),
         Err(e) => Err(e),
     });
-    assert_eq!(get(node.addr, "/-/ready").unwrap().status, 404, "outside the route prefix");
+    assert_eq!(
+        get(node.addr, "/-/ready").unwrap().status,
+        404,
+        "outside the route prefix"
+    );
     assert_eq!(get(node.addr, "/prometheus/metrics").unwrap().status, 200);
     let log = node.log_text();
     let lines: Vec<serde_json::Value> = log
@@ -122,5 +126,8 @@ fn prometheus_command_lines_start_unchanged() {
     };
     assert!(warned("web.enable-admin-api"), "{log}");
     assert!(warned("web.console.templates/libraries"), "{log}");
-    assert!(!log.contains('\u{1b}'), "colour escapes in a log file: {log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour escapes in a log file: {log}"
+    );
 }

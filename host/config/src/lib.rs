@@ -169,7 +169,7 @@ fn parse(
         path: file.to_path_buf(),
         message,
     };
-    let raw: RawConfig = serde_yaml::from_str(text).map_err(|error| ConfigError::Yaml {
+    let raw: RawConfig = yaml::from_str(text).map_err(|error| ConfigError::Yaml {
         kind: FileKind::Config,
         path: file.to_path_buf(),
         error,

@@ -79,7 +79,7 @@ impl RuleFile {
     /// Checks the text of a rule file; `path` names it in errors and in [`RuleGroup::file`].
     pub fn parse(path: &Path, text: &str) -> Result<RuleFile, ConfigError> {
         let raw: Option<RawRuleFile> =
-            serde_yaml::from_str(text).map_err(|error| ConfigError::Yaml {
+            super::yaml::from_str(text).map_err(|error| ConfigError::Yaml {
                 kind: FileKind::Rules,
                 path: path.to_path_buf(),
                 error,

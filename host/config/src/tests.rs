@@ -362,3 +362,41 @@ fn every_example_config_loads() {
     }
     assert!(groups >= 4, "only {groups} example rule groups found");
 }
+
+#[test]
+fn merge_keys_are_applied_as_yaml_v2_applies_them() {
+    let yaml = r#"
+x-job-defaults: &defaults
+  scrape_interval: 30s
+  scrape_timeout: 10s
+  metrics_path: /probe
+scrape_configs:
+  - <<: *defaults
+    job_name: a
+    static_configs: [{targets: ['a:1']}]
+  - <<: *defaults
+    job_name: b
+    metrics_path: /metrics
+    static_configs: [{targets: ['b:1']}]
+"#;
+    // yaml.v2 refuses an unknown top-level key even when it only holds an anchor.
+    let err = inline(yaml).unwrap_err();
+    assert!(err.contains("unknown field `x-job-defaults`"), "{err}");
+    let yaml = r#"
+scrape_configs:
+  - &defaults
+    job_name: a
+    scrape_interval: 30s
+    metrics_path: /probe
+    static_configs: [{targets: ['a:1']}]
+  - <<: *defaults
+    job_name: b
+    metrics_path: /metrics
+"#;
+    let config = inline(yaml).unwrap().config;
+    let b = &config.scrape_configs[1];
+    assert_eq!(b.job_name, "b");
+    assert_eq!(b.scrape_interval, Duration::from_secs(30));
+    assert_eq!(b.metrics_path, "/metrics", "the mapping's own key wins");
+    assert_eq!(b.static_configs[0].targets, ["a:1"]);
+}

@@ -7,6 +7,8 @@
 //! - Any scalar can stand where a string is expected (`slave: 1` is the label value `"1"`);
 //!   serde_yaml already reads a plain scalar's text into a `String`.
 //! - Mappings reject a key written twice ([`UniqueMap`], [`KeySet`]).
+//! - Merge keys (`<<: *defaults`) are applied, as yaml.v2 applies them while decoding
+//!   ([`from_str`]).
 //!
 //! Validation that concerns one scalar runs inside its visitor ([`parse_scalar`]) and validation
 //! that concerns a whole mapping runs inside the mapping's visitor ([`checked_map`]): serde_yaml
@@ -23,6 +25,19 @@ use serde::Deserialize;
 
 use wasmfed_model::labels::is_valid_label_name;
 use wasmfed_model::Labels;
+
+/// Decodes a document, applying YAML merge keys (`<<: *anchor`, `<<: [*a, *b]`) first: keys
+/// written in a mapping win over merged ones, as in yaml.v2. serde_yaml leaves merging to the
+/// caller and can only do it on a `Value`, whose errors carry no line numbers, so only a
+/// document that has a merge key goes that way.
+pub(super) fn from_str<T: de::DeserializeOwned>(text: &str) -> Result<T, serde_yaml::Error> {
+    if !text.contains("<<") {
+        return serde_yaml::from_str(text);
+    }
+    let mut value: serde_yaml::Value = serde_yaml::from_str(text)?;
+    value.apply_merge()?;
+    serde_yaml::from_value(value)
+}
 
 /// Reads a scalar's text and turns it into a `T` with `parse`; a failure is reported at the
 /// scalar's position.
