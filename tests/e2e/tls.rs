@@ -434,3 +434,69 @@ fn a_global_federates_a_leaf_tenant_over_mutual_tls_without_the_token_in_clear()
         "{err}"
     );
 }
+
+/// `wasmfed check web-config` reads a file as the server would; a node given a bad one does
+/// not start, and says why.
+#[test]
+fn bad_web_configs_are_refused_with_the_reason() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::create(dir.path(), "check");
+    let tls = format!(
+        "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+        pki.server_cert.display(),
+        pki.server_key.display()
+    );
+    let cases = [
+        ("good", tls.clone(), "SUCCESS"),
+        (
+            "plain_password",
+            "basic_auth_users:\n  prom: s3cret\n".to_owned(),
+            "the password of \"prom\" is not a bcrypt hash",
+        ),
+        (
+            "missing_key",
+            "tls_server_config:\n  cert_file: server.pem\n".to_owned(),
+            "missing one of key or key_file",
+        ),
+        (
+            "unreadable_cert",
+            "tls_server_config:\n  cert_file: nope.pem\n  key_file: nope-key.pem\n".to_owned(),
+            "failed to read cert_file (",
+        ),
+        (
+            "unverified_clients",
+            format!("{tls}  client_auth_type: RequireAnyClientCert\n"),
+            "not supported by wasmfed",
+        ),
+    ];
+    for (name, body, want) in &cases {
+        let path = web_config(dir.path(), name, body);
+        let out = Command::new(env!("CARGO_BIN_EXE_wasmfed"))
+            .args(["check", "web-config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.success(), *name == "good", "{name}: {text}");
+        assert!(text.contains(want), "{name}: {text}");
+    }
+    let config = dir.path().join("wasmfed.yml");
+    std::fs::write(&config, "global:\n  scrape_interval: 1s\n").unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_wasmfed"))
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{}", free_port()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!(
+            "--web.config.file={}",
+            dir.path().join("plain_password-web.yml").display()
+        ))
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("is not a bcrypt hash"), "{err}");
+}

@@ -271,6 +271,13 @@ fn check_config(files: &[PathBuf], compat: Compat) -> std::process::ExitCode {
                     println!("  WARNING: {warning}");
                 }
                 let c = &loaded.config;
+                if c.admin.bearer_token.is_some() || !c.tenants.is_empty() {
+                    println!(
+                        "  WARNING: tenant or admin bearer tokens are configured: unless wasmfed \
+                         listens on loopback only, serve TLS (--web.config.file) or they cross \
+                         the network in clear"
+                    );
+                }
                 let engine = EngineOptions {
                     lookback: wasmfed_node::DEFAULT_LOOKBACK,
                     compat,
@@ -476,4 +483,43 @@ async fn run_synth(
     );
     tokio::signal::ctrl_c().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// README's flags table names exactly the flags `--help` lists (and their aliases).
+    #[test]
+    fn readme_flags_table_matches_the_command_line() {
+        let readme = include_str!("../../../README.md");
+        let mut in_readme: Vec<String> = readme
+            .lines()
+            .filter(|l| l.starts_with("| `--"))
+            .flat_map(|l| {
+                let cell = l.split('|').nth(1).unwrap_or_default();
+                cell.split('`')
+                    .filter(|w| w.starts_with("--"))
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let command = super::Cli::command();
+        let mut in_help: Vec<String> = command
+            .get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .flat_map(|a| {
+                let aliases = a.get_all_aliases().unwrap_or_default();
+                a.get_long()
+                    .into_iter()
+                    .chain(aliases)
+                    .map(|l| format!("--{l}"))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|f| f != "--help" && f != "--version")
+            .collect();
+        in_readme.sort();
+        in_help.sort();
+        assert_eq!(in_readme, in_help);
+    }
 }
