@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod differential;
+mod discovery;
 mod durability;
 mod federate;
 mod harness;

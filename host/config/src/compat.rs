@@ -165,7 +165,6 @@ const OTHER_SD: &[&str] = &[
     "eureka_sd_configs",
     "gce_sd_configs",
     "hetzner_sd_configs",
-    "http_sd_configs",
     "ionos_sd_configs",
     "kubernetes_sd_configs",
     "kuma_sd_configs",
@@ -187,7 +186,9 @@ const OTHER_SD: &[&str] = &[
     "vultr_sd_configs",
 ];
 
-const OTHER_SD_WHY: &str = "wasmfed discovers targets with static_configs and file_sd_configs only";
+const OTHER_SD_WHY: &str =
+    "wasmfed discovers targets with static_configs, file_sd_configs and http_sd_configs; \
+     file_sd or http_sd can feed it any other source's targets";
 
 /// Keys of the differences between Prometheus 2 and 3 that Prometheus 2.42 refuses as unknown
 /// (`fallback_scrape_protocol` came with 3.0, the name validation keys with 2.55 and 3.x):

@@ -16,6 +16,7 @@ use super::duration::Duration;
 use super::file_sd::FileSdConfig;
 use super::global::GlobalConfig;
 use super::http_client::{self, HttpClientConfig, RawHttpClient};
+use super::http_sd::{HttpSdConfig, RawHttpSdConfig};
 use super::paths::join_dir;
 use super::plugins::{PluginRef, RawPluginRef};
 use super::protocol::ScrapeProtocol;
@@ -37,6 +38,7 @@ const KEYS: &[&str] = &[
     "honor_timestamps",
     "static_configs",
     "file_sd_configs",
+    "http_sd_configs",
     "relabel_configs",
     "metric_relabel_configs",
     "sample_limit",
@@ -73,6 +75,7 @@ pub struct ScrapeConfig {
     /// All `static_configs` groups; `source` is the group's index, as in Prometheus.
     pub static_configs: Vec<TargetGroup>,
     pub file_sd_configs: Vec<FileSdConfig>,
+    pub http_sd_configs: Vec<HttpSdConfig>,
     pub relabel_configs: Vec<RelabelConfig>,
     pub metric_relabel_configs: Vec<RelabelConfig>,
     /// 0 for none; already defaulted from `global`.
@@ -106,6 +109,7 @@ pub(super) struct RawScrapeConfig {
     honor_timestamps: bool,
     static_configs: Vec<TargetGroup>,
     file_sd_configs: Vec<FileSdConfig>,
+    http_sd_configs: Vec<RawHttpSdConfig>,
     relabel_configs: Vec<RelabelConfig>,
     metric_relabel_configs: Vec<RelabelConfig>,
     sample_limit: u64,
@@ -178,6 +182,11 @@ impl RawScrapeConfig {
             honor_timestamps: self.honor_timestamps,
             static_configs: self.static_configs,
             file_sd_configs,
+            http_sd_configs: self
+                .http_sd_configs
+                .into_iter()
+                .map(|sd| sd.resolve(dir))
+                .collect::<Result<_, _>>()?,
             relabel_configs: self.relabel_configs,
             metric_relabel_configs: self.metric_relabel_configs,
             sample_limit,
@@ -238,6 +247,7 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
             honor_timestamps: true,
             static_configs: Vec::new(),
             file_sd_configs: Vec::new(),
+            http_sd_configs: Vec::new(),
             relabel_configs: Vec::new(),
             metric_relabel_configs: Vec::new(),
             sample_limit: 0,
@@ -277,6 +287,13 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
                     raw.file_sd_configs = non_null(
                         map.next_value()?,
                         "empty or null section in file_sd_configs",
+                    )
+                    .map_err(de::Error::custom)?;
+                }
+                "http_sd_configs" => {
+                    raw.http_sd_configs = non_null(
+                        map.next_value()?,
+                        "empty or null section in http_sd_configs",
                     )
                     .map_err(de::Error::custom)?;
                 }
@@ -375,6 +392,7 @@ mod tests {
                 honor_timestamps: true,
                 static_configs: vec![],
                 file_sd_configs: vec![],
+                http_sd_configs: vec![],
                 relabel_configs: vec![],
                 metric_relabel_configs: vec![],
                 sample_limit: 0,

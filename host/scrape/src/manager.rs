@@ -187,7 +187,7 @@ async fn run_job(
         fallback: content_type_fallback(&cfg),
         client: Arc::new(HttpClient::new(&cfg.http_client)),
     });
-    let mut discovery = Discovery::new(&cfg);
+    let mut discovery = Discovery::new(&cfg, &ctx.fetcher);
     discovery.refresh();
     let mut running: HashMap<Arc<Target>, LoopHandle> = HashMap::new();
     let mut decisions = TargetDecisions::default();
@@ -223,7 +223,7 @@ async fn run_job(
         let mut retry_at = stage_failed.then(|| tokio::time::Instant::now() + STAGE_RETRY);
         loop {
             let wait = async {
-                if discovery.has_files() || retry_at.is_some() {
+                if discovery.is_dynamic() || retry_at.is_some() {
                     tokio::time::sleep(CHANGE_CHECK).await
                 } else {
                     std::future::pending().await

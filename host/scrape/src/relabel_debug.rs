@@ -11,6 +11,7 @@ use std::path::Path;
 use anyhow::{anyhow, Context};
 
 use crate::discovery::Discovery;
+use crate::fetch::Fetcher;
 use crate::honor::merge_target_labels;
 use crate::manager::discovered_targets;
 use crate::parse::parse_series;
@@ -43,8 +44,12 @@ pub fn report(path: &Path, job: &str, series: &[String], compat: Compat) -> anyh
     })?;
     let runtime = PluginRuntime::new().context("starting the plugin runtime")?;
     let stages = JobStages::load(&runtime, cfg, PluginLimits::default(), compat)?;
-    let mut discovery = Discovery::new(cfg);
-    discovery.refresh();
+    let discovery = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting a runtime for discovery")?
+        .block_on(Discovery::snapshot(cfg, &Fetcher::default()))
+        .map_err(|e| anyhow!(e))?;
     let discovered = discovered_targets(cfg, &discovery);
     let mut out = String::new();
     let traces = stages.targets.trace(&discovered);

@@ -152,18 +152,34 @@ impl<'a> Endpoint<'a> {
     }
 
     /// The request head; `extra` holds complete header lines (`Name: value\r\n`).
-    fn request(&self, timeout: Duration, extra: &str) -> Vec<u8> {
+    fn request(&self, ask: Ask, extra: &str) -> Vec<u8> {
         let mut request = format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nAccept: {ACCEPT}\r\n\
-             Accept-Encoding: gzip\r\nX-Prometheus-Scrape-Timeout-Seconds: {}\r\n",
-            self.path,
-            self.authority,
-            timeout.as_secs_f64()
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nAccept-Encoding: gzip\r\n",
+            self.path, self.authority,
         );
+        match ask {
+            Ask::Scrape { timeout } => request.push_str(&format!(
+                "Accept: {ACCEPT}\r\nX-Prometheus-Scrape-Timeout-Seconds: {}\r\n",
+                timeout.as_secs_f64()
+            )),
+            Ask::Discovery { refresh } => request.push_str(&format!(
+                "Accept: application/json\r\nX-Prometheus-Refresh-Interval-Seconds: {}\r\n",
+                refresh.as_secs_f64()
+            )),
+        }
         request.push_str(extra);
         request.push_str("\r\n");
         request.into_bytes()
     }
+}
+
+/// What a request is for, which decides the headers Prometheus sends with it.
+#[derive(Clone, Copy, Debug)]
+enum Ask {
+    /// A scrape with this timeout.
+    Scrape { timeout: Duration },
+    /// An HTTP service discovery refresh, repeated at this interval.
+    Discovery { refresh: Duration },
 }
 
 impl Fetcher {
@@ -176,7 +192,33 @@ impl Fetcher {
         timeout: Duration,
         body_limit: u64,
     ) -> Result<Exposition, FetchError> {
-        let fetched = self.fetch_inner(client, url, timeout, body_limit);
+        self.get(client, url, Ask::Scrape { timeout }, timeout, body_limit)
+            .await
+    }
+
+    /// Fetches an HTTP service discovery document (`http_sd_configs`) as Prometheus asks for
+    /// one: `Accept: application/json` and the refresh interval in a header.
+    pub async fn fetch_discovery(
+        &self,
+        client: &HttpClient,
+        url: &str,
+        refresh: Duration,
+        timeout: Duration,
+        body_limit: u64,
+    ) -> Result<Exposition, FetchError> {
+        self.get(client, url, Ask::Discovery { refresh }, timeout, body_limit)
+            .await
+    }
+
+    async fn get(
+        &self,
+        client: &HttpClient,
+        url: &str,
+        ask: Ask,
+        timeout: Duration,
+        body_limit: u64,
+    ) -> Result<Exposition, FetchError> {
+        let fetched = self.fetch_inner(client, url, ask, body_limit);
         match tokio::time::timeout(timeout, fetched).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout(timeout)),
@@ -199,7 +241,7 @@ impl Fetcher {
         &self,
         client: &HttpClient,
         url: &str,
-        timeout: Duration,
+        ask: Ask,
         body_limit: u64,
     ) -> Result<Exposition, FetchError> {
         let mut url = url.to_owned();
@@ -208,7 +250,7 @@ impl Fetcher {
             let uri: Uri = url.parse().map_err(|e| transport_error(&url, e))?;
             let endpoint = Endpoint::parse(&url, &uri)?;
             let (mut connection, head, pool_key) = self
-                .exchange(client, &endpoint, timeout)
+                .exchange(client, &endpoint, ask)
                 .await
                 .map_err(|e| transport_error(&url, e))?;
             let location = redirect_location(&head).filter(|_| client.follow_redirects());
@@ -259,10 +301,10 @@ impl Fetcher {
         &self,
         client: &HttpClient,
         endpoint: &Endpoint<'_>,
-        timeout: Duration,
+        ask: Ask,
     ) -> Result<(Connection, ResponseHead, String), ExchangeError> {
         let headers = client.header_lines().map_err(ExchangeError::Setup)?;
-        let request = endpoint.request(timeout, &headers);
+        let request = endpoint.request(ask, &headers);
         let (tls, generation) = match endpoint.https {
             false => (None, 0),
             true => {
