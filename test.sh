@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs wasmfed's whole test suite on this machine, installing what it needs first (idempotent):
-# Debian's prometheus and prometheus-node-exporter packages for the interoperability tests.
+# Debian's prometheus, prometheus-node-exporter and dnsmasq-base packages for the
+# interoperability and discovery tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -9,6 +10,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 [ -x /usr/bin/prometheus ] || missing+=(prometheus)
 [ -x /usr/bin/prometheus-node-exporter ] || missing+=(prometheus-node-exporter)
+[ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   # Keep apt from starting the packaged services: tests start their own on loopback.

@@ -87,3 +87,150 @@ fn http_sd_targets_follow_the_source_as_in_prometheus() {
         },
     );
 }
+
+/// Debian's dnsmasq on loopback, answering for `wasmfed.test` only from its command line and
+/// a watched hosts directory (a file added there is a new A record); killed on drop.
+struct Dnsmasq {
+    addr: std::net::SocketAddr,
+    hosts: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl Dnsmasq {
+    fn start(records: &[String]) -> Dnsmasq {
+        let binary = std::path::Path::new("/usr/sbin/dnsmasq");
+        assert!(
+            binary.exists(),
+            "/usr/sbin/dnsmasq not found: ./test.sh installs Debian's dnsmasq-base"
+        );
+        let hosts = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = std::process::Command::new(binary)
+            .args([
+                "--keep-in-foreground",
+                "--no-resolv",
+                "--no-hosts",
+                "--bind-interfaces",
+            ])
+            .args([
+                "--listen-address=127.0.0.1",
+                "--local=/wasmfed.test/",
+                "--pid-file=",
+                "--user=root",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--hostsdir={}", hosts.path().display()))
+            .args(records)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting dnsmasq");
+        let addr = format!("127.0.0.1:{port}").parse().unwrap();
+        wait_for("dnsmasq to answer", Duration::from_secs(10), || {
+            std::net::UdpSocket::bind("127.0.0.1:0")
+                .and_then(|s| s.connect(addr).map(|_| s))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+        Dnsmasq { addr, hosts, child }
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Each active target of `job` by its discovered labels, sorted.
+fn discovered(node: &Wasmfed, job: &str) -> Vec<serde_json::Value> {
+    let targets = node.targets();
+    let mut out: Vec<serde_json::Value> = targets["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["scrapePool"] == job)
+        .map(|t| t["discoveredLabels"].clone())
+        .collect();
+    out.sort_by_key(|v| v.to_string());
+    out
+}
+
+#[test]
+fn dns_sd_finds_srv_and_a_records_on_a_real_dns_server() {
+    let exporter = Exporter::start(|_| Reply::Text("app_up 1\n".into()));
+    let port = exporter.addr.port();
+    let dns = Dnsmasq::start(&[
+        format!("--srv-host=_node._tcp.wasmfed.test,ex1.wasmfed.test,{port}"),
+        "--host-record=app.wasmfed.test,127.0.0.1".into(),
+    ]);
+    let config = format!(
+        "{}scrape_configs:\n\
+         \x20 - job_name: srv\n    dns_sd_configs:\n      - names: [_node._tcp.wasmfed.test]\n        refresh_interval: 1s\n    \
+         relabel_configs:\n      - source_labels: [__meta_dns_srv_record_port]\n        target_label: __address__\n        replacement: 127.0.0.1:$1\n\
+         \x20 - job_name: a\n    dns_sd_configs:\n      - names: [app.wasmfed.test, missing.wasmfed.test]\n        type: A\n        port: {port}\n        refresh_interval: 1s\n",
+        global("dns")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("wasmfed.yml");
+    std::fs::write(&config_path, config).unwrap();
+    let server = dns.addr.to_string();
+    let mut node = Wasmfed::spawn_env(dir, &config_path, &[], &[("WASMFED_DNS_SERVER", &server)]);
+    node.wait_ready();
+
+    // The SRV record's target, with Prometheus' labels; relabeled to where the exporter is.
+    let srv = wait_for(
+        "the SRV target",
+        Duration::from_secs(20),
+        || match discovered(&node, "srv").as_slice() {
+            [one] => Ok(one.clone()),
+            other => Err(format!("{other:?}")),
+        },
+    );
+    assert_eq!(srv["__address__"], format!("ex1.wasmfed.test:{port}"));
+    assert_eq!(srv["__meta_dns_name"], "_node._tcp.wasmfed.test");
+    assert_eq!(srv["__meta_dns_srv_record_target"], "ex1.wasmfed.test.");
+    assert_eq!(srv["__meta_dns_srv_record_port"], port.to_string());
+    wait_for_health(&node, &[("srv", "")]);
+
+    // A records: one now, and a second once a record is added (within the refresh interval);
+    // a name that does not exist contributes nothing.
+    let a = wait_for(
+        "the A target",
+        Duration::from_secs(20),
+        || match discovered(&node, "a").as_slice() {
+            [one] => Ok(one.clone()),
+            other => Err(format!("{other:?}")),
+        },
+    );
+    assert_eq!(a["__address__"], format!("127.0.0.1:{port}"));
+    assert_eq!(a["__meta_dns_name"], "app.wasmfed.test");
+    assert!(a.get("__meta_dns_srv_record_target").is_none(), "{a}");
+    std::fs::write(
+        dns.hosts.path().join("more"),
+        "127.0.0.2 app.wasmfed.test\n",
+    )
+    .unwrap();
+    wait_for(
+        "the added A record's target",
+        Duration::from_secs(10),
+        || {
+            let addresses: Vec<String> = discovered(&node, "a")
+                .iter()
+                .map(|t| t["__address__"].as_str().unwrap().to_owned())
+                .collect();
+            if addresses == [format!("127.0.0.1:{port}"), format!("127.0.0.2:{port}")] {
+                Ok(())
+            } else {
+                Err(format!("{addresses:?}"))
+            }
+        },
+    );
+
+    // The server gone: the targets stay.
+    drop(dns);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(discovered(&node, "a").len(), 2);
+    assert_eq!(discovered(&node, "srv").len(), 1);
+}

@@ -204,6 +204,16 @@ impl Wasmfed {
 
     /// Starts the binary like [`Wasmfed::start_with`] but returns at once, ready or not.
     pub fn spawn_with(dir: tempfile::TempDir, config_path: &Path, extra_args: &[&str]) -> Wasmfed {
+        Self::spawn_env(dir, config_path, extra_args, &[])
+    }
+
+    /// [`Wasmfed::spawn_with`] with environment variables set for the process.
+    pub fn spawn_env(
+        dir: tempfile::TempDir,
+        config_path: &Path,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Wasmfed {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let log = dir.path().join("wasmfed.log");
@@ -220,6 +230,7 @@ impl Wasmfed {
             .args(compat)
             .args(extra_args)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

@@ -218,16 +218,19 @@ mod tests {
             [
                 TargetGroup {
                     targets: vec!["h1:9100".into(), "h2:9100".into()],
+                    target_labels: vec![],
                     labels: Labels::from_pairs([("env", "prod"), (FILEPATH_LABEL, a.as_str())]),
                     source: format!("{a}:0"),
                 },
                 TargetGroup {
                     targets: vec!["h3:9100".into()],
+                    target_labels: vec![],
                     labels: Labels::from_pairs([(FILEPATH_LABEL, a.as_str())]),
                     source: format!("{a}:1"),
                 },
                 TargetGroup {
                     targets: vec!["h4:9100".into()],
+                    target_labels: vec![],
                     labels: Labels::from_pairs([("shard", "1"), (FILEPATH_LABEL, b.as_str())]),
                     source: format!("{b}:0"),
                 },

@@ -54,6 +54,7 @@
 
 mod admin;
 mod compat;
+mod dns_sd;
 mod duration;
 mod error;
 mod file_sd;
@@ -81,6 +82,10 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 pub use admin::AdminConfig;
+pub use dns_sd::{
+    DnsRecordType, DnsSdConfig, DNS_MX_TARGET_LABEL, DNS_NAME_LABEL, DNS_NS_TARGET_LABEL,
+    DNS_SRV_PORT_LABEL, DNS_SRV_TARGET_LABEL,
+};
 pub use duration::{Duration, DurationError};
 pub use error::{ConfigError, FileKind};
 pub use file_sd::{read_file_sd, FileSdConfig, FILEPATH_LABEL};

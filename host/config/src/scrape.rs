@@ -12,6 +12,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::compat::{ignore_known, next_key, refuse_unknown_to_2_42, Ignored, Section};
+use super::dns_sd::DnsSdConfig;
 use super::duration::Duration;
 use super::file_sd::FileSdConfig;
 use super::global::GlobalConfig;
@@ -39,6 +40,7 @@ const KEYS: &[&str] = &[
     "static_configs",
     "file_sd_configs",
     "http_sd_configs",
+    "dns_sd_configs",
     "relabel_configs",
     "metric_relabel_configs",
     "sample_limit",
@@ -76,6 +78,7 @@ pub struct ScrapeConfig {
     pub static_configs: Vec<TargetGroup>,
     pub file_sd_configs: Vec<FileSdConfig>,
     pub http_sd_configs: Vec<HttpSdConfig>,
+    pub dns_sd_configs: Vec<DnsSdConfig>,
     pub relabel_configs: Vec<RelabelConfig>,
     pub metric_relabel_configs: Vec<RelabelConfig>,
     /// 0 for none; already defaulted from `global`.
@@ -110,6 +113,7 @@ pub(super) struct RawScrapeConfig {
     static_configs: Vec<TargetGroup>,
     file_sd_configs: Vec<FileSdConfig>,
     http_sd_configs: Vec<RawHttpSdConfig>,
+    dns_sd_configs: Vec<DnsSdConfig>,
     relabel_configs: Vec<RelabelConfig>,
     metric_relabel_configs: Vec<RelabelConfig>,
     sample_limit: u64,
@@ -138,6 +142,9 @@ impl RawScrapeConfig {
                 Section::Scrape,
                 fallback.into_iter().chain(headers).chain(ignored),
             )?;
+        }
+        for sd in &self.dns_sd_configs {
+            sd.check_generation(global.compat)?;
         }
         let scrape_interval = if self.scrape_interval.is_zero() {
             global.scrape_interval
@@ -187,6 +194,7 @@ impl RawScrapeConfig {
                 .into_iter()
                 .map(|sd| sd.resolve(dir))
                 .collect::<Result<_, _>>()?,
+            dns_sd_configs: self.dns_sd_configs,
             relabel_configs: self.relabel_configs,
             metric_relabel_configs: self.metric_relabel_configs,
             sample_limit,
@@ -248,6 +256,7 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
             static_configs: Vec::new(),
             file_sd_configs: Vec::new(),
             http_sd_configs: Vec::new(),
+            dns_sd_configs: Vec::new(),
             relabel_configs: Vec::new(),
             metric_relabel_configs: Vec::new(),
             sample_limit: 0,
@@ -296,6 +305,11 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
                         "empty or null section in http_sd_configs",
                     )
                     .map_err(de::Error::custom)?;
+                }
+                "dns_sd_configs" => {
+                    raw.dns_sd_configs =
+                        non_null(map.next_value()?, "empty or null section in dns_sd_configs")
+                            .map_err(de::Error::custom)?;
                 }
                 "relabel_configs" => {
                     raw.relabel_configs = non_null(
@@ -393,6 +407,7 @@ mod tests {
                 static_configs: vec![],
                 file_sd_configs: vec![],
                 http_sd_configs: vec![],
+                dns_sd_configs: vec![],
                 relabel_configs: vec![],
                 metric_relabel_configs: vec![],
                 sample_limit: 0,
@@ -652,10 +667,10 @@ file_sd_configs:
     #[test]
     fn harmless_known_keys_are_kept_for_warnings() {
         let raw = read(
-            "job_name: a\nfollow_redirects: true\noauth2: {}\nproxy_url: ''\ndns_sd_configs: []",
+            "job_name: a\nfollow_redirects: true\noauth2: {}\nproxy_url: ''\nconsul_sd_configs: []",
         )
         .unwrap();
         let keys: Vec<_> = raw.ignored.iter().map(|i| i.key.as_str()).collect();
-        assert_eq!(keys, ["oauth2", "proxy_url", "dns_sd_configs"]);
+        assert_eq!(keys, ["oauth2", "proxy_url", "consul_sd_configs"]);
     }
 }

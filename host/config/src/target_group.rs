@@ -15,6 +15,9 @@ use wasmfed_model::Labels;
 pub struct TargetGroup {
     /// Each becomes a target's `__address__`.
     pub targets: Vec<String>,
+    /// Labels of each target besides its address, parallel to `targets`, winning over the
+    /// group's (DNS SD's `__meta_dns_*`); empty when the source has none.
+    pub target_labels: Vec<Labels>,
     pub labels: Labels,
     pub source: String,
 }
@@ -37,6 +40,7 @@ impl RawTargetGroup {
                 .into_iter()
                 .map(Option::unwrap_or_default)
                 .collect(),
+            target_labels: Vec::new(),
             labels: self.labels.0,
             source,
         }

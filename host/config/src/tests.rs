@@ -172,6 +172,7 @@ scrape_configs:
             honor_timestamps: false,
             static_configs: vec![TargetGroup {
                 targets: vec!["a:9100".into()],
+                target_labels: vec![],
                 labels: Labels::from_pairs([("env", "prod")]),
                 source: "0".into(),
             }],
@@ -180,6 +181,7 @@ scrape_configs:
                 refresh_interval: s(60),
             }],
             http_sd_configs: vec![],
+            dns_sd_configs: vec![],
             relabel_configs: vec![RelabelConfig {
                 source_labels: vec!["__address__".into()],
                 target_label: "__param_target".into(),
@@ -303,7 +305,7 @@ scrape_configs:
             "global.query_log_file: ignored (wasmfed logs to stderr)",
             "global.label_limit: ignored (wasmfed does not enforce this limit)",
             "scrape_configs[0].oauth2: ignored (wasmfed scrapes without OAuth 2.0 or proxies)",
-            "scrape_configs[0].kubernetes_sd_configs: ignored (wasmfed discovers targets with static_configs, file_sd_configs and http_sd_configs; file_sd or http_sd can feed it any other source's targets)",
+            "scrape_configs[0].kubernetes_sd_configs: ignored (wasmfed discovers targets with static_configs, file_sd_configs, http_sd_configs and dns_sd_configs; file_sd or http_sd can feed it any other source's targets)",
         ]
     );
 }
@@ -333,7 +335,7 @@ fn load_resolves_paths_against_the_file_and_names_it() {
     let err = Config::load(&path, Compat::V3).unwrap_err().to_string();
     assert_eq!(
         err,
-        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `http_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `fallback_scrape_protocol`, `target_plugins`, `series_plugins`, `basic_auth`, `authorization`, `bearer_token`, `bearer_token_file`, `tls_config`, `follow_redirects`, `enable_http2`, `http_headers` at line 3 column 5")
+        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `http_sd_configs`, `dns_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `fallback_scrape_protocol`, `target_plugins`, `series_plugins`, `basic_auth`, `authorization`, `bearer_token`, `bearer_token_file`, `tls_config`, `follow_redirects`, `enable_http2`, `http_headers` at line 3 column 5")
     );
 
     let missing = dir.path().join("missing.yml");

@@ -319,10 +319,19 @@ pub fn discovered_targets(cfg: &ScrapeConfig, discovery: &Discovery) -> Vec<Labe
     discovery
         .groups()
         .flat_map(|group| {
-            group
-                .targets
-                .iter()
-                .map(|address| discovered_labels(cfg, address, &group.labels))
+            group.targets.iter().enumerate().map(|(i, address)| {
+                // A target's own labels win over its group's, as in Prometheus.
+                match group.target_labels.get(i) {
+                    Some(own) => {
+                        let mut labels = group.labels.clone();
+                        for label in own.iter() {
+                            labels.set(&label.name, &label.value);
+                        }
+                        discovered_labels(cfg, address, &labels)
+                    }
+                    None => discovered_labels(cfg, address, &group.labels),
+                }
+            })
         })
         .collect()
 }

@@ -1,5 +1,5 @@
-//! Target discovery for one job: `static_configs`, `file_sd_configs` ([`file`]) and
-//! `http_sd_configs` ([`http`]).
+//! Target discovery for one job: `static_configs`, `file_sd_configs` ([`file`]),
+//! `http_sd_configs` ([`http`]) and `dns_sd_configs` ([`dns`]).
 //!
 //! The job's manager polls [`Discovery::refresh`] every [`CHANGE_CHECK`]; file sources look at
 //! their files then, network sources run as tasks of their own and hand over what they last
@@ -10,11 +10,13 @@ use std::time::Duration;
 use wasmfed_config::{ScrapeConfig, TargetGroup};
 
 use self::file::FileSource;
-use self::http::HttpSource;
+use self::polled::PolledSource;
 use crate::fetch::Fetcher;
 
+mod dns;
 mod file;
 mod http;
+mod polled;
 
 /// How often file_sd files are checked for changes.
 pub const CHANGE_CHECK: Duration = Duration::from_secs(1);
@@ -23,7 +25,8 @@ pub const CHANGE_CHECK: Duration = Duration::from_secs(1);
 pub struct Discovery {
     static_groups: Vec<TargetGroup>,
     files: Vec<FileSource>,
-    http: Vec<HttpSource>,
+    /// HTTP and DNS sources.
+    polled: Vec<PolledSource>,
 }
 
 impl Discovery {
@@ -38,10 +41,11 @@ impl Discovery {
                 .cloned()
                 .map(FileSource::new)
                 .collect(),
-            http: cfg
+            polled: cfg
                 .http_sd_configs
                 .iter()
-                .map(|c| HttpSource::start(c.clone(), fetcher.clone()))
+                .map(|c| http::start(c.clone(), fetcher.clone()))
+                .chain(cfg.dns_sd_configs.iter().map(|c| dns::start(c.clone())))
                 .collect(),
         }
     }
@@ -49,12 +53,15 @@ impl Discovery {
     /// What the job's sources hold right now, each read or fetched once (for one-off tools
     /// such as `wasmfed relabel test`); nothing keeps it up to date.
     pub async fn snapshot(cfg: &ScrapeConfig, fetcher: &Fetcher) -> Result<Self, String> {
-        let mut http = Vec::new();
+        let mut polled = Vec::new();
         for config in &cfg.http_sd_configs {
-            let source = HttpSource::once(config, fetcher)
+            let source = http::once(config, fetcher)
                 .await
                 .map_err(|e| format!("http_sd_configs {:?}: {e}", config.url))?;
-            http.push(source);
+            polled.push(source);
+        }
+        for config in &cfg.dns_sd_configs {
+            polled.push(dns::once(config).await?);
         }
         let mut discovery = Discovery {
             static_groups: cfg.static_configs.clone(),
@@ -64,7 +71,7 @@ impl Discovery {
                 .cloned()
                 .map(FileSource::new)
                 .collect(),
-            http,
+            polled,
         };
         discovery.refresh();
         Ok(discovery)
@@ -77,7 +84,7 @@ impl Discovery {
         for source in &mut self.files {
             changed |= source.refresh();
         }
-        for source in &mut self.http {
+        for source in &mut self.polled {
             changed |= source.refresh();
         }
         changed
@@ -88,12 +95,12 @@ impl Discovery {
         self.static_groups
             .iter()
             .chain(self.files.iter().flat_map(|f| f.groups.iter()))
-            .chain(self.http.iter().flat_map(|h| h.groups.iter()))
+            .chain(self.polled.iter().flat_map(|p| p.groups.iter()))
     }
 
     /// Whether the groups can change while the job runs (anything but static targets).
     pub fn is_dynamic(&self) -> bool {
-        !self.files.is_empty() || !self.http.is_empty()
+        !self.files.is_empty() || !self.polled.is_empty()
     }
 }
 
