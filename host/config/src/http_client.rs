@@ -114,7 +114,7 @@ impl Default for HttpClientConfig {
 }
 
 /// The keys of a scrape config that belong to its HTTP client.
-pub(super) const KEYS: &[&str] = &[
+pub(super) const KEYS: [&str; 8] = [
     "basic_auth",
     "authorization",
     "bearer_token",

@@ -27,8 +27,8 @@ use super::yaml::{zero_if_null, Bool, KeySet, UniqueMap};
 use relabel_config::RelabelConfig;
 use wasmfed_model::compat::Compat;
 
-/// The keys of a scrape config that wasmfed reads.
-const KEYS: &[&str] = &[
+/// The keys of a scrape config that are its own.
+const OWN_KEYS: [&str; 19] = [
     "job_name",
     "scrape_interval",
     "scrape_timeout",
@@ -48,16 +48,25 @@ const KEYS: &[&str] = &[
     "fallback_scrape_protocol",
     "target_plugins",
     "series_plugins",
-    // The HTTP client's (see [`super::http_client::KEYS`]).
-    "basic_auth",
-    "authorization",
-    "bearer_token",
-    "bearer_token_file",
-    "tls_config",
-    "follow_redirects",
-    "enable_http2",
-    "http_headers",
 ];
+
+/// The keys of a scrape config that wasmfed reads: its own, then its HTTP client's.
+const KEYS: &[&str] = &concat_keys::<19, 8, 27>(OWN_KEYS, http_client::KEYS);
+
+/// `a` then `b`, at compile time (`C` must be `A + B`).
+const fn concat_keys<const A: usize, const B: usize, const C: usize>(
+    a: [&'static str; A],
+    b: [&'static str; B],
+) -> [&'static str; C] {
+    assert!(A + B == C, "C must be A + B");
+    let mut out = [""; C];
+    let mut i = 0;
+    while i < C {
+        out[i] = if i < A { a[i] } else { b[i - A] };
+        i += 1;
+    }
+    out
+}
 
 /// One resolved scrape job.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -33,6 +33,17 @@ impl Discovery {
     /// Starts the job's sources; network sources start fetching at once (inside a Tokio
     /// runtime), with `fetcher`'s connections.
     pub fn new(cfg: &ScrapeConfig, fetcher: &Fetcher) -> Self {
+        let polled = cfg
+            .http_sd_configs
+            .iter()
+            .map(|c| http::start(c.clone(), fetcher.clone()))
+            .chain(cfg.dns_sd_configs.iter().map(|c| dns::start(c.clone())))
+            .collect();
+        Self::with_polled(cfg, polled)
+    }
+
+    /// The job's static and file sources, and `polled`, its network sources.
+    fn with_polled(cfg: &ScrapeConfig, polled: Vec<PolledSource>) -> Self {
         Discovery {
             static_groups: cfg.static_configs.clone(),
             files: cfg
@@ -41,12 +52,7 @@ impl Discovery {
                 .cloned()
                 .map(FileSource::new)
                 .collect(),
-            polled: cfg
-                .http_sd_configs
-                .iter()
-                .map(|c| http::start(c.clone(), fetcher.clone()))
-                .chain(cfg.dns_sd_configs.iter().map(|c| dns::start(c.clone())))
-                .collect(),
+            polled,
         }
     }
 
@@ -63,16 +69,7 @@ impl Discovery {
         for config in &cfg.dns_sd_configs {
             polled.push(dns::once(config).await?);
         }
-        let mut discovery = Discovery {
-            static_groups: cfg.static_configs.clone(),
-            files: cfg
-                .file_sd_configs
-                .iter()
-                .cloned()
-                .map(FileSource::new)
-                .collect(),
-            polled,
-        };
+        let mut discovery = Self::with_polled(cfg, polled);
         discovery.refresh();
         Ok(discovery)
     }

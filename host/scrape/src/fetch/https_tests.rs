@@ -10,11 +10,12 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use wasmfed_config::{Auth, HttpClientConfig, Secret, TlsConfig};
 
+use super::tests::read_head;
 use super::{Fetcher, HttpClient};
 use crate::testing::TestPki;
 use wasmfed_tls::provider;
@@ -66,16 +67,7 @@ async fn serve(pki: &TestPki, client_auth: bool) -> (u16, Arc<Seen>) {
                 let Ok(mut stream) = acceptor.accept(tcp).await else {
                     return;
                 };
-                loop {
-                    let mut head = Vec::new();
-                    while !head.ends_with(b"\r\n\r\n") {
-                        let mut byte = [0u8];
-                        if stream.read(&mut byte).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        head.push(byte[0]);
-                    }
-                    let head = String::from_utf8(head).unwrap();
+                while let Some(head) = read_head(&mut stream).await {
                     let auth = head
                         .lines()
                         .filter(|l| {

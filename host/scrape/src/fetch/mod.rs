@@ -420,12 +420,29 @@ mod tests {
         }
     }
 
+    /// The next request head on a test server's connection, read byte by byte; None once the
+    /// client has closed it.
+    pub(super) async fn read_head<S: tokio::io::AsyncRead + Unpin>(
+        stream: &mut S,
+    ) -> Option<String> {
+        use tokio::io::AsyncReadExt;
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8];
+            if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+                return None;
+            }
+            head.push(byte[0]);
+        }
+        Some(String::from_utf8(head).expect("a UTF-8 request head"))
+    }
+
     /// A server that answers `per_connection` requests on each connection it accepts, then
     /// closes it without warning, as a server's idle timeout does; `/moved` redirects to `/`,
     /// `/broken` is a 500. Answers with the number of connections accepted so far.
     async fn flaky_server(per_connection: usize) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
         use std::sync::atomic::{AtomicUsize, Ordering};
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncWriteExt;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -436,15 +453,9 @@ mod tests {
                 counter.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
                     for _ in 0..per_connection {
-                        let mut head = Vec::new();
-                        while !head.ends_with(b"\r\n\r\n") {
-                            let mut byte = [0u8];
-                            if stream.read(&mut byte).await.unwrap_or(0) == 0 {
-                                return;
-                            }
-                            head.push(byte[0]);
-                        }
-                        let head = String::from_utf8(head).unwrap();
+                        let Some(head) = read_head(&mut stream).await else {
+                            return;
+                        };
                         let reply = if head.starts_with("GET /moved ") {
                             "HTTP/1.1 302 Found\r\nLocation: /\r\nContent-Length: 0\r\n\r\n"
                                 .to_owned()
