@@ -21,7 +21,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::LazyLock;
 
-use promregex::{Pattern, DEFAULT_REGEX};
+use promregex::{Pattern, Release, DEFAULT_REGEX};
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -282,13 +282,35 @@ impl<'de> Deserialize<'de> for LabelName {
     }
 }
 
+thread_local! {
+    /// The release regexes are read as by the deserializer on this thread.
+    static RELEASE: std::cell::Cell<Release> = const { std::cell::Cell::new(Release::V3) };
+}
+
+/// Runs `f` (which reads relabel rules) with their regexes compiled as `release` compiles
+/// them, so that a refusal reads as that release's (`^(?:…)$` for 2.x, `^(?s:…)$` for 3.x).
+/// serde passes no context to a field's deserializer; the reader's own thread carries it.
+pub fn with_release<R>(release: Release, f: impl FnOnce() -> R) -> R {
+    struct Restore(Release);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            RELEASE.with(|r| r.set(self.0));
+        }
+    }
+    let _restore = Restore(RELEASE.with(|r| r.replace(release)));
+    f()
+}
+
 /// A regex, compiled as it is read (as Prometheus' `relabel.Regexp` is).
 struct RegexField(Pattern);
 
 impl<'de> Deserialize<'de> for RegexField {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RegexField, D::Error> {
+        let release = RELEASE.with(std::cell::Cell::get);
         parse_str(d, "a regular expression", |s| {
-            Pattern::new(s).map(RegexField).map_err(|e| e.to_string())
+            Pattern::for_release(s, release)
+                .map(RegexField)
+                .map_err(|e| e.to_string())
         })
     }
 }

@@ -96,7 +96,8 @@ pub use plugins::{PluginRef, PluginSource, RulePluginRef};
 pub use protocol::ScrapeProtocol;
 pub use relabel_config::{Action as RelabelAction, RelabelConfig};
 pub use rules::{
-    load_rule_files, rule_warnings, AlertingRule, Rule, RuleFile, RuleGroup, RuleKind,
+    check_rule_files_exist, load_rule_files, rule_warnings, AlertingRule, Rule, RuleFile,
+    RuleGroup, RuleKind,
 };
 pub use scrape::ScrapeConfig;
 pub use size::{parse_base2_bytes, SizeError};
@@ -176,11 +177,15 @@ fn parse(
         path: file.to_path_buf(),
         message,
     };
-    let raw: RawConfig = yaml::from_str(text).map_err(|error| ConfigError::Yaml {
-        kind: FileKind::Config,
-        path: file.to_path_buf(),
-        error,
-    })?;
+    // Relabel regexes are compiled, and refused, as the generation would.
+    let raw: RawConfig =
+        relabel_config::with_release(compat.regex_release(), || yaml::from_str(text)).map_err(
+            |error| ConfigError::Yaml {
+                kind: FileKind::Config,
+                path: file.to_path_buf(),
+                error,
+            },
+        )?;
     let mut warnings: Vec<String> = raw.ignored.iter().map(|i| i.warning("")).collect();
     warnings.extend(raw.global.ignored.iter().map(|i| i.warning("global.")));
     let (global, env_warnings) = raw.global.resolve(env, compat).map_err(invalid)?;

@@ -110,6 +110,17 @@ pub fn load_rule_files(globs: &[String]) -> Result<Vec<RuleGroup>, ConfigError> 
     Ok(groups)
 }
 
+/// promtool's stricter check of `rule_files`: a path without `*` must name an existing file
+/// (the server itself, like Prometheus', lets a pattern match nothing).
+pub fn check_rule_files_exist(globs: &[String]) -> Result<(), String> {
+    for pattern in globs.iter().filter(|p| !p.contains('*')) {
+        if !Path::new(pattern).exists() {
+            return Err(format!("{pattern:?} does not point to an existing file"));
+        }
+    }
+    Ok(())
+}
+
 /// One warning per alerting rule: wasmfed reads them but never fires them.
 pub fn rule_warnings(groups: &[RuleGroup]) -> Vec<String> {
     groups

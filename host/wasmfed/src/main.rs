@@ -278,6 +278,11 @@ fn check_config(files: &[PathBuf], compat: Compat) -> std::process::ExitCode {
                          the network in clear"
                     );
                 }
+                if let Err(e) = wasmfed_config::check_rule_files_exist(&c.rule_files) {
+                    println!("  FAILED: {e}");
+                    failed = true;
+                    continue;
+                }
                 let engine = EngineOptions {
                     lookback: wasmfed_node::DEFAULT_LOOKBACK,
                     compat,
