@@ -50,6 +50,11 @@ struct JobView {
 /// How soon a failed target stage is asked again.
 const STAGE_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Discovery changes reach the target stage at most this often, as Prometheus' discovery
+/// manager sends its updates every 5 s: a flapping source cannot churn targets and plugins.
+/// A target whose labels stay the same keeps its loop across updates.
+const UPDATE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 struct JobTask {
     config: ScrapeConfig,
     stop: watch::Sender<bool>,
@@ -187,7 +192,7 @@ async fn run_job(
         fallback: content_type_fallback(&cfg),
         client: Arc::new(HttpClient::new(&cfg.http_client)),
     });
-    let mut discovery = Discovery::new(&cfg, &ctx.fetcher);
+    let mut discovery = Discovery::new(&cfg, &ctx.fetcher, &ctx.telemetry);
     discovery.refresh();
     let mut running: HashMap<Arc<Target>, LoopHandle> = HashMap::new();
     let mut decisions = TargetDecisions::default();
@@ -219,8 +224,10 @@ async fn run_job(
             target_stage: stages.targets.clone(),
         };
         publish(&views, &cfg.job_name, &running, published, &ctx);
-        // Wait for a discovery change or the stop signal.
-        let mut retry_at = stage_failed.then(|| tokio::time::Instant::now() + STAGE_RETRY);
+        // Wait for a discovery change (taken at most every UPDATE_EVERY) or the stop signal.
+        let built_at = tokio::time::Instant::now();
+        let mut changed = false;
+        let mut retry_at = stage_failed.then(|| built_at + STAGE_RETRY);
         loop {
             let wait = async {
                 if discovery.is_dynamic() || retry_at.is_some() {
@@ -232,7 +239,8 @@ async fn run_job(
             tokio::select! {
                 _ = wait => {
                     let retry = retry_at.is_some_and(|at| tokio::time::Instant::now() >= at);
-                    if discovery.refresh() || retry {
+                    changed |= discovery.refresh();
+                    if retry || (changed && built_at.elapsed() >= UPDATE_EVERY) {
                         break;
                     }
                 }

@@ -28,6 +28,12 @@ pub struct ReasonLabel {
     pub reason: String,
 }
 
+/// A service discovery mechanism (`http`, `dns`), as Prometheus' `mechanism` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MechanismLabel {
+    pub mechanism: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HandlerLabels {
     pub handler: String,
@@ -56,6 +62,9 @@ pub struct Telemetry {
     pub reload_successful: Gauge,
     pub reload_success_time: Gauge,
     pub reloads: Family<ReasonLabel, Counter>,
+    /// Refreshes of network discovery sources, and those that failed, by mechanism.
+    pub sd_refreshes: Family<MechanismLabel, Counter>,
+    pub sd_refresh_failures: Family<MechanismLabel, Counter>,
     pub wal: WalMetrics,
     /// Per-plugin counters, collected from the live plugins at scrape time.
     pub plugins: LivePlugins,
@@ -86,6 +95,8 @@ impl Default for Telemetry {
             reload_successful: Gauge::default(),
             reload_success_time: Gauge::default(),
             reloads: Family::default(),
+            sd_refreshes: Family::default(),
+            sd_refresh_failures: Family::default(),
             wal: WalMetrics::default(),
             plugins: LivePlugins::default(),
             rules: RuleMetrics::default(),
@@ -185,6 +196,16 @@ impl Default for Telemetry {
             "wasmfed_config_reloads",
             "Configuration reloads, by outcome (success, failure).",
             t.reloads.clone(),
+        );
+        registry.register(
+            "wasmfed_sd_refreshes",
+            "Refreshes of network service discovery sources, by mechanism (http, dns).",
+            t.sd_refreshes.clone(),
+        );
+        registry.register(
+            "wasmfed_sd_refresh_failures",
+            "Failed refreshes of network service discovery sources, by mechanism; the source keeps its previous targets.",
+            t.sd_refresh_failures.clone(),
         );
         t.wal.register(&mut registry);
         registry.register_collector(Box::new(t.plugins.clone()));

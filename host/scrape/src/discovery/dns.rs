@@ -25,13 +25,13 @@ use wasmfed_config::{
 };
 use wasmfed_model::Labels;
 
-use super::polled::PolledSource;
+use super::polled::{Counters, PolledSource};
 
 /// The environment variable naming a DNS server (`host:port`) to ask instead of resolv.conf's.
 pub const DNS_SERVER_ENV: &str = "WASMFED_DNS_SERVER";
 
 /// Starts the source's task: every name looked up at once, then every `refresh_interval`.
-pub(super) fn start(config: DnsSdConfig) -> PolledSource {
+pub(super) fn start(config: DnsSdConfig, counters: Counters) -> PolledSource {
     let refresh: Duration = config.refresh_interval.into();
     let what = format!("dns_sd {}", config.names.join(","));
     let source = Arc::new(DnsSource {
@@ -39,7 +39,7 @@ pub(super) fn start(config: DnsSdConfig) -> PolledSource {
         resolver: resolver(),
         last: Mutex::new(HashMap::new()),
     });
-    PolledSource::start(what, refresh, move || {
+    PolledSource::start(what, refresh, counters, move || {
         let source = source.clone();
         async move { source.lookup_all().await }
     })

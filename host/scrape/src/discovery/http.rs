@@ -7,18 +7,23 @@ use std::time::Duration;
 
 use wasmfed_config::{parse_http_sd, HttpSdConfig, TargetGroup};
 
-use super::polled::PolledSource;
+use super::polled::{Counters, PolledSource};
 use crate::fetch::{Fetcher, HttpClient};
 
 /// Starts the source's task: a fetch at once, then every `refresh_interval`.
-pub(super) fn start(config: HttpSdConfig, fetcher: Fetcher) -> PolledSource {
+pub(super) fn start(config: HttpSdConfig, fetcher: Fetcher, counters: Counters) -> PolledSource {
     let client = Arc::new(HttpClient::new(&config.http_client));
     let refresh: Duration = config.refresh_interval.into();
     let config = Arc::new(config);
-    PolledSource::start(format!("http_sd {}", config.url), refresh, move || {
-        let (config, fetcher, client) = (config.clone(), fetcher.clone(), client.clone());
-        async move { fetch(&config, &fetcher, &client).await }
-    })
+    PolledSource::start(
+        format!("http_sd {}", config.url),
+        refresh,
+        counters,
+        move || {
+            let (config, fetcher, client) = (config.clone(), fetcher.clone(), client.clone());
+            async move { fetch(&config, &fetcher, &client).await }
+        },
+    )
 }
 
 /// The source fetched once (for one-off tools).

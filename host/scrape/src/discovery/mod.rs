@@ -8,9 +8,10 @@
 use std::time::Duration;
 
 use wasmfed_config::{ScrapeConfig, TargetGroup};
+use wasmfed_telemetry::Telemetry;
 
 use self::file::FileSource;
-use self::polled::PolledSource;
+use self::polled::{Counters, PolledSource};
 use crate::fetch::Fetcher;
 
 mod dns;
@@ -31,13 +32,21 @@ pub struct Discovery {
 
 impl Discovery {
     /// Starts the job's sources; network sources start fetching at once (inside a Tokio
-    /// runtime), with `fetcher`'s connections.
-    pub fn new(cfg: &ScrapeConfig, fetcher: &Fetcher) -> Self {
+    /// runtime), with `fetcher`'s connections, counting into `telemetry`.
+    pub fn new(cfg: &ScrapeConfig, fetcher: &Fetcher, telemetry: &Telemetry) -> Self {
+        let (http_counters, dns_counters) = (
+            Counters::of(telemetry, "http"),
+            Counters::of(telemetry, "dns"),
+        );
         let polled = cfg
             .http_sd_configs
             .iter()
-            .map(|c| http::start(c.clone(), fetcher.clone()))
-            .chain(cfg.dns_sd_configs.iter().map(|c| dns::start(c.clone())))
+            .map(|c| http::start(c.clone(), fetcher.clone(), http_counters.clone()))
+            .chain(
+                cfg.dns_sd_configs
+                    .iter()
+                    .map(|c| dns::start(c.clone(), dns_counters.clone())),
+            )
             .collect();
         Self::with_polled(cfg, polled)
     }
@@ -126,7 +135,7 @@ mod tests {
         std::fs::create_dir(dir.path().join("sd")).unwrap();
         let file = dir.path().join("sd/a.json");
         std::fs::write(&file, r#"[{"targets": ["a:1"], "labels": {"team": "x"}}]"#).unwrap();
-        let mut d = Discovery::new(&job(dir.path()), &Fetcher::default());
+        let mut d = Discovery::new(&job(dir.path()), &Fetcher::default(), &Telemetry::default());
         assert!(d.refresh());
         assert_eq!(addresses(&d), ["s:1", "a:1"]);
         assert!(!d.refresh(), "nothing changed");

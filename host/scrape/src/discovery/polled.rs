@@ -7,7 +7,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use prometheus_client::metrics::counter::Counter;
 use wasmfed_config::TargetGroup;
+use wasmfed_telemetry::{MechanismLabel, Telemetry};
+
+/// A source's refresh counters (`wasmfed_sd_refreshes_total` and
+/// `wasmfed_sd_refresh_failures_total` for its mechanism).
+#[derive(Clone)]
+pub(super) struct Counters {
+    pub refreshes: Counter,
+    pub failures: Counter,
+}
+
+impl Counters {
+    pub(super) fn of(telemetry: &Telemetry, mechanism: &str) -> Counters {
+        let label = MechanismLabel {
+            mechanism: mechanism.to_owned(),
+        };
+        Counters {
+            refreshes: telemetry.sd_refreshes.get_or_create(&label).clone(),
+            failures: telemetry.sd_refresh_failures.get_or_create(&label).clone(),
+        }
+    }
+}
 
 pub(super) struct PolledSource {
     latest: Arc<Mutex<Latest>>,
@@ -25,8 +47,13 @@ struct Latest {
 
 impl PolledSource {
     /// Runs `refresh` at once and then every `interval` (inside a Tokio runtime); `what` names
-    /// the source in logs.
-    pub(super) fn start<F, Fut>(what: String, interval: Duration, mut refresh: F) -> PolledSource
+    /// the source in logs, `counters` count its refreshes and failures.
+    pub(super) fn start<F, Fut>(
+        what: String,
+        interval: Duration,
+        counters: Counters,
+        mut refresh: F,
+    ) -> PolledSource
     where
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = Result<Vec<TargetGroup>, String>> + Send,
@@ -38,6 +65,7 @@ impl PolledSource {
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
+                counters.refreshes.inc();
                 match refresh().await {
                     Ok(groups) => {
                         let mut latest = shared.lock();
@@ -47,6 +75,7 @@ impl PolledSource {
                         }
                     }
                     Err(e) => {
+                        counters.failures.inc();
                         tracing::error!(source = %what, error = %e, "discovery failed; keeping the previous targets");
                     }
                 }
