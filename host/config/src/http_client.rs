@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::oauth2::{OAuth2Config, RawOAuth2};
 use super::paths::join_dir;
 use super::yaml::{Bool, UniqueMap};
 
@@ -36,7 +37,11 @@ impl fmt::Debug for Secret {
 
 impl Secret {
     /// An inline value or a file, whichever of the two is set (the caller checked not both).
-    fn from_pair(inline: Option<String>, file: Option<String>, dir: &Path) -> Option<Secret> {
+    pub(super) fn from_pair(
+        inline: Option<String>,
+        file: Option<String>,
+        dir: &Path,
+    ) -> Option<Secret> {
         match (
             inline.filter(|s| !s.is_empty()),
             file.filter(|s| !s.is_empty()),
@@ -61,6 +66,8 @@ pub enum Auth {
         kind: String,
         credentials: Option<Secret>,
     },
+    /// `oauth2`: a bearer token from the client credentials grant.
+    OAuth2(Box<OAuth2Config>),
 }
 
 /// A TLS protocol version as `tls_config` names it.
@@ -114,7 +121,7 @@ impl Default for HttpClientConfig {
 }
 
 /// The keys of a scrape config that belong to its HTTP client.
-pub(super) const KEYS: [&str; 8] = [
+pub(super) const KEYS: [&str; 9] = [
     "basic_auth",
     "authorization",
     "bearer_token",
@@ -123,6 +130,7 @@ pub(super) const KEYS: [&str; 8] = [
     "follow_redirects",
     "enable_http2",
     "http_headers",
+    "oauth2",
 ];
 
 /// Headers Prometheus sets itself or that change the connection (prometheus/common's list).
@@ -178,7 +186,7 @@ struct RawAuthorization {
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawTls {
+pub(super) struct RawTls {
     ca: Option<String>,
     ca_file: Option<String>,
     cert: Option<String>,
@@ -197,6 +205,7 @@ struct RawTls {
 pub(super) struct RawHttpClient {
     basic_auth: Option<RawBasicAuth>,
     authorization: Option<RawAuthorization>,
+    oauth2: Option<RawOAuth2>,
     bearer_token: String,
     bearer_token_file: String,
     tls_config: Option<RawTls>,
@@ -226,6 +235,7 @@ impl RawHttpClient {
                 self.authorization = Some(map.next_value::<Option<_>>()?.unwrap_or_default())
             }
             "tls_config" => self.tls_config = map.next_value()?,
+            "oauth2" => self.oauth2 = Some(map.next_value::<Option<_>>()?.unwrap_or_default()),
             "bearer_token" => {
                 self.bearer_token = map.next_value::<Option<_>>()?.unwrap_or_default()
             }
@@ -250,47 +260,54 @@ impl RawHttpClient {
     /// `HTTPClientConfig.Validate` and `SetDirectory`: the checks and messages of
     /// prometheus/common, files joined to `dir`.
     pub(super) fn resolve(self, dir: &Path) -> Result<HttpClientConfig, String> {
-        let bearer = !self.bearer_token.is_empty() || !self.bearer_token_file.is_empty();
-        if !self.bearer_token.is_empty() && !self.bearer_token_file.is_empty() {
+        let RawHttpClient {
+            basic_auth,
+            authorization,
+            oauth2,
+            bearer_token,
+            bearer_token_file,
+            tls_config: tls,
+            follow_redirects,
+            enable_http2,
+            http_headers,
+        } = self;
+        let bearer = !bearer_token.is_empty() || !bearer_token_file.is_empty();
+        if !bearer_token.is_empty() && !bearer_token_file.is_empty() {
             return Err(
                 "at most one of bearer_token & bearer_token_file must be configured".into(),
             );
         }
-        if self.basic_auth.is_some() && bearer {
+        if (basic_auth.is_some() || oauth2.is_some()) && bearer {
             return Err(
                 "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"
                     .into(),
             );
         }
-        let auth = match (self.basic_auth, self.authorization) {
-            (Some(_), Some(_)) => {
-                return Err(
-                    "at most one of basic_auth, oauth2 & authorization must be configured".into(),
-                )
+        let exclusive = "at most one of basic_auth, oauth2 & authorization must be configured";
+        let auth = match (basic_auth, authorization, oauth2) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => {
+                return Err(exclusive.into())
             }
-            (Some(basic), None) => Some(basic_auth(basic, dir)?),
-            (None, Some(_)) if bearer => {
+            (None, None, Some(oauth2)) => Some(Auth::OAuth2(Box::new(oauth2.resolve(dir)?))),
+            (Some(basic), None, None) => Some(basic_auth_of(basic, dir)?),
+            (None, Some(_), None) if bearer => {
                 return Err(
                     "authorization is not compatible with bearer_token & bearer_token_file".into(),
                 )
             }
-            (None, Some(authorization)) => Some(authorization_header(authorization, dir)?),
-            (None, None) if bearer => Some(Auth::Authorization {
+            (None, Some(authorization), None) => Some(authorization_header(authorization, dir)?),
+            (None, None, None) if bearer => Some(Auth::Authorization {
                 kind: "Bearer".into(),
-                credentials: Secret::from_pair(
-                    Some(self.bearer_token),
-                    Some(self.bearer_token_file),
-                    dir,
-                ),
+                credentials: Secret::from_pair(Some(bearer_token), Some(bearer_token_file), dir),
             }),
-            (None, None) => None,
+            (None, None, None) => None,
         };
         Ok(HttpClientConfig {
             auth,
-            tls: tls_config(self.tls_config.unwrap_or_default(), dir)?,
-            follow_redirects: self.follow_redirects.unwrap_or(true),
-            enable_http2: self.enable_http2.unwrap_or(true),
-            headers: headers(self.http_headers, dir)?,
+            tls: tls_config(tls.unwrap_or_default(), dir)?,
+            follow_redirects: follow_redirects.unwrap_or(true),
+            enable_http2: enable_http2.unwrap_or(true),
+            headers: headers(http_headers, dir)?,
         })
     }
 }
@@ -354,7 +371,7 @@ fn set(value: &Option<String>) -> bool {
     value.as_deref().is_some_and(|v| !v.is_empty())
 }
 
-fn basic_auth(raw: RawBasicAuth, dir: &Path) -> Result<Auth, String> {
+fn basic_auth_of(raw: RawBasicAuth, dir: &Path) -> Result<Auth, String> {
     if set(&raw.username) && set(&raw.username_file) {
         return Err("at most one of basic_auth username & username_file must be configured".into());
     }
@@ -402,7 +419,7 @@ fn tls_version(name: Option<String>) -> Result<Option<TlsVersion>, String> {
 }
 
 /// `TLSConfig.Validate` and the version check of `NewTLSConfig`.
-fn tls_config(raw: RawTls, dir: &Path) -> Result<TlsConfig, String> {
+pub(super) fn tls_config(raw: RawTls, dir: &Path) -> Result<TlsConfig, String> {
     if set(&raw.ca) && set(&raw.ca_file) {
         return Err("at most one of ca and ca_file must be configured".into());
     }

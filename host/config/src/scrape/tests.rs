@@ -171,8 +171,8 @@ fn errors() {
             r#""0" is not a valid label name"#,
         ),
         (
-            "job_name: a\noauth2: {client_id: c, token_url: http://t/}",
-            "oauth2: not supported by wasmfed yet",
+            "job_name: a\noauth2: {client_id: c, token: t}",
+            "unknown field `token`",
         ),
         (
             "job_name: a\nproxy_url: http://proxy:3128",
@@ -285,9 +285,9 @@ fn fallback_protocol_and_newer_keys_follow_the_generation() {
 #[test]
 fn harmless_known_keys_are_kept_for_warnings() {
     let raw = read(
-        "job_name: a\nfollow_redirects: true\noauth2: {}\nproxy_url: ''\nconsul_sd_configs: []",
+        "job_name: a\nfollow_redirects: true\nno_proxy: ''\nproxy_url: ''\nconsul_sd_configs: []",
     )
     .unwrap();
     let keys: Vec<_> = raw.ignored.iter().map(|i| i.key.as_str()).collect();
-    assert_eq!(keys, ["oauth2", "proxy_url", "consul_sd_configs"]);
+    assert_eq!(keys, ["no_proxy", "proxy_url", "consul_sd_configs"]);
 }

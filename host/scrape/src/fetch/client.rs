@@ -5,7 +5,8 @@
 //! bearer token or password is sent from the next scrape on, and a changed CA, certificate or
 //! key builds a new TLS configuration (a new connection generation, so no connection made with
 //! the old one is reused). Reading three small files per scrape costs a few microseconds; the
-//! TLS configuration itself is only rebuilt when their bytes change.
+//! TLS configuration itself is only rebuilt when their bytes change. An `oauth2` client's
+//! bearer token comes from its [`TokenSource`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,8 +15,10 @@ use base64::Engine;
 use parking_lot::Mutex;
 use wasmfed_config::{Auth, HttpClientConfig, Secret};
 
+use super::oauth2::TokenSource;
 use super::stream::TlsTarget;
 use super::tls::{self, TlsMaterial};
+use super::Fetcher;
 
 /// A job's client; cheap to share between its scrape loops.
 pub struct HttpClient {
@@ -23,6 +26,8 @@ pub struct HttpClient {
     id: u64,
     config: HttpClientConfig,
     tls: Mutex<TlsState>,
+    /// Present with `oauth2`.
+    oauth2: Option<TokenSource>,
 }
 
 #[derive(Default)]
@@ -46,6 +51,10 @@ impl HttpClient {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             config: config.clone(),
             tls: Mutex::new(TlsState::default()),
+            oauth2: match &config.auth {
+                Some(Auth::OAuth2(oauth2)) => Some(TokenSource::new(oauth2)),
+                _ => None,
+            },
         }
     }
 
@@ -55,9 +64,10 @@ impl HttpClient {
 
     /// The header lines (`Name: value\r\n`) the next request carries besides Prometheus' own:
     /// `Authorization` and `http_headers`, files read now.
-    pub(crate) fn header_lines(&self) -> Result<String, String> {
+    /// `fetcher` fetches `oauth2` tokens.
+    pub(crate) async fn header_lines(&self, fetcher: &Fetcher) -> Result<String, String> {
         let mut lines = String::new();
-        if let Some(value) = self.authorization()? {
+        if let Some(value) = self.authorization(fetcher).await? {
             push_header(&mut lines, "Authorization", &value)?;
         }
         for (name, values) in &self.config.headers {
@@ -71,7 +81,10 @@ impl HttpClient {
     }
 
     /// The `Authorization` header's value for the next request, if any.
-    fn authorization(&self) -> Result<Option<String>, String> {
+    async fn authorization(&self, fetcher: &Fetcher) -> Result<Option<String>, String> {
+        if let Some(tokens) = &self.oauth2 {
+            return tokens.header(fetcher).await.map(Some);
+        }
         match &self.config.auth {
             None => Ok(None),
             Some(Auth::Basic { username, password }) => {
@@ -88,6 +101,7 @@ impl HttpClient {
                     .map_err(|e| format!("unable to read authorization credentials: {e}"))?;
                 Ok(Some(format!("{kind} {credentials}")))
             }
+            Some(Auth::OAuth2(_)) => unreachable!("served by the token source above"),
         }
     }
 
@@ -144,7 +158,7 @@ fn push_header(lines: &mut String, name: &str, value: &str) -> Result<(), String
 
 /// A secret's text, trimmed of surrounding white space when read from a file, as
 /// prometheus/common's file secrets are; an unset secret is empty.
-fn read_text(secret: Option<&Secret>) -> std::io::Result<String> {
+pub(crate) fn read_text(secret: Option<&Secret>) -> std::io::Result<String> {
     Ok(match secret {
         None => String::new(),
         Some(Secret::Inline(value)) => value.clone(),

@@ -31,6 +31,7 @@ mod client;
 mod http1;
 #[cfg(test)]
 mod https_tests;
+mod oauth2;
 mod stream;
 mod tls;
 
@@ -152,9 +153,13 @@ impl<'a> Endpoint<'a> {
     }
 
     /// The request head; `extra` holds complete header lines (`Name: value\r\n`).
-    fn request(&self, ask: Ask, extra: &str) -> Vec<u8> {
+    fn request(&self, ask: &Ask, extra: &str) -> Vec<u8> {
+        let method = match ask {
+            Ask::Token { .. } => "POST",
+            _ => "GET",
+        };
         let mut request = format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nAccept-Encoding: gzip\r\n",
+            "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nAccept-Encoding: gzip\r\n",
             self.path, self.authority,
         );
         match ask {
@@ -166,20 +171,30 @@ impl<'a> Endpoint<'a> {
                 "Accept: application/json\r\nX-Prometheus-Refresh-Interval-Seconds: {}\r\n",
                 refresh.as_secs_f64()
             )),
+            Ask::Token { form } => request.push_str(&format!(
+                "Accept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+                 Content-Length: {}\r\n",
+                form.len()
+            )),
         }
         request.push_str(extra);
         request.push_str("\r\n");
+        if let Ask::Token { form } = ask {
+            request.push_str(form);
+        }
         request.into_bytes()
     }
 }
 
-/// What a request is for, which decides the headers Prometheus sends with it.
-#[derive(Clone, Copy, Debug)]
+/// What a request is for, which decides its method and the headers Prometheus sends with it.
+#[derive(Clone, Debug)]
 enum Ask {
     /// A scrape with this timeout.
     Scrape { timeout: Duration },
     /// An HTTP service discovery refresh, repeated at this interval.
     Discovery { refresh: Duration },
+    /// An OAuth 2.0 token request: a POST of this form.
+    Token { form: String },
 }
 
 impl Fetcher {
@@ -208,6 +223,17 @@ impl Fetcher {
     ) -> Result<Exposition, FetchError> {
         self.get(client, url, Ask::Discovery { refresh }, timeout, body_limit)
             .await
+    }
+
+    /// POSTs a form (an OAuth 2.0 token request) and reads the answer.
+    pub(crate) async fn post_form(
+        &self,
+        client: &HttpClient,
+        url: &str,
+        form: String,
+        timeout: Duration,
+    ) -> Result<Exposition, FetchError> {
+        self.get(client, url, Ask::Token { form }, timeout, 0).await
     }
 
     async fn get(
@@ -250,7 +276,7 @@ impl Fetcher {
             let uri: Uri = url.parse().map_err(|e| transport_error(&url, e))?;
             let endpoint = Endpoint::parse(&url, &uri)?;
             let (mut connection, head, pool_key) = self
-                .exchange(client, &endpoint, ask)
+                .exchange(client, &endpoint, &ask)
                 .await
                 .map_err(|e| transport_error(&url, e))?;
             let location = redirect_location(&head).filter(|_| client.follow_redirects());
@@ -301,9 +327,12 @@ impl Fetcher {
         &self,
         client: &HttpClient,
         endpoint: &Endpoint<'_>,
-        ask: Ask,
+        ask: &Ask,
     ) -> Result<(Connection, ResponseHead, String), ExchangeError> {
-        let headers = client.header_lines().map_err(ExchangeError::Setup)?;
+        let headers = client
+            .header_lines(self)
+            .await
+            .map_err(ExchangeError::Setup)?;
         let request = endpoint.request(ask, &headers);
         let (tls, generation) = match endpoint.https {
             false => (None, 0),
