@@ -49,7 +49,6 @@ const NO_LIMIT: &str = "wasmfed does not enforce this limit";
 const LOGS_ONLY: &str = "wasmfed logs to stderr";
 const NAMES: &str = "wasmfed accepts legacy metric and label names only";
 const FORMATS: &str = "wasmfed negotiates the text formats it parses itself";
-const HTTP: &str = "wasmfed scrapes without proxies";
 
 const TOP: &[Known] = &[
     known("alerting", Always, "wasmfed does not send alerts"),
@@ -145,10 +144,6 @@ const SCRAPE: &[Known] = &[
         NO_NATIVE_HISTOGRAMS,
     ),
     // The HTTP client settings Prometheus inlines into a scrape config.
-    known("proxy_url", WhenEmpty, HTTP),
-    known("no_proxy", WhenEmpty, HTTP),
-    known("proxy_from_environment", WhenEmpty, HTTP),
-    known("proxy_connect_header", WhenEmpty, HTTP),
 ];
 
 /// Service discoveries other than `static_configs` and `file_sd_configs`.

@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::oauth2::{OAuth2Config, RawOAuth2};
 use super::paths::join_dir;
+use super::proxy::{Proxy, RawProxy};
 use super::yaml::{Bool, UniqueMap};
 
 /// Where a secret (password, token, key, certificate) comes from.
@@ -106,6 +107,10 @@ pub struct HttpClientConfig {
     /// `http_headers`: each header's values in order (`values`, then `secrets`, then `files`,
     /// files read on every request), names in canonical form.
     pub headers: Vec<(String, Vec<Secret>)>,
+    /// `proxy_url`, `no_proxy`, `proxy_from_environment`.
+    pub proxy: Proxy,
+    /// `proxy_connect_header`: sent with each `CONNECT` to the proxy.
+    pub proxy_connect_headers: Vec<(String, Vec<Secret>)>,
 }
 
 impl Default for HttpClientConfig {
@@ -116,12 +121,14 @@ impl Default for HttpClientConfig {
             follow_redirects: true,
             enable_http2: true,
             headers: Vec::new(),
+            proxy: Proxy::Direct,
+            proxy_connect_headers: Vec::new(),
         }
     }
 }
 
 /// The keys of a scrape config that belong to its HTTP client.
-pub(super) const KEYS: [&str; 9] = [
+pub(super) const KEYS: [&str; 13] = [
     "basic_auth",
     "authorization",
     "bearer_token",
@@ -131,6 +138,10 @@ pub(super) const KEYS: [&str; 9] = [
     "enable_http2",
     "http_headers",
     "oauth2",
+    "proxy_url",
+    "no_proxy",
+    "proxy_from_environment",
+    "proxy_connect_header",
 ];
 
 /// Headers Prometheus sets itself or that change the connection (prometheus/common's list).
@@ -206,6 +217,7 @@ pub(super) struct RawHttpClient {
     basic_auth: Option<RawBasicAuth>,
     authorization: Option<RawAuthorization>,
     oauth2: Option<RawOAuth2>,
+    proxy: RawProxy,
     bearer_token: String,
     bearer_token_file: String,
     tls_config: Option<RawTls>,
@@ -236,6 +248,17 @@ impl RawHttpClient {
             }
             "tls_config" => self.tls_config = map.next_value()?,
             "oauth2" => self.oauth2 = Some(map.next_value::<Option<_>>()?.unwrap_or_default()),
+            "proxy_url" => self.proxy.url = map.next_value::<Option<_>>()?.unwrap_or_default(),
+            "no_proxy" => self.proxy.no_proxy = map.next_value::<Option<_>>()?.unwrap_or_default(),
+            "proxy_from_environment" => self.proxy.from_environment = map.next_value::<Bool>()?.0,
+            "proxy_connect_header" => {
+                let headers: UniqueMap<String, Option<Vec<String>>> = map.next_value()?;
+                self.proxy.connect_header = headers
+                    .0
+                    .into_iter()
+                    .map(|(name, values)| (name, values.unwrap_or_default()))
+                    .collect();
+            }
             "bearer_token" => {
                 self.bearer_token = map.next_value::<Option<_>>()?.unwrap_or_default()
             }
@@ -270,7 +293,9 @@ impl RawHttpClient {
             follow_redirects,
             enable_http2,
             http_headers,
+            proxy,
         } = self;
+        let (proxy, proxy_connect_headers) = proxy.resolve()?;
         let bearer = !bearer_token.is_empty() || !bearer_token_file.is_empty();
         if !bearer_token.is_empty() && !bearer_token_file.is_empty() {
             return Err(
@@ -308,6 +333,8 @@ impl RawHttpClient {
             follow_redirects: follow_redirects.unwrap_or(true),
             enable_http2: enable_http2.unwrap_or(true),
             headers: headers(http_headers, dir)?,
+            proxy,
+            proxy_connect_headers,
         })
     }
 }

@@ -65,6 +65,7 @@ mod oauth2;
 mod paths;
 mod plugins;
 mod protocol;
+mod proxy;
 mod rules;
 mod scrape;
 mod size;
@@ -96,6 +97,7 @@ pub use http_sd::{parse_http_sd, HttpSdConfig, URL_LABEL};
 pub use oauth2::OAuth2Config;
 pub use plugins::{PluginRef, PluginSource, RulePluginRef};
 pub use protocol::ScrapeProtocol;
+pub use proxy::Proxy;
 pub use relabel_config::{Action as RelabelAction, RelabelConfig};
 pub use rules::{
     check_rule_files_exist, load_rule_files, rule_warnings, AlertingRule, Rule, RuleFile,

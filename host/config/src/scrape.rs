@@ -51,7 +51,7 @@ const OWN_KEYS: [&str; 19] = [
 ];
 
 /// The keys of a scrape config that wasmfed reads: its own, then its HTTP client's.
-const KEYS: &[&str] = &concat_keys::<19, 9, 28>(OWN_KEYS, http_client::KEYS);
+const KEYS: &[&str] = &concat_keys::<19, 13, 32>(OWN_KEYS, http_client::KEYS);
 
 /// `a` then `b`, at compile time (`C` must be `A + B`).
 const fn concat_keys<const A: usize, const B: usize, const C: usize>(

@@ -250,7 +250,7 @@ fn errors() {
             job("    basic_auth:\n      username: u\n    bearer_token: t\n"),
             "loading config file \"<inline>\": at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
         ),
-        (job("    proxy_url: http://proxy:3128\n"), "scrape_configs[0]: proxy_url: not supported by wasmfed yet"),
+        (job("    no_proxy: localhost\n"), "if no_proxy is configured, proxy_url must also be configured"),
         ("remote_write:\n  - url: http://vm:8428/api/v1/write\n".into(), "remote_write: not supported by wasmfed yet"),
         (
             "storage:\n  tsdb:\n    out_of_order_time_window: 30m\n".into(),
@@ -293,7 +293,7 @@ scrape_configs:
     follow_redirects: true
     enable_http2: false
     tls_config: {insecure_skip_verify: false}
-    proxy_url: ''
+    scrape_classic_histograms: true
     kubernetes_sd_configs: []
 "#;
     assert_eq!(
@@ -304,7 +304,7 @@ scrape_configs:
             "storage: ignored (wasmfed stores neither out-of-order samples nor exemplars)",
             "global.query_log_file: ignored (wasmfed logs to stderr)",
             "global.label_limit: ignored (wasmfed does not enforce this limit)",
-            "scrape_configs[0].proxy_url: ignored (wasmfed scrapes without proxies)",
+            "scrape_configs[0].scrape_classic_histograms: ignored (classic histograms are always scraped)",
             "scrape_configs[0].kubernetes_sd_configs: ignored (wasmfed discovers targets with static_configs, file_sd_configs, http_sd_configs and dns_sd_configs; file_sd or http_sd can feed it any other source's targets)",
         ]
     );
@@ -335,7 +335,7 @@ fn load_resolves_paths_against_the_file_and_names_it() {
     let err = Config::load(&path, Compat::V3).unwrap_err().to_string();
     assert_eq!(
         err,
-        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `http_sd_configs`, `dns_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `fallback_scrape_protocol`, `target_plugins`, `series_plugins`, `basic_auth`, `authorization`, `bearer_token`, `bearer_token_file`, `tls_config`, `follow_redirects`, `enable_http2`, `http_headers`, `oauth2` at line 3 column 5")
+        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `http_sd_configs`, `dns_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `fallback_scrape_protocol`, `target_plugins`, `series_plugins`, `basic_auth`, `authorization`, `bearer_token`, `bearer_token_file`, `tls_config`, `follow_redirects`, `enable_http2`, `http_headers`, `oauth2`, `proxy_url`, `no_proxy`, `proxy_from_environment`, `proxy_connect_header` at line 3 column 5")
     );
 
     let missing = dir.path().join("missing.yml");

@@ -1,4 +1,5 @@
 use super::*;
+use crate::proxy::Proxy;
 
 /// Reads a scrape config's HTTP client keys from `yaml` (a mapping of only those keys).
 fn resolve(yaml: &str) -> Result<HttpClientConfig, String> {
@@ -104,7 +105,25 @@ fn accepted_settings() {
             follow_redirects: false,
             enable_http2: false,
             headers: vec![],
+            proxy: Proxy::Direct,
+            proxy_connect_headers: vec![],
         }
+    );
+    let c = resolve("proxy_url: http://u:p@proxy:3128\nno_proxy: localhost,.internal\nproxy_connect_header: {X-Tenant: [a]}").unwrap();
+    assert_eq!(
+        c.proxy,
+        Proxy::Url {
+            url: "http://u:p@proxy:3128".into(),
+            no_proxy: "localhost,.internal".into()
+        }
+    );
+    assert_eq!(
+        c.proxy_connect_headers,
+        [("X-Tenant".to_owned(), vec![Secret::Inline("a".into())])]
+    );
+    assert_eq!(
+        resolve("proxy_from_environment: true").unwrap().proxy,
+        Proxy::FromEnvironment
     );
     let c = resolve("http_headers:\n  x-scope-orgid: {values: [a, b], secrets: [s]}\n  X-Empty:")
         .unwrap();
@@ -149,6 +168,11 @@ fn refused_as_prometheus_refuses() {
             ("oauth2: {token_url: http://t/}", "oauth2 client_id must be configured"),
             ("oauth2: {client_id: c}", "oauth2 token_url must be configured"),
             ("oauth2: {client_id: c, token_url: http://t/, client_secret: a, client_secret_file: b}", "at most one of oauth2 client_secret & client_secret_file must be configured"),
+            ("proxy_connect_header: {X-A: [b]}", "if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured"),
+            ("proxy_from_environment: true\nproxy_url: http://p:1", "if proxy_from_environment is configured, proxy_url must not be configured"),
+            ("proxy_from_environment: true\nno_proxy: a", "if proxy_from_environment is configured, no_proxy must not be configured"),
+            ("no_proxy: a", "if no_proxy is configured, proxy_url must also be configured"),
+            ("proxy_url: socks5://p:1080", "proxy_url \"socks5://p:1080\": not supported by wasmfed yet (only http:// proxies)"),
             ("http_headers: {user-agent: {values: [x]}}", "setting header \"User-Agent\" is not allowed"),
             ("http_headers: {X-A: {files: [/nonexistent/h]}}", "unable to read header \"X-A\" from file /nonexistent/h: No such file or directory (os error 2)"),
             ("http_headers: {X-A: {values: [\"a\\r\\nHost: evil\"]}}", "header \"X-A\": a value may not contain a line break"),

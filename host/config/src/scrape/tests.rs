@@ -175,8 +175,8 @@ fn errors() {
             "unknown field `token`",
         ),
         (
-            "job_name: a\nproxy_url: http://proxy:3128",
-            "proxy_url: not supported by wasmfed yet",
+            "job_name: a\nproxy_connect_header: [a]",
+            "proxy_connect_header: invalid type: sequence",
         ),
         (
             "job_name: a\ntls_config: {ca_flie: ca.pem}",
@@ -285,9 +285,9 @@ fn fallback_protocol_and_newer_keys_follow_the_generation() {
 #[test]
 fn harmless_known_keys_are_kept_for_warnings() {
     let raw = read(
-        "job_name: a\nfollow_redirects: true\nno_proxy: ''\nproxy_url: ''\nconsul_sd_configs: []",
+        "job_name: a\nfollow_redirects: true\nenable_compression: true\nconsul_sd_configs: []",
     )
     .unwrap();
     let keys: Vec<_> = raw.ignored.iter().map(|i| i.key.as_str()).collect();
-    assert_eq!(keys, ["no_proxy", "proxy_url", "consul_sd_configs"]);
+    assert_eq!(keys, ["enable_compression", "consul_sd_configs"]);
 }
