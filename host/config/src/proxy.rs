@@ -21,6 +21,9 @@ pub enum Proxy {
     FromEnvironment,
 }
 
+/// Header lines by name, each with its values (`http_headers`, `proxy_connect_header`).
+pub type HeaderValues = Vec<(String, Vec<Secret>)>;
+
 /// The proxy keys as read.
 #[derive(Default)]
 pub(super) struct RawProxy {
@@ -32,7 +35,7 @@ pub(super) struct RawProxy {
 
 impl RawProxy {
     /// prometheus/common's `ProxyConfig.Validate`, then wasmfed's own limit: HTTP proxies.
-    pub(super) fn resolve(self) -> Result<(Proxy, Vec<(String, Vec<Secret>)>), String> {
+    pub(super) fn resolve(self) -> Result<(Proxy, HeaderValues), String> {
         let url = !self.url.is_empty();
         if !self.connect_header.is_empty() && !self.from_environment && !url {
             return Err("if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured".into());

@@ -16,6 +16,7 @@ use parking_lot::Mutex;
 use wasmfed_config::{Auth, HttpClientConfig, Secret};
 
 use super::oauth2::TokenSource;
+use super::proxy::{self, ProxyRoute};
 use super::stream::TlsTarget;
 use super::tls::{self, TlsMaterial};
 use super::Fetcher;
@@ -135,15 +136,49 @@ impl HttpClient {
     }
 
     /// The key under which kept-alive connections of this client to `origin` wait, for the
-    /// TLS generation `generation` (0 for plain HTTP).
-    pub(crate) fn pool_key(&self, generation: u64, origin: &str) -> String {
-        format!("{}/{generation}/{origin}", self.id)
+    /// TLS generation `generation` (0 for plain HTTP) and the proxy they go through.
+    pub(crate) fn pool_key(
+        &self,
+        generation: u64,
+        origin: &str,
+        via: Option<&ProxyRoute>,
+    ) -> String {
+        match via {
+            None => format!("{}/{generation}/{origin}", self.id),
+            Some(p) => format!(
+                "{}/{generation}/{origin}/via {}:{}",
+                self.id, p.host, p.port
+            ),
+        }
+    }
+
+    /// The proxy a request to `host:port` goes through, if any.
+    pub(crate) fn proxy_route(
+        &self,
+        https: bool,
+        host: &str,
+        port: u16,
+    ) -> Result<Option<ProxyRoute>, String> {
+        proxy::route(&self.config.proxy, https, host, port)
+    }
+
+    /// `proxy_connect_header` as header lines for a `CONNECT`.
+    pub(crate) fn proxy_connect_lines(&self) -> Result<String, String> {
+        let mut lines = String::new();
+        for (name, values) in &self.config.proxy_connect_headers {
+            for value in values {
+                let value =
+                    read_text(Some(value)).map_err(|e| format!("proxy_connect_header: {e}"))?;
+                push_header(&mut lines, name, &value)?;
+            }
+        }
+        Ok(lines)
     }
 }
 
 /// Appends `name: value` to a request head; a value that would end the line early (a file
 /// holding a line break) is refused rather than sent.
-fn push_header(lines: &mut String, name: &str, value: &str) -> Result<(), String> {
+pub(crate) fn push_header(lines: &mut String, name: &str, value: &str) -> Result<(), String> {
     if value.contains(['\r', '\n']) {
         return Err(format!(
             "header {name:?}: a value may not contain a line break"

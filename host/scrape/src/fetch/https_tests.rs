@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -295,4 +296,112 @@ async fn credentials_and_certificates_are_read_again_for_each_scrape() {
         err.ends_with("certificate signed by unknown authority"),
         "{err}"
     );
+}
+
+/// A forward proxy on loopback: absolute-form GETs are sent on to their target, `CONNECT`s
+/// become tunnels. Records each request line with its `Proxy-Authorization`.
+async fn forward_proxy() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut client, _) = listener.accept().await.unwrap();
+            let log = log.clone();
+            tokio::spawn(async move {
+                let Some(head) = read_head(&mut client).await else {
+                    return;
+                };
+                let line = head.lines().next().unwrap().to_owned();
+                let auth = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Proxy-Authorization: "))
+                    .unwrap_or("-");
+                log.lock().unwrap().push(format!("{line} [{auth}]"));
+                let mut parts = line.split(' ');
+                let (method, target) = (parts.next().unwrap(), parts.next().unwrap());
+                if method == "CONNECT" {
+                    let mut upstream = tokio::net::TcpStream::connect(target).await.unwrap();
+                    client
+                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .await
+                        .unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                } else {
+                    // One request per connection is enough here: forward it, then relay.
+                    let authority = target
+                        .strip_prefix("http://")
+                        .unwrap()
+                        .split('/')
+                        .next()
+                        .unwrap();
+                    let mut upstream = tokio::net::TcpStream::connect(authority).await.unwrap();
+                    let origin_form = head.replacen(&format!("http://{authority}"), "", 1);
+                    upstream.write_all(origin_form.as_bytes()).await.unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[tokio::test]
+async fn requests_go_through_a_proxy_in_absolute_form_or_a_tunnel() {
+    use wasmfed_config::Proxy;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::create(dir.path(), "proxied");
+    let (tls_port, _) = serve(&pki, false).await;
+    let (plain_addr, _) = super::tests::flaky_server(100).await;
+    let (proxy_port, seen) = forward_proxy().await;
+    let fetcher = Fetcher::default();
+    let proxied = |tls: TlsConfig| {
+        HttpClient::new(&HttpClientConfig {
+            tls,
+            proxy: Proxy::Url {
+                url: format!("http://scraper:pw@127.0.0.1:{proxy_port}"),
+                no_proxy: String::new(),
+            },
+            proxy_connect_headers: vec![("X-Via".into(), vec![Secret::Inline("wasmfed".into())])],
+            ..HttpClientConfig::default()
+        })
+    };
+    let plain_url = format!("http://{plain_addr}/metrics");
+    let body = scrape(&fetcher, &proxied(TlsConfig::default()), &plain_url)
+        .await
+        .unwrap();
+    assert_eq!(
+        body,
+        format!("m{{host=\"{plain_addr}\"}} 1\n"),
+        "the Host header names the target"
+    );
+    let tls_url = format!("https://127.0.0.1:{tls_port}/metrics");
+    assert_eq!(
+        scrape(&fetcher, &proxied(tls(&pki, false)), &tls_url)
+            .await
+            .unwrap(),
+        "up_test 1\n"
+    );
+    let basic = base64::engine::general_purpose::STANDARD.encode("scraper:pw");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            format!("GET http://{plain_addr}/metrics HTTP/1.1 [Basic {basic}]"),
+            format!("CONNECT 127.0.0.1:{tls_port} HTTP/1.1 [Basic {basic}]"),
+        ]
+    );
+
+    // A proxy that cannot be reached: the scrape fails saying so.
+    let unreachable = HttpClient::new(&HttpClientConfig {
+        proxy: Proxy::Url {
+            url: "http://127.0.0.1:1".into(),
+            no_proxy: String::new(),
+        },
+        ..HttpClientConfig::default()
+    });
+    let err = scrape(&fetcher, &unreachable, &plain_url)
+        .await
+        .unwrap_err();
+    assert!(err.contains("proxyconnect tcp: "), "{err}");
 }

@@ -32,6 +32,7 @@ mod http1;
 #[cfg(test)]
 mod https_tests;
 mod oauth2;
+mod proxy;
 mod stream;
 mod tls;
 
@@ -153,13 +154,15 @@ impl<'a> Endpoint<'a> {
     }
 
     /// The request head; `extra` holds complete header lines (`Name: value\r\n`).
-    fn request(&self, ask: &Ask, extra: &str) -> Vec<u8> {
+    /// In `absolute` form (`GET http://host/path`) for a plain request through a proxy.
+    fn request(&self, ask: &Ask, extra: &str, absolute: bool) -> Vec<u8> {
         let method = match ask {
             Ask::Token { .. } => "POST",
             _ => "GET",
         };
+        let origin = if absolute { self.origin } else { "" };
         let mut request = format!(
-            "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nAccept-Encoding: gzip\r\n",
+            "{method} {origin}{} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nAccept-Encoding: gzip\r\n",
             self.path, self.authority,
         );
         match ask {
@@ -329,11 +332,22 @@ impl Fetcher {
         endpoint: &Endpoint<'_>,
         ask: &Ask,
     ) -> Result<(Connection, ResponseHead, String), ExchangeError> {
-        let headers = client
+        let via = client
+            .proxy_route(endpoint.https, endpoint.host, endpoint.port)
+            .map_err(ExchangeError::Setup)?;
+        let mut headers = client
             .header_lines(self)
             .await
             .map_err(ExchangeError::Setup)?;
-        let request = endpoint.request(ask, &headers);
+        let absolute = via.is_some() && !endpoint.https;
+        if let Some(auth) = via
+            .as_ref()
+            .and_then(|v| v.authorization.as_ref())
+            .filter(|_| absolute)
+        {
+            headers.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
+        }
+        let request = endpoint.request(ask, &headers, absolute);
         let (tls, generation) = match endpoint.https {
             false => (None, 0),
             true => {
@@ -341,7 +355,7 @@ impl Fetcher {
                 (Some(tls), generation)
             }
         };
-        let key = client.pool_key(generation, endpoint.origin);
+        let key = client.pool_key(generation, endpoint.origin, via.as_ref());
         let idle = self.idle.lock().take(&key);
         if let Some(mut connection) = idle {
             match connection.exchange(&request).await {
@@ -350,7 +364,15 @@ impl Fetcher {
                 Err(e) => return Err(e.into()),
             }
         }
-        let stream = Stream::connect(endpoint.host, endpoint.port, tls)
+        let connect_head = match (&via, endpoint.https) {
+            (Some(_), true) => client.proxy_connect_lines().map_err(ExchangeError::Setup)?,
+            _ => String::new(),
+        };
+        let hop = via.as_ref().map(|route| stream::Via {
+            route,
+            connect_head: &connect_head,
+        });
+        let stream = Stream::connect(endpoint.host, endpoint.port, tls, hop)
             .await
             .map_err(HttpError::from)?;
         let mut connection = Connection::new(stream);
@@ -469,7 +491,9 @@ mod tests {
     /// A server that answers `per_connection` requests on each connection it accepts, then
     /// closes it without warning, as a server's idle timeout does; `/moved` redirects to `/`,
     /// `/broken` is a 500. Answers with the number of connections accepted so far.
-    async fn flaky_server(per_connection: usize) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    pub(super) async fn flaky_server(
+        per_connection: usize,
+    ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use tokio::io::AsyncWriteExt;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -16,6 +16,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use super::proxy::ProxyRoute;
+
 pub(crate) enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
@@ -27,15 +29,32 @@ pub(crate) struct TlsTarget {
     pub server_name: ServerName<'static>,
 }
 
+/// A proxy to connect through: for TLS, a `CONNECT` tunnel opened with `connect_head` (the
+/// request's header lines after its request line).
+pub(crate) struct Via<'a> {
+    pub route: &'a ProxyRoute,
+    pub connect_head: &'a str,
+}
+
 impl Stream {
-    /// Connects to `host:port`, and runs the TLS handshake when `tls` is given.
+    /// Connects to `host:port` (or to the proxy `via`), and runs the TLS handshake when `tls`
+    /// is given (through a `CONNECT` tunnel when proxied).
     pub(crate) async fn connect(
         host: &str,
         port: u16,
         tls: Option<TlsTarget>,
+        via: Option<Via<'_>>,
     ) -> io::Result<Stream> {
-        let tcp = TcpStream::connect((host, port)).await?;
+        let mut tcp = match &via {
+            None => TcpStream::connect((host, port)).await?,
+            Some(via) => TcpStream::connect((via.route.host.as_str(), via.route.port))
+                .await
+                .map_err(|e| io::Error::new(e.kind(), format!("proxyconnect tcp: {e}")))?,
+        };
         tcp.set_nodelay(true)?;
+        if let (Some(via), Some(_)) = (&via, &tls) {
+            tunnel(&mut tcp, host, port, via).await?;
+        }
         match tls {
             None => Ok(Stream::Plain(tcp)),
             Some(tls) => {
@@ -45,6 +64,53 @@ impl Stream {
                 Ok(Stream::Tls(Box::new(stream)))
             }
         }
+    }
+}
+
+/// Asks the proxy for a tunnel to `host:port` and reads its answer; anything but 200 fails
+/// with the answer's reason, as Go's transport words it.
+async fn tunnel(tcp: &mut TcpStream, host: &str, port: u16, via: &Via<'_>) -> io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+    if let Some(auth) = &via.route.authorization {
+        request.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
+    }
+    request.push_str(via.connect_head);
+    request.push_str("\r\n");
+    tcp.write_all(request.as_bytes()).await?;
+    // Byte by byte: nothing of the tunnel's own traffic may be read here.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 64 * 1024 {
+            return Err(io::Error::other("proxy response head too large"));
+        }
+        let mut byte = [0u8];
+        if tcp.read(&mut byte).await? == 0 {
+            return Err(io::Error::other(
+                "proxy closed the connection before answering CONNECT",
+            ));
+        }
+        head.push(byte[0]);
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    response
+        .parse(&head)
+        .map_err(|e| io::Error::other(format!("malformed proxy response: {e}")))?;
+    match response.code {
+        Some(200) => Ok(()),
+        _ => Err(io::Error::other(
+            response
+                .reason
+                .filter(|r| !r.is_empty())
+                .unwrap_or("unknown status code")
+                .to_owned(),
+        )),
     }
 }
 

@@ -89,8 +89,11 @@ async fn bodies_in_every_framing() {
     ];
     for &(name, reply, want, keep_alive) in cases {
         let (port, _server) = serve(vec![reply.to_vec()]).await;
-        let mut connection =
-            Connection::new(Stream::connect("127.0.0.1", port, None).await.unwrap());
+        let mut connection = Connection::new(
+            Stream::connect("127.0.0.1", port, None, None)
+                .await
+                .unwrap(),
+        );
         let (head, body) = get(&mut connection, 0).await.expect(name);
         assert_eq!(body, want, "{name}");
         assert_eq!(head.keep_alive, keep_alive, "{name}");
@@ -107,7 +110,11 @@ async fn a_kept_alive_connection_carries_the_next_request() {
         .into_bytes()
     };
     let (port, server) = serve(vec![reply("first"), reply("second")]).await;
-    let mut connection = Connection::new(Stream::connect("127.0.0.1", port, None).await.unwrap());
+    let mut connection = Connection::new(
+        Stream::connect("127.0.0.1", port, None, None)
+            .await
+            .unwrap(),
+    );
     assert_eq!(get(&mut connection, 0).await.unwrap().1, b"first");
     assert_eq!(get(&mut connection, 0).await.unwrap().1, b"second");
     let stale = get(&mut connection, 0).await.unwrap_err();
@@ -165,8 +172,11 @@ async fn bad_responses_are_refused() {
     ];
     for &(name, reply, limit, want) in cases {
         let (port, _server) = serve(vec![reply.to_vec()]).await;
-        let mut connection =
-            Connection::new(Stream::connect("127.0.0.1", port, None).await.unwrap());
+        let mut connection = Connection::new(
+            Stream::connect("127.0.0.1", port, None, None)
+                .await
+                .unwrap(),
+        );
         let err = get(&mut connection, limit).await.expect_err(name);
         assert!(err.to_string().contains(want), "{name}: {err}");
     }
