@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs wasmfed's whole test suite on this machine, installing what it needs first (idempotent):
-# Debian's prometheus, prometheus-node-exporter and dnsmasq-base packages for the
-# interoperability and discovery tests.
+# Debian's prometheus, prometheus-node-exporter, dnsmasq-base and tinyproxy-bin packages for
+# the interoperability, discovery and proxy tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -11,6 +11,7 @@ missing=()
 [ -x /usr/bin/prometheus ] || missing+=(prometheus)
 [ -x /usr/bin/prometheus-node-exporter ] || missing+=(prometheus-node-exporter)
 [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
+[ -x /usr/bin/tinyproxy ] || missing+=(tinyproxy-bin)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   # Keep apt from starting the packaged services: tests start their own on loopback.

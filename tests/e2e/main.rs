@@ -11,6 +11,7 @@ mod harness;
 mod hotload;
 mod plugins;
 mod prometheus;
+mod proxy;
 mod query_api;
 mod reload;
 mod rules;
