@@ -8,7 +8,7 @@
 
 mod compare;
 mod data;
-mod gen;
+pub(crate) mod gen;
 mod known;
 
 use std::collections::BTreeMap;

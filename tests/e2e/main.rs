@@ -13,6 +13,7 @@ mod plugins;
 mod prometheus;
 mod proxy;
 mod query_api;
+mod relabel_differential;
 mod reload;
 mod rules;
 mod scrape_compat;

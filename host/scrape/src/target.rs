@@ -42,6 +42,8 @@ pub enum TargetError {
 /// job's settings (each only where the group did not set it already).
 pub fn discovered_labels(cfg: &ScrapeConfig, address: &str, group_labels: &Labels) -> Labels {
     let mut labels = group_labels.clone();
+    // Prometheus' label builder deletes a label set to "": a discovered empty value is absent.
+    labels.retain(|l| !l.value.is_empty());
     labels.set(ADDRESS, address);
     let mut set_default = |name: &str, value: String| {
         if labels.get(name).is_none_or(str::is_empty) {
