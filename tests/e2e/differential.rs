@@ -22,7 +22,8 @@ use compare::{ask, compare, Verdict};
 use data::{SPAN_MS, STEP_MS};
 use gen::{Generator, Rng};
 
-fn env_or(name: &str, default: u64) -> u64 {
+/// A number from the environment, or `default` when unset; a set value must be a number.
+pub(crate) fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
         .map(|v| {

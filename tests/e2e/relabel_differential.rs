@@ -11,6 +11,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::differential::env_or;
 use crate::differential::gen::Rng;
 use crate::harness::*;
 use crate::prometheus::Prometheus;
@@ -46,13 +47,6 @@ const TARGET_LABELS: &[&str] = &[
     "${1}",
     "lbl_$1",
 ];
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A YAML flow sequence of quoted strings.
 fn list(items: &[&str]) -> String {

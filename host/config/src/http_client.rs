@@ -434,7 +434,8 @@ fn authorization_header(raw: RawAuthorization, dir: &Path) -> Result<Auth, Strin
     })
 }
 
-fn tls_version(name: Option<String>) -> Result<Option<TlsVersion>, String> {
+/// A TLS version as `tls_config` and web configuration files name it; unset is None.
+pub(super) fn tls_version(name: Option<String>) -> Result<Option<TlsVersion>, String> {
     Ok(match name.as_deref() {
         None | Some("") => None,
         Some("TLS10") => Some(TlsVersion::Tls10),

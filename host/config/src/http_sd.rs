@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer};
 use super::duration::Duration;
 use super::http_client::{self, HttpClientConfig, RawHttpClient};
 use super::target_group::{RawTargetGroup, TargetGroup};
-use super::yaml::zero_if_null;
+use super::yaml::{zero_if_null, KeySet};
 
 /// Label naming the URL a target group came from.
 pub const URL_LABEL: &str = "__meta_url";
@@ -68,11 +68,9 @@ impl<'de> Visitor<'de> for HttpSdVisitor {
             refresh_interval: DEFAULT_REFRESH_INTERVAL,
             http_client: RawHttpClient::default(),
         };
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = KeySet::default();
         while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key.clone()) {
-                return Err(de::Error::custom(format!("duplicate field `{key}`")));
-            }
+            seen.check(&key)?;
             match key.as_str() {
                 "url" => raw.url = zero_if_null(map.next_value()?),
                 "refresh_interval" => raw.refresh_interval = zero_if_null(map.next_value()?),

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::http_client::{Secret, TlsVersion};
+use super::http_client::{tls_version, Secret, TlsVersion};
 use super::paths::join_dir;
 
 /// Whether and how the server asks for client certificates (Go's `tls.ClientAuthType`).
@@ -163,17 +163,6 @@ fn is_bcrypt_hash(hash: &str) -> bool {
         && b[6] == b'$'
 }
 
-fn tls_version(name: Option<String>, default: TlsVersion) -> Result<TlsVersion, String> {
-    Ok(match name.as_deref() {
-        None | Some("") => default,
-        Some("TLS10") => TlsVersion::Tls10,
-        Some("TLS11") => TlsVersion::Tls11,
-        Some("TLS12") => TlsVersion::Tls12,
-        Some("TLS13") => TlsVersion::Tls13,
-        Some(other) => return Err(format!("unknown TLS version: {other}")),
-    })
-}
-
 fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.is_empty())
 }
@@ -226,8 +215,8 @@ fn tls_server(raw: RawTlsServer, dir: &Path) -> Result<Option<TlsServerConfig>, 
         key,
         client_auth,
         client_ca,
-        min_version: tls_version(raw.min_version, TlsVersion::Tls12)?,
-        max_version: tls_version(raw.max_version, TlsVersion::Tls13)?,
+        min_version: tls_version(raw.min_version)?.unwrap_or(TlsVersion::Tls12),
+        max_version: tls_version(raw.max_version)?.unwrap_or(TlsVersion::Tls13),
         cipher_suites: raw.cipher_suites,
         curve_preferences: raw.curve_preferences,
         client_allowed_sans: raw.client_allowed_sans,

@@ -58,9 +58,12 @@ impl WebGate {
         Ok(gate)
     }
 
-    /// Whether the file enables TLS (for start-up warnings).
+    /// Whether the file, as last read, enables TLS (for start-up warnings).
     pub fn serves_tls(&self) -> bool {
-        self.current().is_ok_and(|c| c.tls.is_some())
+        self.cached
+            .lock()
+            .as_ref()
+            .is_some_and(|loaded| loaded.current.tls.is_some())
     }
 
     /// The configuration for a new connection: the file read again, rebuilt if it changed.

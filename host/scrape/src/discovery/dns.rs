@@ -26,6 +26,7 @@ use wasmfed_config::{
 use wasmfed_model::Labels;
 
 use super::polled::{Counters, PolledSource};
+use crate::fetch::join_host_port;
 
 /// The environment variable naming a DNS server (`host:port`) to ask instead of resolv.conf's.
 pub const DNS_SERVER_ENV: &str = "WASMFED_DNS_SERVER";
@@ -148,13 +149,6 @@ impl DnsSource {
         name: &str,
         port: u16,
     ) -> Result<Vec<(String, Vec<(&'static str, String)>)>, ResolveError> {
-        let host_port = |host: &str, port: u16| {
-            if host.contains(':') {
-                format!("[{host}]:{port}")
-            } else {
-                format!("{host}:{port}")
-            }
-        };
         // Rooted names lose their final dot in the address, as in Prometheus.
         let bare = |rooted: &str| rooted.trim_end_matches('.').to_owned();
         Ok(match self.config.record_type {
@@ -164,7 +158,7 @@ impl DnsSource {
                 .iter()
                 .map(|srv| {
                     let target = srv.target().to_string();
-                    let address = host_port(&bare(&target), srv.port());
+                    let address = join_host_port(&bare(&target), srv.port());
                     let labels = vec![
                         (DNS_SRV_TARGET_LABEL, target),
                         (DNS_SRV_PORT_LABEL, srv.port().to_string()),
@@ -176,13 +170,13 @@ impl DnsSource {
                 .ipv4_lookup(name)
                 .await?
                 .iter()
-                .map(|a| (host_port(&a.0.to_string(), port), Vec::new()))
+                .map(|a| (join_host_port(&a.0.to_string(), port), Vec::new()))
                 .collect(),
             DnsRecordType::Aaaa => resolver
                 .ipv6_lookup(name)
                 .await?
                 .iter()
-                .map(|a| (host_port(&a.0.to_string(), port), Vec::new()))
+                .map(|a| (join_host_port(&a.0.to_string(), port), Vec::new()))
                 .collect(),
             DnsRecordType::Mx => resolver
                 .mx_lookup(name)
@@ -191,7 +185,7 @@ impl DnsSource {
                 .map(|mx| {
                     let target = mx.exchange().to_string();
                     (
-                        host_port(&bare(&target), port),
+                        join_host_port(&bare(&target), port),
                         vec![(DNS_MX_TARGET_LABEL, target)],
                     )
                 })
@@ -203,7 +197,7 @@ impl DnsSource {
                 .map(|ns| {
                     let target = ns.0.to_string();
                     (
-                        host_port(&bare(&target), port),
+                        join_host_port(&bare(&target), port),
                         vec![(DNS_NS_TARGET_LABEL, target)],
                     )
                 })

@@ -23,6 +23,7 @@ use http::{StatusCode, Uri};
 use parking_lot::Mutex;
 
 use self::http1::{Connection, HttpError, ResponseHead};
+pub(crate) use self::stream::join_host_port;
 use self::stream::Stream;
 
 pub use self::client::HttpClient;

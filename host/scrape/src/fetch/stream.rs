@@ -67,15 +67,20 @@ impl Stream {
     }
 }
 
+/// `host:port`, an IPv6 host in brackets (Go's `net.JoinHostPort`).
+pub(crate) fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// Asks the proxy for a tunnel to `host:port` and reads its answer; anything but 200 fails
 /// with the answer's reason, as Go's transport words it.
 async fn tunnel(tcp: &mut TcpStream, host: &str, port: u16, via: &Via<'_>) -> io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let authority = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
+    let authority = join_host_port(host, port);
     let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
     if let Some(auth) = &via.route.authorization {
         request.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
