@@ -118,9 +118,45 @@ fn shortest_digits(v: f64, buf: &mut [u8; 32]) -> (&[u8], i32) {
     // Drop the point after the first digit by moving that digit right by one.
     if e > 1 {
         buf[1] = buf[0];
-        (&buf[1..e], exp)
+        let digits = &mut buf[1..e];
+        break_tie_to_even(v.abs(), digits, exp);
+        (digits, exp)
     } else {
         (&buf[..1], exp)
+    }
+}
+
+/// Where two shortest digit strings are equally close to `v` (its exact value is their
+/// midpoint), Go's `strconv` takes the one ending in an even digit and Rust's formatter the
+/// upper one: `1044502640421207.25` is `1.0445026404212072e+15` in Go, `…073e15` in Rust.
+/// Only an odd last digit whose lower neighbour also reads back as `v` can be such a tie, so
+/// the exact expansion is consulted only then.
+fn break_tie_to_even(v: f64, digits: &mut [u8], exp: i32) {
+    let Some(&last) = digits.last() else {
+        return;
+    };
+    if (last - b'0').is_multiple_of(2) {
+        return;
+    }
+    let mut lower = digits.to_vec();
+    *lower.last_mut().expect("not empty") -= 1;
+    let text = format!(
+        "{}.{}e{exp}",
+        lower[0] as char,
+        std::str::from_utf8(&lower[1..]).expect("digits")
+    );
+    if text.parse::<f64>() != Ok(v) {
+        return;
+    }
+    // A double's exact decimal expansion has at most 767 significant digits.
+    let exact = format!("{v:.800e}");
+    let mantissa = exact[..exact.find('e').expect("an exponent")].replace('.', "");
+    let (head, tail) = mantissa.split_at(lower.len());
+    if head.as_bytes() == lower.as_slice()
+        && tail.starts_with('5')
+        && tail[1..].bytes().all(|d| d == b'0')
+    {
+        *digits.last_mut().expect("not empty") -= 1;
     }
 }
 
@@ -165,6 +201,24 @@ mod tests {
             (1e100, "1e+100"),
         ] {
             assert_eq!(g(v), want, "{v:?}");
+        }
+    }
+
+    #[test]
+    // The literals spell the doubles' exact values: that each is a midpoint is the point.
+    #[allow(clippy::excessive_precision)]
+    fn ties_between_shortest_candidates_go_to_even_as_in_go() {
+        // Printed by promtool 2.42 (`tsdb dump`, Go's %g) for these exact doubles.
+        for (v, want) in [
+            (1044502640421207.25, "1.0445026404212072e+15"),
+            (1044502640421207.75, "1.0445026404212078e+15"),
+            (1044502640421206.75, "1.0445026404212068e+15"),
+            (1044502640421206.25, "1.0445026404212062e+15"),
+            (1044502640421209.25, "1.0445026404212092e+15"),
+            (1044502640421209.75, "1.0445026404212098e+15"),
+            (-1044502640421207.25, "-1.0445026404212072e+15"),
+        ] {
+            assert_eq!(g(v), want, "{v}");
         }
     }
 

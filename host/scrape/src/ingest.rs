@@ -58,6 +58,8 @@ pub struct IngestReport {
     pub appended: usize,
     /// Samples storage refused as out of order.
     pub out_of_order: usize,
+    /// Samples storage refused as older than the head (their range is in a block already).
+    pub out_of_bounds: usize,
     /// Samples storage refused as a second, different value at the same timestamp.
     pub duplicates: usize,
     /// Stale markers written for series that vanished.
@@ -296,6 +298,7 @@ impl SeriesCache {
                     report.appended += 1;
                 }
                 Err(AppendError::OutOfOrder { .. }) => report.out_of_order += 1,
+                Err(AppendError::OutOfBounds { .. }) => report.out_of_bounds += 1,
                 Err(AppendError::DuplicateTimestamp { .. }) => report.duplicates += 1,
                 // Retention removed a series this cache still pointed at: forget it so the next
                 // scrape creates it again.

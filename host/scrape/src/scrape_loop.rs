@@ -315,15 +315,16 @@ impl ScrapeLoop {
         let t = &self.ctx.telemetry;
         t.samples_scraped.inc_by(report.scraped as u64);
         t.stale_markers.inc_by(report.stale_markers as u64);
-        if report.out_of_order > 0 {
-            t.samples_rejected
-                .get_or_create(&Telemetry::rejected("out_of_order"))
-                .inc_by(report.out_of_order as u64);
-        }
-        if report.duplicates > 0 {
-            t.samples_rejected
-                .get_or_create(&Telemetry::rejected("duplicate"))
-                .inc_by(report.duplicates as u64);
+        for (reason, n) in [
+            ("out_of_order", report.out_of_order),
+            ("out_of_bounds", report.out_of_bounds),
+            ("duplicate", report.duplicates),
+        ] {
+            if n > 0 {
+                t.samples_rejected
+                    .get_or_create(&Telemetry::rejected(reason))
+                    .inc_by(n as u64);
+            }
         }
         t.scrape_duration.observe(duration.as_secs_f64());
         let job = Telemetry::job(&self.ctx.tenant, &self.settings.job);

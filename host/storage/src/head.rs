@@ -28,7 +28,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
 use foldhash::quality::RandomState;
@@ -44,6 +44,7 @@ use super::wal::WalSink;
 use wasmfed_model::{Label, Labels, Sample};
 
 mod appender;
+mod persist;
 pub use appender::{Appender, ChunkTail};
 
 /// Number of series shards: enough that appenders on many cores rarely meet on one shard lock,
@@ -98,6 +99,8 @@ pub struct Head {
     max_series: AtomicUsize,
     /// The bytes of every sealed chunk of this head's series.
     pages: ChunkPages,
+    /// Samples older than this are refused: their range is persisted in a block already.
+    min_valid_ms: AtomicI64,
 }
 
 impl Default for Head {
@@ -118,6 +121,7 @@ impl Head {
             wal: OnceLock::new(),
             max_series: AtomicUsize::new(0),
             pages: ChunkPages::new(),
+            min_valid_ms: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -299,6 +303,13 @@ impl Head {
         timestamp_ms: i64,
         value: f64,
     ) -> Result<bool, AppendError> {
+        let min_valid_ms = self.min_valid_ms.load(Relaxed);
+        if timestamp_ms < min_valid_ms {
+            return Err(AppendError::OutOfBounds {
+                min_valid_ms,
+                got_ms: timestamp_ms,
+            });
+        }
         if self.wal.get().is_none() {
             return samples
                 .append(timestamp_ms, value, &self.pages)

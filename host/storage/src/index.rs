@@ -174,7 +174,7 @@ impl Postings {
 }
 
 /// Sorted intersection; gallops through the longer list when the lengths differ widely.
-fn intersect(a: &[u64], b: &[u64]) -> Vec<u64> {
+pub(crate) fn intersect(a: &[u64], b: &[u64]) -> Vec<u64> {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     let mut out = Vec::with_capacity(short.len());
     if short.len() * 16 < long.len() {
@@ -206,7 +206,7 @@ fn intersect(a: &[u64], b: &[u64]) -> Vec<u64> {
 }
 
 /// Sorted difference `a \ b`.
-fn subtract(a: &[u64], b: &[u64]) -> Vec<u64> {
+pub(crate) fn subtract(a: &[u64], b: &[u64]) -> Vec<u64> {
     let mut out = Vec::with_capacity(a.len());
     let mut j = 0;
     for &r in a {

@@ -9,9 +9,12 @@
 //!   matchers, and the label-set hash map that finds a series by its labels;
 //! - [`matcher`] and [`selector`]: label matchers and PromQL series-selector parsing.
 //!
+//! - [`blocks`]: the immutable blocks (Prometheus' format) that hold what is older than the
+//!   head, cut from it by `head::persist` or found in a Prometheus data directory;
 //! - [`wal`]: the write-ahead log that makes the head survive a restart — the head hands it
 //!   every new series and stored sample, and it replays them into a fresh head at start-up.
 
+pub mod blocks;
 mod bstream;
 pub mod chunk;
 mod head;
@@ -25,6 +28,7 @@ mod symbols;
 pub mod testing;
 pub mod wal;
 
+pub use blocks::Blocks;
 pub use head::federation::{LatestSamples, LatestSeries};
 pub use head::{Appender, ChunkTail, Head, SeriesHandle, SeriesRef, SHARDS};
 pub use matcher::{MatchOp, Matcher};

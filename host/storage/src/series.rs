@@ -16,6 +16,9 @@ pub enum AppendError {
     DuplicateTimestamp { timestamp_ms: i64 },
     #[error("unknown series")]
     UnknownSeries,
+    /// Older than the head's start: that range is already persisted in a block.
+    #[error("out of bounds")]
+    OutOfBounds { min_valid_ms: i64, got_ms: i64 },
 }
 
 /// Sample storage of one series.
@@ -94,6 +97,18 @@ impl SeriesSamples {
                 timestamp_ms,
                 value,
             })
+    }
+
+    /// The times of the oldest and newest sample, if any.
+    pub(crate) fn time_range(&self) -> Option<(i64, i64)> {
+        let (last, _) = self.open.last()?;
+        let first = self
+            .sealed
+            .first()
+            .map(|c| c.min_t)
+            .or_else(|| self.open.min_time())
+            .unwrap_or(last);
+        Some((first, last))
     }
 
     /// Appends the samples with `mint <= t <= maxt` to `out`, oldest first.

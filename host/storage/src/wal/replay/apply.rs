@@ -317,6 +317,8 @@ fn append(head: &Head, handle: &SeriesHandle, t: i64, v: f64, done: &mut Applied
         Err(AppendError::OutOfOrder { .. }) => done.out_of_order += 1,
         Err(AppendError::DuplicateTimestamp { .. }) => done.duplicates += 1,
         Err(AppendError::UnknownSeries) => done.unknown_series += 1,
+        // Logged before its range was persisted: the block holds it, the head starts after.
+        Err(AppendError::OutOfBounds { .. }) => {}
     }
     false
 }

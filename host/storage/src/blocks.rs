@@ -1,0 +1,181 @@
+//! The immutable blocks beside the head: history older than the head holds, in Prometheus'
+//! block format ([`wasmfed_block`]), whether wasmfed cut them from its head or a Prometheus
+//! wrote them in the data directory wasmfed took over.
+//!
+//! Blocks are selected like the head (matchers over each block's postings, in `select`) and
+//! their XOR chunks decoded on read; nothing of a block but what Prometheus keeps of an open
+//! index (label names and sampled offsets) stays in memory. Overlapping blocks are allowed (a
+//! backfill, or a block cut from old samples) and merged sample by sample, the first of equal
+//! timestamps winning, as Prometheus' vertical merge does for identical samples. Samples
+//! deleted by a block's tombstones are left out.
+
+mod select;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use wasmfed_block::block::{block_dirs, remove_unfinished, TMP_FOR_DELETION};
+use wasmfed_block::chunks::ENCODING_XOR;
+use wasmfed_block::{Block, BlockMeta, Error as BlockError};
+use wasmfed_model::{Labels, Sample};
+
+use crate::chunk::ChunkIter;
+use crate::matcher::Matcher;
+
+/// Series selected from the blocks: label set → samples, oldest first, one per timestamp.
+pub type SelectedSamples = BTreeMap<Labels, Vec<Sample>>;
+
+/// The open blocks of one storage directory, oldest first.
+#[derive(Default)]
+pub struct Blocks {
+    list: RwLock<Vec<Arc<Block>>>,
+}
+
+impl Blocks {
+    /// Opens every block in `dir` after deleting what a crash left half written or half
+    /// deleted. A block that does not open is an error naming it: starting without part of
+    /// the history would answer queries wrongly without a word.
+    pub fn open(dir: &Path) -> Result<Blocks, BlockError> {
+        for removed in remove_unfinished(dir)? {
+            tracing::warn!(dir = %removed.display(), "removed an unfinished block directory");
+        }
+        let mut list = Vec::new();
+        for path in block_dirs(dir)? {
+            list.push(Arc::new(Block::open(&path)?));
+        }
+        list.sort_by_key(|b| (b.meta().min_time, b.meta().ulid));
+        Ok(Blocks {
+            list: RwLock::new(list),
+        })
+    }
+
+    /// Opens the block just written at `dir` and makes it visible to queries.
+    pub fn add(&self, dir: &Path) -> Result<BlockMeta, BlockError> {
+        let block = Arc::new(Block::open(dir)?);
+        let meta = block.meta().clone();
+        let mut list = self.list.write();
+        list.push(block);
+        list.sort_by_key(|b| (b.meta().min_time, b.meta().ulid));
+        Ok(meta)
+    }
+
+    /// The metas of the open blocks, oldest first.
+    pub fn metas(&self) -> Vec<BlockMeta> {
+        self.list.read().iter().map(|b| b.meta().clone()).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.read().is_empty()
+    }
+
+    /// The end (exclusive) of the newest block's range.
+    pub fn max_time(&self) -> Option<i64> {
+        self.list.read().iter().map(|b| b.meta().max_time).max()
+    }
+
+    /// Deletes the blocks whose whole range ends at or before `before_ms` (retention), first
+    /// renaming each so a crash mid-delete leaves a directory the next start removes, never
+    /// a half block. Queries under way keep reading the maps they hold. Returns the removed.
+    pub fn delete_before(&self, before_ms: i64) -> Vec<BlockMeta> {
+        let doomed: Vec<Arc<Block>> = {
+            let mut list = self.list.write();
+            let (gone, kept) = list.drain(..).partition(|b| b.meta().max_time <= before_ms);
+            *list = kept;
+            gone
+        };
+        let mut removed = Vec::new();
+        for block in doomed {
+            let dir = block.dir().to_path_buf();
+            let tmp = PathBuf::from(format!("{}{TMP_FOR_DELETION}", dir.display()));
+            let outcome = std::fs::rename(&dir, &tmp).and_then(|()| std::fs::remove_dir_all(&tmp));
+            match outcome {
+                Ok(()) => removed.push(block.meta().clone()),
+                Err(e) => {
+                    tracing::error!(dir = %dir.display(), error = %e, "deleting a block past retention")
+                }
+            }
+        }
+        removed
+    }
+
+    /// Bytes of the blocks' chunk segments, for size retention and `/metrics`.
+    pub fn chunk_bytes(&self) -> u64 {
+        self.list.read().iter().map(|b| b.chunks().size()).sum()
+    }
+
+    /// The samples with `mint <= t <= maxt` of the series matching `matchers`, by label set.
+    /// Series without a sample in the range are left out.
+    pub fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<SelectedSamples, BlockError> {
+        let blocks: Vec<Arc<Block>> = self
+            .list
+            .read()
+            .iter()
+            .filter(|b| b.meta().min_time <= maxt && b.meta().max_time > mint)
+            .cloned()
+            .collect();
+        let mut out = SelectedSamples::new();
+        let mut metas = Vec::new();
+        for block in &blocks {
+            for id in select::series(block.index(), matchers)? {
+                let labels = block.index().series(id, &mut metas)?;
+                let mut samples = Vec::new();
+                for meta in metas
+                    .iter()
+                    .filter(|m| m.min_time <= maxt && m.max_time >= mint)
+                {
+                    let (encoding, bytes) = block.chunks().chunk(meta.chunk_ref)?;
+                    if encoding != ENCODING_XOR {
+                        // Native histograms: wasmfed stores floats only.
+                        continue;
+                    }
+                    samples.extend(
+                        ChunkIter::new(bytes)
+                            .skip_while(|s| s.0 < mint)
+                            .take_while(|s| s.0 <= maxt)
+                            .filter(|s| !block.tombstones().is_deleted(u64::from(id), s.0))
+                            .map(|(timestamp_ms, value)| Sample {
+                                timestamp_ms,
+                                value,
+                            }),
+                    );
+                }
+                if !samples.is_empty() {
+                    out.entry(labels).or_default().extend(samples);
+                }
+            }
+        }
+        if blocks.len() > 1 {
+            for samples in out.values_mut() {
+                merge_in_place(samples);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Sorts samples gathered from overlapping sources by time, keeping the first of each
+/// timestamp (the sort is stable).
+pub fn merge_in_place(samples: &mut Vec<Sample>) {
+    if samples
+        .windows(2)
+        .all(|w| w[0].timestamp_ms < w[1].timestamp_ms)
+    {
+        return;
+    }
+    samples.sort_by_key(|s| s.timestamp_ms);
+    samples.dedup_by_key(|s| s.timestamp_ms);
+}
+
+#[cfg(test)]
+mod tests;

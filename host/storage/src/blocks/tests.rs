@@ -1,0 +1,160 @@
+use super::*;
+use crate::matcher::MatchOp;
+use crate::Head;
+
+fn m(op: MatchOp, name: &str, value: &str) -> Matcher {
+    Matcher::new(op, name, value).unwrap()
+}
+
+/// A head of 40 series (`up` for 20 instances, `mem` for 20 with an `env` on half), a sample
+/// every 10 s from 0 to 2 h.
+fn head() -> Head {
+    let head = Head::new();
+    for i in 0..20 {
+        for name in ["up", "mem"] {
+            let mut labels = Labels::from_pairs([
+                ("__name__", name.to_string()),
+                ("instance", format!("h{i:02}")),
+            ]);
+            if name == "mem" && i % 2 == 0 {
+                labels.set("env", "prod");
+            }
+            let (r, _) = head.get_or_create(&labels);
+            for t in (0..7_200_000).step_by(10_000) {
+                head.append(r, t, (t / 1000 + i) as f64 * 0.5).unwrap();
+            }
+        }
+    }
+    head
+}
+
+fn head_view(head: &Head, matchers: &[Matcher], mint: i64, maxt: i64) -> SelectedSamples {
+    head.select(matchers)
+        .into_iter()
+        .filter_map(|r| {
+            let samples = head.samples(r, mint, maxt);
+            (!samples.is_empty()).then(|| (head.labels(r).unwrap(), samples))
+        })
+        .collect()
+}
+
+#[test]
+fn persisted_ranges_answer_like_the_head() {
+    let head = head();
+    let dir = tempfile::tempdir().unwrap();
+    let first = head
+        .persist_block(dir.path(), 0, 3_600_000)
+        .unwrap()
+        .unwrap();
+    let second = head
+        .persist_block(dir.path(), 3_600_000, 7_200_000)
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.stats.num_series, 40);
+    assert_eq!(first.stats.num_samples, 40 * 360);
+    assert_eq!(first.stats.num_chunks, 40 * 3);
+    assert!(head
+        .persist_block(dir.path(), 7_200_000, 9_000_000)
+        .unwrap()
+        .is_none());
+
+    let blocks = Blocks::open(dir.path()).unwrap();
+    assert_eq!(blocks.len(), 2);
+    assert_eq!(blocks.max_time(), Some(second.max_time));
+    let cases: Vec<(Vec<Matcher>, i64, i64)> = vec![
+        (vec![m(MatchOp::Equal, "__name__", "up")], 0, 7_200_000),
+        (
+            vec![m(MatchOp::Regex, "instance", "h0.|h15")],
+            1_000_000,
+            5_000_000,
+        ),
+        (vec![m(MatchOp::Equal, "env", "")], 3_599_990, 3_600_010),
+        (
+            vec![
+                m(MatchOp::NotEqual, "env", "prod"),
+                m(MatchOp::Equal, "__name__", "mem"),
+            ],
+            0,
+            100_000,
+        ),
+        (
+            vec![m(MatchOp::NotRegex, "instance", "h1.*")],
+            7_000_000,
+            7_300_000,
+        ),
+        (
+            vec![
+                m(MatchOp::Regex, "__name__", ".+"),
+                m(MatchOp::Equal, "instance", "h03"),
+            ],
+            -5,
+            5,
+        ),
+        (vec![m(MatchOp::Equal, "__name__", "nope")], 0, 7_200_000),
+        (vec![m(MatchOp::Regex, "env", ".*")], 10_000, 10_000),
+    ];
+    for (matchers, mint, maxt) in cases {
+        let got = blocks.select(&matchers, mint, maxt).unwrap();
+        let want = head_view(&head, &matchers, mint, maxt);
+        assert_eq!(got, want, "{matchers:?} over [{mint}, {maxt}]");
+    }
+}
+
+#[test]
+fn overlapping_blocks_merge_and_retention_deletes_whole_blocks() {
+    let head = head();
+    let dir = tempfile::tempdir().unwrap();
+    let a = head
+        .persist_block(dir.path(), 0, 2_000_000)
+        .unwrap()
+        .unwrap();
+    // Overlaps the first: equal samples appear once.
+    head.persist_block(dir.path(), 1_000_000, 3_000_000)
+        .unwrap()
+        .unwrap();
+    let blocks = Blocks::open(dir.path()).unwrap();
+    let sel = [m(MatchOp::Equal, "instance", "h07")];
+    assert_eq!(
+        blocks.select(&sel, 0, 2_999_999).unwrap(),
+        head_view(&head, &sel, 0, 2_999_999)
+    );
+
+    let removed = blocks.delete_before(a.max_time);
+    assert_eq!(removed.iter().map(|b| b.ulid).collect::<Vec<_>>(), [a.ulid]);
+    assert!(!dir.path().join(a.ulid.to_string()).exists());
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(Blocks::open(dir.path()).unwrap().len(), 1);
+    assert_eq!(
+        blocks.select(&sel, 0, 2_999_999).unwrap(),
+        head_view(&head, &sel, 1_000_000, 2_999_999)
+    );
+}
+
+#[test]
+fn appends_before_the_persisted_range_are_out_of_bounds() {
+    let head = head();
+    let (r, _) = head.get_or_create(&Labels::from_pairs([("__name__", "late")]));
+    head.set_min_valid_time(3_600_000);
+    head.set_min_valid_time(1_000); // never moves back
+    assert_eq!(head.min_valid_time(), 3_600_000);
+    assert_eq!(
+        head.append(r, 3_599_999, 1.0),
+        Err(crate::AppendError::OutOfBounds {
+            min_valid_ms: 3_600_000,
+            got_ms: 3_599_999
+        })
+    );
+    head.append(r, 3_600_000, 1.0).unwrap();
+    assert_eq!(head.time_range(), Some((0, 7_190_000)));
+}
+
+#[test]
+fn merge_keeps_the_first_of_equal_timestamps() {
+    let s = |t, v| Sample {
+        timestamp_ms: t,
+        value: v,
+    };
+    let mut samples = vec![s(1, 1.0), s(3, 3.0), s(2, 2.0), s(3, 9.0), s(0, 0.0)];
+    merge_in_place(&mut samples);
+    assert_eq!(samples, [s(0, 0.0), s(1, 1.0), s(2, 2.0), s(3, 3.0)]);
+}

@@ -1,0 +1,107 @@
+//! Persisting a range of the head into a block ([`wasmfed_block`]), so the head (its memory,
+//! its log, its replay at start) holds only the recent range, as Prometheus' head does.
+//!
+//! The samples of each series in the range are re-encoded into XOR chunks of at most
+//! [`SAMPLES_PER_CHUNK`] samples that never cross the block's bounds (the head's own chunks
+//! may). Series are written in label order, which the index requires; only their label sets
+//! and chunk references are held until the index is written, never their samples.
+
+use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
+
+use wasmfed_block::chunks::ENCODING_XOR;
+use wasmfed_block::{BlockMeta, BlockWriter, ChunkData, Error as BlockError};
+use wasmfed_model::Labels;
+
+use super::{Head, SeriesRef};
+use crate::chunk::{OpenChunk, SAMPLES_PER_CHUNK};
+
+impl Head {
+    /// The times of the oldest and newest sample of all series, if any.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let mut range: Option<(i64, i64)> = None;
+        for shard in self.shards.iter() {
+            for s in shard.read().values() {
+                if let Some((first, last)) = s.samples.lock().time_range() {
+                    range = Some(match range {
+                        None => (first, last),
+                        Some((a, b)) => (a.min(first), b.max(last)),
+                    });
+                }
+            }
+        }
+        range
+    }
+
+    /// Refuses samples older than `t` from now on ([`crate::AppendError::OutOfBounds`]).
+    pub fn set_min_valid_time(&self, t: i64) {
+        self.min_valid_ms.fetch_max(t, Relaxed);
+    }
+
+    /// The oldest time an append is accepted at.
+    pub fn min_valid_time(&self) -> i64 {
+        self.min_valid_ms.load(Relaxed)
+    }
+
+    /// Writes the samples with `mint <= t < maxt` into a new block in `dir`. `None` when the
+    /// range holds no sample (no block is written).
+    pub fn persist_block(
+        &self,
+        dir: &Path,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Option<BlockMeta>, BlockError> {
+        let mut series: Vec<(Labels, SeriesRef)> = Vec::new();
+        for shard in self.shards.iter() {
+            let refs: Vec<u64> = shard
+                .read()
+                .iter()
+                .filter(|(_, s)| {
+                    s.samples
+                        .lock()
+                        .time_range()
+                        .is_some_and(|(first, last)| first < maxt && last >= mint)
+                })
+                .map(|(&r, _)| r)
+                .collect();
+            series.extend(
+                refs.into_iter()
+                    .filter_map(|r| Some((self.labels(SeriesRef(r))?, SeriesRef(r)))),
+            );
+        }
+        if series.is_empty() {
+            return Ok(None);
+        }
+        series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut writer = BlockWriter::create(dir, mint, maxt)?;
+        let mut encoded: Vec<(i64, i64, Vec<u8>)> = Vec::new();
+        let mut written = 0usize;
+        for (labels, r) in series {
+            encoded.clear();
+            let samples = self.samples(r, mint, maxt - 1);
+            for run in samples.chunks(usize::from(SAMPLES_PER_CHUNK)) {
+                let mut chunk = OpenChunk::default();
+                for s in run {
+                    chunk.append(s.timestamp_ms, s.value);
+                }
+                let (first, last) = (run[0].timestamp_ms, run[run.len() - 1].timestamp_ms);
+                encoded.push((first, last, chunk.encoded().to_vec()));
+            }
+            let chunks: Vec<ChunkData<'_>> = encoded
+                .iter()
+                .map(|(min_time, max_time, bytes)| ChunkData {
+                    min_time: *min_time,
+                    max_time: *max_time,
+                    encoding: ENCODING_XOR,
+                    bytes,
+                })
+                .collect();
+            written += usize::from(!chunks.is_empty());
+            writer.add_series(labels, &chunks)?;
+        }
+        if written == 0 {
+            return Ok(None);
+        }
+        writer.finish().map(Some)
+    }
+}
