@@ -6,7 +6,7 @@
 //! `WASMFED_DIFF_CASES` (default 300) sets how many queries, `WASMFED_DIFF_SEED` (default 22)
 //! which ones; a failure prints both, so it can be replayed.
 
-mod compare;
+pub(crate) mod compare;
 mod data;
 pub(crate) mod gen;
 mod known;

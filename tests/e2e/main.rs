@@ -2,6 +2,7 @@
 //! loopback.
 
 mod bad_input;
+mod blocks;
 mod config_corpus;
 mod differential;
 mod discovery;

@@ -33,16 +33,20 @@ fn prometheus_binary() -> PathBuf {
 impl Prometheus {
     pub fn start(config: &str) -> Prometheus {
         let p = Self::spawn(config, &[]);
+        p.wait_ready();
+        p
+    }
+
+    fn wait_ready(&self) {
         wait_for(
             "prometheus to be ready",
             Duration::from_secs(30),
-            || match get(p.addr, "/-/ready") {
+            || match get(self.addr, "/-/ready") {
                 Ok(r) if r.status == 200 => Ok(()),
                 Ok(r) => Err(format!("status {}", r.status)),
                 Err(e) => Err(e),
             },
         );
-        p
     }
 
     /// With `--web.config.file=web_config`, ready once `/-/ready` answers over https with
@@ -62,18 +66,32 @@ impl Prometheus {
         p
     }
 
+    /// On an existing data directory `data` and `port`, ready once `/-/ready` answers.
+    pub fn start_on(config: &str, data: &std::path::Path, port: u16) -> Prometheus {
+        let p = Self::spawn_at(config, Some(data), port, &[]);
+        p.wait_ready();
+        p
+    }
+
     fn spawn(config: &str, extra_args: &[String]) -> Prometheus {
+        Self::spawn_at(config, None, free_port(), extra_args)
+    }
+
+    fn spawn_at(
+        config: &str,
+        data: Option<&std::path::Path>,
+        port: u16,
+        extra_args: &[String],
+    ) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config).unwrap();
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let data = data.map_or_else(|| dir.path().join("data"), std::path::Path::to_path_buf);
         let child = Command::new(prometheus_binary())
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!("--web.listen-address={addr}"))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
             .arg("--log.level=warn")
             .args(extra_args)
             .stdout(Stdio::null())

@@ -216,6 +216,11 @@ impl Block {
     pub fn tombstones(&self) -> &Tombstones {
         &self.tombstones
     }
+
+    /// Bytes of the index and chunk files, as Prometheus counts a block for size retention.
+    pub fn size(&self) -> u64 {
+        self.index.size() + self.chunks.size()
+    }
 }
 
 #[cfg(test)]

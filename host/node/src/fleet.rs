@@ -23,7 +23,7 @@ use crate::tenant::{tenant_specs, Shared, Tenant, TenantSpec};
 use wasmfed_config::{Config, DEFAULT_TENANT};
 use wasmfed_storage::wal::{Retention, WalOptions};
 
-use super::storage::{enforce_retention, open_wal};
+use super::storage::{enforce_retention, open_wal, TenantStorage};
 
 /// How tenants' storage is kept.
 #[derive(Clone)]
@@ -32,6 +32,8 @@ pub struct Durability {
     pub storage: Option<PathBuf>,
     pub wal: WalOptions,
     pub retention: Retention,
+    /// The range of a block cut from the head (`--storage.tsdb.min-block-duration`).
+    pub block_range: std::time::Duration,
 }
 
 /// Starts, reconfigures and stops tenants.
@@ -83,6 +85,7 @@ impl Fleet {
                 let dir = tenant.wal_dir(storage);
                 let wal = open_wal(
                     &tenant.head,
+                    &tenant.blocks,
                     &self.shared.telemetry,
                     dir,
                     self.durability.wal,
@@ -94,10 +97,16 @@ impl Fleet {
             }
         };
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(enforce_retention(
-            tenant.head.clone(),
+        let storage = TenantStorage {
+            head: tenant.head.clone(),
             wal,
+            blocks: tenant.blocks.clone(),
+            metrics: self.shared.telemetry.blocks.clone(),
+        };
+        let task = tokio::spawn(enforce_retention(
+            storage,
             self.durability.retention,
+            self.durability.block_range,
             stopped,
         ));
         self.retainers

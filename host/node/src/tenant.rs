@@ -21,7 +21,7 @@ use wasmfed_rules::{EngineOptions, RuleContext, RuleManager, PROMQL_RULES};
 use wasmfed_scrape::fetch::Fetcher;
 use wasmfed_scrape::{LoopContext, ScrapeManager};
 use wasmfed_storage::wal::Wal;
-use wasmfed_storage::Head;
+use wasmfed_storage::{Blocks, Head};
 use wasmfed_telemetry::Telemetry;
 
 /// What one tenant runs, from the configuration.
@@ -85,6 +85,8 @@ pub struct Shared {
 pub struct Tenant {
     pub name: String,
     pub head: Arc<Head>,
+    /// Its history older than the head, loaded with its log (a node with a storage path).
+    pub blocks: Arc<Blocks>,
     pub scrape: Arc<ScrapeManager>,
     pub rules: Arc<RuleManager>,
     /// Answers the tenant's `/api/v1/query`, reading only its head; loaded on the first query
@@ -122,9 +124,11 @@ impl Tenant {
             limits: limits.clone(),
             compat: shared.engine.compat,
         }));
+        let blocks = Arc::new(Blocks::default());
         let rules = Arc::new(RuleManager::new(RuleContext {
             runtime: shared.runtime.clone(),
             head: head.clone(),
+            blocks: blocks.clone(),
             engine: shared.engine,
             live_plugins: shared.telemetry.plugins.clone(),
             metrics: shared.telemetry.rules.clone(),
@@ -134,6 +138,7 @@ impl Tenant {
         Ok(Tenant {
             name: spec.name.clone(),
             head,
+            blocks,
             scrape,
             rules,
             query: parking_lot::Mutex::new(None),
@@ -163,7 +168,13 @@ impl Tenant {
         }
         let limits = *self.limits.read();
         let interval = *self.evaluation_interval.read();
-        let plugin = query_plugin(&self.shared, self.head.clone(), &limits, interval)?;
+        let plugin = query_plugin(
+            &self.shared,
+            self.head.clone(),
+            self.blocks.clone(),
+            &limits,
+            interval,
+        )?;
         self.shared.telemetry.plugins.track_for(
             &self.name,
             "handler",
@@ -234,10 +245,11 @@ impl Tenant {
 }
 
 /// The plugin behind a tenant's `/api/v1/query`: the stock `promql-rules` with no rule groups,
-/// reading the tenant's head.
+/// reading the tenant's head and blocks.
 fn query_plugin(
     shared: &Shared,
     head: Arc<Head>,
+    blocks: Arc<Blocks>,
     limits: &TenantLimits,
     evaluation_interval: std::time::Duration,
 ) -> anyhow::Result<Arc<Plugin>> {
@@ -252,7 +264,7 @@ fn query_plugin(
             World::Query,
             &config,
             PluginLimits::rules().for_tenant(limits),
-            Arc::new(HeadStore::new(head)),
+            Arc::new(HeadStore::new(head, blocks)),
         )
         .context("loading the query plugin")?;
     Ok(Arc::new(plugin))

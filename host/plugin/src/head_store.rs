@@ -1,23 +1,47 @@
-//! The head, as rule and query plugins read it through their `store` import.
+//! The head and the blocks beside it, as rule and query plugins read them through their
+//! `store` import.
 //!
-//! Series come sorted by label set (the head's select order) and with their raw samples,
-//! stale markers included: the plugin applies PromQL's lookback and staleness itself. A series
-//! with no sample in the asked range is left out, as Prometheus' querier leaves it out.
+//! Series come sorted by label set and with their raw samples, stale markers included: the
+//! plugin applies PromQL's lookback and staleness itself. A series with no sample in the asked
+//! range is left out, as Prometheus' querier leaves it out. Blocks are read only when the
+//! range reaches back before the head's start; a series in both is one series, its samples
+//! merged by time (the head's newer samples after the blocks' older ones).
 
 use std::sync::Arc;
 
 use crate::{AnswerBudget, SelectedSeries, SeriesStore};
-use wasmfed_model::Labels;
-use wasmfed_storage::{Head, Matcher};
+use wasmfed_model::{Labels, Sample};
+use wasmfed_storage::blocks::{merge_in_place, SelectedSamples};
+use wasmfed_storage::{Blocks, Head, Matcher};
 
-/// Every series of one head.
+/// Every series of one tenant's storage.
 pub struct HeadStore {
     head: Arc<Head>,
+    blocks: Arc<Blocks>,
 }
 
 impl HeadStore {
-    pub fn new(head: Arc<Head>) -> HeadStore {
-        HeadStore { head }
+    pub fn new(head: Arc<Head>, blocks: Arc<Blocks>) -> HeadStore {
+        HeadStore { head, blocks }
+    }
+
+    /// The blocks' samples of the range, when it reaches before the head's start.
+    fn older_from_blocks(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<SelectedSamples, String> {
+        let reaches_blocks = self
+            .blocks
+            .max_time()
+            .is_some_and(|blocks_end| start_ms < blocks_end);
+        if !reaches_blocks {
+            return Ok(SelectedSamples::new());
+        }
+        self.blocks
+            .select(matchers, start_ms, end_ms)
+            .map_err(|e| format!("reading blocks: {e}"))
     }
 }
 
@@ -30,7 +54,23 @@ impl SeriesStore for HeadStore {
         max_bytes: usize,
     ) -> Result<Vec<SelectedSeries>, String> {
         let mut budget = AnswerBudget::new(max_bytes);
+        let mut merged = self.older_from_blocks(matchers, start_ms, end_ms)?;
         let mut out = Vec::new();
+        if merged.is_empty() {
+            for r in self.head.select(matchers) {
+                let samples = self.head.samples(r, start_ms, end_ms);
+                if samples.is_empty() {
+                    continue;
+                }
+                let Some(labels) = self.head.labels(r) else {
+                    continue;
+                };
+                let series = selected(labels, &samples);
+                budget.take_series(&series)?;
+                out.push(series);
+            }
+            return Ok(out);
+        }
         for r in self.head.select(matchers) {
             let samples = self.head.samples(r, start_ms, end_ms);
             if samples.is_empty() {
@@ -39,11 +79,12 @@ impl SeriesStore for HeadStore {
             let Some(labels) = self.head.labels(r) else {
                 continue;
             };
-            let series = SelectedSeries {
-                labels,
-                timestamps_ms: samples.iter().map(|s| s.timestamp_ms).collect(),
-                values: samples.iter().map(|s| s.value).collect(),
-            };
+            let all = merged.entry(labels).or_default();
+            all.extend(samples);
+            merge_in_place(all);
+        }
+        for (labels, samples) in merged {
+            let series = selected(labels, &samples);
             budget.take_series(&series)?;
             out.push(series);
         }
@@ -58,18 +99,30 @@ impl SeriesStore for HeadStore {
         max_bytes: usize,
     ) -> Result<Vec<Labels>, String> {
         let mut budget = AnswerBudget::new(max_bytes);
-        let mut out = Vec::new();
+        let mut labels: Vec<Labels> = self
+            .older_from_blocks(matchers, start_ms, end_ms)?
+            .into_keys()
+            .collect();
         for r in self.head.select(matchers) {
             if self.head.latest(r, start_ms - 1, end_ms).is_none() {
                 continue;
             }
-            let Some(labels) = self.head.labels(r) else {
-                continue;
-            };
-            budget.take_labels(&labels)?;
-            out.push(labels);
+            labels.extend(self.head.labels(r));
         }
-        Ok(out)
+        labels.sort_unstable();
+        labels.dedup();
+        for l in &labels {
+            budget.take_labels(l)?;
+        }
+        Ok(labels)
+    }
+}
+
+fn selected(labels: Labels, samples: &[Sample]) -> SelectedSeries {
+    SelectedSeries {
+        labels,
+        timestamps_ms: samples.iter().map(|s| s.timestamp_ms).collect(),
+        values: samples.iter().map(|s| s.value).collect(),
     }
 }
 
@@ -100,7 +153,7 @@ mod tests {
 
     #[test]
     fn select_returns_sorted_series_with_their_samples_in_range() {
-        let store = HeadStore::new(head());
+        let store = HeadStore::new(head(), Arc::default());
         let got = store.select(&up(), 1_000, 2_000, 1 << 20).unwrap();
         assert_eq!(got.len(), 1, "job b has nothing in range");
         assert_eq!(
@@ -116,7 +169,7 @@ mod tests {
 
     #[test]
     fn series_lists_label_sets_with_a_sample_in_range() {
-        let store = HeadStore::new(head());
+        let store = HeadStore::new(head(), Arc::default());
         let got = store.series(&up(), 3_000, 6_000, 1 << 20).unwrap();
         assert_eq!(
             got,
@@ -128,8 +181,51 @@ mod tests {
 
     #[test]
     fn an_answer_over_budget_is_refused() {
-        let store = HeadStore::new(head());
+        let store = HeadStore::new(head(), Arc::default());
         let err = store.select(&up(), 0, 10_000, 40).unwrap_err();
         assert!(err.contains("more than the plugin's"), "{err}");
+    }
+
+    #[test]
+    fn blocks_and_head_answer_as_one_store() {
+        let whole = HeadStore::new(head(), Arc::default());
+        let dir = tempfile::tempdir().unwrap();
+        let blocks = Arc::new(Blocks::open(dir.path()).unwrap());
+        let cut = head();
+        // [0, 1.8 s) goes to a block; the head forgets it (its chunks hold everything, so
+        // truncation keeps them: the samples then sit in both, and are answered once).
+        cut.persist_block(dir.path(), 0, 1_800).unwrap().unwrap();
+        blocks
+            .add(&dir.path().join(blocks_dir_entry(dir.path())))
+            .unwrap();
+        let split = HeadStore::new(cut, blocks);
+        let any = vec![Matcher::new(MatchOp::Regex, "__name__", ".+").unwrap()];
+        for (start, end) in [(0, 10_000), (1_000, 1_000), (1_500, 2_000), (2_000, 5_000)] {
+            let (a, b) = (
+                whole.select(&any, start, end, 1 << 20).unwrap(),
+                split.select(&any, start, end, 1 << 20).unwrap(),
+            );
+            let key =
+                |s: &SelectedSeries| (s.labels.clone(), s.timestamps_ms.clone(), s.values.clone());
+            assert_eq!(
+                a.iter().map(key).collect::<Vec<_>>(),
+                b.iter().map(key).collect::<Vec<_>>(),
+                "[{start}, {end}]"
+            );
+            assert_eq!(
+                whole.series(&any, start, end, 1 << 20).unwrap(),
+                split.series(&any, start, end, 1 << 20).unwrap()
+            );
+        }
+    }
+
+    fn blocks_dir_entry(dir: &std::path::Path) -> std::path::PathBuf {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .file_name()
+            .into()
     }
 }

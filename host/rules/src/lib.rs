@@ -74,6 +74,8 @@ pub struct RuleContext {
     pub runtime: Arc<PluginRuntime>,
     /// The tenant's storage: what its rules read and where they write.
     pub head: Arc<Head>,
+    /// The tenant's blocks, which its rules read too (a range reaching before the head).
+    pub blocks: Arc<wasmfed_storage::Blocks>,
     pub engine: EngineOptions,
     pub live_plugins: LivePlugins,
     pub metrics: RuleMetrics,
@@ -91,7 +93,10 @@ pub struct RuleManager {
 impl RuleManager {
     pub fn new(ctx: RuleContext) -> RuleManager {
         RuleManager {
-            store: Arc::new(wasmfed_plugin::HeadStore::new(ctx.head.clone())),
+            store: Arc::new(wasmfed_plugin::HeadStore::new(
+                ctx.head.clone(),
+                ctx.blocks.clone(),
+            )),
             ctx,
             running: Mutex::new(BTreeMap::new()),
         }

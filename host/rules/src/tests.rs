@@ -27,7 +27,7 @@ fn group(head: &Arc<Head>, bytes: &[u8], config: &str, limits: PluginLimits) -> 
             World::Rule,
             config,
             limits,
-            Arc::new(HeadStore::new(head.clone())),
+            Arc::new(HeadStore::new(head.clone(), Arc::default())),
         )
         .expect("plugin loads");
     Group::new(
@@ -280,7 +280,7 @@ fn queries_answer_from_the_head() {
             World::Query,
             "null",
             PluginLimits::rules(),
-            Arc::new(HeadStore::new(head.clone())),
+            Arc::new(HeadStore::new(head.clone(), Arc::default())),
         )
         .unwrap();
     let answer = plugin.query("sum(mem)", 60_000).unwrap();
@@ -320,6 +320,7 @@ mod manager {
         RuleManager::new(RuleContext {
             runtime: Arc::new(PluginRuntime::new().unwrap()),
             head: head.clone(),
+            blocks: Arc::default(),
             engine: crate::EngineOptions {
                 lookback: Duration::from_secs(300),
                 compat: Default::default(),

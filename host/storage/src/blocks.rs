@@ -9,11 +9,16 @@
 //! timestamps winning, as Prometheus' vertical merge does for identical samples. Samples
 //! deleted by a block's tombstones are left out.
 
+mod cut;
+mod metrics;
 mod select;
+
+pub use cut::CutReport;
+pub use metrics::BlockMetrics;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 use wasmfed_block::block::{block_dirs, remove_unfinished, TMP_FOR_DELETION};
@@ -27,28 +32,45 @@ use crate::matcher::Matcher;
 /// Series selected from the blocks: label set → samples, oldest first, one per timestamp.
 pub type SelectedSamples = BTreeMap<Labels, Vec<Sample>>;
 
-/// The open blocks of one storage directory, oldest first.
+/// The open blocks of one storage directory, oldest first. Empty (and without a directory)
+/// for a node that keeps no storage path.
 #[derive(Default)]
 pub struct Blocks {
+    dir: OnceLock<PathBuf>,
     list: RwLock<Vec<Arc<Block>>>,
 }
 
 impl Blocks {
-    /// Opens every block in `dir` after deleting what a crash left half written or half
-    /// deleted. A block that does not open is an error naming it: starting without part of
-    /// the history would answer queries wrongly without a word.
+    /// [`Blocks::load`]s `dir` into a new set.
     pub fn open(dir: &Path) -> Result<Blocks, BlockError> {
+        let blocks = Blocks::default();
+        blocks.load(dir)?;
+        Ok(blocks)
+    }
+
+    /// Makes `dir` this set's directory and opens every block in it, after deleting what a
+    /// crash left half written or half deleted. A block that does not open is an error naming
+    /// it: starting without part of the history would answer queries wrongly without a word.
+    /// Returns how many blocks were opened.
+    pub fn load(&self, dir: &Path) -> Result<usize, BlockError> {
         for removed in remove_unfinished(dir)? {
             tracing::warn!(dir = %removed.display(), "removed an unfinished block directory");
         }
-        let mut list = Vec::new();
+        let mut opened = Vec::new();
         for path in block_dirs(dir)? {
-            list.push(Arc::new(Block::open(&path)?));
+            opened.push(Arc::new(Block::open(&path)?));
         }
+        let n = opened.len();
+        let _ = self.dir.set(dir.to_path_buf());
+        let mut list = self.list.write();
+        list.extend(opened);
         list.sort_by_key(|b| (b.meta().min_time, b.meta().ulid));
-        Ok(Blocks {
-            list: RwLock::new(list),
-        })
+        Ok(n)
+    }
+
+    /// The directory blocks are read from and written to, once loaded.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.get().map(PathBuf::as_path)
     }
 
     /// Opens the block just written at `dir` and makes it visible to queries.
@@ -79,34 +101,63 @@ impl Blocks {
         self.list.read().iter().map(|b| b.meta().max_time).max()
     }
 
-    /// Deletes the blocks whose whole range ends at or before `before_ms` (retention), first
-    /// renaming each so a crash mid-delete leaves a directory the next start removes, never
-    /// a half block. Queries under way keep reading the maps they hold. Returns the removed.
-    pub fn delete_before(&self, before_ms: i64) -> Vec<BlockMeta> {
-        let doomed: Vec<Arc<Block>> = {
+    /// Applies Prometheus' block retention: a block whose end is more than `retention_ms`
+    /// before the newest block's end goes, and so does every block (oldest first) once the
+    /// blocks, newest first, plus `other_bytes` (the log) exceed `max_bytes`. Returns what
+    /// was deleted, by time and by size.
+    pub fn apply_retention(
+        &self,
+        retention_ms: i64,
+        max_bytes: Option<u64>,
+        other_bytes: u64,
+    ) -> (Vec<BlockMeta>, Vec<BlockMeta>) {
+        let mut by_end = self.list.read().clone();
+        by_end.sort_by_key(|b| std::cmp::Reverse(b.meta().max_time));
+        let Some(newest) = by_end.first().map(|b| b.meta().max_time) else {
+            return (Vec::new(), Vec::new());
+        };
+        let mut total = other_bytes;
+        let (mut by_time, mut by_size) = (Vec::new(), Vec::new());
+        for b in &by_end {
+            total += b.size();
+            if newest - b.meta().max_time > retention_ms {
+                by_time.push(b.meta().ulid);
+            } else if max_bytes.is_some_and(|m| total > m) {
+                by_size.push(b.meta().ulid);
+            }
+        }
+        (
+            self.delete(|meta| by_time.contains(&meta.ulid)),
+            self.delete(|meta| by_size.contains(&meta.ulid)),
+        )
+    }
+
+    /// Deletes the blocks `doomed` picks, first renaming each so a crash mid-delete leaves a
+    /// directory the next start removes, never a half block. Queries under way keep reading
+    /// the maps they hold. Returns the deleted.
+    pub fn delete(&self, doomed: impl Fn(&BlockMeta) -> bool) -> Vec<BlockMeta> {
+        let gone: Vec<Arc<Block>> = {
             let mut list = self.list.write();
-            let (gone, kept) = list.drain(..).partition(|b| b.meta().max_time <= before_ms);
+            let (gone, kept) = list.drain(..).partition(|b| doomed(b.meta()));
             *list = kept;
             gone
         };
         let mut removed = Vec::new();
-        for block in doomed {
+        for block in gone {
             let dir = block.dir().to_path_buf();
             let tmp = PathBuf::from(format!("{}{TMP_FOR_DELETION}", dir.display()));
             let outcome = std::fs::rename(&dir, &tmp).and_then(|()| std::fs::remove_dir_all(&tmp));
             match outcome {
                 Ok(()) => removed.push(block.meta().clone()),
-                Err(e) => {
-                    tracing::error!(dir = %dir.display(), error = %e, "deleting a block past retention")
-                }
+                Err(e) => tracing::error!(dir = %dir.display(), error = %e, "deleting a block"),
             }
         }
         removed
     }
 
-    /// Bytes of the blocks' chunk segments, for size retention and `/metrics`.
-    pub fn chunk_bytes(&self) -> u64 {
-        self.list.read().iter().map(|b| b.chunks().size()).sum()
+    /// Bytes of the blocks' index and chunk files.
+    pub fn size(&self) -> u64 {
+        self.list.read().iter().map(|b| b.size()).sum()
     }
 
     /// The samples with `mint <= t <= maxt` of the series matching `matchers`, by label set.

@@ -15,6 +15,7 @@ use prometheus_client::registry::Registry;
 use wasmfed_model::clock::unix_seconds;
 use wasmfed_plugin::registry::LivePlugins;
 use wasmfed_rules::RuleMetrics;
+use wasmfed_storage::blocks::BlockMetrics;
 use wasmfed_storage::wal::WalMetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -66,6 +67,7 @@ pub struct Telemetry {
     pub sd_refreshes: Family<MechanismLabel, Counter>,
     pub sd_refresh_failures: Family<MechanismLabel, Counter>,
     pub wal: WalMetrics,
+    pub blocks: BlockMetrics,
     /// Per-plugin counters, collected from the live plugins at scrape time.
     pub plugins: LivePlugins,
     /// Per-rule-group counters, collected from the live groups at scrape time.
@@ -98,6 +100,7 @@ impl Default for Telemetry {
             sd_refreshes: Family::default(),
             sd_refresh_failures: Family::default(),
             wal: WalMetrics::default(),
+            blocks: BlockMetrics::default(),
             plugins: LivePlugins::default(),
             rules: RuleMetrics::default(),
             registry: Registry::default(),
@@ -208,6 +211,7 @@ impl Default for Telemetry {
             t.sd_refresh_failures.clone(),
         );
         t.wal.register(&mut registry);
+        t.blocks.register(&mut registry);
         registry.register_collector(Box::new(t.plugins.clone()));
         registry.register_collector(Box::new(t.rules.clone()));
         t.reload_successful.set(1);

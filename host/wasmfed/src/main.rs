@@ -317,6 +317,7 @@ async fn run_node(cli: &Cli) -> anyhow::Result<()> {
         tracing::warn!("{warning}");
     }
     let lookback = cli.prometheus.lookback().map_err(anyhow::Error::msg)?;
+    let block_range = cli.prometheus.block_range().map_err(anyhow::Error::msg)?;
     let route_prefix = cli.prometheus.route_prefix().map_err(anyhow::Error::msg)?;
     let retention: Duration = cli
         .retention
@@ -342,6 +343,7 @@ async fn run_node(cli: &Cli) -> anyhow::Result<()> {
             storage_path: Some(cli.storage_path.clone()),
             retention,
             retention_size,
+            block_range,
             wal: wal::WalOptions {
                 fsync,
                 segment_size,
@@ -422,6 +424,7 @@ async fn demo() -> anyhow::Result<()> {
             storage_path: None,
             retention: Duration::from_secs(3600),
             retention_size: None,
+            block_range: Duration::from_secs(2 * 3600),
             wal: wal::WalOptions::default(),
             enable_lifecycle: false,
             compat: Compat::default(),

@@ -47,6 +47,8 @@ pub struct NodeOptions {
     pub retention: Duration,
     /// Most bytes the write-ahead log may take; `None` for no limit.
     pub retention_size: Option<u64>,
+    /// The range of a block cut from the head.
+    pub block_range: Duration,
     pub wal: WalOptions,
     pub enable_lifecycle: bool,
     /// Which Prometheus generation's semantics to follow where 2.x and 3.x differ.
@@ -116,6 +118,7 @@ impl Node {
                 time: options.retention,
                 size: options.retention_size,
             },
+            block_range: options.block_range,
         };
         let (stop, stopped) = watch::channel(false);
         let fleet = Arc::new(Fleet::new(shared, durability));

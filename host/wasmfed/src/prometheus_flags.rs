@@ -46,10 +46,15 @@ pub struct PrometheusFlags {
     /// Accepted for Prometheus' sake: wasmfed's write-ahead log is not compressed yet.
     #[arg(long = "storage.tsdb.wal-compression", num_args = 0..=1, default_missing_value = "true")]
     pub wal_compression: Option<bool>,
-    /// Accepted for Prometheus' sake: wasmfed writes no blocks yet.
-    #[arg(long = "storage.tsdb.min-block-duration", value_name = "DURATION")]
-    pub min_block_duration: Option<String>,
-    /// Accepted for Prometheus' sake: wasmfed writes no blocks yet.
+    /// The time range of a block cut from the head; the head keeps 1.5 to 2.5 times this.
+    /// Hidden in Prometheus (shorter ranges are for tests), shown here.
+    #[arg(
+        long = "storage.tsdb.min-block-duration",
+        value_name = "DURATION",
+        default_value = "2h"
+    )]
+    pub min_block_duration: String,
+    /// Accepted for Prometheus' sake: wasmfed does not compact blocks into larger ones yet.
     #[arg(long = "storage.tsdb.max-block-duration", value_name = "DURATION")]
     pub max_block_duration: Option<String>,
     /// Accepted for Prometheus' sake: wasmfed takes no lock file.
@@ -74,6 +79,24 @@ pub struct PrometheusFlags {
 
 impl PrometheusFlags {
     /// `--query.lookback-delta` as a duration.
+    /// The range of a block cut from the head (`--storage.tsdb.min-block-duration`).
+    pub fn block_range(&self) -> Result<Duration, String> {
+        let range: Duration = self
+            .min_block_duration
+            .parse::<wasmfed_config::Duration>()
+            .map(Into::into)
+            .map_err(|e| {
+                format!(
+                    "invalid --storage.tsdb.min-block-duration {:?}: {e}",
+                    self.min_block_duration
+                )
+            })?;
+        if range < Duration::from_secs(1) {
+            return Err("--storage.tsdb.min-block-duration must be at least 1s".into());
+        }
+        Ok(range)
+    }
+
     pub fn lookback(&self) -> Result<Duration, String> {
         self.lookback_delta
             .parse::<wasmfed_config::Duration>()
@@ -140,9 +163,9 @@ impl PrometheusFlags {
             "wasmfed's write-ahead log is not compressed yet",
         );
         say(
-            self.min_block_duration.is_some() || self.max_block_duration.is_some(),
-            "storage.tsdb.min/max-block-duration",
-            "wasmfed writes no blocks yet",
+            self.max_block_duration.is_some(),
+            "storage.tsdb.max-block-duration",
+            "wasmfed does not compact blocks into larger ones yet",
         );
         say(
             self.no_lockfile.is_some(),

@@ -110,6 +110,11 @@ impl IndexReader {
         }
     }
 
+    /// Bytes of the index file.
+    pub fn size(&self) -> u64 {
+        self.map.len() as u64
+    }
+
     /// Number of symbols in the table.
     pub fn symbol_count(&self) -> usize {
         self.symbols.len()

@@ -157,7 +157,7 @@ fn only_labelling_stages_have_shadows() {
             World::Rule,
             r#"{"mode": "ok"}"#,
             PluginLimits::rules(),
-            Arc::new(crate::HeadStore::new(head)),
+            Arc::new(crate::HeadStore::new(head, Arc::default())),
         )
         .unwrap();
     let err = runtime()

@@ -119,7 +119,7 @@ fn overlapping_blocks_merge_and_retention_deletes_whole_blocks() {
         head_view(&head, &sel, 0, 2_999_999)
     );
 
-    let removed = blocks.delete_before(a.max_time);
+    let removed = blocks.delete(|meta| meta.max_time <= a.max_time);
     assert_eq!(removed.iter().map(|b| b.ulid).collect::<Vec<_>>(), [a.ulid]);
     assert!(!dir.path().join(a.ulid.to_string()).exists());
     assert_eq!(blocks.len(), 1);
@@ -157,4 +157,85 @@ fn merge_keeps_the_first_of_equal_timestamps() {
     let mut samples = vec![s(1, 1.0), s(3, 3.0), s(2, 2.0), s(3, 9.0), s(0, 0.0)];
     merge_in_place(&mut samples);
     assert_eq!(samples, [s(0, 0.0), s(1, 1.0), s(2, 2.0), s(3, 3.0)]);
+}
+
+#[test]
+fn the_head_is_cut_into_aligned_blocks_once_it_spans_one_and_a_half_ranges() {
+    let cut = head(); // samples from 0 to 7_190_000
+    let dir = tempfile::tempdir().unwrap();
+    let blocks = Blocks::open(dir.path()).unwrap();
+    // 1 h ranges: the head spans ~2 h, so [0, 1 h) is cut and [1 h, 2 h) stays (it spans
+    // less than 1.5 h after the cut).
+    let report = blocks.cut_head(&cut, 3_600_000).unwrap();
+    let ranges: Vec<_> = report
+        .written
+        .iter()
+        .map(|m| (m.min_time, m.max_time))
+        .collect();
+    assert_eq!(ranges, [(0, 3_600_000)]);
+    assert_eq!(cut.min_valid_time(), 3_600_000);
+    // Nothing more to cut until the head grows.
+    assert!(blocks.cut_head(&cut, 3_600_000).unwrap().written.is_empty());
+    // Head and blocks together still answer everything, exactly once.
+    let sel = [m(MatchOp::Equal, "instance", "h05")];
+    let mut merged = blocks.select(&sel, 0, 7_200_000).unwrap();
+    for (labels, samples) in head_view(&cut, &sel, 0, 7_200_000) {
+        let all = merged.entry(labels).or_default();
+        all.extend(samples);
+        merge_in_place(all);
+    }
+    let whole = head_view(&head(), &sel, 0, 7_200_000);
+    assert_eq!(merged, whole);
+    // Smaller ranges: several blocks in one cut, each ending on a multiple of the range.
+    let head = head();
+    let dir = tempfile::tempdir().unwrap();
+    let blocks = Blocks::open(dir.path()).unwrap();
+    let report = blocks.cut_head(&head, 1_000_000).unwrap();
+    let ranges: Vec<_> = report
+        .written
+        .iter()
+        .map(|m| (m.min_time, m.max_time))
+        .collect();
+    assert_eq!(
+        ranges,
+        [
+            (0, 1_000_000),
+            (1_000_000, 2_000_000),
+            (2_000_000, 3_000_000),
+            (3_000_000, 4_000_000),
+            (4_000_000, 5_000_000),
+            (5_000_000, 6_000_000)
+        ]
+    );
+    // A set without a directory (no storage path) cuts nothing.
+    assert!(Blocks::default()
+        .cut_head(&head, 1_000)
+        .unwrap()
+        .written
+        .is_empty());
+}
+
+#[test]
+fn retention_by_time_is_relative_to_the_newest_block_and_by_size_drops_the_oldest() {
+    let head = head();
+    let dir = tempfile::tempdir().unwrap();
+    let blocks = Blocks::open(dir.path()).unwrap();
+    blocks.cut_head(&head, 1_000_000).unwrap(); // six blocks ending at 1M..6M
+    assert_eq!(blocks.len(), 6);
+    // Ends more than 3M before the newest end (6M) go: those ending at 1M and 2M, not the
+    // one ending exactly 3M before (as Prometheus keeps it).
+    let (by_time, by_size) = blocks.apply_retention(3_000_000, None, 0);
+    let ends: Vec<i64> = by_time.iter().map(|m| m.max_time).collect();
+    assert_eq!((ends, by_size.len()), (vec![1_000_000, 2_000_000], 0));
+    assert_eq!(blocks.len(), 4);
+    // Room for the log and two blocks: the two oldest go.
+    let sizes: Vec<u64> = {
+        let list = blocks.list.read();
+        list.iter().map(|b| b.size()).collect()
+    };
+    let limit = 1_000 + sizes[2] + sizes[3];
+    let (by_time, by_size) = blocks.apply_retention(i64::MAX, Some(limit), 1_000);
+    let ends: Vec<i64> = by_size.iter().map(|m| m.max_time).collect();
+    assert_eq!((by_time.len(), ends), (0, vec![3_000_000, 4_000_000]));
+    assert_eq!(blocks.len(), 2);
 }

@@ -35,6 +35,7 @@
 //! checkpoint when the log may hold expired data or has grown past the last checkpoint.
 
 mod checkpoint;
+mod foreign;
 mod metrics;
 mod reader;
 mod record;
@@ -56,6 +57,7 @@ use std::time::{Instant, SystemTime};
 use parking_lot::Mutex;
 
 pub use checkpoint::CheckpointReport;
+pub use foreign::written_by_prometheus;
 pub use metrics::WalMetrics;
 pub use reader::Damage;
 pub use replay::ReplayReport;
