@@ -2,8 +2,9 @@
 //! - a directory Prometheus' `promtool` backfilled (hours of OpenMetrics samples) and that
 //!   Prometheus 2.42 itself serves: wasmfed, started on a copy, answers the same queries over
 //!   the blocks' range; a Prometheus write-ahead log in it is set aside, not damaged;
-//! - wasmfed cutting its head into blocks while it scrapes (with 10 s blocks): `promtool tsdb
-//!   dump` reads them, and after a restart the whole range still answers, every sample once.
+//! - wasmfed cutting its head into blocks while it scrapes (with 10 s blocks) and compacting
+//!   them (into 30 s): `promtool tsdb dump` reads them, and after a kill -9 and a restart the
+//!   whole range still answers, every sample once and without a gap.
 
 use std::path::Path;
 use std::process::Command;
@@ -158,10 +159,14 @@ fn blocks_cut_while_scraping_are_prometheus_blocks_and_survive_a_restart() {
     );
     let node = Wasmfed::start_args(&config, &["--storage.tsdb.min-block-duration=10s"]);
     // The head is cut once it spans 15 s: [start, next multiple of 10 s) goes to a block.
-    wait_for("two blocks", Duration::from_secs(60), || {
-        let n = node.metric("wasmfed_blocks_written_total").unwrap_or(0.0);
-        (n >= 2.0).then_some(()).ok_or(format!("{n} written"))
+    // Once four are written, the three oldest are compacted into one of 30 s.
+    wait_for("a compaction", Duration::from_secs(90), || {
+        let n = node
+            .metric("wasmfed_block_compactions_total")
+            .unwrap_or(0.0);
+        (n >= 1.0).then_some(()).ok_or(format!("{n} compactions"))
     });
+    assert!(node.metric("wasmfed_blocks_written_total").unwrap() >= 4.0);
     let data = node.data_dir();
     let block_dirs: Vec<_> = std::fs::read_dir(&data)
         .unwrap()
@@ -206,7 +211,7 @@ fn blocks_cut_while_scraping_are_prometheus_blocks_and_survive_a_restart() {
     };
     // Four scrapes a second since the start, two block cuts in between: no gap anywhere.
     let points = &series[0].1;
-    assert!(points.len() >= 60, "{} samples", points.len());
+    assert!(points.len() >= 120, "{} samples", points.len());
     let widest = points.windows(2).map(|w| w[1].0 - w[0].0).max().unwrap();
     assert!(widest <= 1_000, "a gap of {widest} ms in {points:?}");
     let dir = node.kill_keeping_dir();

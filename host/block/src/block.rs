@@ -14,7 +14,7 @@ use wasmfed_model::Labels;
 
 use crate::chunks::{ChunkData, ChunkMeta, ChunkReader, ChunkWriter, DEFAULT_SEGMENT_SIZE};
 use crate::index::{IndexReader, IndexWriter};
-use crate::meta::{BlockMeta, BlockStats};
+use crate::meta::{BlockMeta, BlockStats, Compaction};
 use crate::tombstones::Tombstones;
 use crate::{io_error, Error};
 
@@ -35,6 +35,8 @@ pub struct BlockWriter {
     chunks: Option<ChunkWriter>,
     series: Vec<(Labels, Vec<ChunkMeta>)>,
     stats: BlockStats,
+    /// Lineage of a compacted block; `None` for a level-1 block.
+    compaction: Option<Compaction>,
 }
 
 impl BlockWriter {
@@ -63,7 +65,35 @@ impl BlockWriter {
             chunks: Some(chunks),
             series: Vec::new(),
             stats: BlockStats::default(),
+            compaction: None,
         })
+    }
+
+    /// Makes the block a compaction of `parents`: one level above the highest, holding the
+    /// union of their sources, as Prometheus' compactor writes it.
+    pub fn compacted_from(&mut self, parents: &[BlockMeta]) {
+        let mut sources: Vec<Ulid> = parents
+            .iter()
+            .flat_map(|p| p.compaction.sources.iter().copied())
+            .collect();
+        sources.sort();
+        sources.dedup();
+        self.compaction = Some(Compaction {
+            level: parents
+                .iter()
+                .map(|p| p.compaction.level)
+                .max()
+                .unwrap_or(0)
+                + 1,
+            sources,
+            parents: parents.iter().map(BlockMeta::desc).collect(),
+            ..Compaction::default()
+        });
+    }
+
+    /// The ULID the block will have.
+    pub fn ulid(&self) -> Ulid {
+        self.ulid
     }
 
     /// Adds the next series (label sets strictly ascending) with its chunks in time order. A
@@ -113,12 +143,15 @@ impl BlockWriter {
         }
         index.finish()?;
         Tombstones::default().write(&self.tmp)?;
-        let meta = BlockMeta::new_level1(
+        let mut meta = BlockMeta::new_level1(
             self.ulid,
             self.min_time,
             self.max_time,
             std::mem::take(&mut self.stats),
         );
+        if let Some(compaction) = self.compaction.take() {
+            meta.compaction = compaction;
+        }
         meta.write(&self.tmp)?;
         sync_dir(&self.tmp)?;
         let dest = self.parent.join(self.ulid.to_string());

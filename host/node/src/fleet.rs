@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use crate::state::NodeState;
 use crate::tenant::{tenant_specs, Shared, Tenant, TenantSpec};
 use wasmfed_config::{Config, DEFAULT_TENANT};
+use wasmfed_storage::blocks::block_ranges;
 use wasmfed_storage::wal::{Retention, WalOptions};
 
 use super::storage::{enforce_retention, open_wal, TenantStorage};
@@ -34,6 +35,8 @@ pub struct Durability {
     pub retention: Retention,
     /// The range of a block cut from the head (`--storage.tsdb.min-block-duration`).
     pub block_range: std::time::Duration,
+    /// The largest block compaction makes (`--storage.tsdb.max-block-duration`).
+    pub max_block: std::time::Duration,
 }
 
 /// Starts, reconfigures and stops tenants.
@@ -106,7 +109,10 @@ impl Fleet {
         let task = tokio::spawn(enforce_retention(
             storage,
             self.durability.retention,
-            self.durability.block_range,
+            block_ranges(
+                self.durability.block_range.as_millis() as i64,
+                self.durability.max_block.as_millis() as i64,
+            ),
             stopped,
         ));
         self.retainers

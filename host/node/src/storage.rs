@@ -121,16 +121,17 @@ pub(super) struct TenantStorage {
     pub metrics: BlockMetrics,
 }
 
-/// Checkpoints the log just replayed, then periodically cuts the head into blocks of
-/// `block_range` and applies `retention` to head, log and blocks, until `stopped` says so or
-/// its sender is dropped. A stop waits for the step under way, so once this returns nothing
+/// Checkpoints the log just replayed, then periodically cuts the head into blocks of the first
+/// of `ranges` (compacting them into the larger ones) and applies `retention` to head, log and
+/// blocks, until `stopped` says so or its sender is dropped. A stop waits for the step under way, so once this returns nothing
 /// but the head's own appends touches the log.
 pub(super) async fn enforce_retention(
     storage: TenantStorage,
     retention: Retention,
-    block_range: Duration,
+    ranges: Vec<i64>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let block_range = Duration::from_millis(ranges.first().copied().unwrap_or(i64::MAX) as u64);
     let TenantStorage {
         head,
         wal,
@@ -167,10 +168,15 @@ pub(super) async fn enforce_retention(
             }
             continue;
         };
-        let (head, wal, blocks, metrics) =
-            (head.clone(), wal.clone(), blocks.clone(), metrics.clone());
+        let (head, wal, blocks, metrics, ranges) = (
+            head.clone(),
+            wal.clone(),
+            blocks.clone(),
+            metrics.clone(),
+            ranges.clone(),
+        );
         let outcome = tokio::task::spawn_blocking(move || {
-            cut_blocks(&head, &wal, &blocks, &metrics, block_range);
+            cut_blocks(&head, &wal, &blocks, &metrics, &ranges);
             let retention_ms = retention.time.as_millis() as i64;
             let (by_time, by_size) = metrics.track(&blocks, || {
                 blocks.apply_retention(retention_ms, retention.size, wal.size_bytes())
@@ -204,10 +210,13 @@ pub(super) async fn enforce_retention(
 }
 
 /// Writes the head's completed ranges as blocks, then checkpoints the log so it holds the
-/// head's range only. A failure is logged and counted; the head keeps the samples and the
-/// next pass tries again.
-fn cut_blocks(head: &Head, wal: &Wal, blocks: &Blocks, metrics: &BlockMetrics, range: Duration) {
-    match metrics.track(blocks, || blocks.cut_head(head, range.as_millis() as i64)) {
+/// head's range only, then compacts blocks as far as the plan goes. A failure is logged and
+/// counted; the head (or the parent blocks) keep the samples and the next pass tries again.
+fn cut_blocks(head: &Head, wal: &Wal, blocks: &Blocks, metrics: &BlockMetrics, ranges: &[i64]) {
+    let Some(&range) = ranges.first() else {
+        return;
+    };
+    match metrics.track(blocks, || blocks.cut_head(head, range)) {
         Ok(report) if report.written.is_empty() => {}
         Ok(report) => {
             metrics.written.inc_by(report.written.len() as u64);
@@ -219,5 +228,16 @@ fn cut_blocks(head: &Head, wal: &Wal, blocks: &Blocks, metrics: &BlockMetrics, r
             metrics.write_failures.inc();
             tracing::error!(error = %e, "writing a block from the head");
         }
+    }
+    loop {
+        match metrics.track(blocks, || blocks.compact(ranges)) {
+            Ok(true) => metrics.compactions.inc(),
+            Ok(false) => return,
+            Err(e) => {
+                metrics.compaction_failures.inc();
+                tracing::error!(error = %e, "compacting blocks");
+                return;
+            }
+        };
     }
 }

@@ -9,10 +9,13 @@
 //! timestamps winning, as Prometheus' vertical merge does for identical samples. Samples
 //! deleted by a block's tombstones are left out.
 
+mod compact;
 mod cut;
+mod merge;
 mod metrics;
 mod select;
 
+pub use compact::{block_ranges, plan};
 pub use cut::CutReport;
 pub use metrics::BlockMetrics;
 
@@ -23,10 +26,10 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::RwLock;
 use wasmfed_block::block::{block_dirs, remove_unfinished, TMP_FOR_DELETION};
 use wasmfed_block::chunks::ENCODING_XOR;
-use wasmfed_block::{Block, BlockMeta, Error as BlockError};
+use wasmfed_block::{Block, BlockMeta, ChunkData, Error as BlockError};
 use wasmfed_model::{Labels, Sample};
 
-use crate::chunk::ChunkIter;
+use crate::chunk::{ChunkIter, OpenChunk, SAMPLES_PER_CHUNK};
 use crate::matcher::Matcher;
 
 /// Series selected from the blocks: label set → samples, oldest first, one per timestamp.
@@ -60,12 +63,17 @@ impl Blocks {
         for path in block_dirs(dir)? {
             opened.push(Arc::new(Block::open(&path)?));
         }
-        let n = opened.len();
         let _ = self.dir.set(dir.to_path_buf());
-        let mut list = self.list.write();
-        list.extend(opened);
-        list.sort_by_key(|b| (b.meta().min_time, b.meta().ulid));
-        Ok(n)
+        {
+            let mut list = self.list.write();
+            list.extend(opened);
+            list.sort_by_key(|b| (b.meta().min_time, b.meta().ulid));
+        }
+        let finished = compact::compacted_parents(&self.list.read());
+        for meta in self.delete(|m| finished.contains(&m.ulid)) {
+            tracing::warn!(ulid = %meta.ulid, "deleted a block already compacted into another");
+        }
+        Ok(self.len())
     }
 
     /// The directory blocks are read from and written to, once loaded.
@@ -213,6 +221,43 @@ impl Blocks {
         }
         Ok(out)
     }
+}
+
+/// A chunk encoded for a block: first and last sample time, XOR bytes.
+pub(crate) struct EncodedChunk {
+    pub min_time: i64,
+    pub max_time: i64,
+    pub bytes: Vec<u8>,
+}
+
+impl EncodedChunk {
+    pub(crate) fn data(&self) -> ChunkData<'_> {
+        ChunkData {
+            min_time: self.min_time,
+            max_time: self.max_time,
+            encoding: ENCODING_XOR,
+            bytes: &self.bytes,
+        }
+    }
+}
+
+/// Encodes samples (ascending, unique times) into XOR chunks of at most
+/// [`SAMPLES_PER_CHUNK`] samples, as Prometheus' head cuts them.
+pub(crate) fn encode_chunks(samples: &[Sample]) -> Vec<EncodedChunk> {
+    samples
+        .chunks(usize::from(SAMPLES_PER_CHUNK))
+        .map(|run| {
+            let mut chunk = OpenChunk::default();
+            for s in run {
+                chunk.append(s.timestamp_ms, s.value);
+            }
+            EncodedChunk {
+                min_time: run[0].timestamp_ms,
+                max_time: run[run.len() - 1].timestamp_ms,
+                bytes: chunk.encoded().to_vec(),
+            }
+        })
+        .collect()
 }
 
 /// Sorts samples gathered from overlapping sources by time, keeping the first of each

@@ -324,6 +324,10 @@ async fn run_node(cli: &Cli) -> anyhow::Result<()> {
         .parse::<wasmfed_config::Duration>()
         .with_context(|| format!("invalid --storage.retention {:?}", cli.retention))?
         .into();
+    let max_block = cli
+        .prometheus
+        .max_block(retention)
+        .map_err(anyhow::Error::msg)?;
     let retention_size = wal::parse_size(&cli.retention_size)
         .with_context(|| "invalid --storage.retention.size".to_owned())?;
     let segment_size = wal::parse_size(&cli.wal_segment_size)
@@ -344,6 +348,7 @@ async fn run_node(cli: &Cli) -> anyhow::Result<()> {
             retention,
             retention_size,
             block_range,
+            max_block,
             wal: wal::WalOptions {
                 fsync,
                 segment_size,
@@ -425,6 +430,7 @@ async fn demo() -> anyhow::Result<()> {
             retention: Duration::from_secs(3600),
             retention_size: None,
             block_range: Duration::from_secs(2 * 3600),
+            max_block: Duration::from_secs(31 * 24 * 3600),
             wal: wal::WalOptions::default(),
             enable_lifecycle: false,
             compat: Compat::default(),

@@ -49,6 +49,8 @@ pub struct NodeOptions {
     pub retention_size: Option<u64>,
     /// The range of a block cut from the head.
     pub block_range: Duration,
+    /// The largest block compaction makes.
+    pub max_block: Duration,
     pub wal: WalOptions,
     pub enable_lifecycle: bool,
     /// Which Prometheus generation's semantics to follow where 2.x and 3.x differ.
@@ -119,6 +121,7 @@ impl Node {
                 size: options.retention_size,
             },
             block_range: options.block_range,
+            max_block: options.max_block,
         };
         let (stop, stopped) = watch::channel(false);
         let fleet = Arc::new(Fleet::new(shared, durability));

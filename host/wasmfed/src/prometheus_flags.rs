@@ -54,7 +54,7 @@ pub struct PrometheusFlags {
         default_value = "2h"
     )]
     pub min_block_duration: String,
-    /// Accepted for Prometheus' sake: wasmfed does not compact blocks into larger ones yet.
+    /// The largest block compaction makes (default: a tenth of the retention, at most 31d).
     #[arg(long = "storage.tsdb.max-block-duration", value_name = "DURATION")]
     pub max_block_duration: Option<String>,
     /// Accepted for Prometheus' sake: wasmfed takes no lock file.
@@ -95,6 +95,18 @@ impl PrometheusFlags {
             return Err("--storage.tsdb.min-block-duration must be at least 1s".into());
         }
         Ok(range)
+    }
+
+    /// The largest block compaction makes: `--storage.tsdb.max-block-duration`, else a tenth
+    /// of `retention` but at most 31 days, as Prometheus chooses.
+    pub fn max_block(&self, retention: Duration) -> Result<Duration, String> {
+        match &self.max_block_duration {
+            Some(text) => text
+                .parse::<wasmfed_config::Duration>()
+                .map(Into::into)
+                .map_err(|e| format!("invalid --storage.tsdb.max-block-duration {text:?}: {e}")),
+            None => Ok((retention / 10).min(Duration::from_secs(31 * 24 * 3600))),
+        }
     }
 
     pub fn lookback(&self) -> Result<Duration, String> {
@@ -161,11 +173,6 @@ impl PrometheusFlags {
             self.wal_compression.is_some(),
             "storage.tsdb.wal-compression",
             "wasmfed's write-ahead log is not compressed yet",
-        );
-        say(
-            self.max_block_duration.is_some(),
-            "storage.tsdb.max-block-duration",
-            "wasmfed does not compact blocks into larger ones yet",
         );
         say(
             self.no_lockfile.is_some(),

@@ -11,6 +11,8 @@ pub struct BlockMetrics {
     pub bytes: Gauge,
     pub written: Counter,
     pub write_failures: Counter,
+    pub compactions: Counter,
+    pub compaction_failures: Counter,
     pub time_retentions: Counter,
     pub size_retentions: Counter,
 }
@@ -36,6 +38,16 @@ impl BlockMetrics {
             "wasmfed_block_write_failures",
             "Failed attempts to write a block from the head; the head keeps the samples.",
             self.write_failures.clone(),
+        );
+        registry.register(
+            "wasmfed_block_compactions",
+            "Compactions run: blocks merged into a larger one.",
+            self.compactions.clone(),
+        );
+        registry.register(
+            "wasmfed_block_compaction_failures",
+            "Failed compactions; the parent blocks stay and are tried again.",
+            self.compaction_failures.clone(),
         );
         registry.register(
             "wasmfed_block_time_retentions",

@@ -1,6 +1,7 @@
 use super::*;
 use crate::matcher::MatchOp;
 use crate::Head;
+use wasmfed_block::BlockMeta;
 
 fn m(op: MatchOp, name: &str, value: &str) -> Matcher {
     Matcher::new(op, name, value).unwrap()
@@ -238,4 +239,130 @@ fn retention_by_time_is_relative_to_the_newest_block_and_by_size_drops_the_oldes
     let ends: Vec<i64> = by_size.iter().map(|m| m.max_time).collect();
     assert_eq!((by_time.len(), ends), (0, vec![3_000_000, 4_000_000]));
     assert_eq!(blocks.len(), 2);
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn compaction_merges_blocks_level_by_level_and_answers_the_same() {
+    let head = head();
+    let dir = tempfile::tempdir().unwrap();
+    let blocks = Blocks::open(dir.path()).unwrap();
+    blocks.cut_head(&head, 1_000_000).unwrap();
+    let before: Vec<BlockMeta> = blocks.metas();
+    assert_eq!(before.len(), 6);
+    let all = [m(MatchOp::Regex, "__name__", ".+")];
+    let want = blocks.select(&all, 0, 7_200_000).unwrap();
+
+    let ranges = block_ranges(1_000_000, 9_000_000);
+    let mut steps = 0;
+    while blocks.compact(&ranges).unwrap() {
+        steps += 1;
+    }
+    // [0,1M) [1M,2M) [2M,3M) → one 3M block; [3M..6M) stays (the fresh block is left out).
+    assert_eq!(steps, 1);
+    let after = blocks.metas();
+    let spans: Vec<_> = after
+        .iter()
+        .map(|m| (m.min_time, m.max_time, m.compaction.level))
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            (0, 3_000_000, 2),
+            (3_000_000, 4_000_000, 1),
+            (4_000_000, 5_000_000, 1),
+            (5_000_000, 6_000_000, 1)
+        ]
+    );
+    let merged = &after[0];
+    assert_eq!(merged.compaction.parents.len(), 3);
+    let mut sources = before[..3].iter().map(|m| m.ulid).collect::<Vec<_>>();
+    sources.sort();
+    assert_eq!(merged.compaction.sources, sources);
+    assert_eq!(
+        merged.stats.num_samples,
+        before[..3].iter().map(|m| m.stats.num_samples).sum::<u64>()
+    );
+    assert_eq!(blocks.select(&all, 0, 7_200_000).unwrap(), want);
+    for parent in &before[..3] {
+        assert!(!dir.path().join(parent.ulid.to_string()).exists());
+    }
+    // Reopened, the same.
+    assert_eq!(
+        Blocks::open(dir.path())
+            .unwrap()
+            .select(&all, 0, 7_200_000)
+            .unwrap(),
+        want
+    );
+}
+
+#[test]
+fn overlapping_blocks_are_compacted_into_one_with_each_sample_once() {
+    let head = head();
+    let dir = tempfile::tempdir().unwrap();
+    head.persist_block(dir.path(), 0, 2_000_000)
+        .unwrap()
+        .unwrap();
+    head.persist_block(dir.path(), 1_000_000, 3_000_000)
+        .unwrap()
+        .unwrap();
+    head.persist_block(dir.path(), 3_000_000, 4_000_000)
+        .unwrap()
+        .unwrap();
+    let blocks = Blocks::open(dir.path()).unwrap();
+    let all = [m(MatchOp::Regex, "__name__", ".+")];
+    assert!(blocks.compact(&[1_000_000]).unwrap());
+    let spans: Vec<_> = blocks
+        .metas()
+        .iter()
+        .map(|m| (m.min_time, m.max_time))
+        .collect();
+    assert_eq!(spans, [(0, 3_000_000), (3_000_000, 4_000_000)]);
+    let merged = &blocks.metas()[0];
+    assert_eq!(merged.stats.num_samples, 40 * 300);
+    assert_eq!(
+        blocks.select(&all, 0, 3_999_999).unwrap(),
+        head_view(&head, &all, 0, 3_999_999)
+    );
+}
+
+#[test]
+fn a_compaction_that_crashed_before_deleting_its_parents_is_finished_at_start() {
+    let head = head();
+    let dir = tempfile::tempdir().unwrap();
+    let blocks = Blocks::open(dir.path()).unwrap();
+    blocks.cut_head(&head, 1_000_000).unwrap();
+    let parents: Vec<BlockMeta> = blocks.metas()[..3].to_vec();
+    let saved = tempfile::tempdir().unwrap();
+    for p in &parents {
+        let name = p.ulid.to_string();
+        copy_dir(&dir.path().join(&name), &saved.path().join(&name));
+    }
+    let all = [m(MatchOp::Regex, "__name__", ".+")];
+    let want = blocks.select(&all, 0, 7_200_000).unwrap();
+    assert!(blocks.compact(&block_ranges(1_000_000, 9_000_000)).unwrap());
+    drop(blocks);
+    // As if the process died between the rename of the merged block and the deletions.
+    for p in &parents {
+        let name = p.ulid.to_string();
+        copy_dir(&saved.path().join(&name), &dir.path().join(&name));
+    }
+    let reopened = Blocks::open(dir.path()).unwrap();
+    assert_eq!(reopened.len(), 4);
+    for p in &parents {
+        assert!(!dir.path().join(p.ulid.to_string()).exists());
+    }
+    assert_eq!(reopened.select(&all, 0, 7_200_000).unwrap(), want);
 }

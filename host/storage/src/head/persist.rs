@@ -2,19 +2,18 @@
 //! its log, its replay at start) holds only the recent range, as Prometheus' head does.
 //!
 //! The samples of each series in the range are re-encoded into XOR chunks of at most
-//! [`SAMPLES_PER_CHUNK`] samples that never cross the block's bounds (the head's own chunks
+//! 120 samples that never cross the block's bounds (the head's own chunks
 //! may). Series are written in label order, which the index requires; only their label sets
 //! and chunk references are held until the index is written, never their samples.
 
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 
-use wasmfed_block::chunks::ENCODING_XOR;
 use wasmfed_block::{BlockMeta, BlockWriter, ChunkData, Error as BlockError};
 use wasmfed_model::Labels;
 
 use super::{Head, SeriesRef};
-use crate::chunk::{OpenChunk, SAMPLES_PER_CHUNK};
+use crate::blocks::{encode_chunks, EncodedChunk};
 
 impl Head {
     /// The times of the oldest and newest sample of all series, if any.
@@ -74,28 +73,10 @@ impl Head {
         }
         series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut writer = BlockWriter::create(dir, mint, maxt)?;
-        let mut encoded: Vec<(i64, i64, Vec<u8>)> = Vec::new();
         let mut written = 0usize;
         for (labels, r) in series {
-            encoded.clear();
-            let samples = self.samples(r, mint, maxt - 1);
-            for run in samples.chunks(usize::from(SAMPLES_PER_CHUNK)) {
-                let mut chunk = OpenChunk::default();
-                for s in run {
-                    chunk.append(s.timestamp_ms, s.value);
-                }
-                let (first, last) = (run[0].timestamp_ms, run[run.len() - 1].timestamp_ms);
-                encoded.push((first, last, chunk.encoded().to_vec()));
-            }
-            let chunks: Vec<ChunkData<'_>> = encoded
-                .iter()
-                .map(|(min_time, max_time, bytes)| ChunkData {
-                    min_time: *min_time,
-                    max_time: *max_time,
-                    encoding: ENCODING_XOR,
-                    bytes,
-                })
-                .collect();
+            let encoded = encode_chunks(&self.samples(r, mint, maxt - 1));
+            let chunks: Vec<ChunkData<'_>> = encoded.iter().map(EncodedChunk::data).collect();
             written += usize::from(!chunks.is_empty());
             writer.add_series(labels, &chunks)?;
         }
