@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::federate::now_ms;
 use crate::harness::*;
+use wasmfed_block::testing::copy_dir;
 
 /// An exporter whose series change on every scrape (explicit, increasing timestamps) until it
 /// is frozen; frozen, it answers its last exposition again and again.
@@ -207,19 +208,6 @@ fn wal_segments(data: &Path) -> Vec<PathBuf> {
         .collect();
     out.sort();
     out
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// A node on a copy of `data` with nothing to scrape, so `/federate` shows only what it

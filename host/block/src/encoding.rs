@@ -94,18 +94,21 @@ impl<'a> Decbuf<'a> {
     /// The section at `off` in `file` that starts with a 4-byte length and ends with a CRC32
     /// of the `len` bytes after the length: checked, and returned without length and checksum.
     pub fn section_be32(file: &'a [u8], off: usize) -> Result<Self, DecodeError> {
-        let mut head = Decbuf::new(file.get(off..).ok_or(DecodeError::Short)?);
-        let len = head.be32()? as usize;
-        let body = head.bytes(len)?;
-        let stored = head.be32()?;
-        check(body, stored)?;
-        Ok(Decbuf::new(body))
+        Self::section(file, off, |d| d.be32().map(u64::from))
     }
 
     /// Like [`Decbuf::section_be32`] for sections whose length is a uvarint (series entries).
     pub fn section_uvarint(file: &'a [u8], off: usize) -> Result<Self, DecodeError> {
+        Self::section(file, off, Decbuf::uvarint)
+    }
+
+    fn section(
+        file: &'a [u8],
+        off: usize,
+        read_len: impl FnOnce(&mut Decbuf<'a>) -> Result<u64, DecodeError>,
+    ) -> Result<Self, DecodeError> {
         let mut head = Decbuf::new(file.get(off..).ok_or(DecodeError::Short)?);
-        let len = head.uvarint()? as usize;
+        let len = read_len(&mut head)? as usize;
         let body = head.bytes(len)?;
         let stored = head.be32()?;
         check(body, stored)?;

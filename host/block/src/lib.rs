@@ -21,6 +21,8 @@ pub mod chunks;
 pub mod encoding;
 pub mod index;
 pub mod meta;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 pub mod tombstones;
 
 use std::path::{Path, PathBuf};

@@ -9,30 +9,10 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use wasmfed_block::block::block_dirs;
+use wasmfed_block::testing::{backfill, promtool, promtool_dump};
 use wasmfed_block::{Block, BlockWriter, ChunkData};
-
-const PROMTOOL: &str = "/usr/bin/promtool";
-
-fn promtool(args: &[&str]) -> String {
-    assert!(
-        Path::new(PROMTOOL).exists(),
-        "{PROMTOOL} is missing: install Debian's prometheus package (./test.sh does)"
-    );
-    let out = Command::new(PROMTOOL)
-        .args(args)
-        .output()
-        .expect("run promtool");
-    assert!(
-        out.status.success(),
-        "promtool {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// About 5 hours of samples (so promtool cuts three blocks) for 150 series of three metric
 /// families: gauges that change, a counter, and labels with many values (more than the
@@ -108,18 +88,10 @@ fn rewrite(from: &Path, to: &Path) -> Vec<(PathBuf, PathBuf)> {
 #[test]
 fn blocks_are_byte_identical_to_promtool_and_read_by_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in.om");
-    fs::write(&input, openmetrics()).unwrap();
     let theirs = tmp.path().join("promtool");
     let ours = tmp.path().join("wasmfed");
     fs::create_dir_all(&ours).unwrap();
-    promtool(&[
-        "tsdb",
-        "create-blocks-from",
-        "openmetrics",
-        input.to_str().unwrap(),
-        theirs.to_str().unwrap(),
-    ]);
+    backfill(&openmetrics(), &theirs);
 
     let pairs = rewrite(&theirs, &ours);
     assert!(pairs.len() >= 3, "promtool cut {} blocks", pairs.len());
@@ -144,17 +116,7 @@ fn blocks_are_byte_identical_to_promtool_and_read_by_it() {
         assert_eq!(our_meta.replace(our_ulid, their_ulid), their_meta);
     }
 
-    // promtool opens a whole data directory read-only, which needs a WAL directory.
-    let dump = |dir: &Path| {
-        fs::create_dir_all(dir.join("wal")).unwrap();
-        let mut lines: Vec<String> = promtool(&["tsdb", "dump", dir.to_str().unwrap()])
-            .lines()
-            .map(str::to_owned)
-            .collect();
-        lines.sort();
-        lines
-    };
-    let (their_dump, our_dump) = (dump(&theirs), dump(&ours));
+    let (their_dump, our_dump) = (promtool_dump(&theirs), promtool_dump(&ours));
     assert!(
         their_dump.len() > 30_000,
         "{} samples dumped",

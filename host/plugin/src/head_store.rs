@@ -56,21 +56,7 @@ impl SeriesStore for HeadStore {
         let mut budget = AnswerBudget::new(max_bytes);
         let mut merged = self.older_from_blocks(matchers, start_ms, end_ms)?;
         let mut out = Vec::new();
-        if merged.is_empty() {
-            for r in self.head.select(matchers) {
-                let samples = self.head.samples(r, start_ms, end_ms);
-                if samples.is_empty() {
-                    continue;
-                }
-                let Some(labels) = self.head.labels(r) else {
-                    continue;
-                };
-                let series = selected(labels, &samples);
-                budget.take_series(&series)?;
-                out.push(series);
-            }
-            return Ok(out);
-        }
+        let only_head = merged.is_empty();
         for r in self.head.select(matchers) {
             let samples = self.head.samples(r, start_ms, end_ms);
             if samples.is_empty() {
@@ -79,9 +65,16 @@ impl SeriesStore for HeadStore {
             let Some(labels) = self.head.labels(r) else {
                 continue;
             };
-            let all = merged.entry(labels).or_default();
-            all.extend(samples);
-            merge_in_place(all);
+            if only_head {
+                // Streamed in the head's order (by label set), checked as it goes.
+                let series = selected(labels, &samples);
+                budget.take_series(&series)?;
+                out.push(series);
+            } else {
+                let all = merged.entry(labels).or_default();
+                all.extend(samples);
+                merge_in_place(all);
+            }
         }
         for (labels, samples) in merged {
             let series = selected(labels, &samples);

@@ -3,20 +3,12 @@
 //! head's samples of the persisted range, so the XOR chunks, index and meta wasmfed writes are
 //! Prometheus' format and not merely readable by wasmfed's own reader.
 
-use std::path::Path;
-use std::process::Command;
-
+use wasmfed_block::testing::promtool_dump;
 use wasmfed_model::Labels;
 use wasmfed_storage::Head;
 
-const PROMTOOL: &str = "/usr/bin/promtool";
-
 #[test]
 fn promtool_dumps_what_the_head_persisted() {
-    assert!(
-        Path::new(PROMTOOL).exists(),
-        "{PROMTOOL} is missing: install Debian's prometheus package (./test.sh does)"
-    );
     let head = Head::new();
     let mut want = Vec::new();
     for i in 0..30 {
@@ -64,23 +56,7 @@ fn promtool_dumps_what_the_head_persisted() {
     let dir = tempfile::tempdir().unwrap();
     let meta = head.persist_block(dir.path(), mint, maxt).unwrap().unwrap();
     assert_eq!(meta.stats.num_samples as usize, want.len());
-    // promtool opens a whole data directory read-only, which needs a WAL directory.
-    std::fs::create_dir(dir.path().join("wal")).unwrap();
-    let out = Command::new(PROMTOOL)
-        .args(["tsdb", "dump", dir.path().to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut got: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    got.sort();
+    let got = promtool_dump(dir.path());
     want.sort();
     assert_eq!(got.len(), want.len());
     let diff: Vec<_> = got

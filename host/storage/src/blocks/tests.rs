@@ -1,6 +1,7 @@
 use super::*;
 use crate::matcher::MatchOp;
 use crate::Head;
+use wasmfed_block::testing::copy_dir;
 use wasmfed_block::BlockMeta;
 
 fn m(op: MatchOp, name: &str, value: &str) -> Matcher {
@@ -239,18 +240,6 @@ fn retention_by_time_is_relative_to_the_newest_block_and_by_size_drops_the_oldes
     let ends: Vec<i64> = by_size.iter().map(|m| m.max_time).collect();
     assert_eq!((by_time.len(), ends), (0, vec![3_000_000, 4_000_000]));
     assert_eq!(blocks.len(), 2);
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 #[test]
