@@ -3,8 +3,9 @@
 //!   Prometheus 2.42 itself serves: wasmfed, started on a copy, answers the same queries over
 //!   the blocks' range; a Prometheus write-ahead log in it is set aside, not damaged;
 //! - wasmfed cutting its head into blocks while it scrapes (with 10 s blocks) and compacting
-//!   them (into 30 s): `promtool tsdb dump` reads them, and after a kill -9 and a restart the
-//!   whole range still answers, every sample once and without a gap.
+//!   them (into 30 s): `promtool tsdb dump` and `list` read them, Prometheus 2.42 started on a
+//!   copy answers over their range as wasmfed does, and after a kill -9 and a restart the whole
+//!   range still answers, every sample once and without a gap.
 
 use std::time::Duration;
 
@@ -170,6 +171,39 @@ fn blocks_cut_while_scraping_are_prometheus_blocks_and_survive_a_restart() {
     );
     let listed = promtool(&["tsdb", "list", copy.path().to_str().unwrap()]);
     assert_eq!(listed.lines().count(), block_dirs.len() + 1, "{listed}");
+
+    // Prometheus 2.42 started on the copy answers over the blocks' range as wasmfed does.
+    let ranges: Vec<(i64, i64)> = metas
+        .iter()
+        .map(|m| {
+            let meta: serde_json::Value = serde_json::from_str(m).unwrap();
+            (
+                meta["minTime"].as_i64().unwrap(),
+                meta["maxTime"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let (first, end) = (
+        ranges.iter().map(|r| r.0).min().unwrap(),
+        ranges.iter().map(|r| r.1).max().unwrap(),
+    );
+    let prometheus =
+        Prometheus::start_on("global:\n  scrape_interval: 1h\n", copy.path(), free_port());
+    let mut compared = 0;
+    for at_ms in (first + 3_000..end).step_by(2_500) {
+        for q in ["up[3s]", "sum(cut_me)", "count_over_time(cut_me[10s])"] {
+            let (a, b) = (
+                ask(prometheus.addr, q, at_ms).unwrap(),
+                ask(node.addr, q, at_ms).unwrap(),
+            );
+            match compare(&a, &b, false) {
+                Verdict::Same => compared += 1,
+                _ => panic!("{q} at {at_ms}: Prometheus {a:?}, wasmfed {b:?}"),
+            }
+        }
+    }
+    assert!(compared >= 30, "{compared} answers compared");
+    drop(prometheus);
 
     // Every sample of the last minute, blocks and head, before and after a kill -9 and a
     // restart: nothing lost, nothing doubled. The answer is read, then made durable (the
