@@ -91,6 +91,11 @@ impl BlockWriter {
         });
     }
 
+    /// Series added so far (those with chunks).
+    pub fn num_series(&self) -> u64 {
+        self.stats.num_series
+    }
+
     /// The ULID the block will have.
     pub fn ulid(&self) -> Ulid {
         self.ulid

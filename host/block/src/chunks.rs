@@ -203,20 +203,7 @@ impl ChunkReader {
         let mut segments = Vec::with_capacity(numbered.len());
         for (_, path) in numbered {
             let map = crate::map_file(&path)?;
-            let mut header = Decbuf::new(&map);
-            let corrupt = |source| Error::Corrupt {
-                path: path.clone(),
-                section: "segment header".into(),
-                source,
-            };
-            let magic = header.be32().map_err(corrupt)?;
-            let version = header.byte().map_err(corrupt)?;
-            if magic != MAGIC || version != FORMAT_V1 {
-                return Err(Error::Invalid {
-                    path,
-                    reason: format!("not a chunk segment (magic {magic:#010x}, version {version})"),
-                });
-            }
+            crate::check_header(&path, &map, MAGIC, FORMAT_V1, "chunk segment")?;
             segments.push(map);
         }
         Ok(ChunkReader {

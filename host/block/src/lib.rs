@@ -62,6 +62,32 @@ pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_
     }
 }
 
+/// Reads a file's 4-byte magic and version byte; an error naming `what` the file should be
+/// when they are not `magic` and `version`. Returns the decoder past them.
+pub(crate) fn check_header<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    magic: u32,
+    version: u8,
+    what: &str,
+) -> Result<encoding::Decbuf<'a>, Error> {
+    let mut d = encoding::Decbuf::new(bytes);
+    let corrupt = |source| Error::Corrupt {
+        path: path.to_path_buf(),
+        section: format!("{what} header"),
+        source,
+    };
+    let found_magic = d.be32().map_err(corrupt)?;
+    let found_version = d.byte().map_err(corrupt)?;
+    if found_magic != magic || found_version != version {
+        return Err(Error::Invalid {
+            path: path.to_path_buf(),
+            reason: format!("not a {what} (magic {found_magic:#010x}, version {found_version})"),
+        });
+    }
+    Ok(d)
+}
+
 /// Maps a whole file read-only.
 pub(crate) fn map_file(path: &Path) -> Result<memmap2::Mmap, Error> {
     let file = std::fs::File::open(path).map_err(io_error(path))?;

@@ -37,15 +37,7 @@ impl Tombstones {
             section: "tombstones".into(),
             source,
         };
-        let mut d = Decbuf::new(&bytes);
-        let magic = d.be32().map_err(corrupt)?;
-        let version = d.byte().map_err(corrupt)?;
-        if magic != MAGIC || version != FORMAT_V1 {
-            return Err(Error::Invalid {
-                path,
-                reason: format!("not a tombstones file (magic {magic:#010x}, version {version})"),
-            });
-        }
+        let mut d = crate::check_header(&path, &bytes, MAGIC, FORMAT_V1, "tombstones file")?;
         let body = d
             .bytes(
                 d.len()

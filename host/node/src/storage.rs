@@ -217,9 +217,9 @@ fn cut_blocks(head: &Head, wal: &Wal, blocks: &Blocks, metrics: &BlockMetrics, r
         return;
     };
     match metrics.track(blocks, || blocks.cut_head(head, range)) {
-        Ok(report) if report.written.is_empty() => {}
-        Ok(report) => {
-            metrics.written.inc_by(report.written.len() as u64);
+        Ok(written) if written.is_empty() => {}
+        Ok(written) => {
+            metrics.written.inc_by(written.len() as u64);
             if let Err(e) = wal.checkpoint(head) {
                 tracing::error!(error = %e, "checkpoint after writing blocks");
             }

@@ -12,6 +12,7 @@
 use std::path::Path;
 
 use criterion::{BatchSize, Criterion, Throughput};
+use wasmfed_block::testing::copy_dir;
 use wasmfed_model::Labels;
 use wasmfed_storage::wal::{Wal, WalMetrics, WalOptions};
 use wasmfed_storage::{Head, SeriesRef};
@@ -50,19 +51,6 @@ fn write_log(dir: &Path, checkpoint: bool) {
         wal.checkpoint(&head).expect("checkpoint");
     }
     wal.close().expect("closing the WAL");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("creating a dir");
-    for entry in std::fs::read_dir(from).expect("reading a dir") {
-        let entry = entry.expect("a dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("a file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copying a file");
-        }
-    }
 }
 
 fn main() {

@@ -16,7 +16,6 @@ mod metrics;
 mod select;
 
 pub use compact::{block_ranges, plan};
-pub use cut::CutReport;
 pub use metrics::BlockMetrics;
 
 use std::collections::BTreeMap;
@@ -25,7 +24,7 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 use wasmfed_block::block::{block_dirs, remove_unfinished, TMP_FOR_DELETION};
-use wasmfed_block::chunks::ENCODING_XOR;
+use wasmfed_block::chunks::{ChunkMeta, ENCODING_XOR};
 use wasmfed_block::{Block, BlockMeta, ChunkData, Error as BlockError};
 use wasmfed_model::{Labels, Sample};
 
@@ -193,20 +192,10 @@ impl Blocks {
                     .iter()
                     .filter(|m| m.min_time <= maxt && m.max_time >= mint)
                 {
-                    let (encoding, bytes) = block.chunks().chunk(meta.chunk_ref)?;
-                    if encoding != ENCODING_XOR {
-                        // Native histograms: wasmfed stores floats only.
-                        continue;
-                    }
                     samples.extend(
-                        ChunkIter::new(bytes)
-                            .skip_while(|s| s.0 < mint)
-                            .take_while(|s| s.0 <= maxt)
-                            .filter(|s| !block.tombstones().is_deleted(u64::from(id), s.0))
-                            .map(|(timestamp_ms, value)| Sample {
-                                timestamp_ms,
-                                value,
-                            }),
+                        chunk_samples(block, id, meta)?
+                            .skip_while(|s| s.timestamp_ms < mint)
+                            .take_while(|s| s.timestamp_ms <= maxt),
                     );
                 }
                 if !samples.is_empty() {
@@ -221,6 +210,25 @@ impl Blocks {
         }
         Ok(out)
     }
+}
+
+/// The samples of one chunk of the series `id` of `block`, oldest first, less those the
+/// block's tombstones delete. A chunk that is not XOR (a native histogram's) yields none:
+/// wasmfed stores floats only.
+fn chunk_samples<'b>(
+    block: &'b Block,
+    id: u32,
+    meta: &ChunkMeta,
+) -> Result<impl Iterator<Item = Sample> + 'b, BlockError> {
+    let (encoding, bytes) = block.chunks().chunk(meta.chunk_ref)?;
+    let bytes = if encoding == ENCODING_XOR { bytes } else { &[] };
+    let stones = block.tombstones();
+    Ok(ChunkIter::new(bytes)
+        .filter(move |s| !stones.is_deleted(u64::from(id), s.0))
+        .map(|(timestamp_ms, value)| Sample {
+            timestamp_ms,
+            value,
+        }))
 }
 
 /// A chunk encoded for a block: first and last sample time, XOR bytes.

@@ -104,35 +104,13 @@ impl Postings {
         matchers: &[Matcher],
         all: impl FnOnce() -> Vec<u64>,
     ) -> Vec<u64> {
-        if matchers.is_empty() {
-            return Vec::new();
-        }
-        let mut include: Vec<Cow<'_, [u64]>> = Vec::new();
-        let mut exclude: Vec<Cow<'_, [u64]>> = Vec::new();
-        for m in matchers {
-            if m.matches_empty() {
-                exclude.push(self.refs_where(symbols, &m.name, |v| !m.matches(v)));
-            } else {
-                let refs = match m.op {
-                    MatchOp::Equal => self.refs_equal(symbols, &m.name, &m.value),
-                    _ => self.refs_where(symbols, &m.name, |v| m.matches(v)),
-                };
-                if refs.is_empty() {
-                    return Vec::new();
-                }
-                include.push(refs);
-            }
-        }
-        include.sort_by_key(|l| l.len());
-        let mut lists = include.into_iter();
-        let mut result = match lists.next() {
-            Some(first) => lists.fold(first.into_owned(), |acc, l| intersect(&acc, &l)),
-            None => all(),
-        };
-        for l in exclude.iter().filter(|l| !l.is_empty()) {
-            result = subtract(&result, l);
-        }
-        result
+        let Ok(refs) = select_refs::<std::convert::Infallible>(
+            matchers,
+            |name, value| Ok(self.refs_equal(symbols, name, value)),
+            |name, keep| Ok(self.refs_where(symbols, name, keep)),
+            || Ok(all()),
+        );
+        refs
     }
 
     fn refs_equal<'a>(&'a self, symbols: &Symbols, name: &str, value: &str) -> Cow<'a, [u64]> {
@@ -149,7 +127,7 @@ impl Postings {
         &'a self,
         symbols: &Symbols,
         name: &str,
-        keep: impl Fn(&str) -> bool,
+        keep: &dyn Fn(&str) -> bool,
     ) -> Cow<'a, [u64]> {
         let Some(values) = symbols.get(name).and_then(|n| self.by_name.get(&n)) else {
             return Cow::Borrowed(&[]);
@@ -173,8 +151,49 @@ impl Postings {
     }
 }
 
+/// Evaluates `matchers` over an index (the head's, or a block's) that can list the refs having
+/// `name="value"` (`equal`), the union of the refs having a value of `name` that a predicate
+/// accepts (`having`), and every ref (`all`, asked only when no matcher narrows the selection
+/// by itself). Returns the matching refs, ascending; no matchers select nothing.
+pub(crate) fn select_refs<'a, E>(
+    matchers: &[Matcher],
+    mut equal: impl FnMut(&str, &str) -> Result<Cow<'a, [u64]>, E>,
+    mut having: impl FnMut(&str, &dyn Fn(&str) -> bool) -> Result<Cow<'a, [u64]>, E>,
+    all: impl FnOnce() -> Result<Vec<u64>, E>,
+) -> Result<Vec<u64>, E> {
+    if matchers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut include: Vec<Cow<'a, [u64]>> = Vec::new();
+    let mut exclude: Vec<Cow<'a, [u64]>> = Vec::new();
+    for m in matchers {
+        if m.matches_empty() {
+            exclude.push(having(&m.name, &|v| !m.matches(v))?);
+        } else {
+            let refs = match m.op {
+                MatchOp::Equal => equal(&m.name, &m.value)?,
+                _ => having(&m.name, &|v| m.matches(v))?,
+            };
+            if refs.is_empty() {
+                return Ok(Vec::new());
+            }
+            include.push(refs);
+        }
+    }
+    include.sort_by_key(|l| l.len());
+    let mut lists = include.into_iter();
+    let mut result = match lists.next() {
+        Some(first) => lists.fold(first.into_owned(), |acc, l| intersect(&acc, &l)),
+        None => all()?,
+    };
+    for l in exclude.iter().filter(|l| !l.is_empty()) {
+        result = subtract(&result, l);
+    }
+    Ok(result)
+}
+
 /// Sorted intersection; gallops through the longer list when the lengths differ widely.
-pub(crate) fn intersect(a: &[u64], b: &[u64]) -> Vec<u64> {
+fn intersect(a: &[u64], b: &[u64]) -> Vec<u64> {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     let mut out = Vec::with_capacity(short.len());
     if short.len() * 16 < long.len() {
@@ -206,7 +225,7 @@ pub(crate) fn intersect(a: &[u64], b: &[u64]) -> Vec<u64> {
 }
 
 /// Sorted difference `a \ b`.
-pub(crate) fn subtract(a: &[u64], b: &[u64]) -> Vec<u64> {
+fn subtract(a: &[u64], b: &[u64]) -> Vec<u64> {
     let mut out = Vec::with_capacity(a.len());
     let mut j = 0;
     for &r in a {

@@ -77,20 +77,17 @@ pub struct PrometheusFlags {
     pub cors_origin: Option<String>,
 }
 
+/// A flag's value read as a Prometheus duration, or an error naming the flag.
+fn duration_flag(flag: &str, text: &str) -> Result<Duration, String> {
+    text.parse::<wasmfed_config::Duration>()
+        .map(Into::into)
+        .map_err(|e| format!("invalid --{flag} {text:?}: {e}"))
+}
+
 impl PrometheusFlags {
-    /// `--query.lookback-delta` as a duration.
     /// The range of a block cut from the head (`--storage.tsdb.min-block-duration`).
     pub fn block_range(&self) -> Result<Duration, String> {
-        let range: Duration = self
-            .min_block_duration
-            .parse::<wasmfed_config::Duration>()
-            .map(Into::into)
-            .map_err(|e| {
-                format!(
-                    "invalid --storage.tsdb.min-block-duration {:?}: {e}",
-                    self.min_block_duration
-                )
-            })?;
+        let range = duration_flag("storage.tsdb.min-block-duration", &self.min_block_duration)?;
         if range < Duration::from_secs(1) {
             return Err("--storage.tsdb.min-block-duration must be at least 1s".into());
         }
@@ -101,24 +98,14 @@ impl PrometheusFlags {
     /// of `retention` but at most 31 days, as Prometheus chooses.
     pub fn max_block(&self, retention: Duration) -> Result<Duration, String> {
         match &self.max_block_duration {
-            Some(text) => text
-                .parse::<wasmfed_config::Duration>()
-                .map(Into::into)
-                .map_err(|e| format!("invalid --storage.tsdb.max-block-duration {text:?}: {e}")),
+            Some(text) => duration_flag("storage.tsdb.max-block-duration", text),
             None => Ok((retention / 10).min(Duration::from_secs(31 * 24 * 3600))),
         }
     }
 
+    /// `--query.lookback-delta` as a duration.
     pub fn lookback(&self) -> Result<Duration, String> {
-        self.lookback_delta
-            .parse::<wasmfed_config::Duration>()
-            .map(Into::into)
-            .map_err(|e| {
-                format!(
-                    "invalid --query.lookback-delta {:?}: {e}",
-                    self.lookback_delta
-                )
-            })
+        duration_flag("query.lookback-delta", &self.lookback_delta)
     }
 
     /// The route prefix: `--web.route-prefix`, else the path of `--web.external-url`, else

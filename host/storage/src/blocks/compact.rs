@@ -136,7 +136,8 @@ impl Blocks {
         let max_time = parent_metas.iter().map(|m| m.max_time).max().unwrap_or(0);
         let mut writer = BlockWriter::create(&dir, min_time, max_time)?;
         writer.compacted_from(&parent_metas);
-        let merged = if merge::merge_into(&mut writer, &parents)? == 0 {
+        merge::merge_into(&mut writer, &parents)?;
+        let merged = if writer.num_series() == 0 {
             drop(writer);
             None
         } else {

@@ -14,25 +14,17 @@ use wasmfed_block::{BlockMeta, Error as BlockError};
 use super::Blocks;
 use crate::Head;
 
-/// What one cut did.
-#[derive(Debug, Default)]
-pub struct CutReport {
-    /// Blocks written, oldest first.
-    pub written: Vec<BlockMeta>,
-    /// Series the head removed afterwards, left without samples.
-    pub removed_series: usize,
-}
-
 impl Blocks {
     /// Writes the head's completed ranges of `range_ms` into blocks in this set's directory
-    /// and truncates the head after them. Does nothing without a directory.
-    pub fn cut_head(&self, head: &Head, range_ms: i64) -> Result<CutReport, BlockError> {
-        let mut report = CutReport::default();
+    /// and truncates the head after them. Does nothing without a directory. Returns the blocks
+    /// written, oldest first.
+    pub fn cut_head(&self, head: &Head, range_ms: i64) -> Result<Vec<BlockMeta>, BlockError> {
+        let mut written = Vec::new();
         let Some(dir) = self.dir().map(|d| d.to_path_buf()) else {
-            return Ok(report);
+            return Ok(written);
         };
         let Some((first, last)) = head.time_range() else {
-            return Ok(report);
+            return Ok(written);
         };
         // Chunks straddling an earlier cut still hold samples before it.
         let mut start = first.max(head.min_valid_time());
@@ -51,13 +43,13 @@ impl Blocks {
                     samples = meta.stats.num_samples,
                     "wrote a block from the head"
                 );
-                report.written.push(meta);
+                written.push(meta);
             }
             start = block_end;
         }
-        if !report.written.is_empty() {
-            report.removed_series = head.truncate_before(start);
+        if !written.is_empty() {
+            head.truncate_before(start);
         }
-        Ok(report)
+        Ok(written)
     }
 }

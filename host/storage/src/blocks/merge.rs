@@ -9,13 +9,12 @@
 
 use std::sync::Arc;
 
-use wasmfed_block::chunks::{ChunkMeta, ENCODING_XOR};
+use wasmfed_block::chunks::ChunkMeta;
 use wasmfed_block::index::Postings;
 use wasmfed_block::{Block, BlockWriter, ChunkData, Error as BlockError};
 use wasmfed_model::{Labels, Sample};
 
-use super::{encode_chunks, merge_in_place, EncodedChunk};
-use crate::chunk::ChunkIter;
+use super::{chunk_samples, encode_chunks, merge_in_place, EncodedChunk};
 
 /// One parent's position in the walk.
 struct Cursor<'a> {
@@ -48,16 +47,15 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Adds every series of `parents` to `writer`, in label order. Returns how many were added.
+/// Adds every series of `parents` to `writer`, in label order.
 pub(super) fn merge_into(
     writer: &mut BlockWriter,
     parents: &[Arc<Block>],
-) -> Result<usize, BlockError> {
+) -> Result<(), BlockError> {
     let mut cursors = parents
         .iter()
         .map(|b| Cursor::new(b))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut added = 0;
     loop {
         let Some(labels) = cursors
             .iter()
@@ -65,7 +63,7 @@ pub(super) fn merge_into(
             .min()
             .cloned()
         else {
-            return Ok(added);
+            return Ok(());
         };
         // (block, series id, chunk) of every parent holding this series.
         let mut chunks: Vec<(&Block, u32, ChunkMeta)> = Vec::new();
@@ -99,29 +97,15 @@ pub(super) fn merge_into(
                 })
                 .collect::<Result<Vec<_>, BlockError>>()?;
             writer.add_series(labels, &data)?;
-            added += 1;
             continue;
         }
         let mut samples: Vec<Sample> = Vec::new();
         for (block, id, meta) in &chunks {
-            let (encoding, bytes) = block.chunks().chunk(meta.chunk_ref)?;
-            if encoding != ENCODING_XOR {
-                continue;
-            }
-            let stones = block.tombstones();
-            samples.extend(
-                ChunkIter::new(bytes)
-                    .filter(|s| !stones.is_deleted(u64::from(*id), s.0))
-                    .map(|(timestamp_ms, value)| Sample {
-                        timestamp_ms,
-                        value,
-                    }),
-            );
+            samples.extend(chunk_samples(block, *id, meta)?);
         }
         merge_in_place(&mut samples);
         let encoded = encode_chunks(&samples);
         let data: Vec<ChunkData<'_>> = encoded.iter().map(EncodedChunk::data).collect();
         writer.add_series(labels, &data)?;
-        added += usize::from(!data.is_empty());
     }
 }

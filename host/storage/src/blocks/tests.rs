@@ -169,15 +169,11 @@ fn the_head_is_cut_into_aligned_blocks_once_it_spans_one_and_a_half_ranges() {
     // 1 h ranges: the head spans ~2 h, so [0, 1 h) is cut and [1 h, 2 h) stays (it spans
     // less than 1.5 h after the cut).
     let report = blocks.cut_head(&cut, 3_600_000).unwrap();
-    let ranges: Vec<_> = report
-        .written
-        .iter()
-        .map(|m| (m.min_time, m.max_time))
-        .collect();
+    let ranges: Vec<_> = report.iter().map(|m| (m.min_time, m.max_time)).collect();
     assert_eq!(ranges, [(0, 3_600_000)]);
     assert_eq!(cut.min_valid_time(), 3_600_000);
     // Nothing more to cut until the head grows.
-    assert!(blocks.cut_head(&cut, 3_600_000).unwrap().written.is_empty());
+    assert!(blocks.cut_head(&cut, 3_600_000).unwrap().is_empty());
     // Head and blocks together still answer everything, exactly once.
     let sel = [m(MatchOp::Equal, "instance", "h05")];
     let mut merged = blocks.select(&sel, 0, 7_200_000).unwrap();
@@ -193,11 +189,7 @@ fn the_head_is_cut_into_aligned_blocks_once_it_spans_one_and_a_half_ranges() {
     let dir = tempfile::tempdir().unwrap();
     let blocks = Blocks::open(dir.path()).unwrap();
     let report = blocks.cut_head(&head, 1_000_000).unwrap();
-    let ranges: Vec<_> = report
-        .written
-        .iter()
-        .map(|m| (m.min_time, m.max_time))
-        .collect();
+    let ranges: Vec<_> = report.iter().map(|m| (m.min_time, m.max_time)).collect();
     assert_eq!(
         ranges,
         [
@@ -210,11 +202,7 @@ fn the_head_is_cut_into_aligned_blocks_once_it_spans_one_and_a_half_ranges() {
         ]
     );
     // A set without a directory (no storage path) cuts nothing.
-    assert!(Blocks::default()
-        .cut_head(&head, 1_000)
-        .unwrap()
-        .written
-        .is_empty());
+    assert!(Blocks::default().cut_head(&head, 1_000).unwrap().is_empty());
 }
 
 #[test]

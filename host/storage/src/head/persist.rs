@@ -73,14 +73,13 @@ impl Head {
         }
         series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut writer = BlockWriter::create(dir, mint, maxt)?;
-        let mut written = 0usize;
         for (labels, r) in series {
             let encoded = encode_chunks(&self.samples(r, mint, maxt - 1));
             let chunks: Vec<ChunkData<'_>> = encoded.iter().map(EncodedChunk::data).collect();
-            written += usize::from(!chunks.is_empty());
             writer.add_series(labels, &chunks)?;
         }
-        if written == 0 {
+        // Series whose samples straddle the range without one inside it add nothing.
+        if writer.num_series() == 0 {
             return Ok(None);
         }
         writer.finish().map(Some)

@@ -31,17 +31,12 @@ pub fn written_by_prometheus(dir: &Path) -> io::Result<bool> {
         );
     }
     files.extend(listing.segments.iter().map(|&i| segment_path(dir, i)));
-    let mut page = vec![0u8; PAGE_SIZE];
     for path in files {
-        let mut n = 0;
-        let mut file = File::open(&path)?;
-        while n < page.len() {
-            match file.read(&mut page[n..])? {
-                0 => break,
-                read => n += read,
-            }
-        }
-        if let Some(verdict) = first_fragment_verdict(&page[..n]) {
+        let mut page = Vec::with_capacity(PAGE_SIZE);
+        File::open(&path)?
+            .take(PAGE_SIZE as u64)
+            .read_to_end(&mut page)?;
+        if let Some(verdict) = first_fragment_verdict(&page) {
             return Ok(verdict);
         }
     }
