@@ -4,7 +4,8 @@
 //!   the blocks' range; a Prometheus write-ahead log in it is set aside, not damaged;
 //! - wasmfed cutting its head into blocks while it scrapes (with 10 s blocks) and compacting
 //!   them (into 30 s): `promtool tsdb dump` and `list` read them, Prometheus 2.42 started on a
-//!   copy answers over their range as wasmfed does, and after a kill -9 and a restart the whole
+//!   copy answers over their range as wasmfed does (`/federate` too, byte for byte, when its
+//!   lookback reaches into the blocks), and after a kill -9 and a restart the whole
 //!   range still answers, every sample once and without a gap.
 
 use std::time::Duration;
@@ -56,7 +57,7 @@ fn a_backfilled_prometheus_directory_answers_as_prometheus_answers() {
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    \
          static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
     );
-    let prometheus = Prometheus::start_on(&config, &theirs, port);
+    let prometheus = Prometheus::start_on(&config, &theirs, port, &[]);
     wait_for("prometheus' WAL", Duration::from_secs(30), || {
         let has_record = std::fs::read_dir(theirs.join("wal"))
             .map_err(|e| e.to_string())?
@@ -187,8 +188,26 @@ fn blocks_cut_while_scraping_are_prometheus_blocks_and_survive_a_restart() {
         ranges.iter().map(|r| r.0).min().unwrap(),
         ranges.iter().map(|r| r.1).max().unwrap(),
     );
-    let prometheus =
-        Prometheus::start_on("global:\n  scrape_interval: 1h\n", copy.path(), free_port());
+    // Both with an hour's lookback, so `/federate` reaches into the blocks: wasmfed on a copy
+    // of its own blocks (no head) answers byte for byte as Prometheus does.
+    let quiet = "global:\n  scrape_interval: 1h\n";
+    let long_lookback = "--query.lookback-delta=1h";
+    let blocks_only = tempfile::tempdir().unwrap();
+    copy_dir(copy.path(), &blocks_only.path().join("data"));
+    let prometheus = Prometheus::start_on(quiet, copy.path(), free_port(), &[long_lookback]);
+    let config_path = blocks_only.path().join("wasmfed.yml");
+    std::fs::write(&config_path, quiet).unwrap();
+    let from_blocks = Wasmfed::start_with(blocks_only, &config_path, &[long_lookback]);
+    for selectors in [&["{__name__=~\".+\"}"][..], &["up", "cut_me{k=\"b\"}"]] {
+        let (a, b) = (
+            federate(prometheus.addr, selectors),
+            from_blocks.federate(selectors),
+        );
+        assert_eq!((a.status, b.status), (200, 200));
+        assert!(a.text().contains(",k=\"b\"} 2 "), "{}", a.text());
+        assert_eq!(a.text(), b.text(), "/federate of {selectors:?}");
+    }
+    drop(from_blocks);
     let mut compared = 0;
     for at_ms in (first + 3_000..end).step_by(2_500) {
         for q in ["up[3s]", "sum(cut_me)", "count_over_time(cut_me[10s])"] {

@@ -66,9 +66,16 @@ impl Prometheus {
         p
     }
 
-    /// On an existing data directory `data` and `port`, ready once `/-/ready` answers.
-    pub fn start_on(config: &str, data: &std::path::Path, port: u16) -> Prometheus {
-        let p = Self::spawn_at(config, Some(data), port, &[]);
+    /// On an existing data directory `data` and `port`, with `extra_args`, ready once
+    /// `/-/ready` answers.
+    pub fn start_on(
+        config: &str,
+        data: &std::path::Path,
+        port: u16,
+        extra_args: &[&str],
+    ) -> Prometheus {
+        let extra: Vec<String> = extra_args.iter().map(|a| a.to_string()).collect();
+        let p = Self::spawn_at(config, Some(data), port, &extra);
         p.wait_ready();
         p
     }

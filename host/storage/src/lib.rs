@@ -19,6 +19,7 @@ mod bstream;
 pub mod chunk;
 mod head;
 mod index;
+pub mod latest;
 mod lookup;
 pub mod matcher;
 pub mod selector;

@@ -27,9 +27,10 @@ use http::{header, Response, StatusCode};
 use super::body::{self, ResponseBody};
 use super::encoding::{ContentEncoding, Encoder};
 use super::expfmt;
+use super::server::text;
 use wasmfed_model::compat::Compat;
 use wasmfed_model::{labels::INSTANCE, labels::METRIC_NAME, Label, Labels};
-use wasmfed_storage::{parse_selector, Head, LatestSamples, LatestSeries, Matcher};
+use wasmfed_storage::{latest, parse_selector, Blocks, Head, LatestSamples, LatestSeries, Matcher};
 
 /// Content type of the text format, as Prometheus' expfmt names it.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -160,6 +161,7 @@ impl<'a> FederateWriter<'a> {
 /// Everything the handler needs, captured at request time.
 pub struct FederateJob {
     pub head: Arc<Head>,
+    pub blocks: Arc<Blocks>,
     pub matcher_sets: Vec<Vec<Matcher>>,
     pub external_labels: Labels,
     pub now_ms: i64,
@@ -168,14 +170,31 @@ pub struct FederateJob {
     pub telemetry: Arc<wasmfed_telemetry::Telemetry>,
 }
 
-/// Starts producing the response on a blocking thread and returns it at once.
-pub fn respond(job: FederateJob) -> Response<ResponseBody> {
+/// Selects on a blocking thread and, once the selection is made, answers with a body the same
+/// thread goes on writing. A block that cannot be read is a 500 with the reason, as
+/// Prometheus answers a failed select, before any of the body is sent.
+pub async fn respond(job: FederateJob) -> Response<ResponseBody> {
     let (tx, body) = body::channel(4);
+    let (selected_tx, selected_rx) = tokio::sync::oneshot::channel();
     let encoding = job.encoding;
     tokio::task::spawn_blocking(move || {
-        let selected =
-            job.head
-                .select_latest(&job.matcher_sets, job.now_ms - job.lookback_ms, job.now_ms);
+        let mint_exclusive = job.now_ms - job.lookback_ms;
+        let selected = match latest::select_latest(
+            &job.head,
+            &job.blocks,
+            &job.matcher_sets,
+            mint_exclusive,
+            job.now_ms,
+        ) {
+            Ok(selected) => selected,
+            Err(e) => {
+                let _ = selected_tx.send(Err(e.to_string()));
+                return;
+            }
+        };
+        if selected_tx.send(Ok(())).is_err() {
+            return; // the client went away
+        }
         job.telemetry.federate_series.inc_by(selected.len() as u64);
         let mut writer = FederateWriter::new(&job.external_labels, &selected);
         let mut encoder = Encoder::new(job.encoding);
@@ -192,6 +211,14 @@ pub fn respond(job: FederateJob) -> Response<ResponseBody> {
             send(encoder.finish());
         }
     });
+    match selected_rx.await {
+        Ok(Ok(())) => {}
+        Ok(Err(reason)) => {
+            tracing::error!(error = %reason, "federate: reading blocks");
+            return text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{reason}\n"));
+        }
+        Err(_) => return text(StatusCode::INTERNAL_SERVER_ERROR, "federate failed\n"),
+    }
     let mut response = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, TEXT_CONTENT_TYPE);

@@ -249,6 +249,7 @@ async fn handle_federate(
     let external_labels = state.external_labels.read().expect("labels lock").clone();
     federate::respond(FederateJob {
         head: tenant.head.clone(),
+        blocks: tenant.blocks.clone(),
         matcher_sets,
         external_labels,
         now_ms: unix_millis(std::time::SystemTime::now()),
@@ -256,6 +257,7 @@ async fn handle_federate(
         encoding,
         telemetry: state.telemetry.clone(),
     })
+    .await
 }
 
 async fn handle_query(

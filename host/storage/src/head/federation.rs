@@ -19,7 +19,8 @@ use std::ops::Range;
 use super::{shard_of, Head, Shard};
 use crate::symbols::{Ranking, Symbol};
 use crate::Matcher;
-use wasmfed_model::{is_stale_nan, labels::METRIC_NAME, Sample};
+use wasmfed_model::labels::{Label, METRIC_NAME};
+use wasmfed_model::{is_stale_nan, Labels, Sample};
 
 /// The newest non-stale sample of each selected series with its label set, sorted by metric
 /// name, then by label set (as [`Labels`](wasmfed_model::Labels) order them).
@@ -48,6 +49,58 @@ pub struct LatestSeries<'a> {
 }
 
 impl LatestSamples {
+    /// The selection of `series` (label sets distinct), ordered and with its string table
+    /// built as [`Head::select_latest`] builds them.
+    pub fn from_series(series: Vec<(Labels, Sample)>) -> LatestSamples {
+        let mut strings: Vec<&str> = series
+            .iter()
+            .flat_map(|(labels, _)| labels.iter())
+            .flat_map(|l| [l.name.as_str(), l.value.as_str()])
+            .collect();
+        strings.sort_unstable();
+        strings.dedup();
+        let mut text = String::new();
+        let mut bounds = Vec::with_capacity(strings.len() + 1);
+        bounds.push(0);
+        for s in &strings {
+            text.push_str(s);
+            bounds.push(text.len());
+        }
+        let id = |s: &str| {
+            strings
+                .binary_search(&s)
+                .expect("every string is in the table") as u32
+        };
+        let mut keys = Vec::new();
+        let mut ranges = Vec::with_capacity(series.len());
+        for (labels, sample) in &series {
+            let start = keys.len();
+            keys.push(labels.get(METRIC_NAME).map_or(0, |name| id(name) + 1));
+            for l in labels.iter() {
+                keys.extend([id(&l.name), id(&l.value)]);
+            }
+            ranges.push((start..keys.len(), *sample));
+        }
+        ranges.sort_unstable_by(|a, b| keys[a.0.clone()].cmp(&keys[b.0.clone()]));
+        LatestSamples {
+            text,
+            bounds,
+            keys,
+            series: ranges,
+        }
+    }
+
+    /// The label set of `series`, one of this selection's.
+    pub fn labels(&self, series: &LatestSeries<'_>) -> Labels {
+        Labels::from_sorted(
+            series
+                .labels
+                .chunks_exact(2)
+                .map(|p| Label::new(self.string(p[0]), self.string(p[1])))
+                .collect(),
+        )
+    }
+
     pub fn len(&self) -> usize {
         self.series.len()
     }
@@ -103,6 +156,18 @@ impl Head {
         mint_exclusive: i64,
         maxt: i64,
     ) -> LatestSamples {
+        self.select_newest(matcher_sets, mint_exclusive, maxt, Stale::Skip)
+    }
+
+    /// [`Head::select_latest`], keeping or skipping series whose newest sample is a stale
+    /// marker.
+    pub(crate) fn select_newest(
+        &self,
+        matcher_sets: &[Vec<Matcher>],
+        mint_exclusive: i64,
+        maxt: i64,
+        stale: Stale,
+    ) -> LatestSamples {
         let catalog = self.catalog.read();
         let shards: Vec<_> = self.shards.iter().map(|s| s.read()).collect();
         let all_refs = || {
@@ -124,7 +189,7 @@ impl Head {
         }
         let name_symbol = catalog.symbols.get(METRIC_NAME);
         let (mut keys, mut series) =
-            newest_samples(&shards, &refs, name_symbol, mint_exclusive, maxt);
+            newest_samples(&shards, &refs, name_symbol, (mint_exclusive, maxt), stale);
         let labels = |range: &Range<usize>| range.start + 1..range.end;
         let Ranking { rank, used } = catalog.symbols.rank_by_text(
             series
@@ -161,6 +226,13 @@ impl Head {
     }
 }
 
+/// Whether a series whose newest sample is a stale marker is selected.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Stale {
+    Skip,
+    Keep,
+}
+
 /// Marks a series without a metric name in the first word of its key while keys hold symbols.
 const NAMELESS: u32 = u32::MAX;
 
@@ -172,8 +244,8 @@ fn newest_samples(
     shards: &[parking_lot::RwLockReadGuard<'_, Shard>],
     refs: &[u64],
     name_symbol: Option<Symbol>,
-    mint_exclusive: i64,
-    maxt: i64,
+    (mint_exclusive, maxt): (i64, i64),
+    stale: Stale,
 ) -> (Vec<u32>, Vec<(Range<usize>, Sample)>) {
     let mut keys = Vec::with_capacity(refs.len() * 11);
     let mut series = Vec::with_capacity(refs.len());
@@ -184,7 +256,7 @@ fn newest_samples(
         let Some(sample) = s.samples.lock().latest(mint_exclusive, maxt) else {
             continue;
         };
-        if is_stale_nan(sample.value) {
+        if stale == Stale::Skip && is_stale_nan(sample.value) {
             continue;
         }
         let start = keys.len();
