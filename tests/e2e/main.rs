@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod blocks;
+mod blocks_crash;
 mod config_corpus;
 mod differential;
 mod discovery;

@@ -134,6 +134,12 @@ impl Blocks {
         let parent_metas: Vec<BlockMeta> = parents.iter().map(|b| b.meta().clone()).collect();
         let min_time = parent_metas.iter().map(|m| m.min_time).min().unwrap_or(0);
         let max_time = parent_metas.iter().map(|m| m.max_time).max().unwrap_or(0);
+        tracing::info!(
+            parents = chosen.len(),
+            min_time,
+            max_time,
+            "compacting blocks"
+        );
         let mut writer = BlockWriter::create(&dir, min_time, max_time)?;
         writer.compacted_from(&parent_metas);
         merge::merge_into(&mut writer, &parents)?;
