@@ -17,6 +17,7 @@ import tempfile
 import time
 import urllib.request
 
+NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -239,26 +240,41 @@ class Bench:
         wait_ready(f"http://127.0.0.1:{port + targets - 1}/metrics", "synthetic targets")
         return [f"127.0.0.1:{port + i}" for i in range(targets)]
 
+    def node_exporters(self, count, first_port, web_config=None):
+        """`count` of Debian's node_exporters (default collectors: real output, mostly static
+        values) from `first_port` on; their addresses."""
+        if not os.path.exists(NODE_EXPORTER):
+            sys.exit(f"{NODE_EXPORTER} missing: apt-get install prometheus-node-exporter (./test.sh does it)")
+        addrs = [f"127.0.0.1:{first_port + i}" for i in range(count)]
+        for addr in addrs:
+            argv = [NODE_EXPORTER, f"--web.listen-address={addr}"]
+            if web_config:
+                argv.append(f"--web.config.file={web_config}")
+            self.spawn(argv)
+        return addrs
+
     def wasmfed(self, config_path, storage="wasmfed", port_offset=1, log_level="warn", log=None,
-                ready_limit=60, poll=0.2, binary=None):
+                ready_limit=60, poll=0.2, binary=None, extra_args=()):
         """Starts a wasmfed node (`binary`, by default --wasmfed); (process, address) once it is
         ready. `log` names a file of its own in the temp dir; `ready_limit` and `poll` are passed
-        to `wait_ready`."""
+        to `wait_ready`; `extra_args` go last on the command line."""
         addr = f"127.0.0.1:{self.args.base_port - port_offset}"
         proc = self.spawn([binary or self.args.wasmfed, f"--config.file={config_path}", f"--web.listen-address={addr}",
-                           f"--storage.path={os.path.join(self.tmp, storage)}", f"--log.level={log_level}"], log)
+                           f"--storage.path={os.path.join(self.tmp, storage)}", f"--log.level={log_level}",
+                           *extra_args], log)
         wait_ready(f"http://{addr}/-/ready", "wasmfed", ready_limit, poll)
         return proc, addr
 
-    def prometheus(self, config_path, port_offset=2, log_level="warn", log=None, ready_limit=60, poll=0.2):
-        """Starts Prometheus (storage in the temp dir's `prom`); (process, address) once it is
+    def prometheus(self, config_path, port_offset=2, log_level="warn", log=None, ready_limit=60, poll=0.2,
+                   storage="prom", extra_args=()):
+        """Starts Prometheus (storage in the temp dir's `storage`); (process, address) once it is
         ready. The other arguments are those of `wasmfed`."""
         if not os.path.exists(self.args.prometheus):
             sys.exit(f"{self.args.prometheus} missing: apt-get install prometheus (./test.sh does it)")
         addr = f"127.0.0.1:{self.args.base_port - port_offset}"
         proc = self.spawn([self.args.prometheus, f"--config.file={config_path}", f"--web.listen-address={addr}",
-                           f"--storage.tsdb.path={os.path.join(self.tmp, 'prom')}", f"--log.level={log_level}"],
-                          log)
+                           f"--storage.tsdb.path={os.path.join(self.tmp, storage)}", f"--log.level={log_level}",
+                           *extra_args], log)
         wait_ready(f"http://{addr}/-/ready", "prometheus", ready_limit, poll)
         return proc, addr
 

@@ -29,7 +29,6 @@ import time
 
 from common import Bench, add_common_args, cpu_window, print_ratio_header, print_ratio_row, static_job, wait_ready
 
-NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 
 
 def make_certificates(bench):
@@ -45,17 +44,6 @@ def make_certificates(bench):
         "-CAcreateserial", "-days", "2", "-extfile", path("san.ext"), "-out", path("cert.pem"))
     web = bench.write("web.yml", f"tls_server_config:\n  cert_file: {path('cert.pem')}\n  key_file: {path('key.pem')}\n")
     return path("ca.pem"), web
-
-
-def node_exporters(bench, count, first_port, web_config=None):
-    """`count` node_exporters with default collectors from `first_port` on; their addresses."""
-    addrs = [f"127.0.0.1:{first_port + i}" for i in range(count)]
-    for addr in addrs:
-        argv = [NODE_EXPORTER, f"--web.listen-address={addr}"]
-        if web_config:
-            argv.append(f"--web.config.file={web_config}")
-        bench.spawn(argv)
-    return addrs
 
 
 def wait_listening(addrs, limit=30):
@@ -127,11 +115,9 @@ def main():
             https = phase(bench, args, "synth_https", tls_targets, tls_job, 3)
             report(f"synth ({args.targets} targets x {args.series} changing gauges)", http, https)
         if "node" in workloads:
-            if not os.path.exists(NODE_EXPORTER):
-                sys.exit(f"{NODE_EXPORTER} missing: apt-get install prometheus-node-exporter (./test.sh does it)")
             first = base + 2 * args.targets
-            plain = node_exporters(bench, args.exporters, first)
-            tls_targets = node_exporters(bench, args.exporters, first + args.exporters, web)
+            plain = bench.node_exporters(args.exporters, first)
+            tls_targets = bench.node_exporters(args.exporters, first + args.exporters, web)
             wait_listening(plain + tls_targets)
             wait_ready(f"http://{plain[-1]}/metrics", "node_exporter")
             http = phase(bench, args, "node_http", plain, "", 5)

@@ -91,6 +91,13 @@ impl BlockWriter {
         });
     }
 
+    /// Moves the start of the block's range later, to `min_time` (not before the start it was
+    /// created with): a block cut from a head starts, in Prometheus, at the head's oldest
+    /// sample when that comes after the range's aligned start.
+    pub fn start_at(&mut self, min_time: i64) {
+        self.min_time = self.min_time.max(min_time);
+    }
+
     /// Series added so far (those with chunks).
     pub fn num_series(&self) -> u64 {
         self.stats.num_series

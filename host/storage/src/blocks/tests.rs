@@ -206,6 +206,26 @@ fn the_head_is_cut_into_aligned_blocks_once_it_spans_one_and_a_half_ranges() {
 }
 
 #[test]
+fn a_cut_block_starts_at_its_oldest_sample_and_ends_on_the_range() {
+    // Scrapes 56 ms after each 10 s: Prometheus' head blocks start at the head's oldest
+    // sample (its minimum time after truncation), not at the aligned range start.
+    let head = Head::new();
+    let (r, _) = head.get_or_create(&Labels::from_pairs([("__name__", "late")]));
+    for t in (56..3_000_000).step_by(10_000) {
+        head.append(r, t, 1.0).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let blocks = Blocks::open(dir.path()).unwrap();
+    let ranges: Vec<_> = blocks
+        .cut_head(&head, 1_000_000)
+        .unwrap()
+        .iter()
+        .map(|m| (m.min_time, m.max_time))
+        .collect();
+    assert_eq!(ranges, [(56, 1_000_000), (1_000_056, 2_000_000)]);
+}
+
+#[test]
 fn retention_by_time_is_relative_to_the_newest_block_and_by_size_drops_the_oldest() {
     let head = head();
     let dir = tempfile::tempdir().unwrap();

@@ -42,8 +42,9 @@ impl Head {
         self.min_valid_ms.load(Relaxed)
     }
 
-    /// Writes the samples with `mint <= t < maxt` into a new block in `dir`. `None` when the
-    /// range holds no sample (no block is written).
+    /// Writes the samples with `mint <= t < maxt` into a new block in `dir`, whose range runs
+    /// from its oldest sample (at `mint` or later) to `maxt`. `None` when the range holds no
+    /// sample (no block is written).
     pub fn persist_block(
         &self,
         dir: &Path,
@@ -73,8 +74,10 @@ impl Head {
         }
         series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut writer = BlockWriter::create(dir, mint, maxt)?;
+        let mut oldest = i64::MAX;
         for (labels, r) in series {
             let encoded = encode_chunks(&self.samples(r, mint, maxt - 1));
+            oldest = encoded.first().map_or(oldest, |c| oldest.min(c.min_time));
             let chunks: Vec<ChunkData<'_>> = encoded.iter().map(EncodedChunk::data).collect();
             writer.add_series(labels, &chunks)?;
         }
@@ -82,6 +85,8 @@ impl Head {
         if writer.num_series() == 0 {
             return Ok(None);
         }
+        // As Prometheus' head block: from the oldest sample written, not the range's start.
+        writer.start_at(oldest);
         writer.finish().map(Some)
     }
 }
