@@ -1,6 +1,7 @@
 //! End-to-end tests: run the real `wasmfed` binary, test exporters and the real Prometheus on
 //! loopback.
 
+mod alerting;
 mod bad_input;
 mod blocks;
 mod blocks_crash;

@@ -4,8 +4,8 @@
 //! A file holds `groups`, each with a name unique in the file, an optional `interval` and a list
 //! of recording (`record`) or alerting (`alert`) rules. Expressions are parsed with
 //! `promql-parser`; since its messages carry no position, the error gives the key path, line and
-//! column of the `expr` value instead. Alerting rules are read and checked so that a Prometheus
-//! rule file loads, but wasmfed does not alert: [`rule_warnings`] lists them for the operator.
+//! column of the `expr` value instead. Alerting rules are evaluated by the rule stage, but
+//! wasmfed does not send alerts yet: [`rule_warnings`] lists them for the operator.
 //! Evaluating the rules is the rule stage's business.
 
 use std::collections::BTreeMap;
@@ -121,16 +121,24 @@ pub fn check_rule_files_exist(globs: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// One warning per alerting rule: wasmfed reads them but never fires them.
+/// One warning per alerting rule: wasmfed evaluates them (their `ALERTS` series are written)
+/// but does not send alerts yet, nor expand templates in their labels and annotations.
 pub fn rule_warnings(groups: &[RuleGroup]) -> Vec<String> {
     groups
         .iter()
         .flat_map(|g| {
             g.rules.iter().filter_map(move |r| match &r.kind {
-                RuleKind::Alert(alert) => Some(format!(
-                    "rule file {:?}, group {:?}: alerting rule {:?} ignored (wasmfed does not send alerts)",
-                    g.file, g.name, alert.name
-                )),
+                RuleKind::Alert(alert) => {
+                    let templated = r.labels.iter().any(|l| l.value.contains("{{"))
+                        || alert.annotations.values().any(|v| v.contains("{{"));
+                    Some(format!(
+                        "rule file {:?}, group {:?}: alerting rule {:?} is evaluated (ALERTS series) but its alerts are not sent: wasmfed does not notify Alertmanager yet{}",
+                        g.file,
+                        g.name,
+                        alert.name,
+                        if templated { "; templates in its labels and annotations are kept as written, not expanded" } else { "" }
+                    ))
+                }
                 RuleKind::Record(_) => None,
             })
         })
@@ -366,7 +374,7 @@ groups:
         assert_eq!(
             rule_warnings(&file.groups),
             [
-                r#"rule file "r.yml", group "job_rules": alerting rule "HighErrorRate" ignored (wasmfed does not send alerts)"#
+                r#"rule file "r.yml", group "job_rules": alerting rule "HighErrorRate" is evaluated (ALERTS series) but its alerts are not sent: wasmfed does not notify Alertmanager yet; templates in its labels and annotations are kept as written, not expanded"#
             ]
         );
         assert!(parse("").unwrap().groups.is_empty());

@@ -51,6 +51,21 @@ pub enum RuleSetupError {
     },
 }
 
+/// A `promql-rules` configuration asking to restore alerts' `for` state, unless it says
+/// otherwise itself. Kept out of the group's fingerprint: a reload of the same group is not a
+/// change.
+fn with_restore(config_json: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(config_json) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            map.entry("restore_for_state")
+                .or_insert(serde_json::Value::Bool(true));
+            serde_json::Value::Object(map).to_string()
+        }
+        // Not an object: the plugin refuses it with its own reason.
+        _ => config_json.to_string(),
+    }
+}
+
 /// The groups a configuration asks for, loaded and ready to swap in.
 pub struct PreparedRules {
     groups: Vec<Prepared>,
@@ -88,6 +103,10 @@ pub struct RuleManager {
     ctx: RuleContext,
     store: Arc<dyn SeriesStore>,
     running: Mutex<BTreeMap<GroupKey, Running>>,
+    /// Whether a configuration was committed: groups of the first restore their alerts'
+    /// `for` state from storage (a node's start), later ones do not (a reload), as in
+    /// Prometheus' rule manager.
+    committed: std::sync::atomic::AtomicBool,
 }
 
 impl RuleManager {
@@ -99,6 +118,7 @@ impl RuleManager {
             )),
             ctx,
             running: Mutex::new(BTreeMap::new()),
+            committed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -131,6 +151,13 @@ impl RuleManager {
                 groups.push(Prepared::Keep(spec.key));
                 continue;
             }
+            let starting = !self.committed.load(std::sync::atomic::Ordering::Relaxed);
+            let plugin_config =
+                if starting && spec.source == PluginSource::Stock(PROMQL_RULES.into()) {
+                    with_restore(&spec.config_json)
+                } else {
+                    spec.config_json.clone()
+                };
             let plugin = self
                 .ctx
                 .runtime
@@ -138,7 +165,7 @@ impl RuleManager {
                     &spec.plugin,
                     &bytes,
                     World::Rule,
-                    &spec.config_json,
+                    &plugin_config,
                     limits,
                     self.store.clone(),
                 )
@@ -161,6 +188,8 @@ impl RuleManager {
     /// Swaps in prepared groups: starts new ones, stops and replaces changed ones, stops
     /// removed ones and ends their series. Must run inside the Tokio runtime.
     pub fn commit(&self, prepared: PreparedRules) {
+        self.committed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let mut running = self.running.lock();
         let mut old = std::mem::take(&mut *running);
         for p in prepared.groups {

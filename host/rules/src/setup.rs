@@ -56,17 +56,12 @@ pub struct GroupSpec {
     pub config_json: String,
 }
 
-/// Reads the rule files and lists every group to run, in configuration order. Groups with no
-/// recording rule (alerting rules only) are left out: wasmfed does not alert.
+/// Reads the rule files and lists every group to run, in configuration order.
 pub fn group_specs(config: &Config, engine: EngineOptions) -> Result<Vec<GroupSpec>, ConfigError> {
     let default_interval = config.global.evaluation_interval.as_std();
     let mut specs: Vec<GroupSpec> = load_rule_files(&config.rule_files)?
         .iter()
-        .filter(|g| {
-            g.rules
-                .iter()
-                .any(|r| matches!(r.kind, RuleKind::Record(_)))
-        })
+        .filter(|g| !g.rules.is_empty())
         .map(|g| {
             let interval = g.interval.map_or(default_interval, |d| d.as_std());
             GroupSpec {
@@ -102,15 +97,23 @@ fn promql_config(group: &RuleGroup, engine: EngineOptions, evaluation_interval: 
     let rules: Vec<Value> = group
         .rules
         .iter()
-        .filter_map(|rule| {
-            let RuleKind::Record(record) = &rule.kind else {
-                return None;
-            };
-            Some(json!({
-                "record": record,
-                "expr": rule.expr,
-                "labels": label_object(&group.labels, &rule.labels),
-            }))
+        .map(|rule| {
+            let labels = label_object(&group.labels, &rule.labels);
+            match &rule.kind {
+                RuleKind::Record(record) => json!({
+                    "record": record,
+                    "expr": rule.expr,
+                    "labels": labels,
+                }),
+                RuleKind::Alert(alert) => json!({
+                    "alert": alert.name,
+                    "expr": rule.expr,
+                    "for": format_ms(alert.for_duration.as_std()),
+                    "keep_firing_for": format_ms(alert.keep_firing_for.as_std()),
+                    "labels": labels,
+                    "annotations": alert.annotations,
+                }),
+            }
         })
         .collect();
     let mut config = engine.plugin_config(evaluation_interval);
@@ -175,6 +178,8 @@ groups:
     rules:
       - alert: Down
         expr: up == 0
+        for: 5m
+        annotations: {summary: 'down'}
 "#,
         )
         .unwrap();
@@ -184,12 +189,18 @@ groups:
         );
         let specs = group_specs(&cfg, ENGINE).unwrap();
         let names: Vec<&str> = specs.iter().map(|s| s.key.name.as_str()).collect();
-        assert_eq!(names, ["node", "fast", "mine"]);
+        assert_eq!(names, ["node", "fast", "alerts-only", "mine"]);
         assert!(specs[0].key.file.ends_with("node.rules"));
         assert_eq!(specs[0].interval, Duration::from_secs(30));
         assert_eq!(specs[1].interval, Duration::from_secs(5));
-        assert_eq!(specs[2].interval, Duration::from_secs(120));
-        assert_eq!(specs[2].key.file, "stock:promql-rules");
+        assert_eq!(specs[3].interval, Duration::from_secs(120));
+        assert_eq!(specs[3].key.file, "stock:promql-rules");
+        let alerts: Value = serde_json::from_str(&specs[2].config_json).unwrap();
+        assert_eq!(
+            alerts["groups"][0]["rules"],
+            json!([{"alert": "Down", "expr": "up == 0", "for": "300000ms",
+                    "keep_firing_for": "0ms", "labels": {}, "annotations": {"summary": "down"}}])
+        );
         let node: Value = serde_json::from_str(&specs[0].config_json).unwrap();
         assert_eq!(
             node,

@@ -25,7 +25,9 @@
 //!
 //! Everything has Prometheus' default; with no `groups` the plugin only answers queries. A
 //! group's `interval` is accepted and ignored: the host schedules evaluations. Alerting rules
-//! (`alert`) are refused. `evaluation_interval` is the step of subqueries written without one
+//! (`alert`, with `for`, `keep_firing_for` and `annotations`) run as [`super::alerting`] says;
+//! `restore_for_state` (the host sets it at a node's start), `for_outage_tolerance` (1h) and
+//! `for_grace_period` (10m) are Prometheus' `--rules.alert.*` restoration settings. `evaluation_interval` is the step of subqueries written without one
 //! (`x[1h:]`), Prometheus' global evaluation interval. `compat` picks the Prometheus release
 //! whose PromQL rules and queries follow, `2` (2.42) or `3` ([`crate::engine::Compat`]); rule
 //! names and labels are validated by that release's rules.
@@ -35,6 +37,7 @@ use std::collections::BTreeMap;
 use promql_parser::parser::Expr;
 use serde::Deserialize;
 
+use super::alerting::{AlertConfig, RestoreOptions};
 use crate::engine::{parse_duration_ms, Compat, Options, METRIC_NAME};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -60,6 +63,12 @@ struct RawConfig {
     compat: Option<u8>,
     #[serde(default)]
     experimental_functions: bool,
+    #[serde(default)]
+    restore_for_state: bool,
+    #[serde(default)]
+    for_outage_tolerance: Option<String>,
+    #[serde(default)]
+    for_grace_period: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -85,14 +94,24 @@ struct RawRule {
     alert: Option<String>,
     #[serde(default)]
     expr: String,
+    #[serde(default, rename = "for")]
+    hold: Option<String>,
+    #[serde(default)]
+    keep_firing_for: Option<String>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
 }
 
 /// A validated configuration.
 pub struct Config {
     pub groups: Vec<GroupConfig>,
     pub options: Options,
+    /// Restore alerts' `for` state after two evaluations, as at a Prometheus start; off for
+    /// groups a reload creates.
+    pub restore_for_state: bool,
+    pub restore: RestoreOptions,
 }
 
 pub struct GroupConfig {
@@ -105,7 +124,10 @@ pub struct GroupConfig {
 }
 
 pub struct RuleConfig {
-    pub record: String,
+    /// A recording rule's `record` or an alerting rule's `alert`.
+    pub name: String,
+    /// `None` for a recording rule.
+    pub alert: Option<AlertConfig>,
     pub expr: Expr,
     /// Labels to set on every result; an empty value removes the label.
     pub labels: Vec<(String, String)>,
@@ -140,6 +162,13 @@ impl Config {
             if options.no_step_subquery_interval_ms <= 0 {
                 return Err(invalid("evaluation_interval", "must be positive"));
             }
+        }
+        let mut restore = RestoreOptions::default();
+        if let Some(d) = &raw.for_outage_tolerance {
+            restore.outage_tolerance_ms = duration_ms("for_outage_tolerance", d)?;
+        }
+        if let Some(d) = &raw.for_grace_period {
+            restore.grace_period_ms = duration_ms("for_grace_period", d)?;
         }
         let mut names = Vec::new();
         let groups = raw
@@ -176,7 +205,12 @@ impl Config {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Config { groups, options })
+        Ok(Config {
+            groups,
+            options,
+            restore_for_state: raw.restore_for_state,
+            restore,
+        })
     }
 }
 
@@ -204,35 +238,55 @@ fn valid_metric_name(compat: Compat, name: &str) -> bool {
 }
 
 fn rule(at: &str, r: RawRule, options: &Options) -> Result<RuleConfig, ConfigError> {
-    let record = match (r.record, r.alert) {
+    let hold_ms = optional_duration(&format!("{at}.for"), &r.hold)?;
+    let keep_firing_for_ms =
+        optional_duration(&format!("{at}.keep_firing_for"), &r.keep_firing_for)?;
+    let (name, alert) = match (r.record, r.alert) {
         (Some(_), Some(_)) => {
             return Err(invalid(at, "only one of 'record' and 'alert' must be set"))
         }
         (None, None) => return Err(invalid(at, "one of 'record' or 'alert' must be set")),
-        (None, Some(_)) => {
-            return Err(invalid(
-                at,
-                "alerting rules are not supported by this plugin",
-            ))
+        (None, Some(alert)) => (
+            alert,
+            Some(AlertConfig {
+                hold_ms,
+                keep_firing_for_ms,
+                annotations: r.annotations.into_iter().collect(),
+            }),
+        ),
+        (Some(record), None) => {
+            for (set, what) in [
+                (!r.annotations.is_empty(), "annotations"),
+                (hold_ms != 0, "for"),
+                (keep_firing_for_ms != 0, "keep_firing_for"),
+            ] {
+                if set {
+                    return Err(invalid(
+                        at,
+                        &format!("invalid field '{what}' in recording rule"),
+                    ));
+                }
+            }
+            (record, None)
         }
-        (Some(record), None) => record,
     };
     if r.expr.is_empty() {
         return Err(invalid(at, "field 'expr' must be set in rule"));
     }
     let expr = crate::parse::parse(&r.expr, options)
         .map_err(|e| invalid(at, &format!("could not parse expression: {e}")))?;
-    if !valid_metric_name(options.compat, &record) {
-        return Err(invalid(
-            at,
-            &format!("invalid recording rule name: {record}"),
-        ));
-    }
-    if record.contains(['{', '}']) {
-        return Err(invalid(
-            at,
-            &format!("braces present in the recording rule name; should it be in expr?: {record}"),
-        ));
+    if alert.is_none() {
+        if !valid_metric_name(options.compat, &name) {
+            return Err(invalid(at, &format!("invalid recording rule name: {name}")));
+        }
+        if name.contains(['{', '}']) {
+            return Err(invalid(
+                at,
+                &format!(
+                    "braces present in the recording rule name; should it be in expr?: {name}"
+                ),
+            ));
+        }
     }
     if let Some((name, _)) = r
         .labels
@@ -241,11 +295,25 @@ fn rule(at: &str, r: RawRule, options: &Options) -> Result<RuleConfig, ConfigErr
     {
         return Err(invalid(at, &format!("invalid label name: {name}")));
     }
+    if let Some(name) = alert
+        .iter()
+        .flat_map(|a| a.annotations.iter())
+        .map(|(k, _)| k)
+        .find(|k| !options.compat.valid_label_name(k))
+    {
+        return Err(invalid(at, &format!("invalid annotation name: {name}")));
+    }
     Ok(RuleConfig {
-        record,
+        name,
+        alert,
         expr,
         labels: r.labels.into_iter().collect(),
     })
+}
+
+/// A rule's optional duration in milliseconds, 0 when absent.
+fn optional_duration(at: &str, text: &Option<String>) -> Result<i64, ConfigError> {
+    text.as_deref().map_or(Ok(0), |d| duration_ms(at, d))
 }
 
 #[cfg(test)]
@@ -266,7 +334,7 @@ mod tests {
                 {"record": "job:up:sum", "expr": "sum by (job) (up)", "labels": {"a": "b"}}]}]}"#,
         )
         .unwrap();
-        assert_eq!(c.groups[0].rules[0].record, "job:up:sum");
+        assert_eq!(c.groups[0].rules[0].name, "job:up:sum");
         assert_eq!(
             c.groups[0].rules[0].labels,
             [("a".to_string(), "b".to_string())]
@@ -308,7 +376,7 @@ mod tests {
             let c = Config::from_json(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
             assert_eq!(c.options.compat, compat, "{json}");
             assert_eq!(c.options.no_step_subquery_interval_ms, 30_000);
-            assert_eq!(c.groups[0].rules[0].record, record);
+            assert_eq!(c.groups[0].rules[0].name, record);
         }
     }
 
@@ -330,8 +398,32 @@ mod tests {
                 "groups[0].query_offset: not a valid duration string",
             ),
             (
-                r#"{"groups": [{"name": "a", "rules": [{"alert": "A", "expr": "up"}]}]}"#,
-                "groups[0].rules[0]: alerting rules are not supported",
+                r#"{"groups": [{"name": "a", "rules": [{"record": "r", "expr": "up", "for": "1m"}]}]}"#,
+                "groups[0].rules[0]: invalid field 'for' in recording rule",
+            ),
+            (
+                r#"{"groups": [{"name": "a", "rules": [{"record": "r", "expr": "up", "annotations": {"a": "b"}}]}]}"#,
+                "groups[0].rules[0]: invalid field 'annotations' in recording rule",
+            ),
+            (
+                r#"{"groups": [{"name": "a", "rules": [{"record": "r", "expr": "up", "keep_firing_for": "1m"}]}]}"#,
+                "groups[0].rules[0]: invalid field 'keep_firing_for' in recording rule",
+            ),
+            (
+                r#"{"groups": [{"name": "a", "rules": [{"alert": "A", "expr": "up", "for": "x"}]}]}"#,
+                "groups[0].rules[0].for: not a valid duration string",
+            ),
+            (
+                r#"{"compat": 2, "groups": [{"name": "a", "rules": [{"alert": "A", "expr": "up", "annotations": {"a-b": "c"}}]}]}"#,
+                "groups[0].rules[0]: invalid annotation name: a-b",
+            ),
+            (
+                r#"{"groups": [{"name": "a", "rules": [{"alert": "A", "record": "r", "expr": "up"}]}]}"#,
+                "groups[0].rules[0]: only one of 'record' and 'alert' must be set",
+            ),
+            (
+                r#"{"for_grace_period": "soon"}"#,
+                "for_grace_period: not a valid duration",
             ),
             (
                 r#"{"groups": [{"name": "a", "rules": [{"record": "r"}]}]}"#,

@@ -1,5 +1,6 @@
-//! Recording rules: every rule of every group evaluated at one time, results named and
-//! labelled as Prometheus' rule manager does (`RecordingRule.Eval`, `Group.Eval`).
+//! Recording and alerting rules: every rule of every group evaluated at one time, results
+//! named and labelled as Prometheus' rule manager does (`RecordingRule.Eval`, `Group.Eval`;
+//! alerts in [`alerting`]).
 //!
 //! Rules run in order; a rule sees what the rules before it recorded in the same evaluation
 //! ([`overlay`]), including stale markers for series a rule stopped producing, so a group of
@@ -7,12 +8,15 @@
 //! skipped; the others still run, and the failed rule's previous series are not marked stale
 //! (Prometheus leaves them too).
 
+pub mod alerting;
 mod config;
 mod overlay;
 
 use std::rc::Rc;
 
 pub use config::{Config, ConfigError, GroupConfig, RuleConfig};
+
+use alerting::{AlertingRule, RestoreOptions, ALERTS, ALERTS_FOR_STATE};
 
 use crate::engine::{
     Engine, FastSet, Label, Labels, Sample, SelectCache, Source, Value, METRIC_NAME,
@@ -31,7 +35,7 @@ pub struct Recorded {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RuleFailure {
     pub group: String,
-    /// The rule's `record` name.
+    /// The rule's `record` or `alert` name.
     pub rule: String,
     /// Position of the rule in its group.
     pub index: usize,
@@ -52,7 +56,7 @@ impl std::fmt::Display for RuleFailure {
 #[derive(Debug)]
 pub struct RuleOutcome {
     pub group: String,
-    /// The rule's `record` name.
+    /// The rule's `record` or `alert` name.
     pub rule: String,
     /// Position of the rule in its group.
     pub index: usize,
@@ -63,6 +67,8 @@ pub struct RuleOutcome {
 #[derive(Debug, Default)]
 pub struct Evaluation {
     pub rules: Vec<RuleOutcome>,
+    /// Alert states that could not be restored (the alerts then start over).
+    pub restore_failures: Vec<String>,
 }
 
 impl Evaluation {
@@ -96,7 +102,18 @@ pub struct RuleSet {
     groups: Vec<GroupConfig>,
     /// Per group and rule, the series recorded by its last successful evaluation.
     previous: Vec<Vec<FastSet<Labels>>>,
+    /// Per group and rule, an alerting rule's alerts (`None` for a recording rule).
+    alerting: Vec<Vec<Option<AlertingRule>>>,
+    /// Evaluations each group has had, until its alerts' state is restored.
+    evaluations: Vec<u32>,
+    /// Whether alert state is still to be restored (after each group's second evaluation).
+    restore_for_state: bool,
+    restore: RestoreOptions,
 }
+
+/// Evaluations a group has before its alerts' state is restored, as Prometheus waits for the
+/// recording rules alerts may depend on to have run.
+const EVALUATIONS_BEFORE_RESTORE: u32 = 2;
 
 impl RuleSet {
     pub fn new(config: Config) -> RuleSet {
@@ -105,11 +122,44 @@ impl RuleSet {
             .iter()
             .map(|g| vec![FastSet::default(); g.rules.len()])
             .collect();
+        let alerting = config
+            .groups
+            .iter()
+            .map(|g| {
+                g.rules
+                    .iter()
+                    .map(|r| {
+                        r.alert
+                            .as_ref()
+                            .map(|_| AlertingRule::new(!config.restore_for_state))
+                    })
+                    .collect()
+            })
+            .collect();
         RuleSet {
             engine: Engine::new(config.options),
+            evaluations: vec![0; config.groups.len()],
             groups: config.groups,
             previous,
+            alerting,
+            restore_for_state: config.restore_for_state,
+            restore: config.restore,
         }
+    }
+
+    /// Every alerting rule's alerts: group, rule name, its rule's configuration and alerts.
+    pub fn alerting_rules(
+        &self,
+    ) -> impl Iterator<Item = (&GroupConfig, &RuleConfig, &AlertingRule)> + '_ {
+        self.groups
+            .iter()
+            .zip(&self.alerting)
+            .flat_map(|(g, rules)| {
+                g.rules
+                    .iter()
+                    .zip(rules)
+                    .filter_map(move |(r, a)| Some((g, r, a.as_ref()?)))
+            })
     }
 
     pub fn from_json(text: &str) -> Result<RuleSet, ConfigError> {
@@ -136,16 +186,27 @@ impl RuleSet {
         for (g, group) in self.groups.iter().enumerate() {
             let ts = at_ms - group.query_offset_ms;
             for (r, rule) in group.rules.iter().enumerate() {
-                let result = record(
-                    &self.engine,
-                    rule,
-                    group.limit,
-                    ts,
-                    &mut overlay,
-                    &mut cache,
-                );
+                let result = match (&rule.alert, &mut self.alerting[g][r]) {
+                    (Some(alert), Some(state)) => {
+                        query(&self.engine, rule, ts, &mut overlay, &mut cache)
+                            .and_then(|vector| state.eval(rule, alert, vector, ts, group.limit))
+                    }
+                    _ => record(
+                        &self.engine,
+                        rule,
+                        group.limit,
+                        ts,
+                        &mut overlay,
+                        &mut cache,
+                    ),
+                };
                 if let Ok(samples) = &result {
-                    cache.forget_metric(&rule.record);
+                    if rule.alert.is_some() {
+                        cache.forget_metric(ALERTS);
+                        cache.forget_metric(ALERTS_FOR_STATE);
+                    } else {
+                        cache.forget_metric(&rule.name);
+                    }
                     let current: FastSet<Labels> =
                         samples.iter().map(|s| s.labels.clone()).collect();
                     for gone in self.previous[g][r].difference(&current) {
@@ -158,13 +219,49 @@ impl RuleSet {
                 }
                 out.rules.push(RuleOutcome {
                     group: group.name.clone(),
-                    rule: rule.record.clone(),
+                    rule: rule.name.clone(),
                     index: r,
                     result,
                 });
             }
+            self.evaluations[g] += 1;
+            if self.restore_for_state && self.evaluations[g] == EVALUATIONS_BEFORE_RESTORE {
+                for (rule, state) in group.rules.iter().zip(&mut self.alerting[g]) {
+                    let (Some(alert), Some(state)) = (&rule.alert, state) else {
+                        continue;
+                    };
+                    if let Err(e) = state.restore(alert, at_ms, self.restore, &mut overlay) {
+                        out.restore_failures.push(format!(
+                            "group {:?} alert {}: restoring 'for' state: {e}",
+                            group.name, rule.name
+                        ));
+                    }
+                }
+            }
         }
         out
+    }
+}
+
+/// The instant vector of a rule's expression at `ts` (a scalar as one element without labels).
+fn query(
+    engine: &Engine,
+    rule: &RuleConfig,
+    ts: i64,
+    source: &mut dyn Source,
+    cache: &mut SelectCache,
+) -> Result<Vec<Sample>, String> {
+    let result = engine
+        .instant_cached(&rule.expr, ts, source, cache)
+        .map_err(|e| e.to_string())?;
+    match result.value {
+        Value::Vector(v) => Ok(v),
+        Value::Scalar(f) => Ok(vec![Sample {
+            metric: Labels::empty(),
+            value: f,
+            drop_name: false,
+        }]),
+        _ => Err("rule result is not a vector or scalar".into()),
     }
 }
 
@@ -177,19 +274,8 @@ fn record(
     source: &mut dyn Source,
     cache: &mut SelectCache,
 ) -> Result<Vec<Recorded>, String> {
-    let result = engine
-        .instant_cached(&rule.expr, ts, source, cache)
-        .map_err(|e| e.to_string())?;
-    let vector = match result.value {
-        Value::Vector(v) => v,
-        Value::Scalar(f) => vec![Sample {
-            metric: Labels::empty(),
-            value: f,
-            drop_name: false,
-        }],
-        _ => return Err("rule result is not a vector or scalar".into()),
-    };
-    let overrides: Vec<Label> = std::iter::once((METRIC_NAME, rule.record.as_str()))
+    let vector = query(engine, rule, ts, source, cache)?;
+    let overrides: Vec<Label> = std::iter::once((METRIC_NAME, rule.name.as_str()))
         .chain(rule.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map(|(name, value)| Label {
             name: Rc::from(name),
