@@ -7,7 +7,8 @@
 //! again, and one that ran out of budget may have been stopped halfway through changing its
 //! own state. The next call then gets a fresh instance, so one bad batch never poisons the
 //! next. At most one idle instance per core is kept, which bounds the guest memory a plugin
-//! holds between calls to `cores × memory cap`.
+//! holds between calls to `cores × memory cap`; a query instance that grew large is not kept
+//! at all.
 //!
 //! `process` blocks its thread for as long as the guest runs (up to the fuel budget) and WASI
 //! calls inside it drive a Tokio runtime of their own, so async callers run it on a blocking
@@ -34,6 +35,9 @@ use super::stats::PluginStats;
 use super::store::StoreAccess;
 use super::swap::Shadow;
 use super::World;
+
+/// Memory a query instance may hold between calls (see [`Plugin::keeps`]).
+pub const QUERY_INSTANCE_KEEP_BYTES: usize = 32 << 20;
 
 pub struct Plugin {
     name: Arc<str>,
@@ -272,14 +276,25 @@ impl Plugin {
         };
         match call(&mut loaded) {
             Outcome::Done(result) => {
-                let mut idle = version.idle.lock();
-                if idle.len() < self.max_idle {
-                    idle.push(loaded);
+                if self.keeps(&loaded) {
+                    let mut idle = version.idle.lock();
+                    if idle.len() < self.max_idle {
+                        idle.push(loaded);
+                    }
                 }
                 result
             }
             Outcome::Broken(error) => Err(error),
         }
+    }
+
+    /// Whether an instance that answered is kept for the next call. A query instance that
+    /// grew past [`QUERY_INSTANCE_KEEP_BYTES`] is dropped instead: linear memory never shrinks,
+    /// so one query over days of history would otherwise pin its peak for the node's life. A
+    /// query instance holds no state, and a fresh one costs an instantiation and `init`.
+    /// Other worlds keep theirs: a rule plugin's instance holds its rules' state.
+    fn keeps(&self, loaded: &Loaded) -> bool {
+        self.world != World::Query || loaded.store.data().memory.used() <= QUERY_INSTANCE_KEEP_BYTES
     }
 
     /// One guest call under a fresh budget; a failure inside the guest is classified.

@@ -101,6 +101,11 @@ impl MemoryCap {
         }
     }
 
+    /// Bytes of memory (and tables) granted so far.
+    pub(crate) fn used(&self) -> usize {
+        self.used
+    }
+
     /// Whether a grow was refused since the last call to this method.
     pub(crate) fn take_denied(&mut self) -> bool {
         std::mem::take(&mut self.denied)

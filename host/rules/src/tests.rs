@@ -309,6 +309,39 @@ fn queries_answer_from_the_head() {
     assert!(wrong.to_string().contains("needs a store"), "{wrong}");
 }
 
+#[test]
+fn a_query_instance_that_grew_large_is_not_kept() {
+    let head = Arc::new(Head::new());
+    mem(&head, 50_000, &[("a", 1.0)]);
+    let plugin = runtime()
+        .load_with_store(
+            PROMQL_RULES,
+            stock::component(PROMQL_RULES).unwrap(),
+            World::Query,
+            "null",
+            PluginLimits::rules(),
+            Arc::new(HeadStore::new(head.clone(), Arc::default())),
+        )
+        .unwrap();
+    let instances = || plugin.stats().instantiations();
+    assert_eq!(instances(), 1);
+    plugin.query("sum(mem)", 60_000).unwrap();
+    assert_eq!(instances(), 1, "a small query reuses the instance");
+    // 2.6M points of a subquery, in the guest: over 32 MiB of linear memory.
+    plugin
+        .query("count_over_time(vector(1)[30d:1s])", 60_000)
+        .unwrap();
+    assert_eq!(instances(), 1);
+    plugin.query("sum(mem)", 60_000).unwrap();
+    assert_eq!(
+        instances(),
+        2,
+        "the grown instance was dropped, a fresh one answers"
+    );
+    plugin.query("sum(mem)", 60_000).unwrap();
+    assert_eq!(instances(), 2);
+}
+
 mod manager {
     use super::*;
     use crate::{RuleContext, RuleManager, RuleMetrics};
