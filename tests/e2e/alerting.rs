@@ -139,3 +139,79 @@ fn alerting_rules_write_the_alert_series_prometheus_writes() {
         ]
     );
 }
+
+/// The newest `ALERTS_FOR_STATE` sample of the node: (value, timestamp in ms).
+fn for_state(node: &Wasmfed) -> Option<(f64, i64)> {
+    let body = node.federate(&["ALERTS_FOR_STATE"]).text();
+    samples_of(&body)
+        .into_iter()
+        .next()
+        .map(|(_, value, ts)| (f64::from_bits(value), ts))
+}
+
+#[test]
+fn a_pending_alert_keeps_its_for_state_across_a_kill_and_restart() {
+    let exporter = Exporter::start(|_| Reply::Text("temp 30\n".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("alerts.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - alert: Hot\n        expr: temp > 20\n        for: 1m\n",
+    )
+    .unwrap();
+    let config_path = dir.path().join("wasmfed.yml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "global:\n  scrape_interval: 500ms\n  scrape_timeout: 400ms\nrule_files: ['{}']\nscrape_configs:\n{}",
+            rules.display(),
+            static_job("t", &[exporter.addr], "")
+        ),
+    )
+    .unwrap();
+    let args = ["--rules.alert.for-grace-period=1s"];
+    let node = Wasmfed::start_with(dir, &config_path, &args);
+    let (active_s, _) = wait_for("the alert pending", Duration::from_secs(30), || {
+        for_state(&node).ok_or_else(|| "no ALERTS_FOR_STATE yet".to_string())
+    });
+    // Pending a few seconds, made durable, then killed.
+    std::thread::sleep(Duration::from_secs(5));
+    let (_, written_ms) = for_state(&node).unwrap();
+    let fsyncs = node.metric("wasmfed_wal_fsyncs_total").unwrap();
+    wait_for("two fsyncs", Duration::from_secs(10), || {
+        let now = node.metric("wasmfed_wal_fsyncs_total").unwrap();
+        (now >= fsyncs + 2.0).then_some(()).ok_or(format!("{now}"))
+    });
+    let killed_ms = crate::federate::now_ms();
+    let dir = node.kill_keeping_dir();
+    std::thread::sleep(Duration::from_secs(3));
+    let node = Wasmfed::start_with(dir, &config_path, &args);
+    // Nothing is written for the group's first two evaluations; the state is restored after
+    // the second (one interval before the first sample written again).
+    let (restored_s, first_ms) =
+        wait_for(
+            "the alert again",
+            Duration::from_secs(30),
+            || match for_state(&node) {
+                Some((v, ts)) if ts > killed_ms => Ok((v, ts)),
+                other => Err(format!("{other:?}")),
+            },
+        );
+    let restore_ms = first_ms - 1000;
+    // Prometheus moves the start later by the outage, counted from the last state written
+    // (at second precision), so the time the alert was down does not count towards `for`.
+    let outage_s = |last_ms: i64| (restore_ms - last_ms.div_euclid(1000) * 1000).div_euclid(1000);
+    let (least, most) = (
+        active_s + outage_s(killed_ms) as f64,
+        active_s + outage_s(written_ms) as f64,
+    );
+    assert!(
+        restored_s >= least - 1.0 && restored_s <= most + 1.0,
+        "active since {active_s} s, restored to {restored_s} s, expected {least}..{most}"
+    );
+    // Not started over: a fresh alert would be active since the first evaluation.
+    assert!(
+        restored_s < (restore_ms / 1000 - 3) as f64,
+        "restored to {restored_s} s, the restart's evaluations began at {restore_ms} ms"
+    );
+}

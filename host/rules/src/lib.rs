@@ -34,7 +34,7 @@ use wasmfed_storage::Head;
 pub use group::{Evaluated, Group};
 pub use metrics::{GroupStats, RuleMetrics};
 pub use schedule::GroupKey;
-pub use setup::{group_specs, EngineOptions, GroupSpec, PROMQL_RULES};
+pub use setup::{group_specs, AlertRestore, EngineOptions, GroupSpec, PROMQL_RULES};
 
 use schedule::{slot_ms, Slots};
 

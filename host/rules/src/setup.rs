@@ -27,6 +27,31 @@ pub struct EngineOptions {
     pub lookback: Duration,
     /// Which Prometheus generation's semantics (`--query.compat`).
     pub compat: Compat,
+    /// How alerts' `for` state is restored at a start.
+    pub alert_restore: AlertRestore,
+}
+
+/// Prometheus' `--rules.alert.for-outage-tolerance` and `--rules.alert.for-grace-period`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlertRestore {
+    /// How long ago an alert's state may have been written and still be restored.
+    pub outage_tolerance: Duration,
+    /// The least time a restored alert still waits before it fires.
+    pub grace_period: Duration,
+}
+
+impl AlertRestore {
+    /// Prometheus' defaults: 1h and 10m.
+    pub const PROMETHEUS: AlertRestore = AlertRestore {
+        outage_tolerance: Duration::from_secs(3600),
+        grace_period: Duration::from_secs(600),
+    };
+}
+
+impl Default for AlertRestore {
+    fn default() -> Self {
+        AlertRestore::PROMETHEUS
+    }
 }
 
 impl EngineOptions {
@@ -118,6 +143,14 @@ fn promql_config(group: &RuleGroup, engine: EngineOptions, evaluation_interval: 
         .collect();
     let mut config = engine.plugin_config(evaluation_interval);
     config.insert(
+        "for_outage_tolerance".into(),
+        format_ms(engine.alert_restore.outage_tolerance).into(),
+    );
+    config.insert(
+        "for_grace_period".into(),
+        format_ms(engine.alert_restore.grace_period).into(),
+    );
+    config.insert(
         "groups".into(),
         json!([{
             "name": group.name,
@@ -150,6 +183,7 @@ mod tests {
     const ENGINE: EngineOptions = EngineOptions {
         lookback: Duration::from_secs(300),
         compat: Compat::V3,
+        alert_restore: AlertRestore::PROMETHEUS,
     };
 
     fn config(dir: &Path, yaml: &str) -> Config {
@@ -211,6 +245,8 @@ groups:
                 "lookback_delta": "300000ms",
                 "evaluation_interval": "30000ms",
                 "compat": 3,
+                "for_outage_tolerance": "3600000ms",
+                "for_grace_period": "600000ms",
             })
         );
         let fast: Value = serde_json::from_str(&specs[1].config_json).unwrap();

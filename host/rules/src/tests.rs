@@ -357,6 +357,7 @@ mod manager {
             engine: crate::EngineOptions {
                 lookback: Duration::from_secs(300),
                 compat: Default::default(),
+                alert_restore: Default::default(),
             },
             live_plugins: LivePlugins::default(),
             metrics: RuleMetrics::default(),

@@ -286,6 +286,7 @@ fn check_config(files: &[PathBuf], compat: Compat) -> std::process::ExitCode {
                 let engine = EngineOptions {
                     lookback: wasmfed_node::DEFAULT_LOOKBACK,
                     compat,
+                    alert_restore: Default::default(),
                 };
                 // Rule files are read and checked as the node reads them at start-up.
                 match wasmfed_rules::group_specs(c, engine) {
@@ -359,6 +360,7 @@ async fn run_node(cli: &Cli) -> anyhow::Result<()> {
             web_config: cli.web_config_file.clone(),
             lookback,
             route_prefix,
+            alert_restore: cli.prometheus.alert_restore().map_err(anyhow::Error::msg)?,
         },
     )
     .await?;
@@ -438,6 +440,7 @@ async fn demo() -> anyhow::Result<()> {
             web_config: None,
             lookback: wasmfed_node::DEFAULT_LOOKBACK,
             route_prefix: "/".into(),
+            alert_restore: Default::default(),
         };
         let node = Node::start(config, options)
             .await

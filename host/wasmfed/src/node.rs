@@ -26,7 +26,7 @@ use wasmfed_node::reload::{apply, serve_reloads};
 use wasmfed_node::tenant::{tenant_specs, Shared};
 use wasmfed_node::{NodeState, ReloadRequest};
 use wasmfed_plugin::PluginRuntime;
-use wasmfed_rules::EngineOptions;
+use wasmfed_rules::{AlertRestore, EngineOptions};
 use wasmfed_scrape::fetch::Fetcher;
 use wasmfed_scrape::target::stable_hash;
 use wasmfed_storage::wal::{Retention, WalOptions};
@@ -63,6 +63,8 @@ pub struct NodeOptions {
     pub lookback: Duration,
     /// `--web.route-prefix`: the path every endpoint is served under (`/` for the root).
     pub route_prefix: String,
+    /// `--rules.alert.for-outage-tolerance` and `--rules.alert.for-grace-period`.
+    pub alert_restore: AlertRestore,
 }
 
 /// Tenant and admin bearer tokens cross the network in the clear when the server listens
@@ -111,6 +113,7 @@ impl Node {
             engine: EngineOptions {
                 lookback: options.lookback,
                 compat: options.compat,
+                alert_restore: options.alert_restore,
             },
         };
         let durability = Durability {

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use clap::Args;
+use wasmfed_rules::AlertRestore;
 
 /// The flags of Prometheus that wasmfed accepts besides its own.
 #[derive(Args, Debug, Default, Clone)]
@@ -72,6 +73,24 @@ pub struct PrometheusFlags {
     /// Accepted for Prometheus' sake: wasmfed serves no web UI yet.
     #[arg(long = "web.page-title", value_name = "TITLE")]
     pub page_title: Option<String>,
+    /// How long ago an alert's `for` state may have been written and still be restored at a
+    /// start.
+    #[arg(
+        long = "rules.alert.for-outage-tolerance",
+        value_name = "DURATION",
+        default_value = "1h"
+    )]
+    pub for_outage_tolerance: String,
+    /// The least time an alert whose `for` state was restored still waits before it fires.
+    #[arg(
+        long = "rules.alert.for-grace-period",
+        value_name = "DURATION",
+        default_value = "10m"
+    )]
+    pub for_grace_period: String,
+    /// Accepted for Prometheus' sake: wasmfed does not send alerts yet.
+    #[arg(long = "rules.alert.resend-delay", value_name = "DURATION")]
+    pub resend_delay: Option<String>,
     /// Accepted for Prometheus' sake: wasmfed sends no CORS headers.
     #[arg(long = "web.cors.origin", value_name = "REGEX")]
     pub cors_origin: Option<String>,
@@ -101,6 +120,17 @@ impl PrometheusFlags {
             Some(text) => duration_flag("storage.tsdb.max-block-duration", text),
             None => Ok((retention / 10).min(Duration::from_secs(31 * 24 * 3600))),
         }
+    }
+
+    /// `--rules.alert.for-outage-tolerance` and `--rules.alert.for-grace-period`.
+    pub fn alert_restore(&self) -> Result<AlertRestore, String> {
+        Ok(AlertRestore {
+            outage_tolerance: duration_flag(
+                "rules.alert.for-outage-tolerance",
+                &self.for_outage_tolerance,
+            )?,
+            grace_period: duration_flag("rules.alert.for-grace-period", &self.for_grace_period)?,
+        })
     }
 
     /// `--query.lookback-delta` as a duration.
@@ -191,6 +221,11 @@ impl PrometheusFlags {
             "web.cors.origin",
             "wasmfed sends no CORS headers",
         );
+        say(
+            self.resend_delay.is_some(),
+            "rules.alert.resend-delay",
+            "wasmfed does not send alerts yet",
+        );
         out
     }
 }
@@ -261,5 +296,20 @@ mod tests {
         );
         assert!(parse(&[]).warnings().is_empty());
         assert!(parse(&["--query.lookback-delta=5"]).lookback().is_err());
+        assert_eq!(parse(&[]).alert_restore(), Ok(AlertRestore::PROMETHEUS));
+        assert_eq!(
+            parse(&[
+                "--rules.alert.for-outage-tolerance=5m",
+                "--rules.alert.for-grace-period=2s"
+            ])
+            .alert_restore(),
+            Ok(AlertRestore {
+                outage_tolerance: Duration::from_secs(300),
+                grace_period: Duration::from_secs(2),
+            })
+        );
+        assert!(parse(&["--rules.alert.for-grace-period=x"])
+            .alert_restore()
+            .is_err());
     }
 }
