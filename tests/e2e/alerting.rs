@@ -177,11 +177,7 @@ fn a_pending_alert_keeps_its_for_state_across_a_kill_and_restart() {
     // Pending a few seconds, made durable, then killed.
     std::thread::sleep(Duration::from_secs(5));
     let (_, written_ms) = for_state(&node).unwrap();
-    let fsyncs = node.metric("wasmfed_wal_fsyncs_total").unwrap();
-    wait_for("two fsyncs", Duration::from_secs(10), || {
-        let now = node.metric("wasmfed_wal_fsyncs_total").unwrap();
-        (now >= fsyncs + 2.0).then_some(()).ok_or(format!("{now}"))
-    });
+    node.wait_durable();
     let killed_ms = crate::federate::now_ms();
     let dir = node.kill_keeping_dir();
     std::thread::sleep(Duration::from_secs(3));

@@ -87,11 +87,7 @@ fn durable_answers(node: &Wasmfed, queries: &[&str]) -> (i64, Vec<Answer>) {
         .iter()
         .map(|q| ask(node.addr, q, at_ms).unwrap())
         .collect();
-    let fsyncs = node.metric("wasmfed_wal_fsyncs_total").unwrap();
-    wait_for("two fsyncs", Duration::from_secs(10), || {
-        let now = node.metric("wasmfed_wal_fsyncs_total").unwrap();
-        (now >= fsyncs + 2.0).then_some(()).ok_or(format!("{now}"))
-    });
+    node.wait_durable();
     (at_ms, answers)
 }
 

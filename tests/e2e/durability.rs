@@ -98,20 +98,6 @@ fn federated(node: &Wasmfed, selector: &str) -> BTreeMap<Vec<(String, String)>, 
         .collect()
 }
 
-/// Waits until everything the node stored so far is durable: two more completed fsyncs.
-fn wait_acknowledged(node: &Wasmfed) {
-    let fsyncs = "wasmfed_wal_fsyncs_total";
-    let start = node.metric(fsyncs).expect("fsync counter");
-    wait_for(
-        "two more WAL fsyncs",
-        Duration::from_secs(20),
-        || match node.metric(fsyncs) {
-            Some(n) if n >= start + 2.0 => Ok(()),
-            other => Err(format!("{fsyncs} {other:?}, started at {start}")),
-        },
-    );
-}
-
 fn kill_and_restart(fsync: &str) {
     const SERIES: usize = 40;
     let steady = SteadyExporter::new(SERIES);
@@ -134,7 +120,7 @@ fn kill_and_restart(fsync: &str) {
             Err(format!("{} series past 10 scrapes", scrapes))
         }
     });
-    wait_acknowledged(&node);
+    node.wait_durable();
 
     // Freeze the exporter's data; the node keeps ingesting its own synthetic series.
     let last_scrape = steady.freeze();
@@ -151,7 +137,7 @@ fn kill_and_restart(fsync: &str) {
         }
     });
     let before_kill = federated(&node, r#"{__name__=~"d_.*|up"}"#);
-    wait_acknowledged(&node);
+    node.wait_durable();
     let dir = node.kill_keeping_dir();
 
     let node = Wasmfed::start_with(dir, &path, &[&fsync_flag]);
@@ -261,7 +247,7 @@ fn damaged_segments_are_reported_skipped_and_the_rest_kept() {
         }
     });
     steady.freeze();
-    wait_acknowledged(&node);
+    node.wait_durable();
     let dir = node.kill_keeping_dir();
     let data = dir.path().join("data");
     let segments = wal_segments(&data);
@@ -391,7 +377,7 @@ fn retention_removes_old_series_from_federate_and_disk() {
             Err(format!("{n} series"))
         }
     });
-    wait_acknowledged(&node);
+    node.wait_durable();
     assert!(disk_contains(&wal, b"r_old"));
 
     *phase.lock().unwrap() = "r_new";

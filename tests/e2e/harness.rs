@@ -293,6 +293,21 @@ impl Wasmfed {
         self.dir.take().expect("dir")
     }
 
+    /// Waits until the log has been fsynced twice more, so that whatever was appended before
+    /// the call is on disk (a kill -9 after this loses none of it).
+    pub fn wait_durable(&self) {
+        let fsyncs = "wasmfed_wal_fsyncs_total";
+        let start = self.metric(fsyncs).expect("fsync counter");
+        wait_for(
+            "two more WAL fsyncs",
+            Duration::from_secs(20),
+            || match self.metric(fsyncs) {
+                Some(n) if n >= start + 2.0 => Ok(()),
+                other => Err(format!("{fsyncs} {other:?}, started at {start}")),
+            },
+        );
+    }
+
     /// The value of the sample `series` (exact text, e.g. `up{job="a"}`) on `/metrics`.
     pub fn metric(&self, series: &str) -> Option<f64> {
         let text = get(self.addr, "/metrics").ok()?.text();

@@ -49,7 +49,16 @@ fn put(node: &Wasmfed, path: &str, token: Option<&str>, body: &[u8]) -> HttpResp
 }
 
 fn query(node: &Wasmfed, expr: &str) -> serde_json::Value {
-    let r = get(node.addr, &format!("/api/v1/query?query={}", enc(expr))).unwrap();
+    query_at(node, expr, "")
+}
+
+/// [`query`] at `time` (Prometheus' `time` parameter; empty for now).
+fn query_at(node: &Wasmfed, expr: &str, time: &str) -> serde_json::Value {
+    let r = get(
+        node.addr,
+        &format!("/api/v1/query?query={}&time={time}", enc(expr)),
+    )
+    .unwrap();
     assert_eq!(r.status, 200, "{expr}: {}", r.text());
     r.json()["data"]["result"].clone()
 }
@@ -75,10 +84,11 @@ fn running_sha(node: &Wasmfed) -> String {
         .expect("swapper is listed")
 }
 
-/// Timestamps (ms) of every sample of the range query `expr`, by the series' `i` and `v`.
-fn sample_times(node: &Wasmfed, expr: &str) -> BTreeMap<(String, String), Vec<i64>> {
+/// Timestamps (ms) of every sample of the range query `expr` at `time`, by the series' `i`
+/// and `v`.
+fn sample_times(node: &Wasmfed, expr: &str, time: &str) -> BTreeMap<(String, String), Vec<i64>> {
     let mut out = BTreeMap::new();
-    for series in query(node, expr).as_array().unwrap() {
+    for series in query_at(node, expr, time).as_array().unwrap() {
         let label = |n: &str| series["metric"][n].as_str().unwrap_or("").to_string();
         let times = series["values"]
             .as_array()
@@ -110,15 +120,18 @@ fn fifty_swaps_under_a_100ms_scrape_lose_and_duplicate_nothing() {
         std::thread::sleep(Duration::from_millis(40 + (round % 7) * 20));
     }
     std::thread::sleep(Duration::from_millis(500));
-    let samples = sample_times(&node, "m[30s]");
-    let scrapes: Vec<i64> = sample_times(&node, "up[30s]")
+    // All three read at one instant a second ago, when every scrape before it was stored:
+    // read at "now" one by one, a scrape landing in between is in one answer and not the next.
+    let at = format!("{:.3}", (crate::federate::now_ms() - 1000) as f64 / 1000.0);
+    let samples = sample_times(&node, "m[30s]", &at);
+    let scrapes: Vec<i64> = sample_times(&node, "up[30s]", &at)
         .into_values()
         .next()
         .expect("up");
     let first_swap_window = *scrapes.first().unwrap();
     // No scrape lost or stored twice across the swaps: the exporter numbered each one, and
     // either version of the plugin stored it (with or without `v`), exactly once.
-    let numbers = query(&node, "scrape_seq[30s]");
+    let numbers = query_at(&node, "scrape_seq[30s]", &at);
     let values = numbers.as_array().unwrap().iter().flat_map(|series| {
         series["values"]
             .as_array()

@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use wasmfed_model::{is_stale_nan, Labels};
-use wasmfed_plugin::{stock, FailureKind, PluginError, PluginLimits, PluginRuntime, World};
+use wasmfed_plugin::{stock, FailureKind, Plugin, PluginError, PluginLimits, PluginRuntime, World};
 use wasmfed_storage::{Head, MatchOp, Matcher};
 
 use super::{Group, GroupKey, PROMQL_RULES};
@@ -269,11 +269,9 @@ fn the_cardinality_example_ranks_metric_names_per_job() {
     );
 }
 
-#[test]
-fn queries_answer_from_the_head() {
-    let head = Arc::new(Head::new());
-    mem(&head, 50_000, &[("a", 1.0), ("b", 2.0)]);
-    let plugin = runtime()
+/// The stock PromQL plugin in the query world, reading `head`.
+fn query_plugin(head: &Arc<Head>) -> Plugin {
+    runtime()
         .load_with_store(
             PROMQL_RULES,
             stock::component(PROMQL_RULES).unwrap(),
@@ -282,7 +280,14 @@ fn queries_answer_from_the_head() {
             PluginLimits::rules(),
             Arc::new(HeadStore::new(head.clone(), Arc::default())),
         )
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn queries_answer_from_the_head() {
+    let head = Arc::new(Head::new());
+    mem(&head, 50_000, &[("a", 1.0), ("b", 2.0)]);
+    let plugin = query_plugin(&head);
     let answer = plugin.query("sum(mem)", 60_000).unwrap();
     match answer.value {
         wasmfed_plugin::QueryValue::Vector(v) => {
@@ -313,16 +318,7 @@ fn queries_answer_from_the_head() {
 fn a_query_instance_that_grew_large_is_not_kept() {
     let head = Arc::new(Head::new());
     mem(&head, 50_000, &[("a", 1.0)]);
-    let plugin = runtime()
-        .load_with_store(
-            PROMQL_RULES,
-            stock::component(PROMQL_RULES).unwrap(),
-            World::Query,
-            "null",
-            PluginLimits::rules(),
-            Arc::new(HeadStore::new(head.clone(), Arc::default())),
-        )
-        .unwrap();
+    let plugin = query_plugin(&head);
     let instances = || plugin.stats().instantiations();
     assert_eq!(instances(), 1);
     plugin.query("sum(mem)", 60_000).unwrap();
