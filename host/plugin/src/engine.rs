@@ -170,10 +170,11 @@ impl PluginRuntime {
     }
 }
 
-/// Hands the heap that compiling freed back to the system. Cranelift's working memory for a
-/// large component (the stock PromQL plugin) is tens of MB, freed when compilation ends but
-/// kept by glibc's allocator in its arenas, where it stayed resident for the node's life.
-fn release_freed_heap() {
+/// Hands the heap freed so far back to the system. Cranelift's working memory for a large
+/// component (the stock PromQL plugin) is tens of MB, freed when compilation ends but kept by
+/// glibc's allocator in its arenas, where it stayed resident for the node's life; so is the
+/// host's copy of the samples a large query selected.
+pub(crate) fn release_freed_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free memory of the allocator's own arenas to the
     // system; it touches no live allocation.

@@ -281,6 +281,10 @@ impl Plugin {
                     if idle.len() < self.max_idle {
                         idle.push(loaded);
                     }
+                } else {
+                    // A large query: its instance and the host's copy of what it read go.
+                    drop(loaded);
+                    super::engine::release_freed_heap();
                 }
                 result
             }
