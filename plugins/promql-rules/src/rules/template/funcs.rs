@@ -8,7 +8,7 @@ use promregex::Release;
 
 use super::builtins;
 use super::float::format_float;
-use super::printf::quote;
+use super::quote::quote;
 use super::time::{format, time_string};
 use super::value::{Map, Sample, Value};
 use super::QueryFn;
@@ -88,7 +88,7 @@ static PROMETHEUS: &[(&str, Function)] = &[
     ),
     (
         "toLower",
-        fixed(&[Str], |_, a| Ok(map_chars(&a[0], char::to_lowercase))),
+        fixed(&[Str], |_, a| Ok(map_chars(&a[0], to_lower))),
     ),
     ("graphLink", fixed(&[Str], |_, a| Ok(link(&a[0], 0)))),
     ("tableLink", fixed(&[Str], |_, a| Ok(link(&a[0], 1)))),
@@ -273,6 +273,11 @@ fn single(c: char, mut mapped: impl Iterator<Item = char>) -> char {
         (Some(m), None) => m,
         _ => c,
     }
+}
+
+/// Go's `unicode.ToLower`: the one rune whose full mapping is longer maps to `i`.
+fn to_lower(c: char) -> std::char::ToLowercase {
+    if c == '\u{130}' { 'i' } else { c }.to_lowercase()
 }
 
 fn map_chars<I: Iterator<Item = char>>(v: &Value, f: fn(char) -> I) -> Value {
@@ -523,6 +528,9 @@ fn percent_decode(s: &str) -> String {
 }
 
 fn parse_duration(_: &mut Env<'_>, a: &[Value]) -> Result<Value, FuncError> {
+    if text(&a[0]).is_empty() {
+        return Err("empty duration string".into());
+    }
     let ms = parse_duration_ms(text(&a[0]))?;
     Ok(Value::Float(ms as f64 / 1000.0))
 }

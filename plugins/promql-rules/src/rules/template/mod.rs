@@ -22,6 +22,7 @@ mod literal;
 mod node;
 mod parse;
 mod printf;
+mod quote;
 #[cfg(test)]
 mod tests;
 mod time;

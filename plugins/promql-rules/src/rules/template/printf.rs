@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use super::float::format_float;
+use super::quote::{can_backquote, is_print, quote, quote_rune};
 use super::time::time_string;
 use super::value::Value;
 
@@ -20,6 +21,8 @@ struct Flags {
     zero: bool,
     /// `%+v`: struct field names.
     plus_v: bool,
+    /// `%#v`: Go syntax.
+    sharp_v: bool,
     wid: Option<usize>,
     prec: Option<usize>,
 }
@@ -73,6 +76,8 @@ pub(super) fn sprintf(format: &str, args: &[Value]) -> String {
     let bytes = format.as_bytes();
     let end = bytes.len();
     let mut arg_num = 0;
+    // Explicit argument indexes (`%[2]d`) turn off the check for unused arguments.
+    let mut reordered = false;
     let mut i = 0;
     while i < end {
         let last = i;
@@ -85,6 +90,7 @@ pub(super) fn sprintf(format: &str, args: &[Value]) -> String {
         }
         i += 1;
         let mut f = Flags::default();
+        let mut good_arg_num = true;
         while i < end {
             match bytes[i] {
                 b'#' => f.sharp = true,
@@ -99,6 +105,20 @@ pub(super) fn sprintf(format: &str, args: &[Value]) -> String {
             }
             i += 1;
         }
+        let mut index = |i: &mut usize, arg_num: &mut usize, good: &mut bool| -> bool {
+            if *i >= end || bytes[*i] != b'[' {
+                return false;
+            }
+            reordered = true;
+            let (n, width, ok) = parse_arg_number(&bytes[*i..]);
+            *i += width;
+            match n {
+                Some(n) if ok && n < args.len() => *arg_num = n,
+                _ => *good = false,
+            }
+            ok
+        };
+        let mut after_index = index(&mut i, &mut arg_num, &mut good_arg_num);
         if i < end && bytes[i] == b'*' {
             i += 1;
             match args.get(arg_num) {
@@ -112,13 +132,21 @@ pub(super) fn sprintf(format: &str, args: &[Value]) -> String {
                 _ => out.push_str("%!(BADWIDTH)"),
             }
             arg_num += 1;
+            after_index = false;
         } else {
             let (n, next) = parse_num(bytes, i);
             f.wid = n;
             i = next;
+            if after_index && f.wid.is_some() {
+                good_arg_num = false;
+            }
         }
         if i + 1 < end && bytes[i] == b'.' {
             i += 1;
+            if after_index {
+                good_arg_num = false;
+            }
+            after_index = index(&mut i, &mut arg_num, &mut good_arg_num);
             if i < end && bytes[i] == b'*' {
                 i += 1;
                 match args.get(arg_num) {
@@ -129,11 +157,15 @@ pub(super) fn sprintf(format: &str, args: &[Value]) -> String {
                     _ => out.push_str("%!(BADPREC)"),
                 }
                 arg_num += 1;
+                after_index = false;
             } else {
                 let (n, next) = parse_num(bytes, i);
                 f.prec = Some(n.unwrap_or(0));
                 i = next;
             }
+        }
+        if !after_index {
+            index(&mut i, &mut arg_num, &mut good_arg_num);
         }
         if i >= end {
             out.push_str("%!(NOVERB)");
@@ -145,11 +177,16 @@ pub(super) fn sprintf(format: &str, args: &[Value]) -> String {
             out.push('%');
             continue;
         }
+        if !good_arg_num {
+            let _ = write!(out, "%!{verb}(BADINDEX)");
+            continue;
+        }
         let Some(arg) = args.get(arg_num) else {
             let _ = write!(out, "%!{verb}(MISSING)");
             continue;
         };
         if verb == 'v' {
+            f.sharp_v = f.sharp;
             f.plus_v = f.plus;
             f.plus = false;
             f.sharp = false;
@@ -157,7 +194,7 @@ pub(super) fn sprintf(format: &str, args: &[Value]) -> String {
         print_arg(&mut out, arg, verb, f);
         arg_num += 1;
     }
-    if arg_num < args.len() {
+    if !reordered && arg_num < args.len() {
         out.push_str("%!(EXTRA ");
         for (n, arg) in args[arg_num..].iter().enumerate() {
             if n > 0 {
@@ -174,6 +211,21 @@ pub(super) fn sprintf(format: &str, args: &[Value]) -> String {
         out.push(')');
     }
     out
+}
+
+/// Go's `parseArgNumber` of `[n]`: the zero-based index, the bytes read and whether it parsed.
+fn parse_arg_number(bytes: &[u8]) -> (Option<usize>, usize, bool) {
+    if bytes.len() < 3 {
+        return (None, 1, false);
+    }
+    match bytes.iter().position(|&b| b == b']') {
+        Some(close) => match parse_num(&bytes[..close], 1) {
+            (Some(n), next) if next == close && n >= 1 => (Some(n - 1), close + 1, true),
+            (Some(0), next) if next == close => (None, close + 1, true),
+            _ => (None, close + 1, false),
+        },
+        None => (None, 1, false),
+    }
 }
 
 /// Go's `parsenum`: a width or precision, at most 10^6.
@@ -201,6 +253,10 @@ fn print_arg(out: &mut String, arg: &Value, verb: char, f: Flags) {
 fn print_value(out: &mut String, v: &Value, verb: char, f: Flags, depth: usize) {
     if verb == 'T' {
         pad(out, v.type_name(), f);
+        return;
+    }
+    if verb == 'v' && f.sharp_v {
+        go_syntax(out, v, depth);
         return;
     }
     match v {
@@ -266,6 +322,63 @@ fn print_value(out: &mut String, v: &Value, verb: char, f: Flags, depth: usize) 
                 print_value(out, &Value::Sample(Some(s.clone())), verb, f, depth + 1);
             }
             out.push(']');
+        }
+    }
+}
+
+/// `%#v`: the value as Go source would write it.
+fn go_syntax(out: &mut String, v: &Value, depth: usize) {
+    let map = |out: &mut String, m: &super::value::Map| {
+        out.push_str(m.type_name());
+        out.push('{');
+        for (n, (k, val)) in m.entries.iter().enumerate() {
+            if n > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&quote(k, false));
+            out.push(':');
+            match val {
+                Value::Nil => out.push_str("interface {}(nil)"),
+                val => go_syntax(out, val, depth + 1),
+            }
+        }
+        out.push('}');
+    };
+    match v {
+        Value::Str(s) | Value::Html(s) => out.push_str(&quote(s, false)),
+        Value::Byte(b) => {
+            let _ = write!(out, "0x{b:x}");
+        }
+        Value::Map(m) => map(out, m),
+        Value::Sample(Some(s)) if depth == 0 => {
+            out.push_str("&template.sample{Labels:");
+            map(out, &s.labels);
+            let _ = write!(out, ", Value:{}}}", format_float(s.value, 'g', None));
+        }
+        Value::Sample(Some(_)) => out.push_str("(*template.sample)(0xc000000000)"),
+        Value::Sample(None) => out.push_str("(*template.sample)(nil)"),
+        Value::Alert(a) => {
+            out.push_str(v.type_name());
+            out.push_str("{Labels:");
+            map(out, &a.labels);
+            out.push_str(", ExternalLabels:");
+            map(out, &a.external_labels);
+            let url = quote(&a.external_url, false);
+            let value = format_float(a.value, 'g', None);
+            let _ = write!(out, ", ExternalURL:{url}, Value:{value}}}");
+        }
+        Value::Samples(list) => {
+            out.push_str("template.queryResult{");
+            for (n, s) in list.iter().enumerate() {
+                if n > 0 {
+                    out.push_str(", ");
+                }
+                go_syntax(out, &Value::Sample(Some(s.clone())), depth + 1);
+            }
+            out.push('}');
+        }
+        Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Time(_) => {
+            print_value(out, v, 'v', Flags::default(), depth)
         }
     }
 }
@@ -475,66 +588,4 @@ fn fmt_float(out: &mut String, v: &Value, x: f64, verb: char, f: Flags) {
         return pad(out, &num, f);
     }
     pad(out, &num[1..], f);
-}
-
-/// `strconv.Quote` (`ascii`: `strconv.QuoteToASCII`).
-pub(super) fn quote(s: &str, ascii: bool) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        push_escaped(&mut out, c, '"', ascii);
-    }
-    out.push('"');
-    out
-}
-
-fn quote_rune(c: char, ascii: bool) -> String {
-    let mut out = String::from("'");
-    push_escaped(&mut out, c, '\'', ascii);
-    out.push('\'');
-    out
-}
-
-fn push_escaped(out: &mut String, c: char, quote: char, ascii: bool) {
-    match c {
-        c if c == quote || c == '\\' => {
-            out.push('\\');
-            out.push(c);
-        }
-        c if (c.is_ascii() || !ascii) && is_print(c) => out.push(c),
-        '\u{7}' => out.push_str("\\a"),
-        '\u{8}' => out.push_str("\\b"),
-        '\u{c}' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\u{b}' => out.push_str("\\v"),
-        c if (c as u32) < 0x20 || c == '\u{7f}' => {
-            let _ = write!(out, "\\x{:02x}", c as u32);
-        }
-        c if (c as u32) < 0x10000 => {
-            let _ = write!(out, "\\u{:04x}", c as u32);
-        }
-        c => {
-            let _ = write!(out, "\\U{:08x}", c as u32);
-        }
-    }
-}
-
-/// Go's `unicode.IsPrint`: graphic characters and the ASCII space (other spaces and format
-/// characters are escaped).
-pub(super) fn is_print(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    !(c.is_control()
-        || c.is_whitespace()
-        || matches!(c as u32, 0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x180e | 0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x206f | 0xfeff | 0xfff9..=0xfffb | 0xe000..=0xf8ff | 0xf0000..)
-        || (0xd800..0xe000).contains(&(c as u32)))
-}
-
-/// `strconv.CanBackquote`.
-fn can_backquote(s: &str) -> bool {
-    s.chars()
-        .all(|c| c != '`' && c != '\u{feff}' && (c == '\t' || !c.is_control()))
 }

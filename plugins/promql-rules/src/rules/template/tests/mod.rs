@@ -3,6 +3,7 @@
 //! real Prometheus for the same templates.
 
 mod promtool;
+mod promtool_edges;
 
 use super::*;
 
