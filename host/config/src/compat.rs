@@ -21,6 +21,8 @@ pub(super) enum Section {
     Top,
     Global,
     Scrape,
+    Alerting,
+    Alertmanager,
 }
 
 /// When ignoring a key's value changes nothing.
@@ -51,7 +53,6 @@ const NAMES: &str = "wasmfed accepts legacy metric and label names only";
 const FORMATS: &str = "wasmfed negotiates the text formats it parses itself";
 
 const TOP: &[Known] = &[
-    known("alerting", Always, "wasmfed does not send alerts"),
     known(
         "remote_read",
         Always,
@@ -206,6 +207,8 @@ pub(super) fn refuse_unknown_to_2_42<'k>(
     let go_type = match section {
         Section::Top | Section::Global => "config.plain",
         Section::Scrape => "config.ScrapeConfig",
+        Section::Alerting => "config.AlertingConfig",
+        Section::Alertmanager => "config.AlertmanagerConfig",
     };
     Err(format!(
         "field {key} not found in type {go_type} (Prometheus 2.42 does not know it; \
@@ -300,15 +303,17 @@ fn lookup(section: Section, key: &str) -> Option<(Harmless, &'static str)> {
         Section::Top => TOP,
         Section::Global => GLOBAL,
         Section::Scrape => SCRAPE,
+        Section::Alerting | Section::Alertmanager => &[],
     };
     let shared = match section {
-        Section::Top => &[][..],
+        Section::Top | Section::Alerting | Section::Alertmanager => &[][..],
         Section::Global | Section::Scrape => GLOBAL_AND_SCRAPE,
     };
     if let Some(k) = table.iter().chain(shared).find(|k| k.key == key) {
         return Some((k.harmless, k.why));
     }
-    (section == Section::Scrape && OTHER_SD.contains(&key)).then_some((WhenEmpty, OTHER_SD_WHY))
+    (matches!(section, Section::Scrape | Section::Alertmanager) && OTHER_SD.contains(&key))
+        .then_some((WhenEmpty, OTHER_SD_WHY))
 }
 
 fn is_empty(value: &serde_yaml::Value) -> bool {
@@ -353,7 +358,7 @@ mod tests {
 
     #[test]
     fn every_section_knows_its_keys() {
-        assert!(lookup(Section::Top, "alerting").is_some());
+        assert!(lookup(Section::Top, "remote_read").is_some());
         assert!(lookup(Section::Global, "target_limit").is_some());
         assert!(lookup(Section::Scrape, "kubernetes_sd_configs").is_some());
         assert!(lookup(Section::Global, "kubernetes_sd_configs").is_none());

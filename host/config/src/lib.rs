@@ -15,7 +15,8 @@
 //! scrape configs are resolved against `global` and relative paths against the file's directory.
 //!
 //! # Prometheus keys wasmfed reads
-//! - top level: `global`, `scrape_configs`, `rule_files`, and wasmfed's `rule_plugins`,
+//! - top level: `global`, `scrape_configs`, `rule_files`, `alerting` ([`AlertingConfig`]), and
+//!   wasmfed's `rule_plugins`,
 //!   `admin` and `tenants`;
 //! - `global`: `scrape_interval`, `scrape_timeout`, `evaluation_interval`, `external_labels`,
 //!   `body_size_limit`, `sample_limit`;
@@ -40,7 +41,7 @@
 //!
 //! | key | accepted with a warning when |
 //! |---|---|
-//! | `alerting`, `remote_read`, `tracing`, `runtime`, `otlp` | always |
+//! | `remote_read`, `tracing`, `runtime`, `otlp` | always |
 //! | `remote_write`, `scrape_config_files`, `storage` (out-of-order window, exemplars) | empty |
 //! | global `query_log_file`, `scrape_failure_log_file`, `keep_dropped_targets`, `scrape_protocols`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `scrape_native_histograms`, `always_scrape_classic_histograms` | always |
 //! | global `rule_query_offset`, `target_limit`, `label_limit`, `label_name_length_limit`, `label_value_length_limit`, `convert_classic_histograms_to_nhcb`, `extra_scrape_metrics` | zero, false or empty |
@@ -53,6 +54,7 @@
 //! (`[a-zA-Z_][a-zA-Z0-9_]*`), the one wasmfed's parser and `/federate` writer use.
 
 mod admin;
+mod alerting;
 mod compat;
 mod dns_sd;
 mod duration;
@@ -84,6 +86,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 pub use admin::AdminConfig;
+pub use alerting::{AlertingConfig, AlertmanagerConfig};
 pub use dns_sd::{
     DnsRecordType, DnsSdConfig, DNS_MX_TARGET_LABEL, DNS_NAME_LABEL, DNS_NS_TARGET_LABEL,
     DNS_SRV_PORT_LABEL, DNS_SRV_TARGET_LABEL,
@@ -127,6 +130,8 @@ pub struct Config {
     pub rule_files: Vec<String>,
     /// wasmfed's own: rule-stage components of the operator's, run beside the rule files.
     pub rule_plugins: Vec<RulePluginRef>,
+    /// Where alerts go (`alerting`).
+    pub alerting: AlertingConfig,
     /// wasmfed's own: the admin API's credential.
     pub admin: AdminConfig,
     /// wasmfed's own: other teams' scrapes, rules and plugins, each in its own storage.
@@ -217,12 +222,15 @@ fn parse(
         tenants.push(tenant);
     }
     let admin = raw.admin.resolve(dir).map_err(invalid)?;
+    let (alerting, alerting_warnings) = raw.alerting.resolve(dir).map_err(invalid)?;
+    warnings.extend(alerting_warnings);
     Ok(Loaded {
         config: Config {
             global,
             scrape_configs: section.scrape_configs,
             rule_files: section.rule_files,
             rule_plugins: section.rule_plugins,
+            alerting,
             admin,
             tenants,
         },
@@ -288,6 +296,7 @@ const KEYS: &[&str] = &[
     "scrape_configs",
     "rule_files",
     "rule_plugins",
+    "alerting",
     "admin",
     "tenants",
 ];
@@ -302,6 +311,7 @@ struct RawConfig {
     scrape_configs: Vec<RawScrapeConfig>,
     rule_files: Vec<String>,
     rule_plugins: Vec<plugins::RawPluginRef>,
+    alerting: alerting::RawAlerting,
     admin: admin::RawAdmin,
     tenants: Vec<tenants::RawTenant>,
     ignored: Vec<Ignored>,
@@ -372,6 +382,7 @@ impl<'de> Visitor<'de> for ConfigVisitor {
                         .map(|e| e.map(|p| p.0).unwrap_or_default())
                         .collect();
                 }
+                "alerting" => raw.alerting = map.next_value()?,
                 "admin" => {
                     let admin: Option<admin::RawAdmin> = map.next_value()?;
                     raw.admin = admin.unwrap_or_default();

@@ -54,7 +54,7 @@ const OWN_KEYS: [&str; 19] = [
 const KEYS: &[&str] = &concat_keys::<19, 13, 32>(OWN_KEYS, http_client::KEYS);
 
 /// `a` then `b`, at compile time (`C` must be `A + B`).
-const fn concat_keys<const A: usize, const B: usize, const C: usize>(
+pub(super) const fn concat_keys<const A: usize, const B: usize, const C: usize>(
     a: [&'static str; A],
     b: [&'static str; B],
 ) -> [&'static str; C] {
@@ -237,7 +237,7 @@ fn resolve_plugins(
 }
 
 /// A list whose entries may not be null; `what` completes Prometheus' message for a null entry.
-fn non_null<T>(entries: Option<Vec<Option<T>>>, what: &str) -> Result<Vec<T>, String> {
+pub(super) fn non_null<T>(entries: Option<Vec<Option<T>>>, what: &str) -> Result<Vec<T>, String> {
     entries
         .unwrap_or_default()
         .into_iter()

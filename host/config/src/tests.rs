@@ -90,7 +90,6 @@ fn prometheus_default_config() {
     assert_eq!(
         loaded.warnings,
         [
-            "alerting: ignored (wasmfed does not send alerts)",
             "scrape_configs[0].scrape_native_histograms: ignored (wasmfed scrapes text formats, whose histograms are classic)",
         ]
     );
@@ -299,7 +298,6 @@ scrape_configs:
     assert_eq!(
         inline(yaml).unwrap().warnings,
         [
-            "alerting: ignored (wasmfed does not send alerts)",
             "remote_read: ignored (wasmfed answers queries from its own storage only)",
             "storage: ignored (wasmfed stores neither out-of-order samples nor exemplars)",
             "global.query_log_file: ignored (wasmfed logs to stderr)",

@@ -61,7 +61,20 @@ async fn reload_from(state: &NodeState, fleet: &Fleet, path: &Path) -> Result<()
 /// Applies a configuration: every tenant's scrape jobs and rule groups (see `fleet`), then
 /// the node-wide settings.
 pub async fn apply(state: &NodeState, fleet: &Fleet, config: &Config) -> Result<(), String> {
+    // Alert relabeling is loaded first, so that a bad rule refuses the configuration before
+    // any tenant changes; the new Alertmanagers take over once everything else did.
+    let notifier = fleet.shared.notifier.clone();
+    let (runtime, compat, cfg) = (
+        fleet.shared.runtime.clone(),
+        fleet.shared.engine.compat,
+        config.clone(),
+    );
+    let alerting = tokio::task::spawn_blocking(move || notifier.prepare(&cfg, &runtime, compat))
+        .await
+        .map_err(|e| format!("loading alerting: {e}"))?
+        .map_err(|e| format!("alerting: {e}"))?;
     fleet.apply(state, config).await?;
+    fleet.shared.notifier.commit(alerting);
     *state.admin_token.write().expect("admin token lock") = config.admin.bearer_token.clone();
     Ok(())
 }

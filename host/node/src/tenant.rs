@@ -15,9 +15,10 @@ use anyhow::Context;
 use parking_lot::RwLock;
 
 use wasmfed_config::{Config, RulePluginRef, ScrapeConfig, TenantLimits, DEFAULT_TENANT};
+use wasmfed_notify::Notifier;
 use wasmfed_plugin::HeadStore;
 use wasmfed_plugin::{stock, Plugin, PluginLimits, PluginRuntime, World};
-use wasmfed_rules::{EngineOptions, RuleContext, RuleManager, PROMQL_RULES};
+use wasmfed_rules::{EngineOptions, RuleContext, RuleManager, SendOptions, PROMQL_RULES};
 use wasmfed_scrape::fetch::Fetcher;
 use wasmfed_scrape::{LoopContext, ScrapeManager};
 use wasmfed_storage::wal::Wal;
@@ -78,6 +79,10 @@ pub struct Shared {
     pub runtime: Arc<PluginRuntime>,
     pub telemetry: Arc<Telemetry>,
     pub fetcher: Fetcher,
+    /// Where every tenant's alerts go.
+    pub notifier: Notifier,
+    /// How often alerts are re-sent, and the URL they link back to.
+    pub alert_sending: SendOptions,
     pub node_seed: u64,
     pub engine: EngineOptions,
 }
@@ -134,6 +139,12 @@ impl Tenant {
             metrics: shared.telemetry.rules.clone(),
             tenant: spec.name.clone(),
             limits: limits.clone(),
+            alerts: Some((
+                shared
+                    .notifier
+                    .sink_for((spec.name != DEFAULT_TENANT).then_some(spec.name.as_str())),
+                shared.alert_sending.clone(),
+            )),
         }));
         Ok(Tenant {
             name: spec.name.clone(),

@@ -55,7 +55,10 @@ pub use error::{FailureKind, PluginError};
 pub use head_store::HeadStore;
 pub use instance::Plugin;
 pub use limits::PluginLimits;
-pub use rules::{LabeledSample, QueryAnswer, QueryError, QueryValue, RuleResult};
+pub use rules::{
+    AlertState, LabeledSample, QueryAnswer, QueryError, QueryValue, RaisedAlert, RuleEvaluation,
+    RuleResult,
+};
 pub use stage::{Stage, StageError};
 pub use stats::PluginStats;
 pub use store::{AnswerBudget, SelectedSeries, SeriesStore};

@@ -8,7 +8,7 @@
 
 use wasmfed_model::{Label, Labels};
 
-use super::bindings::{Returned, ReturnedAnswer, ReturnedRule, ReturnedValue};
+use super::bindings::{Returned, ReturnedAlert, ReturnedAnswer, ReturnedRule, ReturnedValue};
 use super::error::{FailureKind, PluginError};
 use super::instance::{Outcome, Plugin};
 use super::limits::PluginLimits;
@@ -29,6 +29,46 @@ pub struct RuleResult {
     pub name: String,
     /// The samples to write, or why the rule failed.
     pub outcome: Result<Vec<LabeledSample>, String>,
+}
+
+/// Where an alert is in its life, as Prometheus' alerting rules name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AlertState {
+    Inactive,
+    Pending,
+    Firing,
+}
+
+impl AlertState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Inactive => "inactive",
+            AlertState::Pending => "pending",
+            AlertState::Firing => "firing",
+        }
+    }
+}
+
+/// An alert a rule plugin raised (or still lists as resolved).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RaisedAlert {
+    /// Position of its rule among the evaluation's [`RuleResult`]s.
+    pub rule: usize,
+    pub labels: Labels,
+    /// Sorted by name; empty values kept, as Prometheus keeps them.
+    pub annotations: Vec<(String, String)>,
+    pub state: AlertState,
+    pub value: f64,
+    pub active_at_ms: i64,
+    pub fired_at_ms: Option<i64>,
+    pub resolved_at_ms: Option<i64>,
+}
+
+/// What one evaluation answered: every rule's result, and the alerts it raised.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RuleEvaluation {
+    pub rules: Vec<RuleResult>,
+    pub alerts: Vec<RaisedAlert>,
 }
 
 /// A query's value, as Prometheus' `resultType`s.
@@ -62,14 +102,19 @@ pub enum QueryError {
 }
 
 impl Plugin {
-    /// One evaluation at `at_ms`: every rule's result, in the plugin's order. Blocks for as
-    /// long as the guest runs, including its reads from the store.
-    pub fn evaluate(&self, at_ms: i64) -> Result<Vec<RuleResult>, PluginError> {
+    /// One evaluation at `at_ms`: every rule's result, in the plugin's order, and the alerts
+    /// the plugin raises. Blocks for as long as the guest runs, including its reads from the
+    /// store.
+    pub fn evaluate(&self, at_ms: i64) -> Result<RuleEvaluation, PluginError> {
         let limits = self.limits();
         self.timed(|| {
             self.with_instance(|loaded| {
                 let called = self.guarded(loaded, |funcs, store| funcs.evaluate(store, at_ms));
-                Outcome::of(called, |results| accept_rules(results, limits))
+                Outcome::of(called, |(results, alerts)| {
+                    let rules = accept_rules(results, limits)?;
+                    let alerts = accept_alerts(alerts, rules.len(), limits)?;
+                    Ok(RuleEvaluation { rules, alerts })
+                })
             })
         })
     }
@@ -166,6 +211,57 @@ fn accept_rules(
             Ok(RuleResult {
                 name: r.name,
                 outcome,
+            })
+        })
+        .collect()
+}
+
+/// Checks raised alerts as rule samples are checked (size, label sets), and that each names
+/// one of the evaluation's rules.
+fn accept_alerts(
+    alerts: Vec<ReturnedAlert>,
+    rules: usize,
+    limits: PluginLimits,
+) -> Result<Vec<RaisedAlert>, PluginError> {
+    check_size(
+        alerts.len(),
+        alerts
+            .iter()
+            .map(|a| a.labels.len() + a.annotations.len())
+            .sum(),
+        limits,
+    )?;
+    alerts
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let bad = |why: String| {
+                PluginError::call(FailureKind::BadOutput, format!("alert {i}: {why}"))
+            };
+            if a.rule as usize >= rules {
+                return Err(bad(format!(
+                    "names rule {} of an evaluation of {rules} rules",
+                    a.rule
+                )));
+            }
+            let mut annotations: Vec<(String, String)> = a
+                .annotations
+                .into_iter()
+                .map(|l| (l.name, l.value))
+                .collect();
+            annotations.sort_unstable();
+            if let Some(w) = annotations.windows(2).find(|w| w[0].0 == w[1].0) {
+                return Err(bad(format!("annotation {:?} appears twice", w[0].0)));
+            }
+            Ok(RaisedAlert {
+                rule: a.rule as usize,
+                labels: lift_labels(a.labels, i, false)?,
+                annotations,
+                state: a.state,
+                value: a.value,
+                active_at_ms: a.active_at_ms,
+                fired_at_ms: a.fired_at_ms,
+                resolved_at_ms: a.resolved_at_ms,
             })
         })
         .collect()

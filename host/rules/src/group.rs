@@ -15,11 +15,13 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use wasmfed_model::{Labels, STALE_NAN};
-use wasmfed_plugin::{Plugin, PluginError, RuleResult};
+use wasmfed_plugin::{Plugin, PluginError, RaisedAlert, RuleEvaluation, RuleResult};
 use wasmfed_storage::{AppendError, Head};
 
+use super::alerts::{AlertSink, SendOptions, Sent};
 use super::metrics::GroupStats;
 use super::schedule::GroupKey;
+use super::setup::RuleInfo;
 
 /// A loaded group: its identity, interval and plugin, and what its rules wrote last.
 pub struct Group {
@@ -32,6 +34,33 @@ pub struct Group {
     /// Per rule, in the plugin's order: its name and the series it last wrote.
     previous: Mutex<Vec<(String, HashSet<Labels>)>>,
     pub stats: GroupStats,
+    /// The rules as configured (empty for a plugin of the operator's), for the API and for
+    /// alerts' `generatorURL`.
+    pub rules: Vec<RuleInfo>,
+    /// The group's `limit` (0: none), for the API.
+    pub limit: u64,
+    status: Mutex<GroupStatus>,
+    sending: Option<Sending>,
+}
+
+/// Where the group's alerts go and when each was sent.
+struct Sending {
+    sink: Arc<dyn AlertSink>,
+    options: SendOptions,
+    exprs: Vec<String>,
+    sent: Sent,
+}
+
+/// The group's last evaluation, as `/api/v1/rules` and `/api/v1/alerts` show it.
+#[derive(Clone, Debug, Default)]
+pub struct GroupStatus {
+    /// `None` before the first evaluation.
+    pub last_evaluation_ms: Option<i64>,
+    pub evaluation_time: std::time::Duration,
+    /// Per rule, in the plugin's order: its name and why it failed, if it did.
+    pub rules: Vec<(String, Option<String>)>,
+    /// Pending, firing and recently resolved alerts.
+    pub alerts: Vec<RaisedAlert>,
 }
 
 /// What one evaluation did.
@@ -61,7 +90,34 @@ impl Group {
             head,
             previous: Mutex::new(Vec::new()),
             stats: GroupStats::default(),
+            rules: Vec::new(),
+            limit: 0,
+            status: Mutex::new(GroupStatus::default()),
+            sending: None,
         }
+    }
+
+    /// The group's configured rules and limit, for the API.
+    pub fn with_rules(mut self, rules: Vec<RuleInfo>, limit: u64) -> Group {
+        self.rules = rules;
+        self.limit = limit;
+        self
+    }
+
+    /// Sends the alerts the plugin raises to `sink`.
+    pub fn sending_to(mut self, sink: Arc<dyn AlertSink>, options: SendOptions) -> Group {
+        self.sending = Some(Sending {
+            sink,
+            options,
+            exprs: self.rules.iter().map(|r| r.query.clone()).collect(),
+            sent: Sent::default(),
+        });
+        self
+    }
+
+    /// What the last evaluation did.
+    pub fn status(&self) -> GroupStatus {
+        self.status.lock().clone()
     }
 
     /// Takes over what `older` (the same group before a reload) remembers writing.
@@ -72,9 +128,51 @@ impl Group {
     /// Evaluates at `at_ms` and writes the results. Blocks for the plugin call.
     pub fn evaluate(&self, at_ms: i64) -> Result<Evaluated, PluginError> {
         let started = std::time::Instant::now();
-        let results = self.plugin.evaluate(at_ms);
-        let outcome = results.map(|results| self.write(results, at_ms));
-        self.stats.record(at_ms, started.elapsed(), &outcome);
+        let evaluated = self.plugin.evaluate(at_ms);
+        let took = started.elapsed();
+        let mut status = GroupStatus {
+            last_evaluation_ms: Some(at_ms),
+            evaluation_time: took,
+            ..GroupStatus::default()
+        };
+        let outcome = match evaluated {
+            Ok(RuleEvaluation { rules, alerts }) => {
+                status.rules = rules
+                    .iter()
+                    .map(|r| (r.name.clone(), r.outcome.as_ref().err().cloned()))
+                    .collect();
+                let done = self.write(rules, at_ms);
+                if let Some(sending) = &self.sending {
+                    let due = sending.sent.due(
+                        &alerts,
+                        at_ms,
+                        self.interval,
+                        &sending.exprs,
+                        &sending.options,
+                    );
+                    if !due.is_empty() {
+                        sending.sink.send(due);
+                    }
+                }
+                status.alerts = alerts;
+                Ok(done)
+            }
+            Err(e) => {
+                // Every rule failed with the call; alerts are as they were.
+                let why = e.to_string();
+                let before = self.status.lock();
+                status.rules = before
+                    .rules
+                    .iter()
+                    .map(|(name, _)| (name.clone(), Some(why.clone())))
+                    .collect();
+                status.alerts = before.alerts.clone();
+                drop(before);
+                Err(e)
+            }
+        };
+        *self.status.lock() = status;
+        self.stats.record(at_ms, took, &outcome);
         outcome
     }
 

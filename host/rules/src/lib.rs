@@ -9,6 +9,7 @@
 //! did not change keep running undisturbed; a changed group's replacement takes over what the
 //! old one remembered writing; a removed group's series get stale markers, as in Prometheus.
 
+mod alerts;
 mod group;
 mod metrics;
 pub mod schedule;
@@ -31,10 +32,11 @@ use wasmfed_plugin::registry::LivePlugins;
 use wasmfed_plugin::{stock, PluginLimits, PluginRuntime, SeriesStore, World};
 use wasmfed_storage::Head;
 
-pub use group::{Evaluated, Group};
+pub use alerts::{query_escape, AlertSink, Notification, SendOptions};
+pub use group::{Evaluated, Group, GroupStatus};
 pub use metrics::{GroupStats, RuleMetrics};
 pub use schedule::GroupKey;
-pub use setup::{group_specs, AlertRestore, EngineOptions, GroupSpec, PROMQL_RULES};
+pub use setup::{group_specs, AlertRestore, EngineOptions, GroupSpec, RuleInfo, PROMQL_RULES};
 
 use schedule::{slot_ms, Slots};
 
@@ -51,14 +53,21 @@ pub enum RuleSetupError {
     },
 }
 
-/// A `promql-rules` configuration asking to restore alerts' `for` state, unless it says
-/// otherwise itself. Kept out of the group's fingerprint: a reload of the same group is not a
-/// change.
-fn with_restore(config_json: &str) -> String {
+/// A `promql-rules` configuration with what the node adds at load time, kept out of the
+/// group's fingerprint (a reload of the same group is not a change): asking to restore alerts'
+/// `for` state (at the node's start, unless it says otherwise itself) and the node's external
+/// URL for alert templates (fixed for the process' life).
+fn with_node_settings(config_json: &str, restore: bool, external_url: Option<&str>) -> String {
     match serde_json::from_str::<serde_json::Value>(config_json) {
         Ok(serde_json::Value::Object(mut map)) => {
-            map.entry("restore_for_state")
-                .or_insert(serde_json::Value::Bool(true));
+            if restore {
+                map.entry("restore_for_state")
+                    .or_insert(serde_json::Value::Bool(true));
+            }
+            if let Some(url) = external_url {
+                map.entry("external_url")
+                    .or_insert(serde_json::Value::String(url.to_string()));
+            }
             serde_json::Value::Object(map).to_string()
         }
         // Not an object: the plugin refuses it with its own reason.
@@ -97,6 +106,8 @@ pub struct RuleContext {
     pub tenant: String,
     /// The tenant's limits, applied to rule plugins when they load.
     pub limits: Arc<parking_lot::RwLock<TenantLimits>>,
+    /// Where the tenant's alerts are sent, and how often; `None` keeps them on the node.
+    pub alerts: Option<(Arc<dyn AlertSink>, SendOptions)>,
 }
 
 pub struct RuleManager {
@@ -152,12 +163,16 @@ impl RuleManager {
                 continue;
             }
             let starting = !self.committed.load(std::sync::atomic::Ordering::Relaxed);
-            let plugin_config =
-                if starting && spec.source == PluginSource::Stock(PROMQL_RULES.into()) {
-                    with_restore(&spec.config_json)
-                } else {
-                    spec.config_json.clone()
-                };
+            let plugin_config = if spec.source == PluginSource::Stock(PROMQL_RULES.into()) {
+                let url = self
+                    .ctx
+                    .alerts
+                    .as_ref()
+                    .map(|(_, o)| o.external_url.as_str());
+                with_node_settings(&spec.config_json, starting, url)
+            } else {
+                spec.config_json.clone()
+            };
             let plugin = self
                 .ctx
                 .runtime
@@ -174,13 +189,18 @@ impl RuleManager {
                 PluginSource::File(path) => plugin.with_file(path.clone()),
                 PluginSource::Stock(_) => plugin,
             };
-            groups.push(Prepared::Start(Arc::new(Group::new(
+            let mut group = Group::new(
                 spec.key,
                 spec.interval,
                 fingerprint,
                 Arc::new(plugin),
                 self.ctx.head.clone(),
-            ))));
+            )
+            .with_rules(spec.rules, spec.limit);
+            if let Some((sink, options)) = &self.ctx.alerts {
+                group = group.sending_to(sink.clone(), options.clone());
+            }
+            groups.push(Prepared::Start(Arc::new(group)));
         }
         Ok(PreparedRules { groups })
     }

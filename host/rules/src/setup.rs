@@ -79,6 +79,44 @@ pub struct GroupSpec {
     pub plugin: String,
     pub source: PluginSource,
     pub config_json: String,
+    /// The group's rules as configured (empty for a plugin of the operator's).
+    pub rules: Vec<RuleInfo>,
+    /// The group's `limit` (0: none).
+    pub limit: u64,
+}
+
+/// One configured rule, as `/api/v1/rules` describes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleInfo {
+    /// The `record` or `alert` name.
+    pub name: String,
+    /// The expression as Prometheus prints it back (`generatorURL`, the API's `query`).
+    pub query: String,
+    /// Group labels with the rule's own over them.
+    pub labels: Labels,
+    /// An alerting rule's own settings; `None` for a recording rule.
+    pub alert: Option<wasmfed_config::AlertingRule>,
+}
+
+impl RuleInfo {
+    fn of(group: &RuleGroup, rule: &wasmfed_config::Rule) -> RuleInfo {
+        let mut labels = group.labels.clone();
+        for l in rule.labels.iter() {
+            labels.set(l.name.clone(), l.value.clone());
+        }
+        let (name, alert) = match &rule.kind {
+            RuleKind::Record(name) => (name.clone(), None),
+            RuleKind::Alert(alert) => (alert.name.clone(), Some(alert.clone())),
+        };
+        RuleInfo {
+            name,
+            // Prometheus prints the parsed expression (`r.vector.String()`).
+            query: promql_parser::parser::parse(&rule.expr)
+                .map_or_else(|_| rule.expr.clone(), |e| e.to_string()),
+            labels,
+            alert,
+        }
+    }
 }
 
 /// Reads the rule files and lists every group to run, in configuration order.
@@ -97,7 +135,15 @@ pub fn group_specs(config: &Config, engine: EngineOptions) -> Result<Vec<GroupSp
                 interval,
                 plugin: PROMQL_RULES.to_string(),
                 source: PluginSource::Stock(PROMQL_RULES.to_string()),
-                config_json: promql_config(g, engine, default_interval).to_string(),
+                config_json: promql_config(
+                    g,
+                    engine,
+                    default_interval,
+                    &config.global.external_labels,
+                )
+                .to_string(),
+                rules: g.rules.iter().map(|r| RuleInfo::of(g, r)).collect(),
+                limit: g.limit,
             }
         })
         .collect();
@@ -113,12 +159,19 @@ pub fn group_specs(config: &Config, engine: EngineOptions) -> Result<Vec<GroupSp
         plugin: p.plugin.name.clone(),
         source: p.plugin.source.clone(),
         config_json: p.plugin.config_json.clone(),
+        rules: Vec::new(),
+        limit: 0,
     }));
     Ok(specs)
 }
 
 /// The `promql-rules` configuration of one group (see that plugin's `rules::config`).
-fn promql_config(group: &RuleGroup, engine: EngineOptions, evaluation_interval: Duration) -> Value {
+fn promql_config(
+    group: &RuleGroup,
+    engine: EngineOptions,
+    evaluation_interval: Duration,
+    external_labels: &Labels,
+) -> Value {
     let rules: Vec<Value> = group
         .rules
         .iter()
@@ -150,6 +203,12 @@ fn promql_config(group: &RuleGroup, engine: EngineOptions, evaluation_interval: 
         "for_grace_period".into(),
         format_ms(engine.alert_restore.grace_period).into(),
     );
+    if !external_labels.is_empty() {
+        config.insert(
+            "external_labels".into(),
+            Value::Object(label_object(external_labels, &Labels::new())),
+        );
+    }
     config.insert(
         "groups".into(),
         json!([{

@@ -359,6 +359,7 @@ mod manager {
             metrics: RuleMetrics::default(),
             tenant: "default".into(),
             limits: Default::default(),
+            alerts: None,
         })
     }
 

@@ -18,6 +18,9 @@ use wasmfed_rules::RuleMetrics;
 use wasmfed_storage::blocks::BlockMetrics;
 use wasmfed_storage::wal::WalMetrics;
 
+mod notifications;
+pub use notifications::{AlertmanagerLabel, NotificationMetrics};
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct JobLabel {
     pub tenant: String,
@@ -68,6 +71,7 @@ pub struct Telemetry {
     pub sd_refresh_failures: Family<MechanismLabel, Counter>,
     pub wal: WalMetrics,
     pub blocks: BlockMetrics,
+    pub notifications: NotificationMetrics,
     /// Per-plugin counters, collected from the live plugins at scrape time.
     pub plugins: LivePlugins,
     /// Per-rule-group counters, collected from the live groups at scrape time.
@@ -101,6 +105,7 @@ impl Default for Telemetry {
             sd_refresh_failures: Family::default(),
             wal: WalMetrics::default(),
             blocks: BlockMetrics::default(),
+            notifications: NotificationMetrics::default(),
             plugins: LivePlugins::default(),
             rules: RuleMetrics::default(),
             registry: Registry::default(),
@@ -212,6 +217,7 @@ impl Default for Telemetry {
         );
         t.wal.register(&mut registry);
         t.blocks.register(&mut registry);
+        t.notifications.register(&mut registry);
         registry.register_collector(Box::new(t.plugins.clone()));
         registry.register_collector(Box::new(t.rules.clone()));
         t.reload_successful.set(1);

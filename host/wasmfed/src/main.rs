@@ -361,6 +361,8 @@ async fn run_node(cli: &Cli) -> anyhow::Result<()> {
             lookback,
             route_prefix,
             alert_restore: cli.prometheus.alert_restore().map_err(anyhow::Error::msg)?,
+            alert_sending: cli.prometheus.alert_sending().map_err(anyhow::Error::msg)?,
+            notification_queue_capacity: cli.prometheus.notification_queue_capacity,
         },
     )
     .await?;
@@ -441,6 +443,8 @@ async fn demo() -> anyhow::Result<()> {
             lookback: wasmfed_node::DEFAULT_LOOKBACK,
             route_prefix: "/".into(),
             alert_restore: Default::default(),
+            alert_sending: Default::default(),
+            notification_queue_capacity: wasmfed_notify::DEFAULT_QUEUE_CAPACITY,
         };
         let node = Node::start(config, options)
             .await

@@ -25,8 +25,9 @@ use wasmfed_node::fleet::{Durability, Fleet};
 use wasmfed_node::reload::{apply, serve_reloads};
 use wasmfed_node::tenant::{tenant_specs, Shared};
 use wasmfed_node::{NodeState, ReloadRequest};
+use wasmfed_notify::Notifier;
 use wasmfed_plugin::PluginRuntime;
-use wasmfed_rules::{AlertRestore, EngineOptions};
+use wasmfed_rules::{AlertRestore, EngineOptions, SendOptions};
 use wasmfed_scrape::fetch::Fetcher;
 use wasmfed_scrape::target::stable_hash;
 use wasmfed_storage::wal::{Retention, WalOptions};
@@ -65,6 +66,19 @@ pub struct NodeOptions {
     pub route_prefix: String,
     /// `--rules.alert.for-outage-tolerance` and `--rules.alert.for-grace-period`.
     pub alert_restore: AlertRestore,
+    /// `--rules.alert.resend-delay` and `--web.external-url` for alerts; an empty URL becomes
+    /// Prometheus' default, `http://<hostname>:<port>`.
+    pub alert_sending: SendOptions,
+    /// `--alertmanager.notification-queue-capacity`.
+    pub notification_queue_capacity: usize,
+}
+
+/// Prometheus' default external URL: `http://<hostname>:<port>`.
+fn default_external_url(addr: SocketAddr) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("http://{host}:{}", addr.port())
 }
 
 /// Tenant and admin bearer tokens cross the network in the clear when the server listens
@@ -105,10 +119,22 @@ impl Node {
         let addr = listener.local_addr()?;
         let telemetry = Arc::new(Telemetry::default());
         let runtime = Arc::new(PluginRuntime::new().context("starting the plugin runtime")?);
+        let fetcher = Fetcher::default();
+        let notifier = Notifier::new(
+            fetcher.clone(),
+            telemetry.clone(),
+            options.notification_queue_capacity,
+        );
+        let mut alert_sending = options.alert_sending.clone();
+        if alert_sending.external_url.is_empty() {
+            alert_sending.external_url = default_external_url(addr);
+        }
         let shared = Shared {
             runtime: runtime.clone(),
             telemetry: telemetry.clone(),
-            fetcher: Fetcher::default(),
+            fetcher,
+            notifier: notifier.clone(),
+            alert_sending,
             node_seed: stable_hash(&format!("{}{}", config.global.external_labels, addr)),
             engine: EngineOptions {
                 lookback: options.lookback,
@@ -168,6 +194,7 @@ impl Node {
             PLUGIN_FILE_CHECK,
             stopped.clone(),
         ));
+        let sender = tokio::spawn(notifier.run());
         let reloader = tokio::spawn(serve_reloads(
             state.clone(),
             fleet.clone(),
@@ -191,7 +218,7 @@ impl Node {
             addr,
             stop,
             reload: reload_tx,
-            tasks: vec![server, watcher, reloader],
+            tasks: vec![server, watcher, reloader, sender],
             fleet,
         })
     }

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use wasmfed_rules::AlertRestore;
+use wasmfed_rules::{AlertRestore, SendOptions};
 
 /// The flags of Prometheus that wasmfed accepts besides its own.
 #[derive(Args, Debug, Default, Clone)]
@@ -88,9 +88,20 @@ pub struct PrometheusFlags {
         default_value = "10m"
     )]
     pub for_grace_period: String,
-    /// Accepted for Prometheus' sake: wasmfed does not send alerts yet.
-    #[arg(long = "rules.alert.resend-delay", value_name = "DURATION")]
-    pub resend_delay: Option<String>,
+    /// Least time between two sends of the same firing alert to Alertmanager.
+    #[arg(
+        long = "rules.alert.resend-delay",
+        value_name = "DURATION",
+        default_value = "1m"
+    )]
+    pub resend_delay: String,
+    /// Most alerts waiting to be sent; beyond it the oldest are dropped.
+    #[arg(
+        long = "alertmanager.notification-queue-capacity",
+        value_name = "N",
+        default_value_t = wasmfed_notify::DEFAULT_QUEUE_CAPACITY
+    )]
+    pub notification_queue_capacity: usize,
     /// Accepted for Prometheus' sake: wasmfed sends no CORS headers.
     #[arg(long = "web.cors.origin", value_name = "REGEX")]
     pub cors_origin: Option<String>,
@@ -130,6 +141,21 @@ impl PrometheusFlags {
                 &self.for_outage_tolerance,
             )?,
             grace_period: duration_flag("rules.alert.for-grace-period", &self.for_grace_period)?,
+        })
+    }
+
+    /// How alerts are sent: `--rules.alert.resend-delay`, and `--web.external-url` for their
+    /// `generatorURL` (empty without the flag: the node makes Prometheus' default).
+    pub fn alert_sending(&self) -> Result<SendOptions, String> {
+        let external_url = self
+            .external_url
+            .as_deref()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_string();
+        Ok(SendOptions {
+            resend_delay: duration_flag("rules.alert.resend-delay", &self.resend_delay)?,
+            external_url,
         })
     }
 
@@ -220,11 +246,6 @@ impl PrometheusFlags {
             self.cors_origin.is_some(),
             "web.cors.origin",
             "wasmfed sends no CORS headers",
-        );
-        say(
-            self.resend_delay.is_some(),
-            "rules.alert.resend-delay",
-            "wasmfed does not send alerts yet",
         );
         out
     }

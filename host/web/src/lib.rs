@@ -13,6 +13,7 @@ pub mod plugins;
 pub mod query;
 pub mod relabel;
 pub mod request_line;
+pub mod rules_api;
 pub mod server;
 pub mod targets;
 pub mod web_config;

@@ -18,7 +18,7 @@ use super::encoding::ContentEncoding;
 use super::federate::{self, FederateJob};
 use super::request_line::EscapingStream;
 use super::web_config::{add_headers, Current, WebGate};
-use super::{auth, plugins, query, relabel, targets};
+use super::{auth, plugins, query, relabel, rules_api, targets};
 use wasmfed_model::clock::unix_millis;
 use wasmfed_node::tenant::Tenant;
 use wasmfed_node::NodeState;
@@ -153,11 +153,13 @@ fn within_prefix<'p>(prefix: &str, path: &'p str) -> Option<&'p str> {
 }
 
 /// Endpoints that read one tenant's data (`auth::tenant_for` decides which).
-const TENANT_SCOPED: [&str; 4] = [
+const TENANT_SCOPED: [&str; 6] = [
     "/federate",
     "/api/v1/query",
     "/api/v1/targets",
     "/api/v1/relabel",
+    "/api/v1/rules",
+    "/api/v1/alerts",
 ];
 
 /// The tenant a tenant-scoped request is for (the node's own for the others).
@@ -203,6 +205,11 @@ async fn dispatch(
             "/api/v1/targets",
             targets::handle(&tenant, req.uri().query()),
         ),
+        (&Method::GET, "/api/v1/rules") => (
+            "/api/v1/rules",
+            rules_api::rules(&tenant, req.uri().query()),
+        ),
+        (&Method::GET, "/api/v1/alerts") => ("/api/v1/alerts", rules_api::alerts(&tenant)),
         (&Method::POST | &Method::PUT, "/-/quit") => ("/-/quit", quit(&state)),
         (&Method::POST | &Method::PUT, "/-/reload") => ("/-/reload", reload(&state).await),
         (&Method::GET, "/") => ("/", text(StatusCode::OK, INDEX)),
@@ -214,6 +221,8 @@ const INDEX: &str = "wasmfed: a Prometheus-compatible federation node\n\n\
 /federate?match[]=<selector>  newest samples of the selected series\n\
 /api/v1/query?query=<expr>    an instant PromQL query (Prometheus' JSON)\n\
 /api/v1/targets               scrape targets and their health\n\
+/api/v1/rules                 rule groups, rules and their health (Prometheus' JSON)\n\
+/api/v1/alerts                pending and firing alerts\n\
 /api/v1/plugins               live plugins; PUT /api/v1/plugins/<name> hot-swaps (admin token)\n\
 /api/v1/relabel?job=<name>    each target through the job's target-stage plugins\n\
 /metrics                      wasmfed's own metrics\n\

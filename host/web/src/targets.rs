@@ -77,7 +77,7 @@ pub(super) fn label_map(labels: &Labels) -> Value {
 
 /// Go's `time.RFC3339Nano` in UTC: trailing zeros of the fraction trimmed; the zero time for
 /// "never", as Prometheus reports a target not scraped yet.
-fn rfc3339_nano(t: Option<SystemTime>) -> String {
+pub(super) fn rfc3339_nano(t: Option<SystemTime>) -> String {
     let Some(since) = t.and_then(|t| t.duration_since(UNIX_EPOCH).ok()) else {
         return "0001-01-01T00:00:00Z".to_owned();
     };

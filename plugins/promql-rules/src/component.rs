@@ -1,4 +1,4 @@
-//! The WIT boundary: the `promql-plugin` world (`rule-plugin` plus `query`). `store.select`
+//! The WIT boundary: the `promql-plugin` world (`rule-plugin` plus `alerts` and `query`). `store.select`
 //! becomes the engine's [`Source`], `lifecycle.init` builds the [`RuleSet`], `rules.evaluate`
 //! runs it and `query.instant` evaluates one expression with the same engine settings; this
 //! module only converts between the generated types and the crate's own.
@@ -12,6 +12,7 @@ use std::cell::RefCell;
 use crate::engine::{
     EvalError, Labels, MatchOp, Matcher, RangeSeries, Sample, Series, Severity, Source, Value,
 };
+use crate::rules::alerting::AlertState;
 use crate::rules::{Recorded, RuleSet};
 
 wit_bindgen::generate!({
@@ -19,7 +20,7 @@ wit_bindgen::generate!({
     path: "../../wit",
 });
 
-use exports::wasmfed::plugin::{lifecycle, query, rules};
+use exports::wasmfed::plugin::{alerts, lifecycle, query, rules};
 use wasmfed::plugin::store;
 use wasmfed::plugin::types::{Label as WitLabel, PluginError, Sample as WitSample};
 
@@ -71,6 +72,39 @@ impl rules::Guest for PromqlPlugin {
                     .map(|samples| samples.into_iter().map(recorded_to_wit).collect()),
             })
             .collect())
+    }
+}
+
+impl alerts::Guest for PromqlPlugin {
+    fn alerts() -> Vec<alerts::Alert> {
+        with_rules(|rules| {
+            rules
+                .alerts()
+                .into_iter()
+                .map(|(rule, a)| alerts::Alert {
+                    rule: rule as u32,
+                    labels: labels_to_wit(&a.labels),
+                    annotations: a
+                        .annotations
+                        .iter()
+                        .map(|(name, value)| WitLabel {
+                            name: name.clone(),
+                            value: value.clone(),
+                        })
+                        .collect(),
+                    state: match a.state {
+                        AlertState::Pending => alerts::AlertState::Pending,
+                        AlertState::Firing => alerts::AlertState::Firing,
+                        AlertState::Inactive => alerts::AlertState::Inactive,
+                    },
+                    value: a.value,
+                    active_at_ms: a.active_at_ms,
+                    fired_at_ms: a.fired_at_ms,
+                    resolved_at_ms: a.resolved_at_ms,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
     }
 }
 

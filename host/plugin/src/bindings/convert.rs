@@ -8,7 +8,8 @@
 use wasmfed_model::{Label, Labels};
 use wasmfed_storage::MatchOp;
 
-use super::{types, wit_query, wit_rules, wit_store, Refusal};
+use super::{types, wit_alerts, wit_query, wit_rules, wit_store, Refusal};
+use crate::rules::AlertState;
 use crate::rules::QueryError;
 use crate::store::SelectedSeries;
 
@@ -25,6 +26,19 @@ pub(crate) struct Returned {
 pub(crate) struct ReturnedRule {
     pub(crate) name: String,
     pub(crate) outcome: Result<Vec<Returned>, String>,
+}
+
+/// An alert as a rule plugin raised it: labels lifted, not yet checked.
+#[derive(Debug)]
+pub(crate) struct ReturnedAlert {
+    pub(crate) rule: u32,
+    pub(crate) labels: Vec<Label>,
+    pub(crate) annotations: Vec<Label>,
+    pub(crate) state: AlertState,
+    pub(crate) value: f64,
+    pub(crate) active_at_ms: i64,
+    pub(crate) fired_at_ms: Option<i64>,
+    pub(crate) resolved_at_ms: Option<i64>,
 }
 
 /// A series with samples as a query plugin returned it (a matrix row).
@@ -82,6 +96,25 @@ impl From<wit_rules::RuleResult> for ReturnedRule {
         ReturnedRule {
             name: r.name,
             outcome: r.outcome.map(samples),
+        }
+    }
+}
+
+impl From<wit_alerts::Alert> for ReturnedAlert {
+    fn from(a: wit_alerts::Alert) -> Self {
+        ReturnedAlert {
+            rule: a.rule,
+            labels: labels(a.labels),
+            annotations: labels(a.annotations),
+            state: match a.state {
+                wit_alerts::AlertState::Pending => AlertState::Pending,
+                wit_alerts::AlertState::Firing => AlertState::Firing,
+                wit_alerts::AlertState::Inactive => AlertState::Inactive,
+            },
+            value: a.value,
+            active_at_ms: a.active_at_ms,
+            fired_at_ms: a.fired_at_ms,
+            resolved_at_ms: a.resolved_at_ms,
         }
     }
 }

@@ -21,7 +21,7 @@ use super::World;
 mod convert;
 mod store_import;
 
-pub(crate) use convert::{Returned, ReturnedAnswer, ReturnedRule, ReturnedValue};
+pub(crate) use convert::{Returned, ReturnedAlert, ReturnedAnswer, ReturnedRule, ReturnedValue};
 
 mod generated {
     // One set of generated types for every world: a world of the host's own that includes
@@ -39,9 +39,10 @@ mod generated {
     });
 }
 
+use generated::exports::wasmfed::plugin::alerts as wit_alerts;
 use generated::exports::wasmfed::plugin::query as wit_query;
 use generated::exports::wasmfed::plugin::rules as wit_rules;
-use generated::exports::wasmfed::plugin::{lifecycle, query, rules, series, targets};
+use generated::exports::wasmfed::plugin::{alerts, lifecycle, query, rules, series, targets};
 pub(crate) use generated::wasmfed::plugin::store as wit_store;
 use generated::wasmfed::plugin::types;
 
@@ -51,6 +52,8 @@ const TARGETS: &str = "wasmfed:plugin/targets@0.1.0";
 const SERIES: &str = "wasmfed:plugin/series@0.1.0";
 const RULES: &str = "wasmfed:plugin/rules@0.1.0";
 const QUERY: &str = "wasmfed:plugin/query@0.1.0";
+/// Optional beside `rules`: a rule plugin that exports it raises alerts.
+const ALERTS: &str = "wasmfed:plugin/alerts@0.1.0";
 
 impl World {
     /// The interfaces a plugin of this world must export.
@@ -66,6 +69,9 @@ impl World {
         ]
     }
 }
+
+/// What a rule plugin answered to one evaluation: its rules' results and its alerts.
+pub(crate) type RulesAnswer = (Vec<ReturnedRule>, Vec<ReturnedAlert>);
 
 /// A label lowered from borrowed host strings; same WIT record as the generated `Label`.
 #[derive(ComponentType, Lower)]
@@ -89,7 +95,8 @@ pub(crate) struct Exports {
 enum StageIndices {
     Target(targets::GuestIndices),
     Series(series::GuestIndices),
-    Rule(rules::GuestIndices),
+    /// `alerts` when the component exports it.
+    Rule(rules::GuestIndices, Option<alerts::GuestIndices>),
     Query(query::GuestIndices),
 }
 
@@ -126,7 +133,13 @@ impl Exports {
                 World::Series => {
                     StageIndices::Series(series::GuestIndices::new(pre).map_err(wrong)?)
                 }
-                World::Rule => StageIndices::Rule(rules::GuestIndices::new(pre).map_err(wrong)?),
+                World::Rule => StageIndices::Rule(
+                    rules::GuestIndices::new(pre).map_err(wrong)?,
+                    match component.get_export_index(None, ALERTS) {
+                        Some(_) => Some(alerts::GuestIndices::new(pre).map_err(wrong)?),
+                        None => None,
+                    },
+                ),
                 World::Query => StageIndices::Query(query::GuestIndices::new(pre).map_err(wrong)?),
             },
         })
@@ -155,9 +168,13 @@ impl Exports {
                     .func_process()
                     .func(),
             ),
-            StageIndices::Rule(indices) => {
-                StageFunc::Rules(indices.load(&mut store, instance).map_err(wrong)?)
-            }
+            StageIndices::Rule(indices, alerts) => StageFunc::Rules(
+                indices.load(&mut store, instance).map_err(wrong)?,
+                match alerts {
+                    Some(alerts) => Some(alerts.load(&mut store, instance).map_err(wrong)?),
+                    None => None,
+                },
+            ),
             StageIndices::Query(indices) => {
                 StageFunc::Query(indices.load(&mut store, instance).map_err(wrong)?)
             }
@@ -176,7 +193,7 @@ pub(crate) struct Funcs {
 /// and is called through a hand-written typed signature (see [`LabelIn`]).
 enum StageFunc {
     Process(wasmtime::component::Func),
-    Rules(rules::Guest),
+    Rules(rules::Guest, Option<alerts::Guest>),
     Query(query::Guest),
 }
 
@@ -235,19 +252,29 @@ impl Funcs {
         Ok(answer.map(convert::label_sets).map_err(Refusal::from))
     }
 
-    /// One `rules.evaluate` call, lifted but not yet checked (see `plugin::rules`).
+    /// One `rules.evaluate` call and, when the plugin raises alerts and the evaluation
+    /// succeeded, its `alerts` after it; lifted but not yet checked (see `plugin::rules`).
     pub(crate) fn evaluate(
         &self,
-        store: impl AsContextMut<Data = HostState>,
+        mut store: impl AsContextMut<Data = HostState>,
         at_ms: i64,
-    ) -> wasmtime::Result<Result<Vec<ReturnedRule>, Refusal>> {
-        let StageFunc::Rules(rules) = &self.stage else {
+    ) -> wasmtime::Result<Result<RulesAnswer, Refusal>> {
+        let StageFunc::Rules(rules, alerts) = &self.stage else {
             return Err(wrong_stage("evaluate"));
         };
-        Ok(rules
-            .call_evaluate(store, at_ms)?
-            .map(|results| results.into_iter().map(ReturnedRule::from).collect())
-            .map_err(Refusal::from))
+        let results = match rules.call_evaluate(store.as_context_mut(), at_ms)? {
+            Ok(results) => results.into_iter().map(ReturnedRule::from).collect(),
+            Err(refusal) => return Ok(Err(Refusal::from(refusal))),
+        };
+        let raised = match alerts {
+            Some(alerts) => alerts
+                .call_alerts(store)?
+                .into_iter()
+                .map(ReturnedAlert::from)
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(Ok((results, raised)))
     }
 
     /// One `query.instant` call, lifted but not yet checked. The inner error is the query's

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use wasmfed_config::{ScrapeConfig, TargetGroup};
+use wasmfed_config::{
+    AlertmanagerConfig, DnsSdConfig, FileSdConfig, HttpSdConfig, ScrapeConfig, TargetGroup,
+};
 use wasmfed_telemetry::Telemetry;
 
 use self::file::FileSource;
@@ -22,6 +24,37 @@ mod polled;
 /// How often file_sd files are checked for changes.
 pub const CHANGE_CHECK: Duration = Duration::from_secs(1);
 
+/// Where a job (or a set of Alertmanagers, found the same way) gets its targets.
+#[derive(Clone, Copy)]
+pub struct Sources<'a> {
+    pub static_configs: &'a [TargetGroup],
+    pub file_sd_configs: &'a [FileSdConfig],
+    pub http_sd_configs: &'a [HttpSdConfig],
+    pub dns_sd_configs: &'a [DnsSdConfig],
+}
+
+impl<'a> From<&'a ScrapeConfig> for Sources<'a> {
+    fn from(c: &'a ScrapeConfig) -> Self {
+        Sources {
+            static_configs: &c.static_configs,
+            file_sd_configs: &c.file_sd_configs,
+            http_sd_configs: &c.http_sd_configs,
+            dns_sd_configs: &c.dns_sd_configs,
+        }
+    }
+}
+
+impl<'a> From<&'a AlertmanagerConfig> for Sources<'a> {
+    fn from(c: &'a AlertmanagerConfig) -> Self {
+        Sources {
+            static_configs: &c.static_configs,
+            file_sd_configs: &c.file_sd_configs,
+            http_sd_configs: &c.http_sd_configs,
+            dns_sd_configs: &c.dns_sd_configs,
+        }
+    }
+}
+
 /// The discovery state of one job.
 pub struct Discovery {
     static_groups: Vec<TargetGroup>,
@@ -33,7 +66,8 @@ pub struct Discovery {
 impl Discovery {
     /// Starts the job's sources; network sources start fetching at once (inside a Tokio
     /// runtime), with `fetcher`'s connections, counting into `telemetry`.
-    pub fn new(cfg: &ScrapeConfig, fetcher: &Fetcher, telemetry: &Telemetry) -> Self {
+    pub fn new<'a>(cfg: impl Into<Sources<'a>>, fetcher: &Fetcher, telemetry: &Telemetry) -> Self {
+        let cfg = cfg.into();
         let (http_counters, dns_counters) = (
             Counters::of(telemetry, "http"),
             Counters::of(telemetry, "dns"),
@@ -52,9 +86,9 @@ impl Discovery {
     }
 
     /// The job's static and file sources, and `polled`, its network sources.
-    fn with_polled(cfg: &ScrapeConfig, polled: Vec<PolledSource>) -> Self {
+    fn with_polled(cfg: Sources<'_>, polled: Vec<PolledSource>) -> Self {
         Discovery {
-            static_groups: cfg.static_configs.clone(),
+            static_groups: cfg.static_configs.to_vec(),
             files: cfg
                 .file_sd_configs
                 .iter()
@@ -78,7 +112,7 @@ impl Discovery {
         for config in &cfg.dns_sd_configs {
             polled.push(dns::once(config).await?);
         }
-        let mut discovery = Self::with_polled(cfg, polled);
+        let mut discovery = Self::with_polled(cfg.into(), polled);
         discovery.refresh();
         Ok(discovery)
     }

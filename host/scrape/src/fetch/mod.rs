@@ -158,7 +158,7 @@ impl<'a> Endpoint<'a> {
     /// In `absolute` form (`GET http://host/path`) for a plain request through a proxy.
     fn request(&self, ask: &Ask, extra: &str, absolute: bool) -> Vec<u8> {
         let method = match ask {
-            Ask::Token { .. } => "POST",
+            Ask::Post { .. } => "POST",
             _ => "GET",
         };
         let origin = if absolute { self.origin } else { "" };
@@ -175,16 +175,16 @@ impl<'a> Endpoint<'a> {
                 "Accept: application/json\r\nX-Prometheus-Refresh-Interval-Seconds: {}\r\n",
                 refresh.as_secs_f64()
             )),
-            Ask::Token { form } => request.push_str(&format!(
-                "Accept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+            Ask::Post { content_type, body } => request.push_str(&format!(
+                "Accept: application/json\r\nContent-Type: {content_type}\r\n\
                  Content-Length: {}\r\n",
-                form.len()
+                body.len()
             )),
         }
         request.push_str(extra);
         request.push_str("\r\n");
-        if let Ask::Token { form } = ask {
-            request.push_str(form);
+        if let Ask::Post { body, .. } = ask {
+            request.push_str(body);
         }
         request.into_bytes()
     }
@@ -197,8 +197,12 @@ enum Ask {
     Scrape { timeout: Duration },
     /// An HTTP service discovery refresh, repeated at this interval.
     Discovery { refresh: Duration },
-    /// An OAuth 2.0 token request: a POST of this form.
-    Token { form: String },
+    /// A POST of this body: an OAuth 2.0 token request (a form), alerts to an Alertmanager
+    /// (JSON).
+    Post {
+        content_type: &'static str,
+        body: String,
+    },
 }
 
 impl Fetcher {
@@ -237,7 +241,27 @@ impl Fetcher {
         form: String,
         timeout: Duration,
     ) -> Result<Exposition, FetchError> {
-        self.get(client, url, Ask::Token { form }, timeout, 0).await
+        let ask = Ask::Post {
+            content_type: "application/x-www-form-urlencoded",
+            body: form,
+        };
+        self.get(client, url, ask, timeout, 0).await
+    }
+
+    /// POSTs a JSON document (alerts to an Alertmanager) with `client`'s credentials and TLS
+    /// settings; any 2xx answer is success, as for Prometheus' notifier.
+    pub async fn post_json(
+        &self,
+        client: &HttpClient,
+        url: &str,
+        body: String,
+        timeout: Duration,
+    ) -> Result<Exposition, FetchError> {
+        let ask = Ask::Post {
+            content_type: "application/json",
+            body,
+        };
+        self.get(client, url, ask, timeout, 1 << 20).await
     }
 
     async fn get(
@@ -296,7 +320,11 @@ impl Fetcher {
                 url = next;
                 continue;
             }
-            if head.status != 200 {
+            let accepted = match ask {
+                Ask::Post { .. } => (200..300).contains(&head.status),
+                _ => head.status == 200,
+            };
+            if !accepted {
                 return Err(FetchError::Status(status_text(head.status)));
             }
             let mut raw = self.buffers.lock().pop().unwrap_or_default();

@@ -17,7 +17,7 @@
 //! close to firing waits at least `--rules.alert.for-grace-period`. The same happens here when
 //! the host asks for it (a node's first start, not a reload).
 
-use super::{Recorded, RuleConfig};
+use super::{Expander, Recorded, RuleConfig};
 use crate::engine::{
     is_stale_marker, FastMap, Labels, MatchOp, Matcher, Sample, Source, METRIC_NAME,
 };
@@ -127,18 +127,28 @@ impl AlertingRule {
         vector: Vec<Sample>,
         ts: i64,
         limit: usize,
+        templates: &mut Expander,
     ) -> Result<Vec<Recorded>, String> {
         let mut current: FastMap<Labels, Alert> = FastMap::default();
         for s in vector {
             let mut labels = s.metric.without_metric_name();
             for (name, value) in &rule.labels {
-                labels = labels.with(name, value);
+                let value = templates.expand(&rule.name, value, &s.metric, s.value, ts);
+                labels = labels.with(name, &value);
             }
             let labels = labels.with(ALERT_NAME, &rule.name);
+            let annotations = alert
+                .annotations
+                .iter()
+                .map(|(name, value)| {
+                    let value = templates.expand(&rule.name, value, &s.metric, s.value, ts);
+                    (name.clone(), value)
+                })
+                .collect();
             let fresh = Alert {
                 state: AlertState::Pending,
                 labels: labels.clone(),
-                annotations: alert.annotations.clone(),
+                annotations,
                 value: s.value,
                 active_at_ms: ts,
                 fired_at_ms: None,

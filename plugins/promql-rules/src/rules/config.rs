@@ -69,6 +69,11 @@ struct RawConfig {
     for_outage_tolerance: Option<String>,
     #[serde(default)]
     for_grace_period: Option<String>,
+    /// What alert templates see as `$externalLabels` and `$externalURL`.
+    #[serde(default)]
+    external_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    external_url: String,
 }
 
 #[derive(Deserialize)]
@@ -112,6 +117,14 @@ pub struct Config {
     /// groups a reload creates.
     pub restore_for_state: bool,
     pub restore: RestoreOptions,
+    pub templates: TemplateSettings,
+}
+
+/// What alert templates see besides the alert: the node's external labels and URL.
+#[derive(Clone, Debug, Default)]
+pub struct TemplateSettings {
+    pub external_labels: Vec<(String, String)>,
+    pub external_url: String,
 }
 
 pub struct GroupConfig {
@@ -210,6 +223,10 @@ impl Config {
             options,
             restore_for_state: raw.restore_for_state,
             restore,
+            templates: TemplateSettings {
+                external_labels: raw.external_labels.into_iter().collect(),
+                external_url: raw.external_url,
+            },
         })
     }
 }

@@ -11,10 +11,11 @@
 pub mod alerting;
 mod config;
 mod overlay;
+pub mod template;
 
 use std::rc::Rc;
 
-pub use config::{Config, ConfigError, GroupConfig, RuleConfig};
+pub use config::{Config, ConfigError, GroupConfig, RuleConfig, TemplateSettings};
 
 use alerting::{AlertingRule, RestoreOptions, ALERTS, ALERTS_FOR_STATE};
 
@@ -22,6 +23,7 @@ use crate::engine::{
     Engine, FastSet, Label, Labels, Sample, SelectCache, Source, Value, METRIC_NAME,
 };
 use overlay::Overlay;
+use template::{expand_alert, AlertData, QueryFn, QuerySample};
 
 /// One recorded sample.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,6 +111,7 @@ pub struct RuleSet {
     /// Whether alert state is still to be restored (after each group's second evaluation).
     restore_for_state: bool,
     restore: RestoreOptions,
+    templates: TemplateSettings,
 }
 
 /// Evaluations a group has before its alerts' state is restored, as Prometheus waits for the
@@ -144,6 +147,7 @@ impl RuleSet {
             alerting,
             restore_for_state: config.restore_for_state,
             restore: config.restore,
+            templates: config.templates,
         }
     }
 
@@ -160,6 +164,18 @@ impl RuleSet {
                     .zip(rules)
                     .filter_map(move |(r, a)| Some((g, r, a.as_ref()?)))
             })
+    }
+
+    /// Every alert, with its rule's position among all rules (groups in order), as
+    /// `rules.evaluate` lists them.
+    pub fn alerts(&self) -> Vec<(usize, &alerting::Alert)> {
+        self.alerting
+            .iter()
+            .flatten()
+            .enumerate()
+            .filter_map(|(i, rule)| Some((i, rule.as_ref()?)))
+            .flat_map(|(i, rule)| rule.alerts().into_iter().map(move |a| (i, a)))
+            .collect()
     }
 
     pub fn from_json(text: &str) -> Result<RuleSet, ConfigError> {
@@ -188,8 +204,11 @@ impl RuleSet {
             for (r, rule) in group.rules.iter().enumerate() {
                 let result = match (&rule.alert, &mut self.alerting[g][r]) {
                     (Some(alert), Some(state)) => {
-                        query(&self.engine, rule, ts, &mut overlay, &mut cache)
-                            .and_then(|vector| state.eval(rule, alert, vector, ts, group.limit))
+                        query(&self.engine, rule, ts, &mut overlay, &mut cache).and_then(|vector| {
+                            let mut expander =
+                                Expander::new(&self.templates, &self.engine, &mut overlay, ts);
+                            state.eval(rule, alert, vector, ts, group.limit, &mut expander)
+                        })
                     }
                     _ => record(
                         &self.engine,
@@ -240,6 +259,91 @@ impl RuleSet {
             }
         }
         out
+    }
+}
+
+/// A template's `query`: the rule engine at the evaluation time, as Prometheus'
+/// `EngineQueryFunc` (a scalar as one sample without labels).
+struct TemplateQuery<'a> {
+    engine: &'a Engine,
+    source: &'a mut dyn Source,
+    ts: i64,
+}
+
+impl QueryFn for TemplateQuery<'_> {
+    fn query(&mut self, expr: &str) -> Result<Vec<QuerySample>, String> {
+        let expr = self.engine.parse(expr)?;
+        let result = self
+            .engine
+            .instant(&expr, self.ts, self.source)
+            .map_err(|e| e.to_string())?;
+        let pairs = |l: &Labels| {
+            l.iter()
+                .map(|l| (l.name.to_string(), l.value.to_string()))
+                .collect()
+        };
+        match result.value {
+            Value::Vector(v) => Ok(v
+                .iter()
+                .map(|s| QuerySample {
+                    labels: pairs(&s.metric),
+                    value: s.value,
+                })
+                .collect()),
+            Value::Scalar(f) => Ok(vec![QuerySample {
+                labels: Vec::new(),
+                value: f,
+            }]),
+            _ => Err("rule result is not a vector or scalar".into()),
+        }
+    }
+}
+
+/// Expands an alerting rule's label and annotation templates for one alert.
+pub struct Expander<'a> {
+    settings: &'a TemplateSettings,
+    query: TemplateQuery<'a>,
+}
+
+impl<'a> Expander<'a> {
+    /// Templates whose `query` reads `source` at `ts`.
+    pub fn new(
+        settings: &'a TemplateSettings,
+        engine: &'a Engine,
+        source: &'a mut dyn Source,
+        ts: i64,
+    ) -> Expander<'a> {
+        Expander {
+            settings,
+            query: TemplateQuery { engine, source, ts },
+        }
+    }
+
+    /// `text` expanded for the element `labels` (metric name included) with `value`; a
+    /// template that fails gives Prometheus' error text in its place.
+    pub fn expand(
+        &mut self,
+        rule: &str,
+        text: &str,
+        labels: &Labels,
+        value: f64,
+        ts: i64,
+    ) -> String {
+        if !text.contains("{{") {
+            return text.to_string();
+        }
+        let pairs: Vec<(String, String)> = labels
+            .iter()
+            .map(|l| (l.name.to_string(), l.value.to_string()))
+            .collect();
+        let data = AlertData {
+            labels: &pairs,
+            external_labels: &self.settings.external_labels,
+            external_url: &self.settings.external_url,
+            value,
+        };
+        expand_alert(rule, text, &data, ts, &mut self.query)
+            .unwrap_or_else(|e| format!("<error expanding template: {e}>"))
     }
 }
 

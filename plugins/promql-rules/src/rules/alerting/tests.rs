@@ -13,6 +13,24 @@ impl Source for Store {
     }
 }
 
+impl AlertingRule {
+    /// `eval` with templates that see no external labels and query an empty store.
+    fn eval_plain(
+        &mut self,
+        rule: &RuleConfig,
+        alert: &AlertConfig,
+        vector: Vec<Sample>,
+        ts: i64,
+        limit: usize,
+    ) -> Result<Vec<Recorded>, String> {
+        let engine = crate::engine::Engine::new(Default::default());
+        let settings = crate::rules::TemplateSettings::default();
+        let mut store = Store(Vec::new());
+        let mut templates = Expander::new(&settings, &engine, &mut store, ts);
+        self.eval(rule, alert, vector, ts, limit, &mut templates)
+    }
+}
+
 fn label(name: &str, value: &str) -> Label {
     Label {
         name: Rc::from(name),
@@ -85,7 +103,7 @@ fn alerts_go_pending_then_firing_then_resolve_and_start_over() {
     ];
     for (ts, instances, want) in steps {
         let out = state
-            .eval(&config, &alert, vector(instances), *ts, 0)
+            .eval_plain(&config, &alert, vector(instances), *ts, 0)
             .unwrap();
         assert_eq!(text(&out), *want, "at {ts}");
     }
@@ -100,22 +118,22 @@ fn a_resolved_alert_is_kept_fifteen_minutes_and_a_pending_one_forgotten() {
     let (config, alert) = rule(60_000, 0);
     let mut state = AlertingRule::new(true);
     state
-        .eval(&config, &alert, vector(&["a", "b"]), 0, 0)
+        .eval_plain(&config, &alert, vector(&["a", "b"]), 0, 0)
         .unwrap();
     state
-        .eval(&config, &alert, vector(&["a"]), 60_000, 0)
+        .eval_plain(&config, &alert, vector(&["a"]), 60_000, 0)
         .unwrap();
     // a fired at 60 s; b was pending at 0 and is gone: forgotten.
     let states: Vec<_> = state.alerts().iter().map(|a| a.state).collect();
     assert_eq!(states, [AlertState::Firing]);
     state
-        .eval(&config, &alert, vector(&[]), 120_000, 0)
+        .eval_plain(&config, &alert, vector(&[]), 120_000, 0)
         .unwrap();
     let resolved = state.alerts();
     assert_eq!(resolved[0].state, AlertState::Inactive);
     assert_eq!(resolved[0].resolved_at_ms, Some(120_000));
     state
-        .eval(
+        .eval_plain(
             &config,
             &alert,
             vector(&[]),
@@ -125,7 +143,7 @@ fn a_resolved_alert_is_kept_fifteen_minutes_and_a_pending_one_forgotten() {
         .unwrap();
     assert_eq!(state.alerts().len(), 1, "kept until retention has passed");
     state
-        .eval(
+        .eval_plain(
             &config,
             &alert,
             vector(&[]),
@@ -150,7 +168,7 @@ fn keep_firing_for_holds_a_firing_alert_after_its_condition_ends() {
     ];
     for (ts, instances, want) in steps {
         let out = state
-            .eval(&config, &alert, vector(instances), *ts, 0)
+            .eval_plain(&config, &alert, vector(instances), *ts, 0)
             .unwrap();
         assert_eq!(text(&out), *want, "at {ts}");
     }
@@ -163,7 +181,7 @@ fn keep_firing_for_holds_a_firing_alert_after_its_condition_ends() {
         (170_000, &[]),
     ] {
         state
-            .eval(&config, &alert, vector(instances), ts, 0)
+            .eval_plain(&config, &alert, vector(instances), ts, 0)
             .unwrap();
     }
     assert_eq!(state.alerts()[0].state, AlertState::Firing);
@@ -181,12 +199,12 @@ fn duplicate_alerts_and_the_limit_fail_the_rule_and_forget_its_alerts() {
         drop_name: false,
     });
     assert_eq!(
-        state.eval(&config, &alert, twins, 0, 0).unwrap_err(),
+        state.eval_plain(&config, &alert, twins, 0, 0).unwrap_err(),
         "vector contains metrics with the same labelset after applying alert labels"
     );
     assert_eq!(
         state
-            .eval(&config, &alert, vector(&["a", "b", "c"]), 0, 2)
+            .eval_plain(&config, &alert, vector(&["a", "b", "c"]), 0, 2)
             .unwrap_err(),
         "exceeded limit of 2 with 3 alerts"
     );
@@ -258,7 +276,9 @@ fn for_state_is_restored_as_prometheus_restores_it() {
         let (config, alert) = rule(hold, 0);
         let mut state = AlertingRule::new(false);
         for ts in [now - 60_000, now] {
-            let out = state.eval(&config, &alert, vector(&["a"]), ts, 0).unwrap();
+            let out = state
+                .eval_plain(&config, &alert, vector(&["a"]), ts, 0)
+                .unwrap();
             assert!(out.is_empty(), "nothing is written before the restore");
         }
         state
@@ -275,7 +295,7 @@ fn for_state_is_restored_as_prometheus_restores_it() {
             "for {hold}, active since {active_s} s, last written {last_ms}, stale {stale}"
         );
         let out = state
-            .eval(&config, &alert, vector(&["a"]), now + 60_000, 0)
+            .eval_plain(&config, &alert, vector(&["a"]), now + 60_000, 0)
             .unwrap();
         assert_eq!(out.len(), 2, "written once restored");
     }
@@ -315,4 +335,71 @@ fn a_group_writes_alerts_from_its_third_evaluation_and_later_rules_see_them() {
         .map(|(g, r, a)| (g.name.as_str(), r.name.as_str(), a.alerts().len()))
         .collect();
     assert_eq!(listed, [("g", "Down", 1)]);
+}
+
+#[test]
+fn labels_and_annotations_are_expanded_as_prometheus_expands_them() {
+    let config = r#"{
+        "external_labels": {"dc": "eu1"},
+        "external_url": "http://node:9090",
+        "groups": [{"name": "g", "rules": [{
+            "alert": "High",
+            "expr": "x > 1",
+            "labels": {"severity": "{{ if gt $value 5.0 }}page{{ else }}ticket{{ end }}", "dropped": "{{ `` }}"},
+            "annotations": {
+                "summary": "{{ $labels.instance }} of {{ $labels.__name__ }} is {{ $value | humanize }} in {{ $externalLabels.dc }}",
+                "total": "{{ with query \"sum(x)\" }}{{ . | first | value }}{{ end }}",
+                "link": "{{ $externalURL }}/alerts",
+                "broken": "{{ $value | humanizeDuration | nosuch }}",
+                "failing": "{{ humanize \"abc\" }}"
+            }
+        }]}]
+    }"#;
+    let mut rules = RuleSet::from_json(config).unwrap();
+    let mut store = Store(vec![
+        (
+            Labels::from_labels(vec![label("__name__", "x"), label("instance", "a")]),
+            vec![(0, 1234.5)],
+        ),
+        (
+            Labels::from_labels(vec![label("__name__", "x"), label("instance", "b")]),
+            vec![(0, 2.0)],
+        ),
+    ]);
+    let evaluation = rules.evaluate(0, &mut store);
+    assert!(
+        evaluation.failures().is_empty(),
+        "{:?}",
+        evaluation.failures()
+    );
+    let alerts = rules.alerts();
+    let [(0, a), (0, b)] = alerts[..] else {
+        panic!("{alerts:?}")
+    };
+    assert_eq!(
+        a.labels.to_string(),
+        r#"{alertname="High", instance="a", severity="page"}"#
+    );
+    assert_eq!(b.labels.get("severity"), Some("ticket"));
+    let annotation = |name: &str| {
+        a.annotations
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap()
+    };
+    assert_eq!(annotation("summary"), "a of x is 1.234k in eu1");
+    assert_eq!(annotation("total"), "1236.5");
+    assert_eq!(annotation("link"), "http://node:9090/alerts");
+    // A template that does not parse, or fails while running, leaves its error in the field
+    // and the rule goes on.
+    assert_eq!(
+        annotation("broken"),
+        r#"<error expanding template: error parsing template __alert_High: template: __alert_High:1: function "nosuch" not defined>"#
+    );
+    assert!(
+        annotation("failing").starts_with("<error expanding template: error executing template __alert_High: template: __alert_High:1:"),
+        "{}",
+        annotation("failing")
+    );
 }
