@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs wasmfed's whole test suite on this machine, installing what it needs first (idempotent):
-# Debian's prometheus, prometheus-node-exporter, dnsmasq-base and tinyproxy-bin packages for
-# the interoperability, discovery and proxy tests.
+# Debian's prometheus, prometheus-node-exporter, prometheus-alertmanager, dnsmasq-base and
+# tinyproxy-bin packages for the interoperability, alerting, discovery and proxy tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -10,6 +10,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 [ -x /usr/bin/prometheus ] || missing+=(prometheus)
 [ -x /usr/bin/prometheus-node-exporter ] || missing+=(prometheus-node-exporter)
+[ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
 [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 [ -x /usr/bin/tinyproxy ] || missing+=(tinyproxy-bin)
 if [ ${#missing[@]} -gt 0 ]; then

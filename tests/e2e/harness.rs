@@ -15,7 +15,9 @@ use wasmfed_scrape::fetch::{Fetcher, HttpClient};
 
 #[path = "harness/exporters.rs"]
 mod exporters;
+mod peers;
 pub use exporters::*;
+pub use peers::*;
 
 /// A port free right now on 127.0.0.1, for a peer process to be started on: below Linux's
 /// ephemeral range (from 32768), so no outgoing connection can be holding it, and spread by

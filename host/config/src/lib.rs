@@ -103,8 +103,7 @@ pub use protocol::ScrapeProtocol;
 pub use proxy::Proxy;
 pub use relabel_config::{Action as RelabelAction, RelabelConfig};
 pub use rules::{
-    check_rule_files_exist, load_rule_files, rule_warnings, AlertingRule, Rule, RuleFile,
-    RuleGroup, RuleKind,
+    check_rule_files_exist, load_rule_files, AlertingRule, Rule, RuleFile, RuleGroup, RuleKind,
 };
 pub use scrape::ScrapeConfig;
 pub use size::{parse_base2_bytes, SizeError};

@@ -4,9 +4,8 @@
 //! A file holds `groups`, each with a name unique in the file, an optional `interval` and a list
 //! of recording (`record`) or alerting (`alert`) rules. Expressions are parsed with
 //! `promql-parser`; since its messages carry no position, the error gives the key path, line and
-//! column of the `expr` value instead. Alerting rules are evaluated by the rule stage, but
-//! wasmfed does not send alerts yet: [`rule_warnings`] lists them for the operator.
-//! Evaluating the rules is the rule stage's business.
+//! column of the `expr` value instead. Evaluating the rules (and expanding alert templates) is
+//! the rule stage's business.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -57,7 +56,7 @@ pub struct Rule {
 pub enum RuleKind {
     /// A recording rule: the metric name its results are stored under.
     Record(String),
-    /// An alerting rule, which wasmfed reads but does not evaluate.
+    /// An alerting rule.
     Alert(AlertingRule),
 }
 
@@ -119,30 +118,6 @@ pub fn check_rule_files_exist(globs: &[String]) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// One warning per alerting rule: wasmfed evaluates them (their `ALERTS` series are written)
-/// but does not send alerts yet, nor expand templates in their labels and annotations.
-pub fn rule_warnings(groups: &[RuleGroup]) -> Vec<String> {
-    groups
-        .iter()
-        .flat_map(|g| {
-            g.rules.iter().filter_map(move |r| match &r.kind {
-                RuleKind::Alert(alert) => {
-                    let templated = r.labels.iter().any(|l| l.value.contains("{{"))
-                        || alert.annotations.values().any(|v| v.contains("{{"));
-                    Some(format!(
-                        "rule file {:?}, group {:?}: alerting rule {:?} is evaluated (ALERTS series) but its alerts are not sent: wasmfed does not notify Alertmanager yet{}",
-                        g.file,
-                        g.name,
-                        alert.name,
-                        if templated { "; templates in its labels and annotations are kept as written, not expanded" } else { "" }
-                    ))
-                }
-                RuleKind::Record(_) => None,
-            })
-        })
-        .collect()
 }
 
 #[derive(Deserialize)]
@@ -371,12 +346,6 @@ groups:
             other => panic!("{other:?}"),
         }
         assert_eq!(file.groups[1].interval, None);
-        assert_eq!(
-            rule_warnings(&file.groups),
-            [
-                r#"rule file "r.yml", group "job_rules": alerting rule "HighErrorRate" is evaluated (ALERTS series) but its alerts are not sent: wasmfed does not notify Alertmanager yet; templates in its labels and annotations are kept as written, not expanded"#
-            ]
-        );
         assert!(parse("").unwrap().groups.is_empty());
         assert!(parse("groups:").unwrap().groups.is_empty());
     }

@@ -16,13 +16,18 @@ pub fn encode(alerts: &[Notification]) -> String {
 
 fn alert(a: &Notification) -> Value {
     let mut out = Map::new();
-    out.insert(
-        "annotations".into(),
-        object(a.annotations.iter().map(|(n, v)| (n.as_str(), v.as_str()))),
-    );
+    // Omitted when empty, as go-swagger's `omitempty` on PostableAlert.annotations does.
+    if !a.annotations.is_empty() {
+        out.insert(
+            "annotations".into(),
+            object(a.annotations.iter().map(|(n, v)| (n.as_str(), v.as_str()))),
+        );
+    }
     out.insert("endsAt".into(), time(a.ends_at_ms).into());
     out.insert("startsAt".into(), time(a.starts_at_ms).into());
-    out.insert("generatorURL".into(), a.generator_url.clone().into());
+    if !a.generator_url.is_empty() {
+        out.insert("generatorURL".into(), a.generator_url.clone().into());
+    }
     out.insert(
         "labels".into(),
         object(a.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))),
@@ -71,6 +76,17 @@ mod tests {
                 "generatorURL": "http://node:9090/graph?g0.expr=up+%3D%3D+0&g0.tab=1",
                 "labels": {"alertname": "Down", "job": "node"},
             }])
+        );
+        let bare = encode(&[Notification {
+            labels: Labels::from_pairs([("alertname", "Up")]),
+            annotations: vec![],
+            starts_at_ms: 0,
+            ends_at_ms: 0,
+            generator_url: String::new(),
+        }]);
+        assert_eq!(
+            bare,
+            r#"[{"endsAt":"1970-01-01T00:00:00.000Z","labels":{"alertname":"Up"},"startsAt":"1970-01-01T00:00:00.000Z"}]"#
         );
     }
 }

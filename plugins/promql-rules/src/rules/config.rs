@@ -320,6 +320,17 @@ fn rule(at: &str, r: RawRule, options: &Options) -> Result<RuleConfig, ConfigErr
     {
         return Err(invalid(at, &format!("invalid annotation name: {name}")));
     }
+    // Templates are parsed now, as Prometheus' rulefmt does, so a broken one refuses the file
+    // instead of filling alerts with errors.
+    if let Some(alert) = &alert {
+        let labels = r.labels.iter().map(|(k, v)| ("label", k, v));
+        let annotations = alert.annotations.iter().map(|(k, v)| ("annotation", k, v));
+        for (what, key, text) in labels.chain(annotations) {
+            if let Err(e) = super::template::check_alert(&name, text) {
+                return Err(invalid(at, &format!("{what} {key:?}: {e}")));
+            }
+        }
+    }
     Ok(RuleConfig {
         name,
         alert,
@@ -433,6 +444,14 @@ mod tests {
             (
                 r#"{"compat": 2, "groups": [{"name": "a", "rules": [{"alert": "A", "expr": "up", "annotations": {"a-b": "c"}}]}]}"#,
                 "groups[0].rules[0]: invalid annotation name: a-b",
+            ),
+            (
+                r#"{"groups": [{"name": "a", "rules": [{"alert": "A", "expr": "up", "annotations": {"s": "{{ $labels.x | nosuch }}"}}]}]}"#,
+                r#"groups[0].rules[0]: annotation "s": template: __alert_A:1: function "nosuch" not defined"#,
+            ),
+            (
+                r#"{"groups": [{"name": "a", "rules": [{"alert": "A", "expr": "up", "labels": {"s": "{{ if }}"}}]}]}"#,
+                r#"groups[0].rules[0]: label "s": template: __alert_A:1: missing value for if"#,
             ),
             (
                 r#"{"groups": [{"name": "a", "rules": [{"alert": "A", "record": "r", "expr": "up"}]}]}"#,
