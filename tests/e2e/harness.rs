@@ -2,7 +2,8 @@
 //!
 //! Everything binds 127.0.0.1; peer processes get ports below the ephemeral range
 //! ([`free_port`]). Waits poll with a bound and fail with what was last seen; nothing asserts
-//! on elapsed time. Test exporters and node_exporter are in [`exporters`].
+//! on elapsed time. Test exporters and node_exporter are in [`exporters`]; what receives the
+//! node's alerts (a request recorder, Debian's Alertmanager) in [`peers`].
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -15,6 +16,7 @@ use wasmfed_scrape::fetch::{Fetcher, HttpClient};
 
 #[path = "harness/exporters.rs"]
 mod exporters;
+#[path = "harness/peers.rs"]
 mod peers;
 pub use exporters::*;
 pub use peers::*;

@@ -22,6 +22,7 @@
 #[path = "../e2e/harness.rs"]
 #[allow(
     dead_code,
+    unused_imports,
     reason = "the end-to-end harness serves many tests; this one uses a few of its parts"
 )]
 mod harness;
