@@ -26,6 +26,9 @@ const RULES: &str = r#"groups:
           rooms: '{{ with query "count(temp)" }}{{ . | first | value }}{{ end }} rooms watched'
       - alert: HotRooms
         expr: count by (dc) (temp > 20) > 0
+      - alert: Twins
+        expr: temp
+        labels: {room: same}
 "#;
 
 /// A target whose rooms' temperatures a test changes while it runs.
@@ -173,6 +176,10 @@ fn wasmfed_posts_the_alerts_prometheus_posts() {
             "endsAt: ours {o}\ntheirs {t}"
         );
     }
+    assert_eq!(
+        rules_without_times(node.addr),
+        rules_without_times(prometheus.addr)
+    );
     let our_hot = &our_hot.1;
     assert_eq!(
         our_hot["annotations"]["summary"], "a is at 30 degrees in eu1",
@@ -211,13 +218,39 @@ fn wasmfed_posts_the_alerts_prometheus_posts() {
         ended <= 1_000,
         "ours {ours_resolved}\ntheirs {theirs_resolved}"
     );
-    // The rule API agrees with what was sent.
-    let api = get(node.addr, "/api/v1/rules").unwrap().json();
-    let hot_rule = &api["data"]["groups"][0]["rules"][0];
-    assert_eq!(hot_rule["name"], "Hot");
-    assert_eq!(hot_rule["health"], "ok");
-    assert_eq!(hot_rule["query"], "temp > 20");
-    assert_eq!(hot_rule["duration"], 2.0);
+    // The rule API says what Prometheus' says, a rule failing at every evaluation included.
+    let api = rules_without_times(node.addr);
+    let twins = &api["data"]["groups"][0]["rules"][2];
+    assert_eq!(twins["health"], "err", "{api}");
+    assert_eq!(
+        twins["lastError"],
+        "vector contains metrics with the same labelset after applying alert labels"
+    );
+    assert_eq!(api, rules_without_times(prometheus.addr));
+}
+
+/// `/api/v1/rules` without what depends on the instant it is read (evaluation times, when
+/// each alert became active), alerts sorted (Prometheus lists them in map order).
+fn rules_without_times(addr: std::net::SocketAddr) -> Value {
+    let mut api = get(addr, "/api/v1/rules").unwrap().json();
+    for group in api["data"]["groups"].as_array_mut().unwrap() {
+        let group = group.as_object_mut().unwrap();
+        group.remove("evaluationTime");
+        group.remove("lastEvaluation");
+        group.remove("file");
+        for rule in group["rules"].as_array_mut().unwrap() {
+            let rule = rule.as_object_mut().unwrap();
+            rule.remove("evaluationTime");
+            rule.remove("lastEvaluation");
+            if let Some(alerts) = rule.get_mut("alerts").and_then(Value::as_array_mut) {
+                for alert in alerts.iter_mut() {
+                    alert.as_object_mut().unwrap().remove("activeAt");
+                }
+                alerts.sort_by_key(|a| a["labels"].to_string());
+            }
+        }
+    }
+    api
 }
 
 /// Webhook notifications (Alertmanager's JSON) for the group of room `room`, oldest first:

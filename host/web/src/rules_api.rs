@@ -97,15 +97,11 @@ fn group(g: &Group, alerting: bool, recording: bool) -> Value {
             rule.insert("query".into(), query(info).into());
             rule.insert(
                 "duration".into(),
-                settings
-                    .map_or(0.0, |s| s.for_duration.as_std().as_secs_f64())
-                    .into(),
+                go_number(settings.map_or(0.0, |s| s.for_duration.as_std().as_secs_f64())),
             );
             rule.insert(
                 "keepFiringFor".into(),
-                settings
-                    .map_or(0.0, |s| s.keep_firing_for.as_std().as_secs_f64())
-                    .into(),
+                go_number(settings.map_or(0.0, |s| s.keep_firing_for.as_std().as_secs_f64())),
             );
             rule.insert(
                 "labels".into(),
@@ -142,7 +138,7 @@ fn group(g: &Group, alerting: bool, recording: bool) -> Value {
         if let Some(e) = error {
             rule.insert("lastError".into(), e.into());
         }
-        rule.insert("evaluationTime".into(), took.into());
+        rule.insert("evaluationTime".into(), go_number(took));
         rule.insert("lastEvaluation".into(), last.clone().into());
         rule.insert(
             "type".into(),
@@ -154,9 +150,9 @@ fn group(g: &Group, alerting: bool, recording: bool) -> Value {
         "name": g.key.name,
         "file": g.key.file,
         "rules": rules,
-        "interval": g.interval.as_secs_f64(),
+        "interval": go_number(g.interval.as_secs_f64()),
         "limit": g.limit,
-        "evaluationTime": took,
+        "evaluationTime": go_number(took),
         "lastEvaluation": last,
     })
 }
@@ -212,6 +208,15 @@ fn go_e(v: f64) -> String {
     format!("{mantissa}e{sign}{:02}", exp.unsigned_abs())
 }
 
+/// A float as Go's encoding/json writes it: whole numbers without a fraction (`2`, not `2.0`).
+fn go_number(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        Value::from(v as i64)
+    } else {
+        Value::from(v)
+    }
+}
+
 fn ok(data: Value) -> Response<ResponseBody> {
     respond(StatusCode::OK, json!({ "status": "success", "data": data }))
 }
@@ -241,5 +246,12 @@ mod tests {
         ] {
             assert_eq!(go_e(v), want, "{v}");
         }
+    }
+
+    #[test]
+    fn numbers_are_written_as_go_writes_them() {
+        assert_eq!(go_number(2.0).to_string(), "2");
+        assert_eq!(go_number(0.0).to_string(), "0");
+        assert_eq!(go_number(0.25).to_string(), "0.25");
     }
 }
