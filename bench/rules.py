@@ -14,11 +14,18 @@ It then checks that both recorded the same thing: per recorded metric, the numbe
 on each side, and values that do not depend on which scrape a side saw (each target's sum of
 all its series and each shard's series count are the same at every scrape).
 
+With `--alerts` the group also holds 5 alerting rules after the recording rules (per-shard and
+per-instance thresholds with `for`, a per-series threshold that raises ~4% of the series as
+alerts, one that never fires, one that always does), each with templated labels and
+annotations, so the figures include alert state, `ALERTS`/`ALERTS_FOR_STATE` and template
+expansion (no Alertmanager is configured: sending is not measured); the spot checks then also
+compare the alert series.
+
 Both sides evaluate at the same instants when they read the rule file by the same path
 (wasmfed places groups as Prometheus does), so the two evaluations compete for the CPU;
 `--apart` gives wasmfed a copy under another name, which moves its phase.
 
-    bench/rules.py --targets 100 --series 1000 --warmup 100 --measure 200
+    bench/rules.py --targets 100 --series 1000 --warmup 100 --measure 200 [--alerts]
 """
 
 import argparse
@@ -57,6 +64,18 @@ RULES = [
     ("shard:synth_value:mean_of_records", "shard:synth_value:sum / shard:synth_value:count"),
 ]
 
+# (alert, expr, for, summary annotation): alerting rules of the group with --alerts.
+ALERT_RULES = [
+    ("ShardHigh", "avg by (shard) (synth_value) > 50", "1m",
+     "shard {{ $labels.shard }} averages {{ $value | humanize }}"),
+    ("InstanceMoving", "sum by (instance) (rate(synth_value[1m])) > 0", "2m",
+     "{{ $labels.instance }} moves at {{ printf \"%.2f\" $value }}/s"),
+    ("SeriesHigh", "synth_value > 120", "30s",
+     "{{ $labels.instance }} series {{ $labels.series }} is at {{ $value | humanize }}"),
+    ("NeverFires", "synth_value > 1e9", "0s", "{{ $value }}"),
+    ("AlwaysFires", "vector(1)", "0s", "always ({{ $externalLabels.dc }})"),
+]
+
 # Each side's metric names for the group's last evaluation and its missed slots.
 NAMES = {
     "prometheus": ("prometheus_rule_group_last_evaluation_timestamp_seconds",
@@ -70,10 +89,14 @@ NAMES = {
 }
 
 
-def rule_file():
+def rule_file(alerts=False):
     lines = [f"groups:\n  - name: {GROUP}\n    rules:\n"]
     for record, expr in RULES:
         lines.append(f"      - record: {record}\n        expr: {json.dumps(expr)}\n")
+    for alert, expr, hold, summary_text in (ALERT_RULES if alerts else []):
+        lines.append(f"      - alert: {alert}\n        expr: {json.dumps(expr)}\n        for: {hold}\n"
+                     f"        labels: {{severity: {json.dumps('{{ if gt $value 100.0 }}page{{ else }}ticket{{ end }}')}}}\n"
+                     f"        annotations: {{summary: {json.dumps(summary_text)}}}\n")
     return "".join(lines)
 
 
@@ -133,10 +156,17 @@ def close(a, b):
     return len(a) == len(b) and all(abs(x - y) <= 1e-9 * max(abs(x), abs(y), 1) for x, y in zip(a, b))
 
 
-def spot_checks(servers, target, at):
+def spot_checks(servers, target, at, alerts=False):
     """Rows (what, prometheus, wasmfed, same?) comparing the recorded series at time `at`:
-    series per recorded metric, then the invariant values for one `target`."""
+    series per recorded metric, then the invariant values for one `target`, then (with
+    `alerts`) the alert series by name and state."""
     rows = []
+    if alerts:
+        expr = "count by (alertname, alertstate) (ALERTS)"
+        counts = {k: query(addr, expr, at) for k, addr in servers.items()}
+        for key in sorted(set(counts["prometheus"]) | set(counts["wasmfed"])):
+            p, w = counts["prometheus"].get(key), counts["wasmfed"].get(key)
+            rows.append((f"ALERTS {dict(key)}", p, w, p == w))
     for record, _ in RULES:
         counts = {k: len(query(addr, record, at)) for k, addr in servers.items()}
         rows.append((f"series of {record}", counts["prometheus"], counts["wasmfed"],
@@ -155,6 +185,7 @@ def main():
     ap.add_argument("--eval-interval", default="10s")
     ap.add_argument("--warmup", type=float, default=100, help="seconds before measuring (>= 90: [1m] ranges fill)")
     ap.add_argument("--measure", type=float, default=200, help="seconds of recording evaluations")
+    ap.add_argument("--alerts", action="store_true", help="add alerting rules to the group (see above)")
     ap.add_argument("--apart", action="store_true",
                     help="wasmfed reads a copy of the rule file under another name, so that the two "
                          "sides' groups evaluate at different instants")
@@ -162,29 +193,31 @@ def main():
 
     with Bench(args) as bench:
         targets = bench.synth()
-        rules_path = bench.write("rules.yml", rule_file())
+        rules_path = bench.write("rules.yml", rule_file(args.alerts))
         wf_rules_path = rules_path
         if args.apart:
-            wf_rules_path = bench.write("rules-wasmfed.yml", rule_file())
+            wf_rules_path = bench.write("rules-wasmfed.yml", rule_file(args.alerts))
 
         def config(rules):
             return (f"global:\n  scrape_interval: {args.scrape_interval}\n"
                     f"  scrape_timeout: {args.scrape_interval}\n"
                     f"  evaluation_interval: {args.eval_interval}\n"
+                    f"  external_labels: {{dc: bench}}\n"
                     f"rule_files: ['{rules}']\n"
                     f"scrape_configs:\n" + static_job("synth", targets))
         prom, prom_addr = bench.prometheus(bench.write("prometheus.yml", config(rules_path)))
         wf, wf_addr = bench.wasmfed(bench.write("wasmfed.yml", config(wf_rules_path)))
         servers = {"prometheus": prom_addr, "wasmfed": wf_addr}
         eval_interval = seconds(args.eval_interval)
+        n_rules = len(RULES) + (len(ALERT_RULES) if args.alerts else 0)
         print(f"{args.targets} targets x {args.series} series, scrape {args.scrape_interval}, "
-              f"{len(RULES)} rules every {args.eval_interval}; warm-up {args.warmup:.0f}s ...", file=sys.stderr)
+              f"{n_rules} rules every {args.eval_interval}; warm-up {args.warmup:.0f}s ...", file=sys.stderr)
         time.sleep(args.warmup)
         recorded = record_evaluations({"prometheus": (prom.pid, prom_addr), "wasmfed": (wf.pid, wf_addr)},
                                       args.measure)
         evaluations = {k: evals for k, (evals, _, _) in recorded.items()}
 
-        print(f"\nrule group of {len(RULES)} rules over {args.targets * args.series} series, "
+        print(f"\nrule group of {n_rules} rules ({len(ALERT_RULES) if args.alerts else 0} alerting) over {args.targets * args.series} series, "
               f"evaluated every {args.eval_interval}, scrape {args.scrape_interval}, "
               f"{'apart' if args.apart else 'same instants'}; {args.measure:.0f}s after {args.warmup:.0f}s warm-up")
         stats = {}
@@ -217,7 +250,7 @@ def main():
         # Both have written the group's output at this (past) time.
         at = min(evaluations["prometheus"][-1][0], evaluations["wasmfed"][-1][0])
         print(f"\nrecorded series at {at:.3f}{'':<40}{'prometheus':>14}{'wasmfed':>14}  same")
-        for what, p, w, same in spot_checks(servers, targets[0], at):
+        for what, p, w, same in spot_checks(servers, targets[0], at, args.alerts):
             print(f"{what:<70}{str(p):>14}{str(w):>14}  {'yes' if same else 'NO'}")
 
 

@@ -287,7 +287,10 @@ fn an_alertmanager_pair_notifies_once_and_keeps_notifying_when_one_dies() {
     let rules = dir.path().join("alerts.yml");
     std::fs::write(&rules, RULES).unwrap();
     let config = config(&rules, rooms.exporter.addr, &[pair[0].addr, pair[1].addr]);
-    let node = Wasmfed::start_args(&config, &["--rules.alert.resend-delay=1s"]);
+    let node = Wasmfed::start_args(
+        &config,
+        &["--rules.alert.resend-delay=1s", "--web.enable-lifecycle"],
+    );
     let first = wait_for("room a notified", Duration::from_secs(60), || {
         let got = notifications(&webhook, "a");
         if got.is_empty() {
@@ -334,6 +337,43 @@ fn an_alertmanager_pair_notifies_once_and_keeps_notifying_when_one_dies() {
         notifications(&webhook, "a"),
         [("firing".to_string(), vec!["firing".to_string()])],
         "one notification for room a"
+    );
+    // A reload that changes the group (a rule added) keeps its alerts where they were, as
+    // Prometheus copies alert state into the new group: same start, nothing notified anew.
+    let active_since = |node: &Wasmfed| {
+        let alerts = get(node.addr, "/api/v1/alerts").unwrap().json();
+        alerts["data"]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["labels"]["alertname"] == "Hot" && a["labels"]["room"] == "a")
+            .map(|a| (a["state"].clone(), a["activeAt"].clone()))
+    };
+    let before = active_since(&node).expect("Hot for room a is listed");
+    std::fs::write(
+        &rules,
+        format!("{RULES}      - record: rooms:count\n        expr: count(temp)\n"),
+    )
+    .unwrap();
+    let reloaded = http(node.addr, "POST", "/-/reload", &[], b"").unwrap();
+    assert_eq!(reloaded.status, 200, "{}", reloaded.text());
+    wait_for(
+        "the new group's first evaluation",
+        Duration::from_secs(30),
+        || {
+            let api = get(node.addr, "/api/v1/rules")?.json();
+            match api["data"]["groups"][0]["rules"][3]["health"].as_str() {
+                Some("ok") => Ok(()),
+                other => Err(format!("{other:?}: {api}")),
+            }
+        },
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(active_since(&node), Some(before));
+    assert_eq!(
+        notifications(&webhook, "a").len(),
+        1,
+        "nothing notified anew"
     );
     // One of the pair dies; a new alert and a resolution still reach the receiver, once each.
     pair[0].kill();

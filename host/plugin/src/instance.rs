@@ -89,6 +89,8 @@ impl Version {
 pub(super) struct Loaded {
     store: Store<HostState>,
     funcs: Funcs,
+    /// Whether a rule evaluation ran on it (a fresh one takes over the alerts it replaces).
+    pub(super) evaluated: bool,
 }
 
 /// How a call into an instance ended, and whether that instance may serve another call.
@@ -349,7 +351,11 @@ impl Plugin {
         let outcome = funcs.init(&mut store, &self.config);
         self.stats.record_fuel(self.fuel_used(&store));
         match outcome {
-            Ok(Ok(())) => Ok(Loaded { store, funcs }),
+            Ok(Ok(())) => Ok(Loaded {
+                store,
+                funcs,
+                evaluated: false,
+            }),
             Ok(Err(refusal)) => Err(PluginError::Init(refusal_text(&refusal))),
             Err(e) => Err(failed(&mut store, e)),
         }

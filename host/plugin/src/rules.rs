@@ -62,6 +62,7 @@ pub struct RaisedAlert {
     pub active_at_ms: i64,
     pub fired_at_ms: Option<i64>,
     pub resolved_at_ms: Option<i64>,
+    pub keep_firing_since_ms: Option<i64>,
 }
 
 /// What one evaluation answered: every rule's result, and the alerts it raised.
@@ -103,13 +104,27 @@ pub enum QueryError {
 
 impl Plugin {
     /// One evaluation at `at_ms`: every rule's result, in the plugin's order, and the alerts
-    /// the plugin raises. Blocks for as long as the guest runs, including its reads from the
-    /// store.
-    pub fn evaluate(&self, at_ms: i64) -> Result<RuleEvaluation, PluginError> {
+    /// the plugin raises. `previous` holds the alerts the caller last saw (`None` if no
+    /// instance of the group has evaluated yet); an instance that has not evaluated before
+    /// (the first after a failure, a swap or a reload) takes them over first, so its alerts
+    /// go on where the last left them. Blocks for as long as the guest runs, including its
+    /// reads from the store.
+    pub fn evaluate(
+        &self,
+        at_ms: i64,
+        previous: Option<&[RaisedAlert]>,
+    ) -> Result<RuleEvaluation, PluginError> {
         let limits = self.limits();
         self.timed(|| {
             self.with_instance(|loaded| {
-                let called = self.guarded(loaded, |funcs, store| funcs.evaluate(store, at_ms));
+                let take_over = previous.filter(|_| !loaded.evaluated);
+                loaded.evaluated = true;
+                let called = self.guarded(loaded, |funcs, store| {
+                    if let Some(alerts) = take_over {
+                        funcs.restore_alerts(&mut *store, alerts)?;
+                    }
+                    funcs.evaluate(store, at_ms)
+                });
                 Outcome::of(called, |(results, alerts)| {
                     let rules = accept_rules(results, limits)?;
                     let alerts = accept_alerts(alerts, rules.len(), limits)?;
@@ -262,6 +277,7 @@ fn accept_alerts(
                 active_at_ms: a.active_at_ms,
                 fired_at_ms: a.fired_at_ms,
                 resolved_at_ms: a.resolved_at_ms,
+                keep_firing_since_ms: a.keep_firing_since_ms,
             })
         })
         .collect()

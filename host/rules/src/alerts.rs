@@ -51,14 +51,19 @@ impl Default for SendOptions {
     }
 }
 
-/// When each of a group's alerts was last sent (by rule position and labels), so that a
-/// firing alert is re-sent only every resend delay.
+/// When each of a group's alerts was last sent (by labels, which name the alert's rule), so
+/// that a firing alert is re-sent only every resend delay.
 #[derive(Debug, Default)]
 pub(crate) struct Sent {
-    last_ms: Mutex<HashMap<(usize, Labels), i64>>,
+    last_ms: Mutex<HashMap<Labels, i64>>,
 }
 
 impl Sent {
+    /// Takes over `older`'s memory (the same group before a reload).
+    pub(crate) fn take_from(&self, older: &Sent) {
+        *self.last_ms.lock() = std::mem::take(&mut *older.last_ms.lock());
+    }
+
     /// The alerts of one evaluation at `at_ms` that are due, as notifications; `exprs` holds
     /// each rule's expression (for `generatorURL`), by position.
     pub(crate) fn due(
@@ -72,10 +77,10 @@ impl Sent {
         let resend_ms = opts.resend_delay.as_millis() as i64;
         let valid_for_ms = 4 * resend_ms.max(interval.as_millis() as i64);
         let mut last = self.last_ms.lock();
-        let mut kept: HashMap<(usize, Labels), i64> = HashMap::with_capacity(alerts.len());
+        let mut kept: HashMap<Labels, i64> = HashMap::with_capacity(alerts.len());
         let mut out = Vec::new();
         for a in alerts {
-            let key = (a.rule, a.labels.clone());
+            let key = a.labels.clone();
             let sent = last.remove(&key);
             let needs = match (a.state, sent) {
                 (AlertState::Pending, _) => false,
@@ -138,6 +143,7 @@ mod tests {
             active_at_ms: 1_000,
             fired_at_ms: fired,
             resolved_at_ms: resolved,
+            keep_firing_since_ms: None,
         }
     }
 

@@ -59,8 +59,9 @@ pub struct GroupStatus {
     pub evaluation_time: std::time::Duration,
     /// Per rule, in the plugin's order: its name and why it failed, if it did.
     pub rules: Vec<(String, Option<String>)>,
-    /// Pending, firing and recently resolved alerts.
-    pub alerts: Vec<RaisedAlert>,
+    /// Pending, firing and recently resolved alerts (shared: every evaluation hands them to
+    /// the plugin call, in case its instance is a fresh one).
+    pub alerts: Arc<Vec<RaisedAlert>>,
 }
 
 /// What one evaluation did.
@@ -120,15 +121,49 @@ impl Group {
         self.status.lock().clone()
     }
 
-    /// Takes over what `older` (the same group before a reload) remembers writing.
+    /// Takes over what `older` (the same group before a reload) remembers: the series it
+    /// wrote, its alerts (each moved to the first rule of the same name, as Prometheus'
+    /// `CopyState` matches rules; those of rules that are gone are dropped), and when each
+    /// alert was last sent.
     pub fn inherit(&self, older: &Group) {
         *self.previous.lock() = std::mem::take(&mut *older.previous.lock());
+        let before = older.status();
+        if before.last_evaluation_ms.is_some() {
+            let name_of = |i: usize| {
+                older
+                    .rules
+                    .get(i)
+                    .map(|r| r.name.as_str())
+                    .or_else(|| before.rules.get(i).map(|(n, _)| n.as_str()))
+            };
+            let alerts = before
+                .alerts
+                .iter()
+                .filter_map(|a| {
+                    let name = name_of(a.rule)?;
+                    let rule = self.rules.iter().position(|r| r.name == name)?;
+                    Some(RaisedAlert { rule, ..a.clone() })
+                })
+                .collect();
+            let mut status = self.status.lock();
+            status.last_evaluation_ms = before.last_evaluation_ms;
+            status.alerts = Arc::new(alerts);
+        }
+        if let (Some(mine), Some(theirs)) = (&self.sending, &older.sending) {
+            mine.sent.take_from(&theirs.sent);
+        }
     }
 
     /// Evaluates at `at_ms` and writes the results. Blocks for the plugin call.
     pub fn evaluate(&self, at_ms: i64) -> Result<Evaluated, PluginError> {
         let started = std::time::Instant::now();
-        let evaluated = self.plugin.evaluate(at_ms);
+        let previous = {
+            let before = self.status.lock();
+            before.last_evaluation_ms.map(|_| before.alerts.clone())
+        };
+        let evaluated = self
+            .plugin
+            .evaluate(at_ms, previous.as_deref().map(Vec::as_slice));
         let took = started.elapsed();
         let mut status = GroupStatus {
             last_evaluation_ms: Some(at_ms),
@@ -154,17 +189,21 @@ impl Group {
                         sending.sink.send(due);
                     }
                 }
-                status.alerts = alerts;
+                status.alerts = Arc::new(alerts);
                 Ok(done)
             }
             Err(e) => {
                 // Every rule failed with the call; alerts are as they were.
                 let why = e.to_string();
                 let before = self.status.lock();
-                status.rules = before
-                    .rules
-                    .iter()
-                    .map(|(name, _)| (name.clone(), Some(why.clone())))
+                let names: Vec<&String> = if before.rules.is_empty() {
+                    self.rules.iter().map(|r| &r.name).collect()
+                } else {
+                    before.rules.iter().map(|(name, _)| name).collect()
+                };
+                status.rules = names
+                    .into_iter()
+                    .map(|name| (name.clone(), Some(why.clone())))
                     .collect();
                 status.alerts = before.alerts.clone();
                 drop(before);

@@ -25,7 +25,7 @@ pub fn alerts(tenant: &Tenant) -> Response<ResponseBody> {
         .rules
         .groups()
         .iter()
-        .flat_map(|g| g.status().alerts)
+        .flat_map(|g| g.status().alerts.iter().cloned().collect::<Vec<_>>())
         .filter(|a| a.state != AlertState::Inactive)
         .map(|a| alert(&a))
         .collect();

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use crate::engine::{
     EvalError, Labels, MatchOp, Matcher, RangeSeries, Sample, Series, Severity, Source, Value,
 };
-use crate::rules::alerting::AlertState;
+use crate::rules::alerting::{Alert, AlertState};
 use crate::rules::{Recorded, RuleSet};
 
 wit_bindgen::generate!({
@@ -76,6 +76,34 @@ impl rules::Guest for PromqlPlugin {
 }
 
 impl alerts::Guest for PromqlPlugin {
+    fn restore(alerts: Vec<alerts::Alert>) {
+        let alerts = alerts
+            .into_iter()
+            .map(|a| {
+                let pairs = |set: Vec<WitLabel>| -> Vec<(String, String)> {
+                    set.into_iter().map(|l| (l.name, l.value)).collect()
+                };
+                let alert = Alert {
+                    state: match a.state {
+                        alerts::AlertState::Pending => AlertState::Pending,
+                        alerts::AlertState::Firing => AlertState::Firing,
+                        alerts::AlertState::Inactive => AlertState::Inactive,
+                    },
+                    labels: Labels::from_pairs(&pairs(a.labels)),
+                    annotations: pairs(a.annotations),
+                    value: a.value,
+                    active_at_ms: a.active_at_ms,
+                    fired_at_ms: a.fired_at_ms,
+                    resolved_at_ms: a.resolved_at_ms,
+                    keep_firing_since_ms: a.keep_firing_since_ms,
+                };
+                (a.rule as usize, alert)
+            })
+            .collect();
+        // Before `init` there is nothing to take over into; the host never calls it then.
+        let _ = with_rules(|rules| rules.take_over(alerts));
+    }
+
     fn alerts() -> Vec<alerts::Alert> {
         with_rules(|rules| {
             rules
@@ -101,6 +129,7 @@ impl alerts::Guest for PromqlPlugin {
                     active_at_ms: a.active_at_ms,
                     fired_at_ms: a.fired_at_ms,
                     resolved_at_ms: a.resolved_at_ms,
+                    keep_firing_since_ms: a.keep_firing_since_ms,
                 })
                 .collect()
         })

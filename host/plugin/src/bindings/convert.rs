@@ -9,8 +9,8 @@ use wasmfed_model::{Label, Labels};
 use wasmfed_storage::MatchOp;
 
 use super::{types, wit_alerts, wit_query, wit_rules, wit_store, Refusal};
-use crate::rules::AlertState;
 use crate::rules::QueryError;
+use crate::rules::{AlertState, RaisedAlert};
 use crate::store::SelectedSeries;
 
 /// A sample as a plugin returned it: labels lifted, not yet normalised or checked.
@@ -39,6 +39,7 @@ pub(crate) struct ReturnedAlert {
     pub(crate) active_at_ms: i64,
     pub(crate) fired_at_ms: Option<i64>,
     pub(crate) resolved_at_ms: Option<i64>,
+    pub(crate) keep_firing_since_ms: Option<i64>,
 }
 
 /// A series with samples as a query plugin returned it (a matrix row).
@@ -115,7 +116,35 @@ impl From<wit_alerts::Alert> for ReturnedAlert {
             active_at_ms: a.active_at_ms,
             fired_at_ms: a.fired_at_ms,
             resolved_at_ms: a.resolved_at_ms,
+            keep_firing_since_ms: a.keep_firing_since_ms,
         }
+    }
+}
+
+/// An alert the host remembers, handed to a fresh instance (`alerts.restore`).
+pub(super) fn alert_to_wit(a: &RaisedAlert) -> wit_alerts::Alert {
+    let pairs = |pairs: &mut dyn Iterator<Item = (&str, &str)>| -> types::Labels {
+        pairs
+            .map(|(name, value)| types::Label {
+                name: name.to_string(),
+                value: value.to_string(),
+            })
+            .collect()
+    };
+    wit_alerts::Alert {
+        rule: a.rule as u32,
+        labels: pairs(&mut a.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))),
+        annotations: pairs(&mut a.annotations.iter().map(|(n, v)| (n.as_str(), v.as_str()))),
+        state: match a.state {
+            AlertState::Pending => wit_alerts::AlertState::Pending,
+            AlertState::Firing => wit_alerts::AlertState::Firing,
+            AlertState::Inactive => wit_alerts::AlertState::Inactive,
+        },
+        value: a.value,
+        active_at_ms: a.active_at_ms,
+        fired_at_ms: a.fired_at_ms,
+        resolved_at_ms: a.resolved_at_ms,
+        keep_firing_since_ms: a.keep_firing_since_ms,
     }
 }
 

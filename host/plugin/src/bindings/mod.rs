@@ -277,6 +277,20 @@ impl Funcs {
         Ok(Ok((results, raised)))
     }
 
+    /// Hands a fresh instance the alerts of the one it replaces (`alerts.restore`); nothing
+    /// for a plugin that raises no alerts.
+    pub(crate) fn restore_alerts(
+        &self,
+        store: impl AsContextMut<Data = HostState>,
+        alerts: &[crate::rules::RaisedAlert],
+    ) -> wasmtime::Result<()> {
+        let StageFunc::Rules(_, Some(exported)) = &self.stage else {
+            return Ok(());
+        };
+        let alerts: Vec<wit_alerts::Alert> = alerts.iter().map(convert::alert_to_wit).collect();
+        exported.call_restore(store, &alerts)
+    }
+
     /// One `query.instant` call, lifted but not yet checked. The inner error is the query's
     /// own failure.
     pub(crate) fn instant(

@@ -88,7 +88,7 @@ pub struct Alert {
     pub active_at_ms: i64,
     pub fired_at_ms: Option<i64>,
     pub resolved_at_ms: Option<i64>,
-    keep_firing_since_ms: Option<i64>,
+    pub keep_firing_since_ms: Option<i64>,
 }
 
 /// What one alerting rule remembers between evaluations.
@@ -107,6 +107,15 @@ impl AlertingRule {
             active: FastMap::default(),
             restored,
         }
+    }
+
+    /// Takes `alerts` (a previous instance's) as this rule's state, and writes alert series
+    /// from now on.
+    pub fn take_over(&mut self, alerts: impl IntoIterator<Item = Alert>) {
+        for a in alerts {
+            self.active.insert(a.labels.clone(), a);
+        }
+        self.restored = true;
     }
 
     /// The rule's pending, firing and recently resolved alerts, by labels.

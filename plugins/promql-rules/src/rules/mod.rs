@@ -178,6 +178,28 @@ impl RuleSet {
             .collect()
     }
 
+    /// Takes over the alerts of a previous instance (`rule` counts all rules, groups in
+    /// order): every alerting rule's state is then known, so nothing is restored from
+    /// `ALERTS_FOR_STATE` after it. Alerts naming a rule that is not an alerting rule are
+    /// ignored.
+    pub fn take_over(&mut self, alerts: Vec<(usize, alerting::Alert)>) {
+        let mut by_rule: Vec<Vec<alerting::Alert>> = Vec::new();
+        for (rule, alert) in alerts {
+            if by_rule.len() <= rule {
+                by_rule.resize_with(rule + 1, Vec::new);
+            }
+            by_rule[rule].push(alert);
+        }
+        let mut by_rule = by_rule.into_iter();
+        for state in self.alerting.iter_mut().flatten() {
+            let mine = by_rule.next().unwrap_or_default();
+            if let Some(state) = state {
+                state.take_over(mine);
+            }
+        }
+        self.restore_for_state = false;
+    }
+
     pub fn from_json(text: &str) -> Result<RuleSet, ConfigError> {
         Config::from_json(text).map(RuleSet::new)
     }

@@ -350,7 +350,6 @@ fn labels_and_annotations_are_expanded_as_prometheus_expands_them() {
                 "summary": "{{ $labels.instance }} of {{ $labels.__name__ }} is {{ $value | humanize }} in {{ $externalLabels.dc }}",
                 "total": "{{ with query \"sum(x)\" }}{{ . | first | value }}{{ end }}",
                 "link": "{{ $externalURL }}/alerts",
-                "broken": "{{ $value | humanizeDuration | nosuch }}",
                 "failing": "{{ humanize \"abc\" }}"
             }
         }]}]
@@ -391,15 +390,42 @@ fn labels_and_annotations_are_expanded_as_prometheus_expands_them() {
     assert_eq!(annotation("summary"), "a of x is 1.234k in eu1");
     assert_eq!(annotation("total"), "1236.5");
     assert_eq!(annotation("link"), "http://node:9090/alerts");
-    // A template that does not parse, or fails while running, leaves its error in the field
-    // and the rule goes on.
-    assert_eq!(
-        annotation("broken"),
-        r#"<error expanding template: error parsing template __alert_High: template: __alert_High:1: function "nosuch" not defined>"#
-    );
+    // A template that fails while running leaves its error in the field and the rule goes on
+    // (one that does not parse refuses the configuration: see config.rs).
     assert!(
         annotation("failing").starts_with("<error expanding template: error executing template __alert_High: template: __alert_High:1:"),
         "{}",
         annotation("failing")
+    );
+}
+
+#[test]
+fn a_fresh_rule_set_takes_over_the_alerts_of_the_one_it_replaces() {
+    let config = r#"{"restore_for_state": true, "groups": [{"name": "g", "rules": [
+        {"alert": "High", "expr": "x > 1", "for": "2m"}]}]}"#;
+    let mut store = Store(vec![(
+        Labels::from_labels(vec![label("__name__", "x"), label("instance", "a")]),
+        vec![(0, 5.0), (120_000, 5.0)],
+    )]);
+    let mut old = RuleSet::from_json(config).unwrap();
+    old.evaluate(60_000, &mut store);
+    let alerts: Vec<(usize, Alert)> = old
+        .alerts()
+        .into_iter()
+        .map(|(i, a)| (i, a.clone()))
+        .collect();
+    assert_eq!(alerts.len(), 1);
+    // A fresh instance, as after a trap: it would restore from ALERTS_FOR_STATE after two
+    // evaluations and write nothing before; taking over, it fires on time and writes at once.
+    let mut fresh = RuleSet::from_json(config).unwrap();
+    fresh.take_over(alerts);
+    let evaluation = fresh.evaluate(180_000, &mut store);
+    let written: Vec<String> = text(&evaluation.rules[0].result.clone().unwrap());
+    assert_eq!(
+        written,
+        [
+            r#"{__name__="ALERTS", alertname="High", alertstate="firing", instance="a"} 1"#,
+            r#"{__name__="ALERTS_FOR_STATE", alertname="High", instance="a"} 60"#,
+        ]
     );
 }
