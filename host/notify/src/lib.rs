@@ -3,12 +3,13 @@
 //! `notifier.Manager` does.
 //!
 //! Rule groups hand over what is due ([`wasmfed_rules::AlertSink`]) and never wait on the
-//! network: alerts go into one bounded queue (`--alertmanager.notification-queue-capacity`;
-//! when it overflows the oldest alerts are dropped and counted). One task takes batches of up
-//! to 64 and posts each batch to every Alertmanager of every set at once, each post bounded by
-//! its set's `timeout`; a batch no Alertmanager accepted is counted as dropped (Alertmanager
-//! deduplicates what an HA pair receives twice, so every alert goes to all of them). Alert
-//! relabeling runs in the stock `relabel` plugin, as scrape relabeling does.
+//! network: every alert goes into the queue of every Alertmanager (Alertmanager deduplicates
+//! what an HA pair receives twice), each bounded by `--alertmanager.notification-queue-capacity`
+//! and posted by its own task in batches of up to 64 (`queue`), so a hanging Alertmanager
+//! delays only itself. Prometheus 2.42 has one queue for all and waits for the slowest post of
+//! each batch; what is sent is the same. Alert relabeling runs in the stock `relabel` plugin,
+//! as scrape relabeling does. The task of [`Notifier::run`] follows the Alertmanagers'
+//! discovery and starts and stops their queues.
 //!
 //! A reload is two steps like the rest of the node: [`Notifier::prepare`] loads the relabel
 //! plugins (a bad rule refuses the configuration), [`Notifier::commit`] swaps the new
@@ -16,13 +17,12 @@
 
 mod alertmanagers;
 mod payload;
+mod queue;
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::Notify;
 
 use wasmfed_config::{AlertmanagerConfig, Config, RelabelConfig};
 use wasmfed_model::compat::Compat;
@@ -35,9 +35,7 @@ use wasmfed_telemetry::{NotificationMetrics, Telemetry};
 
 pub use alertmanagers::AlertmanagerSet;
 pub use payload::encode;
-
-/// Alerts per post, as Prometheus' `maxBatchSize`.
-const MAX_BATCH: usize = 64;
+use queue::AlertmanagerQueue;
 
 /// Prometheus' `--alertmanager.notification-queue-capacity` default.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 10_000;
@@ -56,9 +54,9 @@ pub struct Notifier {
 }
 
 struct Inner {
-    queue: Mutex<VecDeque<Notification>>,
+    /// Each Alertmanager's queue, by the URL alerts are posted to.
+    queues: Mutex<HashMap<String, Arc<AlertmanagerQueue>>>,
     capacity: usize,
-    more: Notify,
     applied: RwLock<Applied>,
     fetcher: Fetcher,
     telemetry: Arc<Telemetry>,
@@ -77,9 +75,8 @@ impl Notifier {
         telemetry.notifications.queue_capacity.set(capacity as i64);
         Notifier {
             inner: Arc::new(Inner {
-                queue: Mutex::new(VecDeque::new()),
+                queues: Mutex::new(HashMap::new()),
                 capacity: capacity.max(1),
-                more: Notify::new(),
                 applied: RwLock::new(Applied::default()),
                 fetcher,
                 telemetry,
@@ -140,34 +137,57 @@ impl Notifier {
         applied.relabel = Some(prepared.relabel);
         applied.sets = sets;
         drop(applied);
-        self.count_alertmanagers();
+        self.follow_alertmanagers();
     }
 
-    /// Runs until the process ends: refreshes discovery and posts what is queued.
+    /// Runs until the process ends: follows the Alertmanagers' discovery, starting a queue
+    /// for each new one and stopping those of the ones that are gone.
     pub async fn run(self) {
         let mut refresh = tokio::time::interval(CHANGE_CHECK);
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                _ = refresh.tick() => {
-                    let sets = self.inner.applied.read().sets.clone();
-                    for set in &sets {
-                        set.sync(false);
-                    }
-                    self.count_alertmanagers();
-                }
-                _ = self.inner.more.notified() => {}
+            refresh.tick().await;
+            let sets = self.inner.applied.read().sets.clone();
+            for set in &sets {
+                set.sync(false);
             }
-            loop {
-                let batch = self.next_batch();
-                if batch.is_empty() {
-                    break;
+            self.follow_alertmanagers();
+        }
+    }
+
+    /// Matches the queues to the Alertmanagers found now. Inside the Tokio runtime.
+    fn follow_alertmanagers(&self) {
+        let sets = self.inner.applied.read().sets.clone();
+        let mut queues = self.inner.queues.lock();
+        let mut current: HashMap<String, Arc<AlertmanagerQueue>> = HashMap::new();
+        for set in &sets {
+            for url in set.urls() {
+                if current.contains_key(&url) {
+                    continue;
                 }
-                if !self.send_all(&batch).await {
-                    self.metrics().dropped.inc_by(batch.len() as u64);
-                }
+                let queue = match queues.remove(&url) {
+                    Some(queue) => {
+                        queue.set_set(set.clone());
+                        queue
+                    }
+                    None => AlertmanagerQueue::start(
+                        url.clone(),
+                        set.clone(),
+                        self.inner.capacity,
+                        self.inner.fetcher.clone(),
+                        self.metrics().clone(),
+                    ),
+                };
+                current.insert(url, queue);
             }
         }
+        for gone in queues.values() {
+            gone.stop();
+        }
+        *queues = current;
+        self.metrics()
+            .alertmanagers_discovered
+            .set(queues.len() as i64);
     }
 
     /// Every Alertmanager alerts go to now.
@@ -188,11 +208,6 @@ impl Notifier {
 
     fn metrics(&self) -> &NotificationMetrics {
         &self.inner.telemetry.notifications
-    }
-
-    fn count_alertmanagers(&self) {
-        let n = self.alertmanagers().len();
-        self.metrics().alertmanagers_discovered.set(n as i64);
     }
 
     /// Attaches external labels, relabels and queues, as Prometheus' `Manager.Send`.
@@ -236,77 +251,20 @@ impl Notifier {
         if alerts.is_empty() {
             return;
         }
-        let capacity = self.inner.capacity;
-        let mut dropped = 0;
-        if alerts.len() > capacity {
-            dropped += alerts.len() - capacity;
-            alerts.drain(..alerts.len() - capacity);
+        let queues: Vec<Arc<AlertmanagerQueue>> =
+            self.inner.queues.lock().values().cloned().collect();
+        // With nowhere to send them, alerts are dropped, as Prometheus counts them.
+        let mut dropped = if queues.is_empty() { alerts.len() } else { 0 };
+        for queue in &queues {
+            dropped += queue.push(&alerts);
         }
-        let mut queue = self.inner.queue.lock();
-        let over = (queue.len() + alerts.len()).saturating_sub(capacity);
-        queue.drain(..over);
-        dropped += over;
-        queue.extend(alerts);
-        self.metrics().queue_length.set(queue.len() as i64);
-        drop(queue);
         if dropped > 0 {
             tracing::warn!(
                 dropped,
-                "alert notification queue full, dropping the oldest alerts"
+                "alerts dropped: a notification queue is full or no Alertmanager is configured"
             );
             self.metrics().dropped.inc_by(dropped as u64);
         }
-        self.inner.more.notify_one();
-    }
-
-    fn next_batch(&self) -> Vec<Notification> {
-        let mut queue = self.inner.queue.lock();
-        let n = queue.len().min(MAX_BATCH);
-        let batch: Vec<Notification> = queue.drain(..n).collect();
-        self.metrics().queue_length.set(queue.len() as i64);
-        batch
-    }
-
-    /// Posts `batch` to every Alertmanager at once; true if any accepted it.
-    async fn send_all(&self, batch: &[Notification]) -> bool {
-        let sets = self.inner.applied.read().sets.clone();
-        if sets.is_empty() {
-            return false;
-        }
-        let body = payload::encode(batch);
-        let began = Instant::now();
-        let mut posts = tokio::task::JoinSet::new();
-        for set in &sets {
-            for url in set.urls() {
-                let (set, body, fetcher) = (set.clone(), body.clone(), self.inner.fetcher.clone());
-                posts.spawn(async move {
-                    let timeout: Duration = set.config.timeout.as_std();
-                    let result = fetcher.post_json(&set.client, &url, body, timeout).await;
-                    (url, result)
-                });
-            }
-        }
-        let results = posts.join_all().await;
-        let mut accepted = false;
-        for (url, result) in results {
-            let label = NotificationMetrics::alertmanager(&url);
-            match result {
-                Ok(_) => accepted = true,
-                Err(e) => {
-                    tracing::error!(alertmanager = %url, count = batch.len(), "error sending alerts: {e}");
-                    self.metrics().errors.get_or_create(&label).inc();
-                }
-            }
-            self.metrics()
-                .latency
-                .get_or_create(&label)
-                .observe(began.elapsed().as_secs_f64());
-            self.metrics()
-                .sent
-                .get_or_create(&label)
-                .inc_by(batch.len() as u64);
-        }
-        accepted
     }
 }
 

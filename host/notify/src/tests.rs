@@ -9,7 +9,8 @@ use tokio::net::TcpListener;
 use super::*;
 use wasmfed_model::compat::Compat;
 
-/// Accepts posts on a loopback port, answering `status`; hands each body over.
+/// Accepts posts on a loopback port, answering `status` (0: never answering); hands each body
+/// over.
 async fn receiver(status: u16) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
@@ -48,6 +49,9 @@ async fn receiver(status: u16) -> (String, tokio::sync::mpsc::UnboundedReceiver<
                     let body = text[end + 4..end + 4 + length].to_string();
                     let _ = tx.send(format!("{}\n{body}", head.lines().next().unwrap()));
                     buf.drain(..end + 4 + length);
+                    if status == 0 {
+                        std::future::pending::<()>().await;
+                    }
                     let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
                     socket.write_all(reply.as_bytes()).await.unwrap();
                 }
@@ -173,5 +177,36 @@ async fn a_full_queue_drops_the_oldest_and_failed_posts_are_counted() {
     assert!(
         metrics.contains("wasmfed_notifications_errors_total{alertmanager="),
         "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_alertmanager_delays_only_itself() {
+    let (hanging, mut hanging_rx) = receiver(0).await;
+    let (live, mut live_rx) = receiver(200).await;
+    let telemetry = Arc::new(Telemetry::default());
+    let notifier = Notifier::new(Fetcher::default(), telemetry.clone(), 100);
+    let cfg = config(&format!(
+        "alerting: {{alertmanagers: [{{timeout: 1h, static_configs: [{{targets: ['{hanging}', '{live}']}}]}}]}}\n"
+    ));
+    let runtime = PluginRuntime::new().unwrap();
+    notifier.commit(notifier.prepare(&cfg, &runtime, Compat::V3).unwrap());
+    let sink = notifier.sink_for(None);
+    sink.send(vec![alert("First")]);
+    // The hanging one has the first batch and holds it; the live one gets both alerts.
+    hanging_rx.recv().await.unwrap();
+    sink.send(vec![alert("Second")]);
+    for name in ["First", "Second"] {
+        let got = tokio::time::timeout(Duration::from_secs(10), live_rx.recv())
+            .await
+            .expect("the live Alertmanager is not held up")
+            .unwrap();
+        assert!(got.contains(name), "{got}");
+    }
+    let queued = "wasmfed_notifications_queue_length 1";
+    let metrics = metrics_once_they_contain(&telemetry, queued).await;
+    assert!(
+        metrics.contains(queued),
+        "the second alert waits for the hanging one: {metrics}"
     );
 }
