@@ -20,9 +20,9 @@ use super::dns_sd::DnsSdConfig;
 use super::duration::Duration;
 use super::file_sd::FileSdConfig;
 use super::http_client::{self, HttpClientConfig, RawHttpClient};
-use super::http_sd::{HttpSdConfig, RawHttpSdConfig};
-use super::paths::join_dir;
-use super::target_group::{RawTargetGroup, TargetGroup};
+use super::http_sd::HttpSdConfig;
+use super::sources::{self, RawSources};
+use super::target_group::TargetGroup;
 use super::yaml::{zero_if_null, KeySet};
 use relabel_config::RelabelConfig;
 
@@ -85,10 +85,7 @@ struct RawAlertmanager {
     scheme: String,
     path_prefix: String,
     timeout: Duration,
-    static_configs: Vec<TargetGroup>,
-    file_sd_configs: Vec<FileSdConfig>,
-    http_sd_configs: Vec<RawHttpSdConfig>,
-    dns_sd_configs: Vec<DnsSdConfig>,
+    sources: RawSources,
     relabel_configs: Vec<RelabelConfig>,
     http_client: RawHttpClient,
     ignored: Vec<Ignored>,
@@ -96,25 +93,15 @@ struct RawAlertmanager {
 
 impl RawAlertmanager {
     fn resolve(self, dir: &Path) -> Result<AlertmanagerConfig, String> {
+        let sources = self.sources.resolve(dir)?;
         Ok(AlertmanagerConfig {
             scheme: self.scheme,
             path_prefix: self.path_prefix,
             timeout: self.timeout,
-            static_configs: self.static_configs,
-            file_sd_configs: self
-                .file_sd_configs
-                .into_iter()
-                .map(|mut sd| {
-                    sd.files = sd.files.iter().map(|f| join_dir(dir, f)).collect();
-                    sd
-                })
-                .collect(),
-            http_sd_configs: self
-                .http_sd_configs
-                .into_iter()
-                .map(|sd| sd.resolve(dir))
-                .collect::<Result<_, _>>()?,
-            dns_sd_configs: self.dns_sd_configs,
+            static_configs: sources.static_configs,
+            file_sd_configs: sources.file_sd_configs,
+            http_sd_configs: sources.http_sd_configs,
+            dns_sd_configs: sources.dns_sd_configs,
             relabel_configs: self.relabel_configs,
             http_client: self.http_client.resolve(dir)?,
         })
@@ -200,15 +187,11 @@ impl<'de> Visitor<'de> for AlertmanagerVisitor {
             scheme: "http".into(),
             path_prefix: String::new(),
             timeout: Duration::from_secs(10),
-            static_configs: Vec::new(),
-            file_sd_configs: Vec::new(),
-            http_sd_configs: Vec::new(),
-            dns_sd_configs: Vec::new(),
+            sources: RawSources::default(),
             relabel_configs: Vec::new(),
             http_client: RawHttpClient::default(),
             ignored: Vec::new(),
         };
-        let mut static_groups: Vec<RawTargetGroup> = Vec::new();
         let mut seen = KeySet::default();
         while let Some(key) = next_key(&mut map, Section::Alertmanager, KEYS, &mut seen)? {
             match key.as_str() {
@@ -232,30 +215,7 @@ impl<'de> Visitor<'de> for AlertmanagerVisitor {
                         }
                     }
                 }
-                "static_configs" => {
-                    static_groups =
-                        non_null(map.next_value()?, "empty or null section in static_configs")
-                            .map_err(de::Error::custom)?;
-                }
-                "file_sd_configs" => {
-                    raw.file_sd_configs = non_null(
-                        map.next_value()?,
-                        "empty or null section in file_sd_configs",
-                    )
-                    .map_err(de::Error::custom)?;
-                }
-                "http_sd_configs" => {
-                    raw.http_sd_configs = non_null(
-                        map.next_value()?,
-                        "empty or null section in http_sd_configs",
-                    )
-                    .map_err(de::Error::custom)?;
-                }
-                "dns_sd_configs" => {
-                    raw.dns_sd_configs =
-                        non_null(map.next_value()?, "empty or null section in dns_sd_configs")
-                            .map_err(de::Error::custom)?;
-                }
+                k if sources::KEYS.contains(&k) => raw.sources.read(k, &mut map)?,
                 "relabel_configs" => {
                     raw.relabel_configs = non_null(
                         map.next_value()?,
@@ -277,17 +237,9 @@ impl<'de> Visitor<'de> for AlertmanagerVisitor {
             )))
             }
         }
-        // As for scrape targets: URLs in static targets only when no relabeling could fix them.
-        if raw.relabel_configs.is_empty() {
-            for group in &static_groups {
-                group.check_addresses().map_err(de::Error::custom)?;
-            }
-        }
-        raw.static_configs = static_groups
-            .into_iter()
-            .enumerate()
-            .map(|(i, group)| group.into_group(i.to_string()))
-            .collect();
+        raw.sources
+            .check_static(!raw.relabel_configs.is_empty())
+            .map_err(de::Error::custom)?;
         Ok(raw)
     }
 }

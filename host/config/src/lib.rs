@@ -71,6 +71,7 @@ mod proxy;
 mod rules;
 mod scrape;
 mod size;
+mod sources;
 mod target_group;
 mod tenants;
 mod web_config;

@@ -17,12 +17,12 @@ use super::duration::Duration;
 use super::file_sd::FileSdConfig;
 use super::global::GlobalConfig;
 use super::http_client::{self, HttpClientConfig, RawHttpClient};
-use super::http_sd::{HttpSdConfig, RawHttpSdConfig};
-use super::paths::join_dir;
+use super::http_sd::HttpSdConfig;
 use super::plugins::{PluginRef, RawPluginRef};
 use super::protocol::ScrapeProtocol;
 use super::size::Size;
-use super::target_group::{RawTargetGroup, TargetGroup};
+use super::sources::{self, RawSources};
+use super::target_group::TargetGroup;
 use super::yaml::{zero_if_null, Bool, KeySet, UniqueMap};
 use relabel_config::RelabelConfig;
 use wasmfed_model::compat::Compat;
@@ -119,10 +119,7 @@ pub(super) struct RawScrapeConfig {
     params: BTreeMap<String, Vec<String>>,
     honor_labels: bool,
     honor_timestamps: bool,
-    static_configs: Vec<TargetGroup>,
-    file_sd_configs: Vec<FileSdConfig>,
-    http_sd_configs: Vec<RawHttpSdConfig>,
-    dns_sd_configs: Vec<DnsSdConfig>,
+    sources: RawSources,
     relabel_configs: Vec<RelabelConfig>,
     metric_relabel_configs: Vec<RelabelConfig>,
     sample_limit: u64,
@@ -152,7 +149,7 @@ impl RawScrapeConfig {
                 fallback.into_iter().chain(headers).chain(ignored),
             )?;
         }
-        for sd in &self.dns_sd_configs {
+        for sd in &self.sources.dns_sd_configs {
             sd.check_generation(global.compat)?;
         }
         let scrape_interval = if self.scrape_interval.is_zero() {
@@ -179,14 +176,7 @@ impl RawScrapeConfig {
             0 => global.sample_limit,
             n => n,
         };
-        let file_sd_configs = self
-            .file_sd_configs
-            .into_iter()
-            .map(|mut sd| {
-                sd.files = sd.files.iter().map(|f| join_dir(dir, f)).collect();
-                sd
-            })
-            .collect();
+        let sources = self.sources.resolve(dir)?;
         Ok(ScrapeConfig {
             job_name: self.job_name,
             scrape_interval,
@@ -196,14 +186,10 @@ impl RawScrapeConfig {
             params: self.params,
             honor_labels: self.honor_labels,
             honor_timestamps: self.honor_timestamps,
-            static_configs: self.static_configs,
-            file_sd_configs,
-            http_sd_configs: self
-                .http_sd_configs
-                .into_iter()
-                .map(|sd| sd.resolve(dir))
-                .collect::<Result<_, _>>()?,
-            dns_sd_configs: self.dns_sd_configs,
+            static_configs: sources.static_configs,
+            file_sd_configs: sources.file_sd_configs,
+            http_sd_configs: sources.http_sd_configs,
+            dns_sd_configs: sources.dns_sd_configs,
             relabel_configs: self.relabel_configs,
             metric_relabel_configs: self.metric_relabel_configs,
             sample_limit,
@@ -262,10 +248,7 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
             params: BTreeMap::new(),
             honor_labels: false,
             honor_timestamps: true,
-            static_configs: Vec::new(),
-            file_sd_configs: Vec::new(),
-            http_sd_configs: Vec::new(),
-            dns_sd_configs: Vec::new(),
+            sources: RawSources::default(),
             relabel_configs: Vec::new(),
             metric_relabel_configs: Vec::new(),
             sample_limit: 0,
@@ -276,7 +259,6 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
             http_client: RawHttpClient::default(),
             ignored: Vec::new(),
         };
-        let mut static_groups: Vec<RawTargetGroup> = Vec::new();
         let mut fallback = String::new();
         let mut seen = KeySet::default();
         while let Some(key) = next_key(&mut map, Section::Scrape, KEYS, &mut seen)? {
@@ -296,30 +278,7 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
                 }
                 "honor_labels" => raw.honor_labels = map.next_value::<Bool>()?.0,
                 "honor_timestamps" => raw.honor_timestamps = map.next_value::<Bool>()?.0,
-                "static_configs" => {
-                    static_groups =
-                        non_null(map.next_value()?, "empty or null section in static_configs")
-                            .map_err(de::Error::custom)?;
-                }
-                "file_sd_configs" => {
-                    raw.file_sd_configs = non_null(
-                        map.next_value()?,
-                        "empty or null section in file_sd_configs",
-                    )
-                    .map_err(de::Error::custom)?;
-                }
-                "http_sd_configs" => {
-                    raw.http_sd_configs = non_null(
-                        map.next_value()?,
-                        "empty or null section in http_sd_configs",
-                    )
-                    .map_err(de::Error::custom)?;
-                }
-                "dns_sd_configs" => {
-                    raw.dns_sd_configs =
-                        non_null(map.next_value()?, "empty or null section in dns_sd_configs")
-                            .map_err(de::Error::custom)?;
-                }
+                k if sources::KEYS.contains(&k) => raw.sources.read(k, &mut map)?,
                 "relabel_configs" => {
                     raw.relabel_configs = non_null(
                         map.next_value()?,
@@ -372,17 +331,9 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
             }
             raw.fallback_scrape_protocol = Some(protocol);
         }
-        // Prometheus looks for URLs among static targets only when no relabeling could fix them.
-        if raw.relabel_configs.is_empty() {
-            for group in &static_groups {
-                group.check_addresses().map_err(de::Error::custom)?;
-            }
-        }
-        raw.static_configs = static_groups
-            .into_iter()
-            .enumerate()
-            .map(|(i, group)| group.into_group(i.to_string()))
-            .collect();
+        raw.sources
+            .check_static(!raw.relabel_configs.is_empty())
+            .map_err(de::Error::custom)?;
         Ok(raw)
     }
 }

@@ -13,5 +13,6 @@
 
 mod component;
 pub mod engine;
+mod goquote;
 pub mod parse;
 pub mod rules;

@@ -242,7 +242,7 @@ fn js(s: &str) -> String {
             '"' => out.push_str("\\\""),
             '<' | '>' | '&' | '=' => out.push_str(&format!("\\u{:04X}", c as u32)),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c if c.is_ascii() || super::quote::is_print(c) => out.push(c),
+            c if c.is_ascii() || crate::goquote::is_print(c) => out.push(c),
             c => out.push_str(&format!("\\u{:04X}", c as u32)),
         }
     }

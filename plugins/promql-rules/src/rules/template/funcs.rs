@@ -8,11 +8,11 @@ use promregex::Release;
 
 use super::builtins;
 use super::float::format_float;
-use super::quote::quote;
 use super::time::{format, time_string};
 use super::value::{Map, Sample, Value};
 use super::QueryFn;
 use crate::engine::parse_duration_ms;
+use crate::goquote::quote;
 
 /// What the functions reach outside their arguments.
 pub(super) struct Env<'q> {

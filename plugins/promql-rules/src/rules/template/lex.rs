@@ -63,10 +63,10 @@ impl std::fmt::Display for Item {
             t if t.is_keyword() => write!(f, "<{}>", self.val),
             _ if self.val.chars().count() > 10 => {
                 let head: String = self.val.chars().take(10).collect();
-                let quoted = super::quote::quote(&head, false);
+                let quoted = crate::goquote::quote(&head, false);
                 write!(f, "{quoted}...")
             }
-            _ => f.write_str(&super::quote::quote(&self.val, false)),
+            _ => f.write_str(&crate::goquote::quote(&self.val, false)),
         }
     }
 }
@@ -96,7 +96,7 @@ fn has_right_trim_marker(s: &str) -> bool {
 
 /// Go's `%#U`: `U+0029 ')'`, or just `U+00A0` for what does not print.
 pub(super) fn unicode_name(c: char) -> String {
-    if super::quote::is_print(c) {
+    if crate::goquote::is_print(c) {
         format!("U+{:04X} '{c}'", c as u32)
     } else {
         format!("U+{:04X}", c as u32)
@@ -330,7 +330,7 @@ impl Lexer<'_> {
                 }
                 self.paren_depth -= 1;
             }
-            c if c.is_ascii() && super::quote::is_print(c) => self.emit(ItemType::Char),
+            c if c.is_ascii() && crate::goquote::is_print(c) => self.emit(ItemType::Char),
             c => {
                 return self.error(format!(
                     "unrecognized character in action: {}",
@@ -479,12 +479,12 @@ impl Lexer<'_> {
 
     fn number(&mut self) -> State {
         if !self.scan_number() {
-            let text = super::quote::quote(&self.input[self.start..self.pos], false);
+            let text = crate::goquote::quote(&self.input[self.start..self.pos], false);
             return self.error(format!("bad number syntax: {text}"));
         }
         if matches!(self.peek(), Some('+' | '-')) {
             if !self.scan_number() || !self.input[..self.pos].ends_with('i') {
-                let text = super::quote::quote(&self.input[self.start..self.pos], false);
+                let text = crate::goquote::quote(&self.input[self.start..self.pos], false);
                 return self.error(format!("bad number syntax: {text}"));
             }
             self.emit(ItemType::Complex);

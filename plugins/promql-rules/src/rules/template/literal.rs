@@ -7,7 +7,7 @@ use super::node::Number;
 /// Go's `parse.newNumber` for the numbers templates use (no complex numbers).
 pub(super) fn number(t: &Item) -> Result<Number, String> {
     let text = t.val.as_str();
-    let quoted = || super::quote::quote(text, false);
+    let quoted = || crate::goquote::quote(text, false);
     let mut n = Number {
         pos: t.pos,
         text: text.to_string(),

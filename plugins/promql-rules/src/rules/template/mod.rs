@@ -22,7 +22,6 @@ mod literal;
 mod node;
 mod parse;
 mod printf;
-mod quote;
 #[cfg(test)]
 mod tests;
 mod time;

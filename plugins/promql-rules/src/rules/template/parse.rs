@@ -492,7 +492,7 @@ impl Parser<'_> {
             | Arg::Number(_)
             | Arg::Nil { .. }
             | Arg::Dot { .. } => {
-                let quoted = super::quote::quote(&node.to_string(), false);
+                let quoted = crate::goquote::quote(&node.to_string(), false);
                 return Err(self.error(format_args!("unexpected . after term {quoted}")));
             }
             node => Arg::Chain {

@@ -7,9 +7,9 @@
 use std::fmt::Write as _;
 
 use super::float::format_float;
-use super::quote::{can_backquote, is_print, quote, quote_rune};
 use super::time::time_string;
 use super::value::Value;
+use crate::goquote::{can_backquote, is_print, quote, quote_rune};
 
 /// Flags, width and precision of one verb (Go's `fmt.fmtFlags` plus `wid`/`prec`).
 #[derive(Clone, Copy, Default)]

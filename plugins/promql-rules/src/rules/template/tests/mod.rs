@@ -54,6 +54,18 @@ fn expand(text: &str, external_url: &str) -> Result<String, String> {
     expand_alert("A", text, &data, 0, &mut Series)
 }
 
+/// Checks every `(text, what promtool 2.42 showed)` case, naming each that differs.
+fn assert_as_promtool(cases: &[(&str, &str)]) {
+    let mut failures = Vec::new();
+    for &(text, want) in cases {
+        let got = expand_for_promtool(text, "");
+        if got != want {
+            failures.push(format!("{text:?}\n   want {want:?}\n    got {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// What promtool shows for `text`: the expansion, the error Prometheus writes into the
 /// annotation, or the error that refuses the rule file when the template does not parse.
 fn expand_for_promtool(text: &str, external_url: &str) -> String {

@@ -7,7 +7,7 @@
 //! with a nil pointer) and a template that calls itself (Go stops at depth 100000, this
 //! engine at 100).
 
-use super::expand_for_promtool;
+use super::assert_as_promtool;
 
 const CASES: &[(&str, &str)] = &[
     (r"plain text", r"plain text"),
@@ -536,12 +536,5 @@ const CASES: &[(&str, &str)] = &[
 
 #[test]
 fn templates_expand_as_in_prometheus() {
-    let mut failures = Vec::new();
-    for &(text, want) in CASES {
-        let got = expand_for_promtool(text, "");
-        if got != want {
-            failures.push(format!("{text:?}\n   want {want:?}\n    got {got:?}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_as_promtool(CASES);
 }

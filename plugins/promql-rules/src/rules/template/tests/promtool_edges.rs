@@ -4,7 +4,7 @@
 //! prints the samples' addresses) and a field of an `interface {}` map value (Go names the
 //! static type, `interface {}`, where this engine names the value's).
 
-use super::expand_for_promtool;
+use super::assert_as_promtool;
 
 const CASES: &[(&str, &str)] = &[
     (r#"{{ printf "%[1]d %[1]d" 5 }}"#, r"5 5"),
@@ -304,12 +304,5 @@ const CASES: &[(&str, &str)] = &[
 
 #[test]
 fn edge_cases_expand_as_in_prometheus() {
-    let mut failures = Vec::new();
-    for &(text, want) in CASES {
-        let got = expand_for_promtool(text, "");
-        if got != want {
-            failures.push(format!("{text:?}\n   want {want:?}\n    got {got:?}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_as_promtool(CASES);
 }

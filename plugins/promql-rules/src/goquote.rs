@@ -1,10 +1,11 @@
 //! Go's `strconv` quoting (`Quote`, `QuoteToASCII`, `QuoteRune`, `CanBackquote`) and its
-//! notion of a printable character, for `%q`, parse errors and escaping functions.
+//! notion of a printable character: alert templates (`%q`, parse errors, escaping functions)
+//! and the PromQL engine's messages quote strings as Go does.
 
 use std::fmt::Write as _;
 
 /// `strconv.Quote` (`ascii`: `strconv.QuoteToASCII`).
-pub(super) fn quote(s: &str, ascii: bool) -> String {
+pub(crate) fn quote(s: &str, ascii: bool) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -14,7 +15,7 @@ pub(super) fn quote(s: &str, ascii: bool) -> String {
     out
 }
 
-pub(super) fn quote_rune(c: char, ascii: bool) -> String {
+pub(crate) fn quote_rune(c: char, ascii: bool) -> String {
     let mut out = String::from("'");
     push_escaped(&mut out, c, '\'', ascii);
     out.push('\'');
@@ -49,7 +50,7 @@ fn push_escaped(out: &mut String, c: char, quote: char, ascii: bool) {
 
 /// Go's `unicode.IsPrint`: graphic characters and the ASCII space (other spaces and format
 /// characters are escaped).
-pub(super) fn is_print(c: char) -> bool {
+pub(crate) fn is_print(c: char) -> bool {
     if c == ' ' {
         return true;
     }
@@ -60,7 +61,7 @@ pub(super) fn is_print(c: char) -> bool {
 }
 
 /// `strconv.CanBackquote`.
-pub(super) fn can_backquote(s: &str) -> bool {
+pub(crate) fn can_backquote(s: &str) -> bool {
     s.chars()
         .all(|c| c != '`' && c != '\u{feff}' && (c == '\t' || !c.is_control()))
 }
