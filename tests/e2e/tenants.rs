@@ -418,3 +418,61 @@ fn a_tenant_stopped_by_a_reload_closes_its_log_and_comes_back_whole() {
     let log = node.log_text();
     assert!(!log.contains("checkpoint failed"), "{log}");
 }
+
+#[test]
+fn a_tenants_alerts_are_named_for_it_and_seen_only_by_it() {
+    let exporter_a = Exporter::start(|_| Reply::Text("temp 30\n".into()));
+    let exporter_b = Exporter::start(|_| Reply::Text("temp 31\n".into()));
+    let alertmanager = Recorder::start();
+    let dir = tempfile::tempdir().unwrap();
+    // A tenant's rule may not claim another tenant's name: the node sets `tenant` itself.
+    std::fs::write(
+        dir.path().join("hot.rules"),
+        "groups:\n  - name: hot\n    rules:\n      - alert: Hot\n        expr: temp > 20\n        labels: {tenant: someone-else}\n",
+    )
+    .unwrap();
+    let rules = "    rule_files: [hot.rules]\n";
+    let config = format!(
+        "global: {{scrape_interval: 500ms, evaluation_interval: 1s, external_labels: {{dc: eu1}}}}\nalerting:\n  alertmanagers: [{{static_configs: [{{targets: ['{}']}}]}}]\ntenants:\n{}{}",
+        alertmanager.addr,
+        tenant_config("a", "token-a", exporter_a.addr, rules),
+        tenant_config("b", "token-b", exporter_b.addr, rules),
+    );
+    let path = dir.path().join("wasmfed.yml");
+    std::fs::write(&path, config).unwrap();
+    let node = Wasmfed::start_with(dir, &path, &[]);
+    let posted = wait_for("both tenants' alerts", Duration::from_secs(30), || {
+        let mut by_job = std::collections::BTreeMap::new();
+        for r in alertmanager.received() {
+            for a in r.body.as_array().into_iter().flatten() {
+                let labels = &a["labels"];
+                by_job.insert(
+                    labels["job"].as_str().unwrap_or_default().to_string(),
+                    (labels["tenant"].clone(), labels["dc"].clone()),
+                );
+            }
+        }
+        (by_job.len() == 2)
+            .then_some(by_job.clone())
+            .ok_or(format!("{by_job:?}"))
+    });
+    assert_eq!(
+        posted,
+        [
+            ("a-job".to_string(), ("a".into(), "eu1".into())),
+            ("b-job".to_string(), ("b".into(), "eu1".into())),
+        ]
+        .into()
+    );
+    // Each tenant's API lists its own alert only; the node's own tenant has none.
+    for (tenant, token, temp) in [("a", "token-a", "3e+01"), ("b", "token-b", "3.1e+01")] {
+        let r = as_tenant(&node, "/api/v1/alerts", tenant, Some(token)).json();
+        let alerts = r["data"]["alerts"].as_array().unwrap();
+        assert_eq!(alerts.len(), 1, "{r}");
+        assert_eq!(alerts[0]["value"], temp, "{r}");
+        let denied = as_tenant(&node, "/api/v1/rules", tenant, Some("token-x"));
+        assert_eq!(denied.status, 403);
+    }
+    let own = get(node.addr, "/api/v1/alerts").unwrap().json();
+    assert_eq!(own["data"]["alerts"], serde_json::json!([]), "{own}");
+}
