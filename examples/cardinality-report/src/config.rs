@@ -16,6 +16,8 @@ pub struct Config {
     pub lookback_ms: i64,
     /// The label that splits the report into groups (`job` by default).
     pub by: String,
+    /// Raise `CardinalityHigh` for a group with more series than this (no alert if unset).
+    pub alert_over: Option<u64>,
 }
 
 impl Default for Config {
@@ -25,6 +27,7 @@ impl Default for Config {
             // Prometheus' default lookback delta, so "a series" means what an instant query sees.
             lookback_ms: 5 * 60_000,
             by: "job".to_string(),
+            alert_over: None,
         }
     }
 }
@@ -38,6 +41,7 @@ struct RawConfig {
     top: Option<Value>,
     lookback: Option<Value>,
     by: Option<Value>,
+    alert_over: Option<Value>,
 }
 
 impl Config {
@@ -77,6 +81,11 @@ impl Config {
                     )
                 })?
                 .to_string();
+        }
+        if let Some(limit) = raw.alert_over {
+            config.alert_over = Some(limit.as_u64().ok_or_else(|| {
+                format!("alert_over: expected a whole number of series, got {limit}")
+            })?);
         }
         Ok(config)
     }
@@ -132,6 +141,7 @@ mod tests {
             top,
             lookback_ms,
             by: by.to_string(),
+            alert_over: None,
         };
         for (text, want) in [
             ("null", Config::default()),
@@ -144,6 +154,13 @@ mod tests {
                 config(1, 10_000, "namespace"),
             ),
             (r#"{"by": "_x9"}"#, config(10, 300_000, "_x9")),
+            (
+                r#"{"alert_over": 5000}"#,
+                Config {
+                    alert_over: Some(5000),
+                    ..Config::default()
+                },
+            ),
         ] {
             assert_eq!(Config::from_json(text).as_ref(), Ok(&want), "{text}");
         }
@@ -164,6 +181,8 @@ mod tests {
             (r#"{"by": "rank"}"#, "by: "),
             (r#"{"by": "__name__"}"#, "by: "),
             (r#"{"by": ["job"]}"#, "by: "),
+            (r#"{"alert_over": -1}"#, "alert_over: "),
+            (r#"{"alert_over": "5k"}"#, "alert_over: "),
             (r#"{"topn": 3}"#, "config: unknown field `topn`"),
             (r#"[10]"#, "config: "),
             (r#"{"top": "#, "config: "),

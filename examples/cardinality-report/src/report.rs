@@ -59,6 +59,14 @@ pub fn evaluate(
 /// the empty value, as in PromQL's `count by (job)`.
 type Counts<'a> = BTreeMap<&'a str, BTreeMap<&'a str, u64>>;
 
+/// Series per group value (the `alert_over` check reads these).
+pub fn totals(series: &[Labels], by: &str) -> BTreeMap<String, u64> {
+    count(series, by)
+        .into_iter()
+        .map(|(group, metrics)| (group.to_string(), metrics.values().sum()))
+        .collect()
+}
+
 fn count<'a>(series: &'a [Labels], by: &str) -> Counts<'a> {
     let mut counts = Counts::new();
     for labels in series {
@@ -118,18 +126,22 @@ fn total_samples(config: &Config, at_ms: i64, counts: &Counts) -> Vec<Sample> {
         .collect()
 }
 
-/// Empty values are left out: the host would drop them anyway, and this way what the tests
-/// see is what gets stored.
-fn sample(labels: &[(&str, &str)], at_ms: i64, count: u64) -> Sample {
+/// Label pairs as the WIT's labels. Empty values are left out: the host would drop them
+/// anyway, and this way what the tests see is what gets stored.
+pub fn labels(pairs: &[(&str, &str)]) -> Vec<Label> {
+    pairs
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| Label {
+            name: name.to_string(),
+            value: value.to_string(),
+        })
+        .collect()
+}
+
+fn sample(pairs: &[(&str, &str)], at_ms: i64, count: u64) -> Sample {
     Sample {
-        labels: labels
-            .iter()
-            .filter(|(_, value)| !value.is_empty())
-            .map(|(name, value)| Label {
-                name: name.to_string(),
-                value: value.to_string(),
-            })
-            .collect(),
+        labels: labels(pairs),
         timestamp_ms: at_ms,
         // Exact: no store holds 2^53 series.
         value: count as f64,

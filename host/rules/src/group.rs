@@ -140,8 +140,15 @@ impl Group {
                 .alerts
                 .iter()
                 .filter_map(|a| {
+                    // A plugin of the operator's has no configured rules: same positions.
+                    if self.rules.is_empty() {
+                        return Some(a.clone());
+                    }
                     let name = name_of(a.rule)?;
-                    let rule = self.rules.iter().position(|r| r.name == name)?;
+                    let rule = self
+                        .rules
+                        .iter()
+                        .position(|r| r.name == name && r.alert.is_some())?;
                     Some(RaisedAlert { rule, ..a.clone() })
                 })
                 .collect();

@@ -11,6 +11,8 @@ use wasmfed_storage::{Head, MatchOp, Matcher};
 use super::{Group, GroupKey, PROMQL_RULES};
 use wasmfed_plugin::HeadStore;
 
+mod alerts;
+
 const RULE_HOSTILE: &[u8] = wasmfed_artifacts::RULE_HOSTILE;
 const CARDINALITY: &[u8] = wasmfed_artifacts::CARDINALITY_REPORT;
 
@@ -110,139 +112,6 @@ fn recorded_series_are_written_and_end_with_a_stale_marker() {
     assert_eq!(big[1].1, 120_000);
     assert!(big[1].2.is_nan(), "{big:?}");
     assert_eq!(g.stats.evaluations(), 2);
-}
-
-/// Collects what a group hands over for sending.
-#[derive(Default)]
-struct Collected(parking_lot::Mutex<Vec<crate::Notification>>);
-
-impl crate::AlertSink for Collected {
-    fn send(&self, alerts: Vec<crate::Notification>) {
-        self.0.lock().extend(alerts);
-    }
-}
-
-#[test]
-fn alerts_are_listed_and_sent_once_firing_then_resent_and_resolved() {
-    let head = Arc::new(Head::new());
-    mem(&head, 50_000, &[("a", 1.0), ("b", 2.0)]);
-    let sink = Arc::new(Collected::default());
-    let g = promql(
-        &head,
-        r#"[{"alert": "Big", "expr": "mem > 1.5", "for": "60s",
-             "annotations": {"summary": "{{ $labels.instance }} at {{ $value }}"}}]"#,
-    )
-    .sending_to(
-        sink.clone(),
-        crate::SendOptions {
-            resend_delay: Duration::from_secs(60),
-            external_url: "http://node:9090".into(),
-        },
-    );
-    assert_eq!(g.status().last_evaluation_ms, None);
-    g.evaluate(60_000).unwrap();
-    let status = g.status();
-    assert_eq!(status.rules, [("Big".to_string(), None)]);
-    let [alert] = &status.alerts[..] else {
-        panic!("{status:?}")
-    };
-    assert_eq!(alert.state, wasmfed_plugin::AlertState::Pending);
-    assert_eq!(
-        alert.annotations,
-        [("summary".to_string(), "b at 2".to_string())]
-    );
-    assert!(sink.0.lock().is_empty(), "pending alerts are not sent");
-    for t in [120_000, 180_000, 240_000] {
-        mem(&head, t - 10_000, &[("a", 1.0), ("b", 2.0)]);
-        g.evaluate(t).unwrap();
-    }
-    // Fired at 120s, re-sent at 240s (more than the resend delay after 120s; not at 180s).
-    let sent: Vec<(i64, i64)> = sink
-        .0
-        .lock()
-        .iter()
-        .map(|n| (n.starts_at_ms, n.ends_at_ms))
-        .collect();
-    assert_eq!(
-        sent,
-        [(120_000, 120_000 + 240_000), (120_000, 240_000 + 240_000)]
-    );
-    mem(&head, 290_000, &[("a", 1.0), ("b", 1.0)]);
-    g.evaluate(300_000).unwrap();
-    let last = sink.0.lock().last().cloned().unwrap();
-    assert_eq!((last.starts_at_ms, last.ends_at_ms), (120_000, 300_000));
-    assert_eq!(
-        last.generator_url, "http://node:9090/graph?g0.expr=&g0.tab=1",
-        "without configured rules there is no expression to link"
-    );
-}
-
-#[test]
-fn a_reloaded_group_goes_on_with_the_alerts_of_the_one_it_replaces() {
-    let head = Arc::new(Head::new());
-    let rules = r#"[{"alert": "Big", "expr": "mem > 1.5", "for": "120s"}]"#;
-    let info = || {
-        vec![crate::RuleInfo {
-            name: "Big".into(),
-            query: "mem > 1.5".into(),
-            labels: Labels::new(),
-            alert: None,
-        }]
-    };
-    let old = promql(&head, rules).with_rules(info(), 0);
-    for t in [60_000, 120_000] {
-        mem(&head, t - 10_000, &[("a", 2.0)]);
-        old.evaluate(t).unwrap();
-    }
-    // The group is replaced (say its file changed) while the alert is pending since 60s.
-    let new = promql(
-        &head,
-        r#"[{"record": "n", "expr": "count(mem)"},
-            {"alert": "Big", "expr": "mem > 1.5", "for": "120s"}]"#,
-    )
-    .with_rules(
-        [
-            vec![crate::RuleInfo {
-                name: "n".into(),
-                query: "count(mem)".into(),
-                labels: Labels::new(),
-                alert: None,
-            }],
-            info(),
-        ]
-        .concat(),
-        0,
-    );
-    new.inherit(&old);
-    mem(&head, 170_000, &[("a", 2.0)]);
-    new.evaluate(180_000).unwrap();
-    let status = new.status();
-    let [alert] = &status.alerts[..] else {
-        panic!("{status:?}")
-    };
-    // Firing at 180s: 120s after it became active under the old group, not pending anew.
-    assert_eq!(alert.rule, 1);
-    assert_eq!(alert.active_at_ms, 60_000);
-    assert_eq!(alert.state, wasmfed_plugin::AlertState::Firing);
-}
-
-#[test]
-fn a_failed_call_marks_every_rule_failed_for_the_api() {
-    let head = Arc::new(Head::new());
-    let rule = crate::RuleInfo {
-        name: "hostile:trap".into(),
-        query: "x".into(),
-        labels: Labels::new(),
-        alert: None,
-    };
-    let g = hostile(&head, "trap", PluginLimits::rules()).with_rules(vec![rule], 0);
-    let err = g.evaluate(60_000).unwrap_err();
-    let status = g.status();
-    assert_eq!(status.last_evaluation_ms, Some(60_000));
-    assert_eq!(
-        status.rules,
-        [("hostile:trap".to_string(), Some(err.to_string()))]
-    );
 }
 
 #[test]
