@@ -27,7 +27,8 @@ pub struct NotificationMetrics {
     /// Posts that failed, by Alertmanager.
     pub errors: Family<AlertmanagerLabel, Counter>,
     pub latency: HistogramFamily,
-    /// Alerts dropped: the queue was full, or no Alertmanager took a batch.
+    /// Alerts dropped: a queue was full, an Alertmanager refused a batch, or none is
+    /// configured (one count per Alertmanager that lost the alert).
     pub dropped: Counter,
     pub queue_length: Gauge,
     pub queue_capacity: Gauge,
@@ -73,17 +74,17 @@ impl NotificationMetrics {
         );
         registry.register(
             "wasmfed_notifications_dropped",
-            "Alerts dropped: the queue was full, or no Alertmanager accepted their batch.",
+            "Alerts dropped: a queue was full, an Alertmanager refused their batch, or none is configured; counted per Alertmanager that lost them.",
             self.dropped.clone(),
         );
         registry.register(
             "wasmfed_notifications_queue_length",
-            "Alerts waiting to be sent.",
+            "Alerts waiting to be sent, over every Alertmanager's queue.",
             self.queue_length.clone(),
         );
         registry.register(
             "wasmfed_notifications_queue_capacity",
-            "Most alerts the queue holds (--alertmanager.notification-queue-capacity).",
+            "Most alerts each Alertmanager's queue holds (--alertmanager.notification-queue-capacity).",
             self.queue_capacity.clone(),
         );
         registry.register(
