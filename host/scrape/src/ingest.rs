@@ -314,16 +314,26 @@ impl SeriesCache {
         self.keys.end_scrape();
         self.pending = pending;
         report.stale_markers = self.finish_scrape(&mut appender, now, scrape_ms);
-        self.log_batch = appender.finish();
+        self.log_batch = appender.hold();
         Ok(report)
     }
 
-    /// Records a failed scrape: every series of the previous scrape ends now.
+    /// Appends what `also` adds (the scrape's `up` and `scrape_*` samples) and hands them to
+    /// the log together with the records the last `ingest` or `mark_all_stale` held back, so
+    /// a crash keeps or loses a scrape whole, as Prometheus' one commit per scrape does.
+    pub fn commit(&mut self, head: &Head, also: impl FnOnce(&mut Appender<'_>)) {
+        let mut appender = head.appender(std::mem::take(&mut self.log_batch));
+        also(&mut appender);
+        self.log_batch = appender.finish();
+    }
+
+    /// Records a failed scrape: every series of the previous scrape ends now. The log records
+    /// are held for [`SeriesCache::commit`], like `ingest`'s.
     pub fn mark_all_stale(&mut self, head: &Head, scrape_ms: i64) -> usize {
         self.scrape_count += 1;
         let mut appender = head.appender(std::mem::take(&mut self.log_batch));
         let stale = self.finish_scrape(&mut appender, self.scrape_count, scrape_ms);
-        self.log_batch = appender.finish();
+        self.log_batch = appender.hold();
         stale
     }
 

@@ -23,7 +23,7 @@ use wasmfed_model::compat::Compat;
 use wasmfed_model::labels::METRIC_NAME;
 use wasmfed_model::{Labels, STALE_NAN};
 use wasmfed_plugin::PluginRuntime;
-use wasmfed_storage::{Head, SeriesRef};
+use wasmfed_storage::{AppendError, Head, SeriesRef};
 use wasmfed_telemetry::Telemetry;
 
 /// Bodies larger than this are parsed with `block_in_place` so one huge federation scrape does
@@ -318,7 +318,7 @@ impl ScrapeLoop {
         (result, body)
     }
 
-    fn record(&self, report: &IngestReport, up: bool, duration: Duration, scrape_ms: i64) {
+    fn record(&mut self, report: &IngestReport, up: bool, duration: Duration, scrape_ms: i64) {
         let t = &self.ctx.telemetry;
         t.samples_scraped.inc_by(report.scraped as u64);
         t.stale_markers.inc_by(report.stale_markers as u64);
@@ -367,14 +367,22 @@ impl ScrapeLoop {
             report.series_added as f64,
         ];
         let mut appended = report.appended + report.stale_markers;
-        for (series, value) in self.report_series.iter().zip(values) {
-            match self.ctx.head.append(*series, scrape_ms, value) {
-                Ok(_) => appended += 1,
-                Err(e) => {
-                    tracing::warn!(target = %self.target, error = %e, "recording scrape report")
+        let (head, target) = (&self.ctx.head, &self.target);
+        let report_series = self.report_series;
+        self.cache.commit(head, |appender| {
+            for (series, value) in report_series.iter().zip(values) {
+                let stored = match head.handle(*series) {
+                    Some(handle) => appender.append_to(&handle, scrape_ms, value).map(|_| ()),
+                    None => Err(AppendError::UnknownSeries),
+                };
+                match stored {
+                    Ok(()) => appended += 1,
+                    Err(e) => {
+                        tracing::warn!(target = %target, error = %e, "recording scrape report")
+                    }
                 }
             }
-        }
+        });
         t.head_samples_appended.inc_by(appended as u64);
     }
 
@@ -382,9 +390,14 @@ impl ScrapeLoop {
         let now_ms = unix_millis(SystemTime::now());
         let stale = self.cache.mark_all_stale(&self.ctx.head, now_ms);
         self.ctx.telemetry.stale_markers.inc_by(stale as u64);
-        for series in self.report_series {
-            let _ = self.ctx.head.append(series, now_ms, STALE_NAN);
-        }
+        let (head, report_series) = (&self.ctx.head, self.report_series);
+        self.cache.commit(head, |appender| {
+            for series in report_series {
+                if let Some(handle) = head.handle(series) {
+                    let _ = appender.append_to(&handle, now_ms, STALE_NAN);
+                }
+            }
+        });
     }
 }
 

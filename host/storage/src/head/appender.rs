@@ -62,6 +62,13 @@ impl Appender<'_> {
         Ok(ChunkTail(samples.tail_ptr() as usize))
     }
 
+    /// Keeps the collected records for a later appender to hand over with its own (a scrape's
+    /// samples, then its `up` and `scrape_*` series: one hand-over, so the log keeps or loses
+    /// a scrape whole). The samples are in the head already.
+    pub fn hold(mut self) -> SampleBatch {
+        std::mem::take(&mut self.batch)
+    }
+
     /// Hands the collected records to the log; the emptied batch is returned for reuse.
     pub fn finish(mut self) -> SampleBatch {
         self.flush();

@@ -4,7 +4,9 @@
 //! Nothing on the append path does I/O or encoding. A scrape hands over all its samples at
 //! once ([`SampleBatch`], one lock and one copy per scrape); a lone append (a rule's result, a
 //! stale marker outside a scrape) pushes its one sample. Both go to one queue, so a writer's
-//! samples reach the log in the order it stored them. Two writers storing the *same* series
+//! samples reach the log in the order it stored them. The queue remembers where each hand-over
+//! ends, so the writer never splits a scrape across two records: a crash keeps or loses a
+//! scrape whole (its `up` with its samples), as Prometheus' one record per commit does. Two writers storing the *same* series
 //! concurrently may reach the log in the other order than the head stored them; replay then
 //! refuses the earlier sample as out of order and counts it. Prometheus' head has the same
 //! window (its appenders log at commit, then apply), and a series written by two writers at
@@ -37,6 +39,8 @@ const WAKE_AT: usize = 64 * 1024;
 pub(super) struct Drained {
     pub series: Vec<(SeriesRef, Labels)>,
     pub samples: Vec<RefSample>,
+    /// Where each hand-over ends in `samples` (ascending; the last is `samples.len()`).
+    pub batch_ends: Vec<usize>,
 }
 
 impl Drained {
@@ -60,8 +64,15 @@ impl SampleBatch {
     }
 }
 
+/// Samples waiting for the writer, and where each hand-over ends.
+#[derive(Default)]
+struct Queue {
+    samples: Vec<RefSample>,
+    ends: Vec<usize>,
+}
+
 pub struct WalSink {
-    samples: Mutex<Vec<RefSample>>,
+    samples: Mutex<Queue>,
     series: Mutex<Vec<(SeriesRef, Labels)>>,
     writer: OnceLock<Thread>,
 }
@@ -69,7 +80,10 @@ pub struct WalSink {
 impl Default for WalSink {
     fn default() -> Self {
         WalSink {
-            samples: Mutex::new(Vec::with_capacity(WAKE_AT)),
+            samples: Mutex::new(Queue {
+                samples: Vec::with_capacity(WAKE_AT),
+                ends: Vec::new(),
+            }),
             series: Mutex::default(),
             writer: OnceLock::new(),
         }
@@ -84,8 +98,10 @@ impl WalSink {
 
     pub(crate) fn log_sample(&self, series: SeriesRef, t: i64, v: f64) {
         let mut queue = self.samples.lock();
-        queue.push(RefSample { series, t, v });
-        let full = queue.len() >= WAKE_AT;
+        queue.samples.push(RefSample { series, t, v });
+        let end = queue.samples.len();
+        queue.ends.push(end);
+        let full = end >= WAKE_AT;
         drop(queue);
         if full {
             self.wake();
@@ -98,8 +114,10 @@ impl WalSink {
             return;
         }
         let mut queue = self.samples.lock();
-        queue.extend_from_slice(&batch.0);
-        let full = queue.len() >= WAKE_AT;
+        queue.samples.extend_from_slice(&batch.0);
+        let end = queue.samples.len();
+        queue.ends.push(end);
+        let full = end >= WAKE_AT;
         drop(queue);
         batch.0.clear();
         if full {
@@ -122,9 +140,13 @@ impl WalSink {
     /// its capacity is reused; hand the taken buffer back through `spare`.
     pub(super) fn drain(&self, spare: &mut Vec<RefSample>) -> Drained {
         spare.clear();
-        let samples = std::mem::replace(&mut *self.samples.lock(), std::mem::take(spare));
+        let mut queue = self.samples.lock();
+        let samples = std::mem::replace(&mut queue.samples, std::mem::take(spare));
+        let batch_ends = std::mem::take(&mut queue.ends);
+        drop(queue);
         Drained {
             samples,
+            batch_ends,
             series: std::mem::take(&mut *self.series.lock()),
         }
     }

@@ -21,8 +21,32 @@ use super::segment::SegmentLog;
 use super::sink::{Drained, WalSink};
 use super::FsyncPolicy;
 
-/// Samples per record at most: ~12 B each, so records stay around 100 KiB (a few pages).
+/// Samples per record, as a rule: ~12 B each, so records stay around 100 KiB (a few pages).
+/// A hand-over (a scrape) larger than this still gets one record, up to the log's record limit.
 const SAMPLES_PER_RECORD: usize = 8192;
+
+/// The sample ranges of the records for hand-overs ending at `ends`: whole hand-overs packed
+/// up to `soft` samples a record; a hand-over longer than `soft` alone in its record, split
+/// only where it passes `hard` (the most one record can hold).
+fn records(ends: &[usize], soft: usize, hard: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut record_start) = (0, 0);
+    for &end in ends {
+        if start > record_start && end - record_start > soft {
+            out.push(record_start..start);
+            record_start = start;
+        }
+        while end - record_start > hard {
+            out.push(record_start..record_start + hard);
+            record_start += hard;
+        }
+        start = end;
+    }
+    if start > record_start {
+        out.push(record_start..start);
+    }
+    out
+}
 /// How often buffered records reach the OS in `batch` mode: a crash of the process alone (not
 /// of the machine) loses at most this much.
 const BATCH_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
@@ -142,8 +166,9 @@ impl Writer {
         if !buf.is_empty() {
             emit(buf, log)?;
         }
-        let per_record = (limit / MAX_SAMPLE_LEN).clamp(1, SAMPLES_PER_RECORD);
-        for batch in taken.samples.chunks(per_record) {
+        let most = (limit / MAX_SAMPLE_LEN).max(1);
+        for range in records(&taken.batch_ends, SAMPLES_PER_RECORD.min(most), most) {
+            let batch = &taken.samples[range];
             encode_samples(batch, buf);
             metrics.samples_written.inc_by(batch.len() as u64);
             emit(buf, log)?;
@@ -220,5 +245,26 @@ impl Writer {
             self.next_segment = self.next_segment.max(log.current.index + 1);
         }
         self.unsynced = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::records;
+
+    #[test]
+    fn records_never_split_a_hand_over_below_the_record_limit() {
+        // Five scrapes of 2005 samples: whole scrapes packed up to 8192 a record.
+        let ends = [2005, 4010, 6015, 8020, 10025];
+        assert_eq!(records(&ends, 8192, 37_449), [0..8020, 8020..10025]);
+        // A scrape larger than a record is alone in its own, split only past the limit.
+        assert_eq!(records(&[10, 20_000], 8192, 37_449), [0..10, 10..20_000]);
+        assert_eq!(
+            records(&[100_000], 8192, 37_449),
+            [0..37_449, 37_449..74_898, 74_898..100_000]
+        );
+        // Lone samples (rules, stale markers) pack like any hand-over.
+        assert_eq!(records(&[1, 2, 3], 2, 10), [0..2, 2..3]);
+        assert!(records(&[], 8192, 37_449).is_empty());
     }
 }
