@@ -12,6 +12,7 @@ mod durability;
 mod federate;
 mod harness;
 mod hotload;
+mod metadata;
 mod notify;
 mod plugins;
 mod prometheus;

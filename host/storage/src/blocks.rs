@@ -167,6 +167,36 @@ impl Blocks {
         self.list.read().iter().map(|b| b.size()).sum()
     }
 
+    /// The blocks holding samples of `[mint, maxt]` (a block's range is open on the right).
+    fn overlapping(&self, mint: i64, maxt: i64) -> Vec<Arc<Block>> {
+        self.list
+            .read()
+            .iter()
+            .filter(|b| b.meta().min_time <= maxt && b.meta().max_time > mint)
+            .cloned()
+            .collect()
+    }
+
+    /// The label sets of the series matching `matchers` in every block overlapping
+    /// `[mint, maxt]`, from the indexes alone (whether a series has a sample in the range is
+    /// not looked at; see [`crate::metadata`]).
+    pub fn indexed_labels(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Labels>, BlockError> {
+        let blocks = self.overlapping(mint, maxt);
+        let mut out = Vec::new();
+        let mut metas = Vec::new();
+        for block in &blocks {
+            for id in select::series(block.index(), matchers)? {
+                out.push(block.index().series(id, &mut metas)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The samples with `mint <= t <= maxt` of the series matching `matchers`, by label set.
     /// Series without a sample in the range are left out.
     pub fn select(
@@ -175,13 +205,7 @@ impl Blocks {
         mint: i64,
         maxt: i64,
     ) -> Result<SelectedSamples, BlockError> {
-        let blocks: Vec<Arc<Block>> = self
-            .list
-            .read()
-            .iter()
-            .filter(|b| b.meta().min_time <= maxt && b.meta().max_time > mint)
-            .cloned()
-            .collect();
+        let blocks = self.overlapping(mint, maxt);
         let mut out = SelectedSamples::new();
         let mut metas = Vec::new();
         for block in &blocks {

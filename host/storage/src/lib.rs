@@ -22,6 +22,7 @@ mod index;
 pub mod latest;
 mod lookup;
 pub mod matcher;
+pub mod metadata;
 pub mod selector;
 mod series;
 mod symbols;

@@ -9,6 +9,7 @@ pub mod body;
 pub mod encoding;
 pub mod expfmt;
 pub mod federate;
+pub mod metadata;
 pub mod plugins;
 pub mod query;
 pub mod relabel;

@@ -122,7 +122,7 @@ fn parse_timeout(s: &str) -> Option<std::time::Duration> {
         .map(|d| d.as_std())
 }
 
-fn json_response(status: StatusCode, body: String) -> Response<ResponseBody> {
+pub(super) fn json_response(status: StatusCode, body: String) -> Response<ResponseBody> {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
@@ -130,7 +130,7 @@ fn json_response(status: StatusCode, body: String) -> Response<ResponseBody> {
         .expect("static headers are valid")
 }
 
-fn error(status: StatusCode, kind: &str, message: &str) -> Response<ResponseBody> {
+pub(super) fn error(status: StatusCode, kind: &str, message: &str) -> Response<ResponseBody> {
     let body = format!(
         r#"{{"status":"error","errorType":{},"error":{}}}"#,
         json_string(kind),

@@ -18,7 +18,7 @@ use super::encoding::ContentEncoding;
 use super::federate::{self, FederateJob};
 use super::request_line::EscapingStream;
 use super::web_config::{add_headers, Current, WebGate};
-use super::{auth, plugins, query, relabel, rules_api, targets};
+use super::{auth, metadata, plugins, query, relabel, rules_api, targets};
 use wasmfed_model::clock::unix_millis;
 use wasmfed_node::tenant::Tenant;
 use wasmfed_node::NodeState;
@@ -153,14 +153,21 @@ fn within_prefix<'p>(prefix: &str, path: &'p str) -> Option<&'p str> {
 }
 
 /// Endpoints that read one tenant's data (`auth::tenant_for` decides which).
-const TENANT_SCOPED: [&str; 6] = [
+const TENANT_SCOPED: [&str; 8] = [
     "/federate",
     "/api/v1/query",
     "/api/v1/targets",
     "/api/v1/relabel",
     "/api/v1/rules",
     "/api/v1/alerts",
+    "/api/v1/series",
+    "/api/v1/labels",
 ];
+
+/// `/api/v1/label/<name>/values`: the label name, for a path of that shape.
+fn label_values_path(path: &str) -> Option<&str> {
+    path.strip_prefix("/api/v1/label/")?.strip_suffix("/values")
+}
 
 /// The tenant a tenant-scoped request is for (the node's own for the others).
 fn tenant_scoped(
@@ -168,7 +175,7 @@ fn tenant_scoped(
     req: &Request<Incoming>,
     path: &str,
 ) -> Result<Arc<Tenant>, Box<Response<ResponseBody>>> {
-    if TENANT_SCOPED.contains(&path) {
+    if TENANT_SCOPED.contains(&path) || label_values_path(path).is_some() {
         auth::tenant_for(state, req.headers())
     } else {
         Ok(state.own_tenant())
@@ -210,6 +217,30 @@ async fn dispatch(
             rules_api::rules(&tenant, req.uri().query()),
         ),
         (&Method::GET, "/api/v1/alerts") => ("/api/v1/alerts", rules_api::alerts(&tenant)),
+        (&Method::GET | &Method::POST, "/api/v1/series") => (
+            "/api/v1/series",
+            with_form(&state, req, |form| async move {
+                metadata::series(&tenant, &form).await
+            })
+            .await,
+        ),
+        (&Method::GET | &Method::POST, "/api/v1/labels") => (
+            "/api/v1/labels",
+            with_form(&state, req, |form| async move {
+                metadata::labels(&tenant, &form).await
+            })
+            .await,
+        ),
+        (&Method::GET, p) if label_values_path(p).is_some() => {
+            let name = label_values_path(p).unwrap_or_default().to_string();
+            (
+                "/api/v1/label/:name/values",
+                with_form(&state, req, |form| async move {
+                    metadata::label_values(&tenant, &name, &form).await
+                })
+                .await,
+            )
+        }
         (&Method::POST | &Method::PUT, "/-/quit") => ("/-/quit", quit(&state)),
         (&Method::POST | &Method::PUT, "/-/reload") => ("/-/reload", reload(&state).await),
         (&Method::GET, "/") => ("/", text(StatusCode::OK, INDEX)),
@@ -223,6 +254,8 @@ const INDEX: &str = "wasmfed: a Prometheus-compatible federation node\n\n\
 /api/v1/targets               scrape targets and their health\n\
 /api/v1/rules                 rule groups, rules and their health (Prometheus' JSON)\n\
 /api/v1/alerts                pending and firing alerts\n\
+/api/v1/series?match[]=<sel>  label sets of the selected series\n\
+/api/v1/labels                label names; /api/v1/label/<name>/values its values\n\
 /api/v1/plugins               live plugins; PUT /api/v1/plugins/<name> hot-swaps (admin token)\n\
 /api/v1/relabel?job=<name>    each target through the job's target-stage plugins\n\
 /metrics                      wasmfed's own metrics\n\
@@ -279,6 +312,29 @@ async fn handle_query(
     }
     match form_values(req).await {
         Ok(form) => query::handle(tenant, &form, state.query_timeout).await,
+        Err(reason) => text(
+            StatusCode::BAD_REQUEST,
+            &format!("error parsing form values: {reason}\n"),
+        ),
+    }
+}
+
+/// Answers with `answer` for the request's form: 400 when the form cannot be read, 503 until
+/// the node is ready (its log replayed), as Prometheus answers its APIs.
+async fn with_form<F, Fut>(
+    state: &NodeState,
+    req: Request<Incoming>,
+    answer: F,
+) -> Response<ResponseBody>
+where
+    F: FnOnce(Vec<(String, String)>) -> Fut,
+    Fut: std::future::Future<Output = Response<ResponseBody>>,
+{
+    if !state.is_ready() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    }
+    match form_values(req).await {
+        Ok(form) => answer(form).await,
         Err(reason) => text(
             StatusCode::BAD_REQUEST,
             &format!("error parsing form values: {reason}\n"),
