@@ -401,7 +401,16 @@ fn a_tenant_stopped_by_a_reload_closes_its_log_and_comes_back_whole() {
     let stored = {
         let back = reload(format!("{global}{a}{b}"));
         assert_eq!(back.status, 200, "{}", back.text());
-        assert_eq!(wal_writers(&node), 3);
+        // The returning tenant's log writer thread starts as its log opens; it may show in
+        // /proc a moment after the reload's answer.
+        wait_for(
+            "b's log writer",
+            Duration::from_secs(10),
+            || match wal_writers(&node) {
+                3 => Ok(()),
+                n => Err(format!("{n} writers")),
+            },
+        );
         let answer = query_b();
         let stored = samples_of_b();
         (stored, answer.status, answer.text())
