@@ -10,10 +10,11 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use http::{header, Response, StatusCode};
+use http::{Response, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::body::{full, ResponseBody};
+use super::body::ResponseBody;
+use super::query::json_response;
 use super::targets::{label_map, rfc3339_nano};
 use wasmfed_node::tenant::Tenant;
 use wasmfed_plugin::{AlertState, RaisedAlert};
@@ -222,11 +223,7 @@ fn ok(data: Value) -> Response<ResponseBody> {
 }
 
 fn respond(status: StatusCode, body: Value) -> Response<ResponseBody> {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(full(body.to_string()))
-        .expect("static headers are valid")
+    json_response(status, body.to_string())
 }
 
 #[cfg(test)]
