@@ -55,6 +55,10 @@ impl Appender<'_> {
         timestamp_ms: i64,
         value: f64,
     ) -> Result<ChunkTail, AppendError> {
+        if let Some(wal) = self.head.wal.get() {
+            // Before the sample is stored: a checkpoint that sees it then waits for the batch.
+            self.batch.open_in(wal);
+        }
         let mut samples = handle.series.samples.lock();
         if self.head.store(&mut samples, timestamp_ms, value)? {
             self.batch.push(handle.series_ref, timestamp_ms, value);

@@ -5,7 +5,10 @@
 //! closed segment N, so every record in those segments was applied to the head before the
 //! snapshot starts: the snapshot holds all of it that retention has not removed since.
 //! Appends go on meanwhile into segment N+1 and later; the few samples that land both there and
-//! in the snapshot are recognised at replay (see `replay`). It is written to
+//! in the snapshot are recognised at replay (see `replay`). The snapshot may also hold samples
+//! whose records are not in the log yet (stored, not yet handed over, or queued): the caller
+//! waits for those to be logged before [`publish`], so the checkpoint never holds what the log
+//! could still lose, such as part of a scrape without its `up`. It is written to
 //! `checkpoint.N.tmp`, synced, then renamed, so a crash leaves either the old state or the new.
 
 use std::fs;
@@ -34,7 +37,7 @@ pub struct CheckpointReport {
     pub max_t: Option<i64>,
 }
 
-/// Writes checkpoint `index` of `head` into `dir`.
+/// Writes checkpoint `index` of `head` into `dir`, unpublished (see [`publish`]).
 pub(super) fn write(
     dir: &Path,
     index: u64,
@@ -114,11 +117,15 @@ pub(super) fn write(
         head.evict_sealed_chunks();
     }
     log.close()?;
-    let done = checkpoint_path(dir, index);
-    fs::rename(&tmp, &done)?;
-    sync_dir(dir)?;
-    report.bytes = dir_size(&done)?;
     Ok(report)
+}
+
+/// Makes the checkpoint [`write`] left in `dir` the one replay starts from. Returns its size.
+pub(super) fn publish(dir: &Path, index: u64) -> io::Result<u64> {
+    let done = checkpoint_path(dir, index);
+    fs::rename(checkpoint_tmp_path(dir, index), &done)?;
+    sync_dir(dir)?;
+    dir_size(&done)
 }
 
 /// Deletes the segments checkpoint `index` covers and the checkpoints before it, oldest
@@ -135,4 +142,46 @@ pub(super) fn remove_covered(dir: &Path, index: u64) -> io::Result<()> {
         fs::remove_dir_all(partial)?;
     }
     sync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use wasmfed_block::testing::copy_dir;
+
+    use super::super::tests::{labels, open, state};
+    use super::super::SampleBatch;
+    use super::super::DEFAULT_SEGMENT_SIZE;
+
+    /// A scrape stores its samples, then its `up`, and hands them over together. A checkpoint
+    /// taken in between sees the samples in the head but not `up`; were it published before
+    /// the hand-over reached the log, a crash then would replay part of the scrape.
+    #[test]
+    fn a_checkpoint_never_holds_part_of_a_scrape_the_log_could_lose() {
+        let dir = tempfile::tempdir().unwrap();
+        let (head, wal, _) = open(dir.path(), DEFAULT_SEGMENT_SIZE);
+        let handle = |name, i| head.handle(head.get_or_create(&labels(name, i)).0).unwrap();
+        let (up, loads) = (handle("up", 0), [handle("load", 0), handle("load", 1)]);
+        let mut appender = head.appender(SampleBatch::default());
+        for h in &loads {
+            appender.append_to(h, 1_000, 1.0).unwrap();
+        }
+        let held = appender.hold();
+        let crash_image = tempfile::tempdir().unwrap();
+        std::thread::scope(|s| {
+            let checkpoint = s.spawn(|| {
+                wal.checkpoint(&head).unwrap();
+                // What a kill -9 right after the checkpoint leaves.
+                copy_dir(dir.path(), crash_image.path());
+            });
+            std::thread::sleep(Duration::from_millis(50));
+            let mut appender = head.appender(held);
+            appender.append_to(&up, 1_000, 1.0).unwrap();
+            appender.finish();
+            checkpoint.join().unwrap();
+        });
+        let (replayed, _wal, _) = open(crash_image.path(), DEFAULT_SEGMENT_SIZE);
+        assert_eq!(state(&replayed), state(&head), "the scrape is kept whole");
+    }
 }

@@ -267,8 +267,13 @@ impl Wal {
             .recv()
             .map_err(|_| WalError::WriterStopped)?
             .map_err(|source| self.io("starting a new WAL segment in", source))?;
-        let report = checkpoint::write(&self.dir, covered, head, self.options.segment_size)
+        let mut report = checkpoint::write(&self.dir, covered, head, self.options.segment_size)
             .map_err(|source| self.io("writing a WAL checkpoint in", source))?;
+        // The snapshot may hold samples not logged yet: log them before it replaces anything.
+        self.sink.wait_for_open_batches();
+        self.sync()?;
+        report.bytes = checkpoint::publish(&self.dir, covered)
+            .map_err(|source| self.io("publishing a WAL checkpoint in", source))?;
         checkpoint::remove_covered(&self.dir, covered)
             .map_err(|source| self.io("removing WAL segments in", source))?;
         compaction.uncovered_since = rotated_at;

@@ -18,12 +18,22 @@
 //! record is taken by the same drain or an earlier one, and the writer puts series records
 //! before samples. The log thus names every series before its first sample.
 //!
+//! A hand-over's samples are in the head before its records are in the queue (an appender
+//! stores as it goes and hands over at the end). A checkpoint, which snapshots the head, must
+//! not publish samples whose records might never reach the log, or a crash would replay part
+//! of a scrape (some of its samples, not its `up`). So a batch counts itself as *open* from
+//! before its first sample is stored until it is handed over ([`InFlight`]), and a checkpoint
+//! waits, after its snapshot, for the batches open during it, then syncs the log, before it
+//! replaces any segment.
+//!
 //! The writer drains every flush interval, and sooner when the queue passes [`WAKE_AT`]:
 //! buffers stay around a megabyte, small enough not to push the head's own data out of the CPU
 //! caches.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
@@ -52,15 +62,73 @@ impl Drained {
 /// Samples stored by one writer, waiting to be handed to the log together. Reusable: handing
 /// it over empties it and keeps its capacity.
 #[derive(Default)]
-pub struct SampleBatch(Vec<RefSample>);
+pub struct SampleBatch {
+    samples: Vec<RefSample>,
+    /// Held from before the first sample was stored until the hand-over.
+    open: Option<Open>,
+}
 
 impl SampleBatch {
+    /// Counts this batch as open in `sink`, if it is not yet: call before storing a sample
+    /// the batch will carry.
+    pub(crate) fn open_in(&mut self, sink: &WalSink) {
+        if self.open.is_none() {
+            self.open = Some(sink.in_flight.enter());
+        }
+    }
+
     pub(crate) fn push(&mut self, series: SeriesRef, t: i64, v: f64) {
-        self.0.push(RefSample { series, t, v });
+        self.samples.push(RefSample { series, t, v });
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.samples.is_empty()
+    }
+}
+
+/// Batches open, counted in two generations: a checkpoint starts a new generation and waits
+/// for the old one to empty, while batches opened since count in the new one (an RCU-like
+/// grace period: two atomic operations per batch, none per sample).
+#[derive(Default)]
+struct InFlight {
+    generation: AtomicUsize,
+    open: [AtomicUsize; 2],
+}
+
+/// One open batch, counted until dropped.
+struct Open {
+    in_flight: Arc<InFlight>,
+    slot: usize,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.in_flight.open[self.slot].fetch_sub(1, SeqCst);
+    }
+}
+
+impl InFlight {
+    fn enter(self: &Arc<Self>) -> Open {
+        loop {
+            let slot = self.generation.load(SeqCst) & 1;
+            self.open[slot].fetch_add(1, SeqCst);
+            // A generation started in between would not wait for this slot: count again.
+            if self.generation.load(SeqCst) & 1 == slot {
+                return Open {
+                    in_flight: self.clone(),
+                    slot,
+                };
+            }
+            self.open[slot].fetch_sub(1, SeqCst);
+        }
+    }
+
+    /// Returns once every batch open at the call has been handed over or dropped.
+    fn wait_for_open(&self) {
+        let old = self.generation.fetch_add(1, SeqCst) & 1;
+        while self.open[old].load(SeqCst) > 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }
 
@@ -75,6 +143,7 @@ pub struct WalSink {
     samples: Mutex<Queue>,
     series: Mutex<Vec<(SeriesRef, Labels)>>,
     writer: OnceLock<Thread>,
+    in_flight: Arc<InFlight>,
 }
 
 impl Default for WalSink {
@@ -86,6 +155,7 @@ impl Default for WalSink {
             }),
             series: Mutex::default(),
             writer: OnceLock::new(),
+            in_flight: Arc::default(),
         }
     }
 }
@@ -108,21 +178,29 @@ impl WalSink {
         }
     }
 
-    /// Hands over every sample of `batch`, in its order, and empties it.
+    /// Hands over every sample of `batch`, in its order, and empties it (it is no longer open).
     pub(crate) fn log_batch(&self, batch: &mut SampleBatch) {
-        if batch.0.is_empty() {
+        if batch.samples.is_empty() {
+            batch.open = None;
             return;
         }
         let mut queue = self.samples.lock();
-        queue.samples.extend_from_slice(&batch.0);
+        queue.samples.extend_from_slice(&batch.samples);
         let end = queue.samples.len();
         queue.ends.push(end);
         let full = end >= WAKE_AT;
         drop(queue);
-        batch.0.clear();
+        batch.samples.clear();
+        batch.open = None;
         if full {
             self.wake();
         }
+    }
+
+    /// Returns once every batch open at the call is handed over (or dropped); see the module
+    /// documentation.
+    pub(super) fn wait_for_open_batches(&self) {
+        self.in_flight.wait_for_open();
     }
 
     /// Names the thread that drains this sink, to be woken when there is much to drain.
