@@ -147,6 +147,43 @@ impl Plugin {
         })?;
         Ok(accept_query(answer?, limits)?)
     }
+
+    /// Evaluates `expr` at every `step_ms` from `start_ms` to `end_ms` in one call (the
+    /// plugin's `range-query`); the answer is a matrix. Blocks like [`Plugin::evaluate`].
+    pub fn query_range(
+        &self,
+        expr: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryAnswer, QueryError> {
+        let limits = self.limits();
+        let range = (start_ms, end_ms, step_ms);
+        let answer = self.timed(|| {
+            self.with_instance(|loaded| {
+                match self.guarded(loaded, |funcs, store| funcs.range(store, expr, range)) {
+                    Ok(answer) => Outcome::Done(Ok(answer)),
+                    Err(e) => Outcome::Broken(e),
+                }
+            })
+        })?;
+        let Some(answer) = answer else {
+            return Err(QueryError::Execution(format!(
+                "the query plugin {} answers instant queries only (it does not export \
+                 `wasmfed:plugin/range-query`)",
+                self.name()
+            )));
+        };
+        let answer = accept_query(answer?, limits)?;
+        if !matches!(answer.value, QueryValue::Matrix(_)) {
+            return Err(PluginError::call(
+                FailureKind::BadOutput,
+                "a range query answered something other than a matrix",
+            )
+            .into());
+        }
+        Ok(answer)
+    }
 }
 
 /// Refuses an answer with more samples or labels than `limits` allow.

@@ -317,6 +317,39 @@ fn queries_answer_from_the_head() {
 }
 
 #[test]
+fn a_range_query_is_one_call_answering_a_matrix() {
+    let head = Arc::new(Head::new());
+    mem(&head, 50_000, &[("a", 1.0), ("b", 2.0)]);
+    mem(&head, 65_000, &[("a", 5.0)]);
+    let plugin = query_plugin(&head);
+    let calls = plugin.stats().calls();
+    let answer = plugin
+        .query_range("sum(mem)", 50_000, 80_000, 15_000)
+        .unwrap();
+    assert_eq!(
+        plugin.stats().calls(),
+        calls + 1,
+        "one call for three steps"
+    );
+    match answer.value {
+        wasmfed_plugin::QueryValue::Matrix(m) => {
+            assert_eq!(m.len(), 1);
+            assert!(m[0].labels.is_empty());
+            assert_eq!(m[0].timestamps_ms, [50_000, 65_000, 80_000]);
+            assert_eq!(m[0].values, [3.0, 7.0, 7.0]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad = plugin
+        .query_range("mem[1m]", 0, 60_000, 15_000)
+        .unwrap_err();
+    assert!(
+        matches!(&bad, wasmfed_plugin::QueryError::BadData(m) if m.contains("range vector")),
+        "{bad}"
+    );
+}
+
+#[test]
 fn a_query_instance_that_grew_large_is_not_kept() {
     let head = Arc::new(Head::new());
     mem(&head, 50_000, &[("a", 1.0)]);

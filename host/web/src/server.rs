@@ -153,9 +153,10 @@ fn within_prefix<'p>(prefix: &str, path: &'p str) -> Option<&'p str> {
 }
 
 /// Endpoints that read one tenant's data (`auth::tenant_for` decides which).
-const TENANT_SCOPED: [&str; 8] = [
+const TENANT_SCOPED: [&str; 9] = [
     "/federate",
     "/api/v1/query",
+    "/api/v1/query_range",
     "/api/v1/targets",
     "/api/v1/relabel",
     "/api/v1/rules",
@@ -189,6 +190,7 @@ async fn dispatch(
     path: &str,
 ) -> (&'static str, Response<ResponseBody>) {
     let state = state.clone();
+    let max_timeout = state.query_timeout;
     match (req.method(), path) {
         (&Method::GET | &Method::POST, "/federate") => {
             ("/federate", handle_federate(&state, &tenant, req).await)
@@ -202,9 +204,20 @@ async fn dispatch(
             "/api/v1/relabel",
             relabel::handle(&tenant, req.uri().query()).await,
         ),
-        (&Method::GET | &Method::POST, "/api/v1/query") => {
-            ("/api/v1/query", handle_query(&state, &tenant, req).await)
-        }
+        (&Method::GET | &Method::POST, "/api/v1/query") => (
+            "/api/v1/query",
+            with_form(&state, req, |form| async move {
+                query::instant(&tenant, &form, max_timeout).await
+            })
+            .await,
+        ),
+        (&Method::GET | &Method::POST, "/api/v1/query_range") => (
+            "/api/v1/query_range",
+            with_form(&state, req, |form| async move {
+                query::range(&tenant, &form, max_timeout).await
+            })
+            .await,
+        ),
         (_, p) if p == "/api/v1/plugins" || p.starts_with("/api/v1/plugins/") => {
             ("/api/v1/plugins", plugins::handle(&state, req).await)
         }
@@ -251,6 +264,7 @@ async fn dispatch(
 const INDEX: &str = "wasmfed: a Prometheus-compatible federation node\n\n\
 /federate?match[]=<selector>  newest samples of the selected series\n\
 /api/v1/query?query=<expr>    an instant PromQL query (Prometheus' JSON)\n\
+/api/v1/query_range?query=<expr>&start=&end=&step=  a range query\n\
 /api/v1/targets               scrape targets and their health\n\
 /api/v1/rules                 rule groups, rules and their health (Prometheus' JSON)\n\
 /api/v1/alerts                pending and firing alerts\n\
@@ -300,23 +314,6 @@ async fn handle_federate(
         telemetry: state.telemetry.clone(),
     })
     .await
-}
-
-async fn handle_query(
-    state: &NodeState,
-    tenant: &Arc<Tenant>,
-    req: Request<Incoming>,
-) -> Response<ResponseBody> {
-    if !state.is_ready() {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
-    }
-    match form_values(req).await {
-        Ok(form) => query::handle(tenant, &form, state.query_timeout).await,
-        Err(reason) => text(
-            StatusCode::BAD_REQUEST,
-            &format!("error parsing form values: {reason}\n"),
-        ),
-    }
 }
 
 /// Answers with `answer` for the request's form: 400 when the form cannot be read, 503 until

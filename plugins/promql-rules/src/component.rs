@@ -1,6 +1,7 @@
-//! The WIT boundary: the `promql-plugin` world (`rule-plugin` plus `alerts` and `query`). `store.select`
-//! becomes the engine's [`Source`], `lifecycle.init` builds the [`RuleSet`], `rules.evaluate`
-//! runs it and `query.instant` evaluates one expression with the same engine settings; this
+//! The WIT boundary: the `promql-plugin` world (`rule-plugin` plus `alerts`, `query` and
+//! `range-query`). `store.select` becomes the engine's [`Source`], `lifecycle.init` builds the
+//! [`RuleSet`], `rules.evaluate` runs it and `query.instant` and `range-query.range` evaluate
+//! one expression with the same engine settings; this
 //! module only converts between the generated types and the crate's own.
 //!
 //! The rule set lives in the instance for its lifetime (it remembers what each rule recorded
@@ -9,8 +10,11 @@
 
 use std::cell::RefCell;
 
+use promql_parser::parser::Expr;
+
 use crate::engine::{
-    EvalError, Labels, MatchOp, Matcher, RangeSeries, Sample, Series, Severity, Source, Value,
+    range_type_error, Engine, EvalError, Evaluation, Labels, MatchOp, Matcher, RangeSeries, Sample,
+    Series, Severity, Source, Value,
 };
 use crate::rules::alerting::{Alert, AlertState};
 use crate::rules::{Recorded, RuleSet};
@@ -20,7 +24,7 @@ wit_bindgen::generate!({
     path: "../../wit",
 });
 
-use exports::wasmfed::plugin::{alerts, lifecycle, query, rules};
+use exports::wasmfed::plugin::{alerts, lifecycle, query, range_query, rules};
 use wasmfed::plugin::store;
 use wasmfed::plugin::types::{Label as WitLabel, PluginError, Sample as WitSample};
 
@@ -139,31 +143,67 @@ impl alerts::Guest for PromqlPlugin {
 
 impl query::Guest for PromqlPlugin {
     fn instant(expr: String, at_ms: i64) -> Result<query::QueryResult, query::QueryError> {
-        let evaluation = with_rules(|rules| {
-            let engine = rules.engine();
-            let expr = engine.parse(&expr).map_err(query::QueryError::BadData)?;
+        let evaluation = evaluate(&expr, |engine, expr| {
             engine
-                .instant(&expr, at_ms, &mut HostStore)
-                .map_err(|e| match e {
-                    EvalError::Unsupported(_) => query::QueryError::BadData(e.to_string()),
-                    EvalError::Query(_) | EvalError::Source(_) => {
-                        query::QueryError::Execution(e.to_string())
-                    }
-                })
-        })
-        .map_err(query::QueryError::Execution)??;
-        let (mut warnings, mut infos) = (Vec::new(), Vec::new());
-        for a in evaluation.annotations {
-            match a.severity {
-                Severity::Warning => warnings.push(a.message),
-                Severity::Info => infos.push(a.message),
+                .instant(expr, at_ms, &mut HostStore)
+                .map_err(eval_error)
+        })?;
+        Ok(query_result(evaluation, at_ms))
+    }
+}
+
+impl range_query::Guest for PromqlPlugin {
+    fn range(
+        expr: String,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<query::QueryResult, query::QueryError> {
+        let evaluation = evaluate(&expr, |engine, expr| {
+            if let Some(refusal) = range_type_error(expr) {
+                return Err(query::QueryError::BadData(refusal));
             }
+            engine
+                .range(expr, start_ms, end_ms, step_ms, &mut HostStore)
+                .map_err(eval_error)
+        })?;
+        Ok(query_result(evaluation, end_ms))
+    }
+}
+
+/// Parses `expr` with the rule set's engine and runs `run` on it.
+fn evaluate(
+    expr: &str,
+    run: impl FnOnce(&Engine, &Expr) -> Result<Evaluation, query::QueryError>,
+) -> Result<Evaluation, query::QueryError> {
+    with_rules(|rules| {
+        let engine = rules.engine();
+        let expr = engine.parse(expr).map_err(query::QueryError::BadData)?;
+        run(engine, &expr)
+    })
+    .map_err(query::QueryError::Execution)?
+}
+
+fn eval_error(e: EvalError) -> query::QueryError {
+    match e {
+        EvalError::Unsupported(_) => query::QueryError::BadData(e.to_string()),
+        EvalError::Query(_) | EvalError::Source(_) => query::QueryError::Execution(e.to_string()),
+    }
+}
+
+/// An evaluation's value (a vector's samples stamped `at_ms`) and its annotations.
+fn query_result(evaluation: Evaluation, at_ms: i64) -> query::QueryResult {
+    let (mut warnings, mut infos) = (Vec::new(), Vec::new());
+    for a in evaluation.annotations {
+        match a.severity {
+            Severity::Warning => warnings.push(a.message),
+            Severity::Info => infos.push(a.message),
         }
-        Ok(query::QueryResult {
-            value: value_to_wit(evaluation.value, at_ms),
-            warnings,
-            infos,
-        })
+    }
+    query::QueryResult {
+        value: value_to_wit(evaluation.value, at_ms),
+        warnings,
+        infos,
     }
 }
 
@@ -382,5 +422,47 @@ mod tests {
             matches!(&failed, query::QueryError::Execution(m) if m.contains("same labelset")),
             "{failed:?}"
         );
+    }
+
+    #[test]
+    fn range_queries_answer_one_series_per_label_set_and_refuse_other_types() {
+        use range_query::Guest as _;
+        PromqlPlugin::init("null".into()).unwrap();
+        let answer = PromqlPlugin::range("time() * 2".into(), 10_000, 40_000, 15_000).unwrap();
+        match answer.value {
+            query::QueryValue::Matrix(m) => {
+                assert_eq!(m.len(), 1);
+                assert!(
+                    m[0].labels.is_empty(),
+                    "a scalar is a series without labels"
+                );
+                assert_eq!(m[0].timestamps_ms, [10_000, 25_000, 40_000]);
+                assert_eq!(m[0].values, [20.0, 50.0, 80.0]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let answer = PromqlPlugin::range(
+            r#"label_replace(vector(time()), "odd", "$1", "", "") > 20 or vector(1)"#.into(),
+            0,
+            60_000,
+            20_000,
+        )
+        .unwrap();
+        let query::QueryValue::Matrix(m) = answer.value else {
+            panic!("{:?}", answer.value)
+        };
+        assert_eq!(m.len(), 1, "one label set across the steps: {m:?}");
+        assert_eq!(m[0].timestamps_ms, [0, 20_000, 40_000, 60_000]);
+        assert_eq!(m[0].values, [1.0, 1.0, 40.0, 60.0]);
+        for (expr, want) in [
+            ("up[5m]", r#"invalid expression type "range vector""#),
+            (r#""text""#, r#"invalid expression type "string""#),
+            ("sum(", "unclosed left parenthesis"),
+        ] {
+            match PromqlPlugin::range(expr.into(), 0, 60_000, 15_000) {
+                Err(query::QueryError::BadData(m)) => assert!(m.contains(want), "{expr}: {m}"),
+                other => panic!("{expr}: {other:?}"),
+            }
+        }
     }
 }

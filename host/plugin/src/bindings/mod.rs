@@ -42,7 +42,9 @@ mod generated {
 use generated::exports::wasmfed::plugin::alerts as wit_alerts;
 use generated::exports::wasmfed::plugin::query as wit_query;
 use generated::exports::wasmfed::plugin::rules as wit_rules;
-use generated::exports::wasmfed::plugin::{alerts, lifecycle, query, rules, series, targets};
+use generated::exports::wasmfed::plugin::{
+    alerts, lifecycle, query, range_query, rules, series, targets,
+};
 pub(crate) use generated::wasmfed::plugin::store as wit_store;
 use generated::wasmfed::plugin::types;
 
@@ -54,6 +56,8 @@ const RULES: &str = "wasmfed:plugin/rules@0.1.0";
 const QUERY: &str = "wasmfed:plugin/query@0.1.0";
 /// Optional beside `rules`: a rule plugin that exports it raises alerts.
 const ALERTS: &str = "wasmfed:plugin/alerts@0.1.0";
+/// Optional beside `query`: a query plugin that exports it answers range queries.
+const RANGE_QUERY: &str = "wasmfed:plugin/range-query@0.1.0";
 
 impl World {
     /// The interfaces a plugin of this world must export.
@@ -97,7 +101,8 @@ enum StageIndices {
     Series(series::GuestIndices),
     /// `alerts` when the component exports it.
     Rule(rules::GuestIndices, Option<alerts::GuestIndices>),
-    Query(query::GuestIndices),
+    /// `range-query` when the component exports it.
+    Query(query::GuestIndices, Option<range_query::GuestIndices>),
 }
 
 impl Exports {
@@ -140,7 +145,13 @@ impl Exports {
                         None => None,
                     },
                 ),
-                World::Query => StageIndices::Query(query::GuestIndices::new(pre).map_err(wrong)?),
+                World::Query => StageIndices::Query(
+                    query::GuestIndices::new(pre).map_err(wrong)?,
+                    match component.get_export_index(None, RANGE_QUERY) {
+                        Some(_) => Some(range_query::GuestIndices::new(pre).map_err(wrong)?),
+                        None => None,
+                    },
+                ),
             },
         })
     }
@@ -175,9 +186,13 @@ impl Exports {
                     None => None,
                 },
             ),
-            StageIndices::Query(indices) => {
-                StageFunc::Query(indices.load(&mut store, instance).map_err(wrong)?)
-            }
+            StageIndices::Query(indices, range) => StageFunc::Query(
+                indices.load(&mut store, instance).map_err(wrong)?,
+                match range {
+                    Some(range) => Some(range.load(&mut store, instance).map_err(wrong)?),
+                    None => None,
+                },
+            ),
         };
         Ok(Funcs { lifecycle, stage })
     }
@@ -194,7 +209,7 @@ pub(crate) struct Funcs {
 enum StageFunc {
     Process(wasmtime::component::Func),
     Rules(rules::Guest, Option<alerts::Guest>),
-    Query(query::Guest),
+    Query(query::Guest, Option<range_query::Guest>),
 }
 
 /// A call made on an instance of another world: the host's own mistake, reported as a trap so
@@ -299,12 +314,34 @@ impl Funcs {
         expr: &str,
         at_ms: i64,
     ) -> wasmtime::Result<Result<ReturnedAnswer, QueryError>> {
-        let StageFunc::Query(query) = &self.stage else {
+        let StageFunc::Query(query, _) = &self.stage else {
             return Err(wrong_stage("instant"));
         };
         Ok(query
             .call_instant(store, expr, at_ms)?
             .map(ReturnedAnswer::from)
             .map_err(QueryError::from))
+    }
+
+    /// One `range-query.range` call, like [`Funcs::instant`]; `None` when the plugin does not
+    /// answer range queries.
+    pub(crate) fn range(
+        &self,
+        store: impl AsContextMut<Data = HostState>,
+        expr: &str,
+        (start_ms, end_ms, step_ms): (i64, i64, i64),
+    ) -> wasmtime::Result<Option<Result<ReturnedAnswer, QueryError>>> {
+        let StageFunc::Query(_, range) = &self.stage else {
+            return Err(wrong_stage("range"));
+        };
+        let Some(range) = range else {
+            return Ok(None);
+        };
+        Ok(Some(
+            range
+                .call_range(store, expr, start_ms, end_ms, step_ms)?
+                .map(ReturnedAnswer::from)
+                .map_err(QueryError::from),
+        ))
     }
 }

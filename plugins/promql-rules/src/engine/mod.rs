@@ -277,15 +277,8 @@ impl Engine {
         step_ms: i64,
         source: &mut dyn Source,
     ) -> Result<Evaluation, EvalError> {
-        let kind = match expr.value_type() {
-            ValueType::Vector | ValueType::Scalar => None,
-            ValueType::Matrix => Some("range vector"),
-            ValueType::String => Some("string"),
-        };
-        if let Some(kind) = kind {
-            return Err(EvalError::Query(format!(
-                "invalid expression type \"{kind}\" for range query, must be Scalar or instant Vector"
-            )));
+        if let Some(refusal) = range_type_error(expr) {
+            return Err(EvalError::Query(refusal));
         }
         if step_ms <= 0 {
             return Err(EvalError::Query(
@@ -394,6 +387,19 @@ impl Engine {
         series.sort_by(|a, b| a.metric.cmp(&b.metric));
         Ok(series)
     }
+}
+
+/// Why `expr` cannot be a range query, in Prometheus' words: only a scalar or an instant
+/// vector can.
+pub fn range_type_error(expr: &Expr) -> Option<String> {
+    let kind = match expr.value_type() {
+        ValueType::Vector | ValueType::Scalar => return None,
+        ValueType::Matrix => "range vector",
+        ValueType::String => "string",
+    };
+    Some(format!(
+        "invalid expression type \"{kind}\" for range query, must be Scalar or instant Vector"
+    ))
 }
 
 fn drop_flagged_name(mut s: Sample) -> Sample {

@@ -1,128 +1,20 @@
-//! `/api/v1/query`: an instant query, evaluated by the query plugin (the stock `promql-rules`,
-//! the same engine the recording rules run on) and answered in Prometheus' JSON shape, so
-//! `curl`, Grafana and `promtool query instant` read it as they read Prometheus.
+//! Prometheus' JSON for query answers and API errors.
 //!
-//! The JSON is written by hand because Prometheus' is not plain JSON of floats: timestamps are
-//! seconds with the milliseconds as written digits (`1700000000.5` is `1700000000.500`) and
-//! values are strings in Go's shortest `'f'` spelling (`'e'` below 1e-6 and from 1e21), with
-//! `NaN`, `+Inf` and `-Inf` spelled out. Errors carry Prometheus' `errorType` and status:
-//! `bad_data` (400) for a bad query or time, `execution` (422) for a query that failed,
-//! `timeout` (503) for one that ran past `--query.timeout` or the request's `timeout`.
-//!
-//! A timed-out query is answered at its deadline; the plugin call itself cannot be stopped
-//! from outside (plugins are bounded by fuel, not by the clock), so it runs on, on its
-//! blocking thread, until it ends or its fuel does, and its answer is dropped.
+//! Written by hand because Prometheus' is not plain JSON of floats: timestamps are seconds
+//! with the milliseconds as written digits (`1700000000.5` is `1700000000.500`) and values are
+//! strings in Go's shortest `'f'` spelling (`'e'` below 1e-6 and from 1e21), with `NaN`,
+//! `+Inf` and `-Inf` spelled out.
 
 use std::fmt::Write;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use http::{header, Response, StatusCode};
 
-use wasmfed_model::clock::unix_millis;
 use wasmfed_model::Labels;
-use wasmfed_plugin::{QueryAnswer, QueryError, QueryValue};
+use wasmfed_plugin::{QueryAnswer, QueryValue};
 
-use super::body::{full, ResponseBody};
-use wasmfed_node::tenant::Tenant;
+use crate::body::{full, ResponseBody};
 
-pub async fn handle(
-    tenant: &Arc<Tenant>,
-    form: &[(String, String)],
-    max_timeout: Duration,
-) -> Response<ResponseBody> {
-    let param = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let at_ms = match param("time").filter(|t| !t.is_empty()) {
-        None => unix_millis(SystemTime::now()),
-        Some(t) => match parse_time(&t) {
-            Ok(ms) => ms,
-            Err(e) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "bad_data",
-                    &format!("invalid parameter \"time\": {e}"),
-                )
-            }
-        },
-    };
-    let mut timeout = max_timeout;
-    if let Some(asked) = param("timeout").filter(|t| !t.is_empty()) {
-        match parse_timeout(&asked) {
-            Some(asked) => timeout = timeout.min(asked),
-            None => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "bad_data",
-                    &format!(
-                        "invalid parameter \"timeout\": cannot parse {asked:?} to a valid duration"
-                    ),
-                )
-            }
-        }
-    }
-    let expr = param("query").unwrap_or_default();
-    let tenant = tenant.clone();
-    let call = tokio::task::spawn_blocking(move || {
-        let plugin = tenant
-            .query_plugin()
-            .map_err(|e| QueryError::Execution(format!("loading the query plugin: {e:#}")))?;
-        plugin.query(&expr, at_ms)
-    });
-    let Ok(answer) = tokio::time::timeout(timeout, call).await else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            "query timed out in expression evaluation",
-        );
-    };
-    match answer {
-        Ok(Ok(answer)) => success(&answer, at_ms),
-        Ok(Err(QueryError::BadData(m))) => error(
-            StatusCode::BAD_REQUEST,
-            "bad_data",
-            &format!("invalid parameter \"query\": {m}"),
-        ),
-        Ok(Err(QueryError::Execution(m))) => {
-            error(StatusCode::UNPROCESSABLE_ENTITY, "execution", &m)
-        }
-        Ok(Err(QueryError::Plugin(e))) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            &format!("query plugin: {e}"),
-        ),
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            &e.to_string(),
-        ),
-    }
-}
-
-/// Prometheus' `parseTime`: Unix seconds (fraction rounded to milliseconds) or RFC 3339.
-pub fn parse_time(s: &str) -> Result<i64, String> {
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() {
-            let whole = secs.trunc();
-            let frac = ((secs - whole) * 1000.0).round();
-            return Ok(whole as i64 * 1000 + frac as i64);
-        }
-    }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.timestamp_millis())
-        .map_err(|_| format!("cannot parse {s:?} to a valid timestamp"))
-}
-
-/// Prometheus' `parseDuration`: seconds as a float, or a duration like `30s`.
-fn parse_timeout(s: &str) -> Option<std::time::Duration> {
-    if let Ok(secs) = s.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| std::time::Duration::from_secs_f64(secs));
-    }
-    s.parse::<wasmfed_config::Duration>()
-        .ok()
-        .map(|d| d.as_std())
-}
-
-pub(super) fn json_response(status: StatusCode, body: String) -> Response<ResponseBody> {
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response<ResponseBody> {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
@@ -130,7 +22,7 @@ pub(super) fn json_response(status: StatusCode, body: String) -> Response<Respon
         .expect("static headers are valid")
 }
 
-pub(super) fn error(status: StatusCode, kind: &str, message: &str) -> Response<ResponseBody> {
+pub(crate) fn error(status: StatusCode, kind: &str, message: &str) -> Response<ResponseBody> {
     let body = format!(
         r#"{{"status":"error","errorType":{},"error":{}}}"#,
         json_string(kind),
@@ -139,7 +31,7 @@ pub(super) fn error(status: StatusCode, kind: &str, message: &str) -> Response<R
     json_response(status, body)
 }
 
-fn success(answer: &QueryAnswer, at_ms: i64) -> Response<ResponseBody> {
+pub(super) fn success(answer: &QueryAnswer, at_ms: i64) -> Response<ResponseBody> {
     let mut out = String::from(r#"{"status":"success","data":"#);
     write_data(&mut out, &answer.value, at_ms);
     for (key, notes) in [("warnings", &answer.warnings), ("infos", &answer.infos)] {
@@ -313,37 +205,6 @@ mod tests {
             let mut out = String::new();
             write_timestamp(&mut out, t);
             assert_eq!(out, want);
-        }
-    }
-
-    #[test]
-    fn times_parse_as_prometheus_parses_them() {
-        let cases = [
-            ("1700000000", Ok(1_700_000_000_000)),
-            ("1700000000.1234", Ok(1_700_000_000_123)),
-            ("2023-11-14T22:13:20Z", Ok(1_700_000_000_000)),
-            ("2023-11-14T22:13:20.5+00:00", Ok(1_700_000_000_500)),
-            (
-                "yesterday",
-                Err(r#"cannot parse "yesterday" to a valid timestamp"#.to_string()),
-            ),
-        ];
-        for (s, want) in cases {
-            assert_eq!(parse_time(s), want, "{s}");
-        }
-    }
-
-    #[test]
-    fn timeouts_parse_as_prometheus_parses_them() {
-        let cases = [
-            ("30s", Some(30_000)),
-            ("1.5", Some(1_500)),
-            ("2m", Some(120_000)),
-            ("abc", None),
-            ("-1", None),
-        ];
-        for (s, want) in cases {
-            assert_eq!(parse_timeout(s).map(|d| d.as_millis() as u64), want, "{s}");
         }
     }
 

@@ -1,0 +1,135 @@
+//! `/api/v1/query` and `/api/v1/query_range`: PromQL evaluated by the query plugin (the stock
+//! `promql-rules`, the same engine the recording rules run on) and answered in Prometheus'
+//! JSON shape, so `curl`, Grafana and `promtool query instant|range` read it as they read
+//! Prometheus.
+//!
+//! Errors carry Prometheus' `errorType` and status: `bad_data` (400) for a bad query or
+//! parameter, `execution` (422) for a query that failed, `timeout` (503) for one that ran past
+//! `--query.timeout` or the request's `timeout`. A range query is one plugin call, whatever
+//! its number of steps: the plugin reads each selector's series once for all of them.
+//!
+//! A timed-out query is answered at its deadline; the plugin call itself cannot be stopped
+//! from outside (plugins are bounded by fuel, not by the clock), so it runs on, on its
+//! blocking thread, until it ends or its fuel does, and its answer is dropped.
+
+mod json;
+mod params;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Response, StatusCode};
+
+use wasmfed_model::compat::Compat;
+use wasmfed_node::tenant::Tenant;
+use wasmfed_plugin::{Plugin, QueryAnswer, QueryError};
+
+use crate::body::ResponseBody;
+
+pub use json::write_data;
+pub(crate) use json::{error, json_response};
+pub use params::parse_time;
+
+/// `/api/v1/query`.
+pub async fn instant(
+    tenant: &Arc<Tenant>,
+    form: &[(String, String)],
+    max_timeout: Duration,
+) -> Response<ResponseBody> {
+    let parsed = params::instant_time(form)
+        .and_then(|at_ms| Ok((at_ms, params::timeout(form, max_timeout)?)));
+    let (at_ms, timeout) = match parsed {
+        Ok(parsed) => parsed,
+        Err(refusal) => return bad_data(&refusal),
+    };
+    let expr = params::value(form, "query").unwrap_or_default().to_owned();
+    let answer = run(tenant, timeout, move |plugin| plugin.query(&expr, at_ms)).await;
+    respond(answer, at_ms, QueryErrorWords::Prefixed)
+}
+
+/// `/api/v1/query_range`.
+pub async fn range(
+    tenant: &Arc<Tenant>,
+    form: &[(String, String)],
+    max_timeout: Duration,
+) -> Response<ResponseBody> {
+    let parsed =
+        params::range(form).and_then(|range| Ok((range, params::timeout(form, max_timeout)?)));
+    let (range, timeout) = match parsed {
+        Ok(parsed) => parsed,
+        Err(refusal) => return bad_data(&refusal),
+    };
+    let expr = params::value(form, "query").unwrap_or_default().to_owned();
+    let answer = run(tenant, timeout, move |plugin| {
+        plugin.query_range(&expr, range.start_ms, range.end_ms, range.step_ms)
+    })
+    .await;
+    // Prometheus 2.x answers a range query's bad query with the parser's words alone; 3.x
+    // names the parameter, as for an instant query.
+    let words = match tenant.compat() {
+        Compat::V2 => QueryErrorWords::Bare,
+        Compat::V3 => QueryErrorWords::Prefixed,
+    };
+    respond(answer, range.end_ms, words)
+}
+
+/// How a `bad_data` answer from the plugin is worded.
+#[derive(Clone, Copy)]
+enum QueryErrorWords {
+    /// `invalid parameter "query": <reason>`.
+    Prefixed,
+    /// `<reason>`.
+    Bare,
+}
+
+/// What a query call came to: `None` when it ran past its deadline.
+type Answered = Option<Result<Result<QueryAnswer, QueryError>, tokio::task::JoinError>>;
+
+/// Runs `call` on the tenant's query plugin off the async threads, for at most `timeout`.
+async fn run<F>(tenant: &Arc<Tenant>, timeout: Duration, call: F) -> Answered
+where
+    F: FnOnce(&Plugin) -> Result<QueryAnswer, QueryError> + Send + 'static,
+{
+    let tenant = tenant.clone();
+    let call = tokio::task::spawn_blocking(move || {
+        let plugin = tenant
+            .query_plugin()
+            .map_err(|e| QueryError::Execution(format!("loading the query plugin: {e:#}")))?;
+        call(&plugin)
+    });
+    tokio::time::timeout(timeout, call).await.ok()
+}
+
+fn respond(answer: Answered, at_ms: i64, words: QueryErrorWords) -> Response<ResponseBody> {
+    let Some(answer) = answer else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "query timed out in expression evaluation",
+        );
+    };
+    match answer {
+        Ok(Ok(answer)) => json::success(&answer, at_ms),
+        Ok(Err(QueryError::BadData(m))) => match words {
+            QueryErrorWords::Prefixed => bad_data(&params::invalid("query", &m)),
+            QueryErrorWords::Bare => bad_data(&m),
+        },
+        Ok(Err(QueryError::Execution(m))) => {
+            error(StatusCode::UNPROCESSABLE_ENTITY, "execution", &m)
+        }
+        Ok(Err(QueryError::Plugin(e))) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            &format!("query plugin: {e}"),
+        ),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            &e.to_string(),
+        ),
+    }
+}
+
+fn bad_data(message: &str) -> Response<ResponseBody> {
+    error(StatusCode::BAD_REQUEST, "bad_data", message)
+}
