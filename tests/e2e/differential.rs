@@ -1,15 +1,18 @@
 //! Differential fuzzing of PromQL (issue #22): random queries, valid and invalid, asked of
 //! wasmfed (`--query.compat=2`) and Debian's Prometheus 2.42 over identical stored samples,
-//! at evaluation times on and off the samples' timestamps; every answer must match (see
-//! `compare.rs`) unless `known.rs` lists the difference.
+//! as instant queries at evaluation times on and off the samples' timestamps and as range
+//! queries (`range.rs`, issue #20); every answer must match (see `compare.rs`) unless
+//! `known.rs` lists the difference.
 //!
-//! `WASMFED_DIFF_CASES` (default 300) sets how many queries, `WASMFED_DIFF_SEED` (default 22)
-//! which ones; a failure prints both, so it can be replayed.
+//! `WASMFED_DIFF_CASES` (default 300) sets how many instant queries,
+//! `WASMFED_DIFF_RANGE_CASES` (default 150) how many range queries, `WASMFED_DIFF_SEED`
+//! (default 22) which ones; a failure prints both answers, so it can be replayed.
 
 pub(crate) mod compare;
 mod data;
 pub(crate) mod gen;
 mod known;
+mod range;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -147,6 +150,15 @@ fn promql_differential() {
         failures.len(),
         tolerated.values().sum::<usize>(),
     );
+    let range_cases = env_or("WASMFED_DIFF_RANGE_CASES", 150);
+    let (range_compared, range_messages, range_failures) =
+        range::run(prometheus.addr, node.addr, t0, seed, range_cases);
+    eprintln!(
+        "promql_differential: {range_compared} range queries: {} differ, {range_messages} errors worded otherwise",
+        range_failures.len(),
+    );
+    compared += range_compared;
+    failures.extend(range_failures);
     assert!(
         failures.is_empty(),
         "{} of {compared} comparisons differ:\n{}",

@@ -1,7 +1,7 @@
 //! The metadata API against Prometheus 2.42 (issue #20): both scrape the same target, then
 //! `/api/v1/series`, `/api/v1/labels` and `/api/v1/label/<name>/values` (GET and POST, with
 //! and without `match[]`, with time ranges, and bad parameters) answer the same, and
-//! `promtool query series|labels`, a real client, prints the same for both.
+//! `promtool query series|labels|range|instant`, a real client, prints the same for both.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -126,11 +126,28 @@ fn metadata_answers_are_prometheus_answers() {
         let ours = ask(node.addr, method, path, form);
         assert_eq!(ours, theirs, "{method} {path} {form}");
     }
-    // A real client: promtool prints the same for both.
+    // A real client: promtool prints the same for both. Range and instant queries from a
+    // moment on: both hold a sample of every series by now (a second ago, `now_s` being
+    // rounded down, one may not), and the values do not change.
+    let (start, end) = (
+        format!("--start={}", now_s + 1),
+        format!("--end={}", now_s + 31),
+    );
+    let at = format!("--time={}", now_s + 10);
     for args in [
         vec!["query", "series", "--match=temp"],
         vec!["query", "labels", "room"],
         vec!["query", "labels", "__name__"],
+        vec![
+            "query",
+            "range",
+            &start,
+            &end,
+            "--step=10s",
+            "sum by (room) (temp)",
+        ],
+        vec!["query", "range", &start, &end, "--step=7", "humidity * 2"],
+        vec!["query", "instant", &at, "temp > 20"],
     ] {
         let with = |addr: SocketAddr| {
             let url = format!("http://{addr}");

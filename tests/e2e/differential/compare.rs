@@ -1,4 +1,4 @@
-//! Comparing two `/api/v1/query` answers as the differential tests need: the same error kind,
+//! Comparing two query API answers as the differential tests need: the same error kind,
 //! or the same result type and data, with floats equal within 1e-9 relative.
 //!
 //! Series sets are compared order-insensitively: Prometheus does not define the order of an
@@ -40,7 +40,20 @@ pub fn ask(addr: SocketAddr, expr: &str, at_ms: i64) -> Result<Answer, String> {
         enc(expr),
         time_param(at_ms)
     );
-    let response = get(addr, &path)?;
+    ask_path(addr, &path)
+}
+
+/// Asks `addr` for the range query `expr` with `params` (`start`, `end`, `step`, as given).
+pub fn ask_range(addr: SocketAddr, expr: &str, params: &str) -> Result<Answer, String> {
+    ask_path(
+        addr,
+        &format!("/api/v1/query_range?query={}&{params}", enc(expr)),
+    )
+}
+
+/// Asks `addr` for `path` (a query API request) and reads the answer.
+fn ask_path(addr: SocketAddr, path: &str) -> Result<Answer, String> {
+    let response = get(addr, path)?;
     let body = response.json();
     if body["status"] == "error" {
         return Ok(Answer::Error {

@@ -8,7 +8,7 @@
 //! | `count-values-last-bit` | `count_values` labels spelled from values one unit in the last place apart | Go's `math` package and Rust's `libm` round some results (`sinh`, `exp`, `^`…) differently in the last bit: within 1e-9 as values, but a label spells every digit |
 //! | `step-invariant-empty-subquery` | a subquery whose window holds no step of its grid but whose body is step-invariant (`@`) gets one point, after the evaluation time | a Prometheus bug, in 2.42 and 3.x alike (`engine.go`, `StepInvariantExpr` evaluates once at the subquery's aligned start even when that start is past its end); wasmfed answers the window's points, none |
 
-use super::compare::{close, Answer};
+use super::compare::{close, compare, Answer, Verdict};
 use crate::query_api::LabelMap;
 
 type Sample = (LabelMap, i64, f64);
@@ -102,6 +102,44 @@ fn labels_close(theirs: &Answer, ours: &Answer) -> bool {
                 .zip(y.0.values())
                 .all(|(p, q)| p == q || number_close(p, q))
     })
+}
+
+/// The known difference a range query's answers show, if any: at every step where the
+/// matrices differ, the two step's vectors show the same known difference (a range query is
+/// an instant query per step).
+pub fn recognise_range(expr: &str, theirs: &Answer, ours: &Answer) -> Option<&'static Known> {
+    let (Answer::Matrix(a), Answer::Matrix(b)) = (theirs, ours) else {
+        return None;
+    };
+    let (a, b) = (steps(a), steps(b));
+    let times: std::collections::BTreeSet<i64> = a.keys().chain(b.keys()).copied().collect();
+    let mut found = None;
+    for t in times {
+        let at = |m: &std::collections::BTreeMap<i64, Vec<Sample>>| {
+            Answer::Vector(m.get(&t).cloned().unwrap_or_default())
+        };
+        let (theirs, ours) = (at(&a), at(&b));
+        if matches!(compare(&theirs, &ours, false), Verdict::Same) {
+            continue;
+        }
+        let known = recognise(expr, t, &theirs, &ours)?;
+        if found.is_some_and(|k: &Known| k.name != known.name) {
+            return None;
+        }
+        found = Some(known);
+    }
+    found
+}
+
+/// A matrix as the vector at each of its steps.
+fn steps(m: &[(LabelMap, Vec<(i64, f64)>)]) -> std::collections::BTreeMap<i64, Vec<Sample>> {
+    let mut out: std::collections::BTreeMap<i64, Vec<Sample>> = Default::default();
+    for (labels, points) in m {
+        for &(t, v) in points {
+            out.entry(t).or_default().push((labels.clone(), t, v));
+        }
+    }
+    out
 }
 
 /// The known difference this comparison shows, if any.
