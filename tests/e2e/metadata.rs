@@ -1,6 +1,7 @@
 //! The metadata API against Prometheus 2.42 (issue #20): both scrape the same target, then
 //! `/api/v1/series`, `/api/v1/labels` and `/api/v1/label/<name>/values` (GET and POST, with
-//! and without `match[]`, with time ranges, and bad parameters) answer the same, and
+//! and without `match[]`, with time ranges, and bad parameters), `/api/v1/metadata` and
+//! `/api/v1/targets/metadata` (from the target's `# HELP`/`# TYPE` lines) answer the same, and
 //! `promtool query series|labels|range|instant`, a real client, prints the same for both.
 
 use std::net::SocketAddr;
@@ -10,8 +11,17 @@ use std::time::Duration;
 use crate::harness::*;
 use crate::prometheus::Prometheus;
 
-const EXPOSITION: &str =
-    "temp{room=\"a\"} 30\ntemp{room=\"b\"} 10\nhumidity{room=\"a\",sensor=\"s1\"} 0.4\n";
+const EXPOSITION: &str = r#"# HELP temp Temperature in a room.
+# TYPE temp gauge
+temp{room="a"} 30
+temp{room="b"} 10
+# HELP humidity Relative humidity, with a \\ backslash and a \n newline.
+# TYPE humidity untyped
+humidity{room="a",sensor="s1"} 0.4
+# TYPE events counter
+events_total 5
+# HELP only_help A family with help and no samples.
+"#;
 
 /// The status and JSON body of a metadata request.
 fn ask(addr: SocketAddr, method: &str, path: &str, form: &str) -> (u16, serde_json::Value) {
@@ -42,13 +52,17 @@ fn metadata_answers_are_prometheus_answers() {
     let prometheus = Prometheus::start(&config);
     let node = Wasmfed::start(&config);
     for addr in [prometheus.addr, node.addr] {
-        wait_for("a few scrapes", Duration::from_secs(30), || {
-            let (_, body) = ask(addr, "GET", "/api/v1/series?match[]=temp", "");
-            match body["data"].as_array().map(Vec::len) {
-                Some(2) => Ok(()),
-                other => Err(format!("{other:?}")),
-            }
-        });
+        wait_for(
+            &format!("a few scrapes by {addr}"),
+            Duration::from_secs(30),
+            || {
+                let (_, body) = ask(addr, "GET", "/api/v1/series?match[]=temp", "");
+                match body["data"].as_array().map(Vec::len) {
+                    Some(2) => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            },
+        );
     }
     let now_s = crate::federate::now_ms() / 1000;
     let range = format!("start={}&end={}", now_s - 60, now_s + 1);
@@ -125,6 +139,40 @@ fn metadata_answers_are_prometheus_answers() {
         let theirs = ask(prometheus.addr, method, path, form);
         let ours = ask(node.addr, method, path, form);
         assert_eq!(ours, theirs, "{method} {path} {form}");
+    }
+    // Metric metadata: Prometheus lists it in Go map order, so arrays are compared sorted.
+    let metadata = [
+        "/api/v1/metadata".to_string(),
+        "/api/v1/metadata?metric=humidity".into(),
+        "/api/v1/metadata?metric=nosuch".into(),
+        "/api/v1/metadata?limit=0".into(),
+        "/api/v1/metadata?limit=-1".into(),
+        "/api/v1/metadata?limit=many".into(),
+        format!(
+            "/api/v1/targets/metadata?match_target={}",
+            enc(r#"{job="t"}"#)
+        ),
+        format!(
+            "/api/v1/targets/metadata?match_target={}&metric=only_help",
+            enc(r#"{job=~"t|u"}"#)
+        ),
+        format!(
+            "/api/v1/targets/metadata?match_target={}",
+            enc(r#"{job="u"}"#)
+        ),
+        "/api/v1/targets/metadata?metric=temp&limit=5".into(),
+        "/api/v1/targets/metadata?limit=0".into(),
+    ];
+    for path in &metadata {
+        let sorted = |(status, mut body): (u16, serde_json::Value)| {
+            if let Some(list) = body["data"].as_array_mut() {
+                list.sort_by_key(|v| v.to_string());
+            }
+            (status, body)
+        };
+        let theirs = sorted(ask(prometheus.addr, "GET", path, ""));
+        let ours = sorted(ask(node.addr, "GET", path, ""));
+        assert_eq!(ours, theirs, "GET {path}");
     }
     // A real client: promtool prints the same for both. Range and instant queries from a
     // moment on: both hold a sample of every series by now (a second ago, `now_s` being

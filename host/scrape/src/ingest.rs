@@ -18,6 +18,7 @@ use std::collections::HashMap;
 
 use self::keys::KeyIndex;
 use super::honor::merge_target_labels;
+use super::metadata::SharedMetadata;
 use super::parse::{
     normalize_float_labels, parse_series, Entry, Format, MetricType, ParseError, Parser,
 };
@@ -107,6 +108,7 @@ pub struct SeriesCache {
     log_batch: SampleBatch,
     /// A scrape's samples on their way to storage, kept between scrapes for its memory.
     pending: Vec<Pending>,
+    metadata: SharedMetadata,
 }
 
 /// How a target's series are labeled and timed.
@@ -178,14 +180,27 @@ impl SeriesCache {
         // The type the last `# TYPE` line declared, whatever its family: Prometheus' parsers
         // keep it so.
         let mut kind = MetricType::Unknown;
+        let shared = self.metadata.clone();
+        let mut metadata = shared.lock().expect("metadata lock");
         for entry in Parser::new(text, format) {
             let raw = match entry? {
                 Entry::Sample(raw) => raw,
-                Entry::Type { kind: declared, .. } => {
+                Entry::Type {
+                    metric,
+                    kind: declared,
+                } => {
                     kind = declared;
+                    metadata.set_type(metric, declared);
                     continue;
                 }
-                _ => continue,
+                Entry::Help { metric, text } => {
+                    metadata.set_help(metric, &text);
+                    continue;
+                }
+                Entry::Unit { metric, unit } => {
+                    metadata.set_unit(metric, unit);
+                    continue;
+                }
             };
             let position = report.scraped;
             report.scraped += 1;
@@ -225,6 +240,7 @@ impl SeriesCache {
                 tracked,
             });
         }
+        drop(metadata);
         // Decode and label the new series first, so a parse error in one stores nothing.
         let mut labeled = Vec::with_capacity(new_series.len());
         for &(raw, kind, _) in &new_series {
@@ -315,7 +331,15 @@ impl SeriesCache {
         self.pending = pending;
         report.stale_markers = self.finish_scrape(&mut appender, now, scrape_ms);
         self.log_batch = appender.hold();
+        if !body.is_empty() {
+            shared.lock().expect("metadata lock").scrape_done();
+        }
         Ok(report)
+    }
+
+    /// What the target's `# TYPE`, `# HELP` and `# UNIT` lines said, shared with the API.
+    pub fn metadata(&self) -> &SharedMetadata {
+        &self.metadata
     }
 
     /// Appends what `also` adds (the scrape's `up` and `scrape_*` samples) and hands them to

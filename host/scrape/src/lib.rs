@@ -2,14 +2,15 @@
 //!
 //! `discovery` finds a job's target groups, `target` turns each into labels and a URL,
 //! `manager` keeps one `scrape_loop` running per target, `fetch` does the HTTP, `parse` reads
-//! the exposition, `honor` merges target labels into series labels, and `ingest` stores the
-//! result with its stale markers.
+//! the exposition, `honor` merges target labels into series labels, `ingest` stores the
+//! result with its stale markers, and `metadata` keeps what the `# TYPE`/`# HELP` lines said.
 
 pub mod discovery;
 pub mod fetch;
 pub mod honor;
 pub mod ingest;
 pub mod manager;
+pub mod metadata;
 pub mod parse;
 pub mod relabel_debug;
 pub mod scrape_loop;

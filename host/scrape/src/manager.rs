@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use super::discovery::{Discovery, CHANGE_CHECK};
 use super::fetch::HttpClient;
+use super::metadata::SharedMetadata;
 use super::scrape_loop::{
     content_type_fallback, LoopContext, LoopHandle, LoopSettings, TargetHealth,
 };
@@ -30,6 +31,7 @@ pub struct ActiveTarget {
     pub job: String,
     pub target: Arc<Target>,
     pub health: Arc<Mutex<TargetHealth>>,
+    pub metadata: SharedMetadata,
 }
 
 /// What every job currently scrapes and what its target stage dropped.
@@ -363,6 +365,7 @@ fn publish(
             job: job.to_owned(),
             target: target.clone(),
             health: handle.health.clone(),
+            metadata: handle.metadata.clone(),
         })
         .collect();
     active.sort_by(|a, b| a.target.labels.cmp(&b.target.labels));

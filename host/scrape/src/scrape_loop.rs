@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::fetch::{Fetcher, HttpClient};
 use super::ingest::{IngestError, IngestReport, IngestSettings, SeriesCache};
+use super::metadata::SharedMetadata;
 use super::parse::Format;
 use super::stages::GuardedStage;
 use super::target::Target;
@@ -160,23 +161,31 @@ pub struct LoopHandle {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     pub health: Arc<Mutex<TargetHealth>>,
+    pub metadata: SharedMetadata,
 }
 
 impl LoopHandle {
     pub fn spawn(target: Arc<Target>, settings: Arc<LoopSettings>, ctx: LoopContext) -> LoopHandle {
         let (stop, stopped) = watch::channel(false);
         let health = Arc::new(Mutex::new(TargetHealth::default()));
+        let cache = SeriesCache::default();
+        let metadata = cache.metadata().clone();
         let scrape_loop = ScrapeLoop {
             report_series: report_series(&ctx.head, &target.public),
             target,
             settings,
             ctx,
-            cache: SeriesCache::default(),
+            cache,
             health: health.clone(),
             aligned_ms: None,
         };
         let task = tokio::spawn(scrape_loop.run(stopped));
-        LoopHandle { stop, task, health }
+        LoopHandle {
+            stop,
+            task,
+            health,
+            metadata,
+        }
     }
 
     pub async fn stop(self) {

@@ -10,6 +10,7 @@ pub mod encoding;
 pub mod expfmt;
 pub mod federate;
 pub mod metadata;
+pub mod metric_metadata;
 pub mod plugins;
 pub mod query;
 pub mod relabel;

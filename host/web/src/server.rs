@@ -18,7 +18,7 @@ use super::encoding::ContentEncoding;
 use super::federate::{self, FederateJob};
 use super::request_line::EscapingStream;
 use super::web_config::{add_headers, Current, WebGate};
-use super::{auth, metadata, plugins, query, relabel, rules_api, targets};
+use super::{auth, metadata, metric_metadata, plugins, query, relabel, rules_api, targets};
 use wasmfed_model::clock::unix_millis;
 use wasmfed_node::tenant::Tenant;
 use wasmfed_node::NodeState;
@@ -153,11 +153,13 @@ fn within_prefix<'p>(prefix: &str, path: &'p str) -> Option<&'p str> {
 }
 
 /// Endpoints that read one tenant's data (`auth::tenant_for` decides which).
-const TENANT_SCOPED: [&str; 9] = [
+const TENANT_SCOPED: [&str; 11] = [
     "/federate",
     "/api/v1/query",
     "/api/v1/query_range",
     "/api/v1/targets",
+    "/api/v1/metadata",
+    "/api/v1/targets/metadata",
     "/api/v1/relabel",
     "/api/v1/rules",
     "/api/v1/alerts",
@@ -230,6 +232,20 @@ async fn dispatch(
             rules_api::rules(&tenant, req.uri().query()),
         ),
         (&Method::GET, "/api/v1/alerts") => ("/api/v1/alerts", rules_api::alerts(&tenant)),
+        (&Method::GET, "/api/v1/metadata") => (
+            "/api/v1/metadata",
+            with_form(&state, req, |form| async move {
+                metric_metadata::metrics(&tenant, &form)
+            })
+            .await,
+        ),
+        (&Method::GET, "/api/v1/targets/metadata") => (
+            "/api/v1/targets/metadata",
+            with_form(&state, req, |form| async move {
+                metric_metadata::targets(&tenant, &form)
+            })
+            .await,
+        ),
         (&Method::GET | &Method::POST, "/api/v1/series") => (
             "/api/v1/series",
             with_form(&state, req, |form| async move {
@@ -270,6 +286,7 @@ const INDEX: &str = "wasmfed: a Prometheus-compatible federation node\n\n\
 /api/v1/alerts                pending and firing alerts\n\
 /api/v1/series?match[]=<sel>  label sets of the selected series\n\
 /api/v1/labels                label names; /api/v1/label/<name>/values its values\n\
+/api/v1/metadata              metric types and help; /api/v1/targets/metadata per target\n\
 /api/v1/plugins               live plugins; PUT /api/v1/plugins/<name> hot-swaps (admin token)\n\
 /api/v1/relabel?job=<name>    each target through the job's target-stage plugins\n\
 /metrics                      wasmfed's own metrics\n\

@@ -58,6 +58,22 @@ pub enum MetricType {
     Unknown,
 }
 
+impl MetricType {
+    /// The name Prometheus' API gives it (OpenMetrics' spelling).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::GaugeHistogram => "gaugehistogram",
+            MetricType::Summary => "summary",
+            MetricType::Info => "info",
+            MetricType::StateSet => "stateset",
+            MetricType::Unknown => "unknown",
+        }
+    }
+}
+
 /// One sample line, borrowed from the input.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RawSample<'a> {
