@@ -23,5 +23,6 @@ mod reload;
 mod rules;
 mod scrape_compat;
 mod startup;
+mod status;
 mod tenants;
 mod tls;

@@ -145,6 +145,8 @@ pub struct Loaded {
     /// Known Prometheus keys that were ignored, and empty environment variables in external
     /// labels; each said once, with its key path.
     pub warnings: Vec<String>,
+    /// The text it was read from (secrets included), for `/api/v1/status/config`.
+    pub source: String,
 }
 
 impl Config {
@@ -235,6 +237,7 @@ fn parse(
             tenants,
         },
         warnings,
+        source: text.to_owned(),
     })
 }
 

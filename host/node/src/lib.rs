@@ -9,4 +9,4 @@ pub mod state;
 mod storage;
 pub mod tenant;
 
-pub use state::{NodeState, ReloadRequest, DEFAULT_LOOKBACK, DEFAULT_QUERY_TIMEOUT};
+pub use state::{NodeState, ReloadRequest, StatusInfo, DEFAULT_LOOKBACK, DEFAULT_QUERY_TIMEOUT};

@@ -55,6 +55,7 @@ async fn reload_from(state: &NodeState, fleet: &Fleet, path: &Path) -> Result<()
     let config = loaded.config;
     apply(state, fleet, &config).await?;
     *state.external_labels.write().expect("labels lock") = config.global.external_labels.clone();
+    *state.config_source.write().expect("config source lock") = loaded.source;
     Ok(())
 }
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::tenant::Tenant;
 use wasmfed_config::DEFAULT_TENANT;
@@ -21,6 +21,26 @@ pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(300);
 
 /// Prometheus' default `--query.timeout`.
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What the status API tells of the node besides its tenants (`/api/v1/status/*`).
+#[derive(Clone, Debug)]
+pub struct StatusInfo {
+    /// Every command-line flag with its value (defaults included), as `--name` without dashes.
+    pub flags: BTreeMap<String, String>,
+    /// The retention as Prometheus reports it: `15d`, `512MiB`, or `15d or 512MiB`.
+    pub storage_retention: String,
+    pub started: SystemTime,
+}
+
+impl Default for StatusInfo {
+    fn default() -> Self {
+        StatusInfo {
+            flags: BTreeMap::new(),
+            storage_retention: String::new(),
+            started: SystemTime::now(),
+        }
+    }
+}
 
 /// A request to reload the configuration file; the node answers with the outcome.
 pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
@@ -46,6 +66,9 @@ pub struct NodeState {
     pub reload: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
     /// The admin API's bearer token (`admin:` in the configuration); `None` disables it.
     pub admin_token: RwLock<Option<String>>,
+    /// The configuration file's text as last loaded (secrets included: never served as is).
+    pub config_source: RwLock<String>,
+    pub status: StatusInfo,
     ready: AtomicBool,
     quit: tokio::sync::Notify,
 }
@@ -70,6 +93,8 @@ impl NodeState {
             enable_lifecycle,
             reload,
             admin_token: RwLock::new(None),
+            config_source: RwLock::new(String::new()),
+            status: StatusInfo::default(),
             ready: AtomicBool::new(false),
             quit: tokio::sync::Notify::new(),
         }
@@ -84,6 +109,12 @@ impl NodeState {
     /// Sets `--web.route-prefix` (`/` or empty for the root).
     pub fn with_route_prefix(mut self, prefix: &str) -> Self {
         self.route_prefix = prefix.trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Sets what the status API reports.
+    pub fn with_status(mut self, status: StatusInfo) -> Self {
+        self.status = status;
         self
     }
 

@@ -45,7 +45,10 @@ use wasmfed_model::{Label, Labels, Sample};
 
 mod appender;
 mod persist;
+mod stats;
+
 pub use appender::{Appender, ChunkTail};
+pub use stats::{HeadStats, Stat};
 
 /// Number of series shards: enough that appenders on many cores rarely meet on one shard lock,
 /// few enough that `select`, which reads every shard, stays cheap.

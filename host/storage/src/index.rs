@@ -68,6 +68,16 @@ impl Postings {
         }
     }
 
+    /// Calls `f` with every label name and its values' lists.
+    pub(crate) fn for_each_name(
+        &self,
+        mut f: impl FnMut(Symbol, &HashMap<Symbol, Vec<u64>, IdHash>),
+    ) {
+        for (name, values) in &self.by_name {
+            f(*name, values);
+        }
+    }
+
     /// Removes the sorted refs `removed` from the lists of the given label pairs.
     pub(crate) fn remove(
         &mut self,

@@ -32,7 +32,7 @@ pub mod wal;
 
 pub use blocks::Blocks;
 pub use head::federation::{LatestSamples, LatestSeries};
-pub use head::{Appender, ChunkTail, Head, SeriesHandle, SeriesRef, SHARDS};
+pub use head::{Appender, ChunkTail, Head, HeadStats, SeriesHandle, SeriesRef, Stat, SHARDS};
 pub use matcher::{MatchOp, Matcher};
 pub use selector::{parse_selector, SelectorError};
 pub use series::AppendError;

@@ -99,6 +99,11 @@ impl SeriesSamples {
             })
     }
 
+    /// Sealed chunks and the open one, if it holds a sample.
+    pub(crate) fn chunk_count(&self) -> usize {
+        self.sealed.len() + usize::from(!self.open.is_empty())
+    }
+
     /// The times of the oldest and newest sample, if any.
     pub(crate) fn time_range(&self) -> Option<(i64, i64)> {
         let (last, _) = self.open.last()?;

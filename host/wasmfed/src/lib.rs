@@ -7,10 +7,11 @@
 //! own metrics) → `wasmfed-scrape` (discovery, stages, scrape loops) → `wasmfed-node` (tenants,
 //! reloads, shared state) → `wasmfed-web` (`/federate` and the APIs). This crate starts a node
 //! ([`node::Node`]) and holds the binary (with Prometheus' flags, [`prometheus_flags`]), the
-//! demo and the synthetic exporter.
+//! demo, the synthetic exporter, and what the status API says of the process ([`status`]).
 
 pub mod node;
 pub mod prometheus_flags;
+pub mod status;
 pub mod synth;
 
 pub use node::{Node, NodeOptions};

@@ -1,18 +1,21 @@
 //! The `wasmfed` command: run a node with Prometheus' flag names, check a configuration, or run
 //! the self-contained demo.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tokio::net::TcpListener;
 use wasmfed::prometheus_flags::PrometheusFlags;
+use wasmfed::status;
 use wasmfed::synth::{self, Profile};
 use wasmfed::{Node, NodeOptions};
 use wasmfed_config::Config;
 use wasmfed_model::compat::Compat;
+use wasmfed_node::StatusInfo;
 use wasmfed_rules::EngineOptions;
 use wasmfed_storage::wal;
 
@@ -173,7 +176,10 @@ enum CheckCommand {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let command = Cli::command();
+    let matches = command.clone().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let flags = status::flags(&command, &matches);
     init_logging(&cli.log_level, &cli.prometheus.log_format);
     let outcome = match &cli.command {
         Some(Command::Check {
@@ -202,7 +208,7 @@ fn main() -> std::process::ExitCode {
             *series,
             cli.web_config_file.clone(),
         )),
-        None => runtime().block_on(run_node(&cli)),
+        None => runtime().block_on(run_node(&cli, flags)),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -311,7 +317,7 @@ fn check_config(files: &[PathBuf], compat: Compat) -> std::process::ExitCode {
     exit_code(failed)
 }
 
-async fn run_node(cli: &Cli) -> anyhow::Result<()> {
+async fn run_node(cli: &Cli, flags: BTreeMap<String, String>) -> anyhow::Result<()> {
     let loaded = Config::load(&cli.config_file, cli.compat)?;
     tracing::info!(compat = %cli.compat, "answering as");
     for warning in loaded.warnings.iter().chain(&cli.prometheus.warnings()) {
@@ -363,6 +369,12 @@ async fn run_node(cli: &Cli) -> anyhow::Result<()> {
             alert_restore: cli.prometheus.alert_restore().map_err(anyhow::Error::msg)?,
             alert_sending: cli.prometheus.alert_sending().map_err(anyhow::Error::msg)?,
             notification_queue_capacity: cli.prometheus.notification_queue_capacity,
+            config_source: loaded.source,
+            status: StatusInfo {
+                flags,
+                storage_retention: status::storage_retention(retention, retention_size),
+                started: std::time::SystemTime::now(),
+            },
         },
     )
     .await?;
@@ -424,9 +436,9 @@ async fn demo() -> anyhow::Result<()> {
         ("leaf", DEMO_LEAF, "127.0.0.1:9091"),
         ("global", DEMO_GLOBAL, "127.0.0.1:9090"),
     ] {
-        let config = Config::from_yaml(yaml, &dir, Compat::default())
-            .with_context(|| format!("loading the embedded {name} config"))?
-            .config;
+        let loaded = Config::from_yaml(yaml, &dir, Compat::default())
+            .with_context(|| format!("loading the embedded {name} config"))?;
+        let config = loaded.config;
         let options = NodeOptions {
             config_path: None,
             listen: listen.parse()?,
@@ -445,6 +457,8 @@ async fn demo() -> anyhow::Result<()> {
             alert_restore: Default::default(),
             alert_sending: Default::default(),
             notification_queue_capacity: wasmfed_notify::DEFAULT_QUEUE_CAPACITY,
+            config_source: loaded.source,
+            status: StatusInfo::default(),
         };
         let node = Node::start(config, options)
             .await

@@ -24,7 +24,7 @@ use wasmfed_model::compat::Compat;
 use wasmfed_node::fleet::{Durability, Fleet};
 use wasmfed_node::reload::{apply, serve_reloads};
 use wasmfed_node::tenant::{tenant_specs, Shared};
-use wasmfed_node::{NodeState, ReloadRequest};
+use wasmfed_node::{NodeState, ReloadRequest, StatusInfo};
 use wasmfed_notify::Notifier;
 use wasmfed_plugin::PluginRuntime;
 use wasmfed_rules::{AlertRestore, EngineOptions, SendOptions};
@@ -71,6 +71,10 @@ pub struct NodeOptions {
     pub alert_sending: SendOptions,
     /// `--alertmanager.notification-queue-capacity`.
     pub notification_queue_capacity: usize,
+    /// The configuration's text, for `/api/v1/status/config` (secrets are hidden there).
+    pub config_source: String,
+    /// Flags, retention and start time for the status API.
+    pub status: StatusInfo,
 }
 
 /// Prometheus' default external URL: `http://<hostname>:<port>`.
@@ -173,8 +177,10 @@ impl Node {
             )
             .with_query_timeout(options.query_timeout)
             .with_lookback(options.lookback)
-            .with_route_prefix(&options.route_prefix),
+            .with_route_prefix(&options.route_prefix)
+            .with_status(options.status.clone()),
         );
+        *state.config_source.write().expect("config source lock") = options.config_source.clone();
         let server = tokio::spawn({
             let (state, stopped) = (state.clone(), stopped.clone());
             async move {

@@ -17,6 +17,7 @@ pub mod relabel;
 pub mod request_line;
 pub mod rules_api;
 pub mod server;
+pub mod status;
 pub mod targets;
 pub mod web_config;
 

@@ -18,7 +18,7 @@ use super::encoding::ContentEncoding;
 use super::federate::{self, FederateJob};
 use super::request_line::EscapingStream;
 use super::web_config::{add_headers, Current, WebGate};
-use super::{auth, metadata, metric_metadata, plugins, query, relabel, rules_api, targets};
+use super::{auth, metadata, metric_metadata, plugins, query, relabel, rules_api, status, targets};
 use wasmfed_model::clock::unix_millis;
 use wasmfed_node::tenant::Tenant;
 use wasmfed_node::NodeState;
@@ -153,13 +153,16 @@ fn within_prefix<'p>(prefix: &str, path: &'p str) -> Option<&'p str> {
 }
 
 /// Endpoints that read one tenant's data (`auth::tenant_for` decides which).
-const TENANT_SCOPED: [&str; 11] = [
+const TENANT_SCOPED: [&str; 14] = [
     "/federate",
     "/api/v1/query",
     "/api/v1/query_range",
     "/api/v1/targets",
     "/api/v1/metadata",
     "/api/v1/targets/metadata",
+    "/api/v1/status/buildinfo",
+    "/api/v1/status/config",
+    "/api/v1/status/tsdb",
     "/api/v1/relabel",
     "/api/v1/rules",
     "/api/v1/alerts",
@@ -232,6 +235,26 @@ async fn dispatch(
             rules_api::rules(&tenant, req.uri().query()),
         ),
         (&Method::GET, "/api/v1/alerts") => ("/api/v1/alerts", rules_api::alerts(&tenant)),
+        (&Method::GET, "/api/v1/status/buildinfo") => (
+            "/api/v1/status/buildinfo",
+            with_form(&state, req, |_| async { status::buildinfo(&tenant) }).await,
+        ),
+        (&Method::GET, "/api/v1/status/config") => (
+            "/api/v1/status/config",
+            with_form(&state, req, |_| async { status::config(&state, &tenant) }).await,
+        ),
+        (&Method::GET, "/api/v1/status/flags") => (
+            "/api/v1/status/flags",
+            with_form(&state, req, |_| async { status::flags(&state) }).await,
+        ),
+        (&Method::GET, "/api/v1/status/runtimeinfo") => (
+            "/api/v1/status/runtimeinfo",
+            with_form(&state, req, |_| async { status::runtimeinfo(&state) }).await,
+        ),
+        (&Method::GET, "/api/v1/status/tsdb") => (
+            "/api/v1/status/tsdb",
+            with_form(&state, req, |_| async { status::tsdb(&tenant) }).await,
+        ),
         (&Method::GET, "/api/v1/metadata") => (
             "/api/v1/metadata",
             with_form(&state, req, |form| async move {
@@ -287,6 +310,7 @@ const INDEX: &str = "wasmfed: a Prometheus-compatible federation node\n\n\
 /api/v1/series?match[]=<sel>  label sets of the selected series\n\
 /api/v1/labels                label names; /api/v1/label/<name>/values its values\n\
 /api/v1/metadata              metric types and help; /api/v1/targets/metadata per target\n\
+/api/v1/status/<page>         buildinfo, config, flags, runtimeinfo, tsdb\n\
 /api/v1/plugins               live plugins; PUT /api/v1/plugins/<name> hot-swaps (admin token)\n\
 /api/v1/relabel?job=<name>    each target through the job's target-stage plugins\n\
 /metrics                      wasmfed's own metrics\n\
