@@ -1,7 +1,8 @@
 //! The status API against Prometheus 2.42 (issue #20): both run the same configuration and
 //! scrape the same target; `/api/v1/status/buildinfo`, `flags` and `runtimeinfo` have
-//! Prometheus' fields, `config` hides the same secrets, and `tsdb` counts the same head
-//! (series, label pairs, chunks and every cardinality list).
+//! Prometheus' fields, `config` hides the same secrets, `tsdb` counts the same head (series,
+//! label pairs, chunks and every cardinality list), and `/api/v1/query_exemplars` answers as
+//! Prometheus without exemplar storage does.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -91,6 +92,31 @@ fn status_pages_answer_as_prometheus_does() {
             yaml.contains("password: <secret>") && yaml.contains("username: u"),
             "{yaml}"
         );
+    }
+
+    // No exemplars are stored (nor are they in Prometheus without its feature flag): the
+    // same empty answers, 204 for an expression without selectors, and the same refusals
+    // (a parse error's position prefix aside, see issue #22).
+    for (params, exact) in [
+        ("query=temp&start=10&end=20", true),
+        ("query=sum(rate(temp[5m]))", true),
+        ("query=1", true),
+        ("query=up&start=20&end=10", true),
+        ("query=up&start=x", true),
+        ("query=sum(", false),
+    ] {
+        let ask = |addr| {
+            let r = get(addr, &format!("/api/v1/query_exemplars?{params}")).unwrap();
+            let body = r.text();
+            let kind = (!body.is_empty()).then(|| r.json()["errorType"].clone());
+            (r.status, kind, body)
+        };
+        let (theirs, ours) = (ask(prometheus.addr), ask(node.addr));
+        if exact {
+            assert_eq!(ours, theirs, "{params}");
+        } else {
+            assert_eq!((ours.0, ours.1), (theirs.0, theirs.1), "{params}");
+        }
     }
 
     let (theirs, ours) = (data(prometheus.addr, "tsdb"), data(node.addr, "tsdb"));

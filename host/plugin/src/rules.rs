@@ -148,6 +148,26 @@ impl Plugin {
         Ok(accept_query(answer?, limits)?)
     }
 
+    /// The series selectors of `expr`, in PromQL text, without evaluating it (the plugin's
+    /// `expressions`). Blocks like [`Plugin::evaluate`].
+    pub fn selectors(&self, expr: &str) -> Result<Vec<String>, QueryError> {
+        let answer = self.timed(|| {
+            self.with_instance(|loaded| {
+                match self.guarded(loaded, |funcs, store| funcs.selectors(store, expr)) {
+                    Ok(answer) => Outcome::Done(Ok(answer)),
+                    Err(e) => Outcome::Broken(e),
+                }
+            })
+        })?;
+        answer.unwrap_or_else(|| {
+            Err(QueryError::Execution(format!(
+                "the query plugin {} does not name an expression's selectors (it does not \
+                 export `wasmfed:plugin/expressions`)",
+                self.name()
+            )))
+        })
+    }
+
     /// Evaluates `expr` at every `step_ms` from `start_ms` to `end_ms` in one call (the
     /// plugin's `range-query`); the answer is a matrix. Blocks like [`Plugin::evaluate`].
     pub fn query_range(

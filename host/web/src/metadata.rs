@@ -15,7 +15,7 @@ use http::{Response, StatusCode};
 use serde_json::{json, Value};
 
 use super::body::ResponseBody;
-use super::query::{error, json_response, parse_time};
+use super::query::{error, json_response, time_param};
 use super::targets::label_map;
 use wasmfed_model::labels::is_valid_label_name;
 use wasmfed_model::Labels;
@@ -41,20 +41,8 @@ fn params(
     form: &[(String, String)],
     match_prefix: bool,
 ) -> Result<Params, Refused> {
-    let time = |name: &str, default: i64| -> Result<i64, Refused> {
-        match form
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-        {
-            None | Some("") => Ok(default),
-            Some(t) => parse_time(t).map_err(|e| {
-                format!("invalid parameter {name:?}: Invalid time value for '{name}': {e}")
-            }),
-        }
-    };
-    let start = time("start", ALL_TIME.0)?;
-    let end = time("end", ALL_TIME.1)?;
+    let start = time_param(form, "start", ALL_TIME.0)?;
+    let end = time_param(form, "end", ALL_TIME.1)?;
     let mut matcher_sets = Vec::new();
     for (_, selector) in form.iter().filter(|(k, _)| k == "match[]") {
         let refuse = |why: String| {

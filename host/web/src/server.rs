@@ -153,10 +153,11 @@ fn within_prefix<'p>(prefix: &str, path: &'p str) -> Option<&'p str> {
 }
 
 /// Endpoints that read one tenant's data (`auth::tenant_for` decides which).
-const TENANT_SCOPED: [&str; 14] = [
+const TENANT_SCOPED: [&str; 15] = [
     "/federate",
     "/api/v1/query",
     "/api/v1/query_range",
+    "/api/v1/query_exemplars",
     "/api/v1/targets",
     "/api/v1/metadata",
     "/api/v1/targets/metadata",
@@ -213,6 +214,13 @@ async fn dispatch(
             "/api/v1/query",
             with_form(&state, req, |form| async move {
                 query::instant(&tenant, &form, max_timeout).await
+            })
+            .await,
+        ),
+        (&Method::GET | &Method::POST, "/api/v1/query_exemplars") => (
+            "/api/v1/query_exemplars",
+            with_form(&state, req, |form| async move {
+                query::exemplars(&tenant, &form, max_timeout).await
             })
             .await,
         ),

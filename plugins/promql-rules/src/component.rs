@@ -24,7 +24,7 @@ wit_bindgen::generate!({
     path: "../../wit",
 });
 
-use exports::wasmfed::plugin::{alerts, lifecycle, query, range_query, rules};
+use exports::wasmfed::plugin::{alerts, expressions, lifecycle, query, range_query, rules};
 use wasmfed::plugin::store;
 use wasmfed::plugin::types::{Label as WitLabel, PluginError, Sample as WitSample};
 
@@ -168,6 +168,19 @@ impl range_query::Guest for PromqlPlugin {
                 .map_err(eval_error)
         })?;
         Ok(query_result(evaluation, end_ms))
+    }
+}
+
+impl expressions::Guest for PromqlPlugin {
+    fn selectors(expr: String) -> Result<Vec<String>, query::QueryError> {
+        with_rules(|rules| {
+            let expr = rules
+                .engine()
+                .parse(&expr)
+                .map_err(query::QueryError::BadData)?;
+            Ok(crate::engine::selectors(&expr))
+        })
+        .map_err(query::QueryError::Execution)?
     }
 }
 
@@ -422,6 +435,29 @@ mod tests {
             matches!(&failed, query::QueryError::Execution(m) if m.contains("same labelset")),
             "{failed:?}"
         );
+    }
+
+    #[test]
+    fn selectors_are_named_in_order_without_evaluating() {
+        use expressions::Guest as _;
+        PromqlPlugin::init("null".into()).unwrap();
+        let got = PromqlPlugin::selectors(
+            r#"sum(rate(http_requests_total{code="500"}[5m])) / on() group_left up offset 1m + 1"#
+                .into(),
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            [r#"http_requests_total{code="500"}"#, "up offset 1m"],
+            "{got:?}"
+        );
+        assert!(PromqlPlugin::selectors("1 + time()".into())
+            .unwrap()
+            .is_empty());
+        assert!(matches!(
+            PromqlPlugin::selectors("sum(".into()),
+            Err(query::QueryError::BadData(_))
+        ));
     }
 
     #[test]

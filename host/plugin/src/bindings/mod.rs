@@ -43,7 +43,7 @@ use generated::exports::wasmfed::plugin::alerts as wit_alerts;
 use generated::exports::wasmfed::plugin::query as wit_query;
 use generated::exports::wasmfed::plugin::rules as wit_rules;
 use generated::exports::wasmfed::plugin::{
-    alerts, lifecycle, query, range_query, rules, series, targets,
+    alerts, expressions, lifecycle, query, range_query, rules, series, targets,
 };
 pub(crate) use generated::wasmfed::plugin::store as wit_store;
 use generated::wasmfed::plugin::types;
@@ -58,6 +58,8 @@ const QUERY: &str = "wasmfed:plugin/query@0.1.0";
 const ALERTS: &str = "wasmfed:plugin/alerts@0.1.0";
 /// Optional beside `query`: a query plugin that exports it answers range queries.
 const RANGE_QUERY: &str = "wasmfed:plugin/range-query@0.1.0";
+/// Optional beside `query`: a query plugin that exports it names an expression's selectors.
+const EXPRESSIONS: &str = "wasmfed:plugin/expressions@0.1.0";
 
 impl World {
     /// The interfaces a plugin of this world must export.
@@ -101,8 +103,12 @@ enum StageIndices {
     Series(series::GuestIndices),
     /// `alerts` when the component exports it.
     Rule(rules::GuestIndices, Option<alerts::GuestIndices>),
-    /// `range-query` when the component exports it.
-    Query(query::GuestIndices, Option<range_query::GuestIndices>),
+    /// `range-query` and `expressions` when the component exports them.
+    Query(
+        query::GuestIndices,
+        Option<range_query::GuestIndices>,
+        Option<expressions::GuestIndices>,
+    ),
 }
 
 impl Exports {
@@ -151,6 +157,10 @@ impl Exports {
                         Some(_) => Some(range_query::GuestIndices::new(pre).map_err(wrong)?),
                         None => None,
                     },
+                    match component.get_export_index(None, EXPRESSIONS) {
+                        Some(_) => Some(expressions::GuestIndices::new(pre).map_err(wrong)?),
+                        None => None,
+                    },
                 ),
             },
         })
@@ -186,10 +196,14 @@ impl Exports {
                     None => None,
                 },
             ),
-            StageIndices::Query(indices, range) => StageFunc::Query(
+            StageIndices::Query(indices, range, expressions) => StageFunc::Query(
                 indices.load(&mut store, instance).map_err(wrong)?,
                 match range {
                     Some(range) => Some(range.load(&mut store, instance).map_err(wrong)?),
+                    None => None,
+                },
+                match expressions {
+                    Some(e) => Some(e.load(&mut store, instance).map_err(wrong)?),
                     None => None,
                 },
             ),
@@ -209,7 +223,11 @@ pub(crate) struct Funcs {
 enum StageFunc {
     Process(wasmtime::component::Func),
     Rules(rules::Guest, Option<alerts::Guest>),
-    Query(query::Guest, Option<range_query::Guest>),
+    Query(
+        query::Guest,
+        Option<range_query::Guest>,
+        Option<expressions::Guest>,
+    ),
 }
 
 /// A call made on an instance of another world: the host's own mistake, reported as a trap so
@@ -314,7 +332,7 @@ impl Funcs {
         expr: &str,
         at_ms: i64,
     ) -> wasmtime::Result<Result<ReturnedAnswer, QueryError>> {
-        let StageFunc::Query(query, _) = &self.stage else {
+        let StageFunc::Query(query, _, _) = &self.stage else {
             return Err(wrong_stage("instant"));
         };
         Ok(query
@@ -331,7 +349,7 @@ impl Funcs {
         expr: &str,
         (start_ms, end_ms, step_ms): (i64, i64, i64),
     ) -> wasmtime::Result<Option<Result<ReturnedAnswer, QueryError>>> {
-        let StageFunc::Query(_, range) = &self.stage else {
+        let StageFunc::Query(_, range, _) = &self.stage else {
             return Err(wrong_stage("range"));
         };
         let Some(range) = range else {
@@ -341,6 +359,25 @@ impl Funcs {
             range
                 .call_range(store, expr, start_ms, end_ms, step_ms)?
                 .map(ReturnedAnswer::from)
+                .map_err(QueryError::from),
+        ))
+    }
+
+    /// One `expressions.selectors` call; `None` when the plugin does not export it.
+    pub(crate) fn selectors(
+        &self,
+        store: impl AsContextMut<Data = HostState>,
+        expr: &str,
+    ) -> wasmtime::Result<Option<Result<Vec<String>, QueryError>>> {
+        let StageFunc::Query(_, _, expressions) = &self.stage else {
+            return Err(wrong_stage("selectors"));
+        };
+        let Some(expressions) = expressions else {
+            return Ok(None);
+        };
+        Ok(Some(
+            expressions
+                .call_selectors(store, expr)?
                 .map_err(QueryError::from),
         ))
     }

@@ -28,7 +28,7 @@ use crate::body::ResponseBody;
 
 pub use json::write_data;
 pub(crate) use json::{error, json_response};
-pub use params::parse_time;
+pub use params::{parse_time, time_param};
 
 /// `/api/v1/query`.
 pub async fn instant(
@@ -73,6 +73,55 @@ pub async fn range(
     respond(answer, range.end_ms, words)
 }
 
+/// `/api/v1/query_exemplars`: wasmfed stores no exemplars, so a valid request is answered as
+/// Prometheus answers without exemplar storage: an empty list, or 204 for an expression
+/// without selectors. The expression is parsed by the query plugin (`expressions`).
+pub async fn exemplars(
+    tenant: &Arc<Tenant>,
+    form: &[(String, String)],
+    max_timeout: Duration,
+) -> Response<ResponseBody> {
+    let range = params::time_param(form, "start", i64::MIN).and_then(|start| {
+        let end = params::time_param(form, "end", i64::MAX)?;
+        if end < start {
+            return Err("end timestamp must not be before start timestamp".to_owned());
+        }
+        params::timeout(form, max_timeout)
+    });
+    let timeout = match range {
+        Ok(timeout) => timeout,
+        Err(refusal) => return bad_data(&refusal),
+    };
+    let expr = params::value(form, "query").unwrap_or_default().to_owned();
+    let answer = run(tenant, timeout, move |plugin| plugin.selectors(&expr)).await;
+    match answer {
+        Some(Ok(Ok(selectors))) if selectors.is_empty() => Response::builder()
+            .status(StatusCode::NO_CONTENT)
+            .body(crate::body::full(""))
+            .expect("a bare status is valid"),
+        Some(Ok(Ok(_))) => json_response(
+            StatusCode::OK,
+            r#"{"status":"success","data":[]}"#.to_owned(),
+        ),
+        Some(Ok(Err(QueryError::BadData(m)))) => bad_data(&m),
+        Some(Ok(Err(e))) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "execution",
+            &e.to_string(),
+        ),
+        Some(Err(e)) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            &e.to_string(),
+        ),
+        None => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "query timed out in expression evaluation",
+        ),
+    }
+}
+
 /// How a `bad_data` answer from the plugin is worded.
 #[derive(Clone, Copy)]
 enum QueryErrorWords {
@@ -83,12 +132,13 @@ enum QueryErrorWords {
 }
 
 /// What a query call came to: `None` when it ran past its deadline.
-type Answered = Option<Result<Result<QueryAnswer, QueryError>, tokio::task::JoinError>>;
+type Answered<T = QueryAnswer> = Option<Result<Result<T, QueryError>, tokio::task::JoinError>>;
 
 /// Runs `call` on the tenant's query plugin off the async threads, for at most `timeout`.
-async fn run<F>(tenant: &Arc<Tenant>, timeout: Duration, call: F) -> Answered
+async fn run<T, F>(tenant: &Arc<Tenant>, timeout: Duration, call: F) -> Answered<T>
 where
-    F: FnOnce(&Plugin) -> Result<QueryAnswer, QueryError> + Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(&Plugin) -> Result<T, QueryError> + Send + 'static,
 {
     let tenant = tenant.clone();
     let call = tokio::task::spawn_blocking(move || {

@@ -55,6 +55,15 @@ pub fn invalid(name: &str, reason: &str) -> Refusal {
     format!("invalid parameter {name:?}: {reason}")
 }
 
+/// `name` as Prometheus' `parseTimeParam` reads it: `default` when absent or empty.
+pub fn time_param(form: &[(String, String)], name: &str, default: i64) -> Result<i64, Refusal> {
+    match value(form, name) {
+        None | Some("") => Ok(default),
+        Some(t) => parse_time(t)
+            .map_err(|e| invalid(name, &format!("Invalid time value for '{name}': {e}"))),
+    }
+}
+
 /// An instant query's `time`: now when absent or empty.
 pub fn instant_time(form: &[(String, String)]) -> Result<i64, Refusal> {
     match value(form, "time").filter(|t| !t.is_empty()) {

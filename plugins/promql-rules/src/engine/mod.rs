@@ -389,6 +389,33 @@ impl Engine {
     }
 }
 
+/// The vector selectors of `expr` (those inside range selectors too) in PromQL text, in the
+/// order they appear, as Prometheus' `parser.ExtractSelectors` finds them.
+pub fn selectors(expr: &Expr) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![expr];
+    while let Some(e) = stack.pop() {
+        let mut children: Vec<&Expr> = Vec::new();
+        match e {
+            Expr::VectorSelector(vs) => out.push(vs.to_string()),
+            Expr::MatrixSelector(ms) => out.push(ms.vs.to_string()),
+            Expr::Subquery(sq) => children.push(&sq.expr),
+            Expr::Aggregate(a) => {
+                children.extend(a.param.as_deref());
+                children.push(&a.expr);
+            }
+            Expr::Unary(u) => children.push(&u.expr),
+            Expr::Binary(b) => children.extend([&*b.lhs, &*b.rhs]),
+            Expr::Paren(p) => children.push(&p.expr),
+            Expr::Call(c) => children.extend(c.args.args.iter().map(|a| &**a)),
+            Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+        }
+        // Pushed in reverse, so the leftmost child is looked at first.
+        stack.extend(children.into_iter().rev());
+    }
+    out
+}
+
 /// Why `expr` cannot be a range query, in Prometheus' words: only a scalar or an instant
 /// vector can.
 pub fn range_type_error(expr: &Expr) -> Option<String> {
