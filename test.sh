@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs wasmfed's whole test suite on this machine, installing what it needs first (idempotent):
 # Debian's prometheus, prometheus-node-exporter, prometheus-alertmanager, dnsmasq-base and
-# tinyproxy-bin packages for the interoperability, alerting, discovery and proxy tests.
+# tinyproxy-bin packages for the interoperability, alerting, discovery and proxy tests, and
+# Debian's chromium with Playwright from PyPI for the web page's browser test.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,6 +14,7 @@ missing=()
 [ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
 [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 [ -x /usr/bin/tinyproxy ] || missing+=(tinyproxy-bin)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   # Keep apt from starting the packaged services: tests start their own on loopback.
@@ -27,6 +29,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   if [ "$added_policy" = 1 ]; then as_root rm -f "$policy"; fi
 fi
+
+# Playwright drives the Chromium above (its own browser downloads are not used).
+python3 -c 'import playwright' 2>/dev/null || python3 -m pip install -q "playwright==1.65.3"
 
 # Stock plugins and test guests are built to WebAssembly by host/plugin/build.rs and
 # host/artifacts/build.rs (see host/guest-build).

@@ -26,3 +26,4 @@ mod startup;
 mod status;
 mod tenants;
 mod tls;
+mod ui;

@@ -47,6 +47,9 @@ struct JobView {
     /// Every discovered target and the stage that decided them, for relabel debugging.
     discovered: Vec<Labels>,
     target_stage: GuardedStage,
+    /// The stage its series go through, and how target labels merge into them.
+    series_stage: GuardedStage,
+    honor_labels: bool,
 }
 
 /// How soon a failed target stage is asked again.
@@ -147,6 +150,20 @@ impl ScrapeManager {
             .map(|v| (v.discovered.clone(), v.target_stage.clone()))
     }
 
+    /// What a job's series stage needs to trace series as the job would store them: the stage,
+    /// the labels of the job's first target (in label order) and `honor_labels`.
+    pub fn series_stage_input(&self, job: &str) -> Option<(GuardedStage, Labels, bool)> {
+        let views = self.views.lock().expect("views lock");
+        views.get(job).map(|v| {
+            let target = v
+                .active
+                .first()
+                .map(|a| a.target.public.clone())
+                .unwrap_or_default();
+            (v.series_stage.clone(), target, v.honor_labels)
+        })
+    }
+
     /// A snapshot of all targets, jobs in name order.
     pub fn targets(&self) -> TargetsView {
         let views = self.views.lock().expect("views lock");
@@ -224,6 +241,8 @@ async fn run_job(
             dropped,
             discovered: discovered_targets(&cfg, &discovery),
             target_stage: stages.targets.clone(),
+            series_stage: stages.series.clone(),
+            honor_labels: cfg.honor_labels,
         };
         publish(&views, &cfg.job_name, &running, published, &ctx);
         // Wait for a discovery change (taken at most every UPDATE_EVERY) or the stop signal.
@@ -350,6 +369,8 @@ struct Published {
     dropped: Vec<Labels>,
     discovered: Vec<Labels>,
     target_stage: GuardedStage,
+    series_stage: GuardedStage,
+    honor_labels: bool,
 }
 
 fn publish(
@@ -377,6 +398,8 @@ fn publish(
             dropped: published.dropped,
             discovered: published.discovered,
             target_stage: published.target_stage,
+            series_stage: published.series_stage,
+            honor_labels: published.honor_labels,
         },
     );
     let total: usize = views.values().map(|v| v.active.len()).sum();

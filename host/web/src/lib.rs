@@ -1,5 +1,5 @@
-//! The HTTP server: `/federate`, `/api/v1/query` and the lifecycle, status and metrics
-//! endpoints.
+//! The HTTP server: `/federate`, the Prometheus query and metadata APIs, the plugin admin API,
+//! the lifecycle, status and metrics endpoints, and the node's web page (`ui`).
 //!
 //! `server` accepts connections and routes; each endpoint lives in its own module. Handlers
 //! share the node's [`wasmfed_node::NodeState`].
@@ -19,6 +19,7 @@ pub mod rules_api;
 pub mod server;
 pub mod status;
 pub mod targets;
+pub mod ui;
 pub mod web_config;
 
 pub use server::serve;

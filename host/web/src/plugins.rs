@@ -26,7 +26,7 @@ use hyper::body::Incoming;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use wasmfed_plugin::{Plugin, PluginError};
+use wasmfed_plugin::{FailureKind, Plugin, PluginError};
 
 use super::auth::{tokens_match, TENANT_HEADER};
 use super::body::{full, ResponseBody};
@@ -116,10 +116,25 @@ fn list(state: &NodeState) -> Response<ResponseBody> {
                 "file": plugin.file().map(|f| f.display().to_string()),
                 "swaps": plugin.stats().swaps(),
                 "shadow": plugin.shadow_report().map(|r| r.sha256),
+                "calls": plugin.stats().calls(),
+                "callSeconds": plugin.stats().call_time().as_secs_f64(),
+                "fuel": plugin.stats().fuel_used(),
+                "failures": failures(plugin),
             })
         })
         .collect();
     success(json!({ "plugins": plugins }))
+}
+
+/// Failed calls by kind, the kinds that happened only.
+fn failures(plugin: &Plugin) -> Value {
+    let by_kind: serde_json::Map<String, Value> = FailureKind::ALL
+        .into_iter()
+        .map(|kind| (kind.as_str(), plugin.stats().failures(kind)))
+        .filter(|(_, n)| *n > 0)
+        .map(|(kind, n)| (kind.to_owned(), json!(n)))
+        .collect();
+    Value::Object(by_kind)
 }
 
 enum Upload {

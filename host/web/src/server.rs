@@ -18,7 +18,9 @@ use super::encoding::ContentEncoding;
 use super::federate::{self, FederateJob};
 use super::request_line::EscapingStream;
 use super::web_config::{add_headers, Current, WebGate};
-use super::{auth, metadata, metric_metadata, plugins, query, relabel, rules_api, status, targets};
+use super::{
+    auth, metadata, metric_metadata, plugins, query, relabel, rules_api, status, targets, ui,
+};
 use wasmfed_model::clock::unix_millis;
 use wasmfed_node::tenant::Tenant;
 use wasmfed_node::NodeState;
@@ -303,12 +305,16 @@ async fn dispatch(
         }
         (&Method::POST | &Method::PUT, "/-/quit") => ("/-/quit", quit(&state)),
         (&Method::POST | &Method::PUT, "/-/reload") => ("/-/reload", reload(&state).await),
+        (&Method::GET, "/") if wants_html(&req) => ("/", ui::redirect(&state.route_prefix)),
         (&Method::GET, "/") => ("/", text(StatusCode::OK, INDEX)),
+        (&Method::GET, "/ui") => ("/ui", ui::redirect(&state.route_prefix)),
+        (&Method::GET, p) if p.starts_with("/ui/") => ("/ui", ui::asset(&p["/ui/".len()..])),
         _ => ("other", text(StatusCode::NOT_FOUND, "404 page not found\n")),
     }
 }
 
 const INDEX: &str = "wasmfed: a Prometheus-compatible federation node\n\n\
+/ui/                          the node's web page (a browser asking for / is sent there)\n\
 /federate?match[]=<selector>  newest samples of the selected series\n\
 /api/v1/query?query=<expr>    an instant PromQL query (Prometheus' JSON)\n\
 /api/v1/query_range?query=<expr>&start=&end=&step=  a range query\n\
@@ -475,6 +481,14 @@ async fn reload(state: &NodeState) -> Response<ResponseBody> {
 }
 
 /// A plain-text answer.
+/// Whether the client is a browser asking for a page (`Accept: text/html`).
+fn wants_html(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
 pub fn text(status: StatusCode, body: &str) -> Response<ResponseBody> {
     Response::builder()
         .status(status)
