@@ -31,7 +31,7 @@ import sys
 import time
 import urllib.parse
 
-from common import ROOT, http, rss_bytes, wait_ready
+from common import ROOT, alone, http, rss_bytes
 
 PROMTOOL = "/usr/bin/promtool"
 
@@ -81,22 +81,10 @@ def same_value(a, b):
 def measure(argv, addr, data, end_s, log_path):
     """Starts a server on `data`; its ready time, RSS when ready and after the queries, query
     time, and the query's answer."""
-    with open(log_path, "w") as log:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=log, stderr=log)
-        try:
-            wait_ready(f"http://{addr}/-/ready", argv[0], limit=600, poll=0.05)
-            ready = time.perf_counter() - t0
-            rss_ready = rss_bytes(proc.pid)
-            q, answer = query_seconds(addr, "sum(rate(bench_gauge[24h]))", end_s)
-            rss_after = rss_bytes(proc.pid)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with alone(argv, addr, log_path) as (proc, ready):
+        rss_ready = rss_bytes(proc.pid)
+        q, answer = query_seconds(addr, "sum(rate(bench_gauge[24h]))", end_s)
+        rss_after = rss_bytes(proc.pid)
     return {"ready": ready, "rss_ready": rss_ready, "rss_query": rss_after, "query": q, "answer": answer}
 
 

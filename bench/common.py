@@ -5,6 +5,7 @@ Each benchmark script builds its own configuration and measurement on top of `Be
 here knows what is measured. Everything listens on 127.0.0.1.
 """
 
+import contextlib
 import math
 import os
 import re
@@ -112,6 +113,26 @@ def wait_ready(url, what, limit=60, poll=0.2):
         except Exception:
             time.sleep(poll)
     sys.exit(f"{what} did not become ready at {url}")
+
+
+@contextlib.contextmanager
+def alone(argv, addr, log_path):
+    """Runs a server (`argv`, listening at `addr`, its output in `log_path`) for the block,
+    started and waited for (up to 10 minutes) before it, stopped after it: for benches that
+    measure one server at a time. Yields (process, seconds until ready)."""
+    with open(log_path, "w") as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=log, stderr=log)
+        try:
+            wait_ready(f"http://{addr}/-/ready", argv[0], limit=600, poll=0.05)
+            yield proc, time.perf_counter() - t0
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def dir_bytes(path):

@@ -29,7 +29,7 @@ import sys
 import time
 import urllib.parse
 
-from common import ROOT, http, rss_bytes, wait_ready
+from common import ROOT, alone, http, rss_bytes
 
 PROMTOOL = "/usr/bin/promtool"
 CODES = ("200", "404", "500")
@@ -95,23 +95,13 @@ def ask(addr, expr, start_s, end_s, step):
 
 def run_dashboard(argv, addr, log_path, window, runs):
     """Starts a server; per panel the median seconds over `runs` and the first answer; RSS."""
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=log)
-        try:
-            wait_ready(f"http://{addr}/-/ready", argv[0], limit=600, poll=0.05)
-            answers = [ask(addr, expr, *window)[1] for expr in PANELS]  # warm-up
-            times = [[] for _ in PANELS]
-            for _ in range(runs):
-                for i, expr in enumerate(PANELS):
-                    times[i].append(ask(addr, expr, *window)[0])
-            rss = rss_bytes(proc.pid)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with alone(argv, addr, log_path) as (proc, _):
+        answers = [ask(addr, expr, *window)[1] for expr in PANELS]  # warm-up
+        times = [[] for _ in PANELS]
+        for _ in range(runs):
+            for i, expr in enumerate(PANELS):
+                times[i].append(ask(addr, expr, *window)[0])
+        rss = rss_bytes(proc.pid)
     return [statistics.median(t) for t in times], answers, rss
 
 

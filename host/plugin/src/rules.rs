@@ -8,11 +8,16 @@
 
 use wasmfed_model::{Label, Labels};
 
-use super::bindings::{Returned, ReturnedAlert, ReturnedAnswer, ReturnedRule, ReturnedValue};
+use wasmtime::Store;
+
+use super::bindings::{
+    Funcs, Returned, ReturnedAlert, ReturnedAnswer, ReturnedRule, ReturnedValue,
+};
 use super::error::{FailureKind, PluginError};
 use super::instance::{Outcome, Plugin};
 use super::limits::PluginLimits;
 use super::output;
+use super::sandbox::HostState;
 use super::store::SelectedSeries;
 
 /// One sample a plugin returned.
@@ -134,31 +139,31 @@ impl Plugin {
         })
     }
 
+    /// One call of a stateless query function on an idle (or fresh) instance, timed and
+    /// guarded; an instance the call broke is dropped.
+    fn one_call<R>(
+        &self,
+        call: impl FnOnce(&Funcs, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        self.timed(|| {
+            self.with_instance(|loaded| match self.guarded(loaded, call) {
+                Ok(answer) => Outcome::Done(Ok(answer)),
+                Err(e) => Outcome::Broken(e),
+            })
+        })
+    }
+
     /// Evaluates `expr` at `at_ms`. Blocks like [`Plugin::evaluate`].
     pub fn query(&self, expr: &str, at_ms: i64) -> Result<QueryAnswer, QueryError> {
         let limits = self.limits();
-        let answer = self.timed(|| {
-            self.with_instance(|loaded| {
-                match self.guarded(loaded, |funcs, store| funcs.instant(store, expr, at_ms)) {
-                    Ok(answer) => Outcome::Done(Ok(answer)),
-                    Err(e) => Outcome::Broken(e),
-                }
-            })
-        })?;
+        let answer = self.one_call(|funcs, store| funcs.instant(store, expr, at_ms))?;
         Ok(accept_query(answer?, limits)?)
     }
 
     /// The series selectors of `expr`, in PromQL text, without evaluating it (the plugin's
     /// `expressions`). Blocks like [`Plugin::evaluate`].
     pub fn selectors(&self, expr: &str) -> Result<Vec<String>, QueryError> {
-        let answer = self.timed(|| {
-            self.with_instance(|loaded| {
-                match self.guarded(loaded, |funcs, store| funcs.selectors(store, expr)) {
-                    Ok(answer) => Outcome::Done(Ok(answer)),
-                    Err(e) => Outcome::Broken(e),
-                }
-            })
-        })?;
+        let answer = self.one_call(|funcs, store| funcs.selectors(store, expr))?;
         answer.unwrap_or_else(|| {
             Err(QueryError::Execution(format!(
                 "the query plugin {} does not name an expression's selectors (it does not \
@@ -179,14 +184,7 @@ impl Plugin {
     ) -> Result<QueryAnswer, QueryError> {
         let limits = self.limits();
         let range = (start_ms, end_ms, step_ms);
-        let answer = self.timed(|| {
-            self.with_instance(|loaded| {
-                match self.guarded(loaded, |funcs, store| funcs.range(store, expr, range)) {
-                    Ok(answer) => Outcome::Done(Ok(answer)),
-                    Err(e) => Outcome::Broken(e),
-                }
-            })
-        })?;
+        let answer = self.one_call(|funcs, store| funcs.range(store, expr, range))?;
         let Some(answer) = answer else {
             return Err(QueryError::Execution(format!(
                 "the query plugin {} answers instant queries only (it does not export \

@@ -16,7 +16,7 @@ use http::{Response, StatusCode};
 use serde_json::{json, Value};
 
 use super::body::ResponseBody;
-use super::query::{error, json_response, time_param};
+use super::query::{error, json_response, success_data as success, time_param};
 use super::targets::label_map;
 use wasmfed_model::compat::Compat;
 use wasmfed_model::labels::is_valid_label_name;
@@ -116,13 +116,6 @@ fn limited(list: Vec<Value>, limit: usize) -> Response<ResponseBody> {
 
 fn bad_data(why: &str) -> Response<ResponseBody> {
     error(StatusCode::BAD_REQUEST, "bad_data", why)
-}
-
-fn success(data: Value) -> Response<ResponseBody> {
-    json_response(
-        StatusCode::OK,
-        json!({ "status": "success", "data": data }).to_string(),
-    )
 }
 
 /// Runs a storage read off the async threads.

@@ -11,7 +11,7 @@ use http::{Response, StatusCode};
 use serde_json::{json, Value};
 
 use super::body::ResponseBody;
-use super::query::{error, json_response};
+use super::query::{error, success_data as success};
 use super::targets::label_map;
 use wasmfed_node::tenant::Tenant;
 use wasmfed_scrape::metadata::MetricMetadata;
@@ -125,11 +125,4 @@ fn limit(form: &[(String, String)]) -> Result<Option<usize>, String> {
 
 fn refuse(message: &str) -> Response<ResponseBody> {
     error(StatusCode::BAD_REQUEST, "bad_data", message)
-}
-
-fn success(data: Value) -> Response<ResponseBody> {
-    json_response(
-        StatusCode::OK,
-        json!({"status": "success", "data": data}).to_string(),
-    )
 }

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
 
 use super::body::ResponseBody;
-use super::query::{error, json_response};
+use super::query::{error, success_data as success};
 use super::targets::rfc3339_nano;
 use wasmfed_config::DEFAULT_TENANT;
 use wasmfed_model::compat::Compat;
@@ -175,13 +175,6 @@ fn threads() -> u64 {
                 .and_then(|n| n.trim().parse().ok())
         })
         .unwrap_or(0)
-}
-
-fn success(data: Value) -> Response<ResponseBody> {
-    json_response(
-        StatusCode::OK,
-        json!({"status": "success", "data": data}).to_string(),
-    )
 }
 
 #[cfg(test)]

@@ -22,6 +22,14 @@ pub(crate) fn json_response(status: StatusCode, body: String) -> Response<Respon
         .expect("static headers are valid")
 }
 
+/// `{"status":"success","data":<data>}`, 200: an API answer written as a JSON value.
+pub(crate) fn success_data(data: serde_json::Value) -> Response<ResponseBody> {
+    json_response(
+        StatusCode::OK,
+        serde_json::json!({"status": "success", "data": data}).to_string(),
+    )
+}
+
 pub(crate) fn error(status: StatusCode, kind: &str, message: &str) -> Response<ResponseBody> {
     let body = format!(
         r#"{{"status":"error","errorType":{},"error":{}}}"#,

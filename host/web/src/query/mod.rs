@@ -27,7 +27,7 @@ use wasmfed_plugin::{Plugin, QueryAnswer, QueryError};
 use crate::body::ResponseBody;
 
 pub use json::write_data;
-pub(crate) use json::{error, json_response};
+pub(crate) use json::{error, json_response, success_data};
 pub use params::{parse_time, time_param};
 
 /// `/api/v1/query`.
