@@ -113,17 +113,27 @@ def matrix(answer):
             for s in answer["data"]["result"]}
 
 
-def same(a, b):
+def difference(a, b):
+    """The first difference between two range answers (None when they agree: the same series
+    with the same points, values to 1e-9 relative)."""
     a, b = matrix(a), matrix(b)
-    if isinstance(a, tuple) or isinstance(b, tuple) or a.keys() != b.keys():
-        return False
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return None if a == b else f"{a} vs {b}"
+    if a.keys() != b.keys():
+        return f"series only in prometheus {sorted(a.keys() - b.keys())[:2]}, only in wasmfed {sorted(b.keys() - a.keys())[:2]}"
 
     def close(x, y):
         if x != x or y != y:
             return x != x and y != y
         return abs(x - y) <= 1e-9 * max(abs(x), abs(y), 1e-300)
-    return all(len(a[k]) == len(b[k]) and all(p[0] == q[0] and close(p[1], q[1]) for p, q in zip(a[k], b[k]))
-               for k in a)
+    for k in sorted(a):
+        if len(a[k]) != len(b[k]):
+            ta, tb = {t for t, _ in a[k]}, {t for t, _ in b[k]}
+            return f"{dict(k)}: {len(a[k])} points vs {len(b[k])}; only in prometheus {sorted(ta - tb)[:3]}, only in wasmfed {sorted(tb - ta)[:3]}"
+        for p, q in zip(a[k], b[k]):
+            if p[0] != q[0] or not close(p[1], q[1]):
+                return f"{dict(k)} at {p[0]}: {p[1]!r} vs {q[0]} {q[1]!r}"
+    return None
 
 
 def main():
@@ -171,13 +181,13 @@ def main():
         (pt, pa, prss), (wt, wa, wrss) = result["prometheus"], result["wasmfed"]
         print(f"\n{'panel':<72}{'prom ms':>10}{'wasmfed ms':>12}{'ratio':>8}  same")
         for expr, p, w, a, b in zip(PANELS, pt, wt, pa, wa):
-            print(f"{expr[:71]:<72}{p * 1e3:>10.1f}{w * 1e3:>12.1f}{w / p:>8.2f}  {'yes' if same(a, b) else 'NO'}")
+            agree = difference(a, b) is None
+            print(f"{expr[:71]:<72}{p * 1e3:>10.1f}{w * 1e3:>12.1f}{w / p:>8.2f}  {'yes' if agree else 'NO'}")
         print(f"{'whole dashboard':<72}{sum(pt) * 1e3:>10.1f}{sum(wt) * 1e3:>12.1f}{sum(wt) / sum(pt):>8.2f}")
         print(f"{'RSS after the panels (MB)':<72}{prss / 1e6:>10.1f}{wrss / 1e6:>12.1f}{wrss / prss:>8.2f}")
-        different = [expr for expr, a, b in zip(PANELS, pa, wa) if not same(a, b)]
-        for expr in different[:3]:
-            i = PANELS.index(expr)
-            print(f"\ndiffers: {expr}\n  prometheus {json.dumps(pa[i])[:300]}\n  wasmfed    {json.dumps(wa[i])[:300]}")
+        for expr, a, b in zip(PANELS, pa, wa):
+            if difference(a, b):
+                print(f"differs: {expr}\n  {difference(a, b)}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -39,6 +39,8 @@ pub(crate) struct Evaluator<'a> {
     /// How many `eval` calls are under way, to refuse a tree deeper than [`MAX_DEPTH`] (plus
     /// its leaves) rather than overflow the stack.
     pub depth: usize,
+    /// Range functions computed for every step at once (`range_steps`).
+    pub step_memo: super::range_steps::StepMemo,
 }
 
 impl Evaluator<'_> {

@@ -27,6 +27,7 @@ mod numeric;
 mod order;
 mod prefetch;
 mod range_functions;
+mod range_steps;
 mod source;
 #[cfg(test)]
 mod tests;
@@ -352,6 +353,7 @@ impl Engine {
             notes: Notes::default(),
             empty: Default::default(),
             depth: 0,
+            step_memo: Default::default(),
         })
     }
 

@@ -25,6 +25,10 @@ use super::{too_deep, Compat, EvalError, MAX_DEPTH};
 #[derive(Default)]
 pub(crate) struct Selection {
     metrics: Vec<Labels>,
+    /// `metrics` without their metric name, made at first use: a range function drops the
+    /// name of each series at every step of a range query, and would build the same label set
+    /// again each time (Prometheus' evaluator keeps a like cache, `EvalNodeHelper.Dmn`).
+    nameless: std::cell::OnceCell<Vec<Labels>>,
     /// Series `i` owns samples `bounds[i]..bounds[i + 1]`.
     bounds: Vec<usize>,
     ts: Vec<i64>,
@@ -56,6 +60,7 @@ impl Selection {
             bounds: Vec::with_capacity(converted.len() + 1),
             ts: Vec::with_capacity(samples),
             vals: Vec::with_capacity(samples),
+            nameless: Default::default(),
         };
         out.bounds.push(0);
         for (metric, s) in converted {
@@ -80,6 +85,17 @@ impl Selection {
             ts: &self.ts[span.clone()],
             vals: &self.vals[span],
         }
+    }
+
+    /// Series `i`'s labels without its metric name.
+    pub fn nameless(&self, i: usize) -> Labels {
+        self.nameless.get_or_init(|| {
+            self.metrics
+                .iter()
+                .map(Labels::without_metric_name)
+                .collect()
+        })[i]
+            .clone()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = StoredSeries<'_>> {

@@ -22,16 +22,16 @@ use super::{Compat, EvalError};
 /// `end` minus the range, what `rate` extrapolates to; `from` is `start`, or 1 ms before it in
 /// 2.x mode, whose windows are closed on the left.
 #[derive(Clone, Copy)]
-struct Window {
+pub(super) struct Window {
     t: i64,
-    from: i64,
+    pub(super) from: i64,
     start: i64,
-    end: i64,
+    pub(super) end: i64,
     compat: Compat,
 }
 
 impl Window {
-    fn new(t: i64, start: i64, end: i64, compat: Compat) -> Window {
+    pub(super) fn new(t: i64, start: i64, end: i64, compat: Compat) -> Window {
         Window {
             t,
             from: start - compat.left_closed_ms(),
@@ -53,9 +53,9 @@ enum Input<'a> {
 
 /// One series' samples in a window, as parallel columns, oldest first.
 #[derive(Clone, Copy)]
-struct Samples<'a> {
-    ts: &'a [i64],
-    vs: &'a [f64],
+pub(super) struct Samples<'a> {
+    pub(super) ts: &'a [i64],
+    pub(super) vs: &'a [f64],
 }
 
 impl Samples<'_> {
@@ -79,14 +79,19 @@ impl Samples<'_> {
 
 /// Room for windows that cannot be borrowed from their series as they are.
 #[derive(Default)]
-struct Scratch {
+pub(super) struct Scratch {
     ts: Vec<i64>,
     vs: Vec<f64>,
 }
 
 impl Scratch {
     /// The samples of `s` in `(start, end]`: borrowed, unless stale markers must be left out.
-    fn stored<'a>(&'a mut self, s: StoredSeries<'a>, start: i64, end: i64) -> Samples<'a> {
+    pub(super) fn stored<'a>(
+        &'a mut self,
+        s: StoredSeries<'a>,
+        start: i64,
+        end: i64,
+    ) -> Samples<'a> {
         let lo = s.ts.partition_point(|&t| t <= start);
         let hi = s.ts.partition_point(|&t| t <= end).max(lo);
         let (ts, vs) = (&s.ts[lo..hi], &s.vals[lo..hi]);
@@ -135,6 +140,9 @@ pub(crate) fn eval(
         if i != matrix_arg {
             params.push(ev.eval_scalar(a, at)?);
         }
+    }
+    if let Some(steps) = super::range_steps::precomputed(ev, call, args, matrix_arg, &params, at)? {
+        return Ok(steps);
     }
     let arg = args[matrix_arg];
     let computed;
@@ -208,10 +216,10 @@ pub(crate) fn eval(
         }
         let drop = drops_name || input_drops_name;
         out.push(Sample {
-            metric: if drop && !delayed {
-                metric.without_metric_name()
-            } else {
-                metric.clone()
+            metric: match (&input, drop && !delayed) {
+                (_, false) => metric.clone(),
+                (Input::Stored(s), true) => s.nameless(i),
+                (Input::Computed(_), true) => metric.without_metric_name(),
             },
             value,
             drop_name: drop,
@@ -250,14 +258,19 @@ pub(crate) fn eval(
     Ok(Value::Vector(out))
 }
 
-fn has_counter_suffix(name: &str) -> bool {
+pub(super) fn has_counter_suffix(name: &str) -> bool {
     ["_total", "_sum", "_count", "_bucket"]
         .iter()
         .any(|s| name.ends_with(s))
 }
 
 /// One series' window reduced to a value, or `None` when the function has no result for it.
-fn reduce(name: &str, s: Samples, params: &[f64], win: Window) -> Result<Option<f64>, EvalError> {
+pub(super) fn reduce(
+    name: &str,
+    s: Samples,
+    params: &[f64],
+    win: Window,
+) -> Result<Option<f64>, EvalError> {
     let (first_t, first) = s.first();
     let (last_t, last) = s.last();
     let changes = |counts: fn(f64, f64) -> bool| {
