@@ -4,20 +4,21 @@
 //!
 //! A port of `aggregation`, `aggregationK` and `aggregationCountValues` from Prometheus'
 //! `promql/engine.go`, float samples only. Groups are found by the bytes of their grouping
-//! labels in a map that lives for the step; each input sample costs one lookup, and only a new
-//! group allocates. Output follows the order in which groups first appear in the input, as in
-//! Prometheus.
+//! labels (`grouping`; the `sum`-like operators remember them across a range query's steps);
+//! each input sample costs one lookup, and only a new group allocates. Output follows the
+//! order in which groups first appear in the input, as in Prometheus.
 
 use promql_parser::parser::token::{
     T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_LIMITK, T_LIMIT_RATIO, T_MAX, T_MIN,
     T_QUANTILE, T_STDDEV, T_STDVAR, T_SUM, T_TOPK,
 };
-use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
+use promql_parser::parser::{AggregateExpr, Expr};
 
 use super::eval::{Evaluator, Step};
 use super::format::{go_format_f, go_format_g, go_quote};
-use super::labels::{Labels, METRIC_NAME};
-use super::numeric::{kahan_inc, labels_hash, quantile, FastMap};
+use super::grouping::{Grouping, Groups, NodeGroups};
+use super::labels::Labels;
+use super::numeric::{kahan_inc, labels_hash, quantile};
 use super::order::{
     heap_fix, heap_pop, heap_push, nan_low_ascending, nan_low_descending, sort_reverse,
 };
@@ -61,68 +62,6 @@ impl Op {
             T_COUNT_VALUES => Op::CountValues,
             _ => return Err(EvalError::Unsupported(format!("aggregation {}", a.op))),
         })
-    }
-}
-
-/// `by (...)` or `without (...)`, labels sorted.
-struct Grouping {
-    without: bool,
-    /// For `by`, the labels kept; for `without`, the labels dropped, the metric name included.
-    labels: Vec<String>,
-}
-
-impl Grouping {
-    fn new(modifier: &Option<LabelModifier>) -> Grouping {
-        let (without, mut labels) = match modifier {
-            Some(LabelModifier::Include(l)) => (false, l.labels.clone()),
-            Some(LabelModifier::Exclude(l)) => (true, l.labels.clone()),
-            None => (false, vec![]),
-        };
-        if without {
-            labels.push(METRIC_NAME.to_string());
-        }
-        labels.sort();
-        labels.dedup();
-        Grouping { without, labels }
-    }
-
-    fn key(&self, metric: &Labels, buf: &mut Vec<u8>) {
-        buf.clear();
-        metric.write_signature(&self.labels, !self.without, buf);
-    }
-
-    fn labels_of(&self, metric: &Labels) -> Labels {
-        if self.without {
-            metric.drop(&self.labels)
-        } else {
-            metric.keep(&self.labels)
-        }
-    }
-}
-
-/// Maps samples to groups in order of first appearance.
-struct Groups {
-    index: FastMap<Vec<u8>, usize>,
-    buf: Vec<u8>,
-}
-
-impl Groups {
-    fn new() -> Groups {
-        Groups {
-            index: FastMap::default(),
-            buf: Vec::new(),
-        }
-    }
-
-    /// The group of `metric` and whether it is new.
-    fn of(&mut self, grouping: &Grouping, metric: &Labels) -> (usize, bool) {
-        grouping.key(metric, &mut self.buf);
-        if let Some(&g) = self.index.get(self.buf.as_slice()) {
-            return (g, false);
-        }
-        let g = self.index.len();
-        self.index.insert(self.buf.clone(), g);
-        (g, true)
     }
 }
 
@@ -176,12 +115,17 @@ pub(crate) fn eval(ev: &mut Evaluator, a: &AggregateExpr, at: Step) -> Result<Va
                     );
                 }
             }
+            let compat = ev.opts.compat;
+            let node = ev
+                .group_memo
+                .node(a as *const AggregateExpr as usize, input.len());
             Ok(Value::Vector(reduce(
                 op,
                 &grouping,
                 param_value,
                 input,
-                ev.opts.compat,
+                compat,
+                node,
             )))
         }
     }
@@ -207,15 +151,31 @@ struct Acc {
 ///
 /// A group of one has a standard deviation of 0 in 2.42 whatever its value; 3.x makes it NaN
 /// when that value is NaN or infinite.
-fn reduce(op: Op, grouping: &Grouping, q: f64, input: Vec<Sample>, compat: Compat) -> Vec<Sample> {
-    let mut groups = Groups::new();
+fn reduce(
+    op: Op,
+    grouping: &Grouping,
+    q: f64,
+    input: Vec<Sample>,
+    compat: Compat,
+    node: &mut NodeGroups,
+) -> Vec<Sample> {
+    // This step's accumulator of each of the node's groups, in order of first appearance.
+    let mut slot_of: Vec<usize> = vec![usize::MAX; node.len()];
     let mut accs: Vec<Acc> = Vec::new();
     for s in input {
         let f = s.value;
-        let (g, new) = groups.of(grouping, &s.metric);
+        let group = node.group(grouping, &s.metric);
+        if group >= slot_of.len() {
+            slot_of.resize(group + 1, usize::MAX);
+        }
+        let new = slot_of[group] == usize::MAX;
+        if new {
+            slot_of[group] = accs.len();
+        }
+        let g = slot_of[group];
         if new {
             accs.push(Acc {
-                labels: grouping.labels_of(&s.metric),
+                labels: node.labels(group),
                 value: match op {
                     Op::Stddev | Op::Stdvar if !f.is_finite() && compat == Compat::V3 => f64::NAN,
                     Op::Stddev | Op::Stdvar => 0.0,
@@ -446,6 +406,7 @@ fn count_values(grouping: &Grouping, label: &str, input: Vec<Sample>) -> Vec<Sam
 #[cfg(test)]
 mod tests {
     use super::*;
+    use promql_parser::parser::LabelModifier;
 
     fn input() -> Vec<Sample> {
         [
@@ -486,7 +447,14 @@ mod tests {
         ];
         for (op, want) in cases {
             assert_eq!(
-                text(&reduce(*op, &by(&["job"]), 0.0, input(), Compat::V3)),
+                text(&reduce(
+                    *op,
+                    &by(&["job"]),
+                    0.0,
+                    input(),
+                    Compat::V3,
+                    &mut NodeGroups::default()
+                )),
                 *want,
                 "{op:?}"
             );
@@ -511,7 +479,15 @@ mod tests {
         for (value, v2, v3) in cases {
             for (compat, want) in [(Compat::V2, v2), (Compat::V3, v3)] {
                 for op in [Op::Stdvar, Op::Stddev] {
-                    let got = reduce(op, &by(&[]), 0.0, one(value), compat)[0].value;
+                    let got = reduce(
+                        op,
+                        &by(&[]),
+                        0.0,
+                        one(value),
+                        compat,
+                        &mut NodeGroups::default(),
+                    )[0]
+                    .value;
                     assert_eq!(got.to_string(), want, "{op:?} of {value} ({compat:?})");
                 }
             }
@@ -522,7 +498,14 @@ mod tests {
     fn without_drops_the_metric_name() {
         let g = Grouping::new(&Some(LabelModifier::exclude(vec!["i"])));
         assert_eq!(
-            text(&reduce(Op::Count, &g, 0.0, input(), Compat::V3)),
+            text(&reduce(
+                Op::Count,
+                &g,
+                0.0,
+                input(),
+                Compat::V3,
+                &mut NodeGroups::default()
+            )),
             [r#"{job="a"} 2"#, r#"{job="b"} 2"#]
         );
     }

@@ -41,6 +41,8 @@ pub(crate) struct Evaluator<'a> {
     pub depth: usize,
     /// Range functions computed for every step at once (`range_steps`).
     pub step_memo: super::range_steps::StepMemo,
+    /// Aggregations' groups, remembered across steps (`grouping`).
+    pub group_memo: super::grouping::GroupMemo,
 }
 
 impl Evaluator<'_> {

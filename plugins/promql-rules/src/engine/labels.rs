@@ -76,6 +76,12 @@ impl PartialOrd for Label {
 pub struct Labels(Rc<[Label]>);
 
 impl Labels {
+    /// Where this set's labels live: the same for its clones, different for any other set
+    /// alive at the same time.
+    pub(crate) fn address(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
     /// Builds a set from labels in any order; empty values are dropped and, for duplicate names,
     /// the last one wins (as Prometheus' `labels.Builder` does).
     pub fn from_labels(mut labels: Vec<Label>) -> Labels {

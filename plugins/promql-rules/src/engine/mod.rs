@@ -20,6 +20,7 @@ mod binary;
 mod eval;
 mod format;
 mod functions;
+mod grouping;
 mod histogram;
 mod labels;
 mod notes;
@@ -354,6 +355,7 @@ impl Engine {
             empty: Default::default(),
             depth: 0,
             step_memo: Default::default(),
+            group_memo: Default::default(),
         })
     }
 
