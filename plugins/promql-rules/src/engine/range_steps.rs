@@ -1,5 +1,5 @@
 //! A range function over a stored range vector (`rate(x[5m])`, `avg_over_time(x[1h])`) in a
-//! range query, computed for every step at its first step, series by series.
+//! range query, computed for blocks of steps at once, series by series.
 //!
 //! The evaluator walks the expression once per step; done so, a range function would look up
 //! every series' window at every step, and a selection larger than the CPU caches would stream
@@ -30,12 +30,19 @@ use super::EvalError;
 #[derive(Default)]
 pub(crate) struct StepMemo(FastMap<*const Call, Precomputed>);
 
+/// Steps computed together: enough to read each series' samples once while they are in cache
+/// for many steps, few enough that the results waiting for their step stay small (16 bytes a
+/// series a step).
+const STEPS_AT_ONCE: usize = 32;
+
 /// One step's results: each a series of the selection (by position) and its value.
 type StepResults = Vec<(u32, f64)>;
 
 struct Precomputed {
-    /// Per step, the results not yet taken.
+    /// Per step, the results not yet taken (computed a block of steps at a time).
     steps: Vec<Option<StepResults>>,
+    /// Steps before this one have been computed.
+    computed_until: usize,
     /// Whether the series stay apart once their names are dropped (they do unless a selector
     /// picked several metrics with otherwise equal labels): if not, each step is checked.
     names_unique: bool,
@@ -65,18 +72,36 @@ pub(super) fn precomputed(
         return Ok(None);
     }
     let key = call as *const Call;
+    let k = ((at.t - start) / step) as usize;
     if !ev.step_memo.0.contains_key(&key) {
-        let steps = precompute(ev, name, ms, args[matrix_arg], params)?;
         let names_unique = names_unique(&selection(ev, ms));
+        let steps = (0..=((end - start) / step)).map(|_| None).collect();
         ev.step_memo.0.insert(
             key,
             Precomputed {
                 steps,
+                computed_until: 0,
                 names_unique,
             },
         );
     }
-    let k = ((at.t - start) / step) as usize;
+    let due = ev
+        .step_memo
+        .0
+        .get(&key)
+        .is_some_and(|m| k >= m.computed_until);
+    if due {
+        // A block of steps from this one: each series' samples are read once for all of them,
+        // and what waits for its step stays a block's worth, not the whole query's.
+        let until = (k + STEPS_AT_ONCE).min(((end - start) / step + 1) as usize);
+        let block = precompute(ev, name, ms, args[matrix_arg], params, k..until)?;
+        if let Some(memo) = ev.step_memo.0.get_mut(&key) {
+            for (slot, results) in memo.steps[k..until].iter_mut().zip(block) {
+                *slot = Some(results);
+            }
+            memo.computed_until = until;
+        }
+    }
     let Some(memo) = ev.step_memo.0.get_mut(&key) else {
         return Ok(None);
     };
@@ -118,18 +143,21 @@ fn names_unique(selection: &Selection) -> bool {
     (0..selection.len()).all(|i| seen.insert(selection.nameless(i)))
 }
 
-/// Every step's results of `name` over the selection of `ms`, series by series, and the
-/// annotations the per-step path raises (the union over the steps: the same messages).
+/// The results of `name` over the selection of `ms` at the query's steps `steps`, series by
+/// series, and the annotations the per-step path raises (the union over the steps: the same
+/// messages).
 fn precompute(
     ev: &mut Evaluator,
     name: &str,
     ms: &MatrixSelector,
     arg: &Expr,
     params: &[f64],
-) -> Result<Vec<Option<StepResults>>, EvalError> {
-    let (start, end, step) = (ev.frame.start, ev.frame.end, ev.query_step);
-    let windows: Vec<Window> = (0..=((end - start) / step))
+    steps: std::ops::Range<usize>,
+) -> Result<Vec<StepResults>, EvalError> {
+    let (start, step) = (ev.frame.start, ev.query_step);
+    let windows: Vec<Window> = steps
         .map(|k| {
+            let k = k as i64;
             let t = start + k * step;
             let to = ev.reference_time(&ms.vs.at, t) - offset_ms(&ms.vs.offset);
             Window::new(t, to - ms.range.as_millis() as i64, to, ev.frame.compat)
@@ -199,5 +227,5 @@ fn precompute(
             arg,
         );
     }
-    Ok(steps.into_iter().map(Some).collect())
+    Ok(steps)
 }
