@@ -34,6 +34,7 @@ mod source;
 mod tests;
 mod time;
 mod value;
+mod windows;
 
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::Expr;

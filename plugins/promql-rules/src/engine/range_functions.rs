@@ -1,8 +1,8 @@
 //! PromQL functions over range vectors (`rate`, `increase`, `*_over_time`, …), on one
 //! evaluation step.
 //!
-//! Each series' window is copied into one reused buffer (stale markers left out, as
-//! Prometheus' `matrixIterSlice` does) and reduced to at most one value, so a step costs
+//! Each series' window is borrowed from it, or copied into one reused buffer when stale
+//! markers must be left out, as Prometheus' `matrixIterSlice` does (`windows`), and reduced to at most one value, so a step costs
 //! O(samples in the windows) with no allocation per series beyond its output label set. The
 //! reductions are ports of `promql/functions.go` for float samples, including Prometheus'
 //! extrapolation in `rate`/`increase`/`delta` and its Kahan-compensated sums.
@@ -14,117 +14,14 @@ use super::format::go_format_g;
 use super::functions::absent_labels;
 use super::labels::METRIC_NAME;
 use super::numeric::{kahan_inc, quantile};
-use super::prefetch::{offset_ms, Selection, StoredSeries};
-use super::value::{is_stale_marker, Point, RangeSeries, Sample, Value};
+use super::prefetch::{offset_ms, Selection};
+use super::value::{RangeSeries, Sample, Value};
+use super::windows::{Samples, Scratch, Window};
 use super::{Compat, EvalError};
-
-/// The window a step reads: `(from, end]`, in ms, and the evaluation time. `start` is
-/// `end` minus the range, what `rate` extrapolates to; `from` is `start`, or 1 ms before it in
-/// 2.x mode, whose windows are closed on the left.
-#[derive(Clone, Copy)]
-pub(super) struct Window {
-    t: i64,
-    pub(super) from: i64,
-    start: i64,
-    pub(super) end: i64,
-    compat: Compat,
-}
-
-impl Window {
-    pub(super) fn new(t: i64, start: i64, end: i64, compat: Compat) -> Window {
-        Window {
-            t,
-            from: start - compat.left_closed_ms(),
-            start,
-            end,
-            compat,
-        }
-    }
-
-    fn range_secs(&self) -> f64 {
-        (self.end - self.start) as f64 / 1000.0
-    }
-}
 
 enum Input<'a> {
     Stored(&'a Selection),
     Computed(Vec<RangeSeries>),
-}
-
-/// One series' samples in a window, as parallel columns, oldest first.
-#[derive(Clone, Copy)]
-pub(super) struct Samples<'a> {
-    pub(super) ts: &'a [i64],
-    pub(super) vs: &'a [f64],
-}
-
-impl Samples<'_> {
-    fn len(&self) -> usize {
-        self.ts.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.ts.is_empty()
-    }
-
-    fn first(&self) -> (i64, f64) {
-        (self.ts[0], self.vs[0])
-    }
-
-    fn last(&self) -> (i64, f64) {
-        let n = self.len() - 1;
-        (self.ts[n], self.vs[n])
-    }
-}
-
-/// Room for windows that cannot be borrowed from their series as they are.
-#[derive(Default)]
-pub(super) struct Scratch {
-    ts: Vec<i64>,
-    vs: Vec<f64>,
-}
-
-impl Scratch {
-    /// The samples of `s` in `(start, end]`: borrowed, unless stale markers must be left out.
-    pub(super) fn stored<'a>(
-        &'a mut self,
-        s: StoredSeries<'a>,
-        start: i64,
-        end: i64,
-    ) -> Samples<'a> {
-        let lo = s.ts.partition_point(|&t| t <= start);
-        let hi = s.ts.partition_point(|&t| t <= end).max(lo);
-        let (ts, vs) = (&s.ts[lo..hi], &s.vals[lo..hi]);
-        if !vs.iter().any(|v| is_stale_marker(*v)) {
-            return Samples { ts, vs };
-        }
-        self.ts.clear();
-        self.vs.clear();
-        for (&t, &v) in ts.iter().zip(vs) {
-            if !is_stale_marker(v) {
-                self.ts.push(t);
-                self.vs.push(v);
-            }
-        }
-        Samples {
-            ts: &self.ts,
-            vs: &self.vs,
-        }
-    }
-
-    /// The points of a computed series in `(start, end]`.
-    fn points(&mut self, p: &[Point], start: i64, end: i64) -> Samples<'_> {
-        let lo = p.partition_point(|x| x.t <= start);
-        let hi = p.partition_point(|x| x.t <= end).max(lo);
-        self.ts.clear();
-        self.vs.clear();
-        self.ts.extend(p[lo..hi].iter().map(|x| x.t));
-        self.vs.extend(p[lo..hi].iter().map(|x| x.v));
-        Samples {
-            ts: &self.ts,
-            vs: &self.vs,
-        }
-    }
 }
 
 pub(crate) fn eval(
@@ -226,21 +123,7 @@ pub(crate) fn eval(
         });
     }
 
-    for metric_name in non_counters {
-        ev.notes.info(
-            format!("PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {}", super::format::go_quote(&metric_name)),
-            arg,
-        );
-    }
-    if name == "quantile_over_time" && any_points && !(0.0..=1.0).contains(&params[0]) {
-        ev.notes.warn(
-            format!(
-                "PromQL warning: quantile value should be between 0 and 1, got {}",
-                go_format_g(params[0])
-            ),
-            arg,
-        );
-    }
+    annotate(ev, name, arg, non_counters, any_points, &params);
     if name == "absent_over_time" {
         return Ok(Value::Vector(if any_points {
             vec![]
@@ -256,6 +139,33 @@ pub(crate) fn eval(
         check_unique(&out)?;
     }
     Ok(Value::Vector(out))
+}
+
+/// The annotations of a range function's evaluation: metrics `rate`/`increase` read that are
+/// not named as counters, a `quantile_over_time` φ outside [0, 1] when any window had points.
+pub(super) fn annotate(
+    ev: &mut Evaluator,
+    name: &str,
+    arg: &Expr,
+    non_counters: Vec<String>,
+    any_points: bool,
+    params: &[f64],
+) {
+    for metric_name in non_counters {
+        ev.notes.info(
+            format!("PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {}", super::format::go_quote(&metric_name)),
+            arg,
+        );
+    }
+    if name == "quantile_over_time" && any_points && !(0.0..=1.0).contains(&params[0]) {
+        ev.notes.warn(
+            format!(
+                "PromQL warning: quantile value should be between 0 and 1, got {}",
+                go_format_g(params[0])
+            ),
+            arg,
+        );
+    }
 }
 
 pub(super) fn has_counter_suffix(name: &str) -> bool {

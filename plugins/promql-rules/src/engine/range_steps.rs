@@ -18,12 +18,12 @@ use std::rc::Rc;
 use promql_parser::parser::{Call, Expr, MatrixSelector};
 
 use super::eval::{check_unique, Evaluator, Step};
-use super::format::go_format_g;
 use super::labels::{Labels, METRIC_NAME};
 use super::numeric::{FastMap, FastSet};
 use super::prefetch::{offset_ms, Selection};
-use super::range_functions::{has_counter_suffix, reduce, Samples, Scratch, Window};
+use super::range_functions::{has_counter_suffix, reduce};
 use super::value::{is_stale_marker, Sample, Value};
+use super::windows::{Samples, Scratch, Window};
 use super::EvalError;
 
 /// Per call node, its results for every step of the query.
@@ -212,20 +212,6 @@ fn precompute(
             }
         }
     }
-    for metric_name in non_counters {
-        ev.notes.info(
-            format!("PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {}", super::format::go_quote(&metric_name)),
-            arg,
-        );
-    }
-    if name == "quantile_over_time" && any_points && !(0.0..=1.0).contains(&params[0]) {
-        ev.notes.warn(
-            format!(
-                "PromQL warning: quantile value should be between 0 and 1, got {}",
-                go_format_g(params[0])
-            ),
-            arg,
-        );
-    }
+    super::range_functions::annotate(ev, name, arg, non_counters, any_points, params);
     Ok(steps)
 }
