@@ -2,8 +2,9 @@
 //! evaluation step.
 //!
 //! Each series' window is borrowed from it, or copied into one reused buffer when stale
-//! markers must be left out, as Prometheus' `matrixIterSlice` does (`windows`), and reduced to at most one value, so a step costs
-//! O(samples in the windows) with no allocation per series beyond its output label set. The
+//! markers must be left out, as Prometheus' `matrixIterSlice` does (`windows`), and reduced
+//! to at most one value, so a step costs O(samples in the windows) with no allocation per
+//! series beyond its output label set (`range_steps` computes blocks of steps at once). The
 //! reductions are ports of `promql/functions.go` for float samples, including Prometheus'
 //! extrapolation in `rate`/`increase`/`delta` and its Kahan-compensated sums.
 
