@@ -37,6 +37,14 @@ impl Prometheus {
         p
     }
 
+    /// With `extra_args` on its command line.
+    pub fn start_args(config: &str, extra_args: &[&str]) -> Prometheus {
+        let extra: Vec<String> = extra_args.iter().map(|a| a.to_string()).collect();
+        let p = Self::spawn(config, &extra);
+        p.wait_ready();
+        p
+    }
+
     fn wait_ready(&self) {
         wait_for(
             "prometheus to be ready",

@@ -485,3 +485,43 @@ fn a_tenants_alerts_are_named_for_it_and_seen_only_by_it() {
     let own = get(node.addr, "/api/v1/alerts").unwrap().json();
     assert_eq!(own["data"]["alerts"], serde_json::json!([]), "{own}");
 }
+
+#[test]
+fn a_tenants_query_past_its_plugin_fuel_is_refused_with_the_reason() {
+    let exporter = Exporter::start(|_| Reply::Text("m{i=\"1\"} 1\nm{i=\"2\"} 2\n".into()));
+    let config = format!(
+        "global: {{scrape_interval: 500ms}}\ntenants:\n{}",
+        tenant_config(
+            "frugal",
+            "t-f",
+            exporter.addr,
+            "    limits: {plugin_fuel: 100000000}\n"
+        ),
+    );
+    let node = Wasmfed::start(&config);
+    let ask = |expr: &str| {
+        as_tenant(
+            &node,
+            &format!("/api/v1/query?query={}", enc(expr)),
+            "frugal",
+            Some("t-f"),
+        )
+    };
+    wait_for("the tenant scraped", Duration::from_secs(20), || {
+        let r = ask("count(m)").json();
+        (r["data"]["result"][0]["value"][1] == "2")
+            .then_some(())
+            .ok_or(format!("{r}"))
+    });
+    // Millions of subquery steps: far past 100M fuel.
+    let r = ask("count_over_time(m[1h:1ms])");
+    assert_eq!(r.status, 422, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["errorType"], "execution", "{body}");
+    assert_eq!(
+        body["error"],
+        "the query needs more work than the tenant's plugin_fuel allows (100000000 per call)"
+    );
+    // The tenant's next query is answered.
+    assert_eq!(ask("count(m)").status, 200);
+}

@@ -85,6 +85,8 @@ pub struct Shared {
     pub alert_sending: SendOptions,
     pub node_seed: u64,
     pub engine: EngineOptions,
+    /// `--query.timeout`: what a query plugin's fuel is sized for.
+    pub query_timeout: std::time::Duration,
 }
 
 pub struct Tenant {
@@ -196,6 +198,12 @@ impl Tenant {
         Ok(plugin)
     }
 
+    /// The fuel a tenant's limits set for each plugin call, queries included; `None` when its
+    /// queries are budgeted by `--query.timeout`.
+    pub fn plugin_fuel(&self) -> Option<u64> {
+        self.limits.read().plugin_fuel
+    }
+
     /// The credential a request for this tenant must carry; `None` for the node's own.
     pub fn token(&self) -> Option<String> {
         self.token.read().clone()
@@ -213,6 +221,10 @@ impl Tenant {
             return applied;
         }
         self.head.set_max_series(spec.limits.max_series as usize);
+        if previous != spec.limits {
+            // The query plugin was loaded under the old limits.
+            *self.query.lock() = None;
+        }
         *self.token.write() = spec.token.clone();
         Ok(())
     }
@@ -274,7 +286,7 @@ fn query_plugin(
             bytes,
             World::Query,
             &config,
-            PluginLimits::rules().for_tenant(limits),
+            PluginLimits::query(shared.query_timeout, shared.engine.max_samples).for_tenant(limits),
             Arc::new(HeadStore::new(head, blocks)),
         )
         .context("loading the query plugin")?;

@@ -64,7 +64,26 @@ impl PluginLimits {
     }
 }
 
+/// Fuel for one second of ordinary guest work (straight-line WebAssembly burns ~7 fuel/ns
+/// here, see [`PluginLimits::default`]).
+pub const FUEL_PER_SECOND: u64 = 7_000_000_000;
+
 impl PluginLimits {
+    /// The query plugin's: as [`PluginLimits::rules`], with fuel for `timeout` of guest work
+    /// (so a query that runs out of fuel is one that would have run out of time, whatever its
+    /// size) and as many samples out as `--query.max-samples` lets a query hold.
+    pub fn query(timeout: std::time::Duration, max_samples: u64) -> Self {
+        let rules = PluginLimits::rules();
+        let for_timeout = (timeout.as_secs_f64() * FUEL_PER_SECOND as f64) as u64;
+        PluginLimits {
+            fuel_per_call: rules.fuel_per_call.max(for_timeout),
+            max_output_samples: usize::try_from(max_samples)
+                .unwrap_or(usize::MAX)
+                .max(rules.max_output_samples),
+            ..rules
+        }
+    }
+
     /// These limits with a tenant's overrides (memory, fuel, output) applied.
     pub fn for_tenant(self, tenant: &wasmfed_config::TenantLimits) -> Self {
         let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);

@@ -36,7 +36,10 @@ pub use alerts::{query_escape, AlertSink, Notification, SendOptions};
 pub use group::{Evaluated, Group, GroupStatus};
 pub use metrics::{GroupStats, RuleMetrics};
 pub use schedule::GroupKey;
-pub use setup::{group_specs, AlertRestore, EngineOptions, GroupSpec, RuleInfo, PROMQL_RULES};
+pub use setup::{
+    group_specs, AlertRestore, EngineOptions, GroupSpec, RuleInfo, DEFAULT_MAX_SAMPLES,
+    PROMQL_RULES,
+};
 
 use schedule::{slot_ms, Slots};
 

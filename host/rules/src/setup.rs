@@ -29,7 +29,12 @@ pub struct EngineOptions {
     pub compat: Compat,
     /// How alerts' `for` state is restored at a start.
     pub alert_restore: AlertRestore,
+    /// Prometheus' `--query.max-samples`, for rules and queries alike.
+    pub max_samples: u64,
 }
+
+/// Prometheus' default `--query.max-samples`.
+pub const DEFAULT_MAX_SAMPLES: u64 = 50_000_000;
 
 /// Prometheus' `--rules.alert.for-outage-tolerance` and `--rules.alert.for-grace-period`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +71,7 @@ impl EngineOptions {
             format_ms(evaluation_interval).into(),
         );
         out.insert("compat".into(), self.compat.major().into());
+        out.insert("max_samples".into(), self.max_samples.into());
         out
     }
 }
@@ -243,6 +249,7 @@ mod tests {
         lookback: Duration::from_secs(300),
         compat: Compat::V3,
         alert_restore: AlertRestore::PROMETHEUS,
+        max_samples: DEFAULT_MAX_SAMPLES,
     };
 
     fn config(dir: &Path, yaml: &str) -> Config {
@@ -304,6 +311,7 @@ groups:
                 "lookback_delta": "300000ms",
                 "evaluation_interval": "30000ms",
                 "compat": 3,
+                "max_samples": 50_000_000,
                 "for_outage_tolerance": "3600000ms",
                 "for_grace_period": "600000ms",
             })

@@ -389,6 +389,7 @@ mod manager {
                 lookback: Duration::from_secs(300),
                 compat: Default::default(),
                 alert_restore: Default::default(),
+                max_samples: crate::DEFAULT_MAX_SAMPLES,
             },
             live_plugins: LivePlugins::default(),
             metrics: RuleMetrics::default(),

@@ -293,6 +293,7 @@ fn check_config(files: &[PathBuf], compat: Compat) -> std::process::ExitCode {
                     lookback: wasmfed_node::DEFAULT_LOOKBACK,
                     compat,
                     alert_restore: Default::default(),
+                    max_samples: wasmfed_rules::DEFAULT_MAX_SAMPLES,
                 };
                 // Rule files are read and checked as the node reads them at start-up.
                 match wasmfed_rules::group_specs(c, engine) {
@@ -365,6 +366,7 @@ async fn run_node(cli: &Cli, flags: BTreeMap<String, String>) -> anyhow::Result<
             query_timeout,
             web_config: cli.web_config_file.clone(),
             lookback,
+            max_samples: cli.prometheus.max_samples,
             route_prefix,
             alert_restore: cli.prometheus.alert_restore().map_err(anyhow::Error::msg)?,
             alert_sending: cli.prometheus.alert_sending().map_err(anyhow::Error::msg)?,
@@ -453,6 +455,7 @@ async fn demo() -> anyhow::Result<()> {
             query_timeout: wasmfed_node::DEFAULT_QUERY_TIMEOUT,
             web_config: None,
             lookback: wasmfed_node::DEFAULT_LOOKBACK,
+            max_samples: wasmfed_rules::DEFAULT_MAX_SAMPLES,
             route_prefix: "/".into(),
             alert_restore: Default::default(),
             alert_sending: Default::default(),

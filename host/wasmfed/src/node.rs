@@ -62,6 +62,8 @@ pub struct NodeOptions {
     pub web_config: Option<PathBuf>,
     /// `--query.lookback-delta`: how far back `/federate` and queries look for a sample.
     pub lookback: Duration,
+    /// `--query.max-samples`: the most samples a query or rule may hold at once.
+    pub max_samples: u64,
     /// `--web.route-prefix`: the path every endpoint is served under (`/` for the root).
     pub route_prefix: String,
     /// `--rules.alert.for-outage-tolerance` and `--rules.alert.for-grace-period`.
@@ -144,7 +146,9 @@ impl Node {
                 lookback: options.lookback,
                 compat: options.compat,
                 alert_restore: options.alert_restore,
+                max_samples: options.max_samples,
             },
+            query_timeout: options.query_timeout,
         };
         let durability = Durability {
             storage: options.storage_path.clone(),

@@ -2,9 +2,9 @@
 //! Prometheus starts wasmfed unchanged.
 //!
 //! Each flag is honoured where it means something for wasmfed (`--web.route-prefix`, the path
-//! of `--web.external-url`, `--query.lookback-delta`, `--log.format`; the storage flags are
-//! aliases of wasmfed's own, see `main.rs`) and otherwise accepted with a warning saying why it
-//! changes nothing.
+//! of `--web.external-url`, `--query.lookback-delta`, `--query.max-samples`, `--log.format`;
+//! the storage flags are aliases of wasmfed's own, see `main.rs`) and otherwise accepted with a
+//! warning saying why it changes nothing.
 
 use std::time::Duration;
 
@@ -67,9 +67,14 @@ pub struct PrometheusFlags {
     /// Accepted for Prometheus' sake: wasmfed does not cap concurrent queries.
     #[arg(long = "query.max-concurrency", value_name = "N")]
     pub max_concurrency: Option<u32>,
-    /// Accepted for Prometheus' sake: wasmfed does not count the samples a query loads yet.
-    #[arg(long = "query.max-samples", value_name = "N")]
-    pub max_samples: Option<u64>,
+    /// Most samples a query (or a rule) may hold in memory at once, counted as Prometheus
+    /// counts them; a query over it fails with Prometheus' "would load too many samples".
+    #[arg(
+        long = "query.max-samples",
+        value_name = "N",
+        default_value = "50000000"
+    )]
+    pub max_samples: u64,
     /// Accepted for Prometheus' sake: wasmfed serves no web UI yet.
     #[arg(long = "web.page-title", value_name = "TITLE")]
     pub page_title: Option<String>,
@@ -231,11 +236,6 @@ impl PrometheusFlags {
             self.max_concurrency.is_some(),
             "query.max-concurrency",
             "wasmfed does not cap concurrent queries",
-        );
-        say(
-            self.max_samples.is_some(),
-            "query.max-samples",
-            "wasmfed does not count the samples a query loads yet",
         );
         say(
             self.page_title.is_some(),

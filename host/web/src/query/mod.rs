@@ -22,7 +22,7 @@ use http::{Response, StatusCode};
 
 use wasmfed_model::compat::Compat;
 use wasmfed_node::tenant::Tenant;
-use wasmfed_plugin::{Plugin, QueryAnswer, QueryError};
+use wasmfed_plugin::{FailureKind, Plugin, QueryAnswer, QueryError};
 
 use crate::body::ResponseBody;
 
@@ -44,7 +44,10 @@ pub async fn instant(
     };
     let expr = params::value(form, "query").unwrap_or_default().to_owned();
     let answer = run(tenant, timeout, move |plugin| plugin.query(&expr, at_ms)).await;
-    respond(answer, at_ms, QueryErrorWords::Prefixed)
+    match answered(tenant, answer, QueryErrorWords::Prefixed) {
+        Ok(answer) => json::success(&answer, at_ms),
+        Err(refusal) => refusal.response(),
+    }
 }
 
 /// `/api/v1/query_range`.
@@ -70,7 +73,10 @@ pub async fn range(
         Compat::V2 => QueryErrorWords::Bare,
         Compat::V3 => QueryErrorWords::Prefixed,
     };
-    respond(answer, range.end_ms, words)
+    match answered(tenant, answer, words) {
+        Ok(answer) => json::success(&answer, range.end_ms),
+        Err(refusal) => refusal.response(),
+    }
 }
 
 /// `/api/v1/query_exemplars`: wasmfed stores no exemplars, so a valid request is answered as
@@ -94,31 +100,16 @@ pub async fn exemplars(
     };
     let expr = params::value(form, "query").unwrap_or_default().to_owned();
     let answer = run(tenant, timeout, move |plugin| plugin.selectors(&expr)).await;
-    match answer {
-        Some(Ok(Ok(selectors))) if selectors.is_empty() => Response::builder()
+    match answered(tenant, answer, QueryErrorWords::Bare) {
+        Ok(selectors) if selectors.is_empty() => Response::builder()
             .status(StatusCode::NO_CONTENT)
             .body(crate::body::full(""))
             .expect("a bare status is valid"),
-        Some(Ok(Ok(_))) => json_response(
+        Ok(_) => json_response(
             StatusCode::OK,
             r#"{"status":"success","data":[]}"#.to_owned(),
         ),
-        Some(Ok(Err(QueryError::BadData(m)))) => bad_data(&m),
-        Some(Ok(Err(e))) => error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "execution",
-            &e.to_string(),
-        ),
-        Some(Err(e)) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            &e.to_string(),
-        ),
-        None => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            "query timed out in expression evaluation",
-        ),
+        Err(refusal) => refusal.response(),
     }
 }
 
@@ -150,34 +141,92 @@ where
     tokio::time::timeout(timeout, call).await.ok()
 }
 
-fn respond(answer: Answered, at_ms: i64, words: QueryErrorWords) -> Response<ResponseBody> {
-    let Some(answer) = answer else {
-        return error(
+/// An error answer: its status, Prometheus' `errorType` and the message.
+struct Refusal {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    fn timed_out() -> Refusal {
+        Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "timeout",
             "query timed out in expression evaluation",
-        );
-    };
-    match answer {
-        Ok(Ok(answer)) => json::success(&answer, at_ms),
-        Ok(Err(QueryError::BadData(m))) => match words {
-            QueryErrorWords::Prefixed => bad_data(&params::invalid("query", &m)),
-            QueryErrorWords::Bare => bad_data(&m),
-        },
-        Ok(Err(QueryError::Execution(m))) => {
-            error(StatusCode::UNPROCESSABLE_ENTITY, "execution", &m)
-        }
-        Ok(Err(QueryError::Plugin(e))) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            &format!("query plugin: {e}"),
-        ),
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            &e.to_string(),
-        ),
+        )
     }
+
+    fn execution(message: impl Into<String>) -> Refusal {
+        Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, "execution", message)
+    }
+
+    fn response(self) -> Response<ResponseBody> {
+        error(self.status, self.kind, &self.message)
+    }
+}
+
+/// The answer of a query call, or the error Prometheus gives in its place. A plugin that ran
+/// out of fuel sized for `--query.timeout` ran out of time (503, Prometheus' words); one out of
+/// a tenant's own `plugin_fuel`, memory or output room could not run the query (422); anything
+/// else is the plugin's fault (500). The plugin's full message, wasm backtrace included, goes
+/// to the log, not to the client.
+fn answered<T>(tenant: &Tenant, answer: Answered<T>, words: QueryErrorWords) -> Result<T, Refusal> {
+    let Some(answer) = answer else {
+        return Err(Refusal::timed_out());
+    };
+    let failure = match answer {
+        Ok(Ok(answer)) => return Ok(answer),
+        Ok(Err(QueryError::BadData(m))) => {
+            let message = match words {
+                QueryErrorWords::Prefixed => params::invalid("query", &m),
+                QueryErrorWords::Bare => m,
+            };
+            return Err(Refusal::new(StatusCode::BAD_REQUEST, "bad_data", message));
+        }
+        Ok(Err(QueryError::Execution(m))) => return Err(Refusal::execution(m)),
+        Ok(Err(QueryError::Plugin(e))) => e,
+        Err(e) => {
+            return Err(Refusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                e.to_string(),
+            ))
+        }
+    };
+    tracing::warn!(tenant = %tenant.name, error = %failure, "query plugin call failed");
+    Err(match failure.kind() {
+        Some(FailureKind::Budget) => match tenant.plugin_fuel() {
+            None => Refusal::timed_out(),
+            Some(fuel) => Refusal::execution(format!(
+                "the query needs more work than the tenant's plugin_fuel allows ({fuel} per call)"
+            )),
+        },
+        Some(FailureKind::Memory) => {
+            Refusal::execution("the query needs more memory than the query plugin may use")
+        }
+        Some(FailureKind::OutputTooLarge) => {
+            Refusal::execution("the query's result is larger than the query plugin may return")
+        }
+        _ => Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("query plugin: {}", first_line(&failure.to_string())),
+        ),
+    })
+}
+
+/// A plugin error's first line: wasmtime appends the guest's backtrace on the lines after.
+fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or_default()
 }
 
 fn bad_data(message: &str) -> Response<ResponseBody> {

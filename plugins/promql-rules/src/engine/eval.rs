@@ -43,6 +43,8 @@ pub(crate) struct Evaluator<'a> {
     pub step_memo: super::range_steps::StepMemo,
     /// Aggregations' groups, remembered across steps (`grouping`).
     pub group_memo: super::grouping::GroupMemo,
+    /// What each node produced, for `--query.max-samples` (`samples`).
+    pub tally: super::samples::SampleTally,
 }
 
 impl Evaluator<'_> {
@@ -53,6 +55,9 @@ impl Evaluator<'_> {
         self.depth += 1;
         let value = self.eval_node(expr, at);
         self.depth -= 1;
+        if let Ok(v) = &value {
+            self.tally.record(expr, at.t, v);
+        }
         value
     }
 

@@ -29,6 +29,7 @@ mod order;
 mod prefetch;
 mod range_functions;
 mod range_steps;
+mod samples;
 mod source;
 #[cfg(test)]
 mod tests;
@@ -178,6 +179,9 @@ pub struct Options {
     /// `promql-experimental-functions` feature flag, off by default, on in its conformance
     /// tests); 2.x mode has none.
     pub experimental_functions: bool,
+    /// The most samples a query may hold in memory at once, counted as Prometheus counts
+    /// them (`--query.max-samples`; [`samples`]).
+    pub max_samples: u64,
 }
 
 impl Default for Options {
@@ -188,6 +192,7 @@ impl Default for Options {
             no_step_subquery_interval_ms: 60 * 1000,
             compat: Compat::V3,
             experimental_functions: false,
+            max_samples: 50_000_000,
         }
     }
 }
@@ -255,6 +260,7 @@ impl Engine {
                 multi: false,
             },
         )?;
+        ev.tally.check(expr, true)?;
         let value = match value {
             Value::Vector(v) if self.opts.delayed_name_removal => {
                 let v: Vec<Sample> = v.into_iter().map(drop_flagged_name).collect();
@@ -295,7 +301,9 @@ impl Engine {
         let mut series: Vec<RangeSeries> = Vec::new();
         let mut t = start_ms;
         while t <= end_ms {
-            let samples = match ev.eval(expr, Step { t, multi })? {
+            let value = ev.eval(expr, Step { t, multi })?;
+            ev.tally.check(expr, false)?;
+            let samples = match value {
                 Value::Scalar(v) => vec![Sample {
                     metric: Labels::empty(),
                     value: v,
@@ -326,6 +334,7 @@ impl Engine {
             }
             t += step_ms;
         }
+        ev.tally.check(expr, true)?;
         Ok(Evaluation {
             value: Value::Matrix(self.finish_matrix(series)?),
             annotations: self.annotations(ev.notes),
@@ -357,6 +366,7 @@ impl Engine {
             depth: 0,
             step_memo: Default::default(),
             group_memo: Default::default(),
+            tally: samples::SampleTally::new(self.opts.max_samples),
         })
     }
 

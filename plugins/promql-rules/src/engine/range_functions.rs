@@ -16,6 +16,7 @@ use super::functions::absent_labels;
 use super::labels::METRIC_NAME;
 use super::numeric::{kahan_inc, quantile};
 use super::prefetch::{offset_ms, Selection};
+use super::samples::SeriesReads;
 use super::value::{RangeSeries, Sample, Value};
 use super::windows::{Samples, Scratch, Window};
 use super::{Compat, EvalError};
@@ -80,6 +81,7 @@ pub(crate) fn eval(
         Input::Stored(s) => s.len(),
         Input::Computed(c) => c.len(),
     };
+    let mut reads = vec![SeriesReads::default(); count];
     for i in 0..count {
         let (metric, input_drops_name, samples) = match &input {
             Input::Stored(s) => {
@@ -100,7 +102,10 @@ pub(crate) fn eval(
             continue;
         }
         any_points = true;
-        let Some(value) = reduce(name, samples, &params, win)? else {
+        let window = samples.len();
+        let value = reduce(name, samples, &params, win)?;
+        reads[i].read(window, value.is_some());
+        let Some(value) = value else {
             continue;
         };
         if name == "rate" || name == "increase" {
@@ -124,6 +129,7 @@ pub(crate) fn eval(
         });
     }
 
+    ev.tally.range_reads(call, at.t, &reads);
     annotate(ev, name, arg, non_counters, any_points, &params);
     if name == "absent_over_time" {
         return Ok(Value::Vector(if any_points {

@@ -22,6 +22,7 @@ use super::labels::{Labels, METRIC_NAME};
 use super::numeric::{FastMap, FastSet};
 use super::prefetch::{offset_ms, Selection};
 use super::range_functions::{has_counter_suffix, reduce};
+use super::samples::SeriesReads;
 use super::value::{is_stale_marker, Sample, Value};
 use super::windows::{Samples, Scratch, Window};
 use super::EvalError;
@@ -94,7 +95,7 @@ pub(super) fn precomputed(
         // A block of steps from this one: each series' samples are read once for all of them,
         // and what waits for its step stays a block's worth, not the whole query's.
         let until = (k + STEPS_AT_ONCE).min(((end - start) / step + 1) as usize);
-        let block = precompute(ev, name, ms, args[matrix_arg], params, k..until)?;
+        let block = precompute(ev, call, ms, args[matrix_arg], params, k..until)?;
         if let Some(memo) = ev.step_memo.0.get_mut(&key) {
             for (slot, results) in memo.steps[k..until].iter_mut().zip(block) {
                 *slot = Some(results);
@@ -148,12 +149,13 @@ fn names_unique(selection: &Selection) -> bool {
 /// messages).
 fn precompute(
     ev: &mut Evaluator,
-    name: &str,
+    call: &Call,
     ms: &MatrixSelector,
     arg: &Expr,
     params: &[f64],
     steps: std::ops::Range<usize>,
 ) -> Result<Vec<StepResults>, EvalError> {
+    let name = call.func.name;
     let (start, step) = (ev.frame.start, ev.query_step);
     let windows: Vec<Window> = steps
         .map(|k| {
@@ -170,8 +172,9 @@ fn precompute(
     let mut steps: Vec<StepResults> = windows.iter().map(|_| Vec::new()).collect();
     let mut scratch = Scratch::default();
     let mut any_points = false;
+    let mut reads = vec![SeriesReads::default(); selection.len()];
     let mut non_counters: Vec<String> = Vec::new();
-    for i in 0..selection.len() {
+    for (i, read) in reads.iter_mut().enumerate() {
         let series = selection.get(i);
         let clean = monotone && !series.vals.iter().any(|v| is_stale_marker(*v));
         let (mut lo, mut hi) = (0, 0);
@@ -192,11 +195,15 @@ fn precompute(
             } else {
                 scratch.stored(series, win.from, win.end)
             };
-            if samples.ts.is_empty() {
+            let window = samples.ts.len();
+            if window == 0 {
+                read.read(0, false);
                 continue;
             }
             any_points = true;
-            let Some(value) = reduce(name, samples, params, *win)? else {
+            let value = reduce(name, samples, params, *win)?;
+            read.read(window, value.is_some());
+            let Some(value) = value else {
                 continue;
             };
             steps[k].push((i as u32, value));
@@ -211,6 +218,9 @@ fn precompute(
                 }
             }
         }
+    }
+    if let Some(last) = windows.last() {
+        ev.tally.range_reads(call, last.t, &reads);
     }
     super::range_functions::annotate(ev, name, arg, non_counters, any_points, params);
     Ok(steps)

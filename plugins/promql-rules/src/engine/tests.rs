@@ -442,3 +442,57 @@ fn nan_displacement_follows_the_release() {
         }
     }
 }
+
+/// The least `max_samples` under which `query` is answered: Prometheus' peak count.
+fn least_max_samples(query: &str, range: Option<(i64, i64, i64)>) -> u64 {
+    let expr = parser::parse(query).unwrap();
+    let answered = |max_samples: u64| {
+        let engine = Engine::new(Options {
+            max_samples,
+            ..Options::default()
+        });
+        let result = match range {
+            Some((start, end, step)) => engine.range(&expr, start, end, step, &mut memory()),
+            None => engine.instant(&expr, 120_000, &mut memory()),
+        };
+        match result {
+            Ok(_) => true,
+            Err(EvalError::Query(m)) if m == samples::TOO_MANY_SAMPLES => false,
+            Err(e) => panic!("{query}: {e}"),
+        }
+    };
+    let least = (0..1_000)
+        .find(|&n| answered(n))
+        .expect("answered under 1,000");
+    assert!(answered(least + 1));
+    least
+}
+
+/// Peaks worked out by hand from Prometheus 2.42's engine (`rangeEval`, `matrixIterSlice`),
+/// over five steps of `m` (five series, a sample at 0 s and 60 s) and `c_total` (five series,
+/// one every 15 s).
+#[test]
+fn max_samples_counts_as_prometheus() {
+    let five_steps = Some((0, 60_000, 15_000));
+    let cases = [
+        // A selector holds what it selects: 5 series at 5 steps.
+        ("m", five_steps, 25),
+        // Its input (25), plus at the last step 4 results so far, 5 inputs and 1 result.
+        ("sum(m)", five_steps, 35),
+        // Both sides (25 + 5), plus 4 steps of 5 results, 6 inputs and 5 results.
+        ("m * 2", five_steps, 61),
+        // Four results a series; the last series' window (4) on top of all 20 results.
+        ("rate(c_total[1m])", five_steps, 24),
+        // The rate's results (20) held, plus 3 sums so far, 5 inputs and 1 sum.
+        ("sum(rate(c_total[1m]))", five_steps, 29),
+        // The φ argument (5) held, 5 results a series, the last window (4) on top.
+        ("quantile_over_time(0.5, c_total[1m])", five_steps, 34),
+        // One result a series, the last one's window of 8 samples on top.
+        ("count_over_time(c_total[2m])", None, 13),
+        // Strings are not counted; the selector's 5 samples and 5 results are.
+        (r#"label_replace(m, "x", "y", "", "")"#, None, 15),
+    ];
+    for (query, range, want) in cases {
+        assert_eq!(least_max_samples(query, range), want, "{query}");
+    }
+}

@@ -19,7 +19,8 @@
 //!   "evaluation_interval": "1m",
 //!   "delayed_name_removal": false,
 //!   "compat": 3,
-//!   "experimental_functions": false
+//!   "experimental_functions": false,
+//!   "max_samples": 50000000
 //! }
 //! ```
 //!
@@ -30,7 +31,8 @@
 //! `for_grace_period` (10m) are Prometheus' `--rules.alert.*` restoration settings. `evaluation_interval` is the step of subqueries written without one
 //! (`x[1h:]`), Prometheus' global evaluation interval. `compat` picks the Prometheus release
 //! whose PromQL rules and queries follow, `2` (2.42) or `3` ([`crate::engine::Compat`]); rule
-//! names and labels are validated by that release's rules.
+//! names and labels are validated by that release's rules. `max_samples` is Prometheus'
+//! `--query.max-samples`, for rules and queries alike.
 
 use std::collections::BTreeMap;
 
@@ -63,6 +65,8 @@ struct RawConfig {
     compat: Option<u8>,
     #[serde(default)]
     experimental_functions: bool,
+    #[serde(default)]
+    max_samples: Option<u64>,
     #[serde(default)]
     restore_for_state: bool,
     #[serde(default)]
@@ -167,6 +171,9 @@ impl Config {
             experimental_functions: raw.experimental_functions,
             ..Options::default()
         };
+        if let Some(max) = raw.max_samples {
+            options.max_samples = max;
+        }
         if let Some(d) = &raw.lookback_delta {
             options.lookback_delta_ms = duration_ms("lookback_delta", d)?;
         }
