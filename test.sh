@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs wasmfed's whole test suite on this machine, installing what it needs first (idempotent):
-# Debian's prometheus, prometheus-node-exporter, prometheus-alertmanager, dnsmasq-base and
-# tinyproxy-bin packages for the interoperability, alerting, discovery and proxy tests, and
-# Debian's chromium with Playwright from PyPI for the web page's browser test.
+# Debian's prometheus, prometheus-node-exporter, prometheus-alertmanager, victoria-metrics
+# (vmagent), dnsmasq-base and tinyproxy-bin packages for the interoperability, alerting, remote
+# write, discovery and proxy tests, and Debian's chromium with Playwright from PyPI for the web
+# page's browser test.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -12,6 +13,7 @@ missing=()
 [ -x /usr/bin/prometheus ] || missing+=(prometheus)
 [ -x /usr/bin/prometheus-node-exporter ] || missing+=(prometheus-node-exporter)
 [ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
+[ -x /usr/bin/vmagent ] || missing+=(victoria-metrics)
 [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 [ -x /usr/bin/tinyproxy ] || missing+=(tinyproxy-bin)
 [ -x /usr/bin/chromium ] || missing+=(chromium)

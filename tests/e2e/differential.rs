@@ -83,7 +83,11 @@ fn raw(addr: std::net::SocketAddr, at: i64) -> Result<BTreeMap<String, Vec<(i64,
 }
 
 /// Waits until `addr` holds every sample of the data set, and returns them.
-fn stored(what: &str, addr: std::net::SocketAddr, at: i64) -> BTreeMap<String, Vec<(i64, u64)>> {
+fn stored_samples(
+    what: &str,
+    addr: std::net::SocketAddr,
+    at: i64,
+) -> BTreeMap<String, Vec<(i64, u64)>> {
     let want = data::sample_count();
     wait_for(what, Duration::from_secs(60), || {
         let samples = raw(addr, at)?;
@@ -139,8 +143,8 @@ fn start_pair(extra_args: &[&str], compare_raw: bool) -> Pair {
     let node = Wasmfed::start_args(&config, extra_args);
     let end = t0 + SPAN_MS;
     if compare_raw {
-        let theirs = stored("prometheus to store the data set", prometheus.addr, end);
-        let ours = stored("wasmfed to store the data set", node.addr, end);
+        let theirs = stored_samples("prometheus to store the data set", prometheus.addr, end);
+        let ours = stored_samples("wasmfed to store the data set", node.addr, end);
         assert!(theirs == ours, "the two stored different samples");
     } else {
         counted("prometheus to store the data set", prometheus.addr, end);

@@ -20,6 +20,7 @@ mod proxy;
 mod query_api;
 mod relabel_differential;
 mod reload;
+mod remote_write;
 mod rules;
 mod scrape_compat;
 mod startup;

@@ -60,6 +60,8 @@ pub struct NodeState {
     /// The longest a query may take (`--query.timeout`); a request's `timeout` may only
     /// shorten it.
     pub query_timeout: Duration,
+    /// Whether `POST /api/v1/write` accepts remote writes (`--web.enable-remote-write-receiver`).
+    pub remote_write_receiver: bool,
     /// Whether `POST /-/quit` and `POST /-/reload` are allowed, as `--web.enable-lifecycle`.
     pub enable_lifecycle: bool,
     /// Where `/-/reload` asks the node to reload its configuration (None: no config file).
@@ -90,6 +92,7 @@ impl NodeState {
             lookback: DEFAULT_LOOKBACK,
             route_prefix: String::new(),
             query_timeout: DEFAULT_QUERY_TIMEOUT,
+            remote_write_receiver: false,
             enable_lifecycle,
             reload,
             admin_token: RwLock::new(None),
@@ -115,6 +118,12 @@ impl NodeState {
     /// Sets what the status API reports.
     pub fn with_status(mut self, status: StatusInfo) -> Self {
         self.status = status;
+        self
+    }
+
+    /// Sets `--web.enable-remote-write-receiver`.
+    pub fn with_remote_write_receiver(mut self, enabled: bool) -> Self {
+        self.remote_write_receiver = enabled;
         self
     }
 

@@ -44,6 +44,7 @@ use super::wal::WalSink;
 use wasmfed_model::{Label, Labels, Sample};
 
 mod appender;
+pub(super) mod batch;
 mod persist;
 mod stats;
 
@@ -456,6 +457,13 @@ impl Head {
 
     fn shard(&self, r: SeriesRef) -> &RwLock<Shard> {
         &self.shards[shard_of(r.0)]
+    }
+
+    /// The series with exactly these labels (sorted, no empty values), if it exists.
+    pub fn find_series(&self, labels: &Labels) -> Option<SeriesRef> {
+        let pairs = || labels.iter().map(|l| (l.name.as_str(), l.value.as_str()));
+        let hash = self.hash_labels(pairs());
+        self.find(&self.catalog.read(), hash, pairs())
     }
 
     /// The series with exactly `labels` among those with label-set hash `hash`.

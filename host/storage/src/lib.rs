@@ -31,6 +31,7 @@ pub mod testing;
 pub mod wal;
 
 pub use blocks::Blocks;
+pub use head::batch::{BatchOutcome, BatchRefused};
 pub use head::federation::{LatestSamples, LatestSeries};
 pub use head::{Appender, ChunkTail, Head, HeadStats, SeriesHandle, SeriesRef, Stat, SHARDS};
 pub use matcher::{MatchOp, Matcher};

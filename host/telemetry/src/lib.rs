@@ -19,7 +19,9 @@ use wasmfed_storage::blocks::BlockMetrics;
 use wasmfed_storage::wal::WalMetrics;
 
 mod notifications;
+mod remote_write;
 pub use notifications::{AlertmanagerLabel, NotificationMetrics};
+pub use remote_write::{RemoteWriteMetrics, TenantLabel, TenantReasonLabels};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct JobLabel {
@@ -72,6 +74,7 @@ pub struct Telemetry {
     pub wal: WalMetrics,
     pub blocks: BlockMetrics,
     pub notifications: NotificationMetrics,
+    pub remote_write: RemoteWriteMetrics,
     /// Per-plugin counters, collected from the live plugins at scrape time.
     pub plugins: LivePlugins,
     /// Per-rule-group counters, collected from the live groups at scrape time.
@@ -106,6 +109,7 @@ impl Default for Telemetry {
             wal: WalMetrics::default(),
             blocks: BlockMetrics::default(),
             notifications: NotificationMetrics::default(),
+            remote_write: RemoteWriteMetrics::default(),
             plugins: LivePlugins::default(),
             rules: RuleMetrics::default(),
             registry: Registry::default(),
@@ -218,6 +222,7 @@ impl Default for Telemetry {
         t.wal.register(&mut registry);
         t.blocks.register(&mut registry);
         t.notifications.register(&mut registry);
+        t.remote_write.register(&mut registry);
         registry.register_collector(Box::new(t.plugins.clone()));
         registry.register_collector(Box::new(t.rules.clone()));
         t.reload_successful.set(1);

@@ -64,6 +64,8 @@ pub struct NodeOptions {
     pub lookback: Duration,
     /// `--query.max-samples`: the most samples a query or rule may hold at once.
     pub max_samples: u64,
+    /// `--web.enable-remote-write-receiver`: `POST /api/v1/write` accepts samples.
+    pub remote_write_receiver: bool,
     /// `--web.route-prefix`: the path every endpoint is served under (`/` for the root).
     pub route_prefix: String,
     /// `--rules.alert.for-outage-tolerance` and `--rules.alert.for-grace-period`.
@@ -180,6 +182,7 @@ impl Node {
                 options.config_path.is_some().then(|| reload_tx.clone()),
             )
             .with_query_timeout(options.query_timeout)
+            .with_remote_write_receiver(options.remote_write_receiver)
             .with_lookback(options.lookback)
             .with_route_prefix(&options.route_prefix)
             .with_status(options.status.clone()),

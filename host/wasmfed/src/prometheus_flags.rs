@@ -11,6 +11,9 @@ use std::time::Duration;
 use clap::Args;
 use wasmfed_rules::{AlertRestore, SendOptions};
 
+/// Prometheus 2.42's feature flag for the remote-write receiver.
+const REMOTE_WRITE_RECEIVER_FEATURE: &str = "remote-write-receiver";
+
 /// The flags of Prometheus that wasmfed accepts besides its own.
 #[derive(Args, Debug, Default, Clone)]
 pub struct PrometheusFlags {
@@ -35,9 +38,14 @@ pub struct PrometheusFlags {
     /// configuration file, with a bearer token.
     #[arg(long = "web.enable-admin-api", num_args = 0..=1, default_missing_value = "true")]
     pub enable_admin_api: Option<bool>,
-    /// Accepted for Prometheus' sake: none of Prometheus' feature flags change wasmfed.
+    /// Prometheus' feature flags: `remote-write-receiver` (2.42's name for
+    /// --web.enable-remote-write-receiver) is honoured; the others change nothing in wasmfed.
     #[arg(long = "enable-feature", value_name = "FEATURE", value_delimiter = ',')]
     pub enable_feature: Vec<String>,
+    /// Accept remote writes on POST /api/v1/write (Prometheus agents, vmagent, other nodes),
+    /// into the tenant the request names, as Prometheus' flag of the same name.
+    #[arg(long = "web.enable-remote-write-receiver")]
+    pub enable_remote_write_receiver: bool,
     /// Accepted for Prometheus' sake: wasmfed serves no consoles.
     #[arg(long = "web.console.templates", value_name = "DIR")]
     pub console_templates: Option<String>,
@@ -164,6 +172,16 @@ impl PrometheusFlags {
         })
     }
 
+    /// Whether `POST /api/v1/write` is on: `--web.enable-remote-write-receiver`, or 2.42's
+    /// `--enable-feature=remote-write-receiver`.
+    pub fn remote_write_receiver(&self) -> bool {
+        self.enable_remote_write_receiver
+            || self
+                .enable_feature
+                .iter()
+                .any(|f| f == REMOTE_WRITE_RECEIVER_FEATURE)
+    }
+
     /// `--query.lookback-delta` as a duration.
     pub fn lookback(&self) -> Result<Duration, String> {
         duration_flag("query.lookback-delta", &self.lookback_delta)
@@ -207,11 +225,19 @@ impl PrometheusFlags {
             "web.enable-admin-api",
             "wasmfed's admin API is enabled by `admin:` in the configuration file, with a bearer token",
         );
-        say(
-            !self.enable_feature.is_empty(),
-            "enable-feature",
-            "none of Prometheus' feature flags change wasmfed",
-        );
+        let ignored: Vec<&str> = self
+            .enable_feature
+            .iter()
+            .map(String::as_str)
+            .filter(|f| *f != REMOTE_WRITE_RECEIVER_FEATURE)
+            .collect();
+        if !ignored.is_empty() {
+            say(
+                true,
+                &format!("enable-feature={}", ignored.join(",")),
+                "no other Prometheus feature flag changes wasmfed",
+            );
+        }
         say(
             self.console_templates.is_some() || self.console_libraries.is_some(),
             "web.console.templates/libraries",
@@ -311,11 +337,15 @@ mod tests {
             warned,
             [
                 "--web.enable-admin-api",
-                "--enable-feature",
+                "--enable-feature=exemplar-storage,memory-snapshot-on-shutdown",
                 "--web.console.templates/libraries"
             ]
         );
         assert!(parse(&[]).warnings().is_empty());
+        let receiver = parse(&["--enable-feature=remote-write-receiver"]);
+        assert!(receiver.remote_write_receiver() && receiver.warnings().is_empty());
+        assert!(parse(&["--web.enable-remote-write-receiver"]).remote_write_receiver());
+        assert!(!parse(&[]).remote_write_receiver());
         assert!(parse(&["--query.lookback-delta=5"]).lookback().is_err());
         assert_eq!(parse(&[]).alert_restore(), Ok(AlertRestore::PROMETHEUS));
         assert_eq!(

@@ -14,6 +14,7 @@ pub mod metric_metadata;
 pub mod plugins;
 pub mod query;
 pub mod relabel;
+pub mod remote_write;
 pub mod request_line;
 pub mod rules_api;
 pub mod server;

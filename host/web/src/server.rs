@@ -19,7 +19,8 @@ use super::federate::{self, FederateJob};
 use super::request_line::EscapingStream;
 use super::web_config::{add_headers, Current, WebGate};
 use super::{
-    auth, metadata, metric_metadata, plugins, query, relabel, rules_api, status, targets, ui,
+    auth, metadata, metric_metadata, plugins, query, relabel, remote_write, rules_api, status,
+    targets, ui,
 };
 use wasmfed_model::clock::unix_millis;
 use wasmfed_node::tenant::Tenant;
@@ -155,8 +156,9 @@ fn within_prefix<'p>(prefix: &str, path: &'p str) -> Option<&'p str> {
 }
 
 /// Endpoints that read one tenant's data (`auth::tenant_for` decides which).
-const TENANT_SCOPED: [&str; 15] = [
+const TENANT_SCOPED: [&str; 16] = [
     "/federate",
+    "/api/v1/write",
     "/api/v1/query",
     "/api/v1/query_range",
     "/api/v1/query_exemplars",
@@ -203,6 +205,10 @@ async fn dispatch(
         (&Method::GET | &Method::POST, "/federate") => {
             ("/federate", handle_federate(&state, &tenant, req).await)
         }
+        (&Method::POST, "/api/v1/write") => (
+            "/api/v1/write",
+            remote_write::receive(&state, &tenant, req).await,
+        ),
         (&Method::GET | &Method::HEAD, "/-/healthy") => {
             ("/-/healthy", text(StatusCode::OK, "wasmfed is Healthy.\n"))
         }
@@ -317,6 +323,7 @@ const INDEX: &str = "wasmfed: a Prometheus-compatible federation node\n\n\
 /ui/                          the node's web page (a browser asking for / is sent there)\n\
 /federate?match[]=<selector>  newest samples of the selected series\n\
 /api/v1/query?query=<expr>    an instant PromQL query (Prometheus' JSON)\n\
+POST /api/v1/write            remote write in (--web.enable-remote-write-receiver)\n\
 /api/v1/query_range?query=<expr>&start=&end=&step=  a range query\n\
 /api/v1/targets               scrape targets and their health\n\
 /api/v1/rules                 rule groups, rules and their health (Prometheus' JSON)\n\
