@@ -143,4 +143,6 @@ pub fn encode_write_request(series: &[SeriesBatch]) -> Vec<u8> {
 }
 
 #[cfg(test)]
+mod robustness_tests;
+#[cfg(test)]
 mod tests;
