@@ -79,9 +79,7 @@ fn params(
 
 /// Prometheus 3's `parseLimitParam`: a non-negative integer as Go's `strconv.Atoi` reads it.
 fn limit_param(form: &[(String, String)]) -> Result<usize, Refused> {
-    let Some((_, s)) = form.iter().find(|(k, _)| k == "limit") else {
-        return Ok(0);
-    };
+    let s = crate::query::value(form, "limit").unwrap_or_default();
     if s.is_empty() {
         return Ok(0);
     }

@@ -107,9 +107,7 @@ fn matches(target: &ActiveTarget, matchers: &[Matcher]) -> bool {
 }
 
 fn value<'f>(form: &'f [(String, String)], name: &str) -> &'f str {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.as_str())
+    crate::query::value(form, name).unwrap_or_default()
 }
 
 /// `limit` as Go's `strconv.Atoi` reads it; negative or absent is no limit.

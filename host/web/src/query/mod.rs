@@ -28,6 +28,7 @@ use crate::body::ResponseBody;
 
 pub use json::write_data;
 pub(crate) use json::{error, json_response, success_data};
+pub(crate) use params::value;
 pub use params::{parse_time, time_param};
 
 /// `/api/v1/query`.
