@@ -289,6 +289,28 @@ impl Wasmfed {
         self.dir.as_ref().expect("dir").path().join("data")
     }
 
+    /// SIGTERMs the node (a graceful shutdown, as systemd or docker stop sends), waits up to
+    /// 30 s for it to exit, and hands back how it exited and its directory. Panics if it is
+    /// still running then.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, tempfile::TempDir) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let status = wait_for(
+            "wasmfed to exit after SIGTERM",
+            Duration::from_secs(30),
+            || {
+                self.child
+                    .try_wait()
+                    .unwrap()
+                    .ok_or_else(|| "still running".to_string())
+            },
+        );
+        (status, self.dir.take().expect("dir"))
+    }
+
     /// SIGKILLs the node (no shutdown of any kind) and hands back its directory, storage
     /// included, to start a node on again with [`Wasmfed::start_with`].
     pub fn kill_keeping_dir(mut self) -> tempfile::TempDir {

@@ -140,13 +140,16 @@ impl Notifier {
         self.follow_alertmanagers();
     }
 
-    /// Runs until the process ends: follows the Alertmanagers' discovery, starting a queue
-    /// for each new one and stopping those of the ones that are gone.
-    pub async fn run(self) {
+    /// Runs until `stopped` changes (or its sender is gone): follows the Alertmanagers'
+    /// discovery, starting a queue for each new one and stopping those of the ones that are gone.
+    pub async fn run(self, mut stopped: tokio::sync::watch::Receiver<bool>) {
         let mut refresh = tokio::time::interval(CHANGE_CHECK);
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            refresh.tick().await;
+            tokio::select! {
+                _ = refresh.tick() => {}
+                _ = stopped.changed() => return,
+            }
             let sets = self.inner.applied.read().sets.clone();
             for set in &sets {
                 set.sync(false);

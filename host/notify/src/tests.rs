@@ -117,7 +117,8 @@ alerting:
             format!("http://{second}/am/api/v2/alerts")
         ]
     );
-    tokio::spawn(notifier.clone().run());
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(notifier.clone().run(stopped));
     notifier
         .sink_for(Some("team-a"))
         .send(vec![alert("Down"), alert("Slow")]);
@@ -161,7 +162,8 @@ async fn a_full_queue_drops_the_oldest_and_failed_posts_are_counted() {
     notifier
         .sink_for(None)
         .send(vec![alert("A"), alert("B"), alert("C")]);
-    tokio::spawn(notifier.clone().run());
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(notifier.clone().run(stopped));
     let got = tokio::time::timeout(Duration::from_secs(10), rx.recv())
         .await
         .unwrap()

@@ -16,6 +16,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, OptLevel};
 
 use super::bindings::Exports;
+use super::disk_cache::DiskCache;
 use super::error::{describe, PluginError};
 use super::instance::{Linked, Plugin};
 use super::limits::PluginLimits;
@@ -31,6 +32,8 @@ pub struct PluginRuntime {
     /// Compiled components by sha256: the stock `relabel` plugin serves every job's rules, and
     /// compiling it once per job would make start-up and reloads slow.
     compiled: Mutex<CompileCache>,
+    /// Where compiled components are kept across starts, if anywhere.
+    disk: Option<DiskCache>,
 }
 
 impl PluginRuntime {
@@ -47,7 +50,14 @@ impl PluginRuntime {
             linker,
             store_linker,
             compiled: Mutex::default(),
+            disk: None,
         })
+    }
+
+    /// Keeps compiled components in `dir` across starts (see `disk_cache`).
+    pub fn with_disk_cache(mut self, dir: &std::path::Path) -> Self {
+        self.disk = Some(DiskCache::new(dir, &self.engine));
+        self
     }
 
     /// Compiles `wasm_bytes` (a component, built for `wasm32-unknown-unknown` and made a
@@ -139,10 +149,14 @@ impl PluginRuntime {
         let component = match cached {
             Some(component) => component,
             None => {
-                let component = Component::new(&self.engine, wasm_bytes)
-                    .map_err(|e| PluginError::Compile(describe(&e)));
-                release_freed_heap();
-                let component = component?;
+                let component = match self
+                    .disk
+                    .as_ref()
+                    .and_then(|d| d.load(&self.engine, &sha256))
+                {
+                    Some(component) => component,
+                    None => self.compile(&sha256, wasm_bytes)?,
+                };
                 self.compiled
                     .lock()
                     .expect("compile cache lock")
@@ -167,6 +181,20 @@ impl PluginRuntime {
             pre,
             exports,
         })
+    }
+}
+
+impl PluginRuntime {
+    /// Compiles a component, keeping it on disk if the runtime has a disk cache.
+    fn compile(&self, sha256: &str, wasm_bytes: &[u8]) -> Result<Component, PluginError> {
+        let component = Component::new(&self.engine, wasm_bytes)
+            .map_err(|e| PluginError::Compile(describe(&e)));
+        release_freed_heap();
+        let component = component?;
+        if let Some(disk) = &self.disk {
+            disk.store(sha256, &component);
+        }
+        Ok(component)
     }
 }
 

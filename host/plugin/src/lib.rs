@@ -28,6 +28,7 @@
 //!   one in microseconds.
 
 mod bindings;
+mod disk_cache;
 mod engine;
 mod error;
 mod head_store;

@@ -107,6 +107,11 @@ struct Cli {
     /// `timeout` parameter may only shorten it), as Prometheus' flag of the same name.
     #[arg(long = "query.timeout", value_name = "DURATION", default_value = "2m")]
     query_timeout: String,
+    /// Where compiled plugins are kept, so a node does not compile them again at its next
+    /// start (default: $XDG_CACHE_HOME/wasmfed, else ~/.cache/wasmfed; empty: not kept).
+    /// Only the node's user may write there: the files are native code.
+    #[arg(long = "plugin.cache-dir", value_name = "DIR")]
+    plugin_cache_dir: Option<String>,
     /// Log level: debug, info, warn or error.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]
     log_level: String,
@@ -368,6 +373,7 @@ async fn run_node(cli: &Cli, flags: BTreeMap<String, String>) -> anyhow::Result<
             lookback,
             max_samples: cli.prometheus.max_samples,
             remote_write_receiver: cli.prometheus.remote_write_receiver(),
+            plugin_cache: plugin_cache_dir(cli.plugin_cache_dir.as_deref()),
             route_prefix,
             alert_restore: cli.prometheus.alert_restore().map_err(anyhow::Error::msg)?,
             alert_sending: cli.prometheus.alert_sending().map_err(anyhow::Error::msg)?,
@@ -458,6 +464,7 @@ async fn demo() -> anyhow::Result<()> {
             lookback: wasmfed_node::DEFAULT_LOOKBACK,
             max_samples: wasmfed_rules::DEFAULT_MAX_SAMPLES,
             remote_write_receiver: false,
+            plugin_cache: plugin_cache_dir(None),
             route_prefix: "/".into(),
             alert_restore: Default::default(),
             alert_sending: Default::default(),
@@ -523,6 +530,19 @@ async fn run_synth(
     );
     tokio::signal::ctrl_c().await?;
     Ok(())
+}
+
+/// `--plugin.cache-dir`: as given (empty: none), else the user's cache directory.
+fn plugin_cache_dir(given: Option<&str>) -> Option<PathBuf> {
+    match given {
+        Some("") => None,
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => std::env::var_os("XDG_CACHE_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .map(|d| d.join("wasmfed")),
+    }
 }
 
 #[cfg(test)]

@@ -66,6 +66,8 @@ pub struct NodeOptions {
     pub max_samples: u64,
     /// `--web.enable-remote-write-receiver`: `POST /api/v1/write` accepts samples.
     pub remote_write_receiver: bool,
+    /// `--plugin.cache-dir`: where compiled plugins are kept across starts.
+    pub plugin_cache: Option<PathBuf>,
     /// `--web.route-prefix`: the path every endpoint is served under (`/` for the root).
     pub route_prefix: String,
     /// `--rules.alert.for-outage-tolerance` and `--rules.alert.for-grace-period`.
@@ -126,7 +128,11 @@ impl Node {
             .with_context(|| format!("binding web listen address {}", options.listen))?;
         let addr = listener.local_addr()?;
         let telemetry = Arc::new(Telemetry::default());
-        let runtime = Arc::new(PluginRuntime::new().context("starting the plugin runtime")?);
+        let mut runtime = PluginRuntime::new().context("starting the plugin runtime")?;
+        if let Some(dir) = &options.plugin_cache {
+            runtime = runtime.with_disk_cache(dir);
+        }
+        let runtime = Arc::new(runtime);
         let fetcher = Fetcher::default();
         let notifier = Notifier::new(
             fetcher.clone(),
@@ -207,7 +213,7 @@ impl Node {
             PLUGIN_FILE_CHECK,
             stopped.clone(),
         ));
-        let sender = tokio::spawn(notifier.run());
+        let sender = tokio::spawn(notifier.run(stopped.clone()));
         let reloader = tokio::spawn(serve_reloads(
             state.clone(),
             fleet.clone(),

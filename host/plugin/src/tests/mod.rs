@@ -1,6 +1,7 @@
 //! Tests of the plugin runtime against real components: hand-written hostile ones (`wat`) and
 //! `wit-bindgen` guests built by `wasmfed-artifacts` from `host/artifacts/guests/`.
 
+mod disk_cache;
 mod guests;
 mod hostile;
 mod relabel;
