@@ -543,3 +543,44 @@ fn hostile_series_plugins_are_contained_and_healthy_jobs_keep_their_schedule() {
         "{metrics}"
     );
 }
+
+/// `wasmfed plugin inspect`: a file's and a stock plugin's stages, and the exit statuses.
+#[test]
+fn plugin_inspect_names_the_stages_a_component_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let inspect = |what: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasmfed"))
+            .args(["plugin", "inspect", what])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let shard = dir.path().join("rendezvous.wasm");
+    std::fs::write(&shard, RENDEZVOUS).unwrap();
+    let (code, text, _) = inspect(shard.to_str().unwrap());
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("  target   accepted"), "{text}");
+    assert!(text.contains("  rule     refused: "), "{text}");
+    assert!(
+        text.contains(&format!("  size     {} bytes", RENDEZVOUS.len())),
+        "{text}"
+    );
+
+    let (code, text, _) = inspect("stock:promql-rules");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("  query    accepted"), "{text}");
+    assert!(text.contains("wasmfed:plugin/store"), "{text}");
+
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let (code, _, err) = inspect(core.to_str().unwrap());
+    assert_eq!(code, Some(2));
+    assert!(err.contains("not a component"), "{err}");
+    let (code, _, err) = inspect("stock:nope");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no stock plugin"), "{err}");
+}

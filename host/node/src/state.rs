@@ -60,6 +60,8 @@ pub struct NodeState {
     /// The longest a query may take (`--query.timeout`); a request's `timeout` may only
     /// shorten it.
     pub query_timeout: Duration,
+    /// The web page's title (`--web.page-title`).
+    pub page_title: String,
     /// Whether `POST /api/v1/write` accepts remote writes (`--web.enable-remote-write-receiver`).
     pub remote_write_receiver: bool,
     /// Whether `POST /-/quit` and `POST /-/reload` are allowed, as `--web.enable-lifecycle`.
@@ -92,6 +94,7 @@ impl NodeState {
             lookback: DEFAULT_LOOKBACK,
             route_prefix: String::new(),
             query_timeout: DEFAULT_QUERY_TIMEOUT,
+            page_title: "wasmfed".to_owned(),
             remote_write_receiver: false,
             enable_lifecycle,
             reload,
@@ -118,6 +121,12 @@ impl NodeState {
     /// Sets what the status API reports.
     pub fn with_status(mut self, status: StatusInfo) -> Self {
         self.status = status;
+        self
+    }
+
+    /// Sets `--web.page-title`.
+    pub fn with_page_title(mut self, title: &str) -> Self {
+        self.page_title = title.to_owned();
         self
     }
 

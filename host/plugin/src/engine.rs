@@ -133,37 +133,7 @@ impl PluginRuntime {
         world: World,
         with_store: bool,
     ) -> Result<Linked, PluginError> {
-        if wasm_bytes.starts_with(CORE_MODULE_HEADER) {
-            return Err(PluginError::Compile(
-                "this is a core WebAssembly module, not a component: build for wasm32-wasip2, \
-                 or turn it into a component (`wasm-tools component new`)"
-                    .to_string(),
-            ));
-        }
-        let sha256 = hex(&Sha256::digest(wasm_bytes));
-        let cached = self
-            .compiled
-            .lock()
-            .expect("compile cache lock")
-            .get(&sha256);
-        let component = match cached {
-            Some(component) => component,
-            None => {
-                let component = match self
-                    .disk
-                    .as_ref()
-                    .and_then(|d| d.load(&self.engine, &sha256))
-                {
-                    Some(component) => component,
-                    None => self.compile(&sha256, wasm_bytes)?,
-                };
-                self.compiled
-                    .lock()
-                    .expect("compile cache lock")
-                    .insert(sha256.clone(), component.clone());
-                component
-            }
-        };
+        let (sha256, component) = self.compiled(wasm_bytes)?;
         let linker = if with_store {
             &self.store_linker
         } else {
@@ -185,6 +155,47 @@ impl PluginRuntime {
 }
 
 impl PluginRuntime {
+    /// The component `wasm_bytes` compiled (from the memory cache, the disk cache, or now),
+    /// and its sha256.
+    pub(crate) fn compiled(&self, wasm_bytes: &[u8]) -> Result<(String, Component), PluginError> {
+        if wasm_bytes.starts_with(CORE_MODULE_HEADER) {
+            return Err(PluginError::Compile(
+                "this is a core WebAssembly module, not a component: build for wasm32-wasip2, \
+                 or turn it into a component (`wasm-tools component new`)"
+                    .to_string(),
+            ));
+        }
+        let sha256 = hex(&Sha256::digest(wasm_bytes));
+        let cached = self
+            .compiled
+            .lock()
+            .expect("compile cache lock")
+            .get(&sha256);
+        let component = match cached {
+            Some(component) => component,
+            None => {
+                let from_disk = self
+                    .disk
+                    .as_ref()
+                    .and_then(|d| d.load(&self.engine, &sha256));
+                let component = match from_disk {
+                    Some(component) => component,
+                    None => self.compile(&sha256, wasm_bytes)?,
+                };
+                self.compiled
+                    .lock()
+                    .expect("compile cache lock")
+                    .insert(sha256.clone(), component.clone());
+                component
+            }
+        };
+        Ok((sha256, component))
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// Compiles a component, keeping it on disk if the runtime has a disk cache.
     fn compile(&self, sha256: &str, wasm_bytes: &[u8]) -> Result<Component, PluginError> {
         let component = Component::new(&self.engine, wasm_bytes)

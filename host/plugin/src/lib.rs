@@ -32,6 +32,7 @@ mod disk_cache;
 mod engine;
 mod error;
 mod head_store;
+mod inspect;
 mod instance;
 mod limits;
 mod metrics;
@@ -54,6 +55,7 @@ use std::fmt;
 pub use engine::PluginRuntime;
 pub use error::{FailureKind, PluginError};
 pub use head_store::HeadStore;
+pub use inspect::{Inspection, WORLDS};
 pub use instance::Plugin;
 pub use limits::PluginLimits;
 pub use rules::{

@@ -10,6 +10,7 @@
 //! demo, the synthetic exporter, and what the status API says of the process ([`status`]).
 
 pub mod node;
+pub mod plugin_cmd;
 pub mod prometheus_flags;
 pub mod status;
 pub mod synth;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tokio::net::TcpListener;
+use wasmfed::plugin_cmd;
 use wasmfed::prometheus_flags::PrometheusFlags;
 use wasmfed::status;
 use wasmfed::synth::{self, Profile};
@@ -133,6 +134,11 @@ enum Command {
         #[command(subcommand)]
         what: RelabelCommand,
     },
+    /// Commands for plugin authors.
+    Plugin {
+        #[command(subcommand)]
+        what: PluginCommand,
+    },
     /// Run the demo: a synthetic exporter, a leaf node and a global node federating it, on loopback.
     Demo,
     /// Serve synthetic targets (one port each) for benchmarks.
@@ -167,6 +173,18 @@ enum RelabelCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum PluginCommand {
+    /// Say what a component is: size, sha256, imports, exports, and for each stage (target,
+    /// series, rule, query) whether a node would accept it or why not. Exit status 0 if some
+    /// stage accepts it, 1 if none does, 2 if it cannot be read or compiled.
+    Inspect {
+        /// A component file, or `stock:NAME` for a stock plugin.
+        #[arg(value_name = "PLUGIN")]
+        plugin: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum CheckCommand {
     /// Check that configuration files load: syntax, keys, values, referenced rule files.
     Config {
@@ -193,6 +211,9 @@ fn main() -> std::process::ExitCode {
         Some(Command::Check {
             what: CheckCommand::WebConfig { files },
         }) => return check_web_config(files),
+        Some(Command::Plugin {
+            what: PluginCommand::Inspect { plugin },
+        }) => return plugin_cmd::inspect(plugin),
         Some(Command::Relabel {
             what:
                 RelabelCommand::Test {
@@ -374,6 +395,7 @@ async fn run_node(cli: &Cli, flags: BTreeMap<String, String>) -> anyhow::Result<
             max_samples: cli.prometheus.max_samples,
             remote_write_receiver: cli.prometheus.remote_write_receiver(),
             plugin_cache: plugin_cache_dir(cli.plugin_cache_dir.as_deref()),
+            page_title: cli.prometheus.page_title.clone(),
             route_prefix,
             alert_restore: cli.prometheus.alert_restore().map_err(anyhow::Error::msg)?,
             alert_sending: cli.prometheus.alert_sending().map_err(anyhow::Error::msg)?,
@@ -465,6 +487,7 @@ async fn demo() -> anyhow::Result<()> {
             max_samples: wasmfed_rules::DEFAULT_MAX_SAMPLES,
             remote_write_receiver: false,
             plugin_cache: plugin_cache_dir(None),
+            page_title: "wasmfed".to_owned(),
             route_prefix: "/".into(),
             alert_restore: Default::default(),
             alert_sending: Default::default(),

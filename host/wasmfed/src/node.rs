@@ -68,6 +68,8 @@ pub struct NodeOptions {
     pub remote_write_receiver: bool,
     /// `--plugin.cache-dir`: where compiled plugins are kept across starts.
     pub plugin_cache: Option<PathBuf>,
+    /// `--web.page-title`.
+    pub page_title: String,
     /// `--web.route-prefix`: the path every endpoint is served under (`/` for the root).
     pub route_prefix: String,
     /// `--rules.alert.for-outage-tolerance` and `--rules.alert.for-grace-period`.
@@ -189,6 +191,7 @@ impl Node {
             )
             .with_query_timeout(options.query_timeout)
             .with_remote_write_receiver(options.remote_write_receiver)
+            .with_page_title(&options.page_title)
             .with_lookback(options.lookback)
             .with_route_prefix(&options.route_prefix)
             .with_status(options.status.clone()),

@@ -2,9 +2,10 @@
 //! Prometheus starts wasmfed unchanged.
 //!
 //! Each flag is honoured where it means something for wasmfed (`--web.route-prefix`, the path
-//! of `--web.external-url`, `--query.lookback-delta`, `--query.max-samples`, `--log.format`;
-//! the storage flags are aliases of wasmfed's own, see `main.rs`) and otherwise accepted with a
-//! warning saying why it changes nothing.
+//! of `--web.external-url`, `--web.page-title`, `--web.enable-remote-write-receiver`,
+//! `--query.lookback-delta`, `--query.max-samples`, `--log.format`, the `--rules.alert.*` and
+//! `--alertmanager.*` settings; the storage flags are aliases of wasmfed's own, see `main.rs`)
+//! and otherwise accepted with a warning saying why it changes nothing.
 
 use std::time::Duration;
 
@@ -83,9 +84,13 @@ pub struct PrometheusFlags {
         default_value = "50000000"
     )]
     pub max_samples: u64,
-    /// Accepted for Prometheus' sake: wasmfed serves no web UI yet.
-    #[arg(long = "web.page-title", value_name = "TITLE")]
-    pub page_title: Option<String>,
+    /// The title of the node's web page (/ui/).
+    #[arg(
+        long = "web.page-title",
+        value_name = "TITLE",
+        default_value = "wasmfed"
+    )]
+    pub page_title: String,
     /// How long ago an alert's `for` state may have been written and still be restored at a
     /// start.
     #[arg(
@@ -262,11 +267,6 @@ impl PrometheusFlags {
             self.max_concurrency.is_some(),
             "query.max-concurrency",
             "wasmfed does not cap concurrent queries",
-        );
-        say(
-            self.page_title.is_some(),
-            "web.page-title",
-            "wasmfed serves no web UI yet",
         );
         say(
             self.cors_origin.is_some(),

@@ -314,7 +314,9 @@ async fn dispatch(
         (&Method::GET, "/") if wants_html(&req) => ("/", ui::redirect(&state.route_prefix)),
         (&Method::GET, "/") => ("/", text(StatusCode::OK, INDEX)),
         (&Method::GET, "/ui") => ("/ui", ui::redirect(&state.route_prefix)),
-        (&Method::GET, p) if p.starts_with("/ui/") => ("/ui", ui::asset(&p["/ui/".len()..])),
+        (&Method::GET, p) if p.starts_with("/ui/") => {
+            ("/ui", ui::asset(&p["/ui/".len()..], &state.page_title))
+        }
         _ => ("other", text(StatusCode::NOT_FOUND, "404 page not found\n")),
     }
 }

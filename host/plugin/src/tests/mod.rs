@@ -4,6 +4,7 @@
 mod disk_cache;
 mod guests;
 mod hostile;
+mod inspect;
 mod relabel;
 mod swap;
 mod wat;

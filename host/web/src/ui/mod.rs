@@ -15,10 +15,15 @@ const INDEX: &str = include_str!("index.html");
 const SCRIPT: &str = include_str!("app.js");
 const STYLE: &str = include_str!("style.css");
 
-/// The page's files by their path under `/ui/`.
-pub fn asset(path: &str) -> Response<ResponseBody> {
+/// The page's files by their path under `/ui/`; the page is titled `title`
+/// (`--web.page-title`).
+pub fn asset(path: &str, title: &str) -> Response<ResponseBody> {
+    let titled;
     let (body, content_type) = match path {
-        "" | "index.html" => (INDEX, "text/html; charset=utf-8"),
+        "" | "index.html" => {
+            titled = titled_index(title);
+            (titled.as_str(), "text/html; charset=utf-8")
+        }
         "app.js" => (SCRIPT, "text/javascript; charset=utf-8"),
         "style.css" => (STYLE, "text/css; charset=utf-8"),
         _ => return text(StatusCode::NOT_FOUND, "404 page not found\n"),
@@ -27,8 +32,24 @@ pub fn asset(path: &str) -> Response<ResponseBody> {
         .header(header::CONTENT_TYPE, content_type)
         .header(header::CONTENT_SECURITY_POLICY, "default-src 'self'")
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-        .body(full(body))
+        .body(full(body.to_owned()))
         .expect("static headers are valid")
+}
+
+/// The page with `title` (HTML-escaped) as its title and heading.
+fn titled_index(title: &str) -> String {
+    let escaped = title
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    INDEX
+        .replacen(
+            "<title>wasmfed</title>",
+            &format!("<title>{escaped}</title>"),
+            1,
+        )
+        .replacen("<h1>wasmfed</h1>", &format!("<h1>{escaped}</h1>"), 1)
 }
 
 /// A redirect to the page, for a browser that asked for `/` or `/ui`.
@@ -38,4 +59,15 @@ pub fn redirect(prefix: &str) -> Response<ResponseBody> {
         .header(header::LOCATION, format!("{prefix}/ui/"))
         .body(full(""))
         .expect("a path is a valid location")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_page_title_is_escaped_into_title_and_heading() {
+        let page = super::titled_index("Ops <EU> & \"more\"");
+        assert!(page.contains("<title>Ops &lt;EU&gt; &amp; &quot;more&quot;</title>"));
+        assert!(page.contains("<h1>Ops &lt;EU&gt; &amp; &quot;more&quot;</h1>"));
+        assert!(super::titled_index("wasmfed").contains("<title>wasmfed</title>"));
+    }
 }
