@@ -584,3 +584,65 @@ fn plugin_inspect_names_the_stages_a_component_fits() {
     assert_eq!(code, Some(2));
     assert!(err.contains("no stock plugin"), "{err}");
 }
+
+/// A `sha256:` pin: the node starts with the pinned content, refuses other content at start
+/// with both hashes, and refuses a changed file, keeping the pinned version running.
+#[test]
+fn a_pinned_plugin_runs_only_its_pinned_content() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("rendezvous.wasm");
+    std::fs::write(&plugin, RENDEZVOUS).unwrap();
+    let pin: String = sha2::Sha256::digest(RENDEZVOUS)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let config = |pin: &str| {
+        format!(
+            "global:\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: pinned\n    scrape_interval: 1h\n    static_configs:\n      - targets: ['10.0.0.1:9100', '10.0.0.2:9100']\n    target_plugins:\n      - file: {}\n        sha256: {pin}\n        config: {{nodes: [a], self: a}}\n",
+            plugin.display()
+        )
+    };
+    let wrong = "0".repeat(64);
+    let path = dir.path().join("wrong.yml");
+    std::fs::write(&path, config(&wrong)).unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_wasmfed"))
+        .arg(format!("--config.file={}", path.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{}", free_port()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains(&wrong) && err.contains(&pin), "{err}");
+
+    let path = dir.path().join("pinned.yml");
+    std::fs::write(&path, config(&pin)).unwrap();
+    let node = Wasmfed::start_with(tempfile::tempdir().unwrap(), &path, &[]);
+    wait_for(
+        "the pinned plugin's targets",
+        Duration::from_secs(20),
+        || {
+            let n = node.targets()["data"]["activeTargets"]
+                .as_array()
+                .map_or(0, Vec::len);
+            (n == 2).then_some(()).ok_or(format!("{n} targets"))
+        },
+    );
+    // A changed file is refused by the pin; the running version stays.
+    std::fs::write(&plugin, wasmfed_artifacts::IDENTITY).unwrap();
+    wait_for("the refusal to be logged", Duration::from_secs(20), || {
+        let log = node.log_text();
+        log.contains("refused")
+            .then_some(())
+            .ok_or("not yet".to_string())
+    });
+    assert!(
+        node.log_text().contains("sha256 mismatch"),
+        "{}",
+        node.log_text()
+    );
+}

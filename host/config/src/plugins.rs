@@ -7,8 +7,13 @@
 //!     config: {modulus: 4, shard: 1}
 //!   - file: plugins/rendezvous.wasm   # a component of your own, relative to this file
 //!     name: rendezvous                # how logs and metrics call it (default: stock name or file stem)
+//!     sha256: 9f86d081884c7d65...     # optional pin: any other content is refused
 //!     config: {nodes: [a, b, c], self: b}
 //! ```
+//!
+//! A pinned plugin (`sha256:`, 64 hex digits, as `wasmfed plugin inspect` prints it) is loaded
+//! only with exactly that content: a config naming a file that differs is refused with both
+//! hashes, and so is a changed file or an upload meant to replace it.
 //!
 //! They run after the job's `relabel_configs` / `metric_relabel_configs` (which wasmfed runs
 //! through its stock `relabel` plugin), in the order written. `config` may be any YAML; the
@@ -46,6 +51,8 @@ pub enum PluginSource {
 pub struct PluginRef {
     pub name: String,
     pub source: PluginSource,
+    /// The only content accepted (lowercase hex sha256), if pinned.
+    pub sha256: Option<String>,
     /// The plugin's configuration as JSON text; `null` when none was written.
     pub config_json: String,
 }
@@ -64,6 +71,8 @@ pub(super) struct RawPluginRef {
     name: Option<String>,
     stock: Option<String>,
     file: Option<String>,
+    #[serde(default)]
+    sha256: Option<String>,
     #[serde(default)]
     config: serde_yaml::Value,
     #[serde(default)]
@@ -107,9 +116,21 @@ impl RawPluginRef {
         };
         let config_json = serde_json::to_string(&self.config)
             .map_err(|e| format!("plugin {name:?}: config cannot be passed as JSON: {e}"))?;
+        let sha256 = match self.sha256 {
+            Some(pin) if pin.len() == 64 && pin.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Some(pin.to_ascii_lowercase())
+            }
+            Some(pin) => {
+                return Err(format!(
+                    "plugin {name:?}: sha256 {pin:?} is not 64 hexadecimal digits"
+                ))
+            }
+            None => None,
+        };
         Ok(PluginRef {
             name,
             source,
+            sha256,
             config_json,
         })
     }
@@ -139,6 +160,10 @@ mod tests {
         );
         assert_eq!(p.config_json, "null");
 
+        let pin = "AB".repeat(32);
+        let p = resolve(&format!("file: x.wasm\nsha256: {pin}")).unwrap();
+        assert_eq!(p.sha256, Some("ab".repeat(32)));
+
         let p = resolve("file: /abs/x.wasm\nname: mine").unwrap();
         assert_eq!(
             (p.name.as_str(), p.source),
@@ -153,6 +178,7 @@ mod tests {
             ("stock: a\nfile: b", "not both"),
             ("stock: a\nname: ''", "must not be empty"),
             ("stock: a\nconfg: {}", "unknown field `confg`"),
+            ("stock: a\nsha256: abc", "not 64 hexadecimal digits"),
         ] {
             let err = resolve(yaml).unwrap_err();
             assert!(err.contains(want), "{yaml}: {err}");

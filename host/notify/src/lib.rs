@@ -292,7 +292,7 @@ fn relabel_stage(
     let mut plugins = Vec::new();
     if !rules.is_empty() {
         let config = serde_json::json!({"compat": compat.major(), "rules": rules}).to_string();
-        let bytes = stock::read(&wasmfed_config::PluginSource::Stock("relabel".into()))?;
+        let bytes = stock::read(&wasmfed_config::PluginSource::Stock("relabel".into()), None)?;
         let plugin = runtime
             .load(
                 name,

@@ -74,6 +74,9 @@ pub enum PluginError {
     /// The component does not export what its stage needs.
     #[error("plugin does not fit its stage: {0}")]
     WrongWorld(String),
+    /// The component is not the content its configuration pins (`sha256:`).
+    #[error("{0}")]
+    Pinned(String),
     /// Instantiating the component or its `init` failed; the text says why.
     #[error("initialising plugin: {0}")]
     Init(String),

@@ -56,6 +56,8 @@ pub struct Plugin {
     /// The component file it was loaded from (watched for changes) and the sha256 of what it
     /// held then; `None` for stock plugins.
     file: Option<(PathBuf, String)>,
+    /// The only content accepted (`sha256:` in the configuration).
+    pin: Option<String>,
 }
 
 /// A compiled component linked for its world: what every instance is made from.
@@ -140,6 +142,7 @@ impl Plugin {
             max_idle: std::thread::available_parallelism().map_or(1, usize::from),
             stats: PluginStats::default(),
             file: None,
+            pin: None,
         };
         plugin.warm(&version)?;
         Ok(plugin)
@@ -175,6 +178,18 @@ impl Plugin {
 
     pub fn config(&self) -> &str {
         &self.config
+    }
+
+    /// Pins the plugin to `sha256` (lowercase hex): swaps and shadows of other content, by a
+    /// changed file or an upload, are refused.
+    pub fn with_pin(mut self, sha256: Option<String>) -> Self {
+        self.pin = sha256;
+        self
+    }
+
+    /// The content the plugin is pinned to, if any.
+    pub fn pin(&self) -> Option<&str> {
+        self.pin.as_deref()
     }
 
     /// Records the file the component came from, so changes to it are swapped in.

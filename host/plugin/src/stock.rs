@@ -7,8 +7,33 @@ use std::borrow::Cow;
 
 use wasmfed_config::PluginSource;
 
-/// The component bytes a configuration names: a stock plugin's, or a file's.
-pub fn read(source: &PluginSource) -> Result<Cow<'static, [u8]>, String> {
+/// The component bytes a configuration names: a stock plugin's, or a file's; refused if
+/// `pin` (a `sha256:` in the configuration) names other content.
+pub fn read(source: &PluginSource, pin: Option<&str>) -> Result<Cow<'static, [u8]>, String> {
+    let bytes = read_unpinned(source)?;
+    if let Some(pin) = pin {
+        check_pin(pin, &bytes)?;
+    }
+    Ok(bytes)
+}
+
+/// Refuses `bytes` unless their sha256 is `pin`, naming both.
+pub fn check_pin(pin: &str, bytes: &[u8]) -> Result<(), String> {
+    use sha2::{Digest, Sha256};
+    let actual: String = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if actual == pin {
+        Ok(())
+    } else {
+        Err(format!(
+            "sha256 mismatch: the configuration pins {pin}, the component is {actual}"
+        ))
+    }
+}
+
+fn read_unpinned(source: &PluginSource) -> Result<Cow<'static, [u8]>, String> {
     match source {
         PluginSource::Stock(name) => component(name).map(Cow::Borrowed).ok_or_else(|| {
             format!(

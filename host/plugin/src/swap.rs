@@ -176,6 +176,7 @@ impl PluginRuntime {
     /// none: each is linked for its own world and started with its own configuration first,
     /// and installed only when every one of them started. Returns the new sha256.
     pub fn swap(&self, plugins: &[Arc<Plugin>], wasm_bytes: &[u8]) -> Result<String, PluginError> {
+        pinned_elsewhere(plugins, wasm_bytes)?;
         let mut prepared = Vec::with_capacity(plugins.len());
         for plugin in plugins {
             let linked = self
@@ -193,6 +194,7 @@ impl PluginRuntime {
 
     /// Starts `wasm_bytes` as the shadow candidate of every plugin of `plugins`, all or none.
     pub fn shadow(&self, plugins: &[Arc<Plugin>], wasm_bytes: &[u8]) -> Result<(), PluginError> {
+        pinned_elsewhere(plugins, wasm_bytes)?;
         for (i, plugin) in plugins.iter().enumerate() {
             let started = self
                 .link(wasm_bytes, plugin.world(), plugin.has_store())
@@ -206,4 +208,17 @@ impl PluginRuntime {
         }
         Ok(())
     }
+}
+
+/// Refuses `wasm_bytes` for plugins pinned to other content (and counts the refusal).
+fn pinned_elsewhere(plugins: &[Arc<Plugin>], wasm_bytes: &[u8]) -> Result<(), PluginError> {
+    for plugin in plugins {
+        if let Some(pin) = plugin.pin() {
+            crate::stock::check_pin(pin, wasm_bytes).map_err(|e| {
+                plugin.stats().record_swap_refused();
+                PluginError::Pinned(format!("plugin {:?} is pinned: {e}", plugin.name()))
+            })?;
+        }
+    }
+    Ok(())
 }

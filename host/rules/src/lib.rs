@@ -154,7 +154,7 @@ impl RuleManager {
                 plugin: spec.plugin.clone(),
                 reason,
             };
-            let bytes = stock::read(&spec.source).map_err(fail)?;
+            let bytes = stock::read(&spec.source, spec.sha256.as_deref()).map_err(fail)?;
             let fingerprint = format!(
                 "{:?}|{}|{:x}",
                 spec.interval,
@@ -191,7 +191,8 @@ impl RuleManager {
             let plugin = match &spec.source {
                 PluginSource::File(path) => plugin.with_file(path.clone()),
                 PluginSource::Stock(_) => plugin,
-            };
+            }
+            .with_pin(spec.sha256.clone());
             let mut group = Group::new(
                 spec.key,
                 spec.interval,

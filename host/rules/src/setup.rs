@@ -84,6 +84,8 @@ pub struct GroupSpec {
     /// How metrics and logs name the plugin.
     pub plugin: String,
     pub source: PluginSource,
+    /// The content the component is pinned to (`sha256:`), if any.
+    pub sha256: Option<String>,
     pub config_json: String,
     /// The group's rules as configured (empty for a plugin of the operator's).
     pub rules: Vec<RuleInfo>,
@@ -141,6 +143,7 @@ pub fn group_specs(config: &Config, engine: EngineOptions) -> Result<Vec<GroupSp
                 interval,
                 plugin: PROMQL_RULES.to_string(),
                 source: PluginSource::Stock(PROMQL_RULES.to_string()),
+                sha256: None,
                 config_json: promql_config(
                     g,
                     engine,
@@ -164,6 +167,7 @@ pub fn group_specs(config: &Config, engine: EngineOptions) -> Result<Vec<GroupSp
         interval: p.interval.map_or(default_interval, |d| d.as_std()),
         plugin: p.plugin.name.clone(),
         source: p.plugin.source.clone(),
+        sha256: p.plugin.sha256.clone(),
         config_json: p.plugin.config_json.clone(),
         rules: Vec::new(),
         limit: 0,

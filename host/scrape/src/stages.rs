@@ -53,27 +53,16 @@ impl JobStages {
             let mut plugins = Vec::new();
             if !rules.is_empty() {
                 let config = serde_json::json!({"compat": compat.major(), "rules": rules});
-                let config = config.to_string();
-                plugins.push(load_one(
-                    runtime,
-                    cfg,
-                    name,
-                    &PluginSource::Stock("relabel".into()),
-                    world,
-                    &config,
-                    limits,
-                )?);
+                let relabel = PluginRef {
+                    name: name.to_owned(),
+                    source: PluginSource::Stock("relabel".into()),
+                    sha256: None,
+                    config_json: config.to_string(),
+                };
+                plugins.push(load_one(runtime, cfg, &relabel, world, limits)?);
             }
             for p in extra {
-                plugins.push(load_one(
-                    runtime,
-                    cfg,
-                    &p.name,
-                    &p.source,
-                    world,
-                    &p.config_json,
-                    limits,
-                )?);
+                plugins.push(load_one(runtime, cfg, p, world, limits)?);
             }
             let stage = Stage::new(world, plugins).map_err(|e| StageSetupError {
                 job: cfg.job_name.clone(),
@@ -116,25 +105,27 @@ impl JobStages {
 fn load_one(
     runtime: &PluginRuntime,
     cfg: &ScrapeConfig,
-    name: &str,
-    source: &PluginSource,
+    plugin: &PluginRef,
     world: World,
-    config_json: &str,
     limits: PluginLimits,
 ) -> Result<Arc<Plugin>, StageSetupError> {
+    let (name, source, pin) = (&plugin.name, &plugin.source, plugin.sha256.as_deref());
     let fail = |reason: String| StageSetupError {
         job: cfg.job_name.clone(),
         plugin: name.to_owned(),
         reason,
     };
-    let bytes = stock::read(source).map_err(fail)?;
+    let bytes = stock::read(source, pin).map_err(fail)?;
     let plugin = runtime
-        .load(name, &bytes, world, config_json, limits)
+        .load(name, &bytes, world, &plugin.config_json, limits)
         .map_err(|e| fail(e.to_string()))?;
-    Ok(Arc::new(match source {
-        PluginSource::File(path) => plugin.with_file(path.clone()),
-        PluginSource::Stock(_) => plugin,
-    }))
+    Ok(Arc::new(
+        match source {
+            PluginSource::File(path) => plugin.with_file(path.clone()),
+            PluginSource::Stock(_) => plugin,
+        }
+        .with_pin(pin.map(str::to_owned)),
+    ))
 }
 
 /// A stage with its failure back-off.

@@ -201,6 +201,7 @@ fn refusal_kind(e: &PluginError) -> &'static str {
         PluginError::Compile(_) => "compile",
         PluginError::WrongWorld(_) => "wrong_world",
         PluginError::Init(_) => "init",
+        PluginError::Pinned(_) => "pinned",
         PluginError::Engine(_) | PluginError::Call { .. } => "internal",
     }
 }

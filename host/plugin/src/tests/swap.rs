@@ -165,3 +165,37 @@ fn only_labelling_stages_have_shadows() {
         .unwrap_err();
     assert!(err.to_string().contains("shadow mode compares"), "{err}");
 }
+
+#[test]
+fn a_pinned_plugin_refuses_other_content_with_both_hashes() {
+    let bytes = stock::component("relabel").unwrap();
+    let pin = runtime().inspect(bytes).unwrap().sha256;
+    assert!(stock::check_pin(&pin, bytes).is_ok());
+    let plugin = Arc::new(
+        Arc::try_unwrap(relabel(DROP_X))
+            .ok()
+            .unwrap()
+            .with_pin(Some(pin.clone())),
+    );
+    let refused = runtime()
+        .swap(std::slice::from_ref(&plugin), IDENTITY)
+        .unwrap_err();
+    assert!(matches!(refused, PluginError::Pinned(_)), "{refused}");
+    let text = refused.to_string();
+    assert!(
+        text.contains(&pin) && text.contains("sha256 mismatch"),
+        "{text}"
+    );
+    assert!(runtime()
+        .shadow(std::slice::from_ref(&plugin), IDENTITY)
+        .is_err());
+    // Still the pinned version: x is dropped.
+    assert_eq!(names(&plugin.process(&batch()).unwrap())[0], None);
+    // The same content passes the pin.
+    assert!(runtime().swap(std::slice::from_ref(&plugin), bytes).is_ok());
+    let other = stock::read(
+        &wasmfed_config::PluginSource::Stock("relabel".into()),
+        Some(&"0".repeat(64)),
+    );
+    assert!(other.unwrap_err().contains("the configuration pins 0000"));
+}
