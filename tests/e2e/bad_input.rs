@@ -84,17 +84,7 @@ fn a_config_with_an_unknown_key_is_refused_with_file_line_and_key() {
             "check config output lacks {part:?}: {out}"
         );
     }
-    let run = Command::new(env!("CARGO_BIN_EXE_wasmfed"))
-        .arg(format!("--config.file={}", path.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{}", free_port()))
-        .arg(format!(
-            "--storage.path={}",
-            dir.path().join("data").display()
-        ))
-        .output()
-        .unwrap();
-    assert!(!run.status.success());
-    let err = String::from_utf8_lossy(&run.stderr);
+    let err = refused_start(&path, dir.path());
     assert!(
         err.contains("scrape_intervl") && err.contains("bad.yml"),
         "{err}"

@@ -88,6 +88,23 @@ pub fn fetch_with(client: &HttpClient, url: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Starts the binary on `config` (storage under `dir`) expecting it to refuse to start;
+/// returns what it wrote to stderr.
+pub fn refused_start(config: &std::path::Path, dir: &std::path::Path) -> String {
+    let run = Command::new(env!("CARGO_BIN_EXE_wasmfed"))
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{}", free_port()))
+        .arg(format!("--storage.path={}", dir.join("data").display()))
+        .output()
+        .unwrap();
+    assert!(
+        !run.status.success(),
+        "wasmfed started on {}",
+        config.display()
+    );
+    String::from_utf8_lossy(&run.stderr).into_owned()
+}
+
 /// A blocking GET (or POST with a form body) with `Connection: close`.
 pub fn http(
     addr: SocketAddr,

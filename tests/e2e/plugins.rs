@@ -606,17 +606,7 @@ fn a_pinned_plugin_runs_only_its_pinned_content() {
     let wrong = "0".repeat(64);
     let path = dir.path().join("wrong.yml");
     std::fs::write(&path, config(&wrong)).unwrap();
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_wasmfed"))
-        .arg(format!("--config.file={}", path.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{}", free_port()))
-        .arg(format!(
-            "--storage.path={}",
-            dir.path().join("data").display()
-        ))
-        .output()
-        .unwrap();
-    assert!(!run.status.success());
-    let err = String::from_utf8_lossy(&run.stderr);
+    let err = refused_start(&path, dir.path());
     assert!(err.contains(&wrong) && err.contains(&pin), "{err}");
 
     let path = dir.path().join("pinned.yml");

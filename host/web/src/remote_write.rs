@@ -58,21 +58,27 @@ pub async fn receive(
         Ok(body) => body.to_bytes(),
         Err(e) => return refuse("decode", format!("reading the request body: {e}")),
     };
-    let batch = match wasmfed_remote::decode_write_request(&body, MAX_DECOMPRESSED_BYTES) {
-        Ok(batch) => batch,
-        Err(e) => return refuse("decode", e.to_string()),
-    };
-    let (histograms, exemplars) = (batch.histograms, batch.exemplars);
-    let series: Vec<_> = batch
-        .series
-        .into_iter()
-        .map(|s| (s.labels, s.samples))
-        .collect();
+    // Decompressing, decoding and checking up to 256 MiB is CPU work: off the async threads,
+    // with the storing.
     let head = tenant.head.clone();
-    let stored = tokio::task::spawn_blocking(move || head.append_batch(&series)).await;
-    let outcome = match stored {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(refused)) => return refuse("sample", refused.to_string()),
+    let stored = tokio::task::spawn_blocking(move || {
+        let batch = wasmfed_remote::decode_write_request(&body, MAX_DECOMPRESSED_BYTES)
+            .map_err(|e| ("decode", e.to_string()))?;
+        let (histograms, exemplars) = (batch.histograms, batch.exemplars);
+        let series: Vec<_> = batch
+            .series
+            .into_iter()
+            .map(|s| (s.labels, s.samples))
+            .collect();
+        let outcome = head
+            .append_batch(&series)
+            .map_err(|refused| ("sample", refused.to_string()))?;
+        Ok((outcome, histograms, exemplars))
+    })
+    .await;
+    let (outcome, histograms, exemplars) = match stored {
+        Ok(Ok(stored)) => stored,
+        Ok(Err((reason, message))) => return refuse(reason, message),
         Err(e) => {
             return text(
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,8 +1,8 @@
 //! Compiled components kept on disk: a second runtime loads what the first compiled, and a
 //! damaged file is compiled again and replaced.
 
-use super::{labels, IDENTITY};
-use crate::{PluginLimits, PluginRuntime, World};
+use super::labels;
+use crate::{PluginRuntime, World};
 
 fn cached_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -13,15 +13,7 @@ fn cached_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 fn relabels_through(runtime: &PluginRuntime) {
-    let plugin = runtime
-        .load(
-            "identity",
-            IDENTITY,
-            World::Series,
-            "null",
-            PluginLimits::default(),
-        )
-        .unwrap();
+    let plugin = super::identity_in(runtime, World::Series);
     let out = plugin.process(&[labels(&[("__name__", "up")])]).unwrap();
     assert_eq!(out[0].as_ref().unwrap().metric_name(), "up");
 }

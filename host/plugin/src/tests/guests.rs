@@ -11,9 +11,7 @@ use crate::{FailureKind, Plugin, PluginError, PluginLimits, Stage, World};
 use wasmfed_model::Labels;
 
 fn identity(world: World) -> Plugin {
-    runtime()
-        .load("identity", IDENTITY, world, "null", PluginLimits::default())
-        .expect("identity loads")
+    super::identity_in(runtime(), world)
 }
 
 #[test]

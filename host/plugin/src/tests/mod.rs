@@ -23,6 +23,19 @@ fn runtime() -> &'static PluginRuntime {
     RUNTIME.get_or_init(|| PluginRuntime::new().expect("engine"))
 }
 
+/// The identity guest loaded by `runtime` for `world`.
+fn identity_in(runtime: &PluginRuntime, world: crate::World) -> crate::Plugin {
+    runtime
+        .load(
+            "identity",
+            IDENTITY,
+            world,
+            "null",
+            crate::PluginLimits::default(),
+        )
+        .expect("identity loads")
+}
+
 fn labels(pairs: &[(&str, &str)]) -> Labels {
     Labels::from_pairs(pairs.iter().copied())
 }
