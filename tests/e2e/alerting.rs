@@ -74,9 +74,9 @@ fn alerting_rules_write_the_alert_series_prometheus_writes() {
     let prometheus = Prometheus::start_on(&config, &data, free_port(), &["--web.enable-lifecycle"]);
     let node = Wasmfed::start_args(&config, &["--web.enable-lifecycle"]);
     // Loaded by a reload in both, so both evaluate from the group's first slot on: a group a
-    // reload creates writes its alerts at once (restoring state is for a start). wasmfed
-    // first: its reload answers once the group's plugin is compiled and running, seconds in
-    // a debug build, where Prometheus' is instant.
+    // reload creates writes its alerts at once (restoring state is for a start). Both hold
+    // the temperatures first, so neither's first evaluations see less than the other's.
+    crate::query_api::wait_for_series(&[node.addr, prometheus.addr], "temp", 2);
     std::fs::write(&rules, RULES).unwrap();
     for addr in [node.addr, prometheus.addr] {
         let r = http(addr, "POST", "/-/reload", &[], b"").unwrap();

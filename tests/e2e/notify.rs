@@ -149,8 +149,11 @@ fn wasmfed_posts_the_alerts_prometheus_posts() {
         &args,
     );
     let node = Wasmfed::start_args(&config(&rules, rooms.exporter.addr, &[ours.addr]), &args);
+    // Both hold the rooms' temperatures before the rules arrive, so neither's first
+    // evaluations see less data than the other's, however long either took to start.
+    crate::query_api::wait_for_series(&[node.addr, prometheus.addr], "temp", 2);
     // Loaded by a reload in both, so both evaluate from the group's first slot on (see
-    // alerting.rs); wasmfed first, whose reload compiles the rule plugin.
+    // alerting.rs).
     std::fs::write(&rules, RULES).unwrap();
     for addr in [node.addr, prometheus.addr] {
         let r = http(addr, "POST", "/-/reload", &[], b"").unwrap();

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use crate::harness::{enc, get};
+use crate::harness::{enc, get, wait_for};
 
 /// A label set, name included, in name order.
 pub type LabelMap = BTreeMap<String, String>;
@@ -57,6 +57,22 @@ pub fn vector(
         .iter()
         .map(|s| Ok((labels(&s["metric"])?, point(&s["value"])?.1)))
         .collect()
+}
+
+/// Waits until `expr` answers `n` series at each of `addrs` (servers that have scraped).
+pub fn wait_for_series(addrs: &[SocketAddr], expr: &str, n: usize) {
+    for &addr in addrs {
+        wait_for(
+            "the series to be scraped",
+            std::time::Duration::from_secs(20),
+            || {
+                let got = vector(addr, expr, None)?.len();
+                (got == n)
+                    .then_some(())
+                    .ok_or(format!("{addr}: {got} of {n} series of {expr}"))
+            },
+        );
+    }
 }
 
 /// The raw samples a range selector (`name[5m]`) returns.
