@@ -21,7 +21,7 @@ use std::time::Duration;
 use crate::federate::now_ms;
 use crate::harness::*;
 use crate::prometheus::Prometheus;
-use crate::query_api::{matrix, vector, Series};
+use crate::query_api::{raw_samples, vector};
 use compare::{ask, compare, Verdict};
 use data::{SPAN_MS, STEP_MS};
 use gen::{Generator, Rng};
@@ -65,21 +65,7 @@ fn whole_data_set() -> String {
 /// The raw samples of the data set at `at`, with every NaN spelled the same so `==`
 /// compares them.
 fn raw(addr: std::net::SocketAddr, at: i64) -> Result<BTreeMap<String, Vec<(i64, u64)>>, String> {
-    let series: Vec<Series> = matrix(addr, &format!("{}[1h]", whole_data_set()), Some(at))?;
-    let bits = |v: f64| {
-        if v.is_nan() {
-            f64::NAN.to_bits()
-        } else {
-            v.to_bits()
-        }
-    };
-    Ok(series
-        .into_iter()
-        .map(|(labels, points)| {
-            let points = points.into_iter().map(|(t, v)| (t, bits(v))).collect();
-            (format!("{labels:?}"), points)
-        })
-        .collect())
+    raw_samples(addr, &format!("{}[1h]", whole_data_set()), at)
 }
 
 /// Waits until `addr` holds every sample of the data set, and returns them.

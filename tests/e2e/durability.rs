@@ -431,19 +431,9 @@ fn sigterm_shuts_down_cleanly_and_keeps_every_sample() {
     // explicit timestamps trail the clock, so samples stored later may carry earlier
     // timestamps: after the restart there may be more, never fewer.
     let at = crate::federate::now_ms();
-    let samples = |node: &Wasmfed| -> Vec<(String, Vec<(i64, u64)>)> {
-        crate::query_api::matrix(
-            node.addr,
-            r#"{__name__=~"d_steady|d:count"}[10m]"#,
-            Some(at),
-        )
-        .unwrap()
-        .into_iter()
-        .map(|(labels, points)| {
-            let points = points.into_iter().map(|(t, v)| (t, v.to_bits())).collect();
-            (format!("{labels:?}"), points)
-        })
-        .collect()
+    let samples = |node: &Wasmfed| {
+        crate::query_api::raw_samples(node.addr, r#"{__name__=~"d_steady|d:count"}[10m]"#, at)
+            .unwrap()
     };
     let before = samples(&node);
     assert_eq!(before.len(), 6, "{before:?}");
@@ -452,7 +442,7 @@ fn sigterm_shuts_down_cleanly_and_keeps_every_sample() {
     let node = Wasmfed::start_with(dir, &path, &[]);
     let log = plain_log(&node);
     assert!(log.contains("write-ahead log replayed"), "{log}");
-    let after: std::collections::BTreeMap<_, _> = samples(&node).into_iter().collect();
+    let after = samples(&node);
     for (series, points) in &before {
         let kept = after.get(series).map_or(&[][..], Vec::as_slice);
         let lost: Vec<_> = points.iter().filter(|p| !kept.contains(p)).collect();

@@ -589,14 +589,10 @@ fn plugin_inspect_names_the_stages_a_component_fits() {
 /// with both hashes, and refuses a changed file, keeping the pinned version running.
 #[test]
 fn a_pinned_plugin_runs_only_its_pinned_content() {
-    use sha2::Digest;
     let dir = tempfile::tempdir().unwrap();
     let plugin = dir.path().join("rendezvous.wasm");
     std::fs::write(&plugin, RENDEZVOUS).unwrap();
-    let pin: String = sha2::Sha256::digest(RENDEZVOUS)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let pin = wasmfed_plugin::sha256_hex(RENDEZVOUS);
     let config = |pin: &str| {
         format!(
             "global:\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: pinned\n    scrape_interval: 1h\n    static_configs:\n      - targets: ['10.0.0.1:9100', '10.0.0.2:9100']\n    target_plugins:\n      - file: {}\n        sha256: {pin}\n        config: {{nodes: [a], self: a}}\n",

@@ -75,6 +75,29 @@ pub fn wait_for_series(addrs: &[SocketAddr], expr: &str, n: usize) {
     }
 }
 
+/// The raw samples a range selector returns at `at`, by series (labels as text), values as
+/// bits for exact comparison. JSON spells every NaN `"NaN"`, so all NaNs are the same NaN.
+pub fn raw_samples(
+    addr: SocketAddr,
+    expr: &str,
+    at: i64,
+) -> Result<BTreeMap<String, Vec<(i64, u64)>>, String> {
+    let bits = |v: f64| {
+        if v.is_nan() {
+            f64::NAN.to_bits()
+        } else {
+            v.to_bits()
+        }
+    };
+    Ok(matrix(addr, expr, Some(at))?
+        .into_iter()
+        .map(|(labels, points)| {
+            let points = points.into_iter().map(|(t, v)| (t, bits(v))).collect();
+            (format!("{labels:?}"), points)
+        })
+        .collect())
+}
+
 /// The raw samples a range selector (`name[5m]`) returns.
 pub fn matrix(addr: SocketAddr, expr: &str, at_ms: Option<i64>) -> Result<Vec<Series>, String> {
     let data = query(addr, expr, at_ms)?;

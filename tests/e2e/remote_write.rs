@@ -14,7 +14,7 @@ use wasmfed_remote::{encode_write_request, SeriesBatch};
 use crate::federate::now_ms;
 use crate::harness::*;
 use crate::prometheus::Prometheus;
-use crate::query_api::{matrix, time_param};
+use crate::query_api::{raw_samples, time_param};
 
 const RECEIVER: &str = "--web.enable-remote-write-receiver";
 
@@ -54,20 +54,12 @@ fn count(node: &Wasmfed, selector: &str, at: i64, headers: &[(&str, &str)]) -> u
         .unwrap_or(0)
 }
 
-/// Series (labels as text) and their samples (values as bits), sorted.
-type Samples = Vec<(String, Vec<(i64, u64)>)>;
-
 /// Every sample of `{job="live"}` in the 30 s before `at`.
-fn window(addr: std::net::SocketAddr, at: i64) -> Result<Samples, String> {
-    let mut series: Samples = matrix(addr, "{job=\"live\"}[30s]", Some(at))?
-        .into_iter()
-        .map(|(labels, points)| {
-            let points = points.into_iter().map(|(t, v)| (t, v.to_bits())).collect();
-            (format!("{labels:?}"), points)
-        })
-        .collect();
-    series.sort();
-    Ok(series)
+fn window(
+    addr: std::net::SocketAddr,
+    at: i64,
+) -> Result<std::collections::BTreeMap<String, Vec<(i64, u64)>>, String> {
+    raw_samples(addr, "{job=\"live\"}[30s]", at)
 }
 
 #[test]
@@ -98,7 +90,7 @@ fn prometheus_remote_writes_every_sample_into_wasmfed() {
     std::thread::sleep(Duration::from_secs(35));
     let at = now_ms() - 3_000;
     let theirs = window(prometheus.addr, at).unwrap();
-    let points: usize = theirs.iter().map(|(_, p)| p.len()).sum();
+    let points: usize = theirs.values().map(Vec::len).sum();
     assert!(
         theirs.len() >= 80 && points >= 80 * 25,
         "{} series, {points} samples",
@@ -111,7 +103,7 @@ fn prometheus_remote_writes_every_sample_into_wasmfed() {
             let ours = window(node.addr, at)?;
             (ours == theirs).then_some(ours).ok_or_else(|| {
                 let got: usize =
-                    window(node.addr, at).map_or(0, |w| w.iter().map(|(_, p)| p.len()).sum());
+                    window(node.addr, at).map_or(0, |w| w.values().map(Vec::len).sum());
                 format!("{got} of {points} samples")
             })
         },

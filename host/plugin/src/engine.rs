@@ -165,7 +165,7 @@ impl PluginRuntime {
                     .to_string(),
             ));
         }
-        let sha256 = hex(&Sha256::digest(wasm_bytes));
+        let sha256 = sha256_hex(wasm_bytes);
         let cached = self
             .compiled
             .lock()
@@ -251,11 +251,13 @@ impl CompileCache {
 /// The preamble of a core module (magic, version 1); components carry a different version.
 const CORE_MODULE_HEADER: &[u8] = b"\0asm\x01\0\0\0";
 
-fn hex(bytes: &[u8]) -> String {
+/// The sha256 of `bytes` in lowercase hex: how plugins are named by content everywhere
+/// (caches, pins, the admin API, `wasmfed plugin inspect`).
+pub fn sha256_hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes
+    Sha256::digest(bytes)
         .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        .fold(String::with_capacity(64), |mut s, b| {
             let _ = write!(s, "{b:02x}");
             s
         })

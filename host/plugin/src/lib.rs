@@ -52,7 +52,7 @@ mod tests;
 
 use std::fmt;
 
-pub use engine::PluginRuntime;
+pub use engine::{sha256_hex, PluginRuntime};
 pub use error::{FailureKind, PluginError};
 pub use head_store::HeadStore;
 pub use inspect::{Inspection, WORLDS};

@@ -19,11 +19,7 @@ pub fn read(source: &PluginSource, pin: Option<&str>) -> Result<Cow<'static, [u8
 
 /// Refuses `bytes` unless their sha256 is `pin`, naming both.
 pub fn check_pin(pin: &str, bytes: &[u8]) -> Result<(), String> {
-    use sha2::{Digest, Sha256};
-    let actual: String = Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let actual = crate::sha256_hex(bytes);
     if actual == pin {
         Ok(())
     } else {

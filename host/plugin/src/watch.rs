@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use super::registry::LivePlugins;
@@ -99,10 +98,7 @@ fn swap_if_changed(
             return None;
         }
     };
-    let sha256: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha256 = crate::sha256_hex(&bytes);
     if sha256 == known {
         return None;
     }

@@ -24,7 +24,6 @@ use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use wasmfed_plugin::{FailureKind, Plugin, PluginError};
 
@@ -168,7 +167,7 @@ async fn upload(
             Upload::Swap => runtime.swap(&plugins, &bytes),
             Upload::Shadow => runtime
                 .shadow(&plugins, &bytes)
-                .map(|()| hex_sha256(&bytes)),
+                .map(|()| wasmfed_plugin::sha256_hex(&bytes)),
         };
         (result, started.elapsed(), plugins.len())
     })
@@ -276,13 +275,6 @@ fn denied(state: &NodeState, req: &Request<Incoming>) -> Option<Response<Respons
             "missing or wrong admin bearer token",
         )
     })
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn success(data: Value) -> Response<ResponseBody> {
