@@ -12,43 +12,15 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::Criterion;
-use promql_rules::engine::{CompiledMatchers, Engine, Labels, Matcher, Series, Source};
+use promql_rules::engine::Engine;
+
+mod grid;
+use grid::GridStore;
 
 const INTERVAL_MS: i64 = 30_000;
 const HOUR_MS: i64 = 3_600_000;
 
-struct Stored {
-    labels: Labels,
-    pairs: Vec<(String, String)>,
-    values: Vec<f64>,
-}
-
-struct Store(Vec<Stored>);
-
-impl Source for Store {
-    fn select(
-        &mut self,
-        matchers: &[Matcher],
-        start: i64,
-        end: i64,
-    ) -> Result<Vec<Series>, String> {
-        let m = CompiledMatchers::new(matchers)?;
-        let first = ((start.max(0) + INTERVAL_MS - 1) / INTERVAL_MS) as usize;
-        let last = ((end.min(HOUR_MS)) / INTERVAL_MS + 1) as usize;
-        Ok(self
-            .0
-            .iter()
-            .filter(|s| m.matches(&s.labels))
-            .map(|s| Series {
-                labels: s.pairs.clone(),
-                timestamps_ms: (first..last).map(|i| i as i64 * INTERVAL_MS).collect(),
-                values: s.values[first..last].to_vec(),
-            })
-            .collect())
-    }
-}
-
-fn store(instances: usize) -> Store {
+fn store(instances: usize) -> GridStore {
     let samples = (HOUR_MS / INTERVAL_MS + 1) as usize;
     let mut out = Vec::new();
     for i in 0..instances {
@@ -73,21 +45,7 @@ fn store(instances: usize) -> Store {
                 .collect(),
         ));
     }
-    let mut stored: Vec<Stored> = out
-        .into_iter()
-        .map(|(mut pairs, values): (Vec<(String, String)>, Vec<f64>)| {
-            pairs.sort();
-            let refs: Vec<(&str, String)> =
-                pairs.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
-            Stored {
-                labels: Labels::from_pairs(&refs),
-                pairs,
-                values,
-            }
-        })
-        .collect();
-    stored.sort_by(|a, b| a.labels.cmp(&b.labels));
-    Store(stored)
+    GridStore::new(INTERVAL_MS, samples, out)
 }
 
 const QUERIES: [&str; 4] = [
@@ -101,6 +59,7 @@ fn main() {
     let measure = std::env::args().any(|a| a == "--bench");
     let mut store = store(if measure { 2000 } else { 20 });
     let engine = Engine::default();
+    println!("{} series", store.series());
     for q in QUERIES {
         let expr = engine.parse(q).unwrap();
         let began = Instant::now();
