@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod compat;
+pub mod every_sample;
 pub mod gofloat;
 pub mod labels;
 pub mod sample;

@@ -47,9 +47,11 @@ mod appender;
 pub(super) mod batch;
 mod persist;
 mod stats;
+pub mod stored;
 
 pub use appender::{Appender, ChunkTail};
 pub use stats::{HeadStats, Stat};
+pub use stored::{Floor, Mark, StoreClock};
 
 /// Number of series shards: enough that appenders on many cores rarely meet on one shard lock,
 /// few enough that `select`, which reads every shard, stays cheap.
@@ -105,6 +107,8 @@ pub struct Head {
     pages: ChunkPages,
     /// Samples older than this are refused: their range is persisted in a block already.
     min_valid_ms: AtomicI64,
+    /// When samples were stored, for readers asking what is new since they last asked.
+    stored: StoreClock,
 }
 
 impl Default for Head {
@@ -126,6 +130,7 @@ impl Head {
             max_series: AtomicUsize::new(0),
             pages: ChunkPages::new(),
             min_valid_ms: AtomicI64::new(i64::MIN),
+            stored: StoreClock::default(),
         }
     }
 
@@ -297,7 +302,13 @@ impl Head {
                 wal.log_sample(r, timestamp_ms, value);
             }
         }
+        self.stored.record(timestamp_ms);
         Ok(())
+    }
+
+    /// When this head's samples were stored (see [`StoreClock`]).
+    pub fn store_clock(&self) -> &StoreClock {
+        &self.stored
     }
 
     /// Stores one sample in a locked series; true if the log needs a record of it.

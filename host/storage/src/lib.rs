@@ -17,6 +17,7 @@
 pub mod blocks;
 mod bstream;
 pub mod chunk;
+pub mod every;
 mod head;
 mod index;
 pub mod latest;
@@ -33,7 +34,10 @@ pub mod wal;
 pub use blocks::Blocks;
 pub use head::batch::{BatchOutcome, BatchRefused};
 pub use head::federation::{LatestSamples, LatestSeries};
-pub use head::{Appender, ChunkTail, Head, HeadStats, SeriesHandle, SeriesRef, Stat, SHARDS};
+pub use head::{
+    Appender, ChunkTail, Floor, Head, HeadStats, Mark, SeriesHandle, SeriesRef, Stat, StoreClock,
+    SHARDS,
+};
 pub use matcher::{MatchOp, Matcher};
 pub use selector::{parse_selector, SelectorError};
 pub use series::AppendError;

@@ -324,6 +324,7 @@ async fn dispatch(
 const INDEX: &str = "wasmfed: a Prometheus-compatible federation node\n\n\
 /ui/                          the node's web page (a browser asking for / is sent there)\n\
 /federate?match[]=<selector>  newest samples of the selected series\n\
+  &cursor=<from last answer>  every sample since the cursor (wasmfed's every-sample mode)\n\
 /api/v1/query?query=<expr>    an instant PromQL query (Prometheus' JSON)\n\
 POST /api/v1/write            remote write in (--web.enable-remote-write-receiver)\n\
 /api/v1/query_range?query=<expr>&start=&end=&step=  a range query\n\
@@ -362,12 +363,16 @@ async fn handle_federate(
         }
     };
     let pairs = form.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    let matcher_sets = match federate::parse_match_params(pairs, tenant.compat()) {
+    let matcher_sets = match federate::parse_match_params(pairs.clone(), tenant.compat()) {
         Ok(sets) => sets,
         Err(reason) => return text(StatusCode::BAD_REQUEST, &format!("{reason}\n")),
     };
+    let every = match federate::EveryRequest::from_form(pairs.clone()) {
+        Ok(every) => every,
+        Err(reason) => return text(StatusCode::BAD_REQUEST, &format!("{reason}\n")),
+    };
     let external_labels = state.external_labels.read().expect("labels lock").clone();
-    federate::respond(FederateJob {
+    let job = FederateJob {
         head: tenant.head.clone(),
         blocks: tenant.blocks.clone(),
         matcher_sets,
@@ -376,8 +381,11 @@ async fn handle_federate(
         lookback_ms: state.lookback.as_millis() as i64,
         encoding,
         telemetry: state.telemetry.clone(),
-    })
-    .await
+    };
+    match every {
+        Some(every) => federate::every_sample::respond(job, every).await,
+        None => federate::respond(job).await,
+    }
 }
 
 /// Answers with `answer` for the request's form: 400 when the form cannot be read, 503 until

@@ -21,13 +21,19 @@ pub struct ChunkTail(usize);
 pub struct Appender<'h> {
     head: &'h Head,
     batch: SampleBatch,
+    /// The oldest timestamp stored since the last note to the head's store clock.
+    oldest_ms: i64,
 }
 
 impl Head {
     /// An appender whose log records collect in `batch` (pass the one a previous appender's
     /// [`Appender::finish`] returned, to reuse its memory).
     pub fn appender(&self, batch: SampleBatch) -> Appender<'_> {
-        Appender { head: self, batch }
+        Appender {
+            head: self,
+            batch,
+            oldest_ms: i64::MAX,
+        }
     }
 }
 
@@ -63,6 +69,7 @@ impl Appender<'_> {
         if self.head.store(&mut samples, timestamp_ms, value)? {
             self.batch.push(handle.series_ref, timestamp_ms, value);
         }
+        self.oldest_ms = self.oldest_ms.min(timestamp_ms);
         Ok(ChunkTail(samples.tail_ptr() as usize))
     }
 
@@ -70,6 +77,7 @@ impl Appender<'_> {
     /// samples, then its `up` and `scrape_*` series: one hand-over, so the log keeps or loses
     /// a scrape whole). The samples are in the head already.
     pub fn hold(mut self) -> SampleBatch {
+        self.note_stored();
         std::mem::take(&mut self.batch)
     }
 
@@ -79,7 +87,16 @@ impl Appender<'_> {
         std::mem::take(&mut self.batch)
     }
 
+    /// Tells the head's store clock what was stored: after the samples, so a reader that sees
+    /// them before the note finds the note in its next floor (see `stored`).
+    fn note_stored(&mut self) {
+        if self.oldest_ms != i64::MAX {
+            self.head.stored.record(std::mem::replace(&mut self.oldest_ms, i64::MAX));
+        }
+    }
+
     fn flush(&mut self) {
+        self.note_stored();
         if let Some(wal) = self.head.wal.get() {
             wal.log_batch(&mut self.batch);
         }

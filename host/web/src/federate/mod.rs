@@ -21,6 +21,10 @@
 
 use std::sync::Arc;
 
+pub mod every_sample;
+
+pub use every_sample::EveryRequest;
+
 use bytes::Bytes;
 use http::{header, Response, StatusCode};
 
@@ -95,6 +99,19 @@ impl<'a> FederateWriter<'a> {
 
     /// Appends one series; a series without a metric name is skipped, as Prometheus does.
     pub fn write(&mut self, out: &mut Vec<u8>, series: LatestSeries<'_>) {
+        if self.series_text(out, series).is_some() {
+            out.push(b' ');
+            expfmt::push_float(out, series.sample.value);
+            out.push(b' ');
+            expfmt::push_i64(out, series.sample.timestamp_ms);
+            out.push(b'\n');
+        }
+    }
+
+    /// Appends the family's `# TYPE` line if the series starts a family, then the series as
+    /// `name{labels}`, and answers where that text starts in `out`. A series without a metric
+    /// name is skipped (`None`), as Prometheus does.
+    pub fn series_text(&mut self, out: &mut Vec<u8>, series: LatestSeries<'_>) -> Option<usize> {
         let text = |id: u32| self.selected.string(id).as_bytes();
         let Some(name) = series.metric_name else {
             let labels = series
@@ -103,7 +120,7 @@ impl<'a> FederateWriter<'a> {
                 .map(|p| Label::new(self.selected.string(p[0]), self.selected.string(p[1])));
             let metric = Labels::from_sorted(labels.collect());
             tracing::warn!(%metric, "ignoring nameless metric during federation");
-            return;
+            return None;
         };
         if self.last_name != Some(name) {
             out.extend_from_slice(b"# TYPE ");
@@ -111,6 +128,7 @@ impl<'a> FederateWriter<'a> {
             out.extend_from_slice(b" untyped\n");
             self.last_name = Some(name);
         }
+        let start = out.len();
         out.extend_from_slice(text(name));
         let mut open = false;
         let mut separator = |out: &mut Vec<u8>| {
@@ -150,11 +168,7 @@ impl<'a> FederateWriter<'a> {
         if open {
             out.push(b'}');
         }
-        out.push(b' ');
-        expfmt::push_float(out, series.sample.value);
-        out.push(b' ');
-        expfmt::push_i64(out, series.sample.timestamp_ms);
-        out.push(b'\n');
+        Some(start)
     }
 }
 
@@ -174,41 +188,84 @@ pub struct FederateJob {
 /// thread goes on writing. A block that cannot be read is a 500 with the reason, as
 /// Prometheus answers a failed select, before any of the body is sent.
 pub async fn respond(job: FederateJob) -> Response<ResponseBody> {
+    let select = {
+        let (head, blocks, telemetry) = (job.head.clone(), job.blocks.clone(), job.telemetry);
+        let (sets, now_ms, lookback_ms) = (job.matcher_sets, job.now_ms, job.lookback_ms);
+        move || {
+            let mint_exclusive = now_ms - lookback_ms;
+            let selected = latest::select_latest(&head, &blocks, &sets, mint_exclusive, now_ms)
+                .map_err(|e| e.to_string())?;
+            telemetry.federate_series.inc_by(selected.len() as u64);
+            Ok(selected)
+        }
+    };
+    let external_labels = job.external_labels;
+    respond_with(job.encoding, select, move |selected, sink| {
+        let mut writer = FederateWriter::new(&external_labels, &selected);
+        for series in selected.iter() {
+            writer.write(&mut sink.text, series);
+            sink.pass_on()?;
+        }
+        Some(())
+    })
+    .await
+}
+
+/// Where a body is written: text gathered, encoded and handed to the connection in chunks.
+pub(crate) struct BodySink {
+    pub text: Vec<u8>,
+    encoder: Encoder,
+    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+}
+
+impl BodySink {
+    /// Hands the text on once a chunk's worth has gathered; `None` when the client went away.
+    pub fn pass_on(&mut self) -> Option<()> {
+        if self.text.len() >= CHUNK_BYTES {
+            send(&self.tx, self.encoder.encode(&mut self.text))?;
+        }
+        Some(())
+    }
+
+    fn finish(mut self) -> Option<()> {
+        send(&self.tx, self.encoder.encode(&mut self.text))?;
+        send(&self.tx, self.encoder.finish())
+    }
+}
+
+fn send(tx: &tokio::sync::mpsc::Sender<std::io::Result<Bytes>>, bytes: Vec<u8>) -> Option<()> {
+    let sent = bytes.is_empty() || tx.blocking_send(Ok(Bytes::from(bytes))).is_ok();
+    sent.then_some(())
+}
+
+/// Runs `select` on a blocking thread and, once it has succeeded, `write` on the same thread
+/// into a body streamed as it is written. A failed select is a 500 with its reason before any
+/// of the body is sent.
+pub(crate) async fn respond_with<S>(
+    encoding: ContentEncoding,
+    select: impl FnOnce() -> Result<S, String> + Send + 'static,
+    write: impl FnOnce(S, &mut BodySink) -> Option<()> + Send + 'static,
+) -> Response<ResponseBody> {
     let (tx, body) = body::channel(4);
     let (selected_tx, selected_rx) = tokio::sync::oneshot::channel();
-    let encoding = job.encoding;
     tokio::task::spawn_blocking(move || {
-        let mint_exclusive = job.now_ms - job.lookback_ms;
-        let selected = match latest::select_latest(
-            &job.head,
-            &job.blocks,
-            &job.matcher_sets,
-            mint_exclusive,
-            job.now_ms,
-        ) {
+        let selected = match select() {
             Ok(selected) => selected,
             Err(e) => {
-                let _ = selected_tx.send(Err(e.to_string()));
+                let _ = selected_tx.send(Err(e));
                 return;
             }
         };
         if selected_tx.send(Ok(())).is_err() {
             return; // the client went away
         }
-        job.telemetry.federate_series.inc_by(selected.len() as u64);
-        let mut writer = FederateWriter::new(&job.external_labels, &selected);
-        let mut encoder = Encoder::new(job.encoding);
-        let mut text = Vec::with_capacity(CHUNK_BYTES + 4096);
-        let send =
-            |bytes: Vec<u8>| bytes.is_empty() || tx.blocking_send(Ok(Bytes::from(bytes))).is_ok();
-        for series in selected.iter() {
-            writer.write(&mut text, series);
-            if text.len() >= CHUNK_BYTES && !send(encoder.encode(&mut text)) {
-                return; // the client went away
-            }
-        }
-        if send(encoder.encode(&mut text)) {
-            send(encoder.finish());
+        let mut sink = BodySink {
+            text: Vec::with_capacity(CHUNK_BYTES + 4096),
+            encoder: Encoder::new(encoding),
+            tx,
+        };
+        if write(selected, &mut sink).is_some() {
+            sink.finish();
         }
     });
     match selected_rx.await {
