@@ -59,6 +59,7 @@ mod compat;
 mod dns_sd;
 mod duration;
 mod error;
+mod federation;
 mod file_sd;
 mod global;
 mod http_client;
@@ -94,6 +95,7 @@ pub use dns_sd::{
 };
 pub use duration::{Duration, DurationError};
 pub use error::{ConfigError, FileKind};
+pub use federation::FederationConfig;
 pub use file_sd::{read_file_sd, FileSdConfig, FILEPATH_LABEL};
 pub use global::GlobalConfig;
 pub use http_client::{Auth, HttpClientConfig, Secret, TlsConfig, TlsVersion};

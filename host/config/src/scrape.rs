@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer};
 use super::compat::{ignore_known, next_key, refuse_unknown_to_2_42, Ignored, Section};
 use super::dns_sd::DnsSdConfig;
 use super::duration::Duration;
+use super::federation::FederationConfig;
 use super::file_sd::FileSdConfig;
 use super::global::GlobalConfig;
 use super::http_client::{self, HttpClientConfig, RawHttpClient};
@@ -28,7 +29,7 @@ use relabel_config::RelabelConfig;
 use wasmfed_model::compat::Compat;
 
 /// The keys of a scrape config that are its own.
-const OWN_KEYS: [&str; 19] = [
+const OWN_KEYS: [&str; 20] = [
     "job_name",
     "scrape_interval",
     "scrape_timeout",
@@ -48,10 +49,11 @@ const OWN_KEYS: [&str; 19] = [
     "fallback_scrape_protocol",
     "target_plugins",
     "series_plugins",
+    "federation",
 ];
 
 /// The keys of a scrape config that wasmfed reads: its own, then its HTTP client's.
-const KEYS: &[&str] = &concat_keys::<19, 13, 32>(OWN_KEYS, http_client::KEYS);
+const KEYS: &[&str] = &concat_keys::<20, 13, 33>(OWN_KEYS, http_client::KEYS);
 
 /// `a` then `b`, at compile time (`C` must be `A + B`).
 pub(super) const fn concat_keys<const A: usize, const B: usize, const C: usize>(
@@ -107,6 +109,8 @@ pub struct ScrapeConfig {
     pub series_plugins: Vec<PluginRef>,
     /// TLS, authentication and redirects of the job's requests.
     pub http_client: HttpClientConfig,
+    /// wasmfed's own: how a wasmfed leaf is federated (every-sample mode).
+    pub federation: FederationConfig,
 }
 
 /// A scrape config as written, checked on its own; zero durations and limits are "not set".
@@ -127,6 +131,7 @@ pub(super) struct RawScrapeConfig {
     fallback_scrape_protocol: Option<ScrapeProtocol>,
     target_plugins: Vec<RawPluginRef>,
     series_plugins: Vec<RawPluginRef>,
+    federation: FederationConfig,
     http_client: RawHttpClient,
     pub(super) ignored: Vec<Ignored>,
 }
@@ -176,6 +181,8 @@ impl RawScrapeConfig {
             0 => global.sample_limit,
             n => n,
         };
+        self.federation
+            .check(&self.job_name, self.honor_timestamps)?;
         let sources = self.sources.resolve(dir)?;
         Ok(ScrapeConfig {
             job_name: self.job_name,
@@ -199,6 +206,7 @@ impl RawScrapeConfig {
             target_plugins: resolve_plugins(self.target_plugins, dir, "target_plugins")?,
             series_plugins: resolve_plugins(self.series_plugins, dir, "series_plugins")?,
             http_client: self.http_client.resolve(dir)?,
+            federation: self.federation,
         })
     }
 }
@@ -256,6 +264,7 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
             fallback_scrape_protocol: None,
             target_plugins: Vec::new(),
             series_plugins: Vec::new(),
+            federation: FederationConfig::default(),
             http_client: RawHttpClient::default(),
             ignored: Vec::new(),
         };
@@ -298,6 +307,7 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
                 "fallback_scrape_protocol" => fallback = zero_if_null(map.next_value()?),
                 "target_plugins" => raw.target_plugins = zero_if_null(map.next_value()?),
                 "series_plugins" => raw.series_plugins = zero_if_null(map.next_value()?),
+                "federation" => raw.federation = zero_if_null(map.next_value()?),
                 k if http_client::KEYS.contains(&k) => raw.http_client.read(k, &mut map)?,
                 _ => raw
                     .ignored

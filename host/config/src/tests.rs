@@ -198,6 +198,7 @@ scrape_configs:
             target_plugins: vec![],
             series_plugins: vec![],
             http_client: HttpClientConfig::default(),
+            federation: Default::default(),
         }
     );
     let defaults = &config.scrape_configs[1];

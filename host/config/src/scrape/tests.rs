@@ -35,6 +35,7 @@ fn defaults() {
             target_plugins: vec![],
             series_plugins: vec![],
             http_client: HttpClientConfig::default(),
+            federation: Default::default(),
         }
     );
 }
@@ -290,4 +291,31 @@ fn harmless_known_keys_are_kept_for_warnings() {
     .unwrap();
     let keys: Vec<_> = raw.ignored.iter().map(|i| i.key.as_str()).collect();
     assert_eq!(keys, ["enable_compression", "consul_sd_configs"]);
+}
+
+#[test]
+fn federation_every_sample_is_read_and_checked() {
+    let read = |extra: &str| {
+        resolve(&format!("job_name: leaves\n{extra}"), &GlobalConfig::default())
+            .map(|c| c.federation)
+    };
+    let on = read("federation:\n  every_sample: true\n").unwrap();
+    assert!(on.every_sample);
+    assert_eq!(on.max_samples_per_request, 250_000);
+    assert_eq!(read("").unwrap(), Default::default());
+    let refused = [
+        (
+            "honor_timestamps: false\nfederation: {every_sample: true}\n",
+            "cannot be used with honor_timestamps: false",
+        ),
+        (
+            "federation: {max_samples_per_request: 0}\n",
+            "must be from 1 to 10000000",
+        ),
+        ("federation: {every: true}\n", "unknown field `every`"),
+    ];
+    for (extra, reason) in refused {
+        let err = read(extra).unwrap_err();
+        assert!(err.contains(reason), "{extra}: {err}");
+    }
 }
