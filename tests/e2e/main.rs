@@ -9,6 +9,7 @@ mod config_corpus;
 mod differential;
 mod discovery;
 mod durability;
+mod every_sample;
 mod federate;
 mod harness;
 mod hotload;

@@ -13,7 +13,7 @@
 //! # TYPE up untyped
 //! up{instance="a:9100",job="node"} 1 1712000001000  every sample, oldest first, each series'
 //! up{instance="a:9100",job="node"} 1 1712000002000  lines together, families as /federate
-//! # STALE up{instance="b:9100",job="node"} 1712000002000    a stale marker (the series ended)
+//! # STALE up{instance="b:9100",job="node"} NaN 1712000002000  a stale marker (series ended)
 //! # CURSOR <token> complete                          last line: the cursor to send next
 //! ```
 //!
@@ -31,7 +31,7 @@
 pub const CURSOR_PARAM: &str = "cursor";
 /// The query parameter bounding the samples of one answer.
 pub const MAX_SAMPLES_PARAM: &str = "max_samples";
-/// A stale marker's line starts with this, then the series and the timestamp.
+/// A stale marker's line starts with this, then the series, `NaN` and the timestamp.
 pub const STALE_PREFIX: &str = "# STALE ";
 const TRAILER_PREFIX: &str = "# CURSOR ";
 const RESET_PREFIX: &str = "# CURSOR-RESET ";

@@ -24,7 +24,10 @@ use wasmfed_config::{Config, DEFAULT_TENANT};
 use wasmfed_storage::blocks::block_ranges;
 use wasmfed_storage::wal::{Retention, WalOptions};
 
+use super::cursors::keep_cursors;
 use super::storage::{enforce_retention, open_wal, TenantStorage};
+use anyhow::Context;
+use wasmfed_scrape::every_sample::CURSORS_FILE;
 
 /// How tenants' storage is kept.
 #[derive(Clone)]
@@ -53,6 +56,8 @@ pub struct Fleet {
 struct Retainer {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    /// Writes the tenant's every-sample cursors (a node with a storage path).
+    cursors: Option<JoinHandle<()>>,
 }
 
 impl Fleet {
@@ -90,16 +95,28 @@ impl Fleet {
                     &tenant.head,
                     &tenant.blocks,
                     &self.shared.telemetry,
-                    dir,
+                    dir.clone(),
                     self.durability.wal,
                     self.durability.retention,
                 )
                 .await?;
                 let _ = tenant.wal.set(wal.clone());
+                let cursors = dir.with_file_name(CURSORS_FILE);
+                let known = tenant
+                    .cursors
+                    .attach(cursors.clone())
+                    .with_context(|| format!("reading {}", cursors.display()))?;
+                if known > 0 {
+                    tracing::info!(tenant = %tenant.name, targets = known, "every-sample cursors read");
+                }
                 Some(wal)
             }
         };
         let (stop, stopped) = watch::channel(false);
+        let cursors = wal.clone().map(|wal| {
+            let (book, telemetry) = (tenant.cursors.clone(), self.shared.telemetry.clone());
+            tokio::spawn(keep_cursors(book, wal, telemetry, stopped.clone()))
+        });
         let storage = TenantStorage {
             head: tenant.head.clone(),
             wal,
@@ -115,9 +132,14 @@ impl Fleet {
             ),
             stopped,
         ));
-        self.retainers
-            .lock()
-            .insert(tenant.name.clone(), Retainer { stop, task });
+        self.retainers.lock().insert(
+            tenant.name.clone(),
+            Retainer {
+                stop,
+                task,
+                cursors,
+            },
+        );
         Ok(())
     }
 
@@ -133,9 +155,17 @@ impl Fleet {
     /// then closes its log, everything written and fsynced.
     pub async fn close_storage(&self, tenant: &Tenant) {
         let retainer = self.retainers.lock().remove(&tenant.name);
-        if let Some(Retainer { stop, task }) = retainer {
+        if let Some(Retainer {
+            stop,
+            task,
+            cursors,
+        }) = retainer
+        {
             let _ = stop.send(true);
             let _ = task.await;
+            if let Some(cursors) = cursors {
+                let _ = cursors.await; // its last write, before the log closes
+            }
         }
         let Some(wal) = tenant.wal.get().cloned() else {
             return;

@@ -19,6 +19,7 @@ use wasmfed_notify::Notifier;
 use wasmfed_plugin::HeadStore;
 use wasmfed_plugin::{stock, Plugin, PluginLimits, PluginRuntime, World};
 use wasmfed_rules::{EngineOptions, RuleContext, RuleManager, SendOptions, PROMQL_RULES};
+use wasmfed_scrape::every_sample::CursorBook;
 use wasmfed_scrape::fetch::Fetcher;
 use wasmfed_scrape::{LoopContext, ScrapeManager};
 use wasmfed_storage::wal::Wal;
@@ -107,6 +108,8 @@ pub struct Tenant {
     pub wal: OnceLock<Arc<Wal>>,
     token: RwLock<Option<String>>,
     limits: Arc<RwLock<TenantLimits>>,
+    /// Where its every-sample jobs keep their cursors (on disk beside its log, if it has one).
+    pub cursors: Arc<CursorBook>,
 }
 
 impl Tenant {
@@ -121,6 +124,7 @@ impl Tenant {
         let head = Arc::new(Head::new());
         head.set_max_series(spec.limits.max_series as usize);
         let limits = Arc::new(RwLock::new(spec.limits));
+        let cursors = Arc::new(CursorBook::default());
         let scrape = Arc::new(ScrapeManager::new(LoopContext {
             head: head.clone(),
             fetcher: shared.fetcher.clone(),
@@ -130,6 +134,7 @@ impl Tenant {
             tenant: Arc::from(spec.name.as_str()),
             limits: limits.clone(),
             compat: shared.engine.compat,
+            cursors: cursors.clone(),
         }));
         let blocks = Arc::new(Blocks::default());
         let rules = Arc::new(RuleManager::new(RuleContext {
@@ -160,6 +165,7 @@ impl Tenant {
             wal: OnceLock::new(),
             token: RwLock::new(spec.token.clone()),
             limits,
+            cursors,
         })
     }
 

@@ -65,6 +65,8 @@ pub struct IngestReport {
     pub duplicates: usize,
     /// Stale markers written for series that vanished.
     pub stale_markers: usize,
+    /// Every-sample answers only: samples their series held already.
+    pub resent: usize,
     /// Series the exposition held that were already in the target's cache.
     pub cache_hits: usize,
     /// New series the series stage could not decide (it failed or backs off): their samples
@@ -75,6 +77,27 @@ pub struct IngestReport {
     /// New series refused because the tenant is at its series limit; their samples were
     /// dropped, and they are tried again on the next scrape.
     pub series_refused: usize,
+}
+
+impl IngestReport {
+    /// Adds another ingest's counts (the pages of one every-sample scrape).
+    pub fn absorb(&mut self, other: IngestReport) {
+        self.scraped += other.scraped;
+        self.kept += other.kept;
+        self.series_added += other.series_added;
+        self.appended += other.appended;
+        self.out_of_order += other.out_of_order;
+        self.out_of_bounds += other.out_of_bounds;
+        self.duplicates += other.duplicates;
+        self.stale_markers += other.stale_markers;
+        self.resent += other.resent;
+        self.cache_hits += other.cache_hits;
+        self.undecided_series += other.undecided_series;
+        self.series_refused += other.series_refused;
+        if other.stage_error.is_some() {
+            self.stage_error = other.stage_error;
+        }
+    }
 }
 
 /// One cached series of the target: where its samples go and when it was last seen.
@@ -125,6 +148,10 @@ pub struct IngestSettings<'a> {
     pub known_only: bool,
     /// The generation whose parser decodes new series: 3 normalizes `le` and `quantile`.
     pub compat: Compat,
+    /// The body is a wasmfed leaf's every-sample answer: `# STALE` lines are stale markers,
+    /// and samples no newer than what their series holds are ones sent again, dropped and
+    /// counted as resent (the leaf errs on the side of sending).
+    pub every_sample: bool,
 }
 
 struct Pending {
@@ -182,7 +209,11 @@ impl SeriesCache {
         let mut kind = MetricType::Unknown;
         let shared = self.metadata.clone();
         let mut metadata = shared.lock().expect("metadata lock");
-        for entry in Parser::new(text, format) {
+        let parser = match settings.every_sample {
+            true => Parser::every_sample(text),
+            false => Parser::new(text, format),
+        };
+        for entry in parser {
             let raw = match entry? {
                 Entry::Sample(raw) => raw,
                 Entry::Type {
@@ -299,6 +330,7 @@ impl SeriesCache {
         }
         let mut vanished = Vec::new();
         let mut appender = head.appender(std::mem::take(&mut self.log_batch));
+        let mut newest = HashMap::new();
         for (i, sample) in pending.iter().enumerate() {
             self.prefetch(&appender, &pending, i + PREFETCH_AHEAD);
             if sample.slot == UNDECIDED {
@@ -308,6 +340,16 @@ impl SeriesCache {
             let Some(series) = &cached.series else {
                 continue;
             };
+            if settings.every_sample {
+                let held = newest
+                    .entry(sample.slot)
+                    .or_insert_with(|| series.newest_timestamp().unwrap_or(i64::MIN));
+                if sample.timestamp_ms <= *held {
+                    report.resent += 1;
+                    continue;
+                }
+                *held = sample.timestamp_ms;
+            }
             match appender.append_to(series, sample.timestamp_ms, sample.value) {
                 Ok(tail) => {
                     cached.tail = tail;

@@ -3,9 +3,10 @@
 //! `discovery` finds a job's target groups, `target` turns each into labels and a URL,
 //! `manager` keeps one `scrape_loop` running per target, `fetch` does the HTTP, `parse` reads
 //! the exposition, `honor` merges target labels into series labels, `ingest` stores the
-//! result with its stale markers, and `metadata` keeps what the `# TYPE`/`# HELP` lines said.
+//! result with its stale markers, `every_sample` asks a wasmfed leaf for every sample, and `metadata` keeps what the `# TYPE`/`# HELP` lines said.
 
 pub mod discovery;
+pub mod every_sample;
 pub mod fetch;
 pub mod honor;
 pub mod ingest;

@@ -200,16 +200,22 @@ async fn run_job(
     views: Arc<Mutex<BTreeMap<String, JobView>>>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let sample_limit = tightest(cfg.sample_limit, ctx.limits.read().sample_limit);
     let settings = Arc::new(LoopSettings {
         job: cfg.job_name.clone(),
         honor_labels: cfg.honor_labels,
         honor_timestamps: cfg.honor_timestamps,
-        sample_limit: tightest(cfg.sample_limit, ctx.limits.read().sample_limit),
+        sample_limit,
         body_size_limit: cfg.body_size_limit,
         series_stage: stages.series.clone(),
         compat: cfg.compat,
         fallback: content_type_fallback(&cfg),
         client: Arc::new(HttpClient::new(&cfg.http_client)),
+        // One answer never holds more than the job may store from one scrape.
+        every_sample: cfg
+            .federation
+            .every_sample
+            .then(|| tightest(cfg.federation.max_samples_per_request, sample_limit)),
     });
     let mut discovery = Discovery::new(&cfg, &ctx.fetcher, &ctx.telemetry);
     discovery.refresh();

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
+use super::every_sample::{Answer, CursorBook, EveryTarget};
 use super::fetch::{Fetcher, HttpClient};
 use super::ingest::{IngestError, IngestReport, IngestSettings, SeriesCache};
 use super::metadata::SharedMetadata;
@@ -112,6 +113,8 @@ pub struct LoopSettings {
     pub fallback: Option<Format>,
     /// The job's credentials, TLS settings and redirect policy.
     pub client: Arc<HttpClient>,
+    /// Every-sample mode (`federation.every_sample`): the most samples one answer may hold.
+    pub every_sample: Option<u64>,
 }
 
 /// A job's `fallback_scrape_protocol` as the format it asks for. Prometheus 2.42 parses every
@@ -146,6 +149,8 @@ pub struct LoopContext {
     pub limits: Arc<parking_lot::RwLock<TenantLimits>>,
     /// Which Prometheus the relabel rules' regexes are read as (`--query.compat`).
     pub compat: wasmfed_model::compat::Compat,
+    /// Where every-sample jobs keep their targets' cursors.
+    pub cursors: Arc<CursorBook>,
 }
 
 const REPORT_NAMES: [&str; 5] = [
@@ -170,7 +175,11 @@ impl LoopHandle {
         let health = Arc::new(Mutex::new(TargetHealth::default()));
         let cache = SeriesCache::default();
         let metadata = cache.metadata().clone();
+        let every = settings
+            .every_sample
+            .map(|max| EveryTarget::new(&settings.job, &target.url, max, &ctx.cursors));
         let scrape_loop = ScrapeLoop {
+            every,
             report_series: report_series(&ctx.head, &target.public),
             target,
             settings,
@@ -203,6 +212,8 @@ struct ScrapeLoop {
     health: Arc<Mutex<TargetHealth>>,
     /// The grid scrape times snap to; starts at the first scrape.
     aligned_ms: Option<i64>,
+    /// Where the target stands in its leaf's stream, in every-sample mode.
+    every: Option<EveryTarget>,
 }
 
 impl ScrapeLoop {
@@ -231,33 +242,14 @@ impl ScrapeLoop {
         let started = Instant::now();
         let job = Telemetry::job(&self.ctx.tenant, &self.settings.job);
         self.ctx.telemetry.scrapes.get_or_create(&job).inc();
-        let fetched = self
-            .ctx
-            .fetcher
-            .fetch(
-                &self.settings.client,
-                &self.target.url,
-                self.target.timeout,
-                self.settings.body_size_limit,
-            )
-            .await;
-        let outcome = match fetched {
-            Ok(exposition) => {
-                let negotiated =
-                    Format::negotiate(exposition.content_type.as_deref(), self.settings.fallback);
-                match negotiated {
-                    Ok(format) => {
-                        let (result, body) = self.ingest(exposition.body, format, scrape_ms).await;
-                        self.ctx.fetcher.recycle(body);
-                        result
-                    }
-                    Err(e) => {
-                        self.ctx.fetcher.recycle(exposition.body);
-                        Err(e.to_string())
-                    }
-                }
+        let outcome = match self.every.is_some() {
+            false => {
+                let url = self.target.url.clone();
+                self.scrape_url(&url, scrape_ms)
+                    .await
+                    .map(|(report, _)| report)
             }
-            Err(e) => Err(e.to_string()),
+            true => self.scrape_pages(scrape_ms, started).await,
         };
         let report = match &outcome {
             Ok(report) => report.clone(),
@@ -273,6 +265,12 @@ impl ScrapeLoop {
         };
         let duration = started.elapsed();
         self.record(&report, outcome.is_ok(), duration, scrape_ms);
+        if let Some(every) = &self.every {
+            // The samples before the cursor are with the log now (`record` handed them over).
+            if let Some(cursor) = &every.cursor {
+                self.ctx.cursors.advance(&every.key, cursor.clone());
+            }
+        }
         let mut health = self.health.lock().expect("health lock");
         health.health = if outcome.is_ok() {
             Health::Up
@@ -282,6 +280,83 @@ impl ScrapeLoop {
         health.last_error = outcome.err().unwrap_or_default();
         health.last_scrape = Some(wall);
         health.last_duration = duration;
+    }
+
+    /// Fetches `url` and stores what it answers; with the body's every-sample trailer when
+    /// the loop is in that mode.
+    async fn scrape_url(
+        &mut self,
+        url: &str,
+        scrape_ms: i64,
+    ) -> Result<(IngestReport, Option<Answer>), String> {
+        let exposition = self
+            .ctx
+            .fetcher
+            .fetch(
+                &self.settings.client,
+                url,
+                self.target.timeout,
+                self.settings.body_size_limit,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let format = Format::negotiate(exposition.content_type.as_deref(), self.settings.fallback);
+        let answer = match (&format, &self.every) {
+            (Ok(_), Some(_)) => EveryTarget::answer(&exposition.body).map(Some),
+            _ => Ok(None),
+        };
+        let (format, answer) = match (format, answer) {
+            (Ok(format), Ok(answer)) => (format, answer),
+            (Err(e), _) => {
+                self.ctx.fetcher.recycle(exposition.body);
+                return Err(e.to_string());
+            }
+            (_, Err(e)) => {
+                self.ctx.fetcher.recycle(exposition.body);
+                return Err(e);
+            }
+        };
+        let (result, body) = self.ingest(exposition.body, format, scrape_ms).await;
+        self.ctx.fetcher.recycle(body);
+        result.map(|report| (report, answer))
+    }
+
+    /// Every-sample mode: fetches pages until the leaf says the round is complete or the
+    /// scrape timeout is spent, moving the cursor after each page stored.
+    async fn scrape_pages(
+        &mut self,
+        scrape_ms: i64,
+        started: Instant,
+    ) -> Result<IngestReport, String> {
+        let job = Telemetry::job(&self.ctx.tenant, &self.settings.job);
+        let mut total = IngestReport::default();
+        loop {
+            let every = self.every.as_ref().expect("every-sample mode");
+            let url = every.url(&self.target.url);
+            let (report, answer) = self.scrape_url(&url, scrape_ms).await?;
+            let answer = answer.expect("every-sample answers are read");
+            let metrics = &self.ctx.telemetry.every_sample;
+            metrics.pages.get_or_create(&job).inc();
+            metrics
+                .samples_resent
+                .get_or_create(&job)
+                .inc_by(report.resent as u64);
+            if let Some(reset) = &answer.reset {
+                metrics.resets_received.get_or_create(&job).inc();
+                tracing::warn!(
+                    target = %self.target,
+                    job = %self.settings.job,
+                    from_ms = reset.from_ms,
+                    reason = %reset.reason,
+                    "the leaf could not go on from the cursor: samples it stored late before from_ms may be missing"
+                );
+            }
+            total.absorb(report);
+            self.every.as_mut().expect("every-sample mode").cursor = Some(answer.trailer.cursor);
+            if answer.trailer.complete || started.elapsed() >= self.target.timeout {
+                return Ok(total);
+            }
+        }
     }
 
     /// Stores a scraped body. Plugin calls block (and must not run on a runtime worker), so a
@@ -429,6 +504,7 @@ fn ingest(
         series_stage: &settings.series_stage,
         known_only,
         compat: settings.compat,
+        every_sample: settings.every_sample.is_some(),
     };
     cache.ingest(head, &ingest_settings, body, format, scrape_ms)
 }

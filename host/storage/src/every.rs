@@ -107,15 +107,27 @@ mod tests {
     #[test]
     fn every_sample_in_the_window_in_family_order() {
         let head = Head::with_series(&[
-            (&[("__name__", "b"), ("j", "1")], &[(900, 0.0), (1000, 1.0), (1500, 2.0)]),
-            (&[("A", "x"), ("__name__", "a")], &[(1200, 3.0), (1300, STALE_NAN)]),
+            (
+                &[("__name__", "b"), ("j", "1")],
+                &[(900, 0.0), (1000, 1.0), (1500, 2.0)],
+            ),
+            (
+                &[("A", "x"), ("__name__", "a")],
+                &[(1200, 3.0), (1300, STALE_NAN)],
+            ),
             (&[("__name__", "a"), ("j", "2")], &[(2001, 4.0)]),
             (&[("__name__", "c")], &[(1100, 5.0)]),
         ]);
         let blocks = Blocks::default();
-        let runs = select_every(&head, &blocks, &sets(&["{__name__=~\"a|b\"}", "b"]), (1000, 2000), 10)
-            .unwrap()
-            .unwrap();
+        let runs = select_every(
+            &head,
+            &blocks,
+            &sets(&["{__name__=~\"a|b\"}", "b"]),
+            (1000, 2000),
+            10,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(
             shown(&runs),
             [

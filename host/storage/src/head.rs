@@ -83,6 +83,12 @@ impl SeriesHandle {
     pub fn series_ref(&self) -> SeriesRef {
         self.series_ref
     }
+
+    /// The timestamp of the series' newest sample, stale markers included.
+    pub fn newest_timestamp(&self) -> Option<i64> {
+        let newest = self.series.samples.lock().latest(i64::MIN, i64::MAX);
+        newest.map(|s| s.timestamp_ms)
+    }
 }
 
 /// Everything that identifies series, changed only on creation and removal.

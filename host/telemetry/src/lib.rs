@@ -18,11 +18,11 @@ use wasmfed_rules::RuleMetrics;
 use wasmfed_storage::blocks::BlockMetrics;
 use wasmfed_storage::wal::WalMetrics;
 
-mod notifications;
 mod every_sample;
+mod notifications;
 mod remote_write;
-pub use notifications::{AlertmanagerLabel, NotificationMetrics};
 pub use every_sample::EverySampleMetrics;
+pub use notifications::{AlertmanagerLabel, NotificationMetrics};
 pub use remote_write::{RemoteWriteMetrics, TenantLabel, TenantReasonLabels};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -296,8 +296,11 @@ fn harmless_known_keys_are_kept_for_warnings() {
 #[test]
 fn federation_every_sample_is_read_and_checked() {
     let read = |extra: &str| {
-        resolve(&format!("job_name: leaves\n{extra}"), &GlobalConfig::default())
-            .map(|c| c.federation)
+        resolve(
+            &format!("job_name: leaves\n{extra}"),
+            &GlobalConfig::default(),
+        )
+        .map(|c| c.federation)
     };
     let on = read("federation:\n  every_sample: true\n").unwrap();
     assert!(on.every_sample);

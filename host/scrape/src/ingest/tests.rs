@@ -10,6 +10,7 @@ fn settings(target: &Labels) -> IngestSettings<'_> {
         series_stage: &NO_STAGE,
         known_only: false,
         compat: Compat::V3,
+        every_sample: false,
     }
 }
 
@@ -151,6 +152,46 @@ fn sample_limit_fails_the_scrape() {
         }
     );
     assert_eq!(head.num_series(), 0);
+}
+
+#[test]
+fn every_sample_answers_store_each_sample_once_and_their_stale_markers() {
+    let head = Head::new();
+    let target = target();
+    let mut cache = SeriesCache::default();
+    let s = IngestSettings {
+        every_sample: true,
+        ..settings(&target)
+    };
+    let page = |body: &str, cache: &mut SeriesCache| {
+        cache
+            .ingest(&head, &s, body.as_bytes(), Format::PrometheusText, 9000)
+            .unwrap()
+    };
+    let first = page(
+        "a 1 1000\na 2 2000\nb 5 1000\n# STALE b NaN 2000\n",
+        &mut cache,
+    );
+    assert_eq!((first.appended, first.resent, first.scraped), (4, 0, 4));
+    // The leaf sends the newest again with what is new: only the new is stored.
+    let second = page("a 2 2000\na 3 3000\n# STALE b NaN 2000\n", &mut cache);
+    assert_eq!(
+        (second.appended, second.resent, second.out_of_order),
+        (1, 2, 0)
+    );
+    let labels = |name| [("__name__", name), ("instance", "h:1"), ("job", "j")];
+    let a: Vec<(i64, f64)> = only_sample(&head, &labels("a"))
+        .iter()
+        .map(|s| (s.timestamp_ms, s.value))
+        .collect();
+    assert_eq!(a, [(1000, 1.0), (2000, 2.0), (3000, 3.0)]);
+    let b = only_sample(&head, &labels("b"));
+    assert!(
+        is_stale_nan(b[1].value) && b[1].timestamp_ms == 2000,
+        "{b:?}"
+    );
+    // No marker of the global's own: the leaf's say when series end.
+    assert_eq!(page("", &mut cache).stale_markers, 0);
 }
 
 #[test]

@@ -125,6 +125,8 @@ pub struct Parser<'a> {
     finished: bool,
     /// Scratch for the current label set, reused so samples don't allocate.
     pairs: Vec<(&'a str, &'a str)>,
+    /// Whether `# STALE` lines are stale markers (an every-sample `/federate` answer).
+    stale_lines: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -134,6 +136,17 @@ impl<'a> Parser<'a> {
             format,
             finished: false,
             pairs: Vec::new(),
+            stale_lines: false,
+        }
+    }
+
+    /// A parser of a wasmfed leaf's every-sample `/federate` answer: the text format, with
+    /// `# STALE <series> NaN <timestamp>` lines read as stale markers
+    /// (`wasmfed_model::every_sample`). Anywhere else such a line is a comment.
+    pub fn every_sample(input: &'a str) -> Self {
+        Parser {
+            stale_lines: true,
+            ..Parser::new(input, Format::PrometheusText)
         }
     }
 }
@@ -146,7 +159,9 @@ impl<'a> Iterator for Parser<'a> {
             return None;
         }
         let entry = match self.format {
-            Format::PrometheusText => text::next_entry(&mut self.cursor, &mut self.pairs),
+            Format::PrometheusText => {
+                text::next_entry(&mut self.cursor, &mut self.pairs, self.stale_lines)
+            }
             Format::OpenMetrics => openmetrics::next_entry(&mut self.cursor, &mut self.pairs),
         };
         match entry {

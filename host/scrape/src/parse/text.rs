@@ -12,11 +12,14 @@
 
 use super::lexer::{check_unique, is_metric_start, unescape, Cursor};
 use super::{number, Entry, Format, MetricType, ParseError, RawSample};
+use wasmfed_model::every_sample::STALE_PREFIX;
+use wasmfed_model::STALE_NAN;
 
 /// The next entry, or None at the end of the input.
 pub(super) fn next_entry<'a>(
     cursor: &mut Cursor<'a>,
     pairs: &mut Vec<(&'a str, &'a str)>,
+    stale_lines: bool,
 ) -> Result<Option<Entry<'a>>, ParseError> {
     loop {
         let line_start = cursor.pos;
@@ -25,6 +28,12 @@ pub(super) fn next_entry<'a>(
             // promlex.l: `\0 return tEOF` where a token may start.
             None | Some(0) => return Ok(None),
             Some(b'\n') => cursor.newline(),
+            Some(b'#') if stale_lines && cursor.looking_at(STALE_PREFIX) => {
+                cursor.pos += STALE_PREFIX.len();
+                let mut marker = sample(cursor, pairs)?;
+                marker.value = STALE_NAN;
+                return Ok(Some(Entry::Sample(marker)));
+            }
             Some(b'#') => {
                 if let Some(entry) = comment(cursor)? {
                     return Ok(Some(entry));
@@ -272,6 +281,33 @@ mod tests {
             };
             assert_eq!(s.value.to_bits(), number::NORMAL_NAN.to_bits());
         }
+    }
+
+    #[test]
+    fn stale_lines_are_markers_only_in_every_sample_answers() {
+        let input = "# STALE up{job=\"a\"} NaN 6\nup{job=\"a\"} 1 5\n";
+        let markers: Vec<_> = crate::parse::Parser::every_sample(input)
+            .map(Result::unwrap)
+            .collect();
+        let [Entry::Sample(stale), Entry::Sample(live)] = &markers[..] else {
+            panic!("{markers:?}")
+        };
+        assert_eq!(
+            (
+                stale.series,
+                stale.timestamp_ms,
+                stale.value.to_bits(),
+                stale.line
+            ),
+            ("up{job=\"a\"}", Some(6), STALE_NAN.to_bits(), 1)
+        );
+        assert_eq!((live.series, live.value), ("up{job=\"a\"}", 1.0));
+        // In any other exposition it is a comment.
+        assert_eq!(parse(input).unwrap().len(), 1);
+        let bad = crate::parse::Parser::every_sample("# STALE up{ NaN 6\n")
+            .find_map(Result::err)
+            .unwrap();
+        assert_eq!(bad.line, 1);
     }
 
     #[test]

@@ -91,7 +91,9 @@ impl Appender<'_> {
     /// them before the note finds the note in its next floor (see `stored`).
     fn note_stored(&mut self) {
         if self.oldest_ms != i64::MAX {
-            self.head.stored.record(std::mem::replace(&mut self.oldest_ms, i64::MAX));
+            self.head
+                .stored
+                .record(std::mem::replace(&mut self.oldest_ms, i64::MAX));
         }
     }
 

@@ -86,7 +86,9 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        let resume = self.resume_after_ms.map_or(String::new(), |t| t.to_string());
+        let resume = self
+            .resume_after_ms
+            .map_or(String::new(), |t| t.to_string());
         format!(
             "1.{:x}.{}.{}.{}.{}.{resume}",
             self.since.incarnation,
@@ -236,7 +238,10 @@ fn read_page(
     let (runs, until_ms) = loop {
         if span == 0 {
             // One timestamp over the budget: sent whole, never split.
-            break (read((from_ms, from_ms), usize::MAX)?.unwrap_or_default(), from_ms);
+            break (
+                read((from_ms, from_ms), usize::MAX)?.unwrap_or_default(),
+                from_ms,
+            );
         }
         if let Some(runs) = read((from_ms, from_ms + span), request.max_samples)? {
             break (runs, from_ms + span);
@@ -272,7 +277,8 @@ fn complete(round: Cursor) -> Trailer {
 }
 
 /// Answers an every-sample request: the page is read on a blocking thread, then written as
-/// text families, each series' samples oldest first, stale markers as `# STALE` lines.
+/// text families, each series' samples oldest first, stale markers as `# STALE` lines (their value written as
+/// Go writes any NaN).
 pub async fn respond(job: FederateJob, request: EveryRequest) -> Response<ResponseBody> {
     let (head, blocks) = (job.head.clone(), job.blocks.clone());
     let (sets, window) = (job.matcher_sets, (job.now_ms, job.lookback_ms));
@@ -327,12 +333,10 @@ fn write_runs(
 fn write_sample(out: &mut Vec<u8>, series_text: &[u8], sample: &Sample) {
     if is_stale_nan(sample.value) {
         out.extend_from_slice(STALE_PREFIX.as_bytes());
-        out.extend_from_slice(series_text);
-    } else {
-        out.extend_from_slice(series_text);
-        out.push(b' ');
-        expfmt::push_float(out, sample.value);
     }
+    out.extend_from_slice(series_text);
+    out.push(b' ');
+    expfmt::push_float(out, sample.value);
     out.push(b' ');
     expfmt::push_i64(out, sample.timestamp_ms);
     out.push(b'\n');

@@ -24,13 +24,25 @@ fn note(seen: &mut Seen, runs: &SeriesRuns) {
 
 fn stored(head: &Head) -> Seen {
     let mut seen = Seen::new();
-    let runs = select_every(head, &Blocks::default(), &all(), (i64::MIN, i64::MAX), usize::MAX);
+    let runs = select_every(
+        head,
+        &Blocks::default(),
+        &all(),
+        (i64::MIN, i64::MAX),
+        usize::MAX,
+    );
     note(&mut seen, &runs.unwrap().unwrap());
     seen
 }
 
 /// Asks until a round is complete; answers the cursor after it and how many pages it took.
-fn pull(head: &Head, cursor: Option<Cursor>, max: usize, now: i64, seen: &mut Seen) -> (Cursor, usize) {
+fn pull(
+    head: &Head,
+    cursor: Option<Cursor>,
+    max: usize,
+    now: i64,
+    seen: &mut Seen,
+) -> (Cursor, usize) {
     let mut request = EveryRequest {
         cursor,
         max_samples: max,
@@ -93,7 +105,11 @@ fn every_stored_sample_arrives_once_pulled_whatever_the_budget() {
                     _ => 0,
                 };
                 let t = (now - lag).max(*newest.get(&s).unwrap_or(&0) + 1);
-                let v = if rng.below(10) == 0 { STALE_NAN } else { rng.below(100) as f64 };
+                let v = if rng.below(10) == 0 {
+                    STALE_NAN
+                } else {
+                    rng.below(100) as f64
+                };
                 appender.append_to(&handle, t, v).unwrap();
                 newest.insert(s, t);
             }
@@ -113,7 +129,12 @@ fn every_stored_sample_arrives_once_pulled_whatever_the_budget() {
 fn the_first_request_sends_the_lookback_window() {
     let head = Head::with_series(&[(
         &[("__name__", "m")],
-        &[(1_000, 1.0), (700_000, 2.0), (700_001, 2.5), (1_000_000, 3.0)],
+        &[
+            (1_000, 1.0),
+            (700_000, 2.0),
+            (700_001, 2.5),
+            (1_000_000, 3.0),
+        ],
     )]);
     let mut seen = Seen::new();
     let (cursor, pages) = pull(&head, None, 100, 1_000_000, &mut seen);
@@ -136,7 +157,14 @@ fn a_cursor_from_another_incarnation_is_answered_with_a_reset() {
         cursor: Some(old),
         max_samples: 100,
     };
-    let page = read_page(&head, &Blocks::default(), &all(), &request, (1_000_000, LOOKBACK)).unwrap();
+    let page = read_page(
+        &head,
+        &Blocks::default(),
+        &all(),
+        &request,
+        (1_000_000, LOOKBACK),
+    )
+    .unwrap();
     assert_eq!(
         page.reset,
         Some(Reset {
@@ -152,7 +180,14 @@ fn a_cursor_from_another_incarnation_is_answered_with_a_reset() {
         cursor: Some(next),
         max_samples: 100,
     };
-    let page = read_page(&head, &Blocks::default(), &all(), &again, (1_001_000, LOOKBACK)).unwrap();
+    let page = read_page(
+        &head,
+        &Blocks::default(),
+        &all(),
+        &again,
+        (1_001_000, LOOKBACK),
+    )
+    .unwrap();
     assert_eq!(page.reset, None);
 }
 
@@ -163,27 +198,54 @@ fn cursors_round_trip_and_strangers_are_refused() {
     assert_eq!(Cursor::decode(&cursor.encode()), Ok(cursor));
     cursor.resume_after_ms = Some(-17);
     assert_eq!(Cursor::decode(&cursor.encode()), Ok(cursor));
-    for bad in ["x", "2.a.1.2.3.4.", "1.zz.1.2.3.4.", "1.a.1.2.3.4.5.6", "1.a.-1.2.3.4."] {
+    for bad in [
+        "x",
+        "2.a.1.2.3.4.",
+        "1.zz.1.2.3.4.",
+        "1.a.1.2.3.4.5.6",
+        "1.a.-1.2.3.4.",
+    ] {
         assert!(Cursor::decode(bad).is_err(), "{bad}");
     }
     let form = |pairs: &[(&'static str, &'static str)]| EveryRequest::from_form(pairs.to_vec());
     assert_eq!(form(&[("match[]", "up")]), Ok(None));
     let first = form(&[("cursor", "")]).unwrap().unwrap();
-    assert_eq!((first.cursor, first.max_samples), (None, DEFAULT_MAX_SAMPLES));
+    assert_eq!(
+        (first.cursor, first.max_samples),
+        (None, DEFAULT_MAX_SAMPLES)
+    );
     assert_eq!(
         form(&[("cursor", ""), ("max_samples", "0")]),
-        Err(format!("invalid max_samples \"0\": a number from 1 to {MAX_MAX_SAMPLES}"))
+        Err(format!(
+            "invalid max_samples \"0\": a number from 1 to {MAX_MAX_SAMPLES}"
+        ))
     );
-    assert!(form(&[("cursor", "nope")]).unwrap_err().contains("not one this node gave out"));
+    assert!(form(&[("cursor", "nope")])
+        .unwrap_err()
+        .contains("not one this node gave out"));
 }
 
 #[test]
 fn samples_are_written_as_lines_and_stale_markers_as_comments() {
     let mut out = Vec::new();
-    write_sample(&mut out, b"up{job=\"a\"}", &Sample { timestamp_ms: 5, value: 1.5 });
-    write_sample(&mut out, b"up{job=\"a\"}", &Sample { timestamp_ms: 6, value: STALE_NAN });
+    write_sample(
+        &mut out,
+        b"up{job=\"a\"}",
+        &Sample {
+            timestamp_ms: 5,
+            value: 1.5,
+        },
+    );
+    write_sample(
+        &mut out,
+        b"up{job=\"a\"}",
+        &Sample {
+            timestamp_ms: 6,
+            value: STALE_NAN,
+        },
+    );
     assert_eq!(
         String::from_utf8(out).unwrap(),
-        "up{job=\"a\"} 1.5 5\n# STALE up{job=\"a\"} 6\n"
+        "up{job=\"a\"} 1.5 5\n# STALE up{job=\"a\"} NaN 6\n"
     );
 }
