@@ -34,7 +34,7 @@ pub(super) async fn keep_cursors(
         .await;
         match persisted {
             Ok(Ok(true)) => {
-                telemetry.every_sample.cursors_persisted.inc();
+                telemetry.federation.cursors_persisted.inc();
             }
             Ok(Ok(false)) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "writing every-sample cursors"),

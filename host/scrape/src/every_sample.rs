@@ -11,9 +11,10 @@
 //! window.
 
 use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -131,6 +132,10 @@ pub(crate) struct EveryTarget {
     pub key: String,
     pub cursor: Option<String>,
     pub max_samples: u64,
+    /// HA: the cursors of the last while, oldest first, to go back to when this replica takes
+    /// over from a silent one (empty unless asked for with [`EveryTarget::keep_history`]).
+    history: VecDeque<(Instant, Option<String>)>,
+    keep: Duration,
 }
 
 /// What one answer said besides its samples.
@@ -147,7 +152,40 @@ impl EveryTarget {
             key,
             cursor,
             max_samples,
+            history: VecDeque::new(),
+            keep: Duration::ZERO,
         }
+    }
+
+    /// Keeps the cursors of the last `keep` for [`EveryTarget::rewind`].
+    pub fn keep_history(&mut self, keep: Duration) {
+        self.keep = keep;
+    }
+
+    /// Moves to the cursor an answer ended with.
+    pub fn advance(&mut self, cursor: String) {
+        if !self.keep.is_zero() {
+            let now = Instant::now();
+            self.history.push_back((now, self.cursor.take()));
+            while self
+                .history
+                .front()
+                .is_some_and(|(at, _)| now.duration_since(*at) > self.keep)
+            {
+                self.history.pop_front();
+            }
+        }
+        self.cursor = Some(cursor);
+    }
+
+    /// Goes back to the oldest cursor kept (none kept: the leaf's lookback window).
+    pub fn rewind(&mut self) {
+        if let Some((_, cursor)) = self.history.pop_front() {
+            self.cursor = cursor;
+        } else {
+            self.cursor = None;
+        }
+        self.history.clear();
     }
 
     /// The target's URL with the cursor and the budget.

@@ -17,6 +17,8 @@
 use std::collections::HashMap;
 
 use self::keys::KeyIndex;
+pub use self::report::IngestReport;
+use super::ha::{HaTracker, Replica, Verdict};
 use super::honor::merge_target_labels;
 use super::metadata::SharedMetadata;
 use super::parse::{
@@ -46,60 +48,6 @@ pub enum IngestError {
     NewSeries,
 }
 
-/// The counts a scrape reports in its synthetic series and in the node's own metrics.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct IngestReport {
-    /// Samples in the exposition (`scrape_samples_scraped`).
-    pub scraped: usize,
-    /// Samples left after label merging and the series stage (`scrape_samples_post_metric_relabeling`).
-    pub kept: usize,
-    /// Series this target exposed that it had not exposed recently (`scrape_series_added`).
-    pub series_added: usize,
-    /// Samples stored (stale markers not included).
-    pub appended: usize,
-    /// Samples storage refused as out of order.
-    pub out_of_order: usize,
-    /// Samples storage refused as older than the head (their range is in a block already).
-    pub out_of_bounds: usize,
-    /// Samples storage refused as a second, different value at the same timestamp.
-    pub duplicates: usize,
-    /// Stale markers written for series that vanished.
-    pub stale_markers: usize,
-    /// Every-sample answers only: samples their series held already.
-    pub resent: usize,
-    /// Series the exposition held that were already in the target's cache.
-    pub cache_hits: usize,
-    /// New series the series stage could not decide (it failed or backs off): their samples
-    /// were dropped, and they are asked about again on the next scrape.
-    pub undecided_series: usize,
-    /// Why the series stage gave no answer, when it did not.
-    pub stage_error: Option<String>,
-    /// New series refused because the tenant is at its series limit; their samples were
-    /// dropped, and they are tried again on the next scrape.
-    pub series_refused: usize,
-}
-
-impl IngestReport {
-    /// Adds another ingest's counts (the pages of one every-sample scrape).
-    pub fn absorb(&mut self, other: IngestReport) {
-        self.scraped += other.scraped;
-        self.kept += other.kept;
-        self.series_added += other.series_added;
-        self.appended += other.appended;
-        self.out_of_order += other.out_of_order;
-        self.out_of_bounds += other.out_of_bounds;
-        self.duplicates += other.duplicates;
-        self.stale_markers += other.stale_markers;
-        self.resent += other.resent;
-        self.cache_hits += other.cache_hits;
-        self.undecided_series += other.undecided_series;
-        self.series_refused += other.series_refused;
-        if other.stage_error.is_some() {
-            self.stage_error = other.stage_error;
-        }
-    }
-}
-
 /// One cached series of the target: where its samples go and when it was last seen.
 struct Slot {
     /// `None` when the series was dropped (no metric name, or later by the series stage).
@@ -110,7 +58,12 @@ struct Slot {
     live_in: u64,
     /// Where its next sample will be written, to prefetch.
     tail: ChunkTail,
+    /// HA: the replica it came from, an index into the cache's replicas ([`NO_REPLICA`]).
+    replica: u32,
 }
+
+/// A slot whose series carries no replica label.
+const NO_REPLICA: u32 = u32::MAX;
 
 /// Per-target state carried from one scrape to the next.
 #[derive(Default)]
@@ -132,6 +85,8 @@ pub struct SeriesCache {
     /// A scrape's samples on their way to storage, kept between scrapes for its memory.
     pending: Vec<Pending>,
     metadata: SharedMetadata,
+    /// HA: the replicas this target's series came from (few: one per cluster it federates).
+    replicas: Vec<Replica>,
 }
 
 /// How a target's series are labeled and timed.
@@ -152,6 +107,8 @@ pub struct IngestSettings<'a> {
     /// and samples no newer than what their series holds are ones sent again, dropped and
     /// counted as resent (the leaf errs on the side of sending).
     pub every_sample: bool,
+    /// HA replica pairs: the job's tracker; only the elected replica's samples are stored.
+    pub ha: Option<&'a HaTracker>,
 }
 
 struct Pending {
@@ -274,15 +231,17 @@ impl SeriesCache {
         drop(metadata);
         // Decode and label the new series first, so a parse error in one stores nothing.
         let mut labeled = Vec::with_capacity(new_series.len());
+        let mut replicas = Vec::with_capacity(new_series.len());
         for &(raw, kind, _) in &new_series {
             let mut scraped = parse_series(raw)?;
             if settings.compat == Compat::V3 {
                 normalize_float_labels(&mut scraped, kind);
             }
-            labeled.push(
+            let mut labels =
                 merge_target_labels(scraped, settings.target_labels, settings.honor_labels)
-                    .without_empty(),
-            );
+                    .without_empty();
+            replicas.push(settings.ha.and_then(|ha| ha.split(&mut labels)));
+            labeled.push(labels);
         }
         let decided = self.decide(labeled, settings.series_stage, &mut report);
         let dropped_samples: usize = new_series
@@ -305,7 +264,8 @@ impl SeriesCache {
             .iter()
             .map(|(raw, _, _)| Box::from(*raw))
             .collect();
-        for (((_, _, indexes), decision), key) in new_series.into_iter().zip(decided).zip(keys) {
+        let new = new_series.into_iter().zip(decided).zip(keys).zip(replicas);
+        for ((((_, _, indexes), decision), key), replica) in new {
             let series = match decision {
                 Decision::Undecided => continue,
                 Decision::Drop => None,
@@ -322,6 +282,7 @@ impl SeriesCache {
             };
             let kept = series.is_some();
             let slot = self.insert(key, series, now);
+            self.slots[slot as usize].replica = self.replica_id(replica);
             if kept {
                 for &i in &indexes {
                     pending[i].slot = slot;
@@ -331,6 +292,7 @@ impl SeriesCache {
         let mut vanished = Vec::new();
         let mut appender = head.appender(std::mem::take(&mut self.log_batch));
         let mut newest = HashMap::new();
+        let elected = self.elect(settings, &pending, &mut report);
         for (i, sample) in pending.iter().enumerate() {
             self.prefetch(&appender, &pending, i + PREFETCH_AHEAD);
             if sample.slot == UNDECIDED {
@@ -340,6 +302,10 @@ impl SeriesCache {
             let Some(series) = &cached.series else {
                 continue;
             };
+            if cached.replica != NO_REPLICA && !elected[cached.replica as usize] {
+                report.standby += 1;
+                continue;
+            }
             if settings.every_sample {
                 let held = newest
                     .entry(sample.slot)
@@ -474,6 +440,7 @@ impl SeriesCache {
             last_seen: now,
             live_in: 0,
             tail: ChunkTail::default(),
+            replica: NO_REPLICA,
         };
         let at = match self.free.pop() {
             Some(at) => {
@@ -487,6 +454,58 @@ impl SeriesCache {
         };
         self.keys.insert(at, key);
         at
+    }
+
+    /// The index of `replica` in the cache's table, added if new.
+    fn replica_id(&mut self, replica: Option<Replica>) -> u32 {
+        let Some(replica) = replica else {
+            return NO_REPLICA;
+        };
+        let at = self.replicas.iter().position(|r| *r == replica);
+        at.unwrap_or_else(|| {
+            self.replicas.push(replica);
+            self.replicas.len() - 1
+        }) as u32
+    }
+
+    /// HA: asks the tracker about each replica this scrape brought samples of; by replica
+    /// index, whether its samples are stored.
+    fn elect(
+        &self,
+        settings: &IngestSettings<'_>,
+        pending: &[Pending],
+        report: &mut IngestReport,
+    ) -> Vec<bool> {
+        let Some(ha) = settings.ha else {
+            return Vec::new();
+        };
+        let mut present = vec![false; self.replicas.len()];
+        for p in pending.iter().filter(|p| p.slot != UNDECIDED) {
+            let replica = self.slots[p.slot as usize].replica;
+            if replica != NO_REPLICA {
+                present[replica as usize] = true;
+            }
+        }
+        let now = std::time::Instant::now();
+        let mut elected = vec![false; self.replicas.len()];
+        for (i, replica) in self
+            .replicas
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| present[*i])
+        {
+            elected[i] = match ha.observe(replica, now) {
+                Verdict::Elected => true,
+                Verdict::Standby => false,
+                Verdict::TookOver { from } => {
+                    report.took_over.push((replica.clone(), from));
+                    // In every-sample mode the answer is asked for again from further back.
+                    report.rewind |= settings.every_sample;
+                    !settings.every_sample
+                }
+            };
+        }
+        elected
     }
 
     /// Prefetches the series the `i`th pending sample goes to, if any.
@@ -506,11 +525,13 @@ impl SeriesCache {
             last_seen: 0,
             live_in: 0,
             tail: ChunkTail::default(),
+            replica: NO_REPLICA,
         };
         self.free.push(slot);
     }
 }
 
 mod keys;
+mod report;
 #[cfg(test)]
 mod tests;

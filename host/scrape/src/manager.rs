@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use super::discovery::{Discovery, CHANGE_CHECK};
 use super::fetch::HttpClient;
+use super::ha::HaTracker;
 use super::metadata::SharedMetadata;
 use super::scrape_loop::{
     content_type_fallback, LoopContext, LoopHandle, LoopSettings, TargetHealth,
@@ -216,6 +217,7 @@ async fn run_job(
             .federation
             .every_sample
             .then(|| tightest(cfg.federation.max_samples_per_request, sample_limit)),
+        ha: HaTracker::new(&cfg.federation).map(Arc::new),
     });
     let mut discovery = Discovery::new(&cfg, &ctx.fetcher, &ctx.telemetry);
     discovery.refresh();

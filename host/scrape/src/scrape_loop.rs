@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::every_sample::{Answer, CursorBook, EveryTarget};
 use super::fetch::{Fetcher, HttpClient};
+use super::ha::HaTracker;
 use super::ingest::{IngestError, IngestReport, IngestSettings, SeriesCache};
 use super::metadata::SharedMetadata;
 use super::parse::Format;
@@ -115,6 +116,8 @@ pub struct LoopSettings {
     pub client: Arc<HttpClient>,
     /// Every-sample mode (`federation.every_sample`): the most samples one answer may hold.
     pub every_sample: Option<u64>,
+    /// HA replica pairs (`federation.replica_label`): the job's elected replicas.
+    pub ha: Option<Arc<HaTracker>>,
 }
 
 /// A job's `fallback_scrape_protocol` as the format it asks for. Prometheus 2.42 parses every
@@ -175,9 +178,14 @@ impl LoopHandle {
         let health = Arc::new(Mutex::new(TargetHealth::default()));
         let cache = SeriesCache::default();
         let metadata = cache.metadata().clone();
-        let every = settings
-            .every_sample
-            .map(|max| EveryTarget::new(&settings.job, &target.url, max, &ctx.cursors));
+        let every = settings.every_sample.map(|max| {
+            let mut every = EveryTarget::new(&settings.job, &target.url, max, &ctx.cursors);
+            if let Some(ha) = &settings.ha {
+                // Far enough back to reach before a silent replica's last delivery.
+                every.keep_history(ha.failover_timeout() + 4 * target.interval);
+            }
+            every
+        });
         let scrape_loop = ScrapeLoop {
             every,
             report_series: report_series(&ctx.head, &target.public),
@@ -264,6 +272,26 @@ impl ScrapeLoop {
             }
         };
         let duration = started.elapsed();
+        for (replica, from) in &report.took_over {
+            tracing::warn!(
+                job = %self.settings.job,
+                target = %self.target,
+                cluster = %replica.cluster,
+                replica = %replica.replica,
+                from = %from,
+                "HA: the elected replica delivered nothing for the failover timeout; this one takes over"
+            );
+            self.ctx
+                .telemetry
+                .federation
+                .failovers
+                .get_or_create(&job)
+                .inc();
+        }
+        if report.standby > 0 {
+            let standby = &self.ctx.telemetry.federation.standby_samples;
+            standby.get_or_create(&job).inc_by(report.standby as u64);
+        }
         self.record(&report, outcome.is_ok(), duration, scrape_ms);
         if let Some(every) = &self.every {
             // The samples before the cursor are with the log now (`record` handed them over).
@@ -335,7 +363,7 @@ impl ScrapeLoop {
             let url = every.url(&self.target.url);
             let (report, answer) = self.scrape_url(&url, scrape_ms).await?;
             let answer = answer.expect("every-sample answers are read");
-            let metrics = &self.ctx.telemetry.every_sample;
+            let metrics = &self.ctx.telemetry.federation;
             metrics.pages.get_or_create(&job).inc();
             metrics
                 .samples_resent
@@ -351,8 +379,16 @@ impl ScrapeLoop {
                     "the leaf could not go on from the cursor: samples it stored late before from_ms may be missing"
                 );
             }
+            let rewind = report.rewind;
             total.absorb(report);
-            self.every.as_mut().expect("every-sample mode").cursor = Some(answer.trailer.cursor);
+            let every = self.every.as_mut().expect("every-sample mode");
+            if rewind {
+                // This replica just took over: its samples since before the old one went
+                // silent fill the gap; the answer just dropped is asked for again.
+                every.rewind();
+                continue;
+            }
+            every.advance(answer.trailer.cursor);
             if answer.trailer.complete || started.elapsed() >= self.target.timeout {
                 return Ok(total);
             }
@@ -505,6 +541,7 @@ fn ingest(
         known_only,
         compat: settings.compat,
         every_sample: settings.every_sample.is_some(),
+        ha: settings.ha.as_deref(),
     };
     cache.ingest(head, &ingest_settings, body, format, scrape_ms)
 }

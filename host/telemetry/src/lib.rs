@@ -18,10 +18,10 @@ use wasmfed_rules::RuleMetrics;
 use wasmfed_storage::blocks::BlockMetrics;
 use wasmfed_storage::wal::WalMetrics;
 
-mod every_sample;
+mod federation;
 mod notifications;
 mod remote_write;
-pub use every_sample::EverySampleMetrics;
+pub use federation::FederationMetrics;
 pub use notifications::{AlertmanagerLabel, NotificationMetrics};
 pub use remote_write::{RemoteWriteMetrics, TenantLabel, TenantReasonLabels};
 
@@ -77,7 +77,7 @@ pub struct Telemetry {
     pub blocks: BlockMetrics,
     pub notifications: NotificationMetrics,
     pub remote_write: RemoteWriteMetrics,
-    pub every_sample: EverySampleMetrics,
+    pub federation: FederationMetrics,
     /// Per-plugin counters, collected from the live plugins at scrape time.
     pub plugins: LivePlugins,
     /// Per-rule-group counters, collected from the live groups at scrape time.
@@ -113,7 +113,7 @@ impl Default for Telemetry {
             blocks: BlockMetrics::default(),
             notifications: NotificationMetrics::default(),
             remote_write: RemoteWriteMetrics::default(),
-            every_sample: EverySampleMetrics::default(),
+            federation: FederationMetrics::default(),
             plugins: LivePlugins::default(),
             rules: RuleMetrics::default(),
             registry: Registry::default(),
@@ -227,7 +227,7 @@ impl Default for Telemetry {
         t.blocks.register(&mut registry);
         t.notifications.register(&mut registry);
         t.remote_write.register(&mut registry);
-        t.every_sample.register(&mut registry);
+        t.federation.register(&mut registry);
         registry.register_collector(Box::new(t.plugins.clone()));
         registry.register_collector(Box::new(t.rules.clone()));
         t.reload_successful.set(1);

@@ -306,6 +306,15 @@ fn federation_every_sample_is_read_and_checked() {
     assert!(on.every_sample);
     assert_eq!(on.max_samples_per_request, 250_000);
     assert_eq!(read("").unwrap(), Default::default());
+    let ha = read("federation: {replica_label: replica, failover_timeout: 10s}\n").unwrap();
+    assert_eq!(
+        (ha.replica_label.as_str(), ha.cluster_label.as_str()),
+        ("replica", "cluster")
+    );
+    assert_eq!(
+        ha.failover_timeout.as_std(),
+        std::time::Duration::from_secs(10)
+    );
     let refused = [
         (
             "honor_timestamps: false\nfederation: {every_sample: true}\n",
@@ -316,6 +325,15 @@ fn federation_every_sample_is_read_and_checked() {
             "must be from 1 to 10000000",
         ),
         ("federation: {every: true}\n", "unknown field `every`"),
+        (
+            "federation: {replica_label: 'a-b'}\n",
+            "\"a-b\" is not a valid label name",
+        ),
+        (
+            "federation: {replica_label: cluster}\n",
+            "replica_label and cluster_label of scrape config with job name \"leaves\" must differ",
+        ),
+        ("federation: {failover_timeout: 0s}\n", "must be positive"),
     ];
     for (extra, reason) in refused {
         let err = read(extra).unwrap_err();

@@ -11,6 +11,7 @@ fn settings(target: &Labels) -> IngestSettings<'_> {
         known_only: false,
         compat: Compat::V3,
         every_sample: false,
+        ha: None,
     }
 }
 
@@ -192,6 +193,75 @@ fn every_sample_answers_store_each_sample_once_and_their_stale_markers() {
     );
     // No marker of the global's own: the leaf's say when series end.
     assert_eq!(page("", &mut cache).stale_markers, 0);
+}
+
+#[test]
+fn ha_replicas_store_one_copy_without_the_replica_label() {
+    let head = Head::new();
+    let ha = crate::ha::HaTracker::new(&wasmfed_config::FederationConfig {
+        replica_label: "replica".into(),
+        failover_timeout: wasmfed_config::Duration::from_millis(50),
+        ..Default::default()
+    })
+    .unwrap();
+    let (target_a, target_b) = (
+        target(),
+        Labels::from_pairs([("instance", "h:2"), ("job", "j")]),
+    );
+    let (a, b) = (
+        IngestSettings {
+            honor_labels: true,
+            ha: Some(&ha),
+            ..settings(&target_a)
+        },
+        IngestSettings {
+            honor_labels: true,
+            ha: Some(&ha),
+            ..settings(&target_b)
+        },
+    );
+    let (mut cache_a, mut cache_b) = (SeriesCache::default(), SeriesCache::default());
+    let scrape = |cache: &mut SeriesCache, s: &IngestSettings<'_>, body: &str| {
+        cache
+            .ingest(&head, s, body.as_bytes(), Format::PrometheusText, 0)
+            .unwrap()
+    };
+    // Federated series carry their own instance and job (honor_labels keeps them).
+    let from = |r: &str, t: i64| {
+        format!("m{{cluster=\"eu\",instance=\"x\",job=\"n\",replica=\"{r}\"}} {t} {t}\n")
+    };
+    assert_eq!(scrape(&mut cache_a, &a, &from("a", 1000)).appended, 1);
+    let standby = scrape(&mut cache_b, &b, &from("b", 1001));
+    assert_eq!((standby.appended, standby.standby), (0, 1));
+    std::thread::sleep(std::time::Duration::from_millis(60)); // a is silent past the timeout
+    let took_over = scrape(&mut cache_b, &b, &from("b", 2001));
+    assert_eq!((took_over.appended, took_over.took_over.len()), (1, 1));
+    assert!(!took_over.rewind, "plain /federate cannot go back");
+    let labels = [
+        ("__name__", "m"),
+        ("cluster", "eu"),
+        ("instance", "x"),
+        ("job", "n"),
+    ];
+    let stored = only_sample(&head, &labels);
+    let times: Vec<i64> = stored.iter().map(|s| s.timestamp_ms).collect();
+    assert_eq!(times, [1000, 2001], "one series, without the replica label");
+    // In every-sample mode a take-over drops the answer and asks for it again from further back.
+    let every_b = IngestSettings {
+        every_sample: true,
+        ..b
+    };
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    let back = scrape(
+        &mut cache_a,
+        &IngestSettings {
+            every_sample: true,
+            ..a
+        },
+        &from("a", 3000),
+    );
+    assert_eq!((back.appended, back.rewind), (0, true));
+    assert_eq!(scrape(&mut cache_b, &every_b, &from("b", 3001)).standby, 1);
 }
 
 #[test]

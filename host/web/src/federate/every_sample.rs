@@ -288,9 +288,9 @@ pub async fn respond(job: FederateJob, request: EveryRequest) -> Response<Respon
     respond_with(job.encoding, select, move |page, sink| {
         let samples: usize = page.runs.iter().map(|(_, s)| s.len()).sum();
         telemetry.federate_series.inc_by(page.runs.len() as u64);
-        telemetry.every_sample.samples_sent.inc_by(samples as u64);
+        telemetry.federation.samples_sent.inc_by(samples as u64);
         if let Some(reset) = &page.reset {
-            telemetry.every_sample.resets_sent.inc();
+            telemetry.federation.resets_sent.inc();
             reset.write(&mut sink.text);
         }
         write_runs(&external_labels, &page.runs, sink)?;

@@ -1,5 +1,6 @@
-//! Counters of `/federate`'s every-sample mode, on both sides: what a leaf sent, and what a
-//! global asked for, stored and was told it may have missed.
+//! Counters of federation beyond Prometheus': `/federate`'s every-sample mode on both sides
+//! (what a leaf sent; what a global asked for, stored and was told it may have missed) and HA
+//! replica pairs on a global (samples of standby replicas, take-overs).
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -8,7 +9,7 @@ use prometheus_client::registry::Registry;
 use super::JobLabel;
 
 #[derive(Default)]
-pub struct EverySampleMetrics {
+pub struct FederationMetrics {
     /// Leaf: samples (stale markers included) sent in every-sample answers.
     pub samples_sent: Counter,
     /// Leaf: answers that could not honour the asker's cursor (`# CURSOR-RESET`).
@@ -21,9 +22,13 @@ pub struct EverySampleMetrics {
     pub resets_received: Family<JobLabel, Counter>,
     /// Global: cursors written to disk after the samples before them were fsynced.
     pub cursors_persisted: Counter,
+    /// Global, HA: samples of replicas that are not their cluster's elected one, by job.
+    pub standby_samples: Family<JobLabel, Counter>,
+    /// Global, HA: replicas elected because the elected one went silent, by job.
+    pub failovers: Family<JobLabel, Counter>,
 }
 
-impl EverySampleMetrics {
+impl FederationMetrics {
     pub(crate) fn register(&self, registry: &mut Registry) {
         registry.register(
             "wasmfed_federate_every_samples_sent",
@@ -54,6 +59,16 @@ impl EverySampleMetrics {
             "wasmfed_every_sample_cursors_persisted",
             "Every-sample cursors written to disk once the samples before them were durable.",
             self.cursors_persisted.clone(),
+        );
+        registry.register(
+            "wasmfed_ha_standby_samples",
+            "Samples of HA replicas that are not their cluster's elected one (dropped), by job.",
+            self.standby_samples.clone(),
+        );
+        registry.register(
+            "wasmfed_ha_failovers",
+            "HA replicas elected because their cluster's elected one delivered nothing for failover_timeout, by job.",
+            self.failovers.clone(),
         );
     }
 }
