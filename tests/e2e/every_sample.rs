@@ -137,3 +137,122 @@ fn every_sample_federation_keeps_every_leaf_sample_across_a_kill() {
         global.log_text()
     );
 }
+
+/// One series' raw samples at `node` in the `seconds` before `at_ms`, with its labels.
+fn one_series(
+    node: std::net::SocketAddr,
+    expr: &str,
+    seconds: i64,
+    at_ms: i64,
+) -> (LabelMap, Vec<(i64, f64)>) {
+    let series = matrix(node, &format!("{expr}[{seconds}s]"), Some(at_ms)).unwrap();
+    assert_eq!(
+        series.len(),
+        1,
+        "one series, not one per replica: {series:?}"
+    );
+    series.into_iter().next().unwrap()
+}
+
+#[test]
+fn ha_replica_pairs_store_one_copy_and_fail_over() {
+    // Values from the clock, so both replicas scrape the same exporter without disturbing it.
+    let exporter =
+        Exporter::start(|_| Reply::Text(format!("e_gauge {}\n", (now_ms() / 1000) % 1000)));
+    let leaf = |replica: &str| {
+        format!(
+            "{}scrape_configs:\n{}",
+            global_section(&format!(
+                "  external_labels:\n    cluster: eu\n    replica: {replica}\n"
+            )),
+            static_job("exp", &[exporter.addr], "")
+        )
+    };
+    let leaf_a = Wasmfed::start(&leaf("a"));
+    let global = |every_sample: bool, targets: &str| {
+        Wasmfed::start(&format!(
+            "global:\n  scrape_interval: 5s\n  scrape_timeout: 5s\nscrape_configs:\n  - job_name: leaves\n    \
+             metrics_path: /federate\n    honor_labels: true\n    params: {{'match[]': ['{{job=\"exp\"}}']}}\n    \
+             federation: {{every_sample: {every_sample}, replica_label: replica, failover_timeout: 10s}}\n    \
+             static_configs: [{{targets: [{targets}]}}]\n"
+        ))
+    };
+    // Replica b starts later, so a is elected first; both globals know both replicas.
+    let leaf_b_port = free_port();
+    let targets = format!("'{}', '127.0.0.1:{leaf_b_port}'", leaf_a.addr);
+    let (every, plain) = (global(true, &targets), global(false, &targets));
+    let start = now_ms();
+    for node in [&every, &plain] {
+        wait_for(
+            "the globals to store a's samples",
+            Duration::from_secs(30),
+            || {
+                let n = matrix(node.addr, "e_gauge[1m]", None)
+                    .unwrap_or_default()
+                    .len();
+                if n == 1 {
+                    Ok(())
+                } else {
+                    Err(format!("{n} series"))
+                }
+            },
+        );
+    }
+    let leaf_b = Wasmfed::start_on(leaf_b_port, &leaf("b"));
+    std::thread::sleep(Duration::from_secs(15));
+    let killed_at = now_ms();
+    drop(leaf_a.kill_keeping_dir());
+    // The fail-over timeout, then an interval to take over and one to fetch.
+    std::thread::sleep(Duration::from_secs(30));
+    let end = now_ms() - 3_000;
+    let seconds = (end - start) / 1000;
+    let b_samples = one_series(leaf_b.addr, "e_gauge", seconds, end).1;
+    for (node, mode) in [(&every, "every-sample"), (&plain, "plain")] {
+        let (labels, samples) = one_series(node.addr, "e_gauge", seconds, end);
+        assert_eq!(labels.get("replica"), None, "{mode}: {labels:?}");
+        assert_eq!(labels.get("cluster").map(String::as_str), Some("eu"));
+        if mode == "every-sample" {
+            // No hole: after a's last sample, every one of b's (up to the newest fetched).
+            let a_last = samples
+                .iter()
+                .rev()
+                .find(|s| !b_samples.contains(s))
+                .unwrap()
+                .0;
+            let newest = samples.last().unwrap().0;
+            let missing: Vec<_> = b_samples
+                .iter()
+                .filter(|s| s.0 > a_last && s.0 <= newest && !samples.contains(s))
+                .collect();
+            assert!(
+                missing.is_empty(),
+                "{mode}: b's {missing:?} missing after a's last at {a_last}"
+            );
+        } else {
+            // A hole of at most the fail-over timeout and the intervals around it.
+            let widest = samples
+                .windows(2)
+                .map(|w| w[1].0 - w[0].0)
+                .max()
+                .unwrap_or(0);
+            assert!(
+                widest <= 25_000,
+                "{mode}: a gap of {widest} ms around the kill at {killed_at}: {samples:?}"
+            );
+        }
+        let after: Vec<_> = samples.iter().filter(|s| s.0 > killed_at).collect();
+        assert!(!after.is_empty(), "{mode}: nothing stored after the kill");
+        for s in after {
+            assert!(
+                b_samples.contains(s),
+                "{mode}: {s:?} is not one of b's samples"
+            );
+        }
+        assert_eq!(
+            node.metric("wasmfed_ha_failovers_total{tenant=\"default\",job=\"leaves\"}"),
+            Some(1.0),
+            "{mode}"
+        );
+        assert!(node.log_text().contains("this one takes over"), "{mode}");
+    }
+}

@@ -236,7 +236,27 @@ impl Wasmfed {
         extra_args: &[&str],
         env: &[(&str, &str)],
     ) -> Wasmfed {
-        let port = free_port();
+        Self::spawn_at(free_port(), dir, config_path, extra_args, env)
+    }
+
+    /// Starts a node listening on `port` (one a test told others about before it started)
+    /// and waits until it is ready.
+    pub fn start_on(port: u16, config: &str) -> Wasmfed {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("wasmfed.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let mut node = Self::spawn_at(port, dir, &config_path, &[], &[]);
+        node.wait_ready();
+        node
+    }
+
+    fn spawn_at(
+        port: u16,
+        dir: tempfile::TempDir,
+        config_path: &Path,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Wasmfed {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let log = dir.path().join("wasmfed.log");
         // These tests compare with Debian's Prometheus 2.42, unless one asks for 3.
