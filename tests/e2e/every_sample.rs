@@ -256,3 +256,45 @@ fn ha_replica_pairs_store_one_copy_and_fail_over() {
         assert!(node.log_text().contains("this one takes over"), "{mode}");
     }
 }
+
+#[test]
+fn remote_read_pulls_every_sample_from_a_prometheus_leaf() {
+    let exporter = changing_exporter();
+    let leaf = Prometheus::start(&format!(
+        "{}scrape_configs:\n{}",
+        global_section("  external_labels:\n    dc: eu\n"),
+        static_job("exp", &[exporter.addr], "")
+    ));
+    let global = Wasmfed::start(&format!(
+        "global:\n  scrape_interval: 15s\n  scrape_timeout: 10s\nscrape_configs:\n  - job_name: leaf\n    \
+         metrics_path: /api/v1/read\n    honor_labels: true\n    params: {{'match[]': ['{{job=\"exp\"}}']}}\n    \
+         federation: {{remote_read: true}}\n    static_configs: [{{targets: ['{}']}}]\n",
+        leaf.addr
+    ));
+    let window_s = 120;
+    let window_end = now_ms() + 5_000 + window_s * 1000;
+    std::thread::sleep(Duration::from_millis((window_end - now_ms()) as u64));
+    let theirs = samples(leaf.addr, window_s, window_end);
+    let n = count(&theirs);
+    assert!(
+        n > 6 * 100,
+        "the leaf holds {n} samples in {window_s} s: {theirs:?}"
+    );
+    let ours = wait_for(
+        "the global to have pulled the window",
+        Duration::from_secs(60),
+        || {
+            let ours = samples(global.addr, window_s, window_end);
+            match count(&ours) >= n {
+                true => Ok(ours),
+                false => Err(format!("{} of {n} samples", count(&ours))),
+            }
+        },
+    );
+    assert_eq!(ours, theirs, "every sample of the Prometheus leaf, once");
+    let pages = global.metric("wasmfed_every_sample_pages_total{tenant=\"default\",job=\"leaf\"}");
+    assert!(
+        pages.unwrap_or(0.0) >= 8.0,
+        "one pull per interval: {pages:?}"
+    );
+}

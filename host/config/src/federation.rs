@@ -11,6 +11,8 @@
 //!       replica_label: replica          # leaves differing only in this label are replicas:
 //!       cluster_label: cluster          #   one per cluster is stored, the label dropped
 //!       failover_timeout: 30s           #   another takes over after this long without data
+//!       remote_read: true               # a stock Prometheus leaf: every sample through its
+//!       read_overlap: 1m                #   /api/v1/read, each pull reaching back this far
 //! ```
 //!
 //! With `every_sample`, the job asks the leaf's `/federate` with a cursor
@@ -45,6 +47,15 @@ pub struct FederationConfig {
     /// How long the elected replica of a cluster may deliver nothing before another is elected.
     #[serde(default = "default_failover_timeout")]
     pub failover_timeout: Duration,
+    /// Pull every sample from a stock Prometheus through its remote-read API (`metrics_path`
+    /// its `/api/v1/read`, the selectors the `match[]` params), instead of `/federate`.
+    #[serde(default)]
+    pub remote_read: bool,
+    /// How far back before the end of the last pull each pull starts: a Prometheus stores a
+    /// scrape's samples at its end with its start as their time, so a pull must reach back
+    /// over the longest scrape (or rule evaluation) of the leaf.
+    #[serde(default = "default_read_overlap")]
+    pub read_overlap: Duration,
 }
 
 impl Default for FederationConfig {
@@ -55,6 +66,8 @@ impl Default for FederationConfig {
             replica_label: String::new(),
             cluster_label: default_cluster_label(),
             failover_timeout: default_failover_timeout(),
+            remote_read: false,
+            read_overlap: default_read_overlap(),
         }
     }
 }
@@ -67,14 +80,34 @@ fn default_cluster_label() -> String {
     "cluster".into()
 }
 
+fn default_read_overlap() -> Duration {
+    Duration::from_secs(60)
+}
+
 /// Mimir's HA tracker default.
 fn default_failover_timeout() -> Duration {
     Duration::from_secs(30)
 }
 
 impl FederationConfig {
+    /// Whether the job stores every sample of its targets (from `/federate` or remote read).
+    pub fn every_sample_mode(&self) -> bool {
+        self.every_sample || self.remote_read
+    }
+
     /// Checks the section against its job's other keys.
-    pub(super) fn check(&self, job: &str, honor_timestamps: bool) -> Result<(), String> {
+    pub(super) fn check(
+        &self,
+        job: &str,
+        honor_timestamps: bool,
+        params: &std::collections::BTreeMap<String, Vec<String>>,
+    ) -> Result<(), String> {
+        if self.remote_read && params.get("match[]").is_none_or(Vec::is_empty) {
+            return Err(format!(
+                "federation.remote_read of scrape config with job name {job:?} reads the series of \
+                 its 'match[]' params: there are none"
+            ));
+        }
         if !(1..=MAX_SAMPLES_PER_REQUEST).contains(&self.max_samples_per_request) {
             return Err(format!(
                 "federation.max_samples_per_request of scrape config with job name {job:?} must be from 1 to {MAX_SAMPLES_PER_REQUEST}"
@@ -106,11 +139,16 @@ impl FederationConfig {
                 "federation.failover_timeout of scrape config with job name {job:?} must be positive"
             ));
         }
-        if self.every_sample && !honor_timestamps {
-            return Err(format!(
-                "federation.every_sample of scrape config with job name {job:?} stores the leaf's \
-                 timestamps: it cannot be used with honor_timestamps: false"
-            ));
+        for (key, on) in [
+            ("every_sample", self.every_sample),
+            ("remote_read", self.remote_read),
+        ] {
+            if on && !honor_timestamps {
+                return Err(format!(
+                    "federation.{key} of scrape config with job name {job:?} stores the leaf's \
+                     timestamps: it cannot be used with honor_timestamps: false"
+                ));
+            }
         }
         Ok(())
     }

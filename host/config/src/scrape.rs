@@ -182,7 +182,7 @@ impl RawScrapeConfig {
             n => n,
         };
         self.federation
-            .check(&self.job_name, self.honor_timestamps)?;
+            .check(&self.job_name, self.honor_timestamps, &self.params)?;
         let sources = self.sources.resolve(dir)?;
         Ok(ScrapeConfig {
             job_name: self.job_name,

@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod compat;
 pub mod every_sample;
+pub mod expfmt;
 pub mod gofloat;
 pub mod labels;
 pub mod sample;

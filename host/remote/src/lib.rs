@@ -1,5 +1,7 @@
 //! Prometheus' remote-write protocol, version 1.0: what a Prometheus, a Prometheus agent or
-//! vmagent sends to `POST /api/v1/write`, and what wasmfed will send to a distributed TSDB.
+//! vmagent sends to `POST /api/v1/write`, and what wasmfed will send to a distributed TSDB;
+//! and the client side of its remote-read protocol ([`read`]), for pulling every sample from a
+//! stock Prometheus leaf.
 //!
 //! A request is a protobuf `prometheus.WriteRequest` ([`proto`]) compressed with snappy's
 //! *block* format (not its framed stream format), with `Content-Encoding: snappy` and
@@ -13,6 +15,7 @@
 
 pub mod codec;
 pub mod proto;
+pub mod read;
 
 pub use codec::{decode_write_request, encode_write_request, DecodeError, SeriesBatch, WriteBatch};
 

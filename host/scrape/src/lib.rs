@@ -15,6 +15,7 @@ pub mod manager;
 pub mod metadata;
 pub mod parse;
 pub mod relabel_debug;
+pub mod remote_read;
 pub mod scrape_loop;
 pub mod stages;
 pub mod target;

@@ -215,8 +215,9 @@ async fn run_job(
         // One answer never holds more than the job may store from one scrape.
         every_sample: cfg
             .federation
-            .every_sample
+            .every_sample_mode()
             .then(|| tightest(cfg.federation.max_samples_per_request, sample_limit)),
+        remote_read: stages.remote_read.clone(),
         ha: HaTracker::new(&cfg.federation).map(Arc::new),
     });
     let mut discovery = Discovery::new(&cfg, &ctx.fetcher, &ctx.telemetry);

@@ -13,11 +13,12 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
 use super::every_sample::{Answer, CursorBook, EveryTarget};
-use super::fetch::{Fetcher, HttpClient};
+use super::fetch::{Exposition, Fetcher, HttpClient};
 use super::ha::HaTracker;
 use super::ingest::{IngestError, IngestReport, IngestSettings, SeriesCache};
 use super::metadata::SharedMetadata;
 use super::parse::Format;
+use super::remote_read::{self, RemoteRead};
 use super::stages::GuardedStage;
 use super::target::Target;
 use wasmfed_config::{ScrapeConfig, ScrapeProtocol, TenantLimits};
@@ -28,6 +29,9 @@ use wasmfed_model::{Labels, STALE_NAN};
 use wasmfed_plugin::PluginRuntime;
 use wasmfed_storage::{AppendError, Head, SeriesRef};
 use wasmfed_telemetry::Telemetry;
+
+/// What an every-sample answer made from a remote-read pull is parsed as.
+const EVERY_SAMPLE_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Bodies larger than this are parsed with `block_in_place` so one huge federation scrape does
 /// not hold up the other loops sharing its runtime worker.
@@ -118,6 +122,8 @@ pub struct LoopSettings {
     pub every_sample: Option<u64>,
     /// HA replica pairs (`federation.replica_label`): the job's elected replicas.
     pub ha: Option<Arc<HaTracker>>,
+    /// `federation.remote_read`: every sample pulled from a stock Prometheus.
+    pub remote_read: Option<Arc<RemoteRead>>,
 }
 
 /// A job's `fallback_scrape_protocol` as the format it asks for. Prometheus 2.42 parses every
@@ -317,17 +323,7 @@ impl ScrapeLoop {
         url: &str,
         scrape_ms: i64,
     ) -> Result<(IngestReport, Option<Answer>), String> {
-        let exposition = self
-            .ctx
-            .fetcher
-            .fetch(
-                &self.settings.client,
-                url,
-                self.target.timeout,
-                self.settings.body_size_limit,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+        let exposition = self.fetch(url).await?;
         let format = Format::negotiate(exposition.content_type.as_deref(), self.settings.fallback);
         let answer = match (&format, &self.every) {
             (Ok(_), Some(_)) => EveryTarget::answer(&exposition.body).map(Some),
@@ -347,6 +343,39 @@ impl ScrapeLoop {
         let (result, body) = self.ingest(exposition.body, format, scrape_ms).await;
         self.ctx.fetcher.recycle(body);
         result.map(|report| (report, answer))
+    }
+
+    /// GETs `url`; in remote-read mode pulls the time since the cursor instead, and answers
+    /// with what the pull brought, as an every-sample answer.
+    async fn fetch(&self, url: &str) -> Result<Exposition, String> {
+        let (client, timeout, limit) = (
+            &self.settings.client,
+            self.target.timeout,
+            self.settings.body_size_limit,
+        );
+        let fetcher = &self.ctx.fetcher;
+        let (Some(read), Some(every)) = (&self.settings.remote_read, &self.every) else {
+            let fetched = fetcher.fetch(client, url, timeout, limit).await;
+            return fetched.map_err(|e| e.to_string());
+        };
+        let pull = read.pull(every.cursor.as_deref());
+        let streamed = fetcher
+            .remote_read(client, &self.target.url, pull.body.clone(), timeout, limit)
+            .await
+            .map_err(|e| e.to_string())?;
+        let content_type = streamed.content_type.as_deref().unwrap_or("");
+        let answer = match content_type.starts_with("application/x-streamed-protobuf") {
+            true => remote_read::answer(&pull, &streamed.body),
+            false => Err(format!(
+                "remote read answered {content_type:?}, not streamed XOR chunks (a Prometheus \
+                 older than 2.13, or not a Prometheus)"
+            )),
+        };
+        fetcher.recycle(streamed.body);
+        Ok(Exposition {
+            content_type: Some(EVERY_SAMPLE_CONTENT_TYPE.into()),
+            body: answer?,
+        })
     }
 
     /// Every-sample mode: fetches pages until the leaf says the round is complete or the

@@ -19,26 +19,35 @@ use wasmfed_model::compat::Compat;
 use wasmfed_model::Labels;
 use wasmfed_plugin::registry::JobPlugins;
 use wasmfed_plugin::{stock, Plugin, PluginLimits, PluginRuntime, Stage, StageError, World};
+use wasmfed_storage::parse_selector;
+
+use super::remote_read::RemoteRead;
 
 /// Consecutive failures after which a stage backs off.
 const FAILURES_BEFORE_BACKOFF: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
-/// Why a job's plugins could not be set up.
+/// Why a job's plugins (or its remote-read selectors) could not be set up.
 #[derive(Debug, thiserror::Error)]
-#[error("job {job:?}: plugin {plugin:?}: {reason}")]
+#[error("job {job:?}: {}{reason}", match plugin.is_empty() {
+    true => String::new(),
+    false => format!("plugin {plugin:?}: "),
+})]
 pub struct StageSetupError {
     pub job: String,
+    /// Empty when the job's stage as a whole failed.
     pub plugin: String,
     pub reason: String,
 }
 
-/// The target and series stages of one job.
+/// The target and series stages of one job, and what it pulls by remote read.
 #[derive(Clone)]
 pub struct JobStages {
     pub targets: GuardedStage,
     pub series: GuardedStage,
+    /// `federation.remote_read`: its `match[]` selectors, parsed.
+    pub remote_read: Option<Arc<RemoteRead>>,
 }
 
 impl JobStages {
@@ -71,7 +80,12 @@ impl JobStages {
             })?;
             Ok(GuardedStage::new(stage))
         };
+        let remote_read = match cfg.federation.remote_read {
+            false => None,
+            true => Some(Arc::new(remote_read(cfg, compat)?)),
+        };
         Ok(JobStages {
+            remote_read,
             targets: stage(
                 World::Target,
                 "relabel_configs",
@@ -86,6 +100,25 @@ impl JobStages {
             )?,
         })
     }
+}
+
+/// A job's remote-read selectors: its `match[]` params, read as its Prometheus reads them.
+fn remote_read(cfg: &ScrapeConfig, compat: Compat) -> Result<RemoteRead, StageSetupError> {
+    let selectors = cfg.params.get("match[]").map_or(&[][..], Vec::as_slice);
+    let selectors = selectors
+        .iter()
+        .map(|s| {
+            parse_selector(s, compat).map_err(|e| StageSetupError {
+                job: cfg.job_name.clone(),
+                plugin: String::new(),
+                reason: format!("federation.remote_read: match[] {s:?}: {e}"),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(RemoteRead {
+        selectors,
+        overlap_ms: cfg.federation.read_overlap.as_std().as_millis() as i64,
+    })
 }
 
 impl JobStages {

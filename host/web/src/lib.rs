@@ -7,7 +7,6 @@
 pub mod auth;
 pub mod body;
 pub mod encoding;
-pub mod expfmt;
 pub mod federate;
 pub mod metadata;
 pub mod metric_metadata;

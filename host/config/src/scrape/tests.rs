@@ -334,6 +334,10 @@ fn federation_every_sample_is_read_and_checked() {
             "replica_label and cluster_label of scrape config with job name \"leaves\" must differ",
         ),
         ("federation: {failover_timeout: 0s}\n", "must be positive"),
+        (
+            "federation: {remote_read: true}\n",
+            "reads the series of its 'match[]' params: there are none",
+        ),
     ];
     for (extra, reason) in refused {
         let err = read(extra).unwrap_err();

@@ -25,6 +25,7 @@ use parking_lot::Mutex;
 use self::http1::{Connection, HttpError, ResponseHead};
 pub(crate) use self::stream::join_host_port;
 use self::stream::Stream;
+use wasmfed_remote::read::STREAMED_CONTENT_TYPE;
 
 pub use self::client::HttpClient;
 
@@ -158,7 +159,7 @@ impl<'a> Endpoint<'a> {
     /// In `absolute` form (`GET http://host/path`) for a plain request through a proxy.
     fn request(&self, ask: &Ask, extra: &str, absolute: bool) -> Vec<u8> {
         let method = match ask {
-            Ask::Post { .. } => "POST",
+            Ask::Post { .. } | Ask::RemoteRead { .. } => "POST",
             _ => "GET",
         };
         let origin = if absolute { self.origin } else { "" };
@@ -180,13 +181,23 @@ impl<'a> Endpoint<'a> {
                  Content-Length: {}\r\n",
                 body.len()
             )),
+            Ask::RemoteRead { body, timeout } => request.push_str(&format!(
+                "Accept: {STREAMED_CONTENT_TYPE}\r\nContent-Type: application/x-protobuf\r\n\
+                 Content-Encoding: snappy\r\nX-Prometheus-Remote-Read-Version: 0.1.0\r\n\
+                 X-Prometheus-Scrape-Timeout-Seconds: {}\r\nContent-Length: {}\r\n",
+                timeout.as_secs_f64(),
+                body.len()
+            )),
         }
         request.push_str(extra);
         request.push_str("\r\n");
-        if let Ask::Post { body, .. } = ask {
-            request.push_str(body);
+        let mut request = request.into_bytes();
+        match ask {
+            Ask::Post { body, .. } => request.extend_from_slice(body.as_bytes()),
+            Ask::RemoteRead { body, .. } => request.extend_from_slice(body),
+            _ => {}
         }
-        request.into_bytes()
+        request
     }
 }
 
@@ -203,6 +214,9 @@ enum Ask {
         content_type: &'static str,
         body: String,
     },
+    /// A remote-read request (a snappy-compressed `ReadRequest`) to a Prometheus, pulling
+    /// every sample of a range (`federation.remote_read`), within this scrape timeout.
+    RemoteRead { body: Vec<u8>, timeout: Duration },
 }
 
 impl Fetcher {
@@ -231,6 +245,20 @@ impl Fetcher {
     ) -> Result<Exposition, FetchError> {
         self.get(client, url, Ask::Discovery { refresh }, timeout, body_limit)
             .await
+    }
+
+    /// POSTs a remote-read request (`body`: a snappy-compressed `ReadRequest`) and reads the
+    /// streamed answer.
+    pub async fn remote_read(
+        &self,
+        client: &HttpClient,
+        url: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+        body_limit: u64,
+    ) -> Result<Exposition, FetchError> {
+        let ask = Ask::RemoteRead { body, timeout };
+        self.get(client, url, ask, timeout, body_limit).await
     }
 
     /// POSTs a form (an OAuth 2.0 token request) and reads the answer.

@@ -20,8 +20,8 @@ use http::Response;
 
 use super::{respond_with, BodySink, FederateJob, FederateWriter};
 use crate::body::ResponseBody;
-use crate::expfmt;
 use wasmfed_model::every_sample::{Reset, Trailer, CURSOR_PARAM, MAX_SAMPLES_PARAM, STALE_PREFIX};
+use wasmfed_model::expfmt;
 use wasmfed_model::{is_stale_nan, Sample};
 use wasmfed_storage::every::{select_every, SeriesRuns};
 use wasmfed_storage::{Blocks, Floor, Head, LatestSamples, Mark, Matcher};

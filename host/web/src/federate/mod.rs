@@ -30,9 +30,9 @@ use http::{header, Response, StatusCode};
 
 use super::body::{self, ResponseBody};
 use super::encoding::{ContentEncoding, Encoder};
-use super::expfmt;
 use super::server::text;
 use wasmfed_model::compat::Compat;
+use wasmfed_model::expfmt;
 use wasmfed_model::{labels::INSTANCE, labels::METRIC_NAME, Label, Labels};
 use wasmfed_storage::{latest, parse_selector, Blocks, Head, LatestSamples, LatestSeries, Matcher};
 

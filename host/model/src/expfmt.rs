@@ -5,7 +5,7 @@
 //! label values use the format's three escapes. Everything appends to a caller's buffer so the
 //! federate writer streams without building intermediate strings.
 
-use wasmfed_model::gofloat;
+use crate::gofloat;
 
 /// Appends `v` as Go's expfmt writes a sample value (`writeFloat` in prometheus/common's
 /// `text_create.go`): its shortcut `case f == 0` is taken by -0 too, so -0 is written `0`.
