@@ -128,3 +128,70 @@ fn reload_needs_the_lifecycle_flag() {
         403
     );
 }
+
+/// A reload that changes a job but not its targets ends nothing, as Prometheus'
+/// `scrapePool.reload` ends nothing: the series go on, without a stale marker in between, and
+/// are not added again.
+#[test]
+fn a_changed_job_goes_on_without_stale_markers() {
+    let exporter = Exporter::start(|_| Reply::Text("m{k=\"a\"} 1\nm{k=\"b\"} 2\n".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wasmfed.yml");
+    let job = |extra: &str| {
+        format!(
+            "global:\n  scrape_interval: 30s\n  scrape_timeout: 5s\nscrape_configs:\n{}",
+            static_job("exp", &[exporter.addr], extra)
+        )
+    };
+    std::fs::write(&path, job("")).unwrap();
+    let node = Wasmfed::start_with(dir, &path, &["--web.enable-lifecycle"]);
+    let series = |node: &Wasmfed| samples_of(&node.federate(&["m"]).text()).len();
+    wait_for(
+        "the first scrape",
+        Duration::from_secs(40),
+        || match series(&node) {
+            2 => Ok(()),
+            n => Err(format!("{n} series")),
+        },
+    );
+    // A changed limit keeps every series as it was: nothing ends, nothing is added again.
+    let reload = |config: String| {
+        std::fs::write(&path, config).unwrap();
+        let reloaded = http(node.addr, "POST", "/-/reload", &[], b"").unwrap();
+        assert_eq!(reloaded.status, 200, "{}", reloaded.text());
+    };
+    reload(job("    sample_limit: 1000\n"));
+    // Until the next scrape (up to 30 s away) both series are still there: no stale marker.
+    assert_eq!(series(&node), 2, "{}", node.federate(&["m"]).text());
+    let added = |node: &Wasmfed| {
+        let text = node.federate(&["scrape_series_added"]).text();
+        samples_of(&text).iter().next().map(|s| f64::from_bits(s.1))
+    };
+    let scrapes =
+        |node: &Wasmfed| node.metric("wasmfed_scrapes_total{tenant=\"default\",job=\"exp\"}");
+    let before = scrapes(&node);
+    wait_for(
+        "the next scrape",
+        Duration::from_secs(40),
+        || match scrapes(&node) {
+            n if n > before => Ok(()),
+            n => Err(format!("{n:?} scrapes")),
+        },
+    );
+    assert_eq!(added(&node), Some(0.0), "as Prometheus reuses its cache");
+    // A new series rule decides again: `b` ends at the next scrape, `a` goes on (counted as
+    // added, as Prometheus' new cache counts it), still without a stale marker in between.
+    reload(job(
+        "    metric_relabel_configs:\n      - {source_labels: [k], regex: b, action: drop}\n",
+    ));
+    assert_eq!(series(&node), 2);
+    wait_for(
+        "the scrape after",
+        Duration::from_secs(40),
+        || match series(&node) {
+            1 => Ok(()),
+            n => Err(format!("{n} series")),
+        },
+    );
+    assert_eq!(added(&node), Some(1.0));
+}

@@ -345,6 +345,12 @@ impl SeriesCache {
         Ok(report)
     }
 
+    /// Takes every series' decision again at the next scrape (a reload may have changed the
+    /// series stage): series the stage no longer keeps end then.
+    pub fn decide_again(&mut self) {
+        self.stage_generation = u64::MAX;
+    }
+
     /// What the target's `# TYPE`, `# HELP` and `# UNIT` lines said, shared with the API.
     pub fn metadata(&self) -> &SharedMetadata {
         &self.metadata

@@ -18,7 +18,7 @@ use super::fetch::HttpClient;
 use super::ha::HaTracker;
 use super::metadata::SharedMetadata;
 use super::scrape_loop::{
-    content_type_fallback, LoopContext, LoopHandle, LoopSettings, TargetHealth,
+    content_type_fallback, Carried, LoopContext, LoopHandle, LoopSettings, TargetHealth,
 };
 use super::stages::{GuardedStage, JobStages, StageSetupError};
 use super::target::{discovered_labels, Target};
@@ -63,8 +63,19 @@ const UPDATE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 struct JobTask {
     config: ScrapeConfig,
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    signal: watch::Sender<JobSignal>,
+    /// Ends with the job's loops' state when it was reloaded.
+    task: tokio::task::JoinHandle<HashMap<Arc<Target>, Carried>>,
+}
+
+/// What a job's task is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum JobSignal {
+    Run,
+    /// End every target (stale markers).
+    Stop,
+    /// Hand every loop's state on to the job replacing this one.
+    Reload,
 }
 
 /// Runs the scrape jobs of the current configuration.
@@ -112,23 +123,36 @@ impl ScrapeManager {
         let wanted: HashMap<&str, &ScrapeConfig> =
             configs.iter().map(|c| (c.job_name.as_str(), c)).collect();
         let names: Vec<String> = jobs.keys().cloned().collect();
+        let mut carried: HashMap<String, HashMap<Arc<Target>, Carried>> = HashMap::new();
         for name in names {
             let keep = wanted
                 .get(name.as_str())
                 .is_some_and(|c| **c == jobs[&name].config);
-            if !keep {
-                let job = jobs.remove(&name).expect("listed above");
-                stop_job(job).await;
-                self.views.lock().expect("views lock").remove(&name);
-                self.ctx.telemetry.plugins.untrack(&self.ctx.tenant, &name);
+            if keep {
+                continue;
             }
+            let job = jobs.remove(&name).expect("listed above");
+            if let Some(next) = wanted.get(name.as_str()) {
+                // Changed, not gone: its targets go on under the new configuration.
+                let reusable = same_series(&job.config, next);
+                let mut loops = reload_job(job).await;
+                if !reusable {
+                    loops.values_mut().for_each(Carried::decide_again);
+                }
+                carried.insert(name, loops);
+                continue;
+            }
+            stop_job(job).await;
+            self.views.lock().expect("views lock").remove(&name);
+            self.ctx.telemetry.plugins.untrack(&self.ctx.tenant, &name);
         }
         for (cfg, stages) in to_start.into_iter().zip(stages) {
             self.ctx
                 .telemetry
                 .plugins
                 .track(&self.ctx.tenant, &cfg.job_name, stages.plugin_list());
-            jobs.insert(cfg.job_name.clone(), self.start_job(cfg, stages));
+            let carried = carried.remove(&cfg.job_name).unwrap_or_default();
+            jobs.insert(cfg.job_name.clone(), self.start_job(cfg, stages, carried));
         }
         Ok(())
     }
@@ -176,22 +200,51 @@ impl ScrapeManager {
         out
     }
 
-    fn start_job(&self, config: ScrapeConfig, stages: JobStages) -> JobTask {
-        let (stop, stopped) = watch::channel(false);
+    fn start_job(
+        &self,
+        config: ScrapeConfig,
+        stages: JobStages,
+        carried: HashMap<Arc<Target>, Carried>,
+    ) -> JobTask {
+        let (signal, signalled) = watch::channel(JobSignal::Run);
         let task = tokio::spawn(run_job(
             config.clone(),
             stages,
             self.ctx.clone(),
             self.views.clone(),
-            stopped,
+            (signalled, carried),
         ));
-        JobTask { config, stop, task }
+        JobTask {
+            config,
+            signal,
+            task,
+        }
     }
 }
 
+/// Whether two configurations of a job make the same series of what they scrape: they differ
+/// at most in interval, timeout, sample limit and HTTP client, the fields Prometheus'
+/// `reusableCache` ignores.
+fn same_series(a: &ScrapeConfig, b: &ScrapeConfig) -> bool {
+    let zero = |c: &ScrapeConfig| ScrapeConfig {
+        scrape_interval: Default::default(),
+        scrape_timeout: Default::default(),
+        sample_limit: 0,
+        http_client: Default::default(),
+        ..c.clone()
+    };
+    zero(a) == zero(b)
+}
+
 async fn stop_job(job: JobTask) {
-    let _ = job.stop.send(true);
+    let _ = job.signal.send(JobSignal::Stop);
     let _ = job.task.await;
+}
+
+/// Stops a job whose configuration changed, ending none of its targets: their loops' state.
+async fn reload_job(job: JobTask) -> HashMap<Arc<Target>, Carried> {
+    let _ = job.signal.send(JobSignal::Reload);
+    job.task.await.unwrap_or_default()
 }
 
 async fn run_job(
@@ -199,8 +252,8 @@ async fn run_job(
     stages: JobStages,
     ctx: LoopContext,
     views: Arc<Mutex<BTreeMap<String, JobView>>>,
-    mut stopped: watch::Receiver<bool>,
-) {
+    (mut signal, mut carried): (watch::Receiver<JobSignal>, HashMap<Arc<Target>, Carried>),
+) -> HashMap<Arc<Target>, Carried> {
     let sample_limit = tightest(cfg.sample_limit, ctx.limits.read().sample_limit);
     let settings = Arc::new(LoopSettings {
         job: cfg.job_name.clone(),
@@ -236,10 +289,20 @@ async fn run_job(
                 continue;
             }
             let handle = running.remove(&target).unwrap_or_else(|| {
-                tracing::info!(job = %cfg.job_name, target = %target, "starting scrape loop");
-                LoopHandle::spawn(target.clone(), settings.clone(), ctx.clone())
+                let carried = carried.remove(&target);
+                if carried.is_none() {
+                    tracing::info!(job = %cfg.job_name, target = %target, "starting scrape loop");
+                }
+                LoopHandle::spawn(target.clone(), settings.clone(), ctx.clone(), carried)
             });
             next.insert(target, handle);
+        }
+        // Targets of the configuration before a reload that this one does not scrape end.
+        for (target, state) in carried.drain() {
+            running.insert(
+                target.clone(),
+                LoopHandle::spawn(target, settings.clone(), ctx.clone(), Some(state)),
+            );
         }
         for (target, handle) in running.drain() {
             tracing::info!(job = %cfg.job_name, target = %target, "stopping scrape loop");
@@ -274,11 +337,16 @@ async fn run_job(
                         break;
                     }
                 }
-                _ = stopped.changed() => {
-                    for (_, handle) in running.drain() {
-                        handle.stop().await;
+                changed = signal.changed() => {
+                    let reload = changed.is_ok() && *signal.borrow() == JobSignal::Reload;
+                    let mut carried = HashMap::new();
+                    for (target, handle) in running.drain() {
+                        match reload {
+                            true => carried.extend(handle.reload().await.map(|c| (target, c))),
+                            false => handle.stop().await,
+                        }
                     }
-                    return;
+                    return carried;
                 }
             }
             retry_at = retry_at.filter(|at| tokio::time::Instant::now() < *at);

@@ -16,7 +16,6 @@ use super::every_sample::{Answer, CursorBook, EveryTarget};
 use super::fetch::{Exposition, Fetcher, HttpClient};
 use super::ha::HaTracker;
 use super::ingest::{IngestError, IngestReport, IngestSettings, SeriesCache};
-use super::metadata::SharedMetadata;
 use super::parse::Format;
 use super::remote_read::{self, RemoteRead};
 use super::stages::GuardedStage;
@@ -32,6 +31,11 @@ use wasmfed_telemetry::Telemetry;
 
 /// What an every-sample answer made from a remote-read pull is parsed as.
 const EVERY_SAMPLE_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+mod handle;
+
+use handle::Signal;
+pub use handle::{Carried, LoopHandle};
 
 /// Bodies larger than this are parsed with `block_in_place` so one huge federation scrape does
 /// not hold up the other loops sharing its runtime worker.
@@ -170,53 +174,6 @@ const REPORT_NAMES: [&str; 5] = [
     "scrape_series_added",
 ];
 
-/// A running loop; stopping it writes the end-of-target stale markers before it returns.
-pub struct LoopHandle {
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-    pub health: Arc<Mutex<TargetHealth>>,
-    pub metadata: SharedMetadata,
-}
-
-impl LoopHandle {
-    pub fn spawn(target: Arc<Target>, settings: Arc<LoopSettings>, ctx: LoopContext) -> LoopHandle {
-        let (stop, stopped) = watch::channel(false);
-        let health = Arc::new(Mutex::new(TargetHealth::default()));
-        let cache = SeriesCache::default();
-        let metadata = cache.metadata().clone();
-        let every = settings.every_sample.map(|max| {
-            let mut every = EveryTarget::new(&settings.job, &target.url, max, &ctx.cursors);
-            if let Some(ha) = &settings.ha {
-                // Far enough back to reach before a silent replica's last delivery.
-                every.keep_history(ha.failover_timeout() + 4 * target.interval);
-            }
-            every
-        });
-        let scrape_loop = ScrapeLoop {
-            every,
-            report_series: report_series(&ctx.head, &target.public),
-            target,
-            settings,
-            ctx,
-            cache,
-            health: health.clone(),
-            aligned_ms: None,
-        };
-        let task = tokio::spawn(scrape_loop.run(stopped));
-        LoopHandle {
-            stop,
-            task,
-            health,
-            metadata,
-        }
-    }
-
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
-
 struct ScrapeLoop {
     target: Arc<Target>,
     settings: Arc<LoopSettings>,
@@ -231,7 +188,9 @@ struct ScrapeLoop {
 }
 
 impl ScrapeLoop {
-    async fn run(mut self, mut stopped: watch::Receiver<bool>) {
+    /// Scrapes until signalled. A stop ends the target (stale markers for all it wrote); a
+    /// reload hands the loop's state on to the loop that replaces it, ending nothing.
+    async fn run(mut self, mut signal: watch::Receiver<Signal>) -> Option<Carried> {
         let first = self.target.next_slot(
             unix_nanos(SystemTime::now()).max(0) as u128,
             self.ctx.node_seed,
@@ -242,10 +201,16 @@ impl ScrapeLoop {
         loop {
             tokio::select! {
                 _ = ticker.tick() => self.scrape_once().await,
-                _ = stopped.changed() => break,
+                changed = signal.changed() => {
+                    if changed.is_ok() && *signal.borrow() == Signal::Reload {
+                        return Some(self.carry());
+                    }
+                    break;
+                }
             }
         }
         self.end_of_target();
+        None
     }
 
     async fn scrape_once(&mut self) {
