@@ -245,7 +245,17 @@ impl Wasmfed {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("wasmfed.yml");
         std::fs::write(&config_path, config).unwrap();
-        let mut node = Self::spawn_at(port, dir, &config_path, &[], &[]);
+        Self::start_with_port(port, dir, &config_path, &[])
+    }
+
+    /// [`Wasmfed::start_with`] on a given port.
+    pub fn start_with_port(
+        port: u16,
+        dir: tempfile::TempDir,
+        config_path: &Path,
+        extra_args: &[&str],
+    ) -> Wasmfed {
+        let mut node = Self::spawn_at(port, dir, config_path, extra_args, &[]);
         node.wait_ready();
         node
     }

@@ -17,6 +17,7 @@ use super::duration::Duration;
 use super::federation::FederationConfig;
 use super::file_sd::FileSdConfig;
 use super::global::GlobalConfig;
+use super::handover::HandoverConfig;
 use super::http_client::{self, HttpClientConfig, RawHttpClient};
 use super::http_sd::HttpSdConfig;
 use super::plugins::{PluginRef, RawPluginRef};
@@ -29,7 +30,7 @@ use relabel_config::RelabelConfig;
 use wasmfed_model::compat::Compat;
 
 /// The keys of a scrape config that are its own.
-const OWN_KEYS: [&str; 20] = [
+const OWN_KEYS: [&str; 21] = [
     "job_name",
     "scrape_interval",
     "scrape_timeout",
@@ -50,10 +51,11 @@ const OWN_KEYS: [&str; 20] = [
     "target_plugins",
     "series_plugins",
     "federation",
+    "shard_handover",
 ];
 
 /// The keys of a scrape config that wasmfed reads: its own, then its HTTP client's.
-const KEYS: &[&str] = &concat_keys::<20, 13, 33>(OWN_KEYS, http_client::KEYS);
+const KEYS: &[&str] = &concat_keys::<21, 13, 34>(OWN_KEYS, http_client::KEYS);
 
 /// `a` then `b`, at compile time (`C` must be `A + B`).
 pub(super) const fn concat_keys<const A: usize, const B: usize, const C: usize>(
@@ -111,6 +113,8 @@ pub struct ScrapeConfig {
     pub http_client: HttpClientConfig,
     /// wasmfed's own: how a wasmfed leaf is federated (every-sample mode).
     pub federation: FederationConfig,
+    /// wasmfed's own: letting go of targets the target stage gives to another shard node.
+    pub shard_handover: Option<HandoverConfig>,
 }
 
 /// A scrape config as written, checked on its own; zero durations and limits are "not set".
@@ -132,6 +136,7 @@ pub(super) struct RawScrapeConfig {
     target_plugins: Vec<RawPluginRef>,
     series_plugins: Vec<RawPluginRef>,
     federation: FederationConfig,
+    shard_handover: Option<HandoverConfig>,
     http_client: RawHttpClient,
     pub(super) ignored: Vec<Ignored>,
 }
@@ -183,6 +188,9 @@ impl RawScrapeConfig {
         };
         self.federation
             .check(&self.job_name, self.honor_timestamps, &self.params)?;
+        if let Some(handover) = &self.shard_handover {
+            handover.check(&self.job_name)?;
+        }
         let sources = self.sources.resolve(dir)?;
         Ok(ScrapeConfig {
             job_name: self.job_name,
@@ -207,6 +215,7 @@ impl RawScrapeConfig {
             series_plugins: resolve_plugins(self.series_plugins, dir, "series_plugins")?,
             http_client: self.http_client.resolve(dir)?,
             federation: self.federation,
+            shard_handover: self.shard_handover,
         })
     }
 }
@@ -265,6 +274,7 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
             target_plugins: Vec::new(),
             series_plugins: Vec::new(),
             federation: FederationConfig::default(),
+            shard_handover: None,
             http_client: RawHttpClient::default(),
             ignored: Vec::new(),
         };
@@ -308,6 +318,7 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
                 "target_plugins" => raw.target_plugins = zero_if_null(map.next_value()?),
                 "series_plugins" => raw.series_plugins = zero_if_null(map.next_value()?),
                 "federation" => raw.federation = zero_if_null(map.next_value()?),
+                "shard_handover" => raw.shard_handover = map.next_value()?,
                 k if http_client::KEYS.contains(&k) => raw.http_client.read(k, &mut map)?,
                 _ => raw
                     .ignored

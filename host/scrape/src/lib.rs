@@ -9,6 +9,7 @@ pub mod discovery;
 pub mod every_sample;
 pub mod fetch;
 pub mod ha;
+pub mod handover;
 pub mod honor;
 pub mod ingest;
 pub mod manager;

@@ -8,7 +8,7 @@
 //! The target stage (relabel_configs, shard selection) runs where `discovered` becomes `kept`,
 //! on the whole list in one batch.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use super::discovery::{Discovery, CHANGE_CHECK};
 use super::fetch::HttpClient;
 use super::ha::HaTracker;
+use super::handover::{self, Handover, LetGo};
 use super::metadata::SharedMetadata;
 use super::scrape_loop::{
     content_type_fallback, Carried, LoopContext, LoopHandle, LoopSettings, TargetHealth,
@@ -277,6 +278,7 @@ async fn run_job(
     discovery.refresh();
     let mut running: HashMap<Arc<Target>, LoopHandle> = HashMap::new();
     let mut decisions = TargetDecisions::default();
+    let mut handover = Handover::new(cfg.shard_handover.as_ref());
     loop {
         let (targets, dropped, stage_failed) =
             build_targets(&cfg, &stages, &discovery, &mut decisions).await;
@@ -288,7 +290,8 @@ async fn run_job(
                 next.insert(target, handle);
                 continue;
             }
-            let handle = running.remove(&target).unwrap_or_else(|| {
+            let given_back = || handover.as_mut().and_then(|h| h.take_back(&target));
+            let handle = running.remove(&target).or_else(given_back).unwrap_or_else(|| {
                 let carried = carried.remove(&target);
                 if carried.is_none() {
                     tracing::info!(job = %cfg.job_name, target = %target, "starting scrape loop");
@@ -304,10 +307,23 @@ async fn run_job(
                 LoopHandle::spawn(target, settings.clone(), ctx.clone(), Some(state)),
             );
         }
+        let given_away: HashSet<&Labels> = match handover {
+            Some(_) => dropped.iter().collect(),
+            None => HashSet::new(),
+        };
         for (target, handle) in running.drain() {
+            if let Some(h) = handover
+                .as_mut()
+                .filter(|_| given_away.contains(&target.discovered))
+            {
+                tracing::info!(job = %cfg.job_name, target = %target, "the target stage gave this target to another node: scraping it until a peer has");
+                h.begin(target, handle);
+                continue;
+            }
             tracing::info!(job = %cfg.job_name, target = %target, "stopping scrape loop");
             handle.stop().await;
         }
+        drop(given_away);
         running = next;
         let published = Published {
             dropped,
@@ -316,15 +332,25 @@ async fn run_job(
             series_stage: stages.series.clone(),
             honor_labels: cfg.honor_labels,
         };
-        publish(&views, &cfg.job_name, &running, published, &ctx);
+        let leaving = handover.iter().flat_map(Handover::loops);
+        publish(
+            &views,
+            &cfg.job_name,
+            running.iter().chain(leaving),
+            published,
+            &ctx,
+        );
         // Wait for a discovery change (taken at most every UPDATE_EVERY) or the stop signal.
         let built_at = tokio::time::Instant::now();
         let mut changed = false;
         let mut retry_at = stage_failed.then(|| built_at + STAGE_RETRY);
         loop {
+            let leaving = handover.as_ref().is_some_and(|h| !h.is_empty());
             let wait = async {
                 if discovery.is_dynamic() || retry_at.is_some() {
                     tokio::time::sleep(CHANGE_CHECK).await
+                } else if leaving {
+                    tokio::time::sleep(handover::CHECK_EVERY).await
                 } else {
                     std::future::pending().await
                 }
@@ -336,11 +362,17 @@ async fn run_job(
                     if retry || (changed && built_at.elapsed() >= UPDATE_EVERY) {
                         break;
                     }
+                    if let Some(h) = handover.as_mut().filter(|_| leaving) {
+                        if let_go(h, &ctx, &cfg.job_name).await {
+                            break; // publish the targets without them
+                        }
+                    }
                 }
                 changed = signal.changed() => {
                     let reload = changed.is_ok() && *signal.borrow() == JobSignal::Reload;
                     let mut carried = HashMap::new();
-                    for (target, handle) in running.drain() {
+                    let leaving: Vec<_> = handover.iter_mut().flat_map(Handover::drain).collect();
+                    for (target, handle) in running.drain().chain(leaving) {
                         match reload {
                             true => carried.extend(handle.reload().await.map(|c| (target, c))),
                             false => handle.stop().await,
@@ -352,6 +384,24 @@ async fn run_job(
             retry_at = retry_at.filter(|at| tokio::time::Instant::now() < *at);
         }
     }
+}
+
+/// Stops the leaving targets a peer has scraped (or that waited too long); whether any.
+async fn let_go(handover: &mut Handover, ctx: &LoopContext, job: &str) -> bool {
+    let settled = handover.settle(&ctx.fetcher).await;
+    let any = !settled.is_empty();
+    for (target, handle, why) in settled {
+        match why {
+            LetGo::Scraped(peer) => {
+                tracing::info!(job, target = %target, peer = %peer, "handed over: the peer scrapes it now")
+            }
+            LetGo::TimedOut => {
+                tracing::warn!(job, target = %target, "no peer scraped this target within shard_handover.max_wait; letting go of it")
+            }
+        }
+        handle.stop().await;
+    }
+    any
 }
 
 /// The target stage's last answer for each discovered label set, kept so that a failing
@@ -450,15 +500,14 @@ struct Published {
     honor_labels: bool,
 }
 
-fn publish(
+fn publish<'a>(
     views: &Mutex<BTreeMap<String, JobView>>,
     job: &str,
-    running: &HashMap<Arc<Target>, LoopHandle>,
+    running: impl Iterator<Item = (&'a Arc<Target>, &'a LoopHandle)>,
     published: Published,
     ctx: &LoopContext,
 ) {
     let mut active: Vec<ActiveTarget> = running
-        .iter()
         .map(|(target, handle)| ActiveTarget {
             job: job.to_owned(),
             target: target.clone(),

@@ -36,6 +36,7 @@ fn defaults() {
             series_plugins: vec![],
             http_client: HttpClientConfig::default(),
             federation: Default::default(),
+            shard_handover: None,
         }
     );
 }
@@ -340,6 +341,34 @@ fn federation_every_sample_is_read_and_checked() {
         ),
     ];
     for (extra, reason) in refused {
+        let err = read(extra).unwrap_err();
+        assert!(err.contains(reason), "{extra}: {err}");
+    }
+}
+
+#[test]
+fn shard_handover_is_read_and_checked() {
+    let read = |extra: &str| {
+        resolve(
+            &format!("job_name: node\n{extra}"),
+            &GlobalConfig::default(),
+        )
+        .map(|c| c.shard_handover)
+    };
+    assert_eq!(read("").unwrap(), None);
+    let on = read("shard_handover: {peers: ['a:9090', 'http://b:9090/prom']}\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(on.peers, ["a:9090", "http://b:9090/prom"]);
+    assert_eq!(on.max_wait.as_std(), std::time::Duration::from_secs(300));
+    for (extra, reason) in [
+        ("shard_handover: {max_wait: 0s}\n", "must be positive"),
+        (
+            "shard_handover: {peers: ['a b']}\n",
+            "\"a b\" is not an address",
+        ),
+        ("shard_handover: {peer: []}\n", "unknown field `peer`"),
+    ] {
         let err = read(extra).unwrap_err();
         assert!(err.contains(reason), "{extra}: {err}");
     }
