@@ -56,6 +56,26 @@ fn count(samples: &BTreeMap<LabelMap, Vec<(i64, u64)>>) -> usize {
     samples.values().map(Vec::len).sum()
 }
 
+/// The global's samples of the window once it holds as many as the leaf (`n`).
+fn holding(
+    global: &Wasmfed,
+    n: usize,
+    window_s: i64,
+    window_end: i64,
+) -> BTreeMap<LabelMap, Vec<(i64, u64)>> {
+    wait_for(
+        "the global to hold the window",
+        Duration::from_secs(60),
+        || {
+            let ours = samples(global.addr, window_s, window_end);
+            match count(&ours) >= n {
+                true => Ok(ours),
+                false => Err(format!("{} of {n} samples", count(&ours))),
+            }
+        },
+    )
+}
+
 #[test]
 fn every_sample_federation_keeps_every_leaf_sample_across_a_kill() {
     let exporter = changing_exporter();
@@ -102,17 +122,7 @@ fn every_sample_federation_keeps_every_leaf_sample_across_a_kill() {
         "the leaf holds {n} samples in {window_s} s: {leaf_samples:?}"
     );
     let started = Instant::now();
-    let ours = wait_for(
-        "the wasmfed global to hold the window",
-        Duration::from_secs(60),
-        || {
-            let ours = samples(global.addr, window_s, window_end);
-            match count(&ours) >= n {
-                true => Ok(ours),
-                false => Err(format!("{} of {n} samples", count(&ours))),
-            }
-        },
-    );
+    let ours = holding(&global, n, window_s, window_end);
     assert_eq!(
         ours, leaf_samples,
         "every sample, value and timestamp, once"
@@ -280,17 +290,7 @@ fn remote_read_pulls_every_sample_from_a_prometheus_leaf() {
         n > 6 * 100,
         "the leaf holds {n} samples in {window_s} s: {theirs:?}"
     );
-    let ours = wait_for(
-        "the global to have pulled the window",
-        Duration::from_secs(60),
-        || {
-            let ours = samples(global.addr, window_s, window_end);
-            match count(&ours) >= n {
-                true => Ok(ours),
-                false => Err(format!("{} of {n} samples", count(&ours))),
-            }
-        },
-    );
+    let ours = holding(&global, n, window_s, window_end);
     assert_eq!(ours, theirs, "every sample of the Prometheus leaf, once");
     let pages = global.metric("wasmfed_every_sample_pages_total{tenant=\"default\",job=\"leaf\"}");
     assert!(
