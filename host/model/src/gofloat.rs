@@ -100,30 +100,46 @@ fn integral_digits(v: f64, buf: &mut [u8; 32]) -> Option<(&[u8], i32)> {
     Some((&digits[..significant], exp))
 }
 
-/// The shortest round-trip digits and decimal exponent of finite nonzero `|v|`: Rust's `{:e}`
-/// yields the same digits as Go's shortest formatting, as `d.ddde±x`.
+/// The shortest round-trip digits and decimal exponent of finite nonzero `|v|`, from Ryū
+/// (the same digits as Go's shortest formatting; both round a tie to even), which spells
+/// them `d.ddde±x`, `ddd.ddd` or `0.000ddd`.
 fn shortest_digits(v: f64, buf: &mut [u8; 32]) -> (&[u8], i32) {
-    use std::io::Write;
-    let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    write!(cursor, "{:e}", v.abs()).expect("a shortest f64 fits in 32 bytes");
-    let len = cursor.position() as usize;
-    let e = buf[..len]
+    let mut ryu = ryu::Buffer::new();
+    let text = ryu.format_finite(v.abs()).as_bytes();
+    let (mantissa, e10) = match text.iter().position(|&b| b == b'e') {
+        Some(e) => {
+            let exp = std::str::from_utf8(&text[e + 1..])
+                .ok()
+                .and_then(|x| x.parse::<i32>().ok())
+                .expect("Ryū's exponent is an integer");
+            (&text[..e], exp)
+        }
+        None => (text, 0),
+    };
+    let point = mantissa
         .iter()
-        .position(|&b| b == b'e')
-        .expect("{:e} always has an exponent");
-    let exp = std::str::from_utf8(&buf[e + 1..len])
-        .ok()
-        .and_then(|x| x.parse().ok())
-        .expect("{:e} exponent is an integer");
-    // Drop the point after the first digit by moving that digit right by one.
-    if e > 1 {
-        buf[1] = buf[0];
-        let digits = &mut buf[1..e];
-        break_tie_to_even(v.abs(), digits, exp);
-        (digits, exp)
-    } else {
-        (&buf[..1], exp)
+        .position(|&b| b == b'.')
+        .unwrap_or(mantissa.len());
+    let (mut n, mut leading) = (0, 0);
+    for &d in mantissa.iter().filter(|&&b| b != b'.') {
+        if n == 0 && d == b'0' {
+            leading += 1;
+        } else {
+            buf[n] = d;
+            n += 1;
+        }
     }
+    if n == 0 {
+        buf[0] = b'0'; // zero: one digit, exponent 0
+        return (&buf[..1], 0);
+    }
+    while n > 1 && buf[n - 1] == b'0' {
+        n -= 1;
+    }
+    let exp = point as i32 - 1 - leading + e10;
+    let digits = &mut buf[..n];
+    break_tie_to_even(v.abs(), digits, exp);
+    (digits, exp)
 }
 
 /// Where two shortest digit strings are equally close to `v` (its exact value is their
@@ -140,12 +156,22 @@ fn break_tie_to_even(v: f64, digits: &mut [u8], exp: i32) {
     }
     let mut lower = digits.to_vec();
     *lower.last_mut().expect("not empty") -= 1;
-    let text = format!(
-        "{}.{}e{exp}",
-        lower[0] as char,
-        std::str::from_utf8(&lower[1..]).expect("digits")
-    );
-    if text.parse::<f64>() != Ok(v) {
+    // `d.ddde±x` on the stack: this runs for half of all values, and rarely goes further.
+    let mut text = [0u8; 40];
+    text[0] = lower[0];
+    text[1] = b'.';
+    text[2..lower.len() + 1].copy_from_slice(&lower[1..]);
+    let mut end = lower.len() + 1;
+    text[end] = b'e';
+    end += 1;
+    let mut exp_text = Vec::with_capacity(4);
+    crate::expfmt::push_i64(&mut exp_text, i64::from(exp));
+    text[end..end + exp_text.len()].copy_from_slice(&exp_text);
+    end += exp_text.len();
+    let reads_back = std::str::from_utf8(&text[..end])
+        .ok()
+        .and_then(|t| t.parse::<f64>().ok());
+    if reads_back != Some(v) {
         return;
     }
     // A double's exact decimal expansion has at most 767 significant digits.
@@ -168,6 +194,42 @@ mod tests {
         let mut out = Vec::new();
         push_g_shortest(&mut out, v);
         String::from_utf8(out).unwrap()
+    }
+
+    /// The digits as core's `{:e}` gives them (the implementation before Ryū), tie fixed.
+    fn core_digits(v: f64) -> (Vec<u8>, i32) {
+        let text = format!("{:e}", v.abs());
+        let (mantissa, exp) = text.split_once('e').unwrap();
+        let mut digits: Vec<u8> = mantissa.bytes().filter(|&b| b != b'.').collect();
+        let exp: i32 = exp.parse().unwrap();
+        break_tie_to_even(v.abs(), &mut digits, exp);
+        (digits, exp)
+    }
+
+    #[test]
+    fn ryu_digits_equal_cores_over_random_doubles() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut buf = [0u8; 32];
+        for i in 0..400_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Every other one a "human" value: small integers scaled by powers of ten.
+            let v = match i % 2 {
+                0 => f64::from_bits(x),
+                _ => (x % 1_000_000) as f64 / 10f64.powi((x >> 40) as i32 % 12),
+            };
+            if !v.is_finite() || v == 0.0 {
+                continue;
+            }
+            let (digits, exp) = shortest_digits(v, &mut buf);
+            assert_eq!(
+                (digits.to_vec(), exp),
+                core_digits(v),
+                "{v:e} ({:#x})",
+                v.to_bits()
+            );
+        }
     }
 
     #[test]

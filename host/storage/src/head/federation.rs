@@ -16,7 +16,7 @@
 
 use std::ops::Range;
 
-use super::{shard_of, Head, Shard};
+use super::{shard_of, Head, SeriesRef, Shard};
 use crate::symbols::{Ranking, Symbol};
 use crate::Matcher;
 use wasmfed_model::labels::{Label, METRIC_NAME};
@@ -35,7 +35,15 @@ pub struct LatestSamples {
     /// Each series' sort key: its metric name's id plus one (0 when it has none), then its label
     /// set as (name, value) id pairs. Comparing keys orders series as [`LatestSamples`] says.
     keys: Vec<u32>,
-    series: Vec<(Range<usize>, Sample)>,
+    series: Vec<Chosen>,
+}
+
+/// One selected series: its key's place in `keys`, its newest sample and its ref.
+#[derive(Clone, Debug)]
+struct Chosen {
+    key: Range<usize>,
+    sample: Sample,
+    series_ref: u64,
 }
 
 /// One series of a [`LatestSamples`].
@@ -46,6 +54,8 @@ pub struct LatestSeries<'a> {
     /// The label set as (name, value) string-id pairs, flattened, sorted by name.
     pub labels: &'a [u32],
     pub sample: Sample,
+    /// The series in the head it was read from (0 for [`LatestSamples::from_series`]).
+    pub series_ref: SeriesRef,
 }
 
 impl LatestSamples {
@@ -79,9 +89,13 @@ impl LatestSamples {
             for l in labels.iter() {
                 keys.extend([id(&l.name), id(&l.value)]);
             }
-            ranges.push((start..keys.len(), *sample));
+            ranges.push(Chosen {
+                key: start..keys.len(),
+                sample: *sample,
+                series_ref: 0,
+            });
         }
-        ranges.sort_unstable_by(|a, b| keys[a.0.clone()].cmp(&keys[b.0.clone()]));
+        ranges.sort_unstable_by(|a, b| keys[a.key.clone()].cmp(&keys[b.key.clone()]));
         LatestSamples {
             text,
             bounds,
@@ -111,12 +125,13 @@ impl LatestSamples {
 
     /// The series, in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = LatestSeries<'_>> {
-        self.series.iter().map(|(key, sample)| {
-            let key = &self.keys[key.clone()];
+        self.series.iter().map(|chosen| {
+            let key = &self.keys[chosen.key.clone()];
             LatestSeries {
                 metric_name: key[0].checked_sub(1),
                 labels: &key[1..],
-                sample: *sample,
+                sample: chosen.sample,
+                series_ref: SeriesRef(chosen.series_ref),
             }
         })
     }
@@ -194,7 +209,7 @@ impl Head {
         let Ranking { rank, used } = catalog.symbols.rank_by_text(
             series
                 .iter()
-                .flat_map(|(range, _)| keys[labels(range)].iter().copied()),
+                .flat_map(|chosen| keys[labels(&chosen.key)].iter().copied()),
         );
         let mut text = String::new();
         let mut bounds = Vec::with_capacity(used.len() + 1);
@@ -203,8 +218,8 @@ impl Head {
             text.push_str(catalog.symbols.resolve(s));
             bounds.push(text.len());
         }
-        for (range, _) in &series {
-            let key = &mut keys[range.clone()];
+        for chosen in &series {
+            let key = &mut keys[chosen.key.clone()];
             key[0] = match key[0] {
                 NAMELESS => 0,
                 name => rank[name as usize] + 1,
@@ -216,7 +231,7 @@ impl Head {
         drop(shards);
         drop(catalog);
         // Label sets are unique, so keys are too and an unstable sort is deterministic.
-        series.sort_unstable_by(|a, b| keys[a.0.clone()].cmp(&keys[b.0.clone()]));
+        series.sort_unstable_by(|a, b| keys[a.key.clone()].cmp(&keys[b.key.clone()]));
         LatestSamples {
             text,
             bounds,
@@ -246,7 +261,7 @@ fn newest_samples(
     name_symbol: Option<Symbol>,
     (mint_exclusive, maxt): (i64, i64),
     stale: Stale,
-) -> (Vec<u32>, Vec<(Range<usize>, Sample)>) {
+) -> (Vec<u32>, Vec<Chosen>) {
     let mut keys = Vec::with_capacity(refs.len() * 11);
     let mut series = Vec::with_capacity(refs.len());
     for r in refs {
@@ -267,7 +282,11 @@ fn newest_samples(
             .map_or(NAMELESS, |pair| pair[1]);
         keys.push(name);
         keys.extend_from_slice(&s.labels);
-        series.push((start..keys.len(), sample));
+        series.push(Chosen {
+            key: start..keys.len(),
+            sample,
+            series_ref: *r,
+        });
     }
     (keys, series)
 }

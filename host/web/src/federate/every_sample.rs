@@ -23,8 +23,8 @@ use crate::body::ResponseBody;
 use wasmfed_model::every_sample::{Reset, Trailer, CURSOR_PARAM, MAX_SAMPLES_PARAM, STALE_PREFIX};
 use wasmfed_model::expfmt;
 use wasmfed_model::{is_stale_nan, Sample};
-use wasmfed_storage::every::{select_every, SeriesRuns};
-use wasmfed_storage::{Blocks, Floor, Head, LatestSamples, Mark, Matcher};
+use wasmfed_storage::every::{select_every, EveryRuns};
+use wasmfed_storage::{Blocks, Floor, Head, Mark, Matcher};
 
 /// Samples of one answer unless the asker says otherwise.
 pub const DEFAULT_MAX_SAMPLES: usize = 250_000;
@@ -199,7 +199,7 @@ fn plan(head: &Head, cursor: Option<&Cursor>, now_wall_ms: i64, lookback_ms: i64
 
 /// One answer's samples and the cursor after them.
 struct Page {
-    runs: SeriesRuns,
+    runs: Option<EveryRuns>,
     trailer: Trailer,
     reset: Option<Reset>,
 }
@@ -222,14 +222,14 @@ fn read_page(
         // Nothing stored since the cursor: the round is over.
         round.resume_after_ms = None;
         return Ok(Page {
-            runs: Vec::new(),
+            runs: None,
             trailer: complete(round),
             reset: plan.reset,
         });
     };
     if let Some(runs) = read((from_ms, i64::MAX), request.max_samples)? {
         return Ok(Page {
-            runs,
+            runs: Some(runs),
             trailer: complete(round),
             reset: plan.reset,
         });
@@ -238,13 +238,10 @@ fn read_page(
     let (runs, until_ms) = loop {
         if span == 0 {
             // One timestamp over the budget: sent whole, never split.
-            break (
-                read((from_ms, from_ms), usize::MAX)?.unwrap_or_default(),
-                from_ms,
-            );
+            break (read((from_ms, from_ms), usize::MAX)?, from_ms);
         }
         if let Some(runs) = read((from_ms, from_ms + span), request.max_samples)? {
-            break (runs, from_ms + span);
+            break (Some(runs), from_ms + span);
         }
         span /= 2;
     };
@@ -286,14 +283,18 @@ pub async fn respond(job: FederateJob, request: EveryRequest) -> Response<Respon
     let select = move || read_page(&head, &blocks, &sets, &request, window);
     let external_labels = job.external_labels;
     respond_with(job.encoding, select, move |page, sink| {
-        let samples: usize = page.runs.iter().map(|(_, s)| s.len()).sum();
-        telemetry.federate_series.inc_by(page.runs.len() as u64);
-        telemetry.federation.samples_sent.inc_by(samples as u64);
         if let Some(reset) = &page.reset {
             telemetry.federation.resets_sent.inc();
             reset.write(&mut sink.text);
         }
-        write_runs(&external_labels, &page.runs, sink)?;
+        if let Some(runs) = &page.runs {
+            telemetry.federate_series.inc_by(runs.runs.len() as u64);
+            telemetry
+                .federation
+                .samples_sent
+                .inc_by(runs.samples() as u64);
+            write_runs(&external_labels, runs, sink)?;
+        }
         page.trailer.write(&mut sink.text);
         Some(())
     })
@@ -303,19 +304,15 @@ pub async fn respond(job: FederateJob, request: EveryRequest) -> Response<Respon
 /// Writes the runs as `/federate` writes series, one line per sample.
 fn write_runs(
     external_labels: &wasmfed_model::Labels,
-    runs: &SeriesRuns,
+    every: &EveryRuns,
     sink: &mut BodySink,
 ) -> Option<()> {
-    // The newest sample of each run stands in for the run in the writer's string table.
-    let newest: Vec<_> = runs
-        .iter()
-        .map(|(labels, samples)| (labels.clone(), samples[samples.len() - 1]))
-        .collect();
-    let selected = LatestSamples::from_series(newest);
-    let mut writer = FederateWriter::new(external_labels, &selected);
+    let mut writer = FederateWriter::new(external_labels, &every.selected);
     let mut series_text = Vec::new();
-    // `from_series` orders series as `select_every` does, so the i-th of each is one series.
-    for (series, (_, samples)) in selected.iter().zip(runs) {
+    for (series, samples) in every.selected.iter().zip(&every.runs) {
+        if samples.is_empty() {
+            continue; // removed by retention since it was selected
+        }
         let Some(start) = writer.series_text(&mut sink.text, series) else {
             continue;
         };
