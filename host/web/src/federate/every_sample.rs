@@ -185,10 +185,12 @@ fn plan(head: &Head, cursor: Option<&Cursor>, now_wall_ms: i64, lookback_ms: i64
             (Some(from_ms), Some(reset))
         }
     };
-    let from_ms = match (from_ms, round.resume_after_ms) {
-        (Some(from), Some(after)) => Some(from.max(after + 1)),
-        (None, Some(after)) => Some(after + 1),
-        (from, None) => from,
+    // A round's later pages go on after its last timestamp: its first page started at or
+    // before that (the floor only falls as the head stores more), and what was stored since
+    // with an older timestamp is the next round's.
+    let from_ms = match round.resume_after_ms {
+        Some(after) => Some(after + 1),
+        None => from_ms,
     };
     Plan {
         from_ms,

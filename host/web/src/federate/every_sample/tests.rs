@@ -196,6 +196,44 @@ fn a_cursor_from_another_incarnation_is_answered_with_a_reset() {
 }
 
 #[test]
+fn a_reset_answer_paged_by_a_small_budget_still_sends_its_whole_window() {
+    let samples: Vec<(i64, f64)> = (0..50).map(|i| (900_000 + i * 1_000, i as f64)).collect();
+    let head = Head::with_series(&[
+        (&[("__name__", "a")], &samples),
+        (&[("__name__", "b")], &samples),
+    ]);
+    let stranger = plan(&Head::new(), None, 1_000_000, LOOKBACK).round;
+    // The store clock counts seconds: the head's samples were stored a second before.
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    let first = EveryRequest {
+        cursor: Some(stranger),
+        max_samples: 7,
+    };
+    let page = read_page(
+        &head,
+        &Blocks::default(),
+        &all(),
+        &first,
+        (1_000_000, LOOKBACK),
+    )
+    .unwrap();
+    assert!(page.reset.is_some() && !page.trailer.complete);
+    let mut seen = Seen::new();
+    note(&mut seen, &page.runs);
+    // The leaf goes on storing while the asker pages through the reset window.
+    let (a, _) = head.get_or_create(&Labels::from_pairs([("__name__", "a")]));
+    head.append(a, 1_000_100, 99.0).unwrap();
+    let next = Cursor::decode(&page.trailer.cursor).unwrap();
+    let (_, pages) = pull(&head, Some(next), 7, 1_001_000, &mut seen);
+    assert!(pages > 10, "{pages} pages");
+    assert_eq!(
+        seen,
+        stored(&head),
+        "every sample after the reset point, over all pages"
+    );
+}
+
+#[test]
 fn cursors_round_trip_and_strangers_are_refused() {
     let head = Head::new();
     let mut cursor = plan(&head, None, 5_000, LOOKBACK).round;
