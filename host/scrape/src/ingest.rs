@@ -26,6 +26,7 @@ use super::parse::{
 };
 use super::stages::GuardedStage;
 use wasmfed_model::compat::Compat;
+use wasmfed_model::labels::{is_valid_label_name, is_valid_metric_name, METRIC_NAME};
 use wasmfed_model::{Labels, STALE_NAN};
 use wasmfed_storage::wal::SampleBatch;
 use wasmfed_storage::{AppendError, Appender, ChunkTail, Head, SeriesHandle};
@@ -42,6 +43,13 @@ pub enum IngestError {
     Parse(#[from] ParseError),
     #[error("sample limit exceeded: {samples} samples, limit {limit}")]
     SampleLimit { samples: usize, limit: u64 },
+    /// Metric relabeling (or a series plugin) left a series without a name: Prometheus fails
+    /// the scrape with these words.
+    #[error("missing metric name (__name__ label)")]
+    MissingName,
+    /// Metric relabeling made a name Prometheus 2 does not allow (its words).
+    #[error("invalid metric name or label names: {0}")]
+    InvalidLabels(String),
     /// Only with [`IngestSettings::known_only`]: the scrape has a series the cache does not
     /// know, so the series stage must run; nothing was stored.
     #[error("new series need the series stage")]
@@ -244,6 +252,11 @@ impl SeriesCache {
             labeled.push(labels);
         }
         let decided = self.decide(labeled, settings.series_stage, &mut report);
+        for decision in &decided {
+            if let Decision::Keep(labels) = decision {
+                check_labels(labels, settings.compat)?;
+            }
+        }
         let dropped_samples: usize = new_series
             .iter()
             .zip(&decided)
@@ -417,8 +430,9 @@ impl SeriesCache {
         stage: &GuardedStage,
         report: &mut IngestReport,
     ) -> Vec<Decision> {
+        // An empty label set is dropped; one without a name fails the scrape (`ingest`).
         let named = |labels: Labels| {
-            if labels.metric_name().is_empty() {
+            if labels.is_empty() {
                 Decision::Drop
             } else {
                 Decision::Keep(labels)
@@ -535,6 +549,22 @@ impl SeriesCache {
         };
         self.free.push(slot);
     }
+}
+
+/// Fails a scrape whose series lost its name, or (as Prometheus 2 reads names) got an invalid
+/// one, as Prometheus' scrape loop fails it after metric relabeling.
+fn check_labels(labels: &Labels, compat: Compat) -> Result<(), IngestError> {
+    if labels.metric_name().is_empty() {
+        return Err(IngestError::MissingName);
+    }
+    let valid = |l: &wasmfed_model::Label| match l.name.as_str() {
+        METRIC_NAME => is_valid_metric_name(&l.value),
+        name => is_valid_label_name(name),
+    };
+    if compat == Compat::V2 && !labels.iter().all(valid) {
+        return Err(IngestError::InvalidLabels(labels.to_string()));
+    }
+    Ok(())
 }
 
 mod keys;

@@ -462,3 +462,24 @@ fn prometheus_3_normalizes_le_and_quantile_of_new_series_only_by_type() {
         assert_eq!(stored(compat), want, "{compat:?}");
     }
 }
+
+#[test]
+fn a_series_left_without_a_valid_name_fails_the_scrape_as_in_prometheus() {
+    let named = Labels::from_pairs([("__name__", "x-y"), ("a", "b")]);
+    assert_eq!(
+        check_labels(&named, Compat::V3),
+        Ok(()),
+        "3 reads names as UTF-8"
+    );
+    assert_eq!(
+        check_labels(&named, Compat::V2).unwrap_err().to_string(),
+        "invalid metric name or label names: {__name__=\"x-y\", a=\"b\"}"
+    );
+    let nameless = Labels::from_pairs([("a", "b")]);
+    assert_eq!(
+        check_labels(&nameless, Compat::V3).unwrap_err().to_string(),
+        "missing metric name (__name__ label)"
+    );
+    let bad_label = Labels::from_pairs([("__name__", "m"), ("0a", "b")]);
+    assert!(check_labels(&bad_label, Compat::V2).is_err());
+}
