@@ -7,8 +7,10 @@
 //! own metrics) → `wasmfed-scrape` (discovery, stages, scrape loops) → `wasmfed-node` (tenants,
 //! reloads, shared state) → `wasmfed-web` (`/federate` and the APIs). This crate starts a node
 //! ([`node::Node`]) and holds the binary (with Prometheus' flags, [`prometheus_flags`]), the
-//! demo, the synthetic exporter, and what the status API says of the process ([`status`]).
+//! demo ([`demo`]), `check` ([`check_cmd`]), the synthetic exporter, and what the status API says of the process ([`status`]).
 
+pub mod check_cmd;
+pub mod demo;
 pub mod node;
 pub mod plugin_cmd;
 pub mod prometheus_flags;
