@@ -58,7 +58,7 @@ pub enum IngestError {
 
 /// One cached series of the target: where its samples go and when it was last seen.
 struct Slot {
-    /// `None` when the series was dropped (no metric name, or later by the series stage).
+    /// `None` when the series stage dropped the series.
     series: Option<SeriesHandle>,
     /// The scrape that last exposed it.
     last_seen: u64,
