@@ -264,6 +264,12 @@ fn ha_replica_pairs_store_one_copy_and_fail_over() {
             "{mode}"
         );
         assert!(node.log_text().contains("this one takes over"), "{mode}");
+        let elected = |replica: &str| {
+            node.metric(&format!(
+                "wasmfed_ha_elected_replica{{tenant=\"default\",job=\"leaves\",cluster=\"eu\",replica=\"{replica}\"}}"
+            ))
+        };
+        assert_eq!((elected("a"), elected("b")), (None, Some(1.0)), "{mode}");
     }
 }
 

@@ -27,7 +27,7 @@ use wasmfed_model::labels::METRIC_NAME;
 use wasmfed_model::{Labels, STALE_NAN};
 use wasmfed_plugin::PluginRuntime;
 use wasmfed_storage::{AppendError, Head, SeriesRef};
-use wasmfed_telemetry::Telemetry;
+use wasmfed_telemetry::{ReplicaLabels, Telemetry};
 
 /// What an every-sample answer made from a remote-read pull is parsed as.
 const EVERY_SAMPLE_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -243,6 +243,7 @@ impl ScrapeLoop {
             }
         };
         let duration = started.elapsed();
+        self.show_elected(&report.took_over);
         for (replica, from) in &report.took_over {
             tracing::warn!(
                 job = %self.settings.job,
@@ -386,6 +387,29 @@ impl ScrapeLoop {
             if answer.trailer.complete || started.elapsed() >= self.target.timeout {
                 return Ok(total);
             }
+        }
+    }
+
+    /// HA: `wasmfed_ha_elected_replica` for the job's clusters, the replaced replicas' series
+    /// removed.
+    fn show_elected(&self, took_over: &[(crate::ha::Replica, String)]) {
+        let Some(ha) = &self.settings.ha else {
+            return;
+        };
+        let labels = |cluster: &str, replica: &str| ReplicaLabels {
+            tenant: self.ctx.tenant.to_string(),
+            job: self.settings.job.clone(),
+            cluster: cluster.to_owned(),
+            replica: replica.to_owned(),
+        };
+        let elected = &self.ctx.telemetry.federation.elected;
+        for (replica, from) in took_over {
+            elected.remove(&labels(&replica.cluster, from));
+        }
+        for replica in ha.elected() {
+            elected
+                .get_or_create(&labels(&replica.cluster, &replica.replica))
+                .set(1);
         }
     }
 

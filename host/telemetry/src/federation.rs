@@ -2,11 +2,22 @@
 //! (what a leaf sent; what a global asked for, stored and was told it may have missed) and HA
 //! replica pairs on a global (samples of standby replicas, take-overs).
 
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use super::JobLabel;
+
+/// One HA cluster's elected replica in one job.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReplicaLabels {
+    pub tenant: String,
+    pub job: String,
+    pub cluster: String,
+    pub replica: String,
+}
 
 #[derive(Default)]
 pub struct FederationMetrics {
@@ -26,6 +37,8 @@ pub struct FederationMetrics {
     pub standby_samples: Family<JobLabel, Counter>,
     /// Global, HA: replicas elected because the elected one went silent, by job.
     pub failovers: Family<JobLabel, Counter>,
+    /// Global, HA: 1 for each cluster's elected replica (a replaced one's series is removed).
+    pub elected: Family<ReplicaLabels, Gauge>,
 }
 
 impl FederationMetrics {
@@ -69,6 +82,11 @@ impl FederationMetrics {
             "wasmfed_ha_failovers",
             "HA replicas elected because their cluster's elected one delivered nothing for failover_timeout, by job.",
             self.failovers.clone(),
+        );
+        registry.register(
+            "wasmfed_ha_elected_replica",
+            "1 for the replica whose samples a global stores, by job and cluster.",
+            self.elected.clone(),
         );
     }
 }

@@ -21,7 +21,7 @@ use wasmfed_storage::wal::WalMetrics;
 mod federation;
 mod notifications;
 mod remote_write;
-pub use federation::FederationMetrics;
+pub use federation::{FederationMetrics, ReplicaLabels};
 pub use notifications::{AlertmanagerLabel, NotificationMetrics};
 pub use remote_write::{RemoteWriteMetrics, TenantLabel, TenantReasonLabels};
 
