@@ -65,6 +65,47 @@ pub struct RulePluginRef {
     pub interval: Option<Duration>,
 }
 
+/// A sha256 as pins and allow-lists write it: 64 hexadecimal digits, lowercased.
+pub(super) fn sha256_hex(text: &str) -> Option<String> {
+    let ok = text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit());
+    ok.then(|| text.to_ascii_lowercase())
+}
+
+/// Refuses a tenant's plugin files not pinned to a hash its `allowed_plugins` lists (stock
+/// plugins are the node's own and always allowed). The pin does the rest: a file that differs
+/// is refused at load, and an upload through the admin API is refused for a pinned plugin.
+pub(super) fn check_allowed<'a>(
+    plugins: impl IntoIterator<Item = &'a PluginRef>,
+    allowed: &[String],
+) -> Result<(), String> {
+    if allowed.is_empty() {
+        return Ok(());
+    }
+    for plugin in plugins {
+        let PluginSource::File(path) = &plugin.source else {
+            continue;
+        };
+        match &plugin.sha256 {
+            Some(pin) if allowed.contains(pin) => {}
+            Some(pin) => {
+                return Err(format!(
+                    "plugin {:?} is pinned to {pin}, which is not among allowed_plugins",
+                    plugin.name
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "plugin {:?} ({}) has no sha256 pin: with allowed_plugins set, each plugin \
+                     file must be pinned to one of them",
+                    plugin.name,
+                    path.display()
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPluginRef {
@@ -117,14 +158,9 @@ impl RawPluginRef {
         let config_json = serde_json::to_string(&self.config)
             .map_err(|e| format!("plugin {name:?}: config cannot be passed as JSON: {e}"))?;
         let sha256 = match self.sha256 {
-            Some(pin) if pin.len() == 64 && pin.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                Some(pin.to_ascii_lowercase())
-            }
-            Some(pin) => {
-                return Err(format!(
-                    "plugin {name:?}: sha256 {pin:?} is not 64 hexadecimal digits"
-                ))
-            }
+            Some(pin) => Some(sha256_hex(&pin).ok_or_else(|| {
+                format!("plugin {name:?}: sha256 {pin:?} is not 64 hexadecimal digits")
+            })?),
             None => None,
         };
         Ok(PluginRef {

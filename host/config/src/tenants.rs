@@ -11,6 +11,7 @@
 //!       plugin_memory: 64MB              # per plugin instance
 //!       plugin_fuel: 350000000           # per plugin call
 //!       plugin_max_output_labels: 1000000
+//!     allowed_plugins: [<sha256>, ...]   # optional: the only plugin files it may run
 //!     scrape_configs: [...]              # exactly as at the top level
 //!     rule_files: [...]
 //!     rule_plugins: [...]
@@ -28,7 +29,7 @@ use serde::Deserialize;
 
 use super::admin::read_token;
 use super::global::GlobalConfig;
-use super::plugins::{RawPluginRef, RulePluginRef};
+use super::plugins::{check_allowed, sha256_hex, RawPluginRef, RulePluginRef};
 use super::scrape::{RawScrapeConfig, ScrapeConfig};
 use super::size::Size;
 use super::{resolve_section, RulePath};
@@ -49,6 +50,9 @@ pub struct TenantConfig {
     /// Globs joined to the configuration's directory, as the top-level `rule_files`.
     pub rule_files: Vec<String>,
     pub rule_plugins: Vec<RulePluginRef>,
+    /// The hashes of the plugin files the tenant may run (empty: any); each of its plugin files
+    /// must be pinned to one of them.
+    pub allowed_plugins: Vec<String>,
 }
 
 impl std::fmt::Debug for TenantConfig {
@@ -90,6 +94,8 @@ pub(super) struct RawTenant {
     rule_files: Vec<RulePath>,
     #[serde(default)]
     rule_plugins: Vec<RawPluginRef>,
+    #[serde(default)]
+    allowed_plugins: Vec<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -133,6 +139,21 @@ impl RawTenant {
             dir,
         )
         .map_err(|e| format!("{at}: {e}"))?;
+        let allowed_plugins = self
+            .allowed_plugins
+            .iter()
+            .map(|h| {
+                sha256_hex(h).ok_or_else(|| {
+                    format!("{at}: allowed_plugins: {h:?} is not 64 hexadecimal digits")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let plugins = section
+            .scrape_configs
+            .iter()
+            .flat_map(|c| c.target_plugins.iter().chain(&c.series_plugins))
+            .chain(section.rule_plugins.iter().map(|r| &r.plugin));
+        check_allowed(plugins, &allowed_plugins).map_err(|e| format!("{at}: {e}"))?;
         let limits = TenantLimits {
             max_series: self.limits.max_series,
             sample_limit: self.limits.sample_limit,
@@ -151,6 +172,7 @@ impl RawTenant {
             scrape_configs: section.scrape_configs,
             rule_files: section.rule_files,
             rule_plugins: section.rule_plugins,
+            allowed_plugins,
         };
         Ok((tenant, section.warnings))
     }
@@ -228,5 +250,33 @@ tenants:
             let err = load(yaml).unwrap_err();
             assert!(err.contains(want), "{yaml}: {err}");
         }
+    }
+
+    #[test]
+    fn a_tenants_allowed_plugins_admit_only_pinned_files_among_them() {
+        let good = "a".repeat(64);
+        let other = "b".repeat(64);
+        let tenant = |plugin: &str| {
+            format!(
+                "tenants:\n  - name: a\n    bearer_token: t\n    allowed_plugins: ['{}']\n    \
+                 scrape_configs:\n      - job_name: j\n        series_plugins: [{plugin}]\n",
+                good.to_uppercase()
+            )
+        };
+        let config = load(&tenant(&format!("{{file: p.wasm, sha256: {good}}}"))).unwrap();
+        assert_eq!(config.tenants[0].allowed_plugins, std::slice::from_ref(&good));
+        assert!(
+            load(&tenant("{stock: relabel}")).is_ok(),
+            "stock plugins are the node's"
+        );
+        let unpinned = load(&tenant("{file: p.wasm}")).unwrap_err();
+        assert!(unpinned.contains("has no sha256 pin"), "{unpinned}");
+        let elsewhere = load(&tenant(&format!("{{file: p.wasm, sha256: {other}}}"))).unwrap_err();
+        assert!(
+            elsewhere.contains("which is not among allowed_plugins"),
+            "{elsewhere}"
+        );
+        let bad = load("tenants:\n  - name: a\n    bearer_token: t\n    allowed_plugins: [x]\n");
+        assert!(bad.unwrap_err().contains("is not 64 hexadecimal digits"));
     }
 }
