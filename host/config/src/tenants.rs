@@ -264,7 +264,10 @@ tenants:
             )
         };
         let config = load(&tenant(&format!("{{file: p.wasm, sha256: {good}}}"))).unwrap();
-        assert_eq!(config.tenants[0].allowed_plugins, std::slice::from_ref(&good));
+        assert_eq!(
+            config.tenants[0].allowed_plugins,
+            std::slice::from_ref(&good)
+        );
         assert!(
             load(&tenant("{stock: relabel}")).is_ok(),
             "stock plugins are the node's"

@@ -180,6 +180,18 @@ enum PluginCommand {
         #[arg(value_name = "PLUGIN")]
         plugin: String,
     },
+    /// Run a target or series plugin offline on a fixture (YAML: world, config, cases of
+    /// input series and expected answers) under a node's default limits; print each case, the
+    /// differences of failed ones, fuel and time per call. Exit status 0 if every case passes,
+    /// 1 if one fails, 2 if the plugin or fixture cannot be used.
+    Test {
+        /// A component file, or `stock:NAME` for a stock plugin.
+        #[arg(value_name = "PLUGIN")]
+        plugin: String,
+        /// The fixture file.
+        #[arg(long, value_name = "FILE")]
+        fixture: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -212,6 +224,9 @@ fn main() -> std::process::ExitCode {
         Some(Command::Plugin {
             what: PluginCommand::Inspect { plugin },
         }) => return plugin_cmd::inspect(plugin),
+        Some(Command::Plugin {
+            what: PluginCommand::Test { plugin, fixture },
+        }) => return plugin_cmd::test(plugin, fixture),
         Some(Command::Relabel {
             what:
                 RelabelCommand::Test {
