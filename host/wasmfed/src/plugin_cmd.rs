@@ -160,7 +160,12 @@ fn run_fixture(what: &str, fixture_path: &Path) -> Result<bool, String> {
         }
     };
     let bytes = component(what).ok_or("the plugin cannot be read")?;
-    let runtime = PluginRuntime::new().map_err(|e| e.to_string())?;
+    let mut runtime = PluginRuntime::new().map_err(|e| e.to_string())?;
+    // Compiled once, as a node keeps it (`--plugin.cache-dir`'s default): a test loop reruns
+    // the same component many times.
+    if let Some(dir) = crate::demo::plugin_cache_dir(None) {
+        runtime = runtime.with_disk_cache(&dir);
+    }
     let config = match fixture.config {
         serde_yaml::Value::Null => "null".to_owned(),
         value => serde_json::to_string(&value).map_err(|e| format!("config: {e}"))?,
