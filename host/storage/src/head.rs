@@ -294,6 +294,20 @@ impl Head {
         self.store_and_log(handle.series_ref, &mut samples, timestamp_ms, value)
     }
 
+    /// Stores a sample read back from the log (replay): under the same rules, but neither
+    /// logged again nor noted to the store clock, since it was stored by an earlier
+    /// incarnation and nothing reads the head before replay ends (a note per sample would be
+    /// a lock per sample, shared by the replay threads).
+    pub(crate) fn restore_sample(
+        &self,
+        handle: &SeriesHandle,
+        timestamp_ms: i64,
+        value: f64,
+    ) -> Result<(), AppendError> {
+        let mut samples = handle.series.samples.lock();
+        self.store(&mut samples, timestamp_ms, value).map(|_| ())
+    }
+
     /// Stores one sample in a locked series and, if it was stored, logs it while the lock
     /// still orders it.
     fn store_and_log(

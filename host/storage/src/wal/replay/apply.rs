@@ -309,7 +309,7 @@ impl Worker<'_> {
 
 /// Appends one replayed sample, counting it by outcome. True if it was stored.
 fn append(head: &Head, handle: &SeriesHandle, t: i64, v: f64, done: &mut Applied) -> bool {
-    match head.append_to(handle, t, v) {
+    match head.restore_sample(handle, t, v) {
         Ok(()) => {
             done.samples += 1;
             return true;
