@@ -324,9 +324,10 @@ impl ScrapeLoop {
             let fetched = fetcher.fetch(client, url, timeout, limit).await;
             return fetched.map_err(|e| e.to_string());
         };
-        let pull = read.pull(every.cursor.as_deref());
+        let mut pull = read.pull(every.cursor.as_deref());
+        let body = std::mem::take(&mut pull.body);
         let streamed = fetcher
-            .remote_read(client, &self.target.url, pull.body.clone(), timeout, limit)
+            .remote_read(client, &self.target.url, body, timeout, limit)
             .await
             .map_err(|e| e.to_string())?;
         let content_type = streamed.content_type.as_deref().unwrap_or("");
