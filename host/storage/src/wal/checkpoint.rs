@@ -15,6 +15,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+use super::hold::removable_through;
 use super::record::{begin_chunks, begin_series, push_chunks, push_series};
 use super::segment::{
     checkpoint_path, checkpoint_tmp_path, dir_size, list, segment_path, sync_dir, SegmentLog,
@@ -129,13 +130,20 @@ pub(super) fn publish(dir: &Path, index: u64) -> io::Result<u64> {
 }
 
 /// Deletes the segments checkpoint `index` covers and the checkpoints before it, oldest
-/// first, so a crash half-way leaves a directory that still replays correctly.
-pub(super) fn remove_covered(dir: &Path, index: u64) -> io::Result<()> {
+/// first, so a crash half-way leaves a directory that still replays correctly; from the
+/// oldest `held` segment on, only as far as a reader starting there can spare (see `hold`).
+pub(super) fn remove_covered(dir: &Path, index: u64, held: Option<u64>) -> io::Result<()> {
     let listing = list(dir)?;
-    for s in listing.segments.iter().filter(|&&s| s <= index) {
+    let through = removable_through(index, held, &listing.checkpoints);
+    let through = through.map_or(-1, |t| t as i128);
+    for s in listing.segments.iter().filter(|&&s| (s as i128) <= through) {
         fs::remove_file(segment_path(dir, *s))?;
     }
-    for c in listing.checkpoints.iter().filter(|&&c| c < index) {
+    for c in listing
+        .checkpoints
+        .iter()
+        .filter(|&&c| (c as i128) < through)
+    {
         fs::remove_dir_all(checkpoint_path(dir, *c))?;
     }
     for partial in &listing.partial {

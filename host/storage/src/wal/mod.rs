@@ -36,6 +36,7 @@
 
 mod checkpoint;
 mod foreign;
+mod hold;
 mod metrics;
 mod reader;
 mod record;
@@ -43,6 +44,7 @@ mod replay;
 mod retention;
 mod segment;
 mod sink;
+mod tail;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -50,6 +52,7 @@ mod writer;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::AtomicU64;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -58,14 +61,18 @@ use parking_lot::Mutex;
 
 pub use checkpoint::CheckpointReport;
 pub use foreign::written_by_prometheus;
+pub use hold::WalHold;
 pub use metrics::WalMetrics;
 pub use reader::Damage;
+pub use record::RefSample;
 pub use replay::ReplayReport;
 pub use retention::{parse_size, Retention, RetentionReport, SizeError};
 pub use segment::DEFAULT_SEGMENT_SIZE;
 pub use sink::{SampleBatch, WalSink};
+pub use tail::{Position, TailItem, TailRead, TailStart, WalTail};
 
 use super::Head;
+use hold::{HoldPolicy, Holds};
 use writer::{Command, Writer};
 
 /// When written WAL data is fsynced.
@@ -129,6 +136,10 @@ pub struct Wal {
     metrics: WalMetrics,
     /// Held while a checkpoint is taken: one at a time.
     compaction: Mutex<Compaction>,
+    /// The segment the writer works on: every lower one is complete (read by tails).
+    active: Arc<AtomicU64>,
+    /// Readers' claims on segments not to delete yet.
+    holds: Holds,
 }
 
 /// What retention needs to know to decide on a checkpoint.
@@ -169,6 +180,7 @@ impl Wal {
             .max(listing.checkpoints.last().copied())
             .map_or(0, |n| n + 1);
         let sink = Arc::new(WalSink::default());
+        let active = Arc::new(AtomicU64::new(next_segment));
         if !head.attach_wal(sink.clone()) {
             return Err(WalError::HeadHasWal);
         }
@@ -187,6 +199,7 @@ impl Wal {
             last_sync: Instant::now(),
             failing: false,
             lost: false,
+            active: active.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("wal-writer".into())
@@ -207,6 +220,8 @@ impl Wal {
                 uncovered_since: SystemTime::now(),
                 checkpoint_bytes,
             }),
+            active,
+            holds: Holds::default(),
         };
         wal.metrics.size_bytes.set(wal.size_bytes() as i64);
         Ok((wal, report))
@@ -230,11 +245,31 @@ impl Wal {
             })
     }
 
-    /// Writes a checkpoint of `head` and deletes the segments and checkpoints it replaces.
-    /// Blocks for as long as writing the head's contents takes; appends go on meanwhile.
+    /// Holds the log from `segment` on: no checkpoint deletes what a reader starting there
+    /// needs until the hold moves or is dropped (retention limits aside: see `hold`).
+    pub fn hold(&self, segment: u64) -> WalHold {
+        self.holds.add(segment)
+    }
+
+    /// A reader following this log from `start`.
+    pub fn tail(&self, start: TailStart) -> WalTail {
+        WalTail::new(&self.dir, self.active.clone(), start)
+    }
+
+    /// Writes a checkpoint of `head` and deletes the segments and checkpoints it replaces,
+    /// except what holds keep. Blocks for as long as writing the head's contents takes;
+    /// appends go on meanwhile.
     pub fn checkpoint(&self, head: &Head) -> Result<CheckpointReport, WalError> {
+        self.checkpoint_with(head, HoldPolicy::Honor { not_before: None })
+    }
+
+    fn checkpoint_with(
+        &self,
+        head: &Head,
+        holds: HoldPolicy,
+    ) -> Result<CheckpointReport, WalError> {
         let mut compaction = self.compaction.lock();
-        let result = self.checkpoint_locked(head, &mut compaction);
+        let result = self.checkpoint_locked(head, &mut compaction, holds);
         match &result {
             Ok(report) => {
                 self.metrics.checkpoints.inc();
@@ -259,6 +294,7 @@ impl Wal {
         &self,
         head: &Head,
         compaction: &mut Compaction,
+        holds: HoldPolicy,
     ) -> Result<CheckpointReport, WalError> {
         let (answer, outcome) = mpsc::sync_channel(1);
         let rotated_at = SystemTime::now();
@@ -274,7 +310,8 @@ impl Wal {
         self.sync()?;
         report.bytes = checkpoint::publish(&self.dir, covered)
             .map_err(|source| self.io("publishing a WAL checkpoint in", source))?;
-        checkpoint::remove_covered(&self.dir, covered)
+        let held = self.holds.oldest(&self.dir, holds);
+        checkpoint::remove_covered(&self.dir, covered, held)
             .map_err(|source| self.io("removing WAL segments in", source))?;
         compaction.uncovered_since = rotated_at;
         compaction.checkpoint_bytes = report.bytes;

@@ -23,7 +23,7 @@ const CHUNKS: u8 = 3;
 
 /// One sample as logged: the series it belongs to, its timestamp and value.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct RefSample {
+pub struct RefSample {
     pub series: SeriesRef,
     pub t: i64,
     pub v: f64,

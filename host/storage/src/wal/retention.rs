@@ -11,11 +11,13 @@
 //! head's data is spread over its time range about evenly), checkpoints, and measures again, a
 //! few rounds at most. The head drops whole chunks, so the result is approximate.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use wasmfed_model::clock::unix_millis;
 
 use super::checkpoint::CheckpointReport;
+use super::hold::HoldPolicy;
+use super::segment::{list, segment_path};
 use super::{Wal, WalError};
 use crate::Head;
 
@@ -55,8 +57,15 @@ impl Wal {
         };
         let over_size = |bytes: u64| retention.size.is_some_and(|limit| bytes > limit);
         let bytes = self.size_bytes();
-        if self.may_hold_expired(cutoff) || self.outgrew_checkpoint(bytes) || over_size(bytes) {
-            report.checkpoint = Some(self.checkpoint(head)?);
+        // Holds yield to the size limit, and keep nothing older than the retention time.
+        let holds = match over_size(bytes) {
+            true => HoldPolicy::Ignore,
+            false => HoldPolicy::Honor {
+                not_before: SystemTime::now().checked_sub(retention.time),
+            },
+        };
+        if self.may_hold_expired(cutoff) || self.outgrew_checkpoint() || over_size(bytes) {
+            report.checkpoint = Some(self.checkpoint_with(head, holds)?);
         }
         for _ in 0..SIZE_ROUNDS {
             let (Some(limit), Some(cp)) = (retention.size, &report.checkpoint) else {
@@ -68,7 +77,7 @@ impl Wal {
             };
             report.size_cutoff_ms = Some(cut);
             report.removed_series += head.truncate_before(cut);
-            let next = self.checkpoint(head)?;
+            let next = self.checkpoint_with(head, HoldPolicy::Ignore)?;
             let progressed = next.min_t != cp.min_t || next.series != cp.series;
             report.checkpoint = Some(next);
             if !progressed {
@@ -86,9 +95,21 @@ impl Wal {
         since_ms < cutoff_ms
     }
 
-    fn outgrew_checkpoint(&self, total_bytes: u64) -> bool {
+    /// Whether the segments after the newest checkpoint outgrew it (segments a hold keeps
+    /// before it do not count: another checkpoint would not delete them either).
+    fn outgrew_checkpoint(&self) -> bool {
         let checkpoint = self.compaction.lock().checkpoint_bytes;
-        let segments = total_bytes.saturating_sub(checkpoint);
+        let Ok(listing) = list(&self.dir) else {
+            return false;
+        };
+        let newest = listing.checkpoints.last().copied();
+        let segments: u64 = listing
+            .segments
+            .iter()
+            .filter(|&&s| newest.is_none_or(|c| s > c))
+            .filter_map(|&s| std::fs::metadata(segment_path(&self.dir, s)).ok())
+            .map(|m| m.len())
+            .sum();
         segments > checkpoint.max(self.options.segment_size)
     }
 }

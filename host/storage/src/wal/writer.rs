@@ -10,6 +10,7 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,6 +84,8 @@ pub(super) struct Writer {
     pub failing: bool,
     /// Some write failed since the last sync answered: the next must say so.
     pub lost: bool,
+    /// The segment being written, or the next to be: every lower one is complete.
+    pub active: Arc<AtomicU64>,
 }
 
 impl Writer {
@@ -121,9 +124,11 @@ impl Writer {
     fn stop(mut self) {
         let _ = self.sync();
         if let Some(log) = self.log.take() {
+            let index = log.current.index;
             if let Err(e) = log.close() {
                 self.failed("closing the WAL segment", &e);
             }
+            self.active.store(index + 1, Ordering::Release);
         }
     }
 
@@ -175,6 +180,8 @@ impl Writer {
         }
         log.current.flush()?;
         metrics.segment.set(log.current.index as i64);
+        // Any segment rotated away from above is closed by now.
+        self.active.store(log.current.index, Ordering::Release);
         Ok(())
     }
 
@@ -213,6 +220,7 @@ impl Writer {
                 self.unsynced = false;
                 if let Some(log) = &self.log {
                     self.metrics.segment.set(log.current.index as i64);
+                    self.active.store(log.current.index, Ordering::Release);
                 }
             }
             Err(e) => self.failed("starting a new WAL segment", e),
@@ -227,6 +235,7 @@ impl Writer {
             self.next_segment += 1;
             let log = SegmentLog::create(&self.dir, index, self.segment_size)?;
             self.metrics.segment.set(index as i64);
+            self.active.store(index, Ordering::Release);
             self.log = Some(log);
         }
         Ok(self.log.as_mut().expect("just opened"))
@@ -244,6 +253,8 @@ impl Writer {
         if let Some(log) = self.log.take() {
             self.next_segment = self.next_segment.max(log.current.index + 1);
         }
+        // The abandoned segment is never written again.
+        self.active.store(self.next_segment, Ordering::Release);
         self.unsynced = false;
     }
 }
