@@ -1,9 +1,9 @@
 //! Prometheus configuration keys that wasmfed knows but does not implement.
 //!
 //! An operator's prometheus.yml should load, so such a key is not "unknown". Where ignoring it
-//! cannot change what wasmfed scrapes, stores or serves, it is accepted with a warning;
-//! where ignoring it would (credentials, TLS, remote write, other service discoveries, limits
-//! that would fail scrapes, ...), it is an error saying it is not supported yet. Most keys are
+//! cannot change what wasmfed scrapes, stores, sends or serves, it is accepted with a warning;
+//! where ignoring it would (credentials, TLS, other service discoveries, limits that would fail
+//! scrapes, ...), it is an error saying it is not supported yet. Most keys are
 //! harmless exactly when they hold Prometheus' default: empty, false or zero.
 //! The full table is in the [`super`] module documentation.
 
@@ -23,6 +23,9 @@ pub(super) enum Section {
     Scrape,
     Alerting,
     Alertmanager,
+    RemoteWrite,
+    QueueConfig,
+    MetadataConfig,
 }
 
 /// When ignoring a key's value changes nothing.
@@ -58,7 +61,6 @@ const TOP: &[Known] = &[
         Always,
         "wasmfed answers queries from its own storage only",
     ),
-    known("remote_write", WhenEmpty, "wasmfed does not remote-write"),
     // `tsdb.out_of_order_time_window` and `exemplars.max_exemplars` change what is stored:
     // accepted only at their defaults (off), which is what wasmfed does.
     known(
@@ -147,6 +149,18 @@ const SCRAPE: &[Known] = &[
     // The HTTP client settings Prometheus inlines into a scrape config.
 ];
 
+const REMOTE_WRITE: &[Known] = &[known(
+    "round_robin_dns",
+    Always,
+    "wasmfed connects to the URL's host as its HTTP client resolves it",
+)];
+
+const QUEUE_CONFIG: &[Known] = &[known(
+    "sample_age_limit",
+    WhenEmpty,
+    "wasmfed sends samples of any age",
+)];
+
 /// Service discoveries other than `static_configs` and `file_sd_configs`.
 const OTHER_SD: &[&str] = &[
     "aws_sd_configs",
@@ -209,6 +223,9 @@ pub(super) fn refuse_unknown_to_2_42<'k>(
         Section::Scrape => "config.ScrapeConfig",
         Section::Alerting => "config.AlertingConfig",
         Section::Alertmanager => "config.AlertmanagerConfig",
+        Section::RemoteWrite => "config.RemoteWriteConfig",
+        Section::QueueConfig => "config.QueueConfig",
+        Section::MetadataConfig => "config.MetadataConfig",
     };
     Err(format!(
         "field {key} not found in type {go_type} (Prometheus 2.42 does not know it; \
@@ -303,11 +320,18 @@ fn lookup(section: Section, key: &str) -> Option<(Harmless, &'static str)> {
         Section::Top => TOP,
         Section::Global => GLOBAL,
         Section::Scrape => SCRAPE,
-        Section::Alerting | Section::Alertmanager => &[],
+        Section::RemoteWrite => REMOTE_WRITE,
+        Section::QueueConfig => QUEUE_CONFIG,
+        Section::Alerting | Section::Alertmanager | Section::MetadataConfig => &[],
     };
     let shared = match section {
-        Section::Top | Section::Alerting | Section::Alertmanager => &[][..],
         Section::Global | Section::Scrape => GLOBAL_AND_SCRAPE,
+        Section::Top
+        | Section::Alerting
+        | Section::Alertmanager
+        | Section::RemoteWrite
+        | Section::QueueConfig
+        | Section::MetadataConfig => &[][..],
     };
     if let Some(k) = table.iter().chain(shared).find(|k| k.key == key) {
         return Some((k.harmless, k.why));
@@ -359,6 +383,12 @@ mod tests {
     #[test]
     fn every_section_knows_its_keys() {
         assert!(lookup(Section::Top, "remote_read").is_some());
+        assert!(
+            lookup(Section::Top, "remote_write").is_none(),
+            "read, not ignored"
+        );
+        assert!(lookup(Section::RemoteWrite, "round_robin_dns").is_some());
+        assert!(lookup(Section::QueueConfig, "sample_age_limit").is_some());
         assert!(lookup(Section::Global, "target_limit").is_some());
         assert!(lookup(Section::Scrape, "kubernetes_sd_configs").is_some());
         assert!(lookup(Section::Global, "kubernetes_sd_configs").is_none());

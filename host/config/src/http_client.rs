@@ -145,7 +145,7 @@ pub(super) const KEYS: [&str; 13] = [
 ];
 
 /// Headers Prometheus sets itself or that change the connection (prometheus/common's list).
-const RESERVED_HEADERS: &[&str] = &[
+pub(super) const RESERVED_HEADERS: &[&str] = &[
     "authorization",
     "host",
     "content-encoding",
@@ -227,6 +227,12 @@ pub(super) struct RawHttpClient {
 }
 
 impl RawHttpClient {
+    /// Sets `enable_http2` where it was not written: remote write's default is false from
+    /// Prometheus 3.0 on, true for any other client.
+    pub(super) fn default_enable_http2(&mut self, enabled: bool) {
+        self.enable_http2.get_or_insert(enabled);
+    }
+
     /// Whether `http_headers` was given (a key Prometheus 2.42 does not know).
     pub(super) fn has_headers(&self) -> bool {
         !self.http_headers.is_empty()
@@ -363,11 +369,7 @@ fn headers(
     let mut out = Vec::new();
     for (name, header) in raw {
         let canonical = canonical_header(&name);
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-        {
+        if !valid_header_name(&name) {
             return Err(format!("invalid header name {name:?}"));
         }
         if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
@@ -392,6 +394,14 @@ fn headers(
         out.push((canonical, values));
     }
     Ok(out)
+}
+
+/// An HTTP field name (RFC 9110's token): what a request head can carry.
+pub(super) fn valid_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn set(value: &Option<String>) -> bool {

@@ -105,8 +105,8 @@ pub fn parse_http_sd(body: &[u8], url: &str) -> Result<Vec<TargetGroup>, String>
         .collect()
 }
 
-/// Prometheus' `SDConfig.UnmarshalYAML` URL checks.
-fn check_url(url: &str) -> Result<(), String> {
+/// Prometheus' `SDConfig.UnmarshalYAML` URL checks (remote write's too).
+pub(super) fn check_url(url: &str) -> Result<(), String> {
     if url.is_empty() {
         return Err("URL is missing".into());
     }

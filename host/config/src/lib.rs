@@ -15,9 +15,9 @@
 //! scrape configs are resolved against `global` and relative paths against the file's directory.
 //!
 //! # Prometheus keys wasmfed reads
-//! - top level: `global`, `scrape_configs`, `rule_files`, `alerting` ([`AlertingConfig`]), and
-//!   wasmfed's `rule_plugins`,
-//!   `admin` and `tenants`;
+//! - top level: `global`, `scrape_configs`, `rule_files`, `alerting` ([`AlertingConfig`]),
+//!   `remote_write` ([`RemoteWriteConfig`]; `sigv4`, `azuread`, `google_iam` and remote write
+//!   2.0 refused), and wasmfed's `rule_plugins`, `admin` and `tenants`;
 //! - `global`: `scrape_interval`, `scrape_timeout`, `evaluation_interval`, `external_labels`,
 //!   `body_size_limit`, `sample_limit`;
 //! - scrape config: `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`
@@ -33,7 +33,9 @@
 //! it: `$VAR` in external labels stays as written, and the keys of 3's differences that 2.42
 //! does not know (`fallback_scrape_protocol`, `metric_name_validation_scheme`,
 //! `metric_name_escaping_scheme`) are refused with its message. Scrape configs carry the
-//! generation to the scrapes.
+//! generation to the scrapes; remote write's queue and metadata defaults are the generation's
+//! (2.42's, or the larger batches of 2.44 on), and so is its `enable_http2` default (off from
+//! 3.0).
 //!
 //! # Prometheus keys wasmfed knows but does not implement
 //! Accepted with a warning (said once, with its key path) when ignoring them cannot change what
@@ -42,13 +44,15 @@
 //! | key | accepted with a warning when |
 //! |---|---|
 //! | `remote_read`, `tracing`, `runtime`, `otlp` | always |
-//! | `remote_write`, `scrape_config_files`, `storage` (out-of-order window, exemplars) | empty |
+//! | `scrape_config_files`, `storage` (out-of-order window, exemplars) | empty |
 //! | global `query_log_file`, `scrape_failure_log_file`, `keep_dropped_targets`, `scrape_protocols`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `scrape_native_histograms`, `always_scrape_classic_histograms` | always |
 //! | global `rule_query_offset`, `target_limit`, `label_limit`, `label_name_length_limit`, `label_value_length_limit`, `convert_classic_histograms_to_nhcb`, `extra_scrape_metrics` | zero, false or empty |
 //! | job `scrape_protocols`, `enable_compression`, `scrape_failure_log_file`, `keep_dropped_targets`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `scrape_native_histograms`, `always_scrape_classic_histograms`, `scrape_classic_histograms`, `native_histogram_bucket_limit`, `native_histogram_min_bucket_factor` | always |
 //! | job `track_timestamps_staleness`, `convert_classic_histograms_to_nhcb`, `extra_scrape_metrics`, `target_limit`, `label_limit`, `label_name_length_limit`, `label_value_length_limit` | zero, false or empty |
 //! | job `oauth2`, `proxy_url`, `no_proxy`, `proxy_from_environment`, `proxy_connect_header`, `http_headers` | empty (e.g. `oauth2: {}`) |
 //! | job `*_sd_configs` other than `static_configs` and `file_sd_configs` | empty list |
+//! | remote write `round_robin_dns` | always |
+//! | remote write `queue_config.sample_age_limit` | zero |
 //!
 //! Any other key is an error. Names are checked with Prometheus' legacy scheme
 //! (`[a-zA-Z_][a-zA-Z0-9_]*`), the one wasmfed's parser and `/federate` writer use.
@@ -70,6 +74,7 @@ mod paths;
 mod plugins;
 mod protocol;
 mod proxy;
+mod remote_write;
 mod rules;
 mod scrape;
 mod size;
@@ -107,6 +112,7 @@ pub use plugins::{PluginRef, PluginSource, RulePluginRef};
 pub use protocol::ScrapeProtocol;
 pub use proxy::Proxy;
 pub use relabel_config::{Action as RelabelAction, RelabelConfig};
+pub use remote_write::{MetadataConfig, QueueConfig, RemoteWriteConfig};
 pub use rules::{
     check_rule_files_exist, load_rule_files, AlertingRule, Rule, RuleFile, RuleGroup, RuleKind,
 };
@@ -136,6 +142,8 @@ pub struct Config {
     pub rule_plugins: Vec<RulePluginRef>,
     /// Where alerts go (`alerting`).
     pub alerting: AlertingConfig,
+    /// Where the node's own tenant's series are sent (`remote_write`); a tenant's are its own.
+    pub remote_write: Vec<RemoteWriteConfig>,
     /// wasmfed's own: the admin API's credential.
     pub admin: AdminConfig,
     /// wasmfed's own: other teams' scrapes, rules and plugins, each in its own storage.
@@ -230,6 +238,11 @@ fn parse(
     let admin = raw.admin.resolve(dir).map_err(invalid)?;
     let (alerting, alerting_warnings) = raw.alerting.resolve(dir).map_err(invalid)?;
     warnings.extend(alerting_warnings);
+    let (remote_write, remote_write_warnings) = raw
+        .remote_write
+        .resolve(dir, global.compat, "")
+        .map_err(invalid)?;
+    warnings.extend(remote_write_warnings);
     Ok(Loaded {
         config: Config {
             global,
@@ -237,6 +250,7 @@ fn parse(
             rule_files: section.rule_files,
             rule_plugins: section.rule_plugins,
             alerting,
+            remote_write,
             admin,
             tenants,
         },
@@ -304,6 +318,7 @@ const KEYS: &[&str] = &[
     "rule_files",
     "rule_plugins",
     "alerting",
+    "remote_write",
     "admin",
     "tenants",
 ];
@@ -319,6 +334,7 @@ struct RawConfig {
     rule_files: Vec<String>,
     rule_plugins: Vec<plugins::RawPluginRef>,
     alerting: alerting::RawAlerting,
+    remote_write: remote_write::RawRemoteWrites,
     admin: admin::RawAdmin,
     tenants: Vec<tenants::RawTenant>,
     ignored: Vec<Ignored>,
@@ -390,6 +406,7 @@ impl<'de> Visitor<'de> for ConfigVisitor {
                         .collect();
                 }
                 "alerting" => raw.alerting = map.next_value()?,
+                "remote_write" => raw.remote_write = map.next_value()?,
                 "admin" => {
                     let admin: Option<admin::RawAdmin> = map.next_value()?;
                     raw.admin = admin.unwrap_or_default();

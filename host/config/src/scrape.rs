@@ -228,7 +228,8 @@ impl<'de> Deserialize<'de> for RawScrapeConfig {
 
 struct ScrapeVisitor;
 
-fn resolve_plugins(
+/// Checks plugin references and resolves their files against `dir`; errors name `key[i]`.
+pub(super) fn resolve_plugins(
     raw: Vec<RawPluginRef>,
     dir: &Path,
     key: &str,

@@ -15,11 +15,18 @@
 //!     scrape_configs: [...]              # exactly as at the top level
 //!     rule_files: [...]
 //!     rule_plugins: [...]
+//!     remote_write: [...]                # exactly as at the top level
 //! ```
 //!
-//! The top-level `scrape_configs`, `rule_files` and `rule_plugins` are the node's own tenant
-//! ([`DEFAULT_TENANT`]), served without `X-Scope-OrgID` as a plain Prometheus would be; a
-//! `prometheus.yml` without `tenants:` is that tenant alone.
+//! The top-level `scrape_configs`, `rule_files`, `rule_plugins` and `remote_write` are the
+//! node's own tenant ([`DEFAULT_TENANT`]), served without `X-Scope-OrgID` as a plain Prometheus
+//! would be; a `prometheus.yml` without `tenants:` is that tenant alone.
+//!
+//! A tenant's `remote_write` sends only the tenant's own series, never the node's or another
+//! tenant's (nor does a tenant inherit the top-level `remote_write`), and adds
+//! `X-Scope-OrgID: <name>` to each request unless its `headers` set that header (in any case),
+//! so a multi-tenant receiver (Mimir, Cortex, another wasmfed) files them under the same
+//! tenant. Its `series_plugins` are held to `allowed_plugins` as its scrape configs' are.
 
 use std::path::Path;
 use std::sync::LazyLock;
@@ -30,6 +37,7 @@ use serde::Deserialize;
 use super::admin::read_token;
 use super::global::GlobalConfig;
 use super::plugins::{check_allowed, sha256_hex, RawPluginRef, RulePluginRef};
+use super::remote_write::{RawRemoteWrites, RemoteWriteConfig};
 use super::scrape::{RawScrapeConfig, ScrapeConfig};
 use super::size::Size;
 use super::{resolve_section, RulePath};
@@ -50,6 +58,8 @@ pub struct TenantConfig {
     /// Globs joined to the configuration's directory, as the top-level `rule_files`.
     pub rule_files: Vec<String>,
     pub rule_plugins: Vec<RulePluginRef>,
+    /// Where the tenant's own series are sent; see the module documentation.
+    pub remote_write: Vec<RemoteWriteConfig>,
     /// The hashes of the plugin files the tenant may run (empty: any); each of its plugin files
     /// must be pinned to one of them.
     pub allowed_plugins: Vec<String>,
@@ -64,6 +74,7 @@ impl std::fmt::Debug for TenantConfig {
             .field("scrape_configs", &self.scrape_configs)
             .field("rule_files", &self.rule_files)
             .field("rule_plugins", &self.rule_plugins)
+            .field("remote_write", &self.remote_write)
             .finish()
     }
 }
@@ -95,6 +106,8 @@ pub(super) struct RawTenant {
     #[serde(default)]
     rule_plugins: Vec<RawPluginRef>,
     #[serde(default)]
+    remote_write: RawRemoteWrites,
+    #[serde(default)]
     allowed_plugins: Vec<String>,
 }
 
@@ -111,7 +124,7 @@ struct RawLimits {
 }
 
 impl RawTenant {
-    /// Checks one `tenants` entry; warnings are those of its scrape configs.
+    /// Checks one `tenants` entry; warnings are those of its scrape and remote write configs.
     pub(super) fn resolve(
         self,
         global: &GlobalConfig,
@@ -139,6 +152,10 @@ impl RawTenant {
             dir,
         )
         .map_err(|e| format!("{at}: {e}"))?;
+        let (remote_write, remote_write_warnings) = self
+            .remote_write
+            .resolve(dir, global.compat, &format!("{at}: "))
+            .map_err(|e| format!("{at}: {e}"))?;
         let allowed_plugins = self
             .allowed_plugins
             .iter()
@@ -152,7 +169,8 @@ impl RawTenant {
             .scrape_configs
             .iter()
             .flat_map(|c| c.target_plugins.iter().chain(&c.series_plugins))
-            .chain(section.rule_plugins.iter().map(|r| &r.plugin));
+            .chain(section.rule_plugins.iter().map(|r| &r.plugin))
+            .chain(remote_write.iter().flat_map(|r| &r.series_plugins));
         check_allowed(plugins, &allowed_plugins).map_err(|e| format!("{at}: {e}"))?;
         let limits = TenantLimits {
             max_series: self.limits.max_series,
@@ -172,9 +190,12 @@ impl RawTenant {
             scrape_configs: section.scrape_configs,
             rule_files: section.rule_files,
             rule_plugins: section.rule_plugins,
+            remote_write,
             allowed_plugins,
         };
-        Ok((tenant, section.warnings))
+        let mut warnings = section.warnings;
+        warnings.extend(remote_write_warnings);
+        Ok((tenant, warnings))
     }
 }
 

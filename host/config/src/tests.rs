@@ -252,7 +252,8 @@ fn errors() {
             "loading config file \"<inline>\": at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
         ),
         (job("    no_proxy: localhost\n"), "if no_proxy is configured, proxy_url must also be configured"),
-        ("remote_write:\n  - url: http://vm:8428/api/v1/write\n".into(), "remote_write: not supported by wasmfed yet"),
+        ("remote_write:\n  - url: vm:8428/api/v1/write\n".into(), "remote_write[0]: invalid url \"vm:8428/api/v1/write\" for remote_write: URL scheme must be 'http' or 'https' at line 2 column 5"),
+        ("remote_write:\n  - url: http://vm:8428/api/v1/write\n    sigv4: {region: eu-west-1}\n".into(), "sigv4: not supported by wasmfed yet"),
         (
             "storage:\n  tsdb:\n    out_of_order_time_window: 30m\n".into(),
             "storage: not supported by wasmfed yet (wasmfed stores neither out-of-order samples nor exemplars)",

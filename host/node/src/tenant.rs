@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use anyhow::Context;
 use parking_lot::RwLock;
 
-use wasmfed_config::{Config, RulePluginRef, ScrapeConfig, TenantLimits, DEFAULT_TENANT};
+use wasmfed_config::{Config, TenantConfig, TenantLimits, DEFAULT_TENANT};
 use wasmfed_notify::Notifier;
 use wasmfed_plugin::HeadStore;
 use wasmfed_plugin::{stock, Plugin, PluginLimits, PluginRuntime, World};
@@ -38,7 +38,8 @@ pub struct TenantSpec {
     pub config: Config,
 }
 
-/// Every tenant a configuration asks for, the node's own first.
+/// Every tenant a configuration asks for, the node's own first. The node's own keeps the
+/// top-level `remote_write`; each other tenant gets its own list only.
 pub fn tenant_specs(config: &Config) -> Vec<TenantSpec> {
     let own = Config {
         tenants: Vec::new(),
@@ -54,21 +55,17 @@ pub fn tenant_specs(config: &Config) -> Vec<TenantSpec> {
         name: t.name.clone(),
         token: Some(t.bearer_token.clone()),
         limits: t.limits,
-        config: section(config, &t.scrape_configs, &t.rule_files, &t.rule_plugins),
+        config: section(config, t),
     }));
     specs
 }
 
-fn section(
-    config: &Config,
-    scrape_configs: &[ScrapeConfig],
-    rule_files: &[String],
-    rule_plugins: &[RulePluginRef],
-) -> Config {
+fn section(config: &Config, tenant: &TenantConfig) -> Config {
     Config {
-        scrape_configs: scrape_configs.to_vec(),
-        rule_files: rule_files.to_vec(),
-        rule_plugins: rule_plugins.to_vec(),
+        scrape_configs: tenant.scrape_configs.clone(),
+        rule_files: tenant.rule_files.clone(),
+        rule_plugins: tenant.rule_plugins.clone(),
+        remote_write: tenant.remote_write.clone(),
         tenants: Vec::new(),
         ..config.clone()
     }

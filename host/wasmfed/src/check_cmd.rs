@@ -63,10 +63,12 @@ pub fn config(files: &[PathBuf], compat: Compat) -> std::process::ExitCode {
                 // Rule files are read and checked as the node reads them at start-up.
                 match wasmfed_rules::group_specs(c, engine) {
                     Ok(groups) => println!(
-                        "  SUCCESS: {} scrape configs, {} rule files found, {} rule groups",
+                        "  SUCCESS: {} scrape configs, {} rule files found, {} rule groups, \
+                         {} remote write configs",
                         c.scrape_configs.len(),
                         c.rule_files.len(),
-                        groups.len()
+                        groups.len(),
+                        c.remote_write.len()
                     ),
                     Err(e) => {
                         println!("  FAILED: {e}");
