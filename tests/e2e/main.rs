@@ -22,6 +22,7 @@ mod query_api;
 mod relabel_differential;
 mod reload;
 mod remote_write;
+mod remote_write_out;
 mod reshard;
 mod rules;
 mod scrape_compat;

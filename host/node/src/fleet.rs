@@ -20,7 +20,9 @@ use tokio::task::JoinHandle;
 
 use crate::state::NodeState;
 use crate::tenant::{tenant_specs, Shared, Tenant, TenantSpec};
-use wasmfed_config::{Config, DEFAULT_TENANT};
+use wasmfed_config::{Config, RemoteWriteConfig, DEFAULT_TENANT};
+use wasmfed_remote_write::{MetadataSource, RemoteWriter, WriterContext};
+use wasmfed_scrape::ScrapeManager;
 use wasmfed_storage::blocks::block_ranges;
 use wasmfed_storage::wal::{Retention, WalOptions};
 
@@ -28,6 +30,22 @@ use super::cursors::keep_cursors;
 use super::storage::{enforce_retention, open_wal, TenantStorage};
 use anyhow::Context;
 use wasmfed_scrape::every_sample::CURSORS_FILE;
+
+/// What the tenant's active targets said of their metrics, for remote write's metadata.
+fn metadata_of(scrape: Arc<ScrapeManager>) -> MetadataSource {
+    Arc::new(move || {
+        let mut out = Vec::new();
+        for target in scrape.targets().active {
+            let metadata = target.metadata.lock().expect("metadata lock");
+            out.extend(
+                metadata
+                    .list()
+                    .map(|(name, m)| (name.to_owned(), m.clone())),
+            );
+        }
+        out
+    })
+}
 
 /// How tenants' storage is kept.
 #[derive(Clone)]
@@ -72,7 +90,8 @@ impl Fleet {
     /// A tenant with its log replayed and its retention running, not yet configured.
     pub async fn start(&self, spec: &TenantSpec) -> anyhow::Result<Arc<Tenant>> {
         let tenant = self.create(spec).await?;
-        self.open_storage(&tenant).await?;
+        self.open_storage(&tenant, &spec.config.remote_write)
+            .await?;
         Ok(tenant)
     }
 
@@ -85,8 +104,13 @@ impl Fleet {
     }
 
     /// Replays a [`Fleet::create`]d tenant's log into its head (nothing else may write to it
-    /// meanwhile) and starts its retention.
-    pub async fn open_storage(&self, tenant: &Tenant) -> anyhow::Result<()> {
+    /// meanwhile) and starts its retention, after holding the log where the tenant's
+    /// `remote_write` queues (to be started with its configuration) left off.
+    pub async fn open_storage(
+        &self,
+        tenant: &Tenant,
+        remote_write: &[RemoteWriteConfig],
+    ) -> anyhow::Result<()> {
         let wal = match &self.durability.storage {
             None => None,
             Some(storage) => {
@@ -101,6 +125,19 @@ impl Fleet {
                 )
                 .await?;
                 let _ = tenant.wal.set(wal.clone());
+                let writer = RemoteWriter::new(WriterContext {
+                    tenant: tenant.name.clone(),
+                    wal: wal.clone(),
+                    state_dir: dir.with_file_name("remote_write"),
+                    fetcher: self.shared.fetcher.clone(),
+                    telemetry: self.shared.telemetry.clone(),
+                    runtime: self.shared.runtime.clone(),
+                    plugin_limits: tenant.plugin_limits(),
+                    compat: self.shared.engine.compat,
+                    metadata: Some(metadata_of(tenant.scrape.clone())),
+                });
+                writer.hold_kept(remote_write);
+                let _ = tenant.remote_write.set(Arc::new(writer));
                 let cursors = dir.with_file_name(CURSORS_FILE);
                 let known = tenant
                     .cursors
@@ -166,6 +203,9 @@ impl Fleet {
             if let Some(cursors) = cursors {
                 let _ = cursors.await; // its last write, before the log closes
             }
+        }
+        if let Some(writer) = tenant.remote_write.get() {
+            writer.stop().await;
         }
         let Some(wal) = tenant.wal.get().cloned() else {
             return;

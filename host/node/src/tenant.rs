@@ -18,6 +18,7 @@ use wasmfed_config::{Config, TenantConfig, TenantLimits, DEFAULT_TENANT};
 use wasmfed_notify::Notifier;
 use wasmfed_plugin::HeadStore;
 use wasmfed_plugin::{stock, Plugin, PluginLimits, PluginRuntime, World};
+use wasmfed_remote_write::RemoteWriter;
 use wasmfed_rules::{EngineOptions, RuleContext, RuleManager, SendOptions, PROMQL_RULES};
 use wasmfed_scrape::every_sample::CursorBook;
 use wasmfed_scrape::fetch::Fetcher;
@@ -107,6 +108,8 @@ pub struct Tenant {
     limits: Arc<RwLock<TenantLimits>>,
     /// Where its every-sample jobs keep their cursors (on disk beside its log, if it has one).
     pub cursors: Arc<CursorBook>,
+    /// Its `remote_write` queues, reading its log (a node with a storage path).
+    pub remote_write: OnceLock<Arc<RemoteWriter>>,
 }
 
 impl Tenant {
@@ -163,7 +166,13 @@ impl Tenant {
             token: RwLock::new(spec.token.clone()),
             limits,
             cursors,
+            remote_write: OnceLock::new(),
         })
+    }
+
+    /// What the tenant's plugins may use.
+    pub fn plugin_limits(&self) -> PluginLimits {
+        PluginLimits::default().for_tenant(&self.limits.read())
     }
 
     /// Where the tenant's write-ahead log lives under the node's storage path: the node's own
@@ -233,18 +242,33 @@ impl Tenant {
     }
 
     async fn apply_config(&self, config: &Config) -> Result<(), String> {
-        let prepared = {
+        let writer = self.remote_write.get().cloned();
+        if writer.is_none() && !config.remote_write.is_empty() {
+            return Err(self
+                .named("remote_write needs a storage path: its queues read the write-ahead log"));
+        }
+        let (prepared, remote) = {
             let (rules, config) = (self.rules.clone(), config.clone());
-            tokio::task::spawn_blocking(move || rules.prepare(&config))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| self.named(e))?
+            let writer = writer.clone();
+            tokio::task::spawn_blocking(move || {
+                let remote = writer
+                    .map(|w| w.prepare(&config.remote_write, &config.global.external_labels))
+                    .transpose()?;
+                let rules = rules.prepare(&config).map_err(|e| e.to_string())?;
+                Ok::<_, String>((rules, remote))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| self.named(e))?
         };
         self.scrape
             .apply(&config.scrape_configs)
             .await
             .map_err(|e| self.named(e))?;
         self.rules.commit(prepared);
+        if let (Some(writer), Some(remote)) = (writer, remote) {
+            writer.apply(remote).await;
+        }
         let interval = config.global.evaluation_interval.as_std();
         if std::mem::replace(&mut *self.evaluation_interval.write(), interval) != interval {
             *self.query.lock() = None;

@@ -20,9 +20,11 @@ use wasmfed_storage::wal::WalMetrics;
 
 mod federation;
 mod notifications;
+mod remote_storage;
 mod remote_write;
 pub use federation::{FederationMetrics, ReplicaLabels};
 pub use notifications::{AlertmanagerLabel, NotificationMetrics};
+pub use remote_storage::{QueueLabels, RemoteStorageMetrics};
 pub use remote_write::{RemoteWriteMetrics, TenantLabel, TenantReasonLabels};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -77,6 +79,8 @@ pub struct Telemetry {
     pub blocks: BlockMetrics,
     pub notifications: NotificationMetrics,
     pub remote_write: RemoteWriteMetrics,
+    /// The remote-write sender's queues (`remote_write:`).
+    pub remote_storage: RemoteStorageMetrics,
     pub federation: FederationMetrics,
     /// Per-plugin counters, collected from the live plugins at scrape time.
     pub plugins: LivePlugins,
@@ -113,6 +117,7 @@ impl Default for Telemetry {
             blocks: BlockMetrics::default(),
             notifications: NotificationMetrics::default(),
             remote_write: RemoteWriteMetrics::default(),
+            remote_storage: RemoteStorageMetrics::default(),
             federation: FederationMetrics::default(),
             plugins: LivePlugins::default(),
             rules: RuleMetrics::default(),
@@ -227,6 +232,7 @@ impl Default for Telemetry {
         t.blocks.register(&mut registry);
         t.notifications.register(&mut registry);
         t.remote_write.register(&mut registry);
+        t.remote_storage.register(&mut registry);
         t.federation.register(&mut registry);
         registry.register_collector(Box::new(t.plugins.clone()));
         registry.register_collector(Box::new(t.rules.clone()));

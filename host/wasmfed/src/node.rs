@@ -205,7 +205,7 @@ impl Node {
                 }
             }
         });
-        if let Err(e) = fleet.open_storage(&own).await {
+        if let Err(e) = fleet.open_storage(&own, &config.remote_write).await {
             let _ = stop.send(true);
             let _ = server.await;
             return Err(e.context("opening the node's own storage"));

@@ -17,11 +17,17 @@ use super::{free_port, get, wait_for};
 pub struct Recorded {
     pub path: String,
     pub body: serde_json::Value,
+    /// The body as received, and the request's headers (names lowercase).
+    pub raw: Bytes,
+    pub headers: Vec<(String, String)>,
+    /// The status it was answered with.
+    pub status: u16,
     /// Milliseconds since the Unix epoch when it arrived.
     pub at_ms: i64,
 }
 
-/// An in-test HTTP server keeping every request's path and JSON body; answers 200.
+/// An in-test HTTP server keeping every request's path, headers and body; answers 200, or
+/// what [`Recorder::answering`] says.
 pub struct Recorder {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Recorded>>>,
@@ -30,6 +36,12 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn start() -> Recorder {
+        Recorder::answering(|_| 200)
+    }
+
+    /// Answers the `n`th request (from 0) with `status(n)`.
+    pub fn answering(status: impl Fn(usize) -> u16 + Send + Sync + 'static) -> Recorder {
+        let status: Arc<dyn Fn(usize) -> u16 + Send + Sync> = Arc::new(status);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -46,26 +58,44 @@ impl Recorder {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let keep = keep.clone();
+                let (keep, status) = (keep.clone(), status.clone());
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(
                         move |req: hyper::Request<hyper::body::Incoming>| {
-                            let keep = keep.clone();
+                            let (keep, status) = (keep.clone(), status.clone());
                             async move {
                                 let path = req.uri().path().to_string();
+                                let headers = req
+                                    .headers()
+                                    .iter()
+                                    .map(|(n, v)| {
+                                        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                                        (n.as_str().to_owned(), v)
+                                    })
+                                    .collect();
                                 let bytes = req.into_body().collect().await?.to_bytes();
                                 let body = serde_json::from_slice(&bytes)
                                     .unwrap_or(serde_json::Value::Null);
-                                keep.lock().unwrap().push(Recorded {
+                                let mut kept = keep.lock().unwrap();
+                                let code = status(kept.len());
+                                kept.push(Recorded {
                                     path,
                                     body,
+                                    raw: bytes,
+                                    headers,
+                                    status: code,
                                     at_ms: std::time::SystemTime::now()
                                         .duration_since(std::time::UNIX_EPOCH)
                                         .unwrap()
                                         .as_millis()
                                         as i64,
                                 });
-                                Ok::<_, hyper::Error>(hyper::Response::new(Full::new(Bytes::new())))
+                                drop(kept);
+                                let mut answer = hyper::Response::new(Full::new(Bytes::from(
+                                    format!("answered {code}"),
+                                )));
+                                *answer.status_mut() = hyper::StatusCode::from_u16(code).unwrap();
+                                Ok::<_, hyper::Error>(answer)
                             }
                         },
                     );
@@ -193,5 +223,102 @@ impl Alertmanager {
 impl Drop for Alertmanager {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A series from VictoriaMetrics' export: its sorted labels, its (timestamp, value) pairs.
+pub type ExportedSeries = (Vec<(String, String)>, Vec<(i64, f64)>);
+
+/// Debian's VictoriaMetrics (single node) on loopback with its own data directory; SIGTERMed
+/// (it flushes what it acknowledged) on [`VictoriaMetrics::stop`] and on drop.
+pub struct VictoriaMetrics {
+    pub addr: SocketAddr,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl VictoriaMetrics {
+    pub fn start() -> VictoriaMetrics {
+        let mut vm = VictoriaMetrics {
+            addr: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+            child: None,
+            dir: tempfile::tempdir().unwrap(),
+        };
+        vm.restart();
+        vm
+    }
+
+    /// Starts it again on the same port and data (after [`VictoriaMetrics::stop`]).
+    pub fn restart(&mut self) {
+        let binary = PathBuf::from("/usr/bin/victoria-metrics");
+        assert!(
+            binary.exists(),
+            "/usr/bin/victoria-metrics not found: Debian's victoria-metrics package; ./test.sh installs it"
+        );
+        let child = Command::new(binary)
+            .arg(format!("-httpListenAddr={}", self.addr))
+            .arg(format!("-storageDataPath={}", self.dir.path().display()))
+            .arg("-loggerLevel=ERROR")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting victoria-metrics");
+        self.child = Some(child);
+        wait_for(
+            "victoria-metrics to be ready",
+            Duration::from_secs(30),
+            || match get(self.addr, "/health") {
+                Ok(r) if r.status == 200 => Ok(()),
+                Ok(r) => Err(format!("status {}", r.status)),
+                Err(e) => Err(e),
+            },
+        );
+    }
+
+    /// Stops it gracefully (SIGTERM: what it acknowledged is flushed to disk).
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+    }
+
+    /// Every raw sample of the series `selector` matches, from `/api/v1/export`: each series'
+    /// labels (sorted `name=value` pairs) and its (timestamp, value) pairs.
+    pub fn export(&self, selector: &str) -> Vec<ExportedSeries> {
+        let path = format!("/api/v1/export?match[]={}", super::enc(selector));
+        let r = get(self.addr, &path).expect("export");
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.text()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                let mut labels: Vec<(String, String)> = v["metric"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+                    .collect();
+                labels.sort();
+                let ts = v["timestamps"].as_array().unwrap();
+                let vals = v["values"].as_array().unwrap();
+                let points = ts
+                    .iter()
+                    .zip(vals)
+                    .map(|(t, v)| (t.as_i64().unwrap(), v.as_f64().unwrap_or(f64::NAN)))
+                    .collect();
+                (labels, points)
+            })
+            .collect()
+    }
+}
+
+impl Drop for VictoriaMetrics {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

@@ -26,6 +26,7 @@ use self::http1::{Connection, HttpError, ResponseHead};
 pub(crate) use self::stream::join_host_port;
 use self::stream::Stream;
 use wasmfed_remote::read::STREAMED_CONTENT_TYPE;
+use wasmfed_remote::VERSION_HEADER_VALUE as REMOTE_WRITE_VERSION;
 
 pub use self::client::HttpClient;
 
@@ -159,7 +160,7 @@ impl<'a> Endpoint<'a> {
     /// In `absolute` form (`GET http://host/path`) for a plain request through a proxy.
     fn request(&self, ask: &Ask, extra: &str, absolute: bool) -> Vec<u8> {
         let method = match ask {
-            Ask::Post { .. } | Ask::RemoteRead { .. } => "POST",
+            Ask::Post { .. } | Ask::RemoteRead { .. } | Ask::RemoteWrite { .. } => "POST",
             _ => "GET",
         };
         let origin = if absolute { self.origin } else { "" };
@@ -188,13 +189,21 @@ impl<'a> Endpoint<'a> {
                 timeout.as_secs_f64(),
                 body.len()
             )),
+            Ask::RemoteWrite { body, headers } => request.push_str(&format!(
+                "Content-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\n\
+                 X-Prometheus-Remote-Write-Version: {REMOTE_WRITE_VERSION}\r\n\
+                 Content-Length: {}\r\n{headers}",
+                body.len()
+            )),
         }
         request.push_str(extra);
         request.push_str("\r\n");
         let mut request = request.into_bytes();
         match ask {
             Ask::Post { body, .. } => request.extend_from_slice(body.as_bytes()),
-            Ask::RemoteRead { body, .. } => request.extend_from_slice(body),
+            Ask::RemoteRead { body, .. } | Ask::RemoteWrite { body, .. } => {
+                request.extend_from_slice(body)
+            }
             _ => {}
         }
         request
@@ -217,6 +226,16 @@ enum Ask {
     /// A remote-read request (a snappy-compressed `ReadRequest`) to a Prometheus, pulling
     /// every sample of a range (`federation.remote_read`), within this scrape timeout.
     RemoteRead { body: Vec<u8>, timeout: Duration },
+    /// A remote-write request (a snappy-compressed `WriteRequest`), with the destination's
+    /// own header lines (`Name: value\r\n`).
+    RemoteWrite { body: Vec<u8>, headers: String },
+}
+
+/// A receiver's answer to a remote-write request: any status, and what it said.
+#[derive(Debug)]
+pub struct WriteAnswer {
+    pub status: u16,
+    pub body: Vec<u8>,
 }
 
 impl Fetcher {
@@ -261,6 +280,30 @@ impl Fetcher {
         self.get(client, url, ask, timeout, body_limit).await
     }
 
+    /// POSTs a remote-write request (`body`: a snappy-compressed `WriteRequest`) with
+    /// `headers` (complete `Name: value\r\n` lines) and returns the receiver's answer, whatever
+    /// its status: the caller decides what a status means (retry, drop). At most 64 KiB of
+    /// the answer's body is kept.
+    pub async fn remote_write(
+        &self,
+        client: &HttpClient,
+        url: &str,
+        body: Vec<u8>,
+        headers: String,
+        timeout: Duration,
+    ) -> Result<WriteAnswer, FetchError> {
+        let ask = Ask::RemoteWrite { body, headers };
+        let answer = self.fetch_inner(client, url, ask, 64 << 10);
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok((status, exposition))) => Ok(WriteAnswer {
+                status,
+                body: exposition.body,
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(FetchError::Timeout(timeout)),
+        }
+    }
+
     /// POSTs a form (an OAuth 2.0 token request) and reads the answer.
     pub(crate) async fn post_form(
         &self,
@@ -302,7 +345,7 @@ impl Fetcher {
     ) -> Result<Exposition, FetchError> {
         let fetched = self.fetch_inner(client, url, ask, body_limit);
         match tokio::time::timeout(timeout, fetched).await {
-            Ok(result) => result,
+            Ok(result) => result.map(|(_, exposition)| exposition),
             Err(_) => Err(FetchError::Timeout(timeout)),
         }
     }
@@ -325,7 +368,7 @@ impl Fetcher {
         url: &str,
         ask: Ask,
         body_limit: u64,
-    ) -> Result<Exposition, FetchError> {
+    ) -> Result<(u16, Exposition), FetchError> {
         let mut url = url.to_owned();
         let mut redirects = 0;
         loop {
@@ -350,6 +393,7 @@ impl Fetcher {
             }
             let accepted = match ask {
                 Ask::Post { .. } => (200..300).contains(&head.status),
+                Ask::RemoteWrite { .. } => true,
                 _ => head.status == 200,
             };
             if !accepted {
@@ -373,10 +417,13 @@ impl Fetcher {
             } else {
                 raw
             };
-            return Ok(Exposition {
-                content_type: head.content_type,
-                body,
-            });
+            return Ok((
+                head.status,
+                Exposition {
+                    content_type: head.content_type,
+                    body,
+                },
+            ));
         }
     }
 

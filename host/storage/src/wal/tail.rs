@@ -195,11 +195,11 @@ impl WalTail {
             }
         })?;
         let end = from + found.len;
-        // Damage before the end is skipped (and said); damage running to the end is a record
-        // cut short, which the caller decides about.
         let torn = found.torn_tail().map(|t| from + t);
         for d in &found.damage {
-            if torn == Some(from + d.offset) {
+            // The page's start may continue a record read before (not damage), and damage
+            // running to the end is a record cut short, which the caller decides about.
+            if torn == Some(from + d.offset) || from + d.end <= skip_before {
                 continue;
             }
             tracing::warn!(
