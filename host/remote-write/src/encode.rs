@@ -1,36 +1,41 @@
 //! One request's body: a `prometheus.WriteRequest`, snappy block-compressed.
 //!
-//! Declared with prost like every message of the protocol (`wasmfed_remote::proto`), with one
-//! difference in declaration, not on the wire: a series' labels are a repeated `bytes` field
-//! holding each `Label` message already encoded, which protobuf encodes exactly as the
-//! repeated message field it stands for (both are length-delimited, tag 1). The series' labels
-//! are thereby encoded once, when the queue first reads the series, not once per request.
-//! Samples of one series in a batch go in one `TimeSeries`, oldest first.
+//! Every byte is prost's: a series' labels are encoded once, when the queue first reads the
+//! series, as the repeated `Label` field of a `TimeSeries` (a message holding only that field,
+//! encoded with prost, is exactly those bytes); a request then writes, per series, the
+//! `TimeSeries` key and length with prost's encoding functions, those label bytes, and each
+//! sample with `prost::encoding::message::encode`. Nothing is allocated per sample, and no
+//! label is copied or reference-counted per request. Samples of one series in a batch go in
+//! one `TimeSeries`, oldest first.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use hashbrown::HashMap;
+use prost::encoding::{self, WireType};
 use prost::Message;
 
+use wasmfed_model::Labels;
 use wasmfed_remote::proto;
 
 use crate::series::SendSeries;
 
+/// `TimeSeries.labels` alone: its encoding is the labels part of a `TimeSeries`.
 #[derive(Clone, PartialEq, prost::Message)]
-struct WireRequest {
+struct LabelsOnly {
     #[prost(message, repeated, tag = "1")]
-    timeseries: Vec<WireSeries>,
-    #[prost(message, repeated, tag = "3")]
-    metadata: Vec<proto::MetricMetadata>,
+    labels: Vec<proto::Label>,
 }
 
-#[derive(Clone, PartialEq, prost::Message)]
-struct WireSeries {
-    #[prost(bytes = "bytes", repeated, tag = "1")]
-    labels: Vec<Bytes>,
-    #[prost(message, repeated, tag = "2")]
-    samples: Vec<proto::Sample>,
+/// A series' labels as the labels part of an encoded `TimeSeries`.
+pub(crate) fn encode_labels(labels: &Labels) -> Bytes {
+    let labels = labels
+        .iter()
+        .map(|l| proto::Label {
+            name: l.name.clone(),
+            value: l.value.clone(),
+        })
+        .collect();
+    Bytes::from(LabelsOnly { labels }.encode_to_vec())
 }
 
 /// One sample of a batch.
@@ -40,49 +45,60 @@ pub(crate) struct Outgoing<'a> {
     pub v: f64,
 }
 
-/// The compressed body for `samples`, in their order per series.
-pub(crate) fn write_request<'a>(samples: impl IntoIterator<Item = Outgoing<'a>>) -> Vec<u8> {
-    let mut timeseries: Vec<WireSeries> = Vec::new();
-    let mut index: HashMap<*const SendSeries, usize, foldhash::fast::RandomState> =
-        HashMap::default();
-    for s in samples {
-        let i = *index.entry(Arc::as_ptr(s.series)).or_insert_with(|| {
-            timeseries.push(WireSeries {
-                labels: s.series.labels.clone(),
-                samples: Vec::new(),
-            });
-            timeseries.len() - 1
-        });
-        timeseries[i].samples.push(proto::Sample {
-            value: s.v,
-            timestamp: s.t,
-        });
+/// The compressed body for `samples` (each series' in the order given).
+pub(crate) fn write_request(samples: &[Outgoing<'_>]) -> Vec<u8> {
+    // Group by series, keeping each series' samples in order.
+    let mut order: Vec<usize> = (0..samples.len()).collect();
+    order.sort_by_key(|&i| Arc::as_ptr(samples[i].series));
+    let mut raw = Vec::with_capacity(samples.len() * 64);
+    let mut at = 0;
+    while at < order.len() {
+        let series = samples[order[at]].series;
+        let run = order[at..]
+            .iter()
+            .take_while(|&&i| Arc::ptr_eq(samples[i].series, series))
+            .count();
+        let points: Vec<proto::Sample> = order[at..at + run]
+            .iter()
+            .map(|&i| proto::Sample {
+                value: samples[i].v,
+                timestamp: samples[i].t,
+            })
+            .collect();
+        let len = series.labels.len()
+            + points
+                .iter()
+                .map(|p| encoding::message::encoded_len(2, p))
+                .sum::<usize>();
+        encoding::encode_key(1, WireType::LengthDelimited, &mut raw);
+        encoding::encode_varint(len as u64, &mut raw);
+        raw.extend_from_slice(&series.labels);
+        for p in &points {
+            encoding::message::encode(2, p, &mut raw);
+        }
+        at += run;
     }
-    compress(&WireRequest {
-        timeseries,
-        metadata: Vec::new(),
-    })
+    compress(&raw)
 }
 
 /// The compressed body of a metadata-only request.
 pub(crate) fn metadata_request(metadata: Vec<proto::MetricMetadata>) -> Vec<u8> {
-    compress(&WireRequest {
+    let request = proto::WriteRequest {
         timeseries: Vec::new(),
         metadata,
-    })
+    };
+    compress(&request.encode_to_vec())
 }
 
-fn compress(request: &WireRequest) -> Vec<u8> {
-    let raw = request.encode_to_vec();
+fn compress(raw: &[u8]) -> Vec<u8> {
     snap::raw::Encoder::new()
-        .compress_vec(&raw)
+        .compress_vec(raw)
         .expect("snappy compresses any input below 4 GiB")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmfed_model::Labels;
     use wasmfed_remote::decode_write_request;
 
     #[test]
@@ -92,7 +108,7 @@ mod tests {
             ("job", "a"),
         ])));
         let load = Arc::new(SendSeries::new(&Labels::from_pairs([("__name__", "load")])));
-        let body = write_request([
+        let body = write_request(&[
             Outgoing {
                 series: &up,
                 t: 1000,

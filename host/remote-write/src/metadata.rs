@@ -70,7 +70,7 @@ pub(crate) async fn run(
         let m = &sender.telemetry.remote_storage;
         for chunk in all.chunks(per_request.max(1)) {
             let body = metadata_request(chunk.to_vec());
-            match post(&sender, body, Carrying::Metadata(chunk.len())).await {
+            match post(&sender, body.into(), Carrying::Metadata(chunk.len())).await {
                 Sent::Accepted => {
                     m.metadata
                         .get_or_create(&sender.labels)

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use wasmfed_model::clock::unix_millis;
@@ -23,7 +23,7 @@ use wasmfed_telemetry::{QueueLabels, Telemetry};
 use crate::metadata::{self, MetadataSource};
 use crate::reader::{LogReader, Step};
 use crate::scaling::{desired_shards, Ewma, Rates, UPDATE_EVERY};
-use crate::shard::{self, Pending, Sender, ShardState};
+use crate::shard::{self, Chunk, Pending, Sender, ShardState};
 use crate::state::{Cursor, Slot, StateFile};
 
 /// How often a caught-up reader looks at the log again.
@@ -85,7 +85,10 @@ impl Queue {
 
 struct Shards {
     states: Vec<Arc<ShardState>>,
-    senders: Vec<mpsc::Sender<Pending>>,
+    senders: Vec<mpsc::UnboundedSender<Chunk>>,
+    /// Each shard's room, in samples (`capacity`).
+    room: Vec<Arc<Semaphore>>,
+    capacity: usize,
     tasks: Vec<JoinHandle<()>>,
     sender: Arc<Sender>,
     /// Where the shards write their positions.
@@ -102,6 +105,8 @@ impl Shards {
         let mut shards = Shards {
             states: Vec::new(),
             senders: Vec::new(),
+            room: Vec::new(),
+            capacity: capacity.max(1),
             tasks: Vec::new(),
             sender: sender.clone(),
             state: state.clone(),
@@ -112,11 +117,19 @@ impl Shards {
                 slot: Mutex::new(*slot),
                 queued: Default::default(),
             });
-            let (tx, rx) = mpsc::channel(capacity.max(1));
-            let task = shard::run(state.clone(), rx, sender.clone(), shards.state.clone());
+            let (tx, rx) = mpsc::unbounded_channel();
+            let room = Arc::new(Semaphore::new(shards.capacity));
+            let task = shard::run(
+                state.clone(),
+                rx,
+                room.clone(),
+                sender.clone(),
+                shards.state.clone(),
+            );
             shards.tasks.push(tokio::spawn(task));
             shards.states.push(state);
             shards.senders.push(tx);
+            shards.room.push(room);
         }
         shards
     }
@@ -295,21 +308,37 @@ async fn run(
             }
         }
         let caught_up = step.caught_up;
-        for record in step.records {
+        'records: for record in step.records {
+            let mut by_shard: Vec<Vec<Pending>> =
+                (0..shards.states.len()).map(|_| Vec::new()).collect();
             for (i, p) in record.samples {
-                let shard = &shards.states[i];
-                shard.queued.fetch_add(1, Ordering::AcqRel);
-                let tx = &shards.senders[i];
-                let p = match tx.try_send(p) {
-                    Ok(()) => continue,
-                    Err(mpsc::error::TrySendError::Full(p)) => p,
-                    Err(mpsc::error::TrySendError::Closed(_)) => continue,
+                by_shard[i].push(p);
+            }
+            for (i, samples) in by_shard
+                .into_iter()
+                .enumerate()
+                .filter(|(_, s)| !s.is_empty())
+            {
+                // A record bigger than a shard's room takes all of it.
+                let permits = samples.len().min(shards.capacity) as u32;
+                let room = &shards.room[i];
+                let taken = match room.try_acquire_many(permits) {
+                    Ok(p) => Some(p),
+                    Err(_) => {
+                        m.enqueue_retries.get_or_create(&labels).inc();
+                        tokio::select! {
+                            p = room.acquire_many(permits) => p.ok(),
+                            _ = stopped.wait_for(|s| *s) => break 'records,
+                        }
+                    }
                 };
-                m.enqueue_retries.get_or_create(&labels).inc();
-                tokio::select! {
-                    _ = tx.send(p) => {}
-                    _ = stopped.wait_for(|s| *s) => break,
+                if let Some(p) = taken {
+                    p.forget();
                 }
+                shards.states[i]
+                    .queued
+                    .fetch_add(samples.len(), Ordering::AcqRel);
+                let _ = shards.senders[i].send(Chunk { samples, permits });
                 if last_keep.elapsed() >= KEEP_EVERY {
                     keep(&shards, distributed, &hold, &labels, &telemetry);
                     last_keep = Instant::now();

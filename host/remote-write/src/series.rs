@@ -12,33 +12,25 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hashbrown::HashMap;
-use prost::Message;
 
 use wasmfed_model::Labels;
-use wasmfed_remote::proto;
+
+use crate::encode::encode_labels;
 use wasmfed_scrape::stages::GuardedStage;
 use wasmfed_storage::SeriesRef;
 
 /// A series as it is sent.
 #[derive(Debug)]
 pub(crate) struct SendSeries {
-    /// Each label as an encoded `prometheus.Label` message.
-    pub labels: Vec<Bytes>,
+    /// Its labels, encoded as the labels part of a `TimeSeries` (see `encode`).
+    pub labels: Bytes,
 }
 
 impl SendSeries {
     pub fn new(labels: &Labels) -> SendSeries {
-        let labels = labels
-            .iter()
-            .map(|l| {
-                let label = proto::Label {
-                    name: l.name.clone(),
-                    value: l.value.clone(),
-                };
-                Bytes::from(label.encode_to_vec())
-            })
-            .collect();
-        SendSeries { labels }
+        SendSeries {
+            labels: encode_labels(labels),
+        }
     }
 }
 
@@ -145,15 +137,5 @@ mod tests {
             "logged after the checkpoint"
         );
         assert_eq!(t.entries.len(), 2);
-    }
-
-    #[test]
-    fn labels_are_encoded_as_protobuf_label_messages() {
-        let s = SendSeries::new(&Labels::from_pairs([("__name__", "up"), ("job", "a")]));
-        let first = proto::Label::decode(s.labels[0].clone()).unwrap();
-        assert_eq!(
-            (first.name.as_str(), first.value.as_str()),
-            ("__name__", "up")
-        );
     }
 }

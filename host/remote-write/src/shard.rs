@@ -8,12 +8,14 @@
 //! are dropped and counted as failed, and the receiver's message is logged. While one request
 //! is retried the shard sends nothing else, so its series stay in order.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Semaphore};
 
 use wasmfed_scrape::fetch::{Fetcher, HttpClient};
 use wasmfed_storage::wal::Position;
@@ -24,6 +26,7 @@ use crate::series::SendSeries;
 use crate::state::{Cursor, Slot, StateFile};
 
 /// A sample on its way to the receiver.
+#[derive(Debug)]
 pub(crate) struct Pending {
     pub series: Arc<SendSeries>,
     pub t: i64,
@@ -99,80 +102,134 @@ pub(crate) enum Sent {
     Abandoned,
 }
 
+/// Samples of one record for one shard, and the room they took in it.
+pub(crate) struct Chunk {
+    pub samples: Vec<Pending>,
+    pub permits: u32,
+}
+
+/// What a shard holds: samples not yet in a request, and the room each received chunk took
+/// (given back when its last sample is done).
+#[derive(Default)]
+struct Held {
+    samples: VecDeque<Pending>,
+    chunks: VecDeque<(usize, u32)>,
+}
+
+impl Held {
+    fn take(&mut self, chunk: Chunk) {
+        self.chunks.push_back((chunk.samples.len(), chunk.permits));
+        self.samples.extend(chunk.samples);
+    }
+
+    /// Up to `max` samples from the front, stopping where the `resent` flag changes.
+    fn batch(&mut self, max: usize) -> Vec<Pending> {
+        let resent = self.samples.front().is_some_and(|p| p.resent);
+        let n = self
+            .samples
+            .iter()
+            .take(max)
+            .take_while(|p| p.resent == resent)
+            .count();
+        self.samples.drain(..n).collect()
+    }
+
+    /// `n` samples from the front are done: the room of the chunks they finish.
+    fn done(&mut self, mut n: usize) -> usize {
+        let mut room = 0;
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            let used = front.0.min(n);
+            front.0 -= used;
+            n -= used;
+            if front.0 == 0 {
+                room += front.1 as usize;
+                self.chunks.pop_front();
+            }
+        }
+        room
+    }
+}
+
 pub(crate) async fn run(
     shard: Arc<ShardState>,
-    mut rx: mpsc::Receiver<Pending>,
+    mut rx: mpsc::UnboundedReceiver<Chunk>,
+    room: Arc<Semaphore>,
     sender: Arc<Sender>,
     state: Arc<StateFile>,
 ) {
-    let mut carry: Option<Pending> = None;
+    let mut held = Held::default();
     loop {
-        let first = match carry.take() {
-            Some(p) => p,
-            None => match rx.recv().await {
-                Some(p) => p,
+        if held.samples.is_empty() {
+            match rx.recv().await {
+                Some(chunk) => held.take(chunk),
                 None => return,
-            },
-        };
-        if *sender.stopping.borrow() {
-            return;
+            }
         }
-        let resent = first.resent;
-        let mut batch = vec![first];
+        // Wait for a full request up to the deadline, taking what arrives meanwhile.
         let deadline = tokio::time::Instant::now() + sender.batch_deadline;
-        while batch.len() < sender.max_samples {
+        while held.samples.len() < sender.max_samples {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(p)) if p.resent == resent => batch.push(p),
-                Ok(Some(p)) => {
-                    carry = Some(p);
-                    break;
-                }
+                Ok(Some(chunk)) => held.take(chunk),
                 Ok(None) | Err(_) => break,
             }
         }
+        if *sender.stopping.borrow() {
+            return;
+        }
+        let batch = held.batch(sender.max_samples);
+        let resent = batch.first().is_some_and(|p| p.resent);
         let last = batch.last().expect("never empty").done();
         shard.advance(&state, None, Some(last));
         match send(&sender, &batch).await {
             Sent::Abandoned => return,
-            Sent::Accepted => {
-                let m = &sender.telemetry.remote_storage;
-                m.samples
-                    .get_or_create(&sender.labels)
-                    .inc_by(batch.len() as u64);
-                if resent {
-                    m.samples_resent
-                        .get_or_create(&sender.labels)
-                        .inc_by(batch.len() as u64);
-                }
-                let newest = batch.iter().map(|p| p.t).max().unwrap_or(i64::MIN);
-                let before = sender.highest_sent_ms.fetch_max(newest, Ordering::Relaxed);
-                if newest > before {
-                    m.highest_sent_timestamp
-                        .get_or_create(&sender.labels)
-                        .set(newest as f64 / 1000.0);
-                }
-                sender
-                    .sent_samples
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            }
-            Sent::Refused(status, message) => {
-                let m = &sender.telemetry.remote_storage;
-                if resent {
-                    // Most likely samples the receiver has: it refuses them as out of order.
-                    m.samples_resent
-                        .get_or_create(&sender.labels)
-                        .inc_by(batch.len() as u64);
-                    tracing::info!(url = %sender.url, status, samples = batch.len(), %message, "remote write: samples sent again after a restart were refused (the receiver most likely has them)");
-                } else {
-                    m.samples_failed
-                        .get_or_create(&sender.labels)
-                        .inc_by(batch.len() as u64);
-                    tracing::error!(url = %sender.url, status, samples = batch.len(), %message, "remote write: the receiver refused samples; they are dropped (not retried)");
-                }
-            }
+            Sent::Accepted => sender.accepted(&batch, resent),
+            Sent::Refused(status, message) => sender.refused(&batch, resent, status, &message),
         }
         shard.advance(&state, Some(last), None);
         shard.queued.fetch_sub(batch.len(), Ordering::AcqRel);
+        room.add_permits(held.done(batch.len()));
+    }
+}
+
+impl Sender {
+    fn accepted(&self, batch: &[Pending], resent: bool) {
+        let m = &self.telemetry.remote_storage;
+        m.samples
+            .get_or_create(&self.labels)
+            .inc_by(batch.len() as u64);
+        if resent {
+            m.samples_resent
+                .get_or_create(&self.labels)
+                .inc_by(batch.len() as u64);
+        }
+        let newest = batch.iter().map(|p| p.t).max().unwrap_or(i64::MIN);
+        let before = self.highest_sent_ms.fetch_max(newest, Ordering::Relaxed);
+        if newest > before {
+            m.highest_sent_timestamp
+                .get_or_create(&self.labels)
+                .set(newest as f64 / 1000.0);
+        }
+        self.sent_samples
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    }
+
+    fn refused(&self, batch: &[Pending], resent: bool, status: u16, message: &str) {
+        let m = &self.telemetry.remote_storage;
+        if resent {
+            // Most likely samples the receiver has: it refuses them as out of order.
+            m.samples_resent
+                .get_or_create(&self.labels)
+                .inc_by(batch.len() as u64);
+            tracing::info!(url = %self.url, status, samples = batch.len(), %message, "remote write: samples sent again after a restart were refused (the receiver most likely has them)");
+        } else {
+            m.samples_failed
+                .get_or_create(&self.labels)
+                .inc_by(batch.len() as u64);
+            tracing::error!(url = %self.url, status, samples = batch.len(), %message, "remote write: the receiver refused samples; they are dropped (not retried)");
+        }
     }
 }
 
@@ -185,16 +242,20 @@ pub(crate) enum Carrying {
 
 /// Sends one request until it is accepted or refused for good.
 async fn send(sender: &Sender, batch: &[Pending]) -> Sent {
-    let body = encode::write_request(batch.iter().map(|p| Outgoing {
-        series: &p.series,
-        t: p.t,
-        v: p.v,
-    }));
-    post(sender, body, Carrying::Samples(batch.len())).await
+    let outgoing: Vec<Outgoing<'_>> = batch
+        .iter()
+        .map(|p| Outgoing {
+            series: &p.series,
+            t: p.t,
+            v: p.v,
+        })
+        .collect();
+    let body = encode::write_request(&outgoing);
+    post(sender, body.into(), Carrying::Samples(batch.len())).await
 }
 
 /// POSTs `body` until the receiver takes it or refuses it for good, or the queue stops.
-pub(crate) async fn post(sender: &Sender, body: Vec<u8>, carrying: Carrying) -> Sent {
+pub(crate) async fn post(sender: &Sender, body: Bytes, carrying: Carrying) -> Sent {
     let m = &sender.telemetry.remote_storage;
     let (retried, bytes, n) = match carrying {
         Carrying::Samples(n) => (&m.samples_retried, &m.bytes, n),

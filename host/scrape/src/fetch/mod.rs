@@ -201,9 +201,8 @@ impl<'a> Endpoint<'a> {
         let mut request = request.into_bytes();
         match ask {
             Ask::Post { body, .. } => request.extend_from_slice(body.as_bytes()),
-            Ask::RemoteRead { body, .. } | Ask::RemoteWrite { body, .. } => {
-                request.extend_from_slice(body)
-            }
+            Ask::RemoteRead { body, .. } => request.extend_from_slice(body),
+            Ask::RemoteWrite { body, .. } => request.extend_from_slice(body),
             _ => {}
         }
         request
@@ -228,7 +227,7 @@ enum Ask {
     RemoteRead { body: Vec<u8>, timeout: Duration },
     /// A remote-write request (a snappy-compressed `WriteRequest`), with the destination's
     /// own header lines (`Name: value\r\n`).
-    RemoteWrite { body: Vec<u8>, headers: String },
+    RemoteWrite { body: bytes::Bytes, headers: String },
 }
 
 /// A receiver's answer to a remote-write request: any status, and what it said.
@@ -288,7 +287,7 @@ impl Fetcher {
         &self,
         client: &HttpClient,
         url: &str,
-        body: Vec<u8>,
+        body: bytes::Bytes,
         headers: String,
         timeout: Duration,
     ) -> Result<WriteAnswer, FetchError> {
