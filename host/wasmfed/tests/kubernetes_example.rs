@@ -73,7 +73,7 @@ fn mount_path<'a>(container: &'a Value, volume: &str) -> &'a str {
     let mount = seq(&container["volumeMounts"], "volumeMounts")
         .iter()
         .find(|m| m["name"] == volume)
-        .unwrap_or_else(|| panic!("{} does not mount {volume:?}", container["name"]));
+        .unwrap_or_else(|| panic!("{:?} does not mount {volume:?}", container["name"]));
     str_of(&mount["mountPath"], "mountPath")
 }
 
@@ -172,7 +172,7 @@ fn the_objects_name_one_another_correctly() {
                 assert!(
                     volumes.iter().any(|v| v["name"] == *name)
                         || claims.iter().any(|v| v["metadata"]["name"] == *name),
-                    "{} mounts {name:?}, which is neither a volume nor a claim",
+                    "{:?} mounts {name:?}, which is neither a volume nor a claim",
                     c["name"]
                 );
             }
