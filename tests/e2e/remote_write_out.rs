@@ -325,6 +325,7 @@ fn each_tenant_sends_only_its_own_series_named_by_x_scope_orgid() {
         "global: {scrape_interval: 1s}\ntenants:\n  - {name: team-a, bearer_token: t-a}\n  - {name: team-b, bearer_token: t-b}\n",
         &["--web.enable-remote-write-receiver"],
     );
+    let vm = VictoriaMetrics::start();
     let (ea, eb) = (
         Exporter::start(|_| Reply::Text("team_a_value 1\n".into())),
         Exporter::start(|_| Reply::Text("team_b_value 2\n".into())),
@@ -335,8 +336,8 @@ fn each_tenant_sends_only_its_own_series_named_by_x_scope_orgid() {
             .map(|l| format!("    {l}\n"))
             .collect();
         format!(
-            "  - name: {name}\n    bearer_token: x-{token}\n    scrape_configs:\n{jobs}    remote_write:\n      - url: http://{}/api/v1/write\n        authorization: {{credentials: {token}}}\n",
-            receiver.addr
+            "  - name: {name}\n    bearer_token: x-{token}\n    scrape_configs:\n{jobs}    remote_write:\n      - url: http://{}/api/v1/write\n        authorization: {{credentials: {token}}}\n      - url: http://{}/api/v1/write?extra_label=tenant={name}\n",
+            receiver.addr, vm.addr
         )
     };
     let config = format!(
