@@ -277,6 +277,7 @@ impl RemoteWriter {
                     let m = &c.metadata_config;
                     (source, m.send_interval.as_std(), m.max_samples_per_send)
                 }),
+            scale_every: scaling::UPDATE_EVERY,
         };
         Queue::start(setup, labels, self.ctx.telemetry.clone())
     }

@@ -22,7 +22,7 @@ use wasmfed_telemetry::{QueueLabels, Telemetry};
 
 use crate::metadata::{self, MetadataSource};
 use crate::reader::{LogReader, Step};
-use crate::scaling::{desired_shards, Ewma, Rates, UPDATE_EVERY};
+use crate::scaling::{desired_shards, Ewma, Rates};
 use crate::shard::{self, Chunk, Pending, Sender, ShardState};
 use crate::state::{Cursor, Slot, StateFile};
 
@@ -30,6 +30,8 @@ use crate::state::{Cursor, Slot, StateFile};
 const POLL: Duration = Duration::from_millis(100);
 /// How often positions are synced and the hold moved.
 const KEEP_EVERY: Duration = Duration::from_secs(1);
+/// How long a reshard waits for the shards to empty before giving up for this round.
+const DRAIN_WAIT: Duration = Duration::from_secs(60);
 /// How long a stopping queue waits for its shards' requests under way.
 const STOP_WAIT: Duration = Duration::from_secs(10);
 
@@ -44,6 +46,8 @@ pub(crate) struct QueueSetup {
     pub transform: Arc<crate::series::Transform>,
     /// Metadata to send: where from, how often, how many entries per request.
     pub metadata: Option<(MetadataSource, Duration, usize)>,
+    /// How often the shard count is reconsidered (Prometheus: 10 s).
+    pub scale_every: Duration,
 }
 
 /// The parts of a [`Sender`] fixed by the configuration.
@@ -255,7 +259,7 @@ async fn run(
         Ewma::default(),
         Ewma::default(),
     );
-    let (mut total_in, mut total_dropped) = (0u64, 0u64);
+    let (mut total_in, mut total_bytes, mut total_dropped) = (0u64, 0u64, 0u64);
     let mut newest_read_ms = i64::MIN;
     let mut failing_since: Option<Instant> = None;
     let mut reader = Some(reader);
@@ -288,6 +292,7 @@ async fn run(
             }
         };
         total_in += step.read;
+        total_bytes += step.bytes;
         total_dropped += step.dropped + step.unknown;
         m.samples_in.inc_by(step.read);
         m.samples_dropped
@@ -350,28 +355,32 @@ async fn run(
             keep(&shards, distributed, &hold, &labels, &telemetry);
             last_keep = Instant::now();
         }
-        if last_scale.elapsed() >= UPDATE_EVERY {
+        if last_scale.elapsed() >= setup.scale_every {
             let elapsed = last_scale.elapsed().as_secs_f64();
             last_scale = Instant::now();
-            rate_in.tick(total_in as f64, elapsed);
+            rate_in.tick(setup.wal.samples_logged() as f64, elapsed);
             rate_dropped.tick(total_dropped as f64, elapsed);
             rate_out.tick(sender.sent_samples.load(Ordering::Relaxed) as f64, elapsed);
             rate_busy.tick(
                 sender.send_nanos.load(Ordering::Relaxed) as f64 / 1e9,
                 elapsed,
             );
-            let highest_sent = sender.highest_sent_ms.load(Ordering::Relaxed);
-            let delay_s = if highest_sent == 0 || newest_read_ms == i64::MIN {
-                0.0
-            } else {
-                (newest_read_ms - highest_sent).max(0) as f64 / 1000.0
+            let position = reader
+                .as_ref()
+                .expect("back after each step")
+                .tail
+                .position();
+            let per_sample = match total_in {
+                0 => 16.0,
+                n => total_bytes as f64 / n as f64,
             };
+            let unread = setup.wal.bytes_after(position) as f64 / per_sample;
             let rates = Rates {
                 samples_in: rate_in.rate(),
                 samples_out: rate_out.rate(),
                 samples_dropped: rate_dropped.rate(),
                 send_seconds: rate_busy.rate(),
-                delay_s,
+                pending: unread + shards.queued() as f64,
             };
             let current = shards.states.len();
             let (desired, change) =
@@ -379,8 +388,11 @@ async fn run(
             m.shards_desired.get_or_create(&labels).set(desired);
             if let Some(n) = change {
                 let Some(at) = distributed else { continue };
-                if !drain(&shards, &mut stopped).await {
-                    break;
+                match drain(&shards, &mut stopped).await {
+                    Drained::Empty => {}
+                    Drained::Stopped => break,
+                    // The receiver is too slow to empty the shards: not now.
+                    Drained::TimedOut => continue,
                 }
                 tracing::info!(%url, from = current, to = n, "remote write: resharding");
                 let slots = vec![
@@ -459,12 +471,28 @@ fn keep(
 }
 
 /// Waits until every shard has sent all it was given; false if the queue stops meanwhile.
-async fn drain(shards: &Shards, stopped: &mut watch::Receiver<bool>) -> bool {
+enum Drained {
+    Empty,
+    Stopped,
+    TimedOut,
+}
+
+/// Waits until every shard has sent all it was given, for at most [`DRAIN_WAIT`] (as
+/// Prometheus gives a reshard its flush deadline).
+async fn drain(shards: &Shards, stopped: &mut watch::Receiver<bool>) -> Drained {
+    let until = Instant::now() + DRAIN_WAIT;
     while shards.queued() > 0 {
+        if Instant::now() >= until {
+            return Drained::TimedOut;
+        }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-            _ = stopped.wait_for(|s| *s) => return false,
+            _ = stopped.wait_for(|s| *s) => return Drained::Stopped,
         }
     }
-    true
+    Drained::Empty
 }
+
+#[cfg(test)]
+#[path = "queue/tests.rs"]
+mod tests;

@@ -39,8 +39,9 @@ pub(crate) struct Routed {
 pub(crate) struct Step {
     pub records: Vec<Routed>,
     pub caught_up: bool,
-    /// Samples read (sent or not).
+    /// Samples read (sent or not), and bytes of the log read.
     pub read: u64,
+    pub bytes: u64,
     /// Samples skipped: dropped by relabeling, or of series the log never named.
     pub dropped: u64,
     pub unknown: u64,
@@ -91,6 +92,7 @@ impl LogReader {
                 .read(STEP_BYTES)
                 .map_err(|e| format!("reading the WAL: {e}"))?;
             step.caught_up = read.caught_up;
+            step.bytes = read.bytes;
             self.backlog.extend(read.items);
         }
         while let Some(item) = self.backlog.front() {

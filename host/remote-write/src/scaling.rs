@@ -1,6 +1,10 @@
 //! How many shards a queue runs: Prometheus' calculation (`calculateDesiredShards` in
 //! `storage/remote/queue_manager.go`), which sizes the shards to the rate samples come in at
 //! plus a twentieth of the backlog per second, measured by how long sending a sample takes.
+//! Prometheus estimates the backlog from the newest timestamp appended and the newest sent;
+//! wasmfed counts it: the log's unread bytes at the bytes per sample read so far, plus what the
+//! shards hold. The rate in is the log's (samples written to it), not the queue's reading,
+//! which a slow receiver holds back.
 //!
 //! Rates are exponentially weighted moving averages over 10-second ticks (weight 0.2), as
 //! Prometheus' `ewmaRate`. A change within 30% of the current count is not worth a reshard
@@ -39,7 +43,7 @@ impl Ewma {
 /// What one tick measured.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Rates {
-    /// Samples read from the log per second (sent or dropped).
+    /// Samples written to the log per second.
     pub samples_in: f64,
     /// Samples sent per second.
     pub samples_out: f64,
@@ -47,8 +51,8 @@ pub(crate) struct Rates {
     pub samples_dropped: f64,
     /// Seconds spent sending per second, summed over shards.
     pub send_seconds: f64,
-    /// How far the newest sample sent is behind the newest read, in seconds.
-    pub delay_s: f64,
+    /// Samples logged and not yet sent.
+    pub pending: f64,
 }
 
 /// The shards the queue wants (as a float, for `shards_desired`) and the count to run:
@@ -64,8 +68,12 @@ pub(crate) fn desired_shards(
     }
     let kept = r.samples_out / (r.samples_out + r.samples_dropped);
     let time_per_sample = r.send_seconds / r.samples_out;
-    let pending = r.delay_s.max(0.0) * r.samples_in * kept;
+    let pending = r.pending.max(0.0) * kept;
     let desired = time_per_sample * (r.samples_in * kept + CATCHUP_SHARE * pending);
+    let behind_s = match r.samples_in > 0.0 {
+        true => pending / (r.samples_in * kept),
+        false => 0.0,
+    };
     let (lower, upper) = (
         current as f64 * (1.0 - TOLERANCE),
         current as f64 * (1.0 + TOLERANCE),
@@ -74,7 +82,7 @@ pub(crate) fn desired_shards(
         return (desired, None);
     }
     let mut shards = desired.ceil() as usize;
-    if shards < current && r.delay_s > NO_SHRINK_BEHIND_S {
+    if shards < current && behind_s > NO_SHRINK_BEHIND_S {
         return (desired, None);
     }
     shards = shards.clamp(min.max(1), max.max(min).max(1));
@@ -85,13 +93,14 @@ pub(crate) fn desired_shards(
 mod tests {
     use super::*;
 
-    fn rates(samples_in: f64, send_seconds: f64, delay_s: f64) -> Rates {
+    /// `behind_s`: the backlog, in seconds of samples coming in.
+    fn rates(samples_in: f64, send_seconds: f64, behind_s: f64) -> Rates {
         Rates {
             samples_in,
             samples_out: samples_in,
             samples_dropped: 0.0,
             send_seconds,
-            delay_s,
+            pending: behind_s * samples_in,
         }
     }
 

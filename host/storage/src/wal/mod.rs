@@ -140,6 +140,8 @@ pub struct Wal {
     active: Arc<AtomicU64>,
     /// Readers' claims on segments not to delete yet.
     holds: Holds,
+    /// Samples written since the log was opened.
+    logged: Arc<AtomicU64>,
 }
 
 /// What retention needs to know to decide on a checkpoint.
@@ -181,6 +183,7 @@ impl Wal {
             .map_or(0, |n| n + 1);
         let sink = Arc::new(WalSink::default());
         let active = Arc::new(AtomicU64::new(next_segment));
+        let logged = Arc::new(AtomicU64::new(0));
         if !head.attach_wal(sink.clone()) {
             return Err(WalError::HeadHasWal);
         }
@@ -200,6 +203,7 @@ impl Wal {
             failing: false,
             lost: false,
             active: active.clone(),
+            logged: logged.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("wal-writer".into())
@@ -222,6 +226,7 @@ impl Wal {
             }),
             active,
             holds: Holds::default(),
+            logged,
         };
         wal.metrics.size_bytes.set(wal.size_bytes() as i64);
         Ok((wal, report))
@@ -249,6 +254,26 @@ impl Wal {
     /// needs until the hold moves or is dropped (retention limits aside: see `hold`).
     pub fn hold(&self, segment: u64) -> WalHold {
         self.holds.add(segment)
+    }
+
+    /// Samples written to the log since it was opened.
+    pub fn samples_logged(&self) -> u64 {
+        self.logged.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Bytes of the log from `from` on: what a reader there has yet to read.
+    pub fn bytes_after(&self, from: Position) -> u64 {
+        let Ok(listing) = segment::list(&self.dir) else {
+            return 0;
+        };
+        listing
+            .segments
+            .iter()
+            .filter(|&&s| s >= from.segment)
+            .filter_map(|&s| std::fs::metadata(segment::segment_path(&self.dir, s)).ok())
+            .map(|m| m.len())
+            .sum::<u64>()
+            .saturating_sub(from.offset)
     }
 
     /// A reader following this log from `start`.

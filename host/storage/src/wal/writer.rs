@@ -86,6 +86,8 @@ pub(super) struct Writer {
     pub lost: bool,
     /// The segment being written, or the next to be: every lower one is complete.
     pub active: Arc<AtomicU64>,
+    /// Samples written to this log (for readers measuring the rate samples come in at).
+    pub logged: Arc<AtomicU64>,
 }
 
 impl Writer {
@@ -176,6 +178,7 @@ impl Writer {
             let batch = &taken.samples[range];
             encode_samples(batch, buf);
             metrics.samples_written.inc_by(batch.len() as u64);
+            self.logged.fetch_add(batch.len() as u64, Ordering::Relaxed);
             emit(buf, log)?;
         }
         log.current.flush()?;
