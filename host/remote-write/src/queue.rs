@@ -171,16 +171,20 @@ async fn run(
 ) {
     let m = &telemetry.remote_storage;
     let url = labels.url.clone();
-    let (start, slots, resume) = match kept {
+    // A new queue sends what is stored from its start on. The reader skips older samples
+    // itself (the tail delivers them all), so a record's samples are numbered the same way
+    // whether a queue starts anew or resumes (see `state`).
+    let (start, slots, resume, since) = match kept {
         Some(slots) => {
             let from = slots.iter().map(|s| s.acked.at).min().unwrap_or_default();
             tracing::info!(%url, segment = from.segment, offset = from.offset, shards = slots.len(), "remote write resumes where the receiver last acknowledged");
-            (TailStart::At(from), slots.clone(), Some(slots))
+            (TailStart::At(from), slots.clone(), Some(slots), i64::MIN)
         }
         None => {
             let now = unix_millis(SystemTime::now());
             let n = setup.min_shards.max(1);
-            (TailStart::Since(now), vec![Slot::default(); n], None)
+            let slots = vec![Slot::default(); n];
+            (TailStart::Since(i64::MIN), slots, None, now)
         }
     };
     // Find where the tail begins before holding: a new queue holds from there.
@@ -216,7 +220,7 @@ async fn run(
             return;
         }
     };
-    let mut reader = LogReader::new(tail, setup.transform.clone(), slots.len(), resume);
+    let mut reader = LogReader::new(tail, setup.transform.clone(), slots.len(), resume, since);
     match begin {
         Ok(items) => reader.prime(items),
         Err(e) => {

@@ -56,6 +56,8 @@ pub(crate) struct LogReader {
     pub shards: usize,
     /// Where each shard resumes after a restart, until the tail is past all of them.
     resume: Option<Vec<Slot>>,
+    /// Samples older than this are not sent (a new queue's start).
+    since_ms: i64,
     /// Items read but not yet turned into samples (a plugin failure leaves them here).
     backlog: VecDeque<TailItem>,
 }
@@ -66,6 +68,7 @@ impl LogReader {
         transform: Arc<Transform>,
         shards: usize,
         resume: Option<Vec<Slot>>,
+        since_ms: i64,
     ) -> LogReader {
         LogReader {
             tail,
@@ -73,6 +76,7 @@ impl LogReader {
             transform,
             shards: shards.max(1),
             resume,
+            since_ms,
             backlog: VecDeque::new(),
         }
     }
@@ -161,6 +165,9 @@ impl LogReader {
             let shard = shard_of(s.series, self.shards);
             let idx = counts[shard];
             counts[shard] += 1;
+            if s.t < self.since_ms {
+                continue;
+            }
             let mut resent = false;
             if let Some(resume) = &self.resume {
                 let slot = &resume[shard];
