@@ -314,7 +314,8 @@ impl Wasmfed {
 
     /// Waits until `ready` (given the address) succeeds; panics if the process exits first.
     pub fn wait_ready_by(&mut self, ready: impl Fn(SocketAddr) -> Result<(), String>) {
-        wait_for("wasmfed to be ready", Duration::from_secs(20), || {
+        // Generous: a node compiles its rule plugins before it is ready, slow on a loaded CI.
+        wait_for("wasmfed to be ready", Duration::from_secs(60), || {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("wasmfed exited with {status}: {}", self.log_text());
             }

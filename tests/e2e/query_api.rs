@@ -64,7 +64,7 @@ pub fn wait_for_series(addrs: &[SocketAddr], expr: &str, n: usize) {
     for &addr in addrs {
         wait_for(
             "the series to be scraped",
-            std::time::Duration::from_secs(20),
+            std::time::Duration::from_secs(60),
             || {
                 let got = vector(addr, expr, None)?.len();
                 (got == n)
