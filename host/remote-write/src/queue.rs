@@ -21,17 +21,15 @@ use wasmfed_storage::wal::{TailStart, Wal, WalHold};
 use wasmfed_telemetry::{QueueLabels, Telemetry};
 
 use crate::metadata::{self, MetadataSource};
-use crate::reader::{LogReader, Step};
-use crate::scaling::{desired_shards, Ewma, Rates};
-use crate::shard::{self, Chunk, Pending, Sender, ShardState};
+use crate::reader::LogReader;
+use crate::scaling::Ewma;
+use crate::shard::{self, Chunk, Sender, ShardState};
 use crate::state::{Cursor, Slot, StateFile};
 
 /// How often a caught-up reader looks at the log again.
 const POLL: Duration = Duration::from_millis(100);
 /// How often positions are synced and the hold moved.
 const KEEP_EVERY: Duration = Duration::from_secs(1);
-/// How long a reshard waits for the shards to empty before giving up for this round.
-const DRAIN_WAIT: Duration = Duration::from_secs(60);
 /// How long a stopping queue waits for its shards' requests under way.
 const STOP_WAIT: Duration = Duration::from_secs(10);
 
@@ -162,12 +160,12 @@ async fn futures_join(tasks: Vec<JoinHandle<()>>) {
 }
 
 async fn run(
-    setup: QueueSetup,
+    mut setup: QueueSetup,
     kept: Option<Vec<Slot>>,
     hold: WalHold,
     labels: QueueLabels,
     telemetry: Arc<Telemetry>,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) {
     let m = &telemetry.remote_storage;
     let url = labels.url.clone();
@@ -227,7 +225,8 @@ async fn run(
             tracing::error!(%url, error = %e, "reading the WAL's checkpoint for remote write")
         }
     }
-    let sender = Arc::new((setup.sender)(stopped.clone()));
+    let make_sender = std::mem::replace(&mut setup.sender, Box::new(|_| unreachable!("made once")));
+    let sender = Arc::new(make_sender(stopped.clone()));
     let metadata = setup.metadata.clone().map(|(source, every, per)| {
         tokio::spawn(metadata::run(
             sender.clone(),
@@ -237,7 +236,7 @@ async fn run(
             stopped.clone(),
         ))
     });
-    let mut shards = Shards::start(&slots, setup.capacity, sender.clone(), state);
+    let shards = Shards::start(&slots, setup.capacity, sender.clone(), state);
     m.shards
         .get_or_create(&labels)
         .set(shards.states.len() as i64);
@@ -254,248 +253,41 @@ async fn run(
         .get_or_create(&labels)
         .set(sender.max_samples as i64);
 
-    let mut distributed: Option<Cursor> = None;
-    let mut last_keep = Instant::now();
-    let mut last_scale = Instant::now();
-    let (mut rate_in, mut rate_out, mut rate_dropped, mut rate_busy) = (
-        Ewma::default(),
-        Ewma::default(),
-        Ewma::default(),
-        Ewma::default(),
-    );
-    let (mut total_in, mut total_bytes, mut total_dropped) = (0u64, 0u64, 0u64);
-    let mut newest_read_ms = i64::MIN;
-    let mut failing_since: Option<Instant> = None;
-    let mut reader = Some(reader);
-    loop {
-        if *stopped.borrow() {
-            break;
-        }
-        let mut r = reader.take().expect("reader is back after each step");
-        let (r, stepped) = tokio::task::spawn_blocking(move || {
-            let out = r.step();
-            (r, out)
-        })
-        .await
-        .expect("the reader does not panic");
-        reader = Some(r);
-        let step = match stepped {
-            Ok(step) => {
-                failing_since = None;
-                step
-            }
-            Err(e) => {
-                if failing_since.is_none() {
-                    tracing::error!(%url, error = %e, "remote write cannot go on reading; retrying");
-                    failing_since = Some(Instant::now());
-                }
-                Step {
-                    caught_up: true,
-                    ..Step::default()
-                }
-            }
-        };
-        total_in += step.read;
-        total_bytes += step.bytes;
-        total_dropped += step.dropped + step.unknown;
-        m.samples_in.inc_by(step.read);
-        m.samples_dropped
-            .get_or_create(&labels)
-            .inc_by(step.dropped + step.unknown);
-        if step.unknown > 0 {
-            tracing::warn!(%url, samples = step.unknown, "remote write: samples of series the log never named; dropped");
-        }
-        for (from, to) in &step.lost {
-            m.log_lost.get_or_create(&labels).inc();
-            tracing::error!(%url, from_segment = from.segment, to_segment = to.segment, "remote write: WAL segments were deleted before they were sent (retention overrode the queue's hold); their samples are lost");
-        }
-        if let Some(t) = step.newest_ms {
-            newest_read_ms = newest_read_ms.max(t);
-            let secs = newest_read_ms as f64 / 1000.0;
-            if secs > m.highest_timestamp.get() {
-                m.highest_timestamp.set(secs);
-            }
-        }
-        let caught_up = step.caught_up;
-        'records: for record in step.records {
-            let mut by_shard: Vec<Vec<Pending>> =
-                (0..shards.states.len()).map(|_| Vec::new()).collect();
-            for (i, p) in record.samples {
-                by_shard[i].push(p);
-            }
-            for (i, samples) in by_shard
-                .into_iter()
-                .enumerate()
-                .filter(|(_, s)| !s.is_empty())
-            {
-                // A record bigger than a shard's room takes all of it.
-                let permits = samples.len().min(shards.capacity) as u32;
-                let room = &shards.room[i];
-                let taken = match room.try_acquire_many(permits) {
-                    Ok(p) => Some(p),
-                    Err(_) => {
-                        m.enqueue_retries.get_or_create(&labels).inc();
-                        tokio::select! {
-                            p = room.acquire_many(permits) => p.ok(),
-                            _ = stopped.wait_for(|s| *s) => break 'records,
-                        }
-                    }
-                };
-                if let Some(p) = taken {
-                    p.forget();
-                }
-                shards.states[i]
-                    .queued
-                    .fetch_add(samples.len(), Ordering::AcqRel);
-                let _ = shards.senders[i].send(Chunk { samples, permits });
-                if last_keep.elapsed() >= KEEP_EVERY {
-                    keep(&shards, distributed, &hold, &labels, &telemetry);
-                    last_keep = Instant::now();
-                }
-            }
-            distributed = Some(Cursor::after(record.at));
-        }
-        if last_keep.elapsed() >= KEEP_EVERY {
-            keep(&shards, distributed, &hold, &labels, &telemetry);
-            last_keep = Instant::now();
-        }
-        if last_scale.elapsed() >= setup.scale_every {
-            let elapsed = last_scale.elapsed().as_secs_f64();
-            last_scale = Instant::now();
-            rate_in.tick(setup.wal.samples_logged() as f64, elapsed);
-            rate_dropped.tick(total_dropped as f64, elapsed);
-            rate_out.tick(sender.sent_samples.load(Ordering::Relaxed) as f64, elapsed);
-            rate_busy.tick(
-                sender.send_nanos.load(Ordering::Relaxed) as f64 / 1e9,
-                elapsed,
-            );
-            let position = reader
-                .as_ref()
-                .expect("back after each step")
-                .tail
-                .position();
-            let per_sample = match total_in {
-                0 => 16.0,
-                n => total_bytes as f64 / n as f64,
-            };
-            let unread = setup.wal.bytes_after(position) as f64 / per_sample;
-            let rates = Rates {
-                samples_in: rate_in.rate(),
-                samples_out: rate_out.rate(),
-                samples_dropped: rate_dropped.rate(),
-                send_seconds: rate_busy.rate(),
-                pending: unread + shards.queued() as f64,
-            };
-            let current = shards.states.len();
-            let (desired, change) =
-                desired_shards(&rates, current, setup.min_shards, setup.max_shards);
-            m.shards_desired.get_or_create(&labels).set(desired);
-            if let Some(n) = change {
-                let Some(at) = distributed else { continue };
-                match drain(&shards, &mut stopped).await {
-                    Drained::Empty => {}
-                    Drained::Stopped => break,
-                    // The receiver is too slow to empty the shards: not now.
-                    Drained::TimedOut => continue,
-                }
-                tracing::info!(%url, from = current, to = n, "remote write: resharding");
-                let slots = vec![
-                    Slot {
-                        acked: at,
-                        sent: at
-                    };
-                    n
-                ];
-                let state = match StateFile::create(&setup.state_path, &url, &slots) {
-                    Ok(s) => Arc::new(s),
-                    Err(e) => {
-                        tracing::error!(error = %e, "rewriting the remote-write position for new shards; keeping the shards");
-                        continue;
-                    }
-                };
-                let old = std::mem::replace(
-                    &mut shards,
-                    Shards::start(&slots, setup.capacity, sender.clone(), state),
-                );
-                old.finish(STOP_WAIT).await;
-                reader.as_mut().expect("present").shards = n;
-                m.shards.get_or_create(&labels).set(n as i64);
-            }
-        }
-        if caught_up {
-            tokio::select! {
-                _ = tokio::time::sleep(POLL) => {}
-                _ = stopped.wait_for(|s| *s) => break,
-            }
-        }
-    }
-    let state = shards.state.clone();
-    shards.finish(STOP_WAIT).await;
+    let mut runner = Runner {
+        setup,
+        labels,
+        telemetry,
+        stopped,
+        shards,
+        hold,
+        sender,
+        reader: Some(reader),
+        distributed: None,
+        totals: Totals::default(),
+        rates: [
+            Ewma::default(),
+            Ewma::default(),
+            Ewma::default(),
+            Ewma::default(),
+        ],
+        newest_read_ms: i64::MIN,
+        failing: false,
+        last_keep: Instant::now(),
+        last_scale: Instant::now(),
+    };
+    runner.run().await;
+    let state = runner.shards.state.clone();
+    runner.shards.finish(STOP_WAIT).await;
     if let Some(task) = metadata {
         let _ = tokio::time::timeout(STOP_WAIT, task).await;
     }
     if let Err(e) = state.sync() {
         tracing::error!(error = %e, "syncing the remote-write position at stop");
     }
-    drop(hold);
 }
 
-/// Idle shards move up to what the reader has handed out; then the file is synced and the
-/// hold moved to the oldest position any shard still needs.
-fn keep(
-    shards: &Shards,
-    distributed: Option<Cursor>,
-    hold: &WalHold,
-    labels: &QueueLabels,
-    telemetry: &Telemetry,
-) {
-    let state = &shards.state;
-    let mut oldest = None;
-    for s in &shards.states {
-        if let Some(d) = distributed.filter(|_| s.queued.load(Ordering::Acquire) == 0) {
-            if s.slot.lock().acked < d {
-                s.advance(state, Some(d), None);
-            }
-        }
-        let acked = s.slot.lock().acked.at.segment;
-        oldest = Some(oldest.map_or(acked, |o: u64| o.min(acked)));
-    }
-    if let Err(e) = state.sync() {
-        tracing::error!(error = %e, "syncing the remote-write position");
-        return;
-    }
-    if let Some(o) = oldest {
-        hold.set(o);
-    }
-    telemetry
-        .remote_storage
-        .samples_pending
-        .get_or_create(labels)
-        .set(shards.queued() as i64);
-}
-
-/// Waits until every shard has sent all it was given; false if the queue stops meanwhile.
-enum Drained {
-    Empty,
-    Stopped,
-    TimedOut,
-}
-
-/// Waits until every shard has sent all it was given, for at most [`DRAIN_WAIT`] (as
-/// Prometheus gives a reshard its flush deadline).
-async fn drain(shards: &Shards, stopped: &mut watch::Receiver<bool>) -> Drained {
-    let until = Instant::now() + DRAIN_WAIT;
-    while shards.queued() > 0 {
-        if Instant::now() >= until {
-            return Drained::TimedOut;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-            _ = stopped.wait_for(|s| *s) => return Drained::Stopped,
-        }
-    }
-    Drained::Empty
-}
+mod runner;
+use runner::{Runner, Totals};
 
 #[cfg(test)]
 #[path = "queue/tests.rs"]
