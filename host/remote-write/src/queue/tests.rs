@@ -272,7 +272,10 @@ async fn a_stopped_queue_resumes_where_the_receiver_acknowledged() {
     }
     queue.stop().await;
     let before: usize = got.lock().unwrap().values().map(Vec::len).sum();
-    assert!(before > 0 && before < 100 * 20, "stopped part-way: {before}");
+    assert!(
+        before > 0 && before < 100 * 20,
+        "stopped part-way: {before}"
+    );
     // A new queue on the same position: the rest arrives, nothing twice.
     node.fill(100, 20, 100_000);
     open.store(usize::MAX, Ordering::SeqCst);
