@@ -174,7 +174,6 @@ const OTHER_SD: &[&str] = &[
     "gce_sd_configs",
     "hetzner_sd_configs",
     "ionos_sd_configs",
-    "kubernetes_sd_configs",
     "kuma_sd_configs",
     "lightsail_sd_configs",
     "linode_sd_configs",
@@ -195,8 +194,9 @@ const OTHER_SD: &[&str] = &[
 ];
 
 const OTHER_SD_WHY: &str =
-    "wasmfed discovers targets with static_configs, file_sd_configs, http_sd_configs and \
-     dns_sd_configs; file_sd or http_sd can feed it any other source's targets";
+    "wasmfed discovers targets with static_configs, file_sd_configs, http_sd_configs, \
+     dns_sd_configs and kubernetes_sd_configs; file_sd or http_sd can feed it any other \
+     source's targets";
 
 /// Keys of the differences between Prometheus 2 and 3 that Prometheus 2.42 refuses as unknown
 /// (`fallback_scrape_protocol` came with 3.0, the name validation keys with 2.55 and 3.x):
@@ -390,8 +390,8 @@ mod tests {
         assert!(lookup(Section::RemoteWrite, "round_robin_dns").is_some());
         assert!(lookup(Section::QueueConfig, "sample_age_limit").is_some());
         assert!(lookup(Section::Global, "target_limit").is_some());
-        assert!(lookup(Section::Scrape, "kubernetes_sd_configs").is_some());
-        assert!(lookup(Section::Global, "kubernetes_sd_configs").is_none());
+        assert!(lookup(Section::Scrape, "consul_sd_configs").is_some());
+        assert!(lookup(Section::Global, "consul_sd_configs").is_none());
         assert!(lookup(Section::Top, "scrape_intervl").is_none());
     }
 }

@@ -20,6 +20,7 @@ use super::global::GlobalConfig;
 use super::handover::HandoverConfig;
 use super::http_client::{self, HttpClientConfig, RawHttpClient};
 use super::http_sd::HttpSdConfig;
+use super::kubernetes_sd::KubernetesSdConfig;
 use super::plugins::{PluginRef, RawPluginRef};
 use super::protocol::ScrapeProtocol;
 use super::size::Size;
@@ -30,7 +31,7 @@ use relabel_config::RelabelConfig;
 use wasmfed_model::compat::Compat;
 
 /// The keys of a scrape config that are its own.
-const OWN_KEYS: [&str; 21] = [
+const OWN_KEYS: [&str; 22] = [
     "job_name",
     "scrape_interval",
     "scrape_timeout",
@@ -43,6 +44,7 @@ const OWN_KEYS: [&str; 21] = [
     "file_sd_configs",
     "http_sd_configs",
     "dns_sd_configs",
+    "kubernetes_sd_configs",
     "relabel_configs",
     "metric_relabel_configs",
     "sample_limit",
@@ -55,7 +57,7 @@ const OWN_KEYS: [&str; 21] = [
 ];
 
 /// The keys of a scrape config that wasmfed reads: its own, then its HTTP client's.
-const KEYS: &[&str] = &concat_keys::<21, 13, 34>(OWN_KEYS, http_client::KEYS);
+const KEYS: &[&str] = &concat_keys::<22, 13, 35>(OWN_KEYS, http_client::KEYS);
 
 /// `a` then `b`, at compile time (`C` must be `A + B`).
 pub(super) const fn concat_keys<const A: usize, const B: usize, const C: usize>(
@@ -92,6 +94,7 @@ pub struct ScrapeConfig {
     pub file_sd_configs: Vec<FileSdConfig>,
     pub http_sd_configs: Vec<HttpSdConfig>,
     pub dns_sd_configs: Vec<DnsSdConfig>,
+    pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
     pub relabel_configs: Vec<RelabelConfig>,
     pub metric_relabel_configs: Vec<RelabelConfig>,
     /// 0 for none; already defaulted from `global`.
@@ -205,6 +208,7 @@ impl RawScrapeConfig {
             file_sd_configs: sources.file_sd_configs,
             http_sd_configs: sources.http_sd_configs,
             dns_sd_configs: sources.dns_sd_configs,
+            kubernetes_sd_configs: sources.kubernetes_sd_configs,
             relabel_configs: self.relabel_configs,
             metric_relabel_configs: self.metric_relabel_configs,
             sample_limit,

@@ -1,5 +1,6 @@
 //! Where targets come from: the service discovery keys a scrape config and an Alertmanager set
-//! share (`static_configs`, `file_sd_configs`, `http_sd_configs`, `dns_sd_configs`), read,
+//! share (`static_configs`, `file_sd_configs`, `http_sd_configs`, `dns_sd_configs`,
+//! `kubernetes_sd_configs`), read,
 //! checked and resolved the same way for both, as Prometheus inlines its `discovery.Configs`
 //! into either.
 
@@ -10,16 +11,18 @@ use serde::de::{self, MapAccess};
 use super::dns_sd::DnsSdConfig;
 use super::file_sd::FileSdConfig;
 use super::http_sd::{HttpSdConfig, RawHttpSdConfig};
+use super::kubernetes_sd::{KubernetesSdConfig, RawKubernetesSdConfig};
 use super::paths::join_dir;
 use super::scrape::non_null;
 use super::target_group::{RawTargetGroup, TargetGroup};
 
 /// The keys read here.
-pub(super) const KEYS: [&str; 4] = [
+pub(super) const KEYS: [&str; 5] = [
     "static_configs",
     "file_sd_configs",
     "http_sd_configs",
     "dns_sd_configs",
+    "kubernetes_sd_configs",
 ];
 
 /// The sources as written.
@@ -29,6 +32,7 @@ pub(super) struct RawSources {
     file_sd_configs: Vec<FileSdConfig>,
     http_sd_configs: Vec<RawHttpSdConfig>,
     pub(super) dns_sd_configs: Vec<DnsSdConfig>,
+    kubernetes_sd_configs: Vec<RawKubernetesSdConfig>,
 }
 
 /// The sources resolved: file paths joined to the configuration's directory, static groups
@@ -38,6 +42,7 @@ pub(super) struct Sources {
     pub(super) file_sd_configs: Vec<FileSdConfig>,
     pub(super) http_sd_configs: Vec<HttpSdConfig>,
     pub(super) dns_sd_configs: Vec<DnsSdConfig>,
+    pub(super) kubernetes_sd_configs: Vec<KubernetesSdConfig>,
 }
 
 impl RawSources {
@@ -62,6 +67,9 @@ impl RawSources {
             }
             "dns_sd_configs" => {
                 self.dns_sd_configs = non_null(map.next_value()?, &what).map_err(fail)?
+            }
+            "kubernetes_sd_configs" => {
+                self.kubernetes_sd_configs = non_null(map.next_value()?, &what).map_err(fail)?
             }
             _ => unreachable!("only sources::KEYS are read here"),
         }
@@ -101,6 +109,11 @@ impl RawSources {
                 .map(|sd| sd.resolve(dir))
                 .collect::<Result<_, _>>()?,
             dns_sd_configs: self.dns_sd_configs,
+            kubernetes_sd_configs: self
+                .kubernetes_sd_configs
+                .into_iter()
+                .map(|sd| sd.resolve(dir))
+                .collect::<Result<_, _>>()?,
         })
     }
 }

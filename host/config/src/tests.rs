@@ -181,6 +181,7 @@ scrape_configs:
             }],
             http_sd_configs: vec![],
             dns_sd_configs: vec![],
+            kubernetes_sd_configs: vec![],
             relabel_configs: vec![RelabelConfig {
                 source_labels: vec!["__address__".into()],
                 target_label: "__param_target".into(),
@@ -296,7 +297,7 @@ scrape_configs:
     enable_http2: false
     tls_config: {insecure_skip_verify: false}
     scrape_classic_histograms: true
-    kubernetes_sd_configs: []
+    consul_sd_configs: []
 "#;
     assert_eq!(
         inline(yaml).unwrap().warnings,
@@ -306,7 +307,7 @@ scrape_configs:
             "global.query_log_file: ignored (wasmfed logs to stderr)",
             "global.label_limit: ignored (wasmfed does not enforce this limit)",
             "scrape_configs[0].scrape_classic_histograms: ignored (classic histograms are always scraped)",
-            "scrape_configs[0].kubernetes_sd_configs: ignored (wasmfed discovers targets with static_configs, file_sd_configs, http_sd_configs and dns_sd_configs; file_sd or http_sd can feed it any other source's targets)",
+            "scrape_configs[0].consul_sd_configs: ignored (wasmfed discovers targets with static_configs, file_sd_configs, http_sd_configs, dns_sd_configs and kubernetes_sd_configs; file_sd or http_sd can feed it any other source's targets)",
         ]
     );
 }
@@ -336,7 +337,7 @@ fn load_resolves_paths_against_the_file_and_names_it() {
     let err = Config::load(&path, Compat::V3).unwrap_err().to_string();
     assert_eq!(
         err,
-        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `http_sd_configs`, `dns_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `fallback_scrape_protocol`, `target_plugins`, `series_plugins`, `federation`, `shard_handover`, `basic_auth`, `authorization`, `bearer_token`, `bearer_token_file`, `tls_config`, `follow_redirects`, `enable_http2`, `http_headers`, `oauth2`, `proxy_url`, `no_proxy`, `proxy_from_environment`, `proxy_connect_header` at line 3 column 5")
+        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `http_sd_configs`, `dns_sd_configs`, `kubernetes_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `fallback_scrape_protocol`, `target_plugins`, `series_plugins`, `federation`, `shard_handover`, `basic_auth`, `authorization`, `bearer_token`, `bearer_token_file`, `tls_config`, `follow_redirects`, `enable_http2`, `http_headers`, `oauth2`, `proxy_url`, `no_proxy`, `proxy_from_environment`, `proxy_connect_header` at line 3 column 5")
     );
 
     let missing = dir.path().join("missing.yml");
@@ -403,4 +404,36 @@ scrape_configs:
     assert_eq!(b.scrape_interval, Duration::from_secs(30));
     assert_eq!(b.metrics_path, "/metrics", "the mapping's own key wins");
     assert_eq!(b.static_configs[0].targets, ["a:1"]);
+}
+
+#[test]
+fn kubernetes_sd_configs_are_read_for_jobs_and_alertmanagers() {
+    let yaml = r#"
+alerting:
+  alertmanagers:
+    - kubernetes_sd_configs: [{role: pod, namespaces: {names: [monitoring]}}]
+scrape_configs:
+  - job_name: a
+    kubernetes_sd_configs:
+      - role: node
+        api_server: https://k8s:6443
+        bearer_token_file: token
+"#;
+    let loaded = inline(yaml).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let job = &loaded.config.scrape_configs[0].kubernetes_sd_configs[0];
+    assert_eq!(job.role, crate::KubernetesRole::Node);
+    assert_eq!(job.api_server.as_deref(), Some("https://k8s:6443"));
+    let am = &loaded.config.alerting.alertmanagers[0].kubernetes_sd_configs[0];
+    assert_eq!(am.namespaces, ["monitoring"]);
+
+    let err = inline(
+        "scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs: [{role: service, bearer_token: t}]\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("to use custom HTTP client configuration please provide the 'api_server' URL explicitly"),
+        "{err}"
+    );
 }

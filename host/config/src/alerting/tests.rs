@@ -23,7 +23,7 @@ alerting:
       basic_auth: {username: u, password: p}
       file_sd_configs: [{files: [am/*.json]}]
       relabel_configs: [{target_label: __scheme__, replacement: http}]
-      kubernetes_sd_configs: []
+      consul_sd_configs: []
 "#,
     )
     .unwrap();
@@ -47,7 +47,7 @@ alerting:
     assert_eq!(second.relabel_configs.len(), 1);
     assert_eq!(
         loaded.warnings,
-        ["alerting.alertmanagers[1].kubernetes_sd_configs: ignored (wasmfed discovers targets with static_configs, file_sd_configs, http_sd_configs and dns_sd_configs; file_sd or http_sd can feed it any other source's targets)"]
+        ["alerting.alertmanagers[1].consul_sd_configs: ignored (wasmfed discovers targets with static_configs, file_sd_configs, http_sd_configs, dns_sd_configs and kubernetes_sd_configs; file_sd or http_sd can feed it any other source's targets)"]
     );
 }
 

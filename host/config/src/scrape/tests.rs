@@ -26,6 +26,7 @@ fn defaults() {
             file_sd_configs: vec![],
             http_sd_configs: vec![],
             dns_sd_configs: vec![],
+            kubernetes_sd_configs: vec![],
             relabel_configs: vec![],
             metric_relabel_configs: vec![],
             sample_limit: 0,
@@ -185,8 +186,8 @@ fn errors() {
             "tls_config: unknown field `ca_flie`",
         ),
         (
-            "job_name: a\nkubernetes_sd_configs: [{role: pod}]",
-            "kubernetes_sd_configs: not supported by wasmfed yet",
+            "job_name: a\nconsul_sd_configs: [{server: c}]",
+            "consul_sd_configs: not supported by wasmfed yet",
         ),
         (
             "job_name: a\nsample_limit: -1",

@@ -1,5 +1,6 @@
 //! Target discovery for one job: `static_configs`, `file_sd_configs` ([`file`]),
-//! `http_sd_configs` ([`http`]) and `dns_sd_configs` ([`dns`]).
+//! `http_sd_configs` ([`http`]), `dns_sd_configs` ([`dns`]) and `kubernetes_sd_configs`
+//! ([`kubernetes`]).
 //!
 //! The job's manager polls [`Discovery::refresh`] every [`CHANGE_CHECK`]; file sources look at
 //! their files then, network sources run as tasks of their own and hand over what they last
@@ -8,7 +9,8 @@
 use std::time::Duration;
 
 use wasmfed_config::{
-    AlertmanagerConfig, DnsSdConfig, FileSdConfig, HttpSdConfig, ScrapeConfig, TargetGroup,
+    AlertmanagerConfig, DnsSdConfig, FileSdConfig, HttpSdConfig, KubernetesSdConfig, ScrapeConfig,
+    TargetGroup,
 };
 use wasmfed_telemetry::Telemetry;
 
@@ -19,6 +21,7 @@ use crate::fetch::Fetcher;
 mod dns;
 mod file;
 mod http;
+pub mod kubernetes;
 mod polled;
 
 /// How often file_sd files are checked for changes.
@@ -31,6 +34,7 @@ pub struct Sources<'a> {
     pub file_sd_configs: &'a [FileSdConfig],
     pub http_sd_configs: &'a [HttpSdConfig],
     pub dns_sd_configs: &'a [DnsSdConfig],
+    pub kubernetes_sd_configs: &'a [KubernetesSdConfig],
 }
 
 impl<'a> From<&'a ScrapeConfig> for Sources<'a> {
@@ -40,6 +44,7 @@ impl<'a> From<&'a ScrapeConfig> for Sources<'a> {
             file_sd_configs: &c.file_sd_configs,
             http_sd_configs: &c.http_sd_configs,
             dns_sd_configs: &c.dns_sd_configs,
+            kubernetes_sd_configs: &c.kubernetes_sd_configs,
         }
     }
 }
@@ -51,6 +56,7 @@ impl<'a> From<&'a AlertmanagerConfig> for Sources<'a> {
             file_sd_configs: &c.file_sd_configs,
             http_sd_configs: &c.http_sd_configs,
             dns_sd_configs: &c.dns_sd_configs,
+            kubernetes_sd_configs: &c.kubernetes_sd_configs,
         }
     }
 }
@@ -59,7 +65,7 @@ impl<'a> From<&'a AlertmanagerConfig> for Sources<'a> {
 pub struct Discovery {
     static_groups: Vec<TargetGroup>,
     files: Vec<FileSource>,
-    /// HTTP and DNS sources.
+    /// HTTP, DNS and Kubernetes sources.
     polled: Vec<PolledSource>,
 }
 
@@ -68,9 +74,10 @@ impl Discovery {
     /// runtime), with `fetcher`'s connections, counting into `telemetry`.
     pub fn new<'a>(cfg: impl Into<Sources<'a>>, fetcher: &Fetcher, telemetry: &Telemetry) -> Self {
         let cfg = cfg.into();
-        let (http_counters, dns_counters) = (
+        let (http_counters, dns_counters, kubernetes_counters) = (
             Counters::of(telemetry, "http"),
             Counters::of(telemetry, "dns"),
+            Counters::of(telemetry, "kubernetes"),
         );
         let polled = cfg
             .http_sd_configs
@@ -81,6 +88,9 @@ impl Discovery {
                     .iter()
                     .map(|c| dns::start(c.clone(), dns_counters.clone())),
             )
+            .chain(cfg.kubernetes_sd_configs.iter().map(|c| {
+                kubernetes::start(c.clone(), fetcher.clone(), kubernetes_counters.clone())
+            }))
             .collect();
         Self::with_polled(cfg, polled)
     }
@@ -111,6 +121,12 @@ impl Discovery {
         }
         for config in &cfg.dns_sd_configs {
             polled.push(dns::once(config).await?);
+        }
+        for config in &cfg.kubernetes_sd_configs {
+            let source = kubernetes::once(config, fetcher)
+                .await
+                .map_err(|e| format!("kubernetes_sd_configs role {}: {e}", config.role.as_str()))?;
+            polled.push(source);
         }
         let mut discovery = Self::with_polled(cfg.into(), polled);
         discovery.refresh();

@@ -177,6 +177,7 @@ impl<'a> Endpoint<'a> {
                 "Accept: application/json\r\nX-Prometheus-Refresh-Interval-Seconds: {}\r\n",
                 refresh.as_secs_f64()
             )),
+            Ask::Json => request.push_str("Accept: application/json\r\n"),
             Ask::Post { content_type, body } => request.push_str(&format!(
                 "Accept: application/json\r\nContent-Type: {content_type}\r\n\
                  Content-Length: {}\r\n",
@@ -216,6 +217,8 @@ enum Ask {
     Scrape { timeout: Duration },
     /// An HTTP service discovery refresh, repeated at this interval.
     Discovery { refresh: Duration },
+    /// A GET of a JSON document from an API (Kubernetes discovery's LISTs).
+    Json,
     /// A POST of this body: an OAuth 2.0 token request (a form), alerts to an Alertmanager
     /// (JSON).
     Post {
@@ -263,6 +266,17 @@ impl Fetcher {
     ) -> Result<Exposition, FetchError> {
         self.get(client, url, Ask::Discovery { refresh }, timeout, body_limit)
             .await
+    }
+
+    /// GETs a JSON document from an API (a Kubernetes API server's LIST), asking for JSON
+    /// only.
+    pub async fn fetch_json(
+        &self,
+        client: &HttpClient,
+        url: &str,
+        timeout: Duration,
+    ) -> Result<Exposition, FetchError> {
+        self.get(client, url, Ask::Json, timeout, 0).await
     }
 
     /// POSTs a remote-read request (`body`: a snappy-compressed `ReadRequest`) and reads the
