@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use wasmfed_config::TargetGroup;
 use wasmfed_model::Labels;
 
-use super::objects::{Endpoints, Node, ObjectMeta, Pod, Service};
+use super::objects::{Container, ContainerPort, Endpoints, Node, ObjectMeta, Pod, Service};
 use crate::fetch::join_host_port;
 
 const PREFIX: &str = "__meta_kubernetes_";
@@ -278,6 +278,19 @@ pub(super) fn pod_group(pod: &Pod, nodes: Option<&NodesByName<'_>>) -> TargetGro
     group(source, labels, targets)
 }
 
+/// A container port's labels on an endpoints target.
+fn container_labels(t: &mut Labels, c: &Container, port: &ContainerPort, protocol: &str) {
+    t.set(format!("{PREFIX}pod_container_name"), c.name.as_str());
+    t.set(format!("{PREFIX}pod_container_image"), c.image.as_str());
+    t.set(
+        format!("{PREFIX}pod_container_port_name"),
+        port.name.as_str(),
+    );
+    let number = port.container_port.to_string();
+    t.set(format!("{PREFIX}pod_container_port_number"), number);
+    t.set(format!("{PREFIX}pod_container_port_protocol"), protocol);
+}
+
 /// What endpoints objects are joined with: the services and pods LISTed with them, by
 /// namespace and name, and the nodes when `attach_metadata.node` is set.
 pub(super) struct EndpointsJoin<'a> {
@@ -353,20 +366,8 @@ pub(super) fn endpoints_group(eps: &Endpoints, join: &EndpointsJoin<'_>) -> Targ
                         .find(|p| p.container_port == port.port)
                         .map(|p| (c, p))
                 }) {
-                    t.set(format!("{PREFIX}pod_container_name"), c.name.as_str());
-                    t.set(format!("{PREFIX}pod_container_image"), c.image.as_str());
-                    t.set(
-                        format!("{PREFIX}pod_container_port_name"),
-                        cport.name.as_str(),
-                    );
-                    t.set(
-                        format!("{PREFIX}pod_container_port_number"),
-                        port.port.to_string(),
-                    );
-                    t.set(
-                        format!("{PREFIX}pod_container_port_protocol"),
-                        port.protocol.as_str(),
-                    );
+                    // The protocol is the endpoint port's, as in Prometheus.
+                    container_labels(&mut t, c, cport, &port.protocol);
                 }
                 let at = match seen.iter().position(|(p, _)| std::ptr::eq(*p, *pod)) {
                     Some(at) => at,
@@ -390,20 +391,7 @@ pub(super) fn endpoints_group(eps: &Endpoints, join: &EndpointsJoin<'_>) -> Targ
                 let mut t = Labels::new();
                 let address = join_host_port(&pod.status.pod_ip, cport.container_port as u16);
                 t.set(ADDRESS, address);
-                t.set(format!("{PREFIX}pod_container_name"), c.name.as_str());
-                t.set(format!("{PREFIX}pod_container_image"), c.image.as_str());
-                t.set(
-                    format!("{PREFIX}pod_container_port_name"),
-                    cport.name.as_str(),
-                );
-                t.set(
-                    format!("{PREFIX}pod_container_port_number"),
-                    cport.container_port.to_string(),
-                );
-                t.set(
-                    format!("{PREFIX}pod_container_port_protocol"),
-                    cport.protocol.as_str(),
-                );
+                container_labels(&mut t, c, cport, &cport.protocol);
                 merge(&mut t, &pod_labels(pod));
                 targets.push(t);
             }
