@@ -96,8 +96,8 @@ impl RemoteWriter {
     /// until [`RemoteWriter::apply`] has started the queues.
     pub fn hold_kept(&self, configs: &[RemoteWriteConfig]) {
         let mut holds = self.early_holds.lock();
-        for c in configs {
-            let path = self.state_path(&queue_key(c));
+        for (c, (key, _)) in configs.iter().zip(queue_keys(configs.iter())) {
+            let path = self.state_path(&key);
             if let Ok(Some(slots)) = state::StateFile::load(&path, &c.url) {
                 let from = slots.iter().map(|s| s.acked.at.segment).min().unwrap_or(0);
                 holds.push(self.ctx.wal.hold(from));
@@ -176,8 +176,10 @@ impl RemoteWriter {
     pub async fn apply(&self, prepared: Prepared) {
         let mut running = self.running.lock().await;
         let mut next = HashMap::new();
-        for (config, external_labels, transform) in prepared.queues {
-            let key = queue_key(&config);
+        let keys = queue_keys(prepared.queues.iter().map(|q| &q.0));
+        for ((config, external_labels, transform), (key, copy)) in
+            prepared.queues.into_iter().zip(keys)
+        {
             if let Some(r) = running.remove(&key) {
                 if r.config == config && r.external_labels == external_labels {
                     next.insert(key, r);
@@ -187,7 +189,7 @@ impl RemoteWriter {
             }
             let labels = QueueLabels {
                 tenant: self.ctx.tenant.clone(),
-                remote_name: remote_name(&config),
+                remote_name: suffixed(&remote_name(&config), copy),
                 url: config.url.clone(),
             };
             let queue = self.start(&config, &key, labels.clone(), transform);
@@ -303,6 +305,29 @@ fn queue_key(c: &RemoteWriteConfig) -> String {
     }
 }
 
+/// Each destination's key and its copy number: two unnamed destinations with one URL are
+/// `url-<hash>` and `url-<hash>-2`, in the configuration's order (names are unique: the
+/// configuration says so).
+fn queue_keys<'a>(configs: impl Iterator<Item = &'a RemoteWriteConfig>) -> Vec<(String, usize)> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for c in configs {
+        let base = queue_key(c);
+        let copy = (1..)
+            .find(|&n| !out.iter().any(|(k, _)| *k == suffixed(&base, n)))
+            .expect("a free suffix");
+        out.push((suffixed(&base, copy), copy));
+    }
+    out
+}
+
+/// `name`, or `name-<n>` for the `n`th (from 2) destination of the same name.
+fn suffixed(name: &str, n: usize) -> String {
+    match n {
+        1 => name.to_owned(),
+        n => format!("{name}-{n}"),
+    }
+}
+
 /// The `remote_name` label: the queue's `name`, else (as Prometheus names an unnamed queue by
 /// a hash) the first six hex digits of its URL's sha256.
 fn remote_name(c: &RemoteWriteConfig) -> String {
@@ -327,4 +352,47 @@ fn header_lines(c: &RemoteWriteConfig, tenant: &str) -> String {
         lines.push_str(&format!("X-Scope-OrgID: {tenant}\r\n"));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use wasmfed_config::Config;
+
+    fn configs(yaml: &str) -> Vec<RemoteWriteConfig> {
+        Config::from_yaml(yaml, Path::new("."), Compat::default())
+            .expect("valid")
+            .config
+            .remote_write
+    }
+
+    #[test]
+    fn every_destination_keeps_its_position_under_a_key_of_its_own() {
+        let c = configs(
+            "remote_write:\n  - url: http://a/w\n  - url: http://a/w\n    headers: {X-A: b}\n  - url: http://a/w\n    name: named\n",
+        );
+        let keys = queue_keys(c.iter());
+        let url = format!("url-{}", &sha256_hex(b"http://a/w")[..16]);
+        assert_eq!(
+            keys,
+            [
+                (url.clone(), 1),
+                (format!("{url}-2"), 2),
+                ("name-named".into(), 1)
+            ]
+        );
+        assert_eq!(remote_name(&c[2]), "named");
+    }
+
+    #[test]
+    fn a_tenant_names_itself_unless_its_headers_do() {
+        let c = configs("remote_write:\n  - url: http://a/w\n    headers: {X-Team: a}\n  - url: http://a/w\n    headers: {x-scope-orgid: other}\n");
+        assert_eq!(header_lines(&c[0], DEFAULT_TENANT), "X-Team: a\r\n");
+        assert_eq!(
+            header_lines(&c[0], "team-a"),
+            "X-Team: a\r\nX-Scope-OrgID: team-a\r\n"
+        );
+        assert_eq!(header_lines(&c[1], "team-a"), "x-scope-orgid: other\r\n");
+    }
 }
