@@ -192,6 +192,38 @@ enum PluginCommand {
         #[arg(long, value_name = "FILE")]
         fixture: PathBuf,
     },
+    /// Start a plugin project: a folder NAME with the plugin's source, wasmfed's WIT, a build
+    /// setup, a fixture its starter code passes, and a README saying how to build and test it.
+    New {
+        /// The stage the plugin serves: `target` (which targets to scrape, with which labels)
+        /// or `series` (rewrite or drop scraped series).
+        #[arg(long, value_name = "KIND")]
+        kind: wasmfed_plugin_kit::scaffold::Kind,
+        /// `rust`, `c` (clang and wasi-libc), `python` (componentize-py) or `js`
+        /// (componentize-js).
+        #[arg(long, value_name = "LANG")]
+        lang: wasmfed_plugin_kit::scaffold::Lang,
+        /// The project's name and folder (lowercase letters, digits, `-`, `_`).
+        name: String,
+    },
+    /// Write the C bindings of a plugin world (`target-plugin`, `series-plugin`, ...) into
+    /// DIR, as `wit-bindgen c` does, from the WIT this wasmfed checks plugins against.
+    Bindings {
+        #[arg(long, value_name = "WORLD")]
+        world: String,
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Make a component of a core WebAssembly module that carries its world's type (C
+    /// plugins: clang's output with the bindings' `_component_type.o` linked in), as
+    /// `wasm-tools component new` does, and say whether a node would accept it.
+    Componentize {
+        #[arg(value_name = "MODULE")]
+        module: PathBuf,
+        /// Where to write the component.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -227,6 +259,15 @@ fn main() -> std::process::ExitCode {
         Some(Command::Plugin {
             what: PluginCommand::Test { plugin, fixture },
         }) => return plugin_cmd::test(plugin, fixture),
+        Some(Command::Plugin {
+            what: PluginCommand::New { kind, lang, name },
+        }) => return plugin_cmd::new(*kind, *lang, name),
+        Some(Command::Plugin {
+            what: PluginCommand::Bindings { world, dir },
+        }) => return plugin_cmd::bindings(world, dir),
+        Some(Command::Plugin {
+            what: PluginCommand::Componentize { module, output },
+        }) => return plugin_cmd::componentize(module, output),
         Some(Command::Relabel {
             what:
                 RelabelCommand::Test {

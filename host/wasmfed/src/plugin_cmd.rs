@@ -1,6 +1,7 @@
 //! `wasmfed plugin …`: commands for plugin authors. `inspect` says what a component is and
 //! where a node would accept it, before it is deployed; `test` runs it offline on a fixture
-//! under the limits a node applies, and compares what it answers with what was expected.
+//! under the limits a node applies, and compares what it answers with what was expected;
+//! `new`, `bindings` and `componentize` start and build a plugin (wasmfed-plugin-kit).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -10,6 +11,7 @@ use serde::Deserialize;
 
 use wasmfed_model::Labels;
 use wasmfed_plugin::{stock, PluginLimits, PluginRuntime, World};
+use wasmfed_plugin_kit::scaffold::{self, Kind, Lang};
 use wasmfed_scrape::parse::parse_series;
 
 /// `wasmfed plugin inspect FILE` (or `stock:NAME`): size, sha256, imports, exports and each
@@ -237,4 +239,71 @@ fn run_fixture(what: &str, fixture_path: &Path) -> Result<bool, String> {
         }
     }
     Ok(passed)
+}
+
+/// `wasmfed plugin new --kind K --lang L NAME`: writes the project and says how to build it.
+pub fn new(kind: Kind, lang: Lang, name: &str) -> ExitCode {
+    match scaffold::new_project(Path::new("."), name, kind, lang) {
+        Ok(project) => {
+            println!(
+                "created {}/ ({} files), a {kind} plugin in {lang}",
+                project.dir.display(),
+                project.files.len()
+            );
+            println!("build and test it:\n  cd {}", project.dir.display());
+            for line in project.build.lines() {
+                println!("  {line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `wasmfed plugin bindings --world W DIR`: the world's C bindings.
+pub fn bindings(world: &str, dir: &Path) -> ExitCode {
+    match wasmfed_plugin_kit::bindings::write_c(world, dir) {
+        Ok(files) => {
+            for file in files {
+                println!("{}", file.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `wasmfed plugin componentize MODULE -o FILE`: the component, then what `inspect` says of it.
+pub fn componentize(module: &Path, output: &Path) -> ExitCode {
+    let made = std::fs::read(module)
+        .map_err(|e| format!("reading {}: {e}", module.display()))
+        .and_then(|bytes| {
+            wasmfed_plugin_kit::componentize::componentize(&bytes)
+                .map_err(|e| format!("{}: {e}", module.display()))
+        })
+        .and_then(|component| {
+            std::fs::write(output, &component)
+                .map(|()| component)
+                .map_err(|e| format!("writing {}: {e}", output.display()))
+        });
+    let component = match made {
+        Ok(component) => component,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match PluginRuntime::new() {
+        Ok(runtime) => inspect_bytes(&output.display().to_string(), &component, &runtime),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
 }

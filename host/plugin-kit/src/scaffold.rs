@@ -1,0 +1,299 @@
+//! `wasmfed plugin new`: a ready project for a target or series plugin in Rust, C, Python or
+//! JavaScript, that builds to a component with one documented command and passes its own
+//! fixture. The templates (in `templates/`, one folder per language) are filled with the
+//! project's name and world; every project vendors wasmfed's WIT, and a C project gets its
+//! bindings written too, so it needs no generator of its own.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::{bindings, io, wit, KitError, Result};
+
+/// A plugin's language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    Rust,
+    C,
+    Python,
+    Js,
+}
+
+/// The stage a plugin serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Target,
+    Series,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 4] = [Lang::Rust, Lang::C, Lang::Python, Lang::Js];
+
+    fn name(self) -> &'static str {
+        match self {
+            Lang::Rust => "rust",
+            Lang::C => "c",
+            Lang::Python => "python",
+            Lang::Js => "js",
+        }
+    }
+
+    /// The language's template files: (path in the project, text).
+    fn templates(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Lang::Rust => &[
+                ("Cargo.toml", include_str!("../templates/rust/Cargo.toml")),
+                ("src/lib.rs", include_str!("../templates/rust/src/lib.rs")),
+                ("README.md", include_str!("../templates/rust/README.md")),
+            ],
+            Lang::C => &[
+                ("plugin.c", include_str!("../templates/c/plugin.c")),
+                ("Makefile", include_str!("../templates/c/Makefile")),
+                ("README.md", include_str!("../templates/c/README.md")),
+            ],
+            Lang::Python => &[
+                ("app.py", include_str!("../templates/python/app.py")),
+                (
+                    "requirements.txt",
+                    include_str!("../templates/python/requirements.txt"),
+                ),
+                ("README.md", include_str!("../templates/python/README.md")),
+            ],
+            Lang::Js => &[
+                ("plugin.js", include_str!("../templates/js/plugin.js")),
+                ("package.json", include_str!("../templates/js/package.json")),
+                ("README.md", include_str!("../templates/js/README.md")),
+            ],
+        }
+    }
+
+    /// How to build and test the project, from its folder.
+    fn build(self, vars: &Vars) -> String {
+        match self {
+            Lang::Rust => format!(
+                "cargo build --release --target wasm32-wasip2\n\
+                 wasmfed plugin test target/wasm32-wasip2/release/{}.wasm --fixture fixture.yml",
+                vars.crate_name
+            ),
+            Lang::C => "make test".to_owned(),
+            Lang::Python => format!(
+                "pip install -r requirements.txt\n\
+                 componentize-py -d wit -w {} componentize app -o {}.wasm\n\
+                 wasmfed plugin test {}.wasm --fixture fixture.yml",
+                vars.world, vars.name, vars.name
+            ),
+            Lang::Js => "npm install\nnpm test".to_owned(),
+        }
+    }
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Target => "target",
+            Kind::Series => "series",
+        }
+    }
+}
+
+impl FromStr for Lang {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Lang, String> {
+        Lang::ALL
+            .into_iter()
+            .find(|l| l.name() == s)
+            .ok_or_else(|| format!("unknown language {s:?} (rust, c, python, js)"))
+    }
+}
+
+impl FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Kind, String> {
+        match s {
+            "target" => Ok(Kind::Target),
+            "series" => Ok(Kind::Series),
+            "rules" => Err("rules plugins cannot be started with `plugin new` yet: \
+                            see wit/rules.wit and plugins/promql-rules"
+                .into()),
+            _ => Err(format!("unknown kind {s:?} (target, series)")),
+        }
+    }
+}
+
+impl fmt::Display for Lang {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the templates' `{{...}}` stand for.
+struct Vars {
+    name: String,
+    crate_name: String,
+    world: &'static str,
+    pairs: Vec<(&'static str, String)>,
+}
+
+impl Vars {
+    fn new(name: &str, kind: Kind) -> Vars {
+        let (world, interface, label, kept, dropped) = match kind {
+            Kind::Target => (
+                "target-plugin",
+                "targets",
+                "__address__",
+                r#"'{__address__="a:9100",job="app"}'"#,
+                r#"'{__address__="debug_b:9100",job="app"}'"#,
+            ),
+            Kind::Series => (
+                "series-plugin",
+                "series",
+                "__name__",
+                r#"'up{job="app"}'"#,
+                r#"'debug_requests_total{job="app"}'"#,
+            ),
+        };
+        let crate_name = name.replace('-', "_");
+        let capitalized = interface[..1].to_uppercase() + &interface[1..];
+        let pairs = vec![
+            ("name", name.to_owned()),
+            ("crate", crate_name.clone()),
+            ("kind", kind.name().to_owned()),
+            ("item", kind.name().to_owned()),
+            ("stage", kind.name().to_owned()),
+            ("world", world.to_owned()),
+            ("world_c", world.replace('-', "_")),
+            ("interface", interface.to_owned()),
+            ("Interface", capitalized),
+            ("label", label.to_owned()),
+            ("kept", kept.to_owned()),
+            ("dropped", dropped.to_owned()),
+        ];
+        Vars {
+            name: name.to_owned(),
+            crate_name,
+            world,
+            pairs,
+        }
+    }
+
+    fn fill(&self, template: &str) -> String {
+        let mut text = template.to_owned();
+        for (key, value) in &self.pairs {
+            text = text.replace(&format!("{{{{{key}}}}}"), value);
+        }
+        text
+    }
+}
+
+/// A project written by [`new_project`].
+#[derive(Debug)]
+pub struct Project {
+    pub dir: PathBuf,
+    pub files: Vec<PathBuf>,
+    /// The commands that build the component and run its fixture, from `dir`.
+    pub build: String,
+}
+
+/// Writes a new `kind` plugin project in `lang` as `parent/name`, which must not exist.
+pub fn new_project(parent: &Path, name: &str, kind: Kind, lang: Lang) -> Result<Project> {
+    let valid = name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !valid {
+        return Err(KitError::BadName(name.to_owned()));
+    }
+    let dir = parent.join(name);
+    if dir.exists() {
+        return Err(KitError::Exists(dir));
+    }
+    let vars = Vars::new(name, kind);
+    let mut files = Vec::new();
+    let mut write = |path: &str, text: &[u8]| -> Result<()> {
+        let path = dir.join(path);
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).map_err(io(folder))?;
+        }
+        std::fs::write(&path, text).map_err(io(&path))?;
+        files.push(path);
+        Ok(())
+    };
+    for (path, template) in lang.templates() {
+        write(path, vars.fill(template).as_bytes())?;
+    }
+    write(
+        "fixture.yml",
+        vars.fill(include_str!("../templates/fixture.yml"))
+            .as_bytes(),
+    )?;
+    write(
+        ".gitignore",
+        include_str!("../templates/gitignore").as_bytes(),
+    )?;
+    for (file, text) in wit::FILES {
+        write(&format!("wit/{file}"), text.as_bytes())?;
+    }
+    if lang == Lang::C {
+        for (file, bytes) in bindings::c(vars.world)? {
+            write(&format!("bindings/{file}"), &bytes)?;
+        }
+    }
+    Ok(Project {
+        build: lang.build(&vars),
+        dir,
+        files,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_is_filled_completely() {
+        let parent = tempfile::tempdir().unwrap();
+        for lang in Lang::ALL {
+            for kind in [Kind::Target, Kind::Series] {
+                let name = format!("p-{lang}-{kind}");
+                let project = new_project(parent.path(), &name, kind, lang).unwrap();
+                for file in &project.files {
+                    if file.extension().is_some_and(|e| e == "o") {
+                        continue;
+                    }
+                    let text = std::fs::read_to_string(file).unwrap();
+                    assert!(
+                        !text.contains("{{"),
+                        "{} keeps a placeholder",
+                        file.display()
+                    );
+                }
+                let fixture = std::fs::read_to_string(project.dir.join("fixture.yml")).unwrap();
+                assert!(fixture.contains(&format!("world: {kind}")), "{fixture}");
+            }
+        }
+    }
+
+    #[test]
+    fn names_and_existing_folders_are_refused() {
+        let parent = tempfile::tempdir().unwrap();
+        for bad in ["", "My", "1st", "a b", "../x"] {
+            let err = new_project(parent.path(), bad, Kind::Series, Lang::Rust).unwrap_err();
+            assert!(matches!(err, KitError::BadName(_)), "{bad}: {err}");
+        }
+        new_project(parent.path(), "twice", Kind::Series, Lang::Js).unwrap();
+        let err = new_project(parent.path(), "twice", Kind::Series, Lang::Js).unwrap_err();
+        assert!(matches!(err, KitError::Exists(_)), "{err}");
+        assert!("rules".parse::<Kind>().unwrap_err().contains("not"));
+        assert!("go"
+            .parse::<Lang>()
+            .unwrap_err()
+            .contains("rust, c, python, js"));
+    }
+}
