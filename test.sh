@@ -2,8 +2,9 @@
 # Runs wasmfed's whole test suite on this machine, installing what it needs first (idempotent):
 # Debian's prometheus, prometheus-node-exporter, prometheus-alertmanager, victoria-metrics
 # (vmagent), dnsmasq-base and tinyproxy-bin packages for the interoperability, alerting, remote
-# write, discovery and proxy tests, and Debian's chromium with Playwright from PyPI for the web
-# page's browser test.
+# write, discovery and proxy tests; Debian's chromium with Playwright from PyPI for the web
+# page's browser test; and the plugin toolchains the plugin kit's test drives (Debian's
+# clang-16 with wasi-libc, componentize-py from PyPI, componentize-js from npm).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -17,6 +18,12 @@ missing=()
 [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 [ -x /usr/bin/tinyproxy ] || missing+=(tinyproxy-bin)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/clang-16 ] || missing+=(clang-16)
+[ -x /usr/bin/wasm-ld-16 ] || missing+=(lld-16)
+[ -e /usr/lib/wasm32-wasi/libc.a ] || missing+=(wasi-libc)
+[ -e /usr/lib/llvm-16/lib/clang/16/lib/wasi/libclang_rt.builtins-wasm32.a ] || missing+=(libclang-rt-16-dev-wasm32)
+[ -x /usr/bin/make ] || missing+=(make)
+[ -x /usr/bin/npm ] || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   # Keep apt from starting the packaged services: tests start their own on loopback.
@@ -34,6 +41,11 @@ fi
 
 # Playwright drives the Chromium above (its own browser downloads are not used).
 python3 -c 'import playwright' 2>/dev/null || python3 -m pip install -q "playwright==1.65.3"
+# Plugin toolchains, at the versions the examples and `wasmfed plugin new` projects name.
+command -v componentize-py >/dev/null || python3 -m pip install -q -r examples/pii-scrubber/python/requirements.txt
+[ -d examples/pii-scrubber/js/node_modules ] || (cd examples/pii-scrubber/js && npm ci --no-audit --no-fund --silent)
+# The plugin kit's test builds Rust plugins offline: the example's crates are fetched here.
+cargo fetch -q --manifest-path examples/pii-scrubber/rust/Cargo.toml
 
 # Stock plugins and test guests are built to WebAssembly by host/plugin/build.rs and
 # host/artifacts/build.rs (see host/guest-build).
@@ -50,6 +62,6 @@ for plugin in plugin-sdk relabel hashmod-shard promql-rules; do
   cargo test --manifest-path plugins/Cargo.toml -p "$plugin"
 done
 # The example plugins' native unit tests (each its own workspace, as a user's would be).
-for example in rendezvous-shard cardinality-report; do
+for example in rendezvous-shard cardinality-report pii-scrubber/rust; do
   cargo test --manifest-path "examples/$example/Cargo.toml"
 done
