@@ -15,6 +15,7 @@ mod harness;
 mod hotload;
 mod metadata;
 mod notify;
+mod plugin_fixtures;
 mod plugins;
 mod prometheus;
 mod proxy;

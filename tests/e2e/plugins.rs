@@ -586,48 +586,6 @@ fn plugin_inspect_names_the_stages_a_component_fits() {
 }
 
 /// `wasmfed plugin test`: a fixture's cases run offline, the differences named, exit statuses.
-#[test]
-fn plugin_test_runs_a_fixture_and_names_the_differences() {
-    let dir = tempfile::tempdir().unwrap();
-    let shard = dir.path().join("rendezvous.wasm");
-    std::fs::write(&shard, RENDEZVOUS).unwrap();
-    let run = |fixture: &str| {
-        let path = dir.path().join("fixture.yml");
-        std::fs::write(&path, fixture).unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasmfed"))
-            .args(["plugin", "test", shard.to_str().unwrap(), "--fixture"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        (
-            out.status.code(),
-            text,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    let fixture = |expect: &str| {
-        format!(
-            "world: target\nconfig: {{nodes: [a], self: a}}\ncases:\n  - name: one node keeps all\n    \
-             input: ['{{__address__=\"h:1\",job=\"j\"}}']\n    expect: [{expect}]\n"
-        )
-    };
-    let (code, text, _) = run(&fixture("'{__address__=\"h:1\",job=\"j\"}'"));
-    assert_eq!(code, Some(0), "{text}");
-    assert!(
-        text.starts_with("ok   one node keeps all (1 series, "),
-        "{text}"
-    );
-    assert!(text.contains(" fuel, "), "{text}");
-    let (code, text, _) = run(&fixture("null"));
-    assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("FAIL one node keeps all"), "{text}");
-    assert!(text.contains("want dropped"), "{text}");
-    let (code, _, err) = run("world: rule\ncases: []\n");
-    assert_eq!(code, Some(2));
-    assert!(err.contains("runs target and series plugins"), "{err}");
-}
-
 /// A `sha256:` pin: the node starts with the pinned content, refuses other content at start
 /// with both hashes, and refuses a changed file, keeping the pinned version running.
 #[test]

@@ -180,10 +180,12 @@ enum PluginCommand {
         #[arg(value_name = "PLUGIN")]
         plugin: String,
     },
-    /// Run a target or series plugin offline on a fixture (YAML: world, config, cases of
-    /// input series and expected answers) under a node's default limits; print each case, the
-    /// differences of failed ones, fuel and time per call. Exit status 0 if every case passes,
-    /// 1 if one fails, 2 if the plugin or fixture cannot be used.
+    /// Run a plugin offline on a fixture under a node's default limits: a target or series
+    /// plugin on batches of label sets (YAML: world, config, cases of input and expected
+    /// answers), a rule plugin on stored series in promtool's notation (world: rule,
+    /// input_series, cases of evaluation times and each rule's expected samples). Prints each
+    /// case, the differences of failed ones, fuel and time per call. Exit status 0 if every
+    /// case passes, 1 if one fails, 2 if the plugin or fixture cannot be used.
     Test {
         /// A component file, or `stock:NAME` for a stock plugin.
         #[arg(value_name = "PLUGIN")]

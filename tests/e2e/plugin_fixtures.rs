@@ -1,0 +1,128 @@
+//! `wasmfed plugin test`: a plugin run offline on a fixture, as a plugin author's CI runs it.
+//! Target and series fixtures with the rendezvous example; rule fixtures with the stock PromQL
+//! plugin on series in promtool's notation, including an alert's `for` across cases.
+
+use std::path::Path;
+
+/// `wasmfed plugin test PLUGIN --fixture F` with `fixture` written to `dir`: exit status,
+/// stdout, stderr.
+fn plugin_test(dir: &Path, plugin: &str, fixture: &str) -> (Option<i32>, String, String) {
+    let path = dir.join("fixture.yml");
+    std::fs::write(&path, fixture).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasmfed"))
+        .args(["plugin", "test", plugin, "--fixture"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn plugin_test_runs_a_fixture_and_names_the_differences() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = dir.path().join("rendezvous.wasm");
+    std::fs::write(&shard, wasmfed_artifacts::RENDEZVOUS_SHARD).unwrap();
+    let run = |fixture: &str| plugin_test(dir.path(), shard.to_str().unwrap(), fixture);
+    let fixture = |expect: &str| {
+        format!(
+            "world: target\nconfig: {{nodes: [a], self: a}}\ncases:\n  - name: one node keeps all\n    \
+             input: ['{{__address__=\"h:1\",job=\"j\"}}']\n    expect: [{expect}]\n"
+        )
+    };
+    let (code, text, _) = run(&fixture("'{__address__=\"h:1\",job=\"j\"}'"));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.starts_with("ok   one node keeps all (1 targets, "),
+        "{text}"
+    );
+    assert!(text.contains(" fuel, "), "{text}");
+    let (code, text, _) = run(&fixture("null"));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("FAIL one node keeps all"), "{text}");
+    assert!(text.contains("want dropped"), "{text}");
+    let (code, _, err) = run("world: shard\ncases: []\n");
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("runs target, series and rule plugins"),
+        "{err}"
+    );
+}
+
+/// Recording and alerting rules of the stock PromQL plugin over promtool-style input: rates
+/// over a counter, an aggregation, an alert pending then firing as its `for` passes across
+/// cases, a failing rule's error, and a wrong expectation shown as want/got.
+#[test]
+fn rule_fixtures_evaluate_stored_series_like_promtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = |expect_sum: &str| {
+        format!(
+            r#"world: rule
+config:
+  groups:
+    - name: g
+      rules:
+        - record: job:requests:rate1m
+          expr: sum by (job) (rate(requests_total[1m]))
+        - record: job:up:sum
+          expr: sum by (job) (up)
+        - record: bad
+          expr: 'label_replace(up, "x", "$1", "job", "(")'
+        - alert: Down
+          expr: up == 0
+          for: 1m
+interval: 30s
+input_series:
+  - series: 'requests_total{{job="api",instance="a"}}'
+    values: '0+60x10'
+  - series: 'requests_total{{job="api",instance="b"}}'
+    values: '0+30x10'
+  - series: 'up{{job="api",instance="a"}}'
+    values: '1x10'
+  - series: 'up{{job="api",instance="b"}}'
+    values: '1 1 0x8'
+cases:
+  - name: all up
+    at: 30s
+    expect:
+      job:up:sum: ['job:up:sum{{job="api"}} {expect_sum}']
+      bad: {{error: 'invalid regular expression in label_replace(): ('}}
+  - name: b down, the alert pending
+    at: 90s
+    expect:
+      job:requests:rate1m: ['job:requests:rate1m{{job="api"}} 3']
+      job:up:sum: ['job:up:sum{{job="api"}} 1']
+      Down: ['ALERTS{{alertname="Down",alertstate="pending",instance="b",job="api"}} 1', 'ALERTS_FOR_STATE{{alertname="Down",instance="b",job="api"}} 90']
+  - name: a minute later it fires
+    at: 150s
+    expect:
+      Down: ['ALERTS{{alertname="Down",alertstate="firing",instance="b",job="api"}} 1', 'ALERTS_FOR_STATE{{alertname="Down",instance="b",job="api"}} 90']
+"#
+        )
+    };
+    let (code, out, err) = plugin_test(dir.path(), "stock:promql-rules", &fixture("2"));
+    assert_eq!(code, Some(0), "{out}{err}");
+    for case in [
+        "ok   all up (4 rules, 2 checked, ",
+        "ok   b down, the alert pending (4 rules, 3 checked, ",
+        "ok   a minute later it fires (",
+    ] {
+        assert!(out.contains(case), "{case}: {out}");
+    }
+    let (code, out, _) = plugin_test(dir.path(), "stock:promql-rules", &fixture("3"));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("FAIL all up") && out.contains("{__name__=\"job:up:sum\", job=\"api\"} 2"),
+        "{out}"
+    );
+    let (code, _, err) = plugin_test(
+        dir.path(),
+        "stock:promql-rules",
+        "world: rule\ninput_series: [{series: 'up', values: '1 x'}]\ncases: []\n",
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("\"x\" in values \"1 x\""), "{err}");
+}
