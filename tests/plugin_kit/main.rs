@@ -6,8 +6,8 @@
 //!   times; each component passes the one shared fixture under a node's limits, and one node
 //!   loads all four as series plugins of four jobs scraping the same target and federates
 //!   the same scrubbed series from each.
-//! - `wasmfed plugin new` projects, every kind in every language, build with their README's
-//!   command and pass their own fixture.
+//! - `wasmfed plugin new` projects, every kind (target, series, rules) in every language,
+//!   build with their README's command and pass their own fixture.
 //!
 //! A test binary of its own, so the compilers' CPU does not share the machine with the
 //! end-to-end tests (cargo runs test binaries one after another). Nothing here is timed.
@@ -104,7 +104,11 @@ fn the_pii_scrubber_in_four_languages_answers_alike_and_runs_in_a_node() {
 fn new_projects_in_every_language_build_and_pass_their_fixture() {
     let parent = tempfile::tempdir().unwrap();
     for lang in ["rust", "c", "python", "js"] {
-        for kind in ["target", "series"] {
+        for (kind, world) in [
+            ("target", "target-plugin"),
+            ("series", "series-plugin"),
+            ("rules", "rule-plugin"),
+        ] {
             let name = format!("{lang}-{kind}");
             let said = run_in(
                 parent.path(),
@@ -119,7 +123,7 @@ fn new_projects_in_every_language_build_and_pass_their_fixture() {
                     build::rust(&dir, &name.replace('-', "_"))
                 }
                 "c" => build::c(&dir, &name),
-                "python" => build::python(&dir, "wit", &format!("{kind}-plugin"), &name),
+                "python" => build::python(&dir, "wit", world, &name),
                 _ => {
                     // The example's componentize-js (test.sh installs it), not a download.
                     let modules = repo().join("examples/pii-scrubber/js/node_modules");

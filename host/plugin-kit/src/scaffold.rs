@@ -24,6 +24,7 @@ pub enum Lang {
 pub enum Kind {
     Target,
     Series,
+    Rules,
 }
 
 impl Lang {
@@ -38,21 +39,33 @@ impl Lang {
         }
     }
 
-    /// The language's template files: (path in the project, text).
-    fn templates(self) -> &'static [(&'static str, &'static str)] {
+    /// The plugin's source for `kind`: (path in the project, text).
+    fn source(self, kind: Kind) -> (&'static str, &'static str) {
+        let rules = kind == Kind::Rules;
+        match self {
+            Lang::Rust if rules => ("src/lib.rs", include_str!("../templates/rules/lib.rs")),
+            Lang::Rust => ("src/lib.rs", include_str!("../templates/rust/src/lib.rs")),
+            Lang::C if rules => ("plugin.c", include_str!("../templates/rules/plugin.c")),
+            Lang::C => ("plugin.c", include_str!("../templates/c/plugin.c")),
+            Lang::Python if rules => ("app.py", include_str!("../templates/rules/app.py")),
+            Lang::Python => ("app.py", include_str!("../templates/python/app.py")),
+            Lang::Js if rules => ("plugin.js", include_str!("../templates/rules/plugin.js")),
+            Lang::Js => ("plugin.js", include_str!("../templates/js/plugin.js")),
+        }
+    }
+
+    /// The language's build setup and README: (path in the project, text).
+    fn setup(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Lang::Rust => &[
                 ("Cargo.toml", include_str!("../templates/rust/Cargo.toml")),
-                ("src/lib.rs", include_str!("../templates/rust/src/lib.rs")),
                 ("README.md", include_str!("../templates/rust/README.md")),
             ],
             Lang::C => &[
-                ("plugin.c", include_str!("../templates/c/plugin.c")),
                 ("Makefile", include_str!("../templates/c/Makefile")),
                 ("README.md", include_str!("../templates/c/README.md")),
             ],
             Lang::Python => &[
-                ("app.py", include_str!("../templates/python/app.py")),
                 (
                     "requirements.txt",
                     include_str!("../templates/python/requirements.txt"),
@@ -60,10 +73,17 @@ impl Lang {
                 ("README.md", include_str!("../templates/python/README.md")),
             ],
             Lang::Js => &[
-                ("plugin.js", include_str!("../templates/js/plugin.js")),
                 ("package.json", include_str!("../templates/js/package.json")),
                 ("README.md", include_str!("../templates/js/README.md")),
             ],
+        }
+    }
+
+    /// Where the built component is, from the project's folder.
+    fn component(self, vars: &Vars) -> String {
+        match self {
+            Lang::Rust => format!("target/wasm32-wasip2/release/{}.wasm", vars.crate_name),
+            _ => format!("{}.wasm", vars.name),
         }
     }
 
@@ -72,8 +92,8 @@ impl Lang {
         match self {
             Lang::Rust => format!(
                 "cargo build --release --target wasm32-wasip2\n\
-                 wasmfed plugin test target/wasm32-wasip2/release/{}.wasm --fixture fixture.yml",
-                vars.crate_name
+                 wasmfed plugin test {} --fixture fixture.yml",
+                self.component(vars)
             ),
             Lang::C => "make test".to_owned(),
             Lang::Python => format!(
@@ -92,6 +112,7 @@ impl Kind {
         match self {
             Kind::Target => "target",
             Kind::Series => "series",
+            Kind::Rules => "rule",
         }
     }
 }
@@ -112,10 +133,8 @@ impl FromStr for Kind {
         match s {
             "target" => Ok(Kind::Target),
             "series" => Ok(Kind::Series),
-            "rules" => Err("rules plugins cannot be started with `plugin new` yet: \
-                            see wit/rules.wit and plugins/promql-rules"
-                .into()),
-            _ => Err(format!("unknown kind {s:?} (target, series)")),
+            "rules" | "rule" => Ok(Kind::Rules),
+            _ => Err(format!("unknown kind {s:?} (target, series, rules)")),
         }
     }
 }
@@ -141,7 +160,7 @@ struct Vars {
 }
 
 impl Vars {
-    fn new(name: &str, kind: Kind) -> Vars {
+    fn new(name: &str, kind: Kind, lang: Lang) -> Vars {
         let (world, interface, label, kept, dropped) = match kind {
             Kind::Target => (
                 "target-plugin",
@@ -157,29 +176,31 @@ impl Vars {
                 r#"'up{job="app"}'"#,
                 r#"'debug_requests_total{job="app"}'"#,
             ),
+            Kind::Rules => ("rule-plugin", "rules", "", "", ""),
         };
         let crate_name = name.replace('-', "_");
-        let capitalized = interface[..1].to_uppercase() + &interface[1..];
-        let pairs = vec![
+        let mut vars = Vars {
+            name: name.to_owned(),
+            crate_name: crate_name.clone(),
+            world,
+            pairs: Vec::new(),
+        };
+        let load = load_snippet(kind, lang, &lang.component(&vars), name);
+        vars.pairs = vec![
             ("name", name.to_owned()),
-            ("crate", crate_name.clone()),
+            ("crate", crate_name),
             ("kind", kind.name().to_owned()),
             ("item", kind.name().to_owned()),
-            ("stage", kind.name().to_owned()),
             ("world", world.to_owned()),
             ("world_c", world.replace('-', "_")),
             ("interface", interface.to_owned()),
-            ("Interface", capitalized),
+            ("Interface", interface[..1].to_uppercase() + &interface[1..]),
             ("label", label.to_owned()),
             ("kept", kept.to_owned()),
             ("dropped", dropped.to_owned()),
+            ("load", load),
         ];
-        Vars {
-            name: name.to_owned(),
-            crate_name,
-            world,
-            pairs,
-        }
+        vars
     }
 
     fn fill(&self, template: &str) -> String {
@@ -188,6 +209,27 @@ impl Vars {
             text = text.replace(&format!("{{{{{key}}}}}"), value);
         }
         text
+    }
+}
+
+/// The README's paragraph on loading the plugin into a node.
+fn load_snippet(kind: Kind, lang: Lang, component: &str, name: &str) -> String {
+    // The C starters take no configuration; the others show theirs.
+    let config = match (kind, lang) {
+        (_, Lang::C) => String::new(),
+        (Kind::Rules, _) => "\n    config: {metric: up}".to_owned(),
+        _ => "\n        config: {drop_prefix: debug_}".to_owned(),
+    };
+    match kind {
+        Kind::Rules => format!(
+            "Load it as a rule plugin (the path is relative to the config file):\n\n```yaml\n\
+             rule_plugins:\n  - file: {component}\n    name: {name}\n    interval: 1m{config}\n```\n"
+        ),
+        _ => format!(
+            "Load it in a scrape config (the path is relative to the config file):\n\n```yaml\n\
+             scrape_configs:\n  - job_name: app\n    static_configs: [{{targets: ['app:8080']}}]\n    \
+             {kind}_plugins:\n      - file: {component}{config}\n```\n"
+        ),
     }
 }
 
@@ -214,7 +256,7 @@ pub fn new_project(parent: &Path, name: &str, kind: Kind, lang: Lang) -> Result<
     if dir.exists() {
         return Err(KitError::Exists(dir));
     }
-    let vars = Vars::new(name, kind);
+    let vars = Vars::new(name, kind, lang);
     let mut files = Vec::new();
     let mut write = |path: &str, text: &[u8]| -> Result<()> {
         let path = dir.join(path);
@@ -225,14 +267,16 @@ pub fn new_project(parent: &Path, name: &str, kind: Kind, lang: Lang) -> Result<
         files.push(path);
         Ok(())
     };
-    for (path, template) in lang.templates() {
+    let (source, template) = lang.source(kind);
+    write(source, vars.fill(template).as_bytes())?;
+    for (path, template) in lang.setup() {
         write(path, vars.fill(template).as_bytes())?;
     }
-    write(
-        "fixture.yml",
-        vars.fill(include_str!("../templates/fixture.yml"))
-            .as_bytes(),
-    )?;
+    let fixture = match kind {
+        Kind::Rules => include_str!("../templates/rules/fixture.yml"),
+        _ => include_str!("../templates/fixture.yml"),
+    };
+    write("fixture.yml", vars.fill(fixture).as_bytes())?;
     write(
         ".gitignore",
         include_str!("../templates/gitignore").as_bytes(),
@@ -260,7 +304,7 @@ mod tests {
     fn every_template_is_filled_completely() {
         let parent = tempfile::tempdir().unwrap();
         for lang in Lang::ALL {
-            for kind in [Kind::Target, Kind::Series] {
+            for kind in [Kind::Target, Kind::Series, Kind::Rules] {
                 let name = format!("p-{lang}-{kind}");
                 let project = new_project(parent.path(), &name, kind, lang).unwrap();
                 for file in &project.files {
@@ -290,7 +334,11 @@ mod tests {
         new_project(parent.path(), "twice", Kind::Series, Lang::Js).unwrap();
         let err = new_project(parent.path(), "twice", Kind::Series, Lang::Js).unwrap_err();
         assert!(matches!(err, KitError::Exists(_)), "{err}");
-        assert!("rules".parse::<Kind>().unwrap_err().contains("not"));
+        assert_eq!("rules".parse::<Kind>(), Ok(Kind::Rules));
+        assert!("shard"
+            .parse::<Kind>()
+            .unwrap_err()
+            .contains("target, series, rules"));
         assert!("go"
             .parse::<Lang>()
             .unwrap_err()
