@@ -126,3 +126,83 @@ cases:
     assert_eq!(code, Some(2));
     assert!(err.contains("\"x\" in values \"1 x\""), "{err}");
 }
+
+/// `wasmfed relabel test --record DIR` writes one fixture per plugin step of a real
+/// configuration (relabel rules as the stock plugin, a shard plugin, metric relabeling), each
+/// naming its plugin; `plugin test` replays each as recorded, and fails once the plugin's
+/// configuration no longer answers the same.
+#[test]
+fn relabel_test_records_fixtures_that_plugin_test_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("wasmfed.yml");
+    std::fs::write(
+        &config,
+        "scrape_configs:\n  - job_name: app\n    static_configs:\n      \
+         - targets: ['a:9100', 'b:9100', 'c:9100', 'd:9100', 'debug:9100']\n    \
+         relabel_configs:\n      - {source_labels: [__address__], regex: 'debug.*', action: drop}\n    \
+         target_plugins:\n      - {stock: hashmod-shard, config: {modulus: 2, shard: 0}}\n    \
+         metric_relabel_configs:\n      - {source_labels: [__name__], regex: 'go_.*', action: drop}\n",
+    )
+    .unwrap();
+    let fixtures = dir.path().join("fixtures");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasmfed"))
+        .args([
+            "relabel",
+            "test",
+            "--job",
+            "app",
+            "--series",
+            "go_goroutines",
+        ])
+        .args(["--series", "up_time{a=\"b\"}", "--config"])
+        .arg(&config)
+        .arg("--record")
+        .arg(&fixtures)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("recorded 3 fixtures"), "{said}");
+    let mut files: Vec<_> = std::fs::read_dir(&fixtures)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "app-series-2-metric_relabel_configs.yml",
+            "app-target-0-relabel_configs.yml",
+            "app-target-1-hashmod-shard.yml"
+        ]
+    );
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        // The fixture says which plugin it replays.
+        let plugin = text
+            .lines()
+            .find_map(|l| l.strip_prefix("# Run: wasmfed plugin test "))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no plugin named in {text}"));
+        let (code, out, err) = plugin_test(dir.path(), plugin, &text);
+        assert_eq!(code, Some(0), "{}: {out}{err}\n{text}", file.display());
+        assert!(out.starts_with("ok   as recorded ("), "{out}");
+    }
+    // Four targets pass the relabel rules to the shard plugin, which keeps one of them here;
+    // the other shard answers differently.
+    let shard = std::fs::read_to_string(&files[2]).unwrap();
+    assert_eq!(shard.matches("__address__=").count(), 4 + 1, "{shard}");
+    let other_shard = shard.replace("shard: 0", "shard: 1");
+    assert_ne!(other_shard, shard);
+    let (code, out, _) = plugin_test(dir.path(), "stock:hashmod-shard", &other_shard);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("FAIL as recorded"), "{out}");
+}

@@ -4,6 +4,9 @@
 //! Relabeling is where Prometheus users lose the most time ("why is this target dropped?"), so
 //! this shows every discovered target (or series) before and after each plugin of its stage
 //! and names the step that dropped it. The plugins are the very components a node would run.
+//! Each step is also kept as a [`Recording`] (what went into one plugin and what it answered),
+//! from which `wasmfed relabel test --record DIR` writes `wasmfed plugin test` fixtures: a
+//! plugin author's regression test, taken from a real configuration and its real discovery.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -15,17 +18,34 @@ use crate::fetch::Fetcher;
 use crate::honor::merge_target_labels;
 use crate::manager::discovered_targets;
 use crate::parse::parse_series;
-use crate::stages::{JobStages, StageTrace};
+use crate::stages::{stage_plugins, JobStages, StageTrace};
 use crate::target::Target;
-use wasmfed_config::{Config, ScrapeConfig};
+use wasmfed_config::{Config, PluginRef, ScrapeConfig};
 use wasmfed_model::compat::Compat;
 use wasmfed_model::Labels;
-use wasmfed_plugin::{PluginLimits, PluginRuntime};
+use wasmfed_plugin::{PluginLimits, PluginRuntime, World};
+
+/// What one plugin of a stage was given and answered in a `relabel test` run.
+#[derive(Debug)]
+pub struct Recording {
+    pub world: World,
+    pub plugin: PluginRef,
+    pub input: Vec<Labels>,
+    /// One answer per input (`None`: dropped).
+    pub output: Vec<Option<Labels>>,
+}
+
+/// The report's text, and each plugin step's recording.
+#[derive(Debug)]
+pub struct Report {
+    pub text: String,
+    pub recordings: Vec<Recording>,
+}
 
 /// The report for `job` in the config at `path`: its targets, then each of `series` (exposition
 /// syntax, e.g. `http_requests_total{code="200"}`) as scraped from its first kept target, with
 /// the file read as `compat`'s Prometheus generation reads it.
-pub fn report(path: &Path, job: &str, series: &[String], compat: Compat) -> anyhow::Result<String> {
+pub fn report(path: &Path, job: &str, series: &[String], compat: Compat) -> anyhow::Result<Report> {
     let config = Config::load(path, compat)?.config;
     // The node's own jobs, then each tenant's (job names are unique only within a tenant).
     let all_jobs = || {
@@ -53,6 +73,7 @@ pub fn report(path: &Path, job: &str, series: &[String], compat: Compat) -> anyh
     let discovered = discovered_targets(cfg, &discovery);
     let mut out = String::new();
     let traces = stages.targets.trace(&discovered);
+    let mut recordings = record(cfg, World::Target, compat, &traces);
     let mut first_kept: Option<Target> = None;
     let kept = traces.iter().filter(|t| final_labels(t).is_some()).count();
     let _ = writeln!(
@@ -83,9 +104,46 @@ pub fn report(path: &Path, job: &str, series: &[String], compat: Compat) -> anyh
         }
     }
     if !series.is_empty() {
-        write_series(&mut out, cfg, &stages, first_kept.as_ref(), series)?;
+        let traces = write_series(&mut out, cfg, &stages, first_kept.as_ref(), series)?;
+        recordings.extend(record(cfg, World::Series, compat, &traces));
     }
-    Ok(out)
+    Ok(Report {
+        text: out,
+        recordings,
+    })
+}
+
+/// Each plugin step of a stage as its plugin saw it: the label sets that reached it (the
+/// stage's input, or the step before's answer) and what it answered.
+fn record(
+    cfg: &ScrapeConfig,
+    world: World,
+    compat: Compat,
+    traces: &[StageTrace],
+) -> Vec<Recording> {
+    stage_plugins(cfg, world, compat)
+        .into_iter()
+        .enumerate()
+        .map(|(step, plugin)| {
+            let reached = traces.iter().filter(|t| t.steps.len() > step);
+            let (input, output) = reached
+                .map(|t| {
+                    let input = match step {
+                        0 => t.input.clone(),
+                        _ => t.steps[step - 1].1.clone().unwrap_or_default(),
+                    };
+                    (input, t.steps[step].1.clone())
+                })
+                .unzip();
+            Recording {
+                world,
+                plugin,
+                input,
+                output,
+            }
+        })
+        .filter(|r| !r.input.is_empty())
+        .collect()
 }
 
 fn write_series(
@@ -94,7 +152,7 @@ fn write_series(
     stages: &JobStages,
     target: Option<&Target>,
     series: &[String],
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<StageTrace>> {
     let target_labels = target.map(|t| t.public.clone()).unwrap_or_default();
     let _ = writeln!(
         out,
@@ -107,18 +165,19 @@ fn write_series(
         let scraped = parse_series(text).map_err(|e| anyhow!("series {text:?}: {e}"))?;
         batch.push(merge_target_labels(scraped, &target_labels, cfg.honor_labels).without_empty());
     }
-    for trace in stages.series.trace(&batch) {
-        write_trace(out, "series", &trace);
-        match final_labels(&trace) {
+    let traces = stages.series.trace(&batch);
+    for trace in &traces {
+        write_trace(out, "series", trace);
+        match final_labels(trace) {
             Some(labels) => {
                 let _ = writeln!(out, "  => stored as {labels}\n");
             }
             None => {
-                let _ = writeln!(out, "  => dropped by {}\n", dropped_by(&trace));
+                let _ = writeln!(out, "  => dropped by {}\n", dropped_by(trace));
             }
         }
     }
-    Ok(())
+    Ok(traces)
 }
 
 fn write_trace(out: &mut String, what: &str, trace: &StageTrace) {

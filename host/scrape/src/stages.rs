@@ -58,21 +58,11 @@ impl JobStages {
         limits: PluginLimits,
         compat: Compat,
     ) -> Result<JobStages, StageSetupError> {
-        let stage = |world, name: &str, rules: &[RelabelConfig], extra: &[PluginRef]| {
-            let mut plugins = Vec::new();
-            if !rules.is_empty() {
-                let config = serde_json::json!({"compat": compat.major(), "rules": rules});
-                let relabel = PluginRef {
-                    name: name.to_owned(),
-                    source: PluginSource::Stock("relabel".into()),
-                    sha256: None,
-                    config_json: config.to_string(),
-                };
-                plugins.push(load_one(runtime, cfg, &relabel, world, limits)?);
-            }
-            for p in extra {
-                plugins.push(load_one(runtime, cfg, p, world, limits)?);
-            }
+        let stage = |world| {
+            let plugins = stage_plugins(cfg, world, compat)
+                .iter()
+                .map(|p| load_one(runtime, cfg, p, world, limits))
+                .collect::<Result<Vec<_>, _>>()?;
             let stage = Stage::new(world, plugins).map_err(|e| StageSetupError {
                 job: cfg.job_name.clone(),
                 plugin: String::new(),
@@ -86,20 +76,35 @@ impl JobStages {
         };
         Ok(JobStages {
             remote_read,
-            targets: stage(
-                World::Target,
-                "relabel_configs",
-                &cfg.relabel_configs,
-                &cfg.target_plugins,
-            )?,
-            series: stage(
-                World::Series,
-                "metric_relabel_configs",
-                &cfg.metric_relabel_configs,
-                &cfg.series_plugins,
-            )?,
+            targets: stage(World::Target)?,
+            series: stage(World::Series)?,
         })
     }
+}
+
+/// The plugins of a job's target or series stage, in the order they run: the job's relabel
+/// rules (as the stock `relabel` plugin, named after their key) if it has any, then its own.
+pub fn stage_plugins(cfg: &ScrapeConfig, world: World, compat: Compat) -> Vec<PluginRef> {
+    let (name, rules, extra): (&str, &[RelabelConfig], &[PluginRef]) = match world {
+        World::Target => ("relabel_configs", &cfg.relabel_configs, &cfg.target_plugins),
+        _ => (
+            "metric_relabel_configs",
+            &cfg.metric_relabel_configs,
+            &cfg.series_plugins,
+        ),
+    };
+    let mut plugins = Vec::new();
+    if !rules.is_empty() {
+        let config = serde_json::json!({"compat": compat.major(), "rules": rules});
+        plugins.push(PluginRef {
+            name: name.to_owned(),
+            source: PluginSource::Stock("relabel".into()),
+            sha256: None,
+            config_json: config.to_string(),
+        });
+    }
+    plugins.extend(extra.iter().cloned());
+    plugins
 }
 
 /// A job's remote-read selectors: its `match[]` params, read as its Prometheus reads them.

@@ -167,6 +167,10 @@ enum RelabelCommand {
         /// A series in exposition syntax, e.g. 'http_requests_total{code="200"}'; repeatable.
         #[arg(long, value_name = "SERIES")]
         series: Vec<String>,
+        /// Also write a `wasmfed plugin test` fixture into DIR for each plugin step: what it
+        /// was given and answered here, to rerun as a regression test.
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
     },
 }
 
@@ -276,9 +280,9 @@ fn main() -> std::process::ExitCode {
                     config,
                     job,
                     series,
+                    record,
                 },
-        }) => wasmfed_scrape::relabel_debug::report(config, job, series, cli.compat)
-            .map(|report| print!("{report}")),
+        }) => plugin_cmd::relabel_test(config, job, series, record.as_deref(), cli.compat),
         Some(Command::Demo) => runtime().block_on(demo::demo()),
         Some(Command::Synth {
             listen,

@@ -13,6 +13,28 @@ use wasmfed_plugin_kit::scaffold::{self, Kind, Lang};
 
 pub use fixture::test;
 
+/// `wasmfed relabel test`: the step-by-step report, and with `record`, a fixture per plugin
+/// step written into that folder.
+pub fn relabel_test(
+    config: &Path,
+    job: &str,
+    series: &[String],
+    record: Option<&Path>,
+    compat: wasmfed_model::compat::Compat,
+) -> anyhow::Result<()> {
+    let report = wasmfed_scrape::relabel_debug::report(config, job, series, compat)?;
+    print!("{}", report.text);
+    if let Some(dir) = record {
+        let written = fixture::record::write(dir, config, job, &report.recordings)
+            .map_err(anyhow::Error::msg)?;
+        println!("recorded {} fixtures:", written.len());
+        for path in written {
+            println!("  {}", path.display());
+        }
+    }
+    Ok(())
+}
+
 /// `wasmfed plugin inspect FILE` (or `stock:NAME`): size, sha256, imports, exports and each
 /// stage's verdict. Exit status 0 if some stage accepts it, 1 if none does, 2 if it cannot be
 /// read or compiled.
