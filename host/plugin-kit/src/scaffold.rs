@@ -1,8 +1,9 @@
-//! `wasmfed plugin new`: a ready project for a target or series plugin in Rust, C, Python or
-//! JavaScript, that builds to a component with one documented command and passes its own
-//! fixture. The templates (in `templates/`, one folder per language) are filled with the
-//! project's name and world; every project vendors wasmfed's WIT, and a C project gets its
-//! bindings written too, so it needs no generator of its own.
+//! `wasmfed plugin new`: a ready project for a target, series or rule plugin in Rust, C,
+//! Python or JavaScript, that builds to a component with one documented command and passes
+//! its own fixture. The templates (in `templates/`: one folder per language, the rule
+//! plugins' sources and fixture in `rules/`) are filled with the project's name and world;
+//! every project vendors wasmfed's WIT, and a C project gets its bindings written too, so it
+//! needs no generator of its own.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
