@@ -354,8 +354,11 @@ fn every_example_config_loads() {
     let mut loaded = 0;
     for path in glob::glob(pattern.to_str().unwrap()).unwrap() {
         let path = path.unwrap();
-        // `wasmfed plugin test` fixtures (examples/pii-scrubber) are not configurations.
-        if path.file_name().is_some_and(|n| n == "fixture.yml") {
+        // `wasmfed plugin test` fixtures and a JS example's installed packages
+        // (examples/pii-scrubber) are not configurations.
+        let not_config = path.file_name().is_some_and(|n| n == "fixture.yml")
+            || path.components().any(|c| c.as_os_str() == "node_modules");
+        if not_config {
             continue;
         }
         Config::load(&path, Compat::V3).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
