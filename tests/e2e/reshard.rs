@@ -92,7 +92,7 @@ fn resharding_three_to_four_nodes_leaves_no_interval_unscraped() {
     };
     let moved = wait_for(
         "node 3 to scrape its targets",
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         || {
             let owned = ups(&fourth, 30, now_ms());
             match !owned.is_empty() && owned.len() == active(&fourth) {
