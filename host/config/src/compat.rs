@@ -52,7 +52,6 @@ const NO_NATIVE_HISTOGRAMS: &str = "wasmfed does not ingest native histograms";
 const TEXT_HISTOGRAMS: &str = "wasmfed scrapes text formats, whose histograms are classic";
 const NO_LIMIT: &str = "wasmfed does not enforce this limit";
 const LOGS_ONLY: &str = "wasmfed logs to stderr";
-const NAMES: &str = "wasmfed accepts legacy metric and label names only";
 const FORMATS: &str = "wasmfed negotiates the text formats it parses itself";
 
 const TOP: &[Known] = &[
@@ -107,8 +106,6 @@ const GLOBAL_AND_SCRAPE: &[Known] = &[
         Always,
         "dropped targets are not listed",
     ),
-    known("metric_name_validation_scheme", Always, NAMES),
-    known("metric_name_escaping_scheme", Always, NAMES),
 ];
 
 const GLOBAL: &[Known] = &[

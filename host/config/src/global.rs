@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::compat::{ignore_known, next_key, refuse_unknown_to_2_42, Ignored, Section};
 use super::duration::Duration;
+use super::names::{GlobalNames, RawNames};
 use super::size::Size;
 use super::yaml::{zero_if_null, KeySet, LabelSet};
 use wasmfed_model::compat::Compat;
@@ -30,6 +31,8 @@ const KEYS: &[&str] = &[
     "external_labels",
     "body_size_limit",
     "sample_limit",
+    "metric_name_validation_scheme",
+    "metric_name_escaping_scheme",
 ];
 
 /// The resolved `global` section.
@@ -48,6 +51,8 @@ pub struct GlobalConfig {
     /// The Prometheus generation the file was read as (`--query.compat`); scrape configs
     /// follow it.
     pub compat: Compat,
+    /// `metric_name_validation_scheme` and `metric_name_escaping_scheme`, for jobs to inherit.
+    pub(super) names: GlobalNames,
 }
 
 impl Default for GlobalConfig {
@@ -61,6 +66,7 @@ impl Default for GlobalConfig {
             body_size_limit: 0,
             sample_limit: 0,
             compat: Compat::default(),
+            names: GlobalNames::default(),
         }
     }
 }
@@ -74,6 +80,7 @@ pub(super) struct RawGlobal {
     external_labels: Labels,
     body_size_limit: Size,
     sample_limit: u64,
+    names: RawNames,
     pub(super) ignored: Vec<Ignored>,
 }
 
@@ -90,7 +97,10 @@ impl RawGlobal {
             Compat::V2 => {
                 refuse_unknown_to_2_42(
                     Section::Global,
-                    self.ignored.iter().map(|i| i.key.as_str()),
+                    self.names
+                        .keys()
+                        .into_iter()
+                        .chain(self.ignored.iter().map(|i| i.key.as_str())),
                 )?;
                 self.external_labels.clone()
             }
@@ -112,6 +122,7 @@ impl RawGlobal {
             body_size_limit: self.body_size_limit.limit(),
             sample_limit: self.sample_limit,
             compat,
+            names: self.names.resolve_global(compat)?,
         };
         Ok((global, warnings))
     }
@@ -231,6 +242,7 @@ impl<'de> Visitor<'de> for GlobalVisitor {
                 "external_labels" => raw.external_labels = map.next_value::<LabelSet>()?.0,
                 "body_size_limit" => raw.body_size_limit = zero_if_null(map.next_value()?),
                 "sample_limit" => raw.sample_limit = zero_if_null(map.next_value()?),
+                k if RawNames::KEYS.contains(&k) => raw.names.read(k, map.next_value()?),
                 _ => raw
                     .ignored
                     .push(ignore_known(Section::Global, &key, &mut map)?),

@@ -35,7 +35,8 @@
 //! `metric_name_escaping_scheme`) are refused with its message. Scrape configs carry the
 //! generation to the scrapes; remote write's queue and metadata defaults are the generation's
 //! (2.42's, or the larger batches of 2.44 on), and so is its `enable_http2` default (off from
-//! 3.0).
+//! 3.0). With 3, `metric_name_validation_scheme` and `metric_name_escaping_scheme` decide per
+//! job which names are stored and what a target is asked to escape ([`NameRules`]).
 //!
 //! # Prometheus keys wasmfed knows but does not implement
 //! Accepted with a warning (said once, with its key path) when ignoring them cannot change what
@@ -45,9 +46,9 @@
 //! |---|---|
 //! | `remote_read`, `tracing`, `runtime`, `otlp` | always |
 //! | `scrape_config_files`, `storage` (out-of-order window, exemplars) | empty |
-//! | global `query_log_file`, `scrape_failure_log_file`, `keep_dropped_targets`, `scrape_protocols`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `scrape_native_histograms`, `always_scrape_classic_histograms` | always |
+//! | global `query_log_file`, `scrape_failure_log_file`, `keep_dropped_targets`, `scrape_protocols`, `scrape_native_histograms`, `always_scrape_classic_histograms` | always |
 //! | global `rule_query_offset`, `target_limit`, `label_limit`, `label_name_length_limit`, `label_value_length_limit`, `convert_classic_histograms_to_nhcb`, `extra_scrape_metrics` | zero, false or empty |
-//! | job `scrape_protocols`, `enable_compression`, `scrape_failure_log_file`, `keep_dropped_targets`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `scrape_native_histograms`, `always_scrape_classic_histograms`, `scrape_classic_histograms`, `native_histogram_bucket_limit`, `native_histogram_min_bucket_factor` | always |
+//! | job `scrape_protocols`, `enable_compression`, `scrape_failure_log_file`, `keep_dropped_targets`, `scrape_native_histograms`, `always_scrape_classic_histograms`, `scrape_classic_histograms`, `native_histogram_bucket_limit`, `native_histogram_min_bucket_factor` | always |
 //! | job `track_timestamps_staleness`, `convert_classic_histograms_to_nhcb`, `extra_scrape_metrics`, `target_limit`, `label_limit`, `label_name_length_limit`, `label_value_length_limit` | zero, false or empty |
 //! | job `oauth2`, `proxy_url`, `no_proxy`, `proxy_from_environment`, `proxy_connect_header`, `http_headers` | empty (e.g. `oauth2: {}`) |
 //! | job `*_sd_configs` other than `static_configs` and `file_sd_configs` | empty list |
@@ -70,6 +71,7 @@ mod handover;
 mod http_client;
 mod http_sd;
 mod kubernetes_sd;
+mod names;
 mod oauth2;
 mod paths;
 mod plugins;
@@ -108,6 +110,7 @@ pub use global::GlobalConfig;
 pub use handover::HandoverConfig;
 pub use http_client::{Auth, HttpClientConfig, Secret, TlsConfig, TlsVersion};
 pub use http_sd::{parse_http_sd, HttpSdConfig, URL_LABEL};
+pub use names::{NameEscaping, NameRules, NameValidation};
 pub use kubernetes_sd::{KubernetesRole, KubernetesSdConfig, KubernetesSelector};
 pub use oauth2::OAuth2Config;
 pub use plugins::{PluginRef, PluginSource, RulePluginRef};

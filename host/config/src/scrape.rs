@@ -21,6 +21,7 @@ use super::handover::HandoverConfig;
 use super::http_client::{self, HttpClientConfig, RawHttpClient};
 use super::http_sd::HttpSdConfig;
 use super::kubernetes_sd::KubernetesSdConfig;
+use super::names::{NameRules, RawNames};
 use super::plugins::{PluginRef, RawPluginRef};
 use super::protocol::ScrapeProtocol;
 use super::size::Size;
@@ -31,7 +32,7 @@ use relabel_config::RelabelConfig;
 use wasmfed_model::compat::Compat;
 
 /// The keys of a scrape config that are its own.
-const OWN_KEYS: [&str; 22] = [
+const OWN_KEYS: [&str; 24] = [
     "job_name",
     "scrape_interval",
     "scrape_timeout",
@@ -54,10 +55,12 @@ const OWN_KEYS: [&str; 22] = [
     "series_plugins",
     "federation",
     "shard_handover",
+    "metric_name_validation_scheme",
+    "metric_name_escaping_scheme",
 ];
 
 /// The keys of a scrape config that wasmfed reads: its own, then its HTTP client's.
-const KEYS: &[&str] = &concat_keys::<22, 13, 35>(OWN_KEYS, http_client::KEYS);
+const KEYS: &[&str] = &concat_keys::<24, 13, 37>(OWN_KEYS, http_client::KEYS);
 
 /// `a` then `b`, at compile time (`C` must be `A + B`).
 pub(super) const fn concat_keys<const A: usize, const B: usize, const C: usize>(
@@ -108,6 +111,8 @@ pub struct ScrapeConfig {
     /// The generation whose scrape semantics the job follows (from `global`): Content-Type
     /// strictness, default ports, `le`/`quantile` normalization.
     pub compat: Compat,
+    /// Which names the job stores and how it asks targets to escape others.
+    pub names: NameRules,
     /// wasmfed's own: target-stage plugins run after `relabel_configs`, in order.
     pub target_plugins: Vec<PluginRef>,
     /// wasmfed's own: series-stage plugins run after `metric_relabel_configs`, in order.
@@ -136,6 +141,7 @@ pub(super) struct RawScrapeConfig {
     sample_limit: u64,
     body_size_limit: Size,
     fallback_scrape_protocol: Option<ScrapeProtocol>,
+    names: RawNames,
     target_plugins: Vec<RawPluginRef>,
     series_plugins: Vec<RawPluginRef>,
     federation: FederationConfig,
@@ -159,7 +165,11 @@ impl RawScrapeConfig {
             let ignored = self.ignored.iter().map(|i| i.key.as_str());
             refuse_unknown_to_2_42(
                 Section::Scrape,
-                fallback.into_iter().chain(headers).chain(ignored),
+                fallback
+                    .into_iter()
+                    .chain(headers)
+                    .chain(self.names.keys())
+                    .chain(ignored),
             )?;
         }
         for sd in &self.sources.dns_sd_configs {
@@ -215,6 +225,7 @@ impl RawScrapeConfig {
             body_size_limit,
             fallback_scrape_protocol: self.fallback_scrape_protocol,
             compat: global.compat,
+            names: self.names.resolve_job(&global.names)?,
             target_plugins: resolve_plugins(self.target_plugins, dir, "target_plugins")?,
             series_plugins: resolve_plugins(self.series_plugins, dir, "series_plugins")?,
             http_client: self.http_client.resolve(dir)?,
@@ -276,6 +287,7 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
             sample_limit: 0,
             body_size_limit: Size::default(),
             fallback_scrape_protocol: None,
+            names: RawNames::default(),
             target_plugins: Vec::new(),
             series_plugins: Vec::new(),
             federation: FederationConfig::default(),
@@ -320,6 +332,7 @@ impl<'de> Visitor<'de> for ScrapeVisitor {
                 "sample_limit" => raw.sample_limit = zero_if_null(map.next_value()?),
                 "body_size_limit" => raw.body_size_limit = zero_if_null(map.next_value()?),
                 "fallback_scrape_protocol" => fallback = zero_if_null(map.next_value()?),
+                k if RawNames::KEYS.contains(&k) => raw.names.read(k, map.next_value()?),
                 "target_plugins" => raw.target_plugins = zero_if_null(map.next_value()?),
                 "series_plugins" => raw.series_plugins = zero_if_null(map.next_value()?),
                 "federation" => raw.federation = zero_if_null(map.next_value()?),

@@ -152,6 +152,7 @@ scrape_configs:
             body_size_limit: 100 << 20,
             sample_limit: 50000,
             compat: Compat::V3,
+            names: Default::default(),
         }
     );
     assert_eq!(
@@ -196,6 +197,7 @@ scrape_configs:
             body_size_limit: 1 << 20,
             fallback_scrape_protocol: None,
             compat: Compat::V3,
+            names: Default::default(),
             target_plugins: vec![],
             series_plugins: vec![],
             http_client: HttpClientConfig::default(),
@@ -337,7 +339,7 @@ fn load_resolves_paths_against_the_file_and_names_it() {
     let err = Config::load(&path, Compat::V3).unwrap_err().to_string();
     assert_eq!(
         err,
-        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `http_sd_configs`, `dns_sd_configs`, `kubernetes_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `fallback_scrape_protocol`, `target_plugins`, `series_plugins`, `federation`, `shard_handover`, `basic_auth`, `authorization`, `bearer_token`, `bearer_token_file`, `tls_config`, `follow_redirects`, `enable_http2`, `http_headers`, `oauth2`, `proxy_url`, `no_proxy`, `proxy_from_environment`, `proxy_connect_header` at line 3 column 5")
+        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `http_sd_configs`, `dns_sd_configs`, `kubernetes_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `fallback_scrape_protocol`, `target_plugins`, `series_plugins`, `federation`, `shard_handover`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `basic_auth`, `authorization`, `bearer_token`, `bearer_token_file`, `tls_config`, `follow_redirects`, `enable_http2`, `http_headers`, `oauth2`, `proxy_url`, `no_proxy`, `proxy_from_environment`, `proxy_connect_header` at line 3 column 5")
     );
 
     let missing = dir.path().join("missing.yml");

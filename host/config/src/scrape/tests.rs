@@ -33,6 +33,7 @@ fn defaults() {
             body_size_limit: 0,
             fallback_scrape_protocol: None,
             compat: Compat::V3,
+            names: Default::default(),
             target_plugins: vec![],
             series_plugins: vec![],
             http_client: HttpClientConfig::default(),
