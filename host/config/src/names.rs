@@ -122,8 +122,10 @@ pub(super) struct RawNames {
 }
 
 impl RawNames {
-    pub(super) const KEYS: [&'static str; 2] =
-        ["metric_name_validation_scheme", "metric_name_escaping_scheme"];
+    pub(super) const KEYS: [&'static str; 2] = [
+        "metric_name_validation_scheme",
+        "metric_name_escaping_scheme",
+    ];
 
     /// Stores the value of one of [`Self::KEYS`] (null or blank: not set).
     pub(super) fn read(&mut self, key: &str, value: Option<String>) {
@@ -137,7 +139,12 @@ impl RawNames {
     /// The keys that are set, for `--query.compat=2`'s refusal.
     pub(super) fn keys(&self) -> Vec<&'static str> {
         let set = [self.validation.is_some(), self.escaping.is_some()];
-        Self::KEYS.into_iter().zip(set).filter(|(_, set)| *set).map(|(key, _)| key).collect()
+        Self::KEYS
+            .into_iter()
+            .zip(set)
+            .filter(|(_, set)| *set)
+            .map(|(key, _)| key)
+            .collect()
     }
 
     /// The global rules: an unknown validation scheme is refused by the YAML decoder in
@@ -215,7 +222,6 @@ pub(super) struct GlobalNames {
     escaping_text: Option<String>,
 }
 
-
 fn parse_validation(text: Option<&str>) -> Result<Option<NameValidation>, String> {
     match text {
         None => Ok(None),
@@ -282,9 +288,7 @@ mod tests {
                 Err("unknown scrape config name validation method specified"),
             ),
         ] {
-            let global_names = raw(global.0, global.1)
-                .resolve_global(Compat::V3)
-                .unwrap();
+            let global_names = raw(global.0, global.1).resolve_global(Compat::V3).unwrap();
             let got = raw(job.0, job.1).resolve_job(&global_names);
             match (got, want) {
                 (Ok(rules), Ok((validation, escaping))) => {

@@ -25,6 +25,7 @@ use super::parse::{
     normalize_float_labels, parse_series, Entry, Format, MetricType, ParseError, Parser,
 };
 use super::stages::GuardedStage;
+use wasmfed_config::{NameRules, NameValidation};
 use wasmfed_model::compat::Compat;
 use wasmfed_model::labels::{is_valid_label_name, is_valid_metric_name, METRIC_NAME};
 use wasmfed_model::{Labels, STALE_NAN};
@@ -111,6 +112,8 @@ pub struct IngestSettings<'a> {
     pub known_only: bool,
     /// The generation whose parser decodes new series: 3 normalizes `le` and `quantile`.
     pub compat: Compat,
+    /// Whether the parser reads quoted (UTF-8) names and which names may be stored.
+    pub names: NameRules,
     /// The body is a wasmfed leaf's every-sample answer: `# STALE` lines are stale markers,
     /// and samples no newer than what their series holds are ones sent again, dropped and
     /// counted as resent (the leaf errs on the side of sending).
@@ -176,7 +179,7 @@ impl SeriesCache {
         let mut metadata = shared.lock().expect("metadata lock");
         let parser = match settings.every_sample {
             true => Parser::every_sample(text),
-            false => Parser::new(text, format),
+            false => Parser::new(text, format).with_quoted_names(settings.names.quoted),
         };
         for entry in parser {
             let raw = match entry? {
@@ -254,7 +257,7 @@ impl SeriesCache {
         let decided = self.decide(labeled, settings.series_stage, &mut report);
         for decision in &decided {
             if let Decision::Keep(labels) = decision {
-                check_labels(labels, settings.compat)?;
+                check_labels(labels, settings.names.validation)?;
             }
         }
         let dropped_samples: usize = new_series
@@ -553,15 +556,17 @@ impl SeriesCache {
 
 /// Fails a scrape whose series lost its name, or (as Prometheus 2 reads names) got an invalid
 /// one, as Prometheus' scrape loop fails it after metric relabeling.
-fn check_labels(labels: &Labels, compat: Compat) -> Result<(), IngestError> {
+fn check_labels(labels: &Labels, validation: NameValidation) -> Result<(), IngestError> {
     if labels.metric_name().is_empty() {
         return Err(IngestError::MissingName);
     }
-    let valid = |l: &wasmfed_model::Label| match l.name.as_str() {
-        METRIC_NAME => is_valid_metric_name(&l.value),
-        name => is_valid_label_name(name),
+    let valid = |l: &wasmfed_model::Label| match (validation, l.name.as_str()) {
+        // Prometheus 3's UTF-8 rule: any non-empty name (the text is UTF-8 already).
+        (NameValidation::Utf8, name) => !name.is_empty(),
+        (NameValidation::Legacy, METRIC_NAME) => is_valid_metric_name(&l.value),
+        (NameValidation::Legacy, name) => is_valid_label_name(name),
     };
-    if compat == Compat::V2 && !labels.iter().all(valid) {
+    if !labels.iter().all(valid) {
         return Err(IngestError::InvalidLabels(labels.to_string()));
     }
     Ok(())

@@ -264,6 +264,8 @@ async fn run_job(
         body_size_limit: cfg.body_size_limit,
         series_stage: stages.series.clone(),
         compat: cfg.compat,
+        names: cfg.names,
+        accept: cfg.names.accept_header().into(),
         fallback: content_type_fallback(&cfg),
         client: Arc::new(HttpClient::new(&cfg.http_client)),
         // One answer never holds more than the job may store from one scrape.

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
+use wasmfed_config::NameRules;
 
 use super::every_sample::{Answer, CursorBook, EveryTarget};
 use super::fetch::{Exposition, Fetcher, HttpClient};
@@ -117,6 +118,9 @@ pub struct LoopSettings {
     pub series_stage: GuardedStage,
     /// The generation whose scrape semantics the job follows (see [`ScrapeConfig::compat`]).
     pub compat: Compat,
+    /// Which names the job stores, and its `Accept` header, which asks for them.
+    pub names: NameRules,
+    pub accept: Arc<str>,
     /// The format of a body whose Content-Type is blank, unparsable or unknown; without one
     /// such a scrape fails (see [`content_type_fallback`]).
     pub fallback: Option<Format>,
@@ -321,7 +325,10 @@ impl ScrapeLoop {
         );
         let fetcher = &self.ctx.fetcher;
         let (Some(read), Some(every)) = (&self.settings.remote_read, &self.every) else {
-            let fetched = fetcher.fetch(client, url, timeout, limit).await;
+            let accept = &self.settings.accept;
+            let fetched = fetcher
+                .fetch_accepting(client, url, accept, timeout, limit)
+                .await;
             return fetched.map_err(|e| e.to_string());
         };
         let mut pull = read.pull(every.cursor.as_deref());
@@ -559,6 +566,7 @@ fn ingest(
         series_stage: &settings.series_stage,
         known_only,
         compat: settings.compat,
+        names: settings.names,
         every_sample: settings.every_sample.is_some(),
         ha: settings.ha.as_deref(),
     };

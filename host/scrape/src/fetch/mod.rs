@@ -25,6 +25,7 @@ use parking_lot::Mutex;
 use self::http1::{Connection, HttpError, ResponseHead};
 pub(crate) use self::stream::join_host_port;
 use self::stream::Stream;
+use wasmfed_config::NameRules;
 use wasmfed_remote::read::STREAMED_CONTENT_TYPE;
 use wasmfed_remote::VERSION_HEADER_VALUE as REMOTE_WRITE_VERSION;
 
@@ -39,8 +40,6 @@ mod proxy;
 mod stream;
 mod tls;
 
-/// What Prometheus 2.x sends: OpenMetrics preferred, then the classic text format.
-pub const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 /// Go's client gives up after ten redirects.
 const MAX_REDIRECTS: usize = 10;
 const USER_AGENT: &str = concat!("wasmfed/", env!("CARGO_PKG_VERSION"));
@@ -169,8 +168,8 @@ impl<'a> Endpoint<'a> {
             self.path, self.authority,
         );
         match ask {
-            Ask::Scrape { timeout } => request.push_str(&format!(
-                "Accept: {ACCEPT}\r\nX-Prometheus-Scrape-Timeout-Seconds: {}\r\n",
+            Ask::Scrape { timeout, accept } => request.push_str(&format!(
+                "Accept: {accept}\r\nX-Prometheus-Scrape-Timeout-Seconds: {}\r\n",
                 timeout.as_secs_f64()
             )),
             Ask::Discovery { refresh } => request.push_str(&format!(
@@ -212,9 +211,9 @@ impl<'a> Endpoint<'a> {
 
 /// What a request is for, which decides its method and the headers Prometheus sends with it.
 #[derive(Clone, Debug)]
-enum Ask {
-    /// A scrape with this timeout.
-    Scrape { timeout: Duration },
+enum Ask<'a> {
+    /// A scrape with this timeout and `Accept` header (the job's, see `NameRules`).
+    Scrape { timeout: Duration, accept: &'a str },
     /// An HTTP service discovery refresh, repeated at this interval.
     Discovery { refresh: Duration },
     /// A GET of a JSON document from an API (Kubernetes discovery's LISTs).
@@ -241,8 +240,8 @@ pub struct WriteAnswer {
 }
 
 impl Fetcher {
-    /// Scrapes `url` with `client`'s credentials and TLS settings. `body_limit` of 0 means no
-    /// limit.
+    /// Scrapes `url` with `client`'s credentials and TLS settings, asking for the formats as
+    /// Prometheus 2.42 does. `body_limit` of 0 means no limit.
     pub async fn fetch(
         &self,
         client: &HttpClient,
@@ -250,8 +249,22 @@ impl Fetcher {
         timeout: Duration,
         body_limit: u64,
     ) -> Result<Exposition, FetchError> {
-        self.get(client, url, Ask::Scrape { timeout }, timeout, body_limit)
+        let accept = NameRules::V2.accept_header();
+        self.fetch_accepting(client, url, &accept, timeout, body_limit)
             .await
+    }
+
+    /// [`Self::fetch`] with the job's own `Accept` header ([`NameRules::accept_header`]).
+    pub async fn fetch_accepting(
+        &self,
+        client: &HttpClient,
+        url: &str,
+        accept: &str,
+        timeout: Duration,
+        body_limit: u64,
+    ) -> Result<Exposition, FetchError> {
+        let ask = Ask::Scrape { timeout, accept };
+        self.get(client, url, ask, timeout, body_limit).await
     }
 
     /// Fetches an HTTP service discovery document (`http_sd_configs`) as Prometheus asks for
@@ -352,7 +365,7 @@ impl Fetcher {
         &self,
         client: &HttpClient,
         url: &str,
-        ask: Ask,
+        ask: Ask<'_>,
         timeout: Duration,
         body_limit: u64,
     ) -> Result<Exposition, FetchError> {
@@ -379,7 +392,7 @@ impl Fetcher {
         &self,
         client: &HttpClient,
         url: &str,
-        ask: Ask,
+        ask: Ask<'_>,
         body_limit: u64,
     ) -> Result<(u16, Exposition), FetchError> {
         let mut url = url.to_owned();
@@ -447,7 +460,7 @@ impl Fetcher {
         &self,
         client: &HttpClient,
         endpoint: &Endpoint<'_>,
-        ask: &Ask,
+        ask: &Ask<'_>,
     ) -> Result<(Connection, ResponseHead, String), ExchangeError> {
         let via = client
             .proxy_route(endpoint.https, endpoint.host, endpoint.port)

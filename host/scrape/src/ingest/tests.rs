@@ -10,6 +10,7 @@ fn settings(target: &Labels) -> IngestSettings<'_> {
         series_stage: &NO_STAGE,
         known_only: false,
         compat: Compat::V3,
+        names: NameRules::default(),
         every_sample: false,
         ha: None,
     }
@@ -466,20 +467,64 @@ fn prometheus_3_normalizes_le_and_quantile_of_new_series_only_by_type() {
 #[test]
 fn a_series_left_without_a_valid_name_fails_the_scrape_as_in_prometheus() {
     let named = Labels::from_pairs([("__name__", "x-y"), ("a", "b")]);
+    let (utf8, legacy) = (NameValidation::Utf8, NameValidation::Legacy);
+    assert_eq!(check_labels(&named, utf8), Ok(()), "3 reads names as UTF-8");
     assert_eq!(
-        check_labels(&named, Compat::V3),
-        Ok(()),
-        "3 reads names as UTF-8"
-    );
-    assert_eq!(
-        check_labels(&named, Compat::V2).unwrap_err().to_string(),
+        check_labels(&named, legacy).unwrap_err().to_string(),
         "invalid metric name or label names: {__name__=\"x-y\", a=\"b\"}"
     );
     let nameless = Labels::from_pairs([("a", "b")]);
     assert_eq!(
-        check_labels(&nameless, Compat::V3).unwrap_err().to_string(),
+        check_labels(&nameless, utf8).unwrap_err().to_string(),
         "missing metric name (__name__ label)"
     );
     let bad_label = Labels::from_pairs([("__name__", "m"), ("0a", "b")]);
-    assert!(check_labels(&bad_label, Compat::V2).is_err());
+    assert!(check_labels(&bad_label, legacy).is_err());
+    let empty_label_name = Labels::from_pairs([("__name__", "m"), ("", "b")]);
+    assert!(check_labels(&empty_label_name, utf8).is_err());
+}
+
+#[test]
+fn quoted_names_are_stored_as_the_job_allows() {
+    let body = "# TYPE \"http.requests\" counter\n{\"http.requests\",\"url.path\"=\"/\"} 1\n";
+    let legacy = NameRules {
+        validation: NameValidation::Legacy,
+        escaping: wasmfed_config::NameEscaping::Underscores,
+        quoted: true,
+    };
+    let target = target();
+    for (names, want) in [
+        (NameRules::default(), Ok(())),
+        (
+            legacy,
+            Err("invalid metric name or label names: {__name__=\"http.requests\", instance=\"h:1\", job=\"j\", url.path=\"/\"}"),
+        ),
+        (NameRules::V2, Err("line 1: expected metric name after TYPE")),
+    ] {
+        let head = Head::new();
+        let s = IngestSettings {
+            names,
+            ..settings(&target)
+        };
+        let got = SeriesCache::default()
+            .ingest(&head, &s, body.as_bytes(), Format::PrometheusText, 1000)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        match (got, want) {
+            (Ok(()), Ok(())) => {
+                let stored = only_sample(
+                    &head,
+                    &[
+                        ("__name__", "http.requests"),
+                        ("instance", "h:1"),
+                        ("job", "j"),
+                        ("url.path", "/"),
+                    ],
+                );
+                assert_eq!(stored.len(), 1);
+            }
+            (Err(e), Err(want)) => assert!(e.starts_with(want), "{names:?}: {e}"),
+            (got, want) => panic!("{names:?}: got {got:?}, want {want:?}"),
+        }
+    }
 }

@@ -54,6 +54,10 @@ pub(super) struct Cursor<'a> {
     /// 1-based number of the line `pos` is on.
     pub(super) line: usize,
     line_start: usize,
+    /// Whether names may be quoted, as Prometheus 3's lexers allow (UTF-8 names): a quoted
+    /// string alone in a label set is the metric name (`{"my.metric",a="b"}`), one before `=`
+    /// a label name, one after `# HELP`/`# TYPE` a metric name. Prometheus 2 has no such syntax.
+    pub(super) quoted_names: bool,
 }
 
 impl<'a> Cursor<'a> {
@@ -63,6 +67,7 @@ impl<'a> Cursor<'a> {
             pos: 0,
             line: 1,
             line_start: 0,
+            quoted_names: false,
         }
     }
 
@@ -135,6 +140,18 @@ impl<'a> Cursor<'a> {
         self.take_class(LABEL_START, LABEL_CHAR)
     }
 
+    /// The metric name of a `# HELP`/`# TYPE`/`# UNIT` line: a legacy name or, where names may
+    /// be quoted, what is between the quotes (escapes unresolved, as Prometheus 3 keeps it).
+    pub(super) fn meta_metric_name(
+        &mut self,
+        format: Format,
+    ) -> Result<Option<&'a str>, ParseError> {
+        if self.quoted_names && self.peek() == Some(b'"') {
+            return self.quoted(format, Of::Name).map(Some);
+        }
+        Ok(self.metric_name())
+    }
+
     /// Takes bytes while `keep` holds.
     pub(super) fn take_while(&mut self, keep: impl Fn(u8) -> bool) -> &'a str {
         let bytes = self.src.as_bytes();
@@ -164,24 +181,51 @@ impl<'a> Cursor<'a> {
     }
 
     /// Scans a label set from its `{` through its `}`, pushing `(name, raw value)` pairs; values
-    /// keep their escapes. Uniqueness is the caller's business ([`check_unique`]).
+    /// (and quoted names) keep their escapes. Uniqueness is the caller's business
+    /// ([`check_unique`]). Answers the metric name the set holds where names may be quoted
+    /// (`{"my.metric"}`); `named` says the series had one before its `{`.
     pub(super) fn label_set(
         &mut self,
         format: Format,
         pairs: &mut Vec<(&'a str, &'a str)>,
-    ) -> Result<(), ParseError> {
+        named: bool,
+    ) -> Result<Option<&'a str>, ParseError> {
         let text = format == Format::PrometheusText;
+        let start = self.pos;
         debug_assert_eq!(self.peek(), Some(b'{'));
         self.pos += 1;
+        let mut metric = None;
         loop {
             if text {
                 self.skip_blanks();
             }
             if self.eat(b'}') {
-                return Ok(());
+                return Ok(metric);
             }
-            let Some(name) = self.label_name() else {
-                return Err(self.expected("expected label name"));
+            let name = if self.quoted_names && self.peek() == Some(b'"') {
+                let quoted = self.quoted(format, Of::Name)?;
+                if text {
+                    self.skip_blanks();
+                }
+                if matches!(self.peek(), Some(b',' | b'}')) {
+                    // Prometheus 3's parseLVals: a quoted string followed by a comma or the
+                    // closing brace is the metric name.
+                    if named || metric.is_some() {
+                        return Err(self.error(format_args!(
+                            "metric name already set while parsing: {:?}",
+                            self.slice(start, self.pos)
+                        )));
+                    }
+                    metric = Some(quoted);
+                    self.eat(b',');
+                    continue;
+                }
+                quoted
+            } else {
+                let Some(name) = self.label_name() else {
+                    return Err(self.expected("expected label name"));
+                };
+                name
             };
             if text {
                 self.skip_blanks();
@@ -194,7 +238,12 @@ impl<'a> Cursor<'a> {
             if text {
                 self.skip_blanks();
             }
-            let value = self.quoted(format, name)?;
+            if self.peek() != Some(b'"') {
+                return Err(self.expected(format_args!(
+                    "expected quoted label value after \"{name}=\""
+                )));
+            }
+            let value = self.quoted(format, Of::Value(name))?;
             pairs.push((name, value));
             if text {
                 // A missing comma between two pairs is accepted: so does Prometheus' text parser
@@ -202,22 +251,19 @@ impl<'a> Cursor<'a> {
                 self.skip_blanks();
                 self.eat(b',');
             } else if self.eat(b'}') {
-                return Ok(());
+                return Ok(metric);
             } else if !self.eat(b',') {
                 return Err(self.expected("expected comma or brace close"));
             }
         }
     }
 
-    /// Scans `"..."` at the cursor and returns what is between the quotes, escapes unresolved.
-    /// Any char may follow a backslash except a newline; a raw newline is allowed only in the
-    /// text format, where it starts a new line.
-    fn quoted(&mut self, format: Format, label: &str) -> Result<&'a str, ParseError> {
-        if !self.eat(b'"') {
-            return Err(self.expected(format_args!(
-                "expected quoted label value after \"{label}=\""
-            )));
-        }
+    /// Scans the `"..."` at the cursor and returns what is between the quotes, escapes
+    /// unresolved. Any char may follow a backslash except a newline; a raw newline is allowed
+    /// only in the text format, where it starts a new line.
+    fn quoted(&mut self, format: Format, of: Of<'_>) -> Result<&'a str, ParseError> {
+        debug_assert_eq!(self.peek(), Some(b'"'));
+        self.pos += 1;
         let bytes = self.src.as_bytes();
         let start = self.pos;
         let (line, line_start) = (self.line, self.line_start);
@@ -227,9 +273,7 @@ impl<'a> Cursor<'a> {
                 // Blame the line the value started on, not wherever the input ran out.
                 (self.line, self.line_start) = (line, line_start);
                 self.pos = bytes.len();
-                return Err(self.expected(format_args!(
-                    "expected closing quote of the value of label {label:?}"
-                )));
+                return Err(self.expected(format_args!("expected closing quote of {of}")));
             };
             i += n;
             match bytes[i] {
@@ -241,7 +285,7 @@ impl<'a> Cursor<'a> {
                     if matches!(bytes.get(i + 1), None | Some(b'\n')) {
                         self.pos = i + 1;
                         return Err(self.expected(format_args!(
-                            "expected escaped character after backslash in the value of label {label:?}"
+                            "expected escaped character after backslash in {of}"
                         )));
                     }
                     i += 2;
@@ -253,9 +297,7 @@ impl<'a> Cursor<'a> {
                 }
                 _ => {
                     self.pos = i;
-                    return Err(self.expected(format_args!(
-                        "expected closing quote of the value of label {label:?}"
-                    )));
+                    return Err(self.expected(format_args!("expected closing quote of {of}")));
                 }
             }
         }
@@ -298,6 +340,22 @@ impl<'a> Cursor<'a> {
             start += 1;
         }
         Cow::Owned(format!("...{}", self.src.get(start..end).unwrap_or("")))
+    }
+}
+
+/// What a quoted string is, for its errors: "the value of label "a"" or "the quoted name".
+#[derive(Clone, Copy)]
+enum Of<'s> {
+    Value(&'s str),
+    Name,
+}
+
+impl Display for Of<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Of::Value(label) => write!(f, "the value of label {label:?}"),
+            Of::Name => f.write_str("the quoted name"),
+        }
     }
 }
 
@@ -423,8 +481,8 @@ mod tests {
         ] {
             let mut cursor = Cursor::new(input);
             let mut pairs = Vec::new();
-            match (cursor.label_set(format, &mut pairs), want) {
-                (Ok(()), Ok(want)) => {
+            match (cursor.label_set(format, &mut pairs, true), want) {
+                (Ok(None), Ok(want)) => {
                     assert_eq!(pairs, want, "{input:?}");
                     assert_eq!(cursor.pos, input.len(), "{input:?}");
                 }
@@ -438,7 +496,7 @@ mod tests {
     fn newlines_in_text_label_values_count_as_lines() {
         let mut cursor = Cursor::new("{a=\"x\ny\nz\",b=\"1\"} 1");
         cursor
-            .label_set(Format::PrometheusText, &mut Vec::new())
+            .label_set(Format::PrometheusText, &mut Vec::new(), true)
             .unwrap();
         assert_eq!(cursor.line, 3);
     }
@@ -461,7 +519,7 @@ mod tests {
         let long = format!("{{a=\"{}é\"", "x".repeat(300));
         let mut cursor = Cursor::new(&long);
         let err = cursor
-            .label_set(Format::OpenMetrics, &mut Vec::new())
+            .label_set(Format::OpenMetrics, &mut Vec::new(), true)
             .unwrap_err();
         assert!(err.message.contains("got end of input"), "{err}");
         assert!(err.message.contains("\"...xxx"), "{err}");

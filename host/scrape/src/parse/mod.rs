@@ -27,6 +27,8 @@ mod text;
 #[cfg(test)]
 mod differential_tests;
 #[cfg(test)]
+mod quoted_names_tests;
+#[cfg(test)]
 mod robustness_tests;
 
 use std::borrow::Cow;
@@ -138,6 +140,15 @@ impl<'a> Parser<'a> {
             pairs: Vec::new(),
             stale_lines: false,
         }
+    }
+
+    /// Accepts Prometheus 3's quoted names (`{"my.metric"}`, `{"my.label"="v"}`,
+    /// `# TYPE "my.metric" counter`), which Prometheus 2 refuses as syntax errors. A quoted
+    /// name's escapes stay in [`RawSample::series`] and are resolved by [`parse_series`]; a
+    /// `# HELP`/`# TYPE` line's name is what is between the quotes, as Prometheus 3 keeps it.
+    pub fn with_quoted_names(mut self, quoted: bool) -> Self {
+        self.cursor.quoted_names = quoted;
+        self
     }
 
     /// A parser of a wasmfed leaf's every-sample `/federate` answer: the text format, with

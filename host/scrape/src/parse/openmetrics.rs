@@ -21,7 +21,9 @@ pub(super) fn next_entry<'a>(
     match cursor.peek() {
         None => Err(cursor.error(NO_EOF)),
         Some(b'#') => metadata(cursor),
-        Some(b) if is_metric_start(b) => sample(cursor, pairs).map(|s| Some(Entry::Sample(s))),
+        Some(b) if is_metric_start(b) || (b == b'{' && cursor.quoted_names) => {
+            sample(cursor, pairs).map(|s| Some(Entry::Sample(s)))
+        }
         Some(_) => Err(cursor.expected("expected a valid start token")),
     }
 }
@@ -50,7 +52,7 @@ fn metadata<'a>(cursor: &mut Cursor<'a>) -> Result<Option<Entry<'a>>, ParseError
     };
     let keyword = keyword.trim_end();
     cursor.pos += 5;
-    let Some(metric) = cursor.metric_name() else {
+    let Some(metric) = cursor.meta_metric_name(Format::OpenMetrics)? else {
         return Err(cursor.expected(format_args!("expected metric name after {keyword}")));
     };
     if !cursor.eat(b' ') {
@@ -113,13 +115,21 @@ fn sample<'a>(
 ) -> Result<RawSample<'a>, ParseError> {
     let line = cursor.line;
     let start = cursor.pos;
-    cursor.metric_name();
+    let mut named = cursor.metric_name().is_some();
     if cursor.peek() == Some(b'{') {
         pairs.clear();
-        cursor.label_set(Format::OpenMetrics, pairs)?;
+        named |= cursor
+            .label_set(Format::OpenMetrics, pairs, named)?
+            .is_some();
         check_unique(cursor, pairs)?;
     }
     let series_end = cursor.pos;
+    if !named {
+        return Err(cursor.error(format_args!(
+            "metric name not set while parsing: {:?}",
+            cursor.slice(start, series_end)
+        )));
+    }
     if !cursor.eat(b' ') {
         return Err(cursor.expected("expected value after metric"));
     }
@@ -174,7 +184,8 @@ fn exemplar<'a>(
 ) -> Result<(), ParseError> {
     cursor.pos += 2;
     pairs.clear();
-    cursor.label_set(Format::OpenMetrics, pairs)?;
+    // An exemplar's labels have no metric name: a bare quoted name is refused as a second one.
+    cursor.label_set(Format::OpenMetrics, pairs, true)?;
     // The lexer lets NUL bytes into label values of a series but not of an exemplar.
     if let Some((name, _)) = pairs.iter().find(|(_, value)| value.contains('\0')) {
         return Err(cursor.error(format_args!(

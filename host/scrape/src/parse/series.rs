@@ -8,6 +8,8 @@
 //! Prometheus 3 also rewrites two label values here, where its parsers build a series' labels
 //! (before the scrape cache, relabeling and storage see them): see [`normalize_float_labels`].
 
+use std::borrow::Cow;
+
 use wasmfed_model::gofloat::format_openmetrics;
 use wasmfed_model::labels::METRIC_NAME;
 use wasmfed_model::{Label, Labels};
@@ -16,23 +18,28 @@ use super::lexer::{check_unique, unescape, Cursor};
 use super::{number, Format, MetricType, ParseError};
 
 /// Decodes a raw series text (as returned in RawSample::series) into labels, including
-/// `__name__`, with escapes resolved. Works for both formats.
+/// `__name__`, with escapes resolved. Works for both formats, and for Prometheus 3's quoted
+/// names (`{"my.metric","my.label"="v"}`): the parser decides whether a scrape may use them.
 ///
 /// Line numbers in its errors count lines within `series`; a series the parser returned never
 /// fails here.
 pub fn parse_series(series: &str) -> Result<Labels, ParseError> {
     let mut cursor = Cursor::new(series);
-    let Some(name) = cursor.metric_name() else {
-        return Err(cursor.expected("expected metric name"));
-    };
+    cursor.quoted_names = true;
+    let mut name = cursor.metric_name().map(Cow::Borrowed);
     let mut pairs = Vec::new();
     let name_end = cursor.pos;
     cursor.skip_blanks();
     if cursor.peek() == Some(b'{') {
-        cursor.label_set(Format::PrometheusText, &mut pairs)?;
+        let quoted = cursor.label_set(Format::PrometheusText, &mut pairs, name.is_some())?;
+        name = name.or(quoted.map(|q| unescape(q, true)));
     } else {
         cursor.pos = name_end;
     }
+    let Some(name) = name else {
+        cursor.pos = 0;
+        return Err(cursor.expected("expected metric name"));
+    };
     if cursor.pos != series.len() {
         return Err(cursor.expected("expected end of series"));
     }
@@ -42,7 +49,7 @@ pub fn parse_series(series: &str) -> Result<Labels, ParseError> {
     labels.extend(
         pairs
             .into_iter()
-            .map(|(name, value)| Label::new(name, unescape(value, true))),
+            .map(|(name, value)| Label::new(unescape(name, true), unescape(value, true))),
     );
     labels.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     Ok(Labels::from_sorted(labels))

@@ -39,7 +39,7 @@ pub(super) fn next_entry<'a>(
                     return Ok(Some(entry));
                 }
             }
-            Some(b) if is_metric_start(b) => {
+            Some(b) if is_metric_start(b) || (b == b'{' && cursor.quoted_names) => {
                 if cursor.pos != line_start {
                     return Err(cursor.error(format_args!(
                         "unexpected whitespace before metric name at start of line {:?}",
@@ -67,7 +67,7 @@ fn comment<'a>(cursor: &mut Cursor<'a>) -> Result<Option<Entry<'a>>, ParseError>
     };
     cursor.pos += 4;
     cursor.skip_blanks();
-    let Some(metric) = cursor.metric_name() else {
+    let Some(metric) = cursor.meta_metric_name(Format::PrometheusText)? else {
         return Err(cursor.expected(format_args!("expected metric name after {keyword}")));
     };
     let (rest, _) = cursor.rest_of_line();
@@ -115,15 +115,23 @@ fn sample<'a>(
 ) -> Result<RawSample<'a>, ParseError> {
     let line = cursor.line;
     let start = cursor.pos;
-    cursor.metric_name();
+    let mut named = cursor.metric_name().is_some();
     let mut series_end = cursor.pos;
     cursor.skip_blanks();
     if cursor.peek() == Some(b'{') {
         pairs.clear();
-        cursor.label_set(Format::PrometheusText, pairs)?;
+        named |= cursor
+            .label_set(Format::PrometheusText, pairs, named)?
+            .is_some();
         check_unique(cursor, pairs)?;
         series_end = cursor.pos;
         cursor.skip_blanks();
+    }
+    if !named {
+        return Err(cursor.error(format_args!(
+            "metric name not set while parsing: {:?}",
+            cursor.slice(start, series_end)
+        )));
     }
     // promlex.l's `[^{ \t\n]+`; its character classes never match NUL either.
     let value_text = cursor.take_while(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'{' | b'\0'));
