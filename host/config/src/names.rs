@@ -13,9 +13,8 @@
 //! beside (`legacy` → `underscores`, `utf8` → `allow-utf-8`), and `allow-utf-8` with `legacy`
 //! validation is refused.
 
-use std::fmt;
-
 use wasmfed_model::compat::Compat;
+pub use wasmfed_model::escaping::NameEscaping;
 
 /// Which names are valid.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -25,45 +24,6 @@ pub enum NameValidation {
     Utf8,
     /// `[a-zA-Z_:][a-zA-Z0-9_:]*` for metric names, `[a-zA-Z_][a-zA-Z0-9_]*` for label names.
     Legacy,
-}
-
-/// What a target is asked to do with names outside the legacy character set.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum NameEscaping {
-    /// Send them as they are, quoted (`allow-utf-8`).
-    #[default]
-    AllowUtf8,
-    Underscores,
-    Dots,
-    Values,
-}
-
-impl NameEscaping {
-    /// The `escaping` parameter's value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NameEscaping::AllowUtf8 => "allow-utf-8",
-            NameEscaping::Underscores => "underscores",
-            NameEscaping::Dots => "dots",
-            NameEscaping::Values => "values",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "allow-utf-8" => NameEscaping::AllowUtf8,
-            "underscores" => NameEscaping::Underscores,
-            "dots" => NameEscaping::Dots,
-            "values" => NameEscaping::Values,
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for NameEscaping {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// A job's resolved name rules.

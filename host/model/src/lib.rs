@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod compat;
+pub mod escaping;
 pub mod every_sample;
 pub mod expfmt;
 pub mod gofloat;

@@ -179,8 +179,9 @@ impl SeriesCache {
         let mut metadata = shared.lock().expect("metadata lock");
         let parser = match settings.every_sample {
             true => Parser::every_sample(text),
-            false => Parser::new(text, format).with_quoted_names(settings.names.quoted),
-        };
+            false => Parser::new(text, format),
+        }
+        .with_quoted_names(settings.names.quoted);
         for entry in parser {
             let raw = match entry? {
                 Entry::Sample(raw) => raw,

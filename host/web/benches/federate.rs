@@ -54,7 +54,7 @@ fn head(series: usize) -> Head {
 fn federate(head: &Head, sets: &[Vec<Matcher>], external: &Labels) -> usize {
     const CHUNK_BYTES: usize = 64 * 1024;
     let selected = head.select_latest(sets, MAXT - LOOKBACK, MAXT);
-    let mut writer = FederateWriter::new(external, &selected);
+    let mut writer = FederateWriter::new(external, &selected, None);
     let mut out = Vec::with_capacity(CHUNK_BYTES + 4096);
     let mut len = 0;
     for series in selected.iter() {
@@ -86,7 +86,7 @@ fn main() {
     group.bench_function("write_text_100k", |b| {
         b.iter(|| {
             let mut out = Vec::with_capacity(bytes);
-            let mut writer = FederateWriter::new(&external, &selected);
+            let mut writer = FederateWriter::new(&external, &selected, None);
             for series in selected.iter() {
                 writer.write(&mut out, series);
             }

@@ -353,6 +353,11 @@ async fn handle_federate(
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
     );
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let escaping = federate::negotiate::escaping(accept, tenant.compat());
     let form = match form_values(req).await {
         Ok(form) => form,
         Err(reason) => {
@@ -380,6 +385,7 @@ async fn handle_federate(
         now_ms: unix_millis(std::time::SystemTime::now()),
         lookback_ms: state.lookback.as_millis() as i64,
         encoding,
+        escaping,
         telemetry: state.telemetry.clone(),
     };
     match every {

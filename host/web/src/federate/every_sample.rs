@@ -283,8 +283,8 @@ pub async fn respond(job: FederateJob, request: EveryRequest) -> Response<Respon
     let (sets, window) = (job.matcher_sets, (job.now_ms, job.lookback_ms));
     let telemetry = job.telemetry.clone();
     let select = move || read_page(&head, &blocks, &sets, &request, window);
-    let external_labels = job.external_labels;
-    respond_with(job.encoding, select, move |page, sink| {
+    let (external_labels, escaping) = (job.external_labels, job.escaping);
+    respond_with(job.encoding, escaping, select, move |page, sink| {
         if let Some(reset) = &page.reset {
             telemetry.federation.resets_sent.inc();
             reset.write(&mut sink.text);
@@ -295,7 +295,7 @@ pub async fn respond(job: FederateJob, request: EveryRequest) -> Response<Respon
                 .federation
                 .samples_sent
                 .inc_by(runs.samples() as u64);
-            write_runs(&external_labels, runs, sink)?;
+            write_runs(&external_labels, escaping, runs, sink)?;
         }
         page.trailer.write(&mut sink.text);
         Some(())
@@ -306,10 +306,11 @@ pub async fn respond(job: FederateJob, request: EveryRequest) -> Response<Respon
 /// Writes the runs as `/federate` writes series, one line per sample.
 fn write_runs(
     external_labels: &wasmfed_model::Labels,
+    escaping: Option<wasmfed_model::escaping::NameEscaping>,
     every: &EveryRuns,
     sink: &mut BodySink,
 ) -> Option<()> {
-    let mut writer = FederateWriter::new(external_labels, &every.selected);
+    let mut writer = FederateWriter::new(external_labels, &every.selected, escaping);
     let mut series_text = Vec::new();
     for (series, samples) in every.selected.iter().zip(&every.runs) {
         if samples.is_empty() {

@@ -22,6 +22,10 @@
 use std::sync::Arc;
 
 pub mod every_sample;
+pub mod negotiate;
+
+#[cfg(test)]
+mod escaping_tests;
 
 pub use every_sample::EveryRequest;
 
@@ -32,8 +36,10 @@ use super::body::{self, ResponseBody};
 use super::encoding::{ContentEncoding, Encoder};
 use super::server::text;
 use wasmfed_model::compat::Compat;
+use wasmfed_model::escaping::{self, NameEscaping};
 use wasmfed_model::expfmt;
-use wasmfed_model::{labels::INSTANCE, labels::METRIC_NAME, Label, Labels};
+use wasmfed_model::labels::{is_valid_metric_name, INSTANCE, METRIC_NAME};
+use wasmfed_model::{Label, Labels};
 use wasmfed_storage::{latest, parse_selector, Blocks, Head, LatestSamples, LatestSeries, Matcher};
 
 /// Content type of the text format, as Prometheus' expfmt names it.
@@ -71,11 +77,20 @@ pub struct FederateWriter<'a> {
     /// External labels with the id of their name (`None`: no selected series has that name).
     external: Vec<(Option<u32>, Label)>,
     last_name: Option<u32>,
+    /// How names outside the legacy character set are written (None: as stored, for a
+    /// Prometheus 2 reader), see [`negotiate`].
+    escaping: Option<NameEscaping>,
+    /// By id, with an escaping scheme: whether the string is a legacy name, written as it is.
+    legacy_name: Vec<bool>,
 }
 
 impl<'a> FederateWriter<'a> {
     /// `external_labels` are the node's; `instance=""` is added unless they set `instance`.
-    pub fn new(external_labels: &Labels, selected: &'a LatestSamples) -> Self {
+    pub fn new(
+        external_labels: &Labels,
+        selected: &'a LatestSamples,
+        escaping: Option<NameEscaping>,
+    ) -> Self {
         let mut external = external_labels.clone();
         if external.get(INSTANCE).is_none() {
             external.set(INSTANCE, "");
@@ -94,6 +109,22 @@ impl<'a> FederateWriter<'a> {
                 .map(|l| (selected.id_of(&l.name), l))
                 .collect(),
             last_name: None,
+            escaping,
+            legacy_name: match escaping {
+                Some(_) => selected.strings().map(is_valid_metric_name).collect(),
+                None => Vec::new(),
+            },
+        }
+    }
+
+    /// Appends the string `id` where it is a metric or label name.
+    fn push_name(&self, out: &mut Vec<u8>, id: u32) {
+        let name = self.selected.string(id);
+        match self.escaping {
+            Some(_) if !self.legacy_name[id as usize] => {
+                escaping::push_name(out, name, self.escaping)
+            }
+            _ => out.extend_from_slice(name.as_bytes()),
         }
     }
 
@@ -124,13 +155,18 @@ impl<'a> FederateWriter<'a> {
         };
         if self.last_name != Some(name) {
             out.extend_from_slice(b"# TYPE ");
-            out.extend_from_slice(text(name));
+            self.push_name(out, name);
             out.extend_from_slice(b" untyped\n");
             self.last_name = Some(name);
         }
         let start = out.len();
-        out.extend_from_slice(text(name));
-        let mut open = false;
+        // A UTF-8 name for a UTF-8 reader goes inside the braces: `{"my.metric",a="b"}`.
+        let mut open =
+            self.escaping == Some(NameEscaping::AllowUtf8) && !self.legacy_name[name as usize];
+        if open {
+            out.push(b'{');
+        }
+        self.push_name(out, name);
         let mut separator = |out: &mut Vec<u8>| {
             out.push(if open { b',' } else { b'{' });
             open = true;
@@ -141,7 +177,7 @@ impl<'a> FederateWriter<'a> {
                 continue;
             }
             separator(out);
-            out.extend_from_slice(text(pair[0]));
+            self.push_name(out, pair[0]);
             out.extend_from_slice(b"=\"");
             if self.needs_escape[pair[1] as usize] {
                 expfmt::push_label_value(out, self.selected.string(pair[1]));
@@ -159,7 +195,7 @@ impl<'a> FederateWriter<'a> {
             };
             if !id.is_some_and(has) {
                 separator(out);
-                out.extend_from_slice(l.name.as_bytes());
+                escaping::push_name(out, &l.name, self.escaping);
                 out.extend_from_slice(b"=\"");
                 expfmt::push_label_value(out, &l.value);
                 out.push(b'"');
@@ -181,6 +217,8 @@ pub struct FederateJob {
     pub now_ms: i64,
     pub lookback_ms: i64,
     pub encoding: ContentEncoding,
+    /// The name escaping the reader asked for ([`negotiate::escaping`]).
+    pub escaping: Option<NameEscaping>,
     pub telemetry: Arc<wasmfed_telemetry::Telemetry>,
 }
 
@@ -199,9 +237,9 @@ pub async fn respond(job: FederateJob) -> Response<ResponseBody> {
             Ok(selected)
         }
     };
-    let external_labels = job.external_labels;
-    respond_with(job.encoding, select, move |selected, sink| {
-        let mut writer = FederateWriter::new(&external_labels, &selected);
+    let (external_labels, escaping) = (job.external_labels, job.escaping);
+    respond_with(job.encoding, escaping, select, move |selected, sink| {
+        let mut writer = FederateWriter::new(&external_labels, &selected, escaping);
         for series in selected.iter() {
             writer.write(&mut sink.text, series);
             sink.pass_on()?;
@@ -243,6 +281,7 @@ fn send(tx: &tokio::sync::mpsc::Sender<std::io::Result<Bytes>>, bytes: Vec<u8>) 
 /// of the body is sent.
 pub(crate) async fn respond_with<S>(
     encoding: ContentEncoding,
+    escaping: Option<NameEscaping>,
     select: impl FnOnce() -> Result<S, String> + Send + 'static,
     write: impl FnOnce(S, &mut BodySink) -> Option<()> + Send + 'static,
 ) -> Response<ResponseBody> {
@@ -278,7 +317,7 @@ pub(crate) async fn respond_with<S>(
     }
     let mut response = Response::builder()
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, TEXT_CONTENT_TYPE);
+        .header(header::CONTENT_TYPE, negotiate::content_type(escaping));
     if let Some(value) = encoding.header_value() {
         response = response.header(header::CONTENT_ENCODING, value);
     }
@@ -296,7 +335,7 @@ mod tests {
 
     fn text(head: &Head, sets: &[Vec<Matcher>], external: &Labels) -> String {
         let selected = head.select_latest(sets, MINT_EXCLUSIVE, MAXT);
-        let mut w = FederateWriter::new(external, &selected);
+        let mut w = FederateWriter::new(external, &selected, None);
         let mut out = Vec::new();
         for series in selected.iter() {
             w.write(&mut out, series);
