@@ -1,6 +1,7 @@
 //! Prometheus 3's UTF-8 names through wasmfed with `--query.compat=3`: a target exposing
 //! quoted names in the text format 1.0.0 is scraped and stored as written; a job whose
-//! `metric_name_validation_scheme` is `legacy` fails that scrape as Prometheus 3 does;
+//! `metric_name_validation_scheme` is `legacy` fails that scrape as Prometheus 3 does; a
+//! metric relabel rule writes a UTF-8 label name;
 //! `/federate` quotes the names for a reader asking `escaping=allow-utf-8` (a wasmfed or
 //! Prometheus 3 global, which keeps them) and escapes them to underscores for any other reader
 //! — the real Prometheus 2.42 federating the leaf stores `http_requests{url_path=...}`.
@@ -34,7 +35,11 @@ fn utf8_names_are_scraped_stored_and_federated_as_prometheus_3_does() {
     let leaf_config = format!(
         "{}scrape_configs:\n{}{}",
         global_section(""),
-        static_job("utf8", &[exporter.addr], ""),
+        static_job(
+            "utf8",
+            &[exporter.addr],
+            "    metric_relabel_configs: [{source_labels: [code], target_label: http.code}]\n"
+        ),
         static_job(
             "legacy",
             &[exporter.addr],
@@ -71,7 +76,7 @@ fn utf8_names_are_scraped_stored_and_federated_as_prometheus_3_does() {
     );
     assert!(
         text.contains(&format!(
-            "{{\"http.requests\",code=\"200\",instance=\"{}\",job=\"utf8\",\"url.path\"=\"/\"}} 7 {ts}\n",
+            "{{\"http.requests\",code=\"200\",\"http.code\"=\"200\",instance=\"{}\",job=\"utf8\",\"url.path\"=\"/\"}} 7 {ts}\n",
             exporter.addr
         )),
         "{text}"
@@ -127,7 +132,7 @@ fn utf8_names_are_scraped_stored_and_federated_as_prometheus_3_does() {
     });
     assert!(
         from_prometheus.contains(&format!(
-            "http_requests{{code=\"200\",instance=\"{}\"",
+            "http_requests{{code=\"200\",http_code=\"200\",instance=\"{}\"",
             exporter.addr
         )),
         "{from_prometheus}"

@@ -14,8 +14,11 @@
 //! [`RelabelConfig`]'s `Deserialize` validates the rule inside the mapping's visitor, so a YAML
 //! or JSON reader reports the position of the value or rule at fault.
 //!
-//! Names are checked with Prometheus' legacy scheme (`[a-zA-Z_][a-zA-Z0-9_]*`), the one
-//! wasmfed's text parser and `/federate` writer use; Prometheus 3 also offers UTF-8 names.
+//! Names are checked by a [`NameScheme`]: rules read as Prometheus 2 reads them take the legacy
+//! scheme (`[a-zA-Z_][a-zA-Z0-9_]*`); as Prometheus 3 reads them, any non-empty UTF-8 name, its
+//! default. A Prometheus 3 job that asks for legacy names (`metric_name_validation_scheme:
+//! legacy`) checks its rules' target names again with [`RelabelConfig::check_names`], as
+//! `ScrapeConfig.Validate` does; its source label names stay read as UTF-8, as there.
 
 use std::fmt;
 use std::str::FromStr;
@@ -40,6 +43,42 @@ pub fn is_valid_label_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Which label names rules may name: Prometheus' `model.ValidationScheme`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NameScheme {
+    /// `[a-zA-Z_][a-zA-Z0-9_]*`: Prometheus 2, or a job with `legacy` validation.
+    Legacy,
+    /// Any non-empty UTF-8 name: Prometheus 3's default.
+    #[default]
+    Utf8,
+}
+
+impl NameScheme {
+    /// The scheme Prometheus `release` reads rules with.
+    pub fn of_release(release: Release) -> NameScheme {
+        match release {
+            Release::V2 => NameScheme::Legacy,
+            Release::V3 => NameScheme::Utf8,
+        }
+    }
+
+    pub fn is_valid_label_name(self, name: &str) -> bool {
+        match self {
+            NameScheme::Legacy => is_valid_label_name(name),
+            NameScheme::Utf8 => !name.is_empty(),
+        }
+    }
+
+    /// A target label or `labelmap` replacement in which `$1`/`${name}` templates may stand
+    /// (Prometheus' `relabelTargetLegacy` for legacy names).
+    fn is_valid_templated_name(self, name: &str) -> bool {
+        match self {
+            NameScheme::Legacy => TEMPLATED_LABEL_NAME.is_match(name),
+            NameScheme::Utf8 => !name.is_empty(),
+        }
+    }
 }
 
 /// What a rule does.
@@ -272,8 +311,9 @@ struct LabelName(String);
 
 impl<'de> Deserialize<'de> for LabelName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<LabelName, D::Error> {
+        let names = NameScheme::of_release(RELEASE.with(std::cell::Cell::get));
         parse_str(d, "a label name", |s| {
-            if is_valid_label_name(s) {
+            if names.is_valid_label_name(s) {
                 Ok(LabelName(s.to_string()))
             } else {
                 Err(format!("{s:?} is not a valid label name"))
@@ -339,8 +379,9 @@ where
 }
 
 impl RawRelabelConfig {
-    /// Prometheus' `relabel.Config.Validate` with the legacy name scheme, check for check and
-    /// in Prometheus' order, after its defaults are filled in.
+    /// Prometheus' `relabel.Config.Validate` with the name scheme of the release being read
+    /// ([`with_release`]), check for check and in Prometheus' order, after its defaults are
+    /// filled in.
     pub fn validate(self) -> Result<RelabelConfig, ValidationError> {
         use Action::*;
         // Null is Go's nil slice, `[]` an empty one: only `labeldrop`/`labelkeep` care.
@@ -362,10 +403,6 @@ impl RawRelabelConfig {
         let modulus = or_default(self.modulus, || 0);
         let replacement = or_default(self.replacement, || DEFAULT_REPLACEMENT.into());
 
-        let invalid_target = || ValidationError::InvalidTargetLabel {
-            target: target.clone(),
-            action,
-        };
         if modulus == 0 && action == HashMod {
             return Err(ValidationError::HashModWithoutModulus);
         }
@@ -376,29 +413,11 @@ impl RawRelabelConfig {
         if needs_target && target.is_empty() {
             return Err(ValidationError::MissingTargetLabel(action));
         }
-        if action == Replace {
-            let templated = target.contains('$');
-            if (!templated && !is_valid_label_name(&target))
-                || (templated && !TEMPLATED_LABEL_NAME.is_match(&target))
-            {
-                return Err(invalid_target());
-            }
-        }
+        let names = NameScheme::of_release(RELEASE.with(std::cell::Cell::get));
+        check_names(action, &target, &replacement, names)?;
         let case_or_equal = matches!(action, Lowercase | Uppercase | KeepEqual | DropEqual);
-        if case_or_equal && !is_valid_label_name(&target) {
-            return Err(invalid_target());
-        }
         if case_or_equal && replacement != DEFAULT_REPLACEMENT {
             return Err(ValidationError::ReplacementSet(action));
-        }
-        if action == LabelMap && !TEMPLATED_LABEL_NAME.is_match(&replacement) {
-            return Err(ValidationError::InvalidReplacement {
-                replacement,
-                action,
-            });
-        }
-        if action == HashMod && !is_valid_label_name(&target) {
-            return Err(invalid_target());
         }
         let default_rest =
             modulus == 0 && separator == DEFAULT_SEPARATOR && replacement == DEFAULT_REPLACEMENT;
@@ -419,6 +438,48 @@ impl RawRelabelConfig {
             replacement,
             action,
         })
+    }
+}
+
+/// The checks of `Validate` that depend on the name scheme, in its order: a `replace` target
+/// (templated or not), a case or equality action's target, a `labelmap` replacement, a
+/// `hashmod` target. (A case action's `replacement`, checked between them, cannot fail where a
+/// name check of another action does.)
+fn check_names(
+    action: Action,
+    target: &str,
+    replacement: &str,
+    names: NameScheme,
+) -> Result<(), ValidationError> {
+    use Action::*;
+    let invalid_target = || ValidationError::InvalidTargetLabel {
+        target: target.to_string(),
+        action,
+    };
+    let valid_target = match action {
+        Replace if target.contains('$') => names.is_valid_templated_name(target),
+        Replace | Lowercase | Uppercase | KeepEqual | DropEqual | HashMod => {
+            names.is_valid_label_name(target)
+        }
+        _ => true,
+    };
+    if !valid_target {
+        return Err(invalid_target());
+    }
+    if action == LabelMap && !names.is_valid_templated_name(replacement) {
+        return Err(ValidationError::InvalidReplacement {
+            replacement: replacement.to_string(),
+            action,
+        });
+    }
+    Ok(())
+}
+
+impl RelabelConfig {
+    /// Checks the rule's target names again under `names` (a Prometheus 3 job with legacy
+    /// validation checks rules read as UTF-8 so).
+    pub fn check_names(&self, names: NameScheme) -> Result<(), ValidationError> {
+        check_names(self.action, &self.target_label, &self.replacement, names)
     }
 }
 

@@ -81,37 +81,6 @@ fn validation_errors() {
             r#"{"action": "dropequal", "source_labels": ["abcdef"]}"#,
             "relabel configuration for dropequal action requires 'target_label' value",
         ),
-        (r#"{"target_label": "1x"}"#, r#""1x" is invalid 'target_label' for replace action"#),
-        (r#"{"target_label": "a-b"}"#, r#""a-b" is invalid 'target_label' for replace action"#),
-        (r#"{"target_label": "${1"}"#, r#""${1" is invalid 'target_label' for replace action"#),
-        (r#"{"target_label": "$"}"#, r#""$" is invalid 'target_label' for replace action"#),
-        (r#"{"target_label": "${}"}"#, r#""${}" is invalid 'target_label' for replace action"#),
-        (r#"{"target_label": "0${3}"}"#, r#""0${3}" is invalid 'target_label' for replace action"#),
-        (r#"{"target_label": "-${3}"}"#, r#""-${3}" is invalid 'target_label' for replace action"#),
-        (
-            r#"{"target_label": "-foo${1}bar-"}"#,
-            r#""-foo${1}bar-" is invalid 'target_label' for replace action"#,
-        ),
-        (
-            r#"{"action": "lowercase", "target_label": "${3}"}"#,
-            r#""${3}" is invalid 'target_label' for lowercase action"#,
-        ),
-        (
-            r#"{"action": "lowercase", "source_labels": ["__name__"], "target_label": "42lab"}"#,
-            r#""42lab" is invalid 'target_label' for lowercase action"#,
-        ),
-        (
-            r#"{"action": "uppercase", "source_labels": ["__name__"], "target_label": "42lab"}"#,
-            r#""42lab" is invalid 'target_label' for uppercase action"#,
-        ),
-        (
-            r#"{"action": "keepequal", "target_label": "a.b"}"#,
-            r#""a.b" is invalid 'target_label' for keepequal action"#,
-        ),
-        (
-            r#"{"action": "hashmod", "modulus": 2, "target_label": "$1"}"#,
-            r#""$1" is invalid 'target_label' for hashmod action"#,
-        ),
         (
             r#"{"action": "lowercase", "target_label": "__name__", "replacement": "bar"}"#,
             "'replacement' can not be set for lowercase action",
@@ -123,10 +92,6 @@ fn validation_errors() {
         (
             r#"{"action": "keepequal", "target_label": "x", "replacement": null}"#,
             "'replacement' can not be set for keepequal action",
-        ),
-        (
-            r#"{"action": "labelmap", "replacement": "l-$1"}"#,
-            r#""l-$1" is invalid 'replacement' for labelmap action"#,
         ),
         (
             r#"{"action": "labelmap", "replacement": ""}"#,
@@ -196,7 +161,6 @@ fn validation_errors() {
             r#"{"action": "labeldrop", "target_label": "yolo"}"#,
             "labeldrop action requires only 'regex', and no other fields",
         ),
-        (r#"{"source_labels": ["a.b"]}"#, r#""a.b" is not a valid label name"#),
         (r#"{"source_labels": [""]}"#, r#""" is not a valid label name"#),
         (r#"{"regex": "abc(def", "target_label": "x"}"#, "error parsing regexp: missing closing ): `^(?s:abc(def)$`"),
         (r#"{"regex": "a{1001}", "action": "keep"}"#, "error parsing regexp: invalid repeat count: `{1001}`"),
@@ -280,7 +244,6 @@ fn yaml_validation_errors() {
         ("action:", "relabel action cannot be empty"),
         ("action: rewrite", r#"unknown relabel action "rewrite""#),
         ("action: ''", r#"unknown relabel action """#),
-        ("target_label: 1x", r#""1x" is invalid 'target_label' for replace action"#),
         (
             "action: keepequal\ntarget_label: x\nregex: (.*)",
             "keepequal action requires only 'source_labels' and `target_label`, and no other fields",
@@ -289,7 +252,6 @@ fn yaml_validation_errors() {
             "action: labeldrop\nsource_labels: []",
             "labeldrop action requires only 'regex', and no other fields",
         ),
-        ("source_labels: [a.b]", r#""a.b" is not a valid label name"#),
         (
             "regex: '(a'\naction: keep",
             "error parsing regexp: missing closing ): `^(?s:(a)$`",
@@ -322,6 +284,10 @@ fn serialized_rules_read_back() {
 /// Values are blamed where they stand, rules where they start.
 #[test]
 fn errors_name_the_rule_and_its_line() {
+    with_release(Release::V2, errors_name_the_rule_and_its_line_in_2);
+}
+
+fn errors_name_the_rule_and_its_line_in_2() {
     type Job = std::collections::BTreeMap<String, Vec<RelabelConfig>>;
     for (yaml, want) in [
         (
@@ -336,4 +302,94 @@ fn errors_name_the_rule_and_its_line() {
         let err = serde_yaml::from_str::<Job>(yaml).unwrap_err().to_string();
         assert_eq!(err, want);
     }
+}
+
+/// Prometheus 2 (and a Prometheus 3 job with legacy validation) refuses names outside the
+/// legacy set; Prometheus 3 reads any non-empty UTF-8 name. Source labels are checked as they
+/// are read (the release's scheme), targets also by `check_names` afterwards.
+#[test]
+fn names_by_scheme() {
+    for (json, legacy) in [
+        (
+            r#"{"target_label": "1x"}"#,
+            r#""1x" is invalid 'target_label' for replace action"#,
+        ),
+        (
+            r#"{"target_label": "a-b"}"#,
+            r#""a-b" is invalid 'target_label' for replace action"#,
+        ),
+        (
+            r#"{"target_label": "${1"}"#,
+            r#""${1" is invalid 'target_label' for replace action"#,
+        ),
+        (
+            r#"{"target_label": "$"}"#,
+            r#""$" is invalid 'target_label' for replace action"#,
+        ),
+        (
+            r#"{"target_label": "${}"}"#,
+            r#""${}" is invalid 'target_label' for replace action"#,
+        ),
+        (
+            r#"{"target_label": "0${3}"}"#,
+            r#""0${3}" is invalid 'target_label' for replace action"#,
+        ),
+        (
+            r#"{"target_label": "-${3}"}"#,
+            r#""-${3}" is invalid 'target_label' for replace action"#,
+        ),
+        (
+            r#"{"target_label": "-foo${1}bar-"}"#,
+            r#""-foo${1}bar-" is invalid 'target_label' for replace action"#,
+        ),
+        (
+            r#"{"action": "lowercase", "target_label": "${3}"}"#,
+            r#""${3}" is invalid 'target_label' for lowercase action"#,
+        ),
+        (
+            r#"{"action": "lowercase", "source_labels": ["__name__"], "target_label": "42lab"}"#,
+            r#""42lab" is invalid 'target_label' for lowercase action"#,
+        ),
+        (
+            r#"{"action": "uppercase", "source_labels": ["__name__"], "target_label": "42lab"}"#,
+            r#""42lab" is invalid 'target_label' for uppercase action"#,
+        ),
+        (
+            r#"{"action": "keepequal", "target_label": "a.b"}"#,
+            r#""a.b" is invalid 'target_label' for keepequal action"#,
+        ),
+        (
+            r#"{"action": "hashmod", "modulus": 2, "target_label": "$1"}"#,
+            r#""$1" is invalid 'target_label' for hashmod action"#,
+        ),
+        (
+            r#"{"action": "labelmap", "replacement": "l-$1"}"#,
+            r#""l-$1" is invalid 'replacement' for labelmap action"#,
+        ),
+        (
+            r#"{"action": "keep", "source_labels": ["a.b"]}"#,
+            r#""a.b" is not a valid label name"#,
+        ),
+    ] {
+        let in_2 = with_release(Release::V2, || one(json)).expect_err(json);
+        assert!(
+            in_2.starts_with(legacy),
+            "{json}\n  got: {in_2}\n  want: {legacy}"
+        );
+        let rule = one(json).unwrap_or_else(|e| panic!("{json} in 3: {e}"));
+        match rule.check_names(NameScheme::Legacy) {
+            Ok(()) => assert!(json.contains(r#"["a.b"]"#), "{json}"),
+            Err(e) => assert!(legacy.starts_with(&e.to_string()), "{json}: {e}"),
+        }
+    }
+    let empty = one(r#"{"source_labels": [""]}"#).unwrap_err();
+    assert!(
+        empty.starts_with(r#""" is not a valid label name"#),
+        "{empty}"
+    );
+    let empty_map = one(r#"{"action": "labelmap", "replacement": ""}"#).unwrap_err();
+    assert!(
+        empty_map.starts_with(r#""" is invalid 'replacement'"#),
+        "{empty_map}"
+    );
 }

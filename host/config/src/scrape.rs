@@ -21,14 +21,14 @@ use super::handover::HandoverConfig;
 use super::http_client::{self, HttpClientConfig, RawHttpClient};
 use super::http_sd::HttpSdConfig;
 use super::kubernetes_sd::KubernetesSdConfig;
-use super::names::{NameRules, RawNames};
+use super::names::{NameRules, NameValidation, RawNames};
 use super::plugins::{PluginRef, RawPluginRef};
 use super::protocol::ScrapeProtocol;
 use super::size::Size;
 use super::sources::{self, RawSources};
 use super::target_group::TargetGroup;
 use super::yaml::{zero_if_null, Bool, KeySet, UniqueMap};
-use relabel_config::RelabelConfig;
+use relabel_config::{NameScheme, RelabelConfig};
 use wasmfed_model::compat::Compat;
 
 /// The keys of a scrape config that are its own.
@@ -205,6 +205,19 @@ impl RawScrapeConfig {
             handover.check(&self.job_name)?;
         }
         let sources = self.sources.resolve(dir)?;
+        let names = self.names.resolve_job(&global.names)?;
+        if names.validation == NameValidation::Legacy {
+            // Rules were read with the generation's scheme; a legacy job checks their target
+            // names again, as Prometheus 3's `ScrapeConfig.Validate` does.
+            for rule in self
+                .relabel_configs
+                .iter()
+                .chain(&self.metric_relabel_configs)
+            {
+                rule.check_names(NameScheme::Legacy)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
         Ok(ScrapeConfig {
             job_name: self.job_name,
             scrape_interval,
@@ -225,7 +238,7 @@ impl RawScrapeConfig {
             body_size_limit,
             fallback_scrape_protocol: self.fallback_scrape_protocol,
             compat: global.compat,
-            names: self.names.resolve_job(&global.names)?,
+            names,
             target_plugins: resolve_plugins(self.target_plugins, dir, "target_plugins")?,
             series_plugins: resolve_plugins(self.series_plugins, dir, "series_plugins")?,
             http_client: self.http_client.resolve(dir)?,

@@ -1,11 +1,13 @@
 //! Turning a plugin's raw answer into label sets the rest of the host can trust.
 //!
 //! The WIT contract lets a plugin return labels in any order and with empty values; the host
-//! sorts them, drops the empty ones and refuses what cannot be a label set (an invalid name, a
-//! name twice). Checks that depend only on counts run before anything is copied or sorted, so
+//! sorts them, drops the empty ones and refuses what cannot be a label set (an empty name, a
+//! name twice). Any other UTF-8 name is a name, as in Prometheus 3; where a job keeps legacy
+//! names (`--query.compat=2`, `metric_name_validation_scheme: legacy`), storing a series with
+//! another fails its scrape, as the same name from an exposition would. Checks that depend only on counts run before anything is copied or sorted, so
 //! an oversized answer costs as little as possible.
 
-use wasmfed_model::{labels::is_valid_label_name, Label, Labels};
+use wasmfed_model::{Label, Labels};
 
 use super::error::{FailureKind, PluginError};
 
@@ -39,7 +41,7 @@ pub(crate) fn accept(
 pub(crate) fn normalise(mut labels: Vec<Label>, index: usize) -> Result<Labels, PluginError> {
     let bad =
         |why: String| PluginError::call(FailureKind::BadOutput, format!("entry {index}: {why}"));
-    if let Some(l) = labels.iter().find(|l| !is_valid_label_name(&l.name)) {
+    if let Some(l) = labels.iter().find(|l| l.name.is_empty()) {
         return Err(bad(format!("invalid label name {:?}", l.name)));
     }
     labels.sort_unstable_by(|a, b| a.name.cmp(&b.name));
@@ -70,8 +72,8 @@ mod tests {
             (&[("b", "2"), ("a", "1")], Ok(r#"{a="1", b="2"}"#)),
             (&[("a", ""), ("b", "x")], Ok(r#"{b="x"}"#)),
             (&[("a", "")], Ok("{}")),
-            (&[("1a", "x")], Err(r#"invalid label name "1a""#)),
-            (&[("a:b", "x")], Err(r#"invalid label name "a:b""#)),
+            (&[("a.b", "x")], Ok(r#"{a.b="x"}"#)),
+            (&[("", "x")], Err(r#"invalid label name """#)),
             (
                 &[("a", "1"), ("b", ""), ("a", "")],
                 Err(r#"label "a" appears twice"#),

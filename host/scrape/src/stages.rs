@@ -14,6 +14,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use wasmfed_config::NameValidation;
 use wasmfed_config::{PluginRef, PluginSource, RelabelConfig, ScrapeConfig};
 use wasmfed_model::compat::Compat;
 use wasmfed_model::Labels;
@@ -95,7 +96,12 @@ pub fn stage_plugins(cfg: &ScrapeConfig, world: World, compat: Compat) -> Vec<Pl
     };
     let mut plugins = Vec::new();
     if !rules.is_empty() {
-        let config = serde_json::json!({"compat": compat.major(), "rules": rules});
+        // A job of Prometheus 3 with legacy validation writes legacy target names only.
+        let names = match cfg.names.validation {
+            NameValidation::Legacy => "legacy",
+            NameValidation::Utf8 => "utf8",
+        };
+        let config = serde_json::json!({"compat": compat.major(), "names": names, "rules": rules});
         plugins.push(PluginRef {
             name: name.to_owned(),
             source: PluginSource::Stock("relabel".into()),

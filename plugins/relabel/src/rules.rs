@@ -10,7 +10,7 @@
 //! after the original ones (the two differ only when two labels map to one name).
 
 use promregex::CaptureLocations;
-use relabel_config::{is_valid_label_name, Action, RelabelConfig};
+use relabel_config::{Action, NameScheme, RelabelConfig};
 
 use crate::case;
 use crate::config::{parse_rules, ConfigError};
@@ -26,6 +26,8 @@ pub struct Rules {
 #[derive(Clone, Debug)]
 struct Rule {
     config: RelabelConfig,
+    /// The label names a `replace` may write.
+    names: NameScheme,
     /// `target_label` for `replace`, which may hold `$` templates.
     target: Template,
     /// `replacement` for `replace` and `labelmap`.
@@ -45,13 +47,15 @@ impl Rules {
     /// Reads and compiles the plugin's configuration: a JSON array of Prometheus relabel
     /// configs, or `null` for none.
     pub fn from_json(json: &str) -> Result<Rules, ConfigError> {
-        Ok(Rules::compile(parse_rules(json)?))
+        let parsed = parse_rules(json)?;
+        Ok(Rules::compile(parsed.rules, parsed.names))
     }
 
-    fn compile(configs: Vec<RelabelConfig>) -> Rules {
+    fn compile(configs: Vec<RelabelConfig>, names: NameScheme) -> Rules {
         let rules = configs
             .into_iter()
             .map(|config| Rule {
+                names,
                 target: Template::parse(&config.target_label, &config.regex),
                 replacement: Template::parse(&config.replacement, &config.regex),
                 config,
@@ -152,7 +156,7 @@ impl Rule {
         };
         // The target is checked after expansion: a template may expand to an invalid name, and
         // then the rule does nothing.
-        if !is_valid_label_name(name) {
+        if !self.names.is_valid_label_name(name) {
             return;
         }
         // An empty replacement deletes the target, as `set` does.

@@ -255,6 +255,18 @@ fn fallback_protocol_and_newer_keys_follow_the_generation() {
             Err("PrometheusProto: not supported by wasmfed yet"),
         ),
         ("metric_name_validation_scheme: legacy", &v3, Ok(None)),
+        // Prometheus 3 lets rules write UTF-8 names unless the job asks for legacy ones.
+        ("relabel_configs: [{target_label: a.b}]", &v3, Ok(None)),
+        (
+            "metric_name_validation_scheme: legacy\nmetric_relabel_configs: [{target_label: a.b}]",
+            &v3,
+            Err("\"a.b\" is invalid 'target_label' for replace action"),
+        ),
+        (
+            "relabel_configs: [{target_label: a.b}]",
+            &v2,
+            Err("\"a.b\" is invalid 'target_label' for replace action"),
+        ),
         (
             "metric_name_validation_scheme: legacy",
             &v2,
@@ -274,7 +286,9 @@ fn fallback_protocol_and_newer_keys_follow_the_generation() {
         ("scrape_protocols: [PrometheusText0.0.4]", &v2, Ok(None)),
     ] {
         let yaml = job(yaml);
-        let got = read(&yaml).and_then(|raw| raw.resolve(global, Path::new("/")));
+        let release = global.compat.regex_release();
+        let got = relabel_config::with_release(release, || read(&yaml))
+            .and_then(|raw| raw.resolve(global, Path::new("/")));
         match (got, want) {
             (Ok(c), Ok(fallback)) => {
                 assert_eq!(c.fallback_scrape_protocol, fallback, "{yaml}");

@@ -381,10 +381,22 @@ fn replace_and_expansion() {
             output: Some(&[("__address__", "10.0.0.1:9100"), ("__meta_port", "9100")]),
         },
         Case {
-            name: "target expanding to an invalid name does nothing",
+            name: "target expanding to an invalid legacy name does nothing",
             input: &[("a", "1abc"), ("b", "keep")],
-            rules: r#"[{"source_labels": ["a"], "regex": "(.*)", "target_label": "${1}", "replacement": "v"}]"#,
+            rules: r#"{"compat": 3, "names": "legacy", "rules": [{"source_labels": ["a"], "regex": "(.*)", "target_label": "${1}", "replacement": "v"}]}"#,
             output: Some(&[("a", "1abc"), ("b", "keep")]),
+        },
+        Case {
+            name: "in Prometheus 2 too",
+            input: &[("a", "1abc"), ("b", "keep")],
+            rules: r#"{"compat": 2, "rules": [{"source_labels": ["a"], "regex": "(.*)", "target_label": "${1}", "replacement": "v"}]}"#,
+            output: Some(&[("a", "1abc"), ("b", "keep")]),
+        },
+        Case {
+            name: "Prometheus 3 writes any UTF-8 name a target expands to",
+            input: &[("a", "1abc.d"), ("b", "keep")],
+            rules: r#"[{"source_labels": ["a"], "regex": "(.*)", "target_label": "${1}", "replacement": "v"}]"#,
+            output: Some(&[("1abc.d", "v"), ("a", "1abc.d"), ("b", "keep")]),
         },
         Case {
             name: "target expanding to nothing does nothing; a replacement of nothing deletes",
