@@ -112,7 +112,7 @@ pub use kubernetes_sd::{KubernetesRole, KubernetesSdConfig, KubernetesSelector};
 pub use oauth2::OAuth2Config;
 pub use plugins::{PluginRef, PluginSource, RulePluginRef};
 pub use protocol::ScrapeProtocol;
-pub use proxy::Proxy;
+pub use proxy::{Proxy, ProxyScheme, ProxyUrl};
 pub use relabel_config::{Action as RelabelAction, RelabelConfig};
 pub use remote_write::{MetadataConfig, QueueConfig, RemoteWriteConfig};
 pub use rules::{

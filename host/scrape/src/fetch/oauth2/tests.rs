@@ -92,6 +92,8 @@ fn client(token_url: &str, secret: Secret) -> HttpClient {
             token_url: token_url.to_owned(),
             endpoint_params: [("audience".to_owned(), "api".to_owned())].into(),
             tls: Default::default(),
+            proxy: Default::default(),
+            proxy_connect_headers: vec![],
         }))),
         ..HttpClientConfig::default()
     })
