@@ -137,10 +137,12 @@ impl ProxyUrl {
             "http" => (ProxyScheme::Http, 80),
             "https" => (ProxyScheme::Https, 443),
             "socks5" | "socks5h" => (ProxyScheme::Socks5, 1080),
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "proxy scheme {other:?} in {:?} is not supported (http, https, socks5, socks5h)",
                 redacted(url)
-            )),
+            ))
+            }
         };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         let (userinfo, hostport) = match authority.rsplit_once('@') {
