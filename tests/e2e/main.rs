@@ -32,3 +32,4 @@ mod status;
 mod tenants;
 mod tls;
 mod ui;
+mod web_config;

@@ -66,6 +66,7 @@ mod error;
 mod federation;
 mod file_sd;
 mod global;
+mod go_duration;
 mod handover;
 mod http_client;
 mod http_sd;
@@ -122,7 +123,7 @@ pub use scrape::ScrapeConfig;
 pub use size::{parse_base2_bytes, SizeError};
 pub use target_group::TargetGroup;
 pub use tenants::{TenantConfig, TenantLimits, DEFAULT_TENANT};
-pub use web_config::{ClientAuth, TlsServerConfig, WebConfig};
+pub use web_config::{ClientAuth, RateLimit, TlsServerConfig, WebConfig};
 
 use compat::{ignore_known, next_key, Ignored, Section};
 use global::RawGlobal;
