@@ -11,8 +11,8 @@ use wasmfed_config::TargetGroup;
 use wasmfed_model::Labels;
 
 use super::groups::{
-    add_node_labels, container_labels, group, merge, pod_labels, sanitize_label_name,
-    EndpointsJoin, SeenPods, ADDRESS, NAMESPACE, PREFIX, PRESENT,
+    add_node_labels, container_labels, container_port, group, merge, pod_labels,
+    sanitize_label_name, EndpointsJoin, SeenPods, ADDRESS, NAMESPACE, PREFIX, PRESENT,
 };
 use super::objects::{EndpointSlice, SliceEndpoint, SlicePort};
 use crate::fetch::join_host_port;
@@ -50,14 +50,7 @@ pub(super) fn endpointslice_group(slice: &EndpointSlice, join: &EndpointsJoin<'_
                     continue;
                 };
                 merge(&mut t, &pod_labels(pod));
-                let matching = port.port.and_then(|number| {
-                    pod.spec.containers.iter().find_map(|c| {
-                        (c.ports.iter())
-                            .find(|p| p.container_port == number)
-                            .map(|p| (c, p))
-                    })
-                });
-                if let Some((c, cport)) = matching {
+                if let Some((c, cport)) = port.port.and_then(|n| container_port(pod, n)) {
                     // The container port's own protocol, unlike the endpoints role.
                     container_labels(&mut t, c, cport, &cport.protocol);
                 }

@@ -284,6 +284,15 @@ pub(super) fn pod_group(pod: &Pod, nodes: Option<&NodesByName<'_>>) -> TargetGro
     group(source, labels, targets)
 }
 
+/// The first container port of `pod` numbered `number`, with its container.
+pub(super) fn container_port(pod: &Pod, number: i32) -> Option<(&Container, &ContainerPort)> {
+    pod.spec.containers.iter().find_map(|c| {
+        (c.ports.iter())
+            .find(|p| p.container_port == number)
+            .map(|p| (c, p))
+    })
+}
+
 /// A container port's labels on an endpoints target.
 pub(super) fn container_labels(
     t: &mut Labels,
@@ -418,12 +427,7 @@ pub(super) fn endpoints_group(eps: &Endpoints, join: &EndpointsJoin<'_>) -> Targ
                     continue;
                 };
                 merge(&mut t, &pod_labels(pod));
-                if let Some((c, cport)) = pod.spec.containers.iter().find_map(|c| {
-                    c.ports
-                        .iter()
-                        .find(|p| p.container_port == port.port)
-                        .map(|p| (c, p))
-                }) {
+                if let Some((c, cport)) = container_port(pod, port.port) {
                     // The protocol is the endpoint port's, as in Prometheus.
                     container_labels(&mut t, c, cport, &port.protocol);
                 }
