@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs wasmfed's whole test suite on this machine, installing what it needs first (idempotent):
 # Debian's prometheus, prometheus-node-exporter, prometheus-alertmanager, victoria-metrics
-# (vmagent), dnsmasq-base and tinyproxy-bin packages for the interoperability, alerting, remote
-# write, discovery and proxy tests; Debian's chromium with Playwright from PyPI for the web
-# page's browser test; and the plugin toolchains the plugin kit's test drives (Debian's
+# (vmagent), dnsmasq-base, tinyproxy-bin, microsocks and stunnel4 packages for the
+# interoperability, alerting, remote write, discovery and proxy tests; Debian's chromium with
+# Playwright from PyPI for the web page's browser test; and the plugin toolchains the plugin kit's test drives (Debian's
 # clang-16 with wasi-libc, componentize-py from PyPI, componentize-js from npm).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -17,6 +17,8 @@ missing=()
 [ -x /usr/bin/vmagent ] || missing+=(victoria-metrics)
 [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 [ -x /usr/bin/tinyproxy ] || missing+=(tinyproxy-bin)
+[ -x /usr/bin/microsocks ] || missing+=(microsocks)
+[ -x /usr/bin/stunnel4 ] || missing+=(stunnel4)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/clang-16 ] || missing+=(clang-16)
 [ -x /usr/bin/wasm-ld-16 ] || missing+=(lld-16)

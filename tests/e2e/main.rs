@@ -33,3 +33,4 @@ mod tenants;
 mod tls;
 mod ui;
 mod utf8_names;
+mod web_config;

@@ -258,12 +258,7 @@ impl RawHttpClient {
             "no_proxy" => self.proxy.no_proxy = map.next_value::<Option<_>>()?.unwrap_or_default(),
             "proxy_from_environment" => self.proxy.from_environment = map.next_value::<Bool>()?.0,
             "proxy_connect_header" => {
-                let headers: UniqueMap<String, Option<Vec<String>>> = map.next_value()?;
-                self.proxy.connect_header = headers
-                    .0
-                    .into_iter()
-                    .map(|(name, values)| (name, values.unwrap_or_default()))
-                    .collect();
+                self.proxy.connect_header = RawProxy::connect_header_of(map.next_value()?);
             }
             "bearer_token" => {
                 self.bearer_token = map.next_value::<Option<_>>()?.unwrap_or_default()

@@ -5,7 +5,7 @@
 //!
 //! Two things wasmfed does not do yet are refused when the configuration is read rather than
 //! when discovery starts, so a configuration that loads is one that runs: `kubeconfig_file`,
-//! and the `endpointslice` and `ingress` roles. Selector expressions are handed to the API
+//! and the `ingress` role. Selector expressions are handed to the API
 //! server as written: a malformed one fails the LIST (and is logged) instead of the load.
 //! Talking to the API server is the scrape side's business.
 
@@ -119,7 +119,8 @@ pub struct KubernetesSdConfig {
     /// `namespaces.own_namespace`: the pod's own namespace too (in-cluster only).
     pub own_namespace: bool,
     pub selectors: Vec<KubernetesSelector>,
-    /// `attach_metadata.node`: pod and endpoints targets get their node's labels.
+    /// `attach_metadata.node`: pod, endpoints and endpointslice targets get their node's
+    /// labels.
     pub attach_node_metadata: bool,
     /// The client towards `api_server`; the default when running in the cluster.
     pub http_client: HttpClientConfig,
@@ -211,13 +212,10 @@ impl RawKubernetesSdConfig {
                 self.kubeconfig_file
             ));
         }
-        if matches!(
-            role,
-            KubernetesRole::EndpointSlice | KubernetesRole::Ingress
-        ) {
+        if role == KubernetesRole::Ingress {
             return Err(format!(
-                "Kubernetes SD role {:?} is not supported by wasmfed yet (node, pod, service \
-                 and endpoints are)",
+                "Kubernetes SD role {:?} is not supported by wasmfed yet (node, pod, service, \
+                 endpoints and endpointslice are)",
                 role.as_str()
             ));
         }
@@ -346,7 +344,6 @@ mod tests {
             ("role: pod\napi_server: k8s:6443", "api_server: URL scheme must be 'http' or 'https'"),
             ("role: pod\nkubeconfig_file: /k", "kubeconfig_file (/k) is not supported by wasmfed yet"),
             ("role: ingress", "Kubernetes SD role \"ingress\" is not supported by wasmfed yet"),
-            ("role: endpointslice", "Kubernetes SD role \"endpointslice\" is not supported by wasmfed yet"),
         ] {
             let err = read(yaml).unwrap_err();
             assert!(err.contains(want), "{yaml}: {err}");

@@ -67,6 +67,7 @@ mod error;
 mod federation;
 mod file_sd;
 mod global;
+mod go_duration;
 mod handover;
 mod http_client;
 mod http_sd;
@@ -115,7 +116,7 @@ pub use names::{NameEscaping, NameRules, NameValidation};
 pub use oauth2::OAuth2Config;
 pub use plugins::{PluginRef, PluginSource, RulePluginRef};
 pub use protocol::ScrapeProtocol;
-pub use proxy::Proxy;
+pub use proxy::{Proxy, ProxyScheme, ProxyUrl};
 pub use relabel_config::{Action as RelabelAction, RelabelConfig};
 pub use remote_write::{MetadataConfig, QueueConfig, RemoteWriteConfig};
 pub use rules::{
@@ -125,7 +126,7 @@ pub use scrape::ScrapeConfig;
 pub use size::{parse_base2_bytes, SizeError};
 pub use target_group::TargetGroup;
 pub use tenants::{TenantConfig, TenantLimits, DEFAULT_TENANT};
-pub use web_config::{ClientAuth, TlsServerConfig, WebConfig};
+pub use web_config::{ClientAuth, RateLimit, TlsServerConfig, WebConfig};
 
 use compat::{ignore_known, next_key, Ignored, Section};
 use global::RawGlobal;

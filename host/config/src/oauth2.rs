@@ -1,6 +1,6 @@
 //! `oauth2` in an HTTP client: the OAuth 2.0 client credentials grant, as prometheus/common
 //! reads it (`client_id`, `client_secret` or `client_secret_file`, `scopes`, `token_url`,
-//! `endpoint_params`, and a `tls_config` of its own for the token endpoint).
+//! `endpoint_params`, and a `tls_config` and proxy keys of its own for the token endpoint).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,6 +8,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::http_client::{tls_config, RawTls, Secret, TlsConfig};
+use super::proxy::{HeaderValues, Proxy, RawProxy};
+use super::yaml::{Bool, UniqueMap};
 
 /// `oauth2`, checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +22,10 @@ pub struct OAuth2Config {
     pub endpoint_params: BTreeMap<String, String>,
     /// For the token endpoint.
     pub tls: TlsConfig,
+    /// The token endpoint's proxy (`proxy_url`, `no_proxy`, `proxy_from_environment`).
+    pub proxy: Proxy,
+    /// Its `proxy_connect_header`.
+    pub proxy_connect_headers: HeaderValues,
 }
 
 #[derive(Default, Deserialize)]
@@ -35,6 +41,10 @@ pub(super) struct RawOAuth2 {
     endpoint_params: BTreeMap<String, String>,
     tls_config: Option<RawTls>,
     proxy_url: Option<String>,
+    no_proxy: Option<String>,
+    #[serde(default)]
+    proxy_from_environment: Bool,
+    proxy_connect_header: Option<UniqueMap<String, Option<Vec<String>>>>,
 }
 
 impl RawOAuth2 {
@@ -58,9 +68,17 @@ impl RawOAuth2 {
                     .into(),
             );
         }
-        if self.proxy_url.is_some_and(|p| !p.is_empty()) {
-            return Err("oauth2.proxy_url: not supported by wasmfed yet".into());
+        let (proxy, proxy_connect_headers) = RawProxy {
+            url: self.proxy_url.unwrap_or_default(),
+            no_proxy: self.no_proxy.unwrap_or_default(),
+            from_environment: self.proxy_from_environment.0,
+            connect_header: self
+                .proxy_connect_header
+                .map(RawProxy::connect_header_of)
+                .unwrap_or_default(),
         }
+        .resolve()
+        .map_err(|e| format!("oauth2: {e}"))?;
         Ok(OAuth2Config {
             client_id,
             client_secret: Secret::from_pair(secret, file, dir),
@@ -68,6 +86,8 @@ impl RawOAuth2 {
             token_url,
             endpoint_params: self.endpoint_params,
             tls: tls_config(self.tls_config.unwrap_or_default(), dir)?,
+            proxy,
+            proxy_connect_headers,
         })
     }
 }

@@ -2,8 +2,9 @@
 //! and Alertmanager read, so an operator's existing file serves wasmfed unchanged.
 //!
 //! `tls_server_config` (certificate, key, client certificate policy and CAs, versions, cipher
-//! suites, curves, allowed client SANs), `http_server_config` (`http2`, `headers`) and
-//! `basic_auth_users` (bcrypt hashes), checked with exporter-toolkit's rules and messages. The
+//! suites, curves, allowed client SANs), `http_server_config` (`http2`, `headers`),
+//! `basic_auth_users` (bcrypt hashes) and `rate_limit` (`burst`, `interval` as a Go duration),
+//! checked with exporter-toolkit's rules and messages. The
 //! file is read again for every new connection, as upstream does, so a renewed certificate
 //! or a new user takes effect without a restart; the server (`wasmfed_web::tls`) decides what
 //! to rebuild.
@@ -13,6 +14,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::go_duration::parse_go_duration;
 use super::http_client::{tls_version, Secret, TlsVersion};
 use super::paths::join_dir;
 
@@ -53,6 +55,25 @@ pub struct WebConfig {
     pub headers: Vec<(String, String)>,
     /// User name to bcrypt hash; empty for no authentication.
     pub basic_auth_users: BTreeMap<String, String>,
+    /// Present when requests are rate limited (an `interval` above zero).
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// `rate_limit`: golang.org/x/time/rate's token bucket, as exporter-toolkit builds it
+/// (`rate.NewLimiter(rate.Every(interval), burst)`): `burst` requests at once, then one more
+/// every `interval`; a `burst` below one admits none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub burst: i64,
+    pub interval: std::time::Duration,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRateLimit {
+    #[serde(default)]
+    burst: i64,
+    interval: Option<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -65,7 +86,7 @@ struct RawWebConfig {
     #[serde(default)]
     basic_auth_users: Option<BTreeMap<String, String>>,
     #[serde(default)]
-    rate_limit: Option<serde_yaml::Value>,
+    rate_limit: Option<RawRateLimit>,
 }
 
 #[derive(Default, Deserialize)]
@@ -121,9 +142,16 @@ impl WebConfig {
             Ok(raw) => raw.unwrap_or_default(),
             Err(e) => return Err(e.to_string()),
         };
-        if raw.rate_limit.as_ref().is_some_and(|v| !v.is_null()) {
-            return Err("rate_limit: not supported by wasmfed yet".into());
-        }
+        let rate_limit = raw.rate_limit.unwrap_or_default();
+        let interval = match rate_limit.interval.as_deref() {
+            None | Some("") => 0,
+            Some(text) => parse_go_duration(text).map_err(|e| format!("rate_limit: {e}"))?,
+        };
+        // A negative interval is Go's `rate.Inf`: no limit, as a zero one.
+        let rate_limit = (interval > 0).then(|| RateLimit {
+            burst: rate_limit.burst,
+            interval: std::time::Duration::from_nanos(interval as u64),
+        });
         let http = raw.http_server_config.unwrap_or_default();
         for name in http.headers.keys() {
             if !SETTABLE_HEADERS
@@ -149,6 +177,7 @@ impl WebConfig {
                 .flatten(),
             headers: http.headers.into_iter().collect(),
             basic_auth_users: users,
+            rate_limit,
         })
     }
 }
@@ -264,6 +293,21 @@ mod tests {
             [("X-Frame-Options".to_owned(), "deny".to_owned())]
         );
         assert_eq!(c.basic_auth_users["prom"], HASH);
+        assert_eq!(c.rate_limit, None);
+        for (yaml, want) in [
+            ("rate_limit: {burst: 5, interval: 1.5s}", Some((5, 1500))),
+            ("rate_limit: {burst: 5}", None),
+            ("rate_limit: {burst: 5, interval: 0}", None),
+            ("rate_limit: {burst: 5, interval: -1s}", None),
+            ("rate_limit:", None),
+        ] {
+            let limit = read(yaml).unwrap().rate_limit;
+            let want = want.map(|(burst, millis)| RateLimit {
+                burst,
+                interval: std::time::Duration::from_millis(millis),
+            });
+            assert_eq!(limit, want, "{yaml}");
+        }
     }
 
     #[test]
@@ -286,7 +330,8 @@ mod tests {
             ("tls_server_config: {cert_file: c, key_file: k, min_version: SSL3}", "unknown TLS version: SSL3"),
             ("http_server_config: {headers: {Server: x}}", "HTTP header \"Server\" can not be configured"),
             ("basic_auth_users: {prom: hunter2}", "the password of \"prom\" is not a bcrypt hash"),
-            ("rate_limit: {burst: 1, interval: 1s}", "rate_limit: not supported by wasmfed yet"),
+            ("rate_limit: {burst: 1, interval: 1d}", "rate_limit: time: unknown unit \"d\" in duration \"1d\""),
+            ("rate_limit: {burst: 1, interval: 1s, brust: 2}", "unknown field `brust`"),
             ("tls_server_config: {cert_flie: c}", "unknown field `cert_flie`"),
         ] {
             let err = read(yaml).unwrap_err();

@@ -1,5 +1,6 @@
 //! Test certificates made fresh for each test: a certificate authority, a server certificate
-//! for `localhost` and `127.0.0.1`, and a client certificate, written as PEM files. For this
+//! for `localhost` and `127.0.0.1`, and a client certificate (SANs `wasmfed.test` and
+//! `10.0.0.7`), written as PEM files. For this
 //! crate's tests and, through the `test-util` feature, the end-to-end tests (which hand them
 //! to a real node_exporter's `--web.config.file`).
 
@@ -48,7 +49,12 @@ impl TestPki {
             ExtendedKeyUsagePurpose::ServerAuth,
             "localhost",
         );
-        let client = leaf(vec![], ExtendedKeyUsagePurpose::ClientAuth, "wasmfed");
+        // One DNS name and one IP address, for servers that also check a client's SANs.
+        let client = leaf(
+            vec!["wasmfed.test".into(), "10.0.0.7".into()],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            "wasmfed",
+        );
 
         let write = |file: &str, pem: &str| {
             let path = dir.join(format!("{name}-{file}"));

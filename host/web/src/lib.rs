@@ -6,12 +6,14 @@
 
 pub mod auth;
 pub mod body;
+mod client_sans;
 pub mod encoding;
 pub mod federate;
 pub mod metadata;
 pub mod metric_metadata;
 pub mod plugins;
 pub mod query;
+mod rate_limit;
 pub mod relabel;
 pub mod remote_write;
 pub mod request_line;

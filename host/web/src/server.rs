@@ -85,6 +85,11 @@ async fn serve_connection<S>(
     let service = service_fn(move |req| {
         let (state, gate, config) = (state.clone(), gate.clone(), current.config.clone());
         async move {
+            // exporter-toolkit refuses over the limit before anything else, headers included.
+            if !gate.allows_request() {
+                state.telemetry.count_request("rate_limit", 429);
+                return Ok(text(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n"));
+            }
             let mut response = if gate.admits(&config, req.headers()) {
                 route(state, req).await
             } else {

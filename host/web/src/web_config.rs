@@ -1,5 +1,6 @@
-//! What `--web.config.file` asks of the server: TLS (rustls), basic auth against bcrypt
-//! hashes, extra response headers.
+//! What `--web.config.file` asks of the server: TLS (rustls, with `client_allowed_sans` in
+//! [`super::client_sans`]), basic auth against bcrypt hashes, extra response headers, and a
+//! rate limit ([`super::rate_limit`]).
 //!
 //! As in Prometheus' exporter-toolkit, the file (and the certificate, key and client CA it
 //! names) is read again for every new connection, so renewing a certificate or adding a user
@@ -21,6 +22,9 @@ use sha2::{Digest, Sha256};
 use wasmfed_config::{ClientAuth, Secret, TlsServerConfig, WebConfig};
 use wasmfed_tls::{key_pair, provider, roots_from_pem, system_roots, versions};
 
+use super::client_sans::AllowedSans;
+use super::rate_limit::RateLimiter;
+
 /// Remembered bcrypt verdicts at most; the cache is emptied when full.
 const VERDICTS: usize = 1024;
 
@@ -29,6 +33,8 @@ pub struct WebGate {
     path: Option<PathBuf>,
     cached: Mutex<Option<Loaded>>,
     verdicts: Mutex<HashMap<[u8; 32], bool>>,
+    /// `rate_limit` as the file held it at start.
+    limiter: Option<RateLimiter>,
 }
 
 /// The configuration in force for one connection.
@@ -49,13 +55,19 @@ impl WebGate {
     /// A gate for `path` (None: plain HTTP, no authentication); the file is read and checked
     /// now, so a bad one stops the start with its reason.
     pub fn new(path: Option<PathBuf>) -> Result<WebGate, String> {
-        let gate = WebGate {
+        let mut gate = WebGate {
             path,
             cached: Mutex::new(None),
             verdicts: Mutex::new(HashMap::new()),
+            limiter: None,
         };
-        gate.current()?;
+        gate.limiter = gate.current()?.config.rate_limit.map(RateLimiter::new);
         Ok(gate)
+    }
+
+    /// Whether the rate limit lets one more request through now (always, without one).
+    pub fn allows_request(&self) -> bool {
+        self.limiter.as_ref().is_none_or(RateLimiter::allow)
     }
 
     /// Whether the file, as last read, enables TLS (for start-up warnings).
@@ -257,9 +269,6 @@ fn client_verifier(
     tls: &TlsServerConfig,
     material: &TlsMaterial,
 ) -> Result<Arc<dyn ClientCertVerifier>, String> {
-    if tls.client_allowed_sans.is_some() {
-        return Err("client_allowed_sans: not supported by wasmfed yet".into());
-    }
     let roots = || match &material.client_ca {
         Some(pem) => roots_from_pem(pem)
             .map(Arc::new)
@@ -275,17 +284,28 @@ fn client_verifier(
         };
         builder.build().map_err(|e| format!("client CAs: {e}"))
     };
-    match tls.client_auth {
-        ClientAuth::NoClientCert => Ok(WebPkiClientVerifier::no_client_auth()),
-        ClientAuth::VerifyClientCertIfGiven => verified(true),
-        ClientAuth::RequireAndVerifyClientCert => verified(false),
+    let verifier = match tls.client_auth {
+        ClientAuth::NoClientCert => WebPkiClientVerifier::no_client_auth(),
+        ClientAuth::VerifyClientCertIfGiven => verified(true)?,
+        ClientAuth::RequireAndVerifyClientCert => verified(false)?,
         // Go asks for (or requires) a certificate without verifying it: rustls has no such
         // policy, and a certificate nobody checks proves nothing; refuse rather than pretend.
-        ClientAuth::RequestClientCert | ClientAuth::RequireAnyClientCert => Err(format!(
-            "client_auth_type {:?}: not supported by wasmfed (use RequireAndVerifyClientCert or VerifyClientCertIfGiven with client_ca_file)",
-            tls.client_auth
-        )),
-    }
+        ClientAuth::RequestClientCert | ClientAuth::RequireAnyClientCert => {
+            return Err(format!(
+                "client_auth_type {:?}: not supported by wasmfed (use RequireAndVerifyClientCert or VerifyClientCertIfGiven with client_ca_file)",
+                tls.client_auth
+            ))
+        }
+    };
+    // The configuration check let `client_allowed_sans` through only with a required
+    // certificate, so the list is never consulted for a client that sent none.
+    Ok(match &tls.client_allowed_sans {
+        None => verifier,
+        Some(allowed) => Arc::new(AllowedSans {
+            verified: verifier,
+            allowed: allowed.clone(),
+        }),
+    })
 }
 
 /// Go's name of a TLS 1.2 suite rustls offers.

@@ -125,6 +125,20 @@ fn accepted_settings() {
         resolve("proxy_from_environment: true").unwrap().proxy,
         Proxy::FromEnvironment
     );
+    let c = resolve(
+        "oauth2: {client_id: c, token_url: http://t/, proxy_url: 'socks5://p:1080', no_proxy: t}",
+    )
+    .unwrap();
+    let Some(Auth::OAuth2(oauth2)) = c.auth else {
+        panic!("{c:?}")
+    };
+    assert_eq!(
+        oauth2.proxy,
+        Proxy::Url {
+            url: "socks5://p:1080".into(),
+            no_proxy: "t".into()
+        }
+    );
     let c = resolve("http_headers:\n  x-scope-orgid: {values: [a, b], secrets: [s]}\n  X-Empty:")
         .unwrap();
     assert_eq!(
@@ -172,7 +186,9 @@ fn refused_as_prometheus_refuses() {
             ("proxy_from_environment: true\nproxy_url: http://p:1", "if proxy_from_environment is configured, proxy_url must not be configured"),
             ("proxy_from_environment: true\nno_proxy: a", "if proxy_from_environment is configured, no_proxy must not be configured"),
             ("no_proxy: a", "if no_proxy is configured, proxy_url must also be configured"),
-            ("proxy_url: socks5://p:1080", "proxy_url \"socks5://p:1080\": not supported by wasmfed yet (only http:// proxies)"),
+            ("oauth2: {client_id: c, token_url: http://t/, no_proxy: a}", "oauth2: if no_proxy is configured, proxy_url must also be configured"),
+            ("oauth2: {client_id: c, token_url: http://t/, proxy_url: 'gopher://p'}", "oauth2: proxy_url: proxy scheme \"gopher\" in \"gopher://p\" is not supported (http, https, socks5, socks5h)"),
+            ("proxy_url: socks4://p:1080", "proxy_url: proxy scheme \"socks4\" in \"socks4://p:1080\" is not supported (http, https, socks5, socks5h)"),
             ("http_headers: {user-agent: {values: [x]}}", "setting header \"User-Agent\" is not allowed"),
             ("http_headers: {X-A: {files: [/nonexistent/h]}}", "unable to read header \"X-A\" from file /nonexistent/h: No such file or directory (os error 2)"),
             ("http_headers: {X-A: {values: [\"a\\r\\nHost: evil\"]}}", "header \"X-A\": a value may not contain a line break"),

@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use base64::Engine;
 use parking_lot::Mutex;
-use wasmfed_config::{Auth, HttpClientConfig, Secret};
+use wasmfed_config::{Auth, HttpClientConfig, ProxyUrl, Secret};
 
 use super::oauth2::TokenSource;
-use super::proxy::{self, ProxyRoute};
+use super::proxy;
 use super::stream::TlsTarget;
 use super::tls::{self, TlsMaterial};
 use super::Fetcher;
@@ -137,17 +137,12 @@ impl HttpClient {
 
     /// The key under which kept-alive connections of this client to `origin` wait, for the
     /// TLS generation `generation` (0 for plain HTTP) and the proxy they go through.
-    pub(crate) fn pool_key(
-        &self,
-        generation: u64,
-        origin: &str,
-        via: Option<&ProxyRoute>,
-    ) -> String {
+    pub(crate) fn pool_key(&self, generation: u64, origin: &str, via: Option<&ProxyUrl>) -> String {
         match via {
             None => format!("{}/{generation}/{origin}", self.id),
             Some(p) => format!(
-                "{}/{generation}/{origin}/via {}:{}",
-                self.id, p.host, p.port
+                "{}/{generation}/{origin}/via {:?} {}:{}",
+                self.id, p.scheme, p.host, p.port
             ),
         }
     }
@@ -158,7 +153,7 @@ impl HttpClient {
         https: bool,
         host: &str,
         port: u16,
-    ) -> Result<Option<ProxyRoute>, String> {
+    ) -> Result<Option<ProxyUrl>, String> {
         proxy::route(&self.config.proxy, https, host, port)
     }
 

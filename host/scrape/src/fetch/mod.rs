@@ -25,7 +25,7 @@ use parking_lot::Mutex;
 use self::http1::{Connection, HttpError, ResponseHead};
 pub(crate) use self::stream::join_host_port;
 use self::stream::Stream;
-use wasmfed_config::NameRules;
+use wasmfed_config::{NameRules, ProxyScheme};
 use wasmfed_remote::read::STREAMED_CONTENT_TYPE;
 use wasmfed_remote::VERSION_HEADER_VALUE as REMOTE_WRITE_VERSION;
 
@@ -37,6 +37,7 @@ mod http1;
 mod https_tests;
 mod oauth2;
 mod proxy;
+mod socks5;
 mod stream;
 mod tls;
 
@@ -469,21 +470,33 @@ impl Fetcher {
             .header_lines(self)
             .await
             .map_err(ExchangeError::Setup)?;
-        let absolute = via.is_some() && !endpoint.https;
-        if let Some(auth) = via
-            .as_ref()
-            .and_then(|v| v.authorization.as_ref())
-            .filter(|_| absolute)
-        {
+        // Only an http(s) proxy carries a plain request itself; it asks for the absolute form.
+        let absolute = !endpoint.https
+            && via
+                .as_ref()
+                .is_some_and(|p| p.scheme != ProxyScheme::Socks5);
+        let proxy_authorization = via.as_ref().and_then(proxy::authorization);
+        if let Some(auth) = proxy_authorization.as_ref().filter(|_| absolute) {
             headers.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
         }
         let request = endpoint.request(ask, &headers, absolute);
-        let (tls, generation) = match endpoint.https {
-            false => (None, 0),
-            true => {
-                let (tls, generation) = client.tls(endpoint.host).map_err(ExchangeError::Setup)?;
-                (Some(tls), generation)
+        // Target and https proxy share the job's TLS settings, so one generation covers both.
+        let mut generation = 0;
+        let mut tls_for = |host: &str| {
+            client.tls(host).map(|(tls, built)| {
+                generation = built;
+                tls
+            })
+        };
+        let tls = match endpoint.https {
+            false => None,
+            true => Some(tls_for(endpoint.host).map_err(ExchangeError::Setup)?),
+        };
+        let proxy_tls = match &via {
+            Some(proxy) if proxy.scheme == ProxyScheme::Https => {
+                Some(tls_for(&proxy.host).map_err(ExchangeError::Setup)?)
             }
+            _ => None,
         };
         let key = client.pool_key(generation, endpoint.origin, via.as_ref());
         let idle = self.idle.lock().take(&key);
@@ -498,8 +511,10 @@ impl Fetcher {
             (Some(_), true) => client.proxy_connect_lines().map_err(ExchangeError::Setup)?,
             _ => String::new(),
         };
-        let hop = via.as_ref().map(|route| stream::Via {
-            route,
+        let hop = via.as_ref().map(|proxy| stream::Via {
+            proxy,
+            tls: proxy_tls,
+            authorization: proxy_authorization.as_deref(),
             connect_head: &connect_head,
         });
         let stream = Stream::connect(endpoint.host, endpoint.port, tls, hop)

@@ -75,6 +75,8 @@ impl TokenSource {
                 password: Some(Secret::Inline(form_escape(&secret))),
             }),
             tls: self.config.tls.clone(),
+            proxy: self.config.proxy.clone(),
+            proxy_connect_headers: self.config.proxy_connect_headers.clone(),
             ..HttpClientConfig::default()
         });
         let form = self.form();

@@ -5,78 +5,28 @@
 //! `NO_PROXY` lists `*`, IPs, CIDRs and domains (with their subdomains), each with an
 //! optional port.
 //!
-//! A plain request goes to the proxy in absolute form; an https one through a `CONNECT`
-//! tunnel (see [`super::stream`]). Credentials in the proxy URL become `Proxy-Authorization`.
+//! How a request then travels is [`super::stream`]'s business: through an http(s) proxy a
+//! plain request goes in absolute form and an https one through a `CONNECT` tunnel, through a
+//! SOCKS5 proxy every request goes through a tunnel ([`super::socks5`]). Credentials in an
+//! http(s) proxy's URL become `Proxy-Authorization`.
 
 use std::net::IpAddr;
 
 use base64::Engine;
-use wasmfed_config::Proxy;
+use wasmfed_config::{Proxy, ProxyScheme, ProxyUrl};
 
-/// The proxy a request goes through.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct ProxyRoute {
-    pub host: String,
-    pub port: u16,
-    /// `Proxy-Authorization`'s value, from the proxy URL's user and password.
-    pub authorization: Option<String>,
-}
-
-impl ProxyRoute {
-    /// `http://[user[:password]@]host[:port]`; a URL without a scheme is taken as http, as
-    /// httpproxy takes it.
-    fn parse(url: &str) -> Result<ProxyRoute, String> {
-        let rest = match url.split_once("://") {
-            Some(("http", rest)) => rest,
-            Some((scheme, _)) => {
-                return Err(format!(
-                    "proxy scheme {scheme:?}: only http:// proxies are supported"
-                ))
-            }
-            None => url,
-        };
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let (userinfo, hostport) = match authority.rsplit_once('@') {
-            Some((userinfo, hostport)) => (Some(userinfo), hostport),
-            None => (None, authority),
-        };
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((host, port)) if !port.contains(']') => (
-                host,
-                port.parse()
-                    .map_err(|_| format!("invalid proxy port in {url:?}"))?,
-            ),
-            _ => (hostport, 80),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() {
-            return Err(format!("invalid proxy URL {url:?}: no host"));
-        }
-        let authorization = userinfo.map(|userinfo| {
-            let decoded: String = percent_decode(userinfo);
-            let with_password = if decoded.contains(':') {
-                decoded
-            } else {
-                format!("{decoded}:")
-            };
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(with_password)
-            )
-        });
-        Ok(ProxyRoute {
-            host: host.to_owned(),
-            port,
-            authorization,
-        })
+/// `Proxy-Authorization`'s value for an http(s) proxy whose URL has a user (Go's
+/// `connectMethod.proxyAuth`); SOCKS5 proxies authenticate in their own handshake.
+pub(crate) fn authorization(proxy: &ProxyUrl) -> Option<String> {
+    if proxy.scheme == ProxyScheme::Socks5 {
+        return None;
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    let user = proxy.username.as_deref()?;
+    let password = proxy.password.as_deref().unwrap_or_default();
+    Some(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    ))
 }
 
 /// The proxy for a request to `host:port` (`https` for its scheme), if it takes one.
@@ -85,15 +35,15 @@ pub(crate) fn route(
     https: bool,
     host: &str,
     port: u16,
-) -> Result<Option<ProxyRoute>, String> {
+) -> Result<Option<ProxyUrl>, String> {
     match proxy {
         Proxy::Direct => Ok(None),
-        Proxy::Url { url, no_proxy } if no_proxy.is_empty() => ProxyRoute::parse(url).map(Some),
+        Proxy::Url { url, no_proxy } if no_proxy.is_empty() => ProxyUrl::parse(url).map(Some),
         Proxy::Url { url, no_proxy } => {
             if bypasses(no_proxy, host, port) {
                 Ok(None)
             } else {
-                ProxyRoute::parse(url).map(Some)
+                ProxyUrl::parse(url).map(Some)
             }
         }
         Proxy::FromEnvironment => {
@@ -109,7 +59,7 @@ pub(crate) fn route(
             };
             let no_proxy = env(["NO_PROXY", "no_proxy"]).unwrap_or_default();
             match url {
-                Some(url) if !bypasses(&no_proxy, host, port) => ProxyRoute::parse(&url).map(Some),
+                Some(url) if !bypasses(&no_proxy, host, port) => ProxyUrl::parse(&url).map(Some),
                 _ => Ok(None),
             }
         }
@@ -196,22 +146,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn proxy_urls() {
-        assert_eq!(
-            ProxyRoute::parse("http://user:p%40ss@proxy.corp:3128/").unwrap(),
-            ProxyRoute {
-                host: "proxy.corp".into(),
-                port: 3128,
-                authorization: Some(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode("user:p@ss")
-                )),
-            }
-        );
-        assert_eq!(ProxyRoute::parse("proxy:8080").unwrap().port, 8080);
-        assert_eq!(ProxyRoute::parse("http://proxy").unwrap().port, 80);
-        assert_eq!(ProxyRoute::parse("http://[::1]:3128").unwrap().host, "::1");
-        assert!(ProxyRoute::parse("socks5://p:1080").is_err());
+    fn proxy_authorization() {
+        let auth = |url| authorization(&ProxyUrl::parse(url).unwrap());
+        let basic = |s: &str| {
+            Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(s)
+            ))
+        };
+        assert_eq!(auth("http://user:p%40ss@proxy:3128"), basic("user:p@ss"));
+        assert_eq!(auth("https://user@proxy"), basic("user:"));
+        assert_eq!(auth("http://proxy"), None);
+        assert_eq!(auth("socks5://user:pw@proxy"), None);
     }
 
     #[test]

@@ -1,9 +1,17 @@
-//! The byte stream under a scrape connection: plain TCP, or TLS over it (rustls).
+//! The byte stream under a scrape connection: plain TCP, or TLS over a stream (rustls), and
+//! how it is opened: straight to the target or through a proxy, as Go's transport opens it.
 //!
 //! One enum rather than a boxed trait object keeps the plain path as it was, a `TcpStream`
-//! read straight into the body buffer. A TLS peer that closes without `close_notify` ends the
-//! stream as TCP's FIN would: HTTP's own framing tells a cut-off body from a complete one, as
-//! Go's client relies on it to.
+//! read straight into the body buffer. TLS runs over a `Stream` itself, so an https target
+//! behind an https proxy is TLS inside the proxy's TLS, as in Go. A TLS peer that closes
+//! without `close_notify` ends the stream as TCP's FIN would: HTTP's own framing tells a
+//! cut-off body from a complete one, as Go's client relies on it to.
+//!
+//! Through a proxy: an http(s) proxy carries a plain request itself (the caller writes it in
+//! absolute form) and an https one through a `CONNECT` tunnel; a SOCKS5 proxy tunnels both.
+//! An https proxy is reached with the job's own TLS settings (its CA, client certificate and
+//! `server_name`), as Go's transport uses one TLS configuration for proxy and target.
+//! Failures on the way to the proxy read `proxyconnect tcp: ...`, as in Go.
 
 use std::io;
 use std::pin::Pin;
@@ -15,12 +23,13 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
+use wasmfed_config::{ProxyScheme, ProxyUrl};
 
-use super::proxy::ProxyRoute;
+use super::socks5;
 
 pub(crate) enum Stream {
     Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<Stream>>),
 }
 
 /// What a TLS connection needs: the client configuration and the name to verify.
@@ -29,42 +38,85 @@ pub(crate) struct TlsTarget {
     pub server_name: ServerName<'static>,
 }
 
-/// A proxy to connect through: for TLS, a `CONNECT` tunnel opened with `connect_head` (the
-/// request's header lines after its request line).
+/// A proxy to connect through.
 pub(crate) struct Via<'a> {
-    pub route: &'a ProxyRoute,
+    pub proxy: &'a ProxyUrl,
+    /// For an https proxy: the TLS connection to the proxy itself.
+    pub tls: Option<TlsTarget>,
+    /// `Proxy-Authorization`'s value, for a `CONNECT`.
+    pub authorization: Option<&'a str>,
+    /// The header lines of a `CONNECT` after its request line (`proxy_connect_header`).
     pub connect_head: &'a str,
 }
 
 impl Stream {
     /// Connects to `host:port` (or to the proxy `via`), and runs the TLS handshake when `tls`
-    /// is given (through a `CONNECT` tunnel when proxied).
+    /// is given (through a tunnel when proxied).
     pub(crate) async fn connect(
         host: &str,
         port: u16,
         tls: Option<TlsTarget>,
         via: Option<Via<'_>>,
     ) -> io::Result<Stream> {
-        let mut tcp = match &via {
-            None => TcpStream::connect((host, port)).await?,
-            Some(via) => TcpStream::connect((via.route.host.as_str(), via.route.port))
-                .await
-                .map_err(|e| io::Error::new(e.kind(), format!("proxyconnect tcp: {e}")))?,
+        let stream = match via {
+            None => Stream::Plain(tcp(host, port).await?),
+            Some(via) => through(via, host, port, tls.is_some()).await?,
         };
-        tcp.set_nodelay(true)?;
-        if let (Some(via), Some(_)) = (&via, &tls) {
-            tunnel(&mut tcp, host, port, via).await?;
-        }
         match tls {
-            None => Ok(Stream::Plain(tcp)),
-            Some(tls) => {
-                let stream = TlsConnector::from(tls.config)
-                    .connect(tls.server_name, tcp)
-                    .await?;
-                Ok(Stream::Tls(Box::new(stream)))
-            }
+            None => Ok(stream),
+            Some(tls) => Ok(Stream::Tls(Box::new(handshake(tls, stream).await?))),
         }
     }
+}
+
+async fn tcp(host: &str, port: u16) -> io::Result<TcpStream> {
+    let tcp = TcpStream::connect((host, port)).await?;
+    tcp.set_nodelay(true)?;
+    Ok(tcp)
+}
+
+async fn handshake(tls: TlsTarget, stream: Stream) -> io::Result<TlsStream<Stream>> {
+    TlsConnector::from(tls.config)
+        .connect(tls.server_name, stream)
+        .await
+}
+
+/// Opens the way to `host:port` through `via`: to the proxy itself for a plain request to an
+/// http(s) proxy, else a tunnel (`tunnel`: the target speaks TLS, which only a tunnel carries
+/// through an http(s) proxy).
+async fn through(mut via: Via<'_>, host: &str, port: u16, tunnel: bool) -> io::Result<Stream> {
+    let proxy = via.proxy;
+    let proxyconnect = |e: io::Error| {
+        io::Error::new(
+            e.kind(),
+            format!("proxyconnect tcp: {}", super::tls::describe(&e)),
+        )
+    };
+    let mut tcp = tcp(&proxy.host, proxy.port).await.map_err(proxyconnect)?;
+    let mut stream = match (proxy.scheme, via.tls.take()) {
+        (ProxyScheme::Socks5, _) => {
+            let address = tcp.peer_addr()?.to_string();
+            let credentials = proxy
+                .username
+                .as_deref()
+                .map(|username| socks5::Credentials {
+                    username,
+                    password: proxy.password.as_deref().unwrap_or_default(),
+                });
+            socks5::connect(&mut tcp, &address, host, port, credentials).await?;
+            return Ok(Stream::Plain(tcp));
+        }
+        (ProxyScheme::Https, Some(tls)) => Stream::Tls(Box::new(
+            handshake(tls, Stream::Plain(tcp))
+                .await
+                .map_err(proxyconnect)?,
+        )),
+        _ => Stream::Plain(tcp),
+    };
+    if tunnel {
+        connect_tunnel(&mut stream, host, port, &via).await?;
+    }
+    Ok(stream)
 }
 
 /// `host:port`, an IPv6 host in brackets (Go's `net.JoinHostPort`).
@@ -76,26 +128,31 @@ pub(crate) fn join_host_port(host: &str, port: u16) -> String {
     }
 }
 
-/// Asks the proxy for a tunnel to `host:port` and reads its answer; anything but 200 fails
-/// with the answer's reason, as Go's transport words it.
-async fn tunnel(tcp: &mut TcpStream, host: &str, port: u16, via: &Via<'_>) -> io::Result<()> {
+/// Asks an http(s) proxy for a tunnel to `host:port` and reads its answer; anything but 200
+/// fails with the answer's reason, as Go's transport words it.
+async fn connect_tunnel(
+    stream: &mut Stream,
+    host: &str,
+    port: u16,
+    via: &Via<'_>,
+) -> io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let authority = join_host_port(host, port);
     let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
-    if let Some(auth) = &via.route.authorization {
+    if let Some(auth) = via.authorization {
         request.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
     }
     request.push_str(via.connect_head);
     request.push_str("\r\n");
-    tcp.write_all(request.as_bytes()).await?;
-    // Byte by byte: nothing of the tunnel's own traffic may be read here.
+    stream.write_all(request.as_bytes()).await?;
+    stream.flush().await?;
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() > 64 * 1024 {
             return Err(io::Error::other("proxy response head too large"));
         }
         let mut byte = [0u8];
-        if tcp.read(&mut byte).await? == 0 {
+        if stream.read(&mut byte).await? == 0 {
             return Err(io::Error::other(
                 "proxy closed the connection before answering CONNECT",
             ));

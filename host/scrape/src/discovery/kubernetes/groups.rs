@@ -10,13 +10,15 @@ use std::collections::{BTreeMap, HashMap};
 use wasmfed_config::TargetGroup;
 use wasmfed_model::Labels;
 
-use super::objects::{Container, ContainerPort, Endpoints, Node, ObjectMeta, Pod, Service};
+use super::objects::{
+    Container, ContainerPort, Endpoints, Node, ObjectMeta, ObjectReference, Pod, Service,
+};
 use crate::fetch::join_host_port;
 
-const PREFIX: &str = "__meta_kubernetes_";
-const ADDRESS: &str = "__address__";
-const NAMESPACE: &str = "__meta_kubernetes_namespace";
-const PRESENT: &str = "true";
+pub(super) const PREFIX: &str = "__meta_kubernetes_";
+pub(super) const ADDRESS: &str = "__address__";
+pub(super) const NAMESPACE: &str = "__meta_kubernetes_namespace";
+pub(super) const PRESENT: &str = "true";
 
 /// Prometheus' `strutil.SanitizeLabelName`: every character outside `[a-zA-Z0-9_]` becomes
 /// `_`.
@@ -48,7 +50,7 @@ fn add_meta(labels: &mut Labels, kind: &str, meta: &ObjectMeta) {
 }
 
 /// A group from target label sets that each hold their `__address__`.
-fn group(source: String, labels: Labels, targets: Vec<Labels>) -> TargetGroup {
+pub(super) fn group(source: String, labels: Labels, targets: Vec<Labels>) -> TargetGroup {
     let mut group = TargetGroup {
         targets: Vec::with_capacity(targets.len()),
         target_labels: Vec::with_capacity(targets.len()),
@@ -69,7 +71,11 @@ pub(super) type NodesByName<'a> = HashMap<&'a str, &'a Node>;
 
 /// Prometheus' `addNodeLabels`: the node's name and labels (not its annotations), when the
 /// node is known.
-fn add_node_labels(labels: &mut Labels, nodes: Option<&NodesByName<'_>>, name: Option<&str>) {
+pub(super) fn add_node_labels(
+    labels: &mut Labels,
+    nodes: Option<&NodesByName<'_>>,
+    name: Option<&str>,
+) {
     let (Some(nodes), Some(name)) = (nodes, name) else {
         return;
     };
@@ -123,7 +129,7 @@ pub(super) fn node_group(node: &Node) -> Option<TargetGroup> {
     Some(group(format!("node/{}", meta.name), labels, vec![target]))
 }
 
-fn service_labels(service: &Service) -> Labels {
+pub(super) fn service_labels(service: &Service) -> Labels {
     let meta = &service.metadata;
     let mut labels = Labels::new();
     labels.set(format!("{PREFIX}service_name"), meta.name.as_str());
@@ -181,7 +187,7 @@ pub(super) fn service_group(service: &Service) -> TargetGroup {
 
 /// `pod.go` `podLabels` (without the namespace, which the pod role adds to its group and
 /// the endpoints role has on its own).
-fn pod_labels(pod: &Pod) -> Labels {
+pub(super) fn pod_labels(pod: &Pod) -> Labels {
     let (meta, status) = (&pod.metadata, &pod.status);
     let ready = status
         .conditions
@@ -215,7 +221,7 @@ fn pod_labels(pod: &Pod) -> Labels {
     labels
 }
 
-fn merge(target: &mut Labels, other: &Labels) {
+pub(super) fn merge(target: &mut Labels, other: &Labels) {
     for label in other.iter() {
         target.set(label.name.as_str(), label.value.as_str());
     }
@@ -278,8 +284,22 @@ pub(super) fn pod_group(pod: &Pod, nodes: Option<&NodesByName<'_>>) -> TargetGro
     group(source, labels, targets)
 }
 
+/// The first container port of `pod` numbered `number`, with its container.
+pub(super) fn container_port(pod: &Pod, number: i32) -> Option<(&Container, &ContainerPort)> {
+    pod.spec.containers.iter().find_map(|c| {
+        (c.ports.iter())
+            .find(|p| p.container_port == number)
+            .map(|p| (c, p))
+    })
+}
+
 /// A container port's labels on an endpoints target.
-fn container_labels(t: &mut Labels, c: &Container, port: &ContainerPort, protocol: &str) {
+pub(super) fn container_labels(
+    t: &mut Labels,
+    c: &Container,
+    port: &ContainerPort,
+    protocol: &str,
+) {
     t.set(format!("{PREFIX}pod_container_name"), c.name.as_str());
     t.set(format!("{PREFIX}pod_container_image"), c.image.as_str());
     t.set(
@@ -291,12 +311,68 @@ fn container_labels(t: &mut Labels, c: &Container, port: &ContainerPort, protoco
     t.set(format!("{PREFIX}pod_container_port_protocol"), protocol);
 }
 
-/// What endpoints objects are joined with: the services and pods LISTed with them, by
-/// namespace and name, and the nodes when `attach_metadata.node` is set.
+/// The pods endpoints pointed at, in the order first seen, each with the endpoint ports that
+/// made targets of it (`seenPods` of `endpoints.go` and `endpointslice.go`).
+#[derive(Default)]
+pub(super) struct SeenPods<'a>(Vec<(&'a Pod, Vec<i32>)>);
+
+impl<'a> SeenPods<'a> {
+    /// Records that `port` (None: a slice port without a number) made a target of `pod`.
+    pub(super) fn cover(&mut self, pod: &'a Pod, port: Option<i32>) {
+        let at = match self.0.iter().position(|(p, _)| std::ptr::eq(*p, pod)) {
+            Some(at) => at,
+            None => {
+                self.0.push((pod, Vec::new()));
+                self.0.len() - 1
+            }
+        };
+        self.0[at].1.extend(port);
+    }
+
+    /// A target for each container port of a seen pod that no endpoint port covered.
+    pub(super) fn uncovered_targets(self, targets: &mut Vec<Labels>) {
+        for (pod, ports) in self.0 {
+            for c in &pod.spec.containers {
+                for cport in c
+                    .ports
+                    .iter()
+                    .filter(|p| !ports.contains(&p.container_port))
+                {
+                    let mut t = Labels::new();
+                    let address = join_host_port(&pod.status.pod_ip, cport.container_port as u16);
+                    t.set(ADDRESS, address);
+                    container_labels(&mut t, c, cport, &cport.protocol);
+                    merge(&mut t, &pod_labels(pod));
+                    targets.push(t);
+                }
+            }
+        }
+    }
+}
+
+/// What endpoints (and endpoint slice) objects are joined with: the services and pods LISTed
+/// with them, by namespace and name, and the nodes when `attach_metadata.node` is set.
 pub(super) struct EndpointsJoin<'a> {
     pub services: HashMap<(&'a str, &'a str), &'a Service>,
     pub pods: HashMap<(&'a str, &'a str), &'a Pod>,
     pub nodes: Option<&'a NodesByName<'a>>,
+}
+
+impl<'a> EndpointsJoin<'a> {
+    /// The pod a target reference names, if it names a known pod (`resolvePodRef`).
+    pub(super) fn pod(&self, target: Option<&ObjectReference>) -> Option<&'a Pod> {
+        let target = target.filter(|r| r.kind == "Pod")?;
+        self.pods
+            .get(&(target.namespace.as_str(), target.name.as_str()))
+            .copied()
+    }
+
+    /// The group labels of the service named `name` in `namespace`, if it is known.
+    pub(super) fn service_labels(&self, namespace: &str, name: &str) -> Option<Labels> {
+        self.services
+            .get(&(namespace, name))
+            .map(|s| service_labels(s))
+    }
 }
 
 /// `endpoints.go` `buildEndpoints`: a target per address and port, ready addresses then
@@ -308,16 +384,12 @@ pub(super) fn endpoints_group(eps: &Endpoints, join: &EndpointsJoin<'_>) -> Targ
     let mut labels = Labels::new();
     labels.set(NAMESPACE, meta.namespace.as_str());
     labels.set(format!("{PREFIX}endpoints_name"), meta.name.as_str());
-    let service = join
-        .services
-        .get(&(meta.namespace.as_str(), meta.name.as_str()));
-    if let Some(service) = service {
-        merge(&mut labels, &service_labels(service));
+    if let Some(service) = join.service_labels(&meta.namespace, &meta.name) {
+        merge(&mut labels, &service);
     }
     add_map(&mut labels, "endpoints", "label", &meta.labels);
 
-    // Pods seen, in order, with the endpoint ports that made targets of them.
-    let mut seen: Vec<(&Pod, Vec<i32>)> = Vec::new();
+    let mut seen = SeenPods::default();
     let mut targets = Vec::new();
     for subset in &eps.subsets {
         for port in &subset.ports {
@@ -350,53 +422,21 @@ pub(super) fn endpoints_group(eps: &Endpoints, join: &EndpointsJoin<'_>) -> Targ
                 }
                 add_node_labels(&mut t, join.nodes, addr.node_name.as_deref());
 
-                let pod = addr
-                    .target_ref
-                    .as_ref()
-                    .filter(|r| r.kind == "Pod")
-                    .and_then(|r| join.pods.get(&(r.namespace.as_str(), r.name.as_str())));
-                let Some(pod) = pod else {
+                let Some(pod) = join.pod(addr.target_ref.as_ref()) else {
                     targets.push(t);
                     continue;
                 };
                 merge(&mut t, &pod_labels(pod));
-                if let Some((c, cport)) = pod.spec.containers.iter().find_map(|c| {
-                    c.ports
-                        .iter()
-                        .find(|p| p.container_port == port.port)
-                        .map(|p| (c, p))
-                }) {
+                if let Some((c, cport)) = container_port(pod, port.port) {
                     // The protocol is the endpoint port's, as in Prometheus.
                     container_labels(&mut t, c, cport, &port.protocol);
                 }
-                let at = match seen.iter().position(|(p, _)| std::ptr::eq(*p, *pod)) {
-                    Some(at) => at,
-                    None => {
-                        seen.push((pod, Vec::new()));
-                        seen.len() - 1
-                    }
-                };
-                seen[at].1.push(port.port);
+                seen.cover(pod, Some(port.port));
                 targets.push(t);
             }
         }
     }
-    for (pod, ports) in seen {
-        for c in &pod.spec.containers {
-            for cport in c
-                .ports
-                .iter()
-                .filter(|p| !ports.contains(&p.container_port))
-            {
-                let mut t = Labels::new();
-                let address = join_host_port(&pod.status.pod_ip, cport.container_port as u16);
-                t.set(ADDRESS, address);
-                container_labels(&mut t, c, cport, &cport.protocol);
-                merge(&mut t, &pod_labels(pod));
-                targets.push(t);
-            }
-        }
-    }
+    seen.uncovered_targets(&mut targets);
     group(
         format!("endpoints/{}/{}", meta.namespace, meta.name),
         labels,

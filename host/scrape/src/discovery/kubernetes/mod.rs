@@ -1,14 +1,17 @@
-//! Kubernetes discovery (`kubernetes_sd_configs`) for the `node`, `service`, `pod` and
-//! `endpoints` roles: the role's objects LISTed from the API server at once and then every
-//! [`REFRESH`] (30 s) by a [`PolledSource`], and turned into Prometheus' target groups
-//! ([`groups`]).
+//! Kubernetes discovery (`kubernetes_sd_configs`) for the `node`, `service`, `pod`,
+//! `endpoints` and `endpointslice` roles: the role's objects LISTed from the API server at
+//! once and then every [`REFRESH`] (30 s) by a [`PolledSource`], and turned into Prometheus'
+//! target groups ([`groups`], [`endpointslice`]).
 //!
 //! Prometheus keeps a LIST+WATCH informer per object kind and sends a group as each object
 //! changes; wasmfed polls the LIST instead, a simpler first step that sees the same objects a
-//! little later (a WATCH can come later without changing the groups). The endpoints role
-//! joins each endpoints object with its service and its pods, as Prometheus' informers do,
+//! little later (a WATCH can come later without changing the groups). The endpoints and
+//! endpointslice roles join each object with its service and its pods, as Prometheus'
+//! informers do,
 //! from LISTs of the same namespace; `attach_metadata.node` adds a LIST of the nodes. Each
-//! LIST carries the role's `labelSelector` and `fieldSelector` from `selectors`.
+//! LIST carries the role's `labelSelector` and `fieldSelector` from `selectors`. Endpoint
+//! slices are LISTed from `discovery.k8s.io/v1` (Kubernetes 1.21 and later); Prometheus 2.42's
+//! fallback to `v1beta1` for older API servers is not done.
 //!
 //! Without `api_server` the API server is found as client-go's `rest.InClusterConfig` finds
 //! it: `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`, the service account's
@@ -27,10 +30,11 @@ use wasmfed_config::{
 };
 
 use self::groups::EndpointsJoin;
-use self::objects::{Endpoints, List, Node, Pod, Service};
+use self::objects::{EndpointSlice, Endpoints, List, Node, Pod, Service};
 use super::polled::{Counters, PolledSource};
 use crate::fetch::{join_host_port, Fetcher, HttpClient};
 
+mod endpointslice;
 mod groups;
 mod objects;
 #[cfg(test)]
@@ -120,9 +124,14 @@ impl Api {
 
     /// The URL of the LIST of `resource` in `namespace` (`""`: all, or not namespaced).
     fn list_url(&self, namespace: &str, resource: &str, (label, field): (&str, &str)) -> String {
+        // Endpoint slices are the one resource read here outside the core group.
+        let group = match resource {
+            "endpointslices" => "apis/discovery.k8s.io/v1",
+            _ => "api/v1",
+        };
         let mut url = match namespace {
-            "" => format!("{}/api/v1/{resource}", self.base),
-            ns => format!("{}/api/v1/namespaces/{ns}/{resource}", self.base),
+            "" => format!("{}/{group}/{resource}", self.base),
+            ns => format!("{}/{group}/namespaces/{ns}/{resource}", self.base),
         };
         let mut query = form_urlencoded::Serializer::new(String::new());
         if !label.is_empty() {
@@ -205,10 +214,14 @@ async fn discover(
 ) -> Result<Vec<TargetGroup>, String> {
     let selector = |role| config.selector(role);
     let nodes: Option<Vec<Node>> = match config.role {
-        KubernetesRole::Pod | KubernetesRole::Endpoints if config.attach_node_metadata => Some(
-            api.list(fetcher, "", "nodes", selector(KubernetesRole::Node))
-                .await?,
-        ),
+        KubernetesRole::Pod | KubernetesRole::Endpoints | KubernetesRole::EndpointSlice
+            if config.attach_node_metadata =>
+        {
+            Some(
+                api.list(fetcher, "", "nodes", selector(KubernetesRole::Node))
+                    .await?,
+            )
+        }
         _ => None,
     };
     let nodes_by_name = nodes
@@ -241,16 +254,16 @@ async fn discover(
                 );
             }
         }
-        KubernetesRole::Endpoints => {
+        role @ (KubernetesRole::Endpoints | KubernetesRole::EndpointSlice) => {
             for ns in &api.namespaces {
-                let endpoints: Vec<Endpoints> = api
-                    .list(
-                        fetcher,
-                        ns,
-                        "endpoints",
-                        selector(KubernetesRole::Endpoints),
-                    )
-                    .await?;
+                let (endpoints, slices): (Vec<Endpoints>, Vec<EndpointSlice>) =
+                    if role == KubernetesRole::Endpoints {
+                        let list = api.list(fetcher, ns, "endpoints", selector(role));
+                        (list.await?, Vec::new())
+                    } else {
+                        let list = api.list(fetcher, ns, "endpointslices", selector(role));
+                        (Vec::new(), list.await?)
+                    };
                 let services: Vec<Service> = api
                     .list(fetcher, ns, "services", selector(KubernetesRole::Service))
                     .await?;
@@ -262,18 +275,16 @@ async fn discover(
                     pods: pods.iter().map(|p| (key(&p.metadata), p)).collect(),
                     nodes: nodes_by_name.as_ref(),
                 };
+                groups.extend(endpoints.iter().map(|e| groups::endpoints_group(e, &join)));
                 groups.extend(
-                    endpoints
+                    slices
                         .iter()
-                        .map(|eps| groups::endpoints_group(eps, &join)),
+                        .map(|s| endpointslice::endpointslice_group(s, &join)),
                 );
             }
         }
-        role @ (KubernetesRole::EndpointSlice | KubernetesRole::Ingress) => {
-            return Err(format!(
-                "Kubernetes SD role {:?} is not supported by wasmfed yet",
-                role.as_str()
-            ))
+        KubernetesRole::Ingress => {
+            return Err("Kubernetes SD role \"ingress\" is not supported by wasmfed yet".into())
         }
     }
     Ok(groups)

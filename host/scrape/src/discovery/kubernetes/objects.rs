@@ -17,7 +17,8 @@ pub(super) struct List<T> {
     pub items: Vec<T>,
 }
 
-fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+/// A list the API writes as `null` when empty (a Go slice without `omitempty`).
+pub(super) fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,
@@ -215,4 +216,46 @@ pub(super) struct EndpointPort {
     pub name: String,
     pub protocol: String,
     pub port: i32,
+}
+
+/// `discovery.k8s.io/v1` `EndpointSlice`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct EndpointSlice {
+    pub metadata: ObjectMeta,
+    pub address_type: String,
+    #[serde(deserialize_with = "null_as_empty")]
+    pub endpoints: Vec<SliceEndpoint>,
+    #[serde(deserialize_with = "null_as_empty")]
+    pub ports: Vec<SlicePort>,
+}
+
+/// An endpoint of a slice: every field but the addresses may be absent, and Prometheus
+/// writes a label only for those present.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct SliceEndpoint {
+    pub addresses: Vec<String>,
+    pub conditions: SliceConditions,
+    pub hostname: Option<String>,
+    pub target_ref: Option<ObjectReference>,
+    pub node_name: Option<String>,
+    pub deprecated_topology: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct SliceConditions {
+    pub ready: Option<bool>,
+    pub serving: Option<bool>,
+    pub terminating: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct SlicePort {
+    pub name: Option<String>,
+    pub protocol: Option<String>,
+    pub port: Option<i32>,
+    pub app_protocol: Option<String>,
 }

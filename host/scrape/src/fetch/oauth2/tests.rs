@@ -83,18 +83,28 @@ async fn target() -> (String, Arc<AtomicUsize>) {
     (url, served)
 }
 
-fn client(token_url: &str, secret: Secret) -> HttpClient {
+fn oauth2(token_url: &str, secret: Secret) -> OAuth2Config {
+    OAuth2Config {
+        client_id: "wasmfed".into(),
+        client_secret: Some(secret),
+        scopes: vec!["metrics".into(), "read".into()],
+        token_url: token_url.to_owned(),
+        endpoint_params: [("audience".to_owned(), "api".to_owned())].into(),
+        tls: Default::default(),
+        proxy: Default::default(),
+        proxy_connect_headers: vec![],
+    }
+}
+
+fn client_of(oauth2: OAuth2Config) -> HttpClient {
     HttpClient::new(&HttpClientConfig {
-        auth: Some(Auth::OAuth2(Box::new(OAuth2Config {
-            client_id: "wasmfed".into(),
-            client_secret: Some(secret),
-            scopes: vec!["metrics".into(), "read".into()],
-            token_url: token_url.to_owned(),
-            endpoint_params: [("audience".to_owned(), "api".to_owned())].into(),
-            tls: Default::default(),
-        }))),
+        auth: Some(Auth::OAuth2(Box::new(oauth2))),
         ..HttpClientConfig::default()
     })
+}
+
+fn client(token_url: &str, secret: Secret) -> HttpClient {
+    client_of(oauth2(token_url, secret))
 }
 
 #[tokio::test]
@@ -154,4 +164,28 @@ async fn an_expiring_token_is_renewed() {
     }
     assert_eq!(grants.lock().unwrap().len(), 2);
     assert_eq!(served.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn the_token_request_takes_the_oauth2_proxy() {
+    let (token_url, grants) = token_server(3600).await;
+    let (url, served) = target().await;
+    // Nothing listens on port 1: the token request must fail on the way to the proxy.
+    let c = client_of(OAuth2Config {
+        proxy: wasmfed_config::Proxy::Url {
+            url: "http://127.0.0.1:1".into(),
+            no_proxy: String::new(),
+        },
+        ..oauth2(&token_url, Secret::Inline("s3cret".into()))
+    });
+    let err = Fetcher::default()
+        .fetch(&c, &url, Duration::from_secs(5), 0)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("oauth2: cannot fetch token: Get "), "{err}");
+    assert!(err.contains("proxyconnect tcp: "), "{err}");
+    assert!(grants.lock().unwrap().is_empty());
+    assert_eq!(served.load(Ordering::SeqCst), 0);
 }

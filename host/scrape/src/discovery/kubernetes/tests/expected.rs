@@ -1,6 +1,10 @@
 //! What Prometheus 2.42's tests (`discovery/kubernetes/*_test.go`) expect for the objects
 //! recorded in `testdata/`, transcribed label for label; each set names its test.
 
+use super::expected_endpointslice::{
+    ENDPOINTSLICE_BEFORE_RUN, ENDPOINTSLICE_POD, ENDPOINTSLICE_SERVICE_NODE,
+};
+
 /// A group as Prometheus' tests write it: source, group labels, each target's labels
 /// (`__address__` among them).
 pub(super) type Expected = (
@@ -433,5 +437,23 @@ pub(super) const CASES: &[(&str, &str, &str, &[Expected])] = &[
         "{role: endpoints, attach_metadata: {node: true}}",
         "endpoints-service-node.json",
         ENDPOINTS_SERVICE_NODE,
+    ),
+    (
+        "TestEndpointSliceDiscoveryBeforeRun",
+        "{role: endpointslice, namespaces: {names: [default]}}",
+        "endpointslice.json",
+        ENDPOINTSLICE_BEFORE_RUN,
+    ),
+    (
+        "TestEndpointSliceDiscoveryAdd",
+        "{role: endpointslice}",
+        "endpointslice-pod.json",
+        ENDPOINTSLICE_POD,
+    ),
+    (
+        "TestEndpointsSlicesDiscoveryWithNodeMetadata",
+        "{role: endpointslice, attach_metadata: {node: true}}",
+        "endpointslice-service-node.json",
+        ENDPOINTSLICE_SERVICE_NODE,
     ),
 ];

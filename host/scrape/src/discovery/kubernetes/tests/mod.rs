@@ -22,6 +22,7 @@ use crate::testing::TestPki;
 use self::expected::{Expected, CASES, SERVICE_MULTIPORT};
 
 mod expected;
+mod expected_endpointslice;
 
 /// The request heads a test server saw.
 type Seen = Arc<Mutex<Vec<String>>>;
