@@ -31,6 +31,11 @@ mod symbols;
 pub mod testing;
 pub mod wal;
 
+/// Robustness tests bound the heap a damaged log or a selector may take.
+#[cfg(test)]
+#[global_allocator]
+static METER: wasmfed_alloc_meter::Meter = wasmfed_alloc_meter::Meter;
+
 pub use blocks::Blocks;
 pub use head::batch::{BatchOutcome, BatchRefused};
 pub use head::federation::{LatestSamples, LatestSeries};

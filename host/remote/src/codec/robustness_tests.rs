@@ -4,8 +4,27 @@
 //! before or after compression, and plain random bytes.
 
 use proptest::prelude::*;
+use wasmfed_alloc_meter::{peak_during, Meter};
 
 use super::*;
+
+#[global_allocator]
+static METER: Meter = Meter;
+
+/// Decodes `body` under a cap of `max` decompressed bytes, checks what it gives, and fails if
+/// the decoding held more heap than the cap allows for: the decompressed bytes and the batch
+/// made from them, twice the cap.
+fn decode_bounded(body: &[u8], max: usize) -> Result<(), TestCaseError> {
+    let (decoded, peak) = peak_during(|| decode_write_request(body, max));
+    prop_assert!(
+        peak <= 2 * max + (64 << 10),
+        "{peak} bytes held under a cap of {max}"
+    );
+    if let Ok(batch) = decoded {
+        check(&batch);
+    }
+    Ok(())
+}
 
 fn label() -> impl Strategy<Value = proto::Label> {
     (
@@ -91,9 +110,7 @@ proptest! {
         let mut raw = request.encode_to_vec();
         apply(&mut raw, &damage);
         let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
-        if let Ok(batch) = decode_write_request(&body, 1 << 20) {
-            check(&batch);
-        }
+        decode_bounded(&body, 1 << 20)?;
     }
 
     #[test]
@@ -105,16 +122,12 @@ proptest! {
             .compress_vec(&request.encode_to_vec())
             .unwrap();
         apply(&mut body, &damage);
-        if let Ok(batch) = decode_write_request(&body, 1 << 20) {
-            check(&batch);
-        }
+        decode_bounded(&body, 1 << 20)?;
     }
 
     #[test]
     fn random_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..512)) {
-        if let Ok(batch) = decode_write_request(&body, 1 << 16) {
-            check(&batch);
-        }
+        decode_bounded(&body, 1 << 16)?;
     }
 }
 

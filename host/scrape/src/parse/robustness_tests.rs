@@ -2,11 +2,34 @@
 //! with entries or an error, never a panic. Inputs are the checked-in corpus
 //! (`testdata/parse-corpus`: the exposition examples of Prometheus' documentation, histograms
 //! and number spellings, OpenMetrics, malformed lines) cut, spliced and sprinkled with bytes
-//! that matter to the lexers, and plain random strings.
+//! that matter to the lexers, and plain random strings. Their memory is bounded by the input:
+//! the heap they hold at their peak is measured ([`wasmfed_alloc_meter`]) and must stay within
+//! a few times the input's size.
 
 use proptest::prelude::*;
+use wasmfed_alloc_meter::{peak_during, Meter};
 
 use super::{parse_series, Format, Parser};
+
+#[global_allocator]
+static METER: Meter = Meter;
+
+/// The most heap parsing `len` bytes may hold at once: a label-set scratch, one decoded series
+/// and help text with escapes resolved are each at most a few times the line they came from.
+fn bound(len: usize) -> usize {
+    8 * len + 64 * 1024
+}
+
+/// [`parse_all`], failing if it held more heap than [`bound`] allows.
+fn parse_all_bounded(input: &str) -> Result<(), TestCaseError> {
+    let ((), peak) = peak_during(|| parse_all(input));
+    prop_assert!(
+        peak <= bound(input.len()),
+        "{peak} bytes held for {} bytes of input",
+        input.len()
+    );
+    Ok(())
+}
 
 fn corpus() -> Vec<String> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/parse-corpus");
@@ -85,8 +108,18 @@ fn apply(text: &str, edits: &[Edit]) -> String {
 #[test]
 fn the_corpus_never_panics() {
     for text in corpus() {
-        parse_all(&text);
+        parse_all_bounded(&text).unwrap();
     }
+}
+
+/// The meter sees what the parser holds: a million-label line needs its scratch, and the bound
+/// grows with the input, not past it.
+#[test]
+fn the_bound_is_measured_not_assumed() {
+    let line = format!("m{{{}}} 1\n", "a=\"b\",".repeat(100_000));
+    let ((), peak) = peak_during(|| parse_all(&line));
+    assert!(peak > line.len(), "{peak} for {}", line.len());
+    assert!(peak <= bound(line.len()), "{peak} for {}", line.len());
 }
 
 proptest! {
@@ -99,11 +132,11 @@ proptest! {
     ) {
         let corpus = corpus();
         let text = apply(&corpus[pick.index(corpus.len())], &edits);
-        parse_all(&text);
+        parse_all_bounded(&text)?;
     }
 
     #[test]
     fn random_text_never_panics(text in "[ -~\\t\\n{}\"\\\\#éа\\u{0}]{0,200}") {
-        parse_all(&text);
+        parse_all_bounded(&text)?;
     }
 }
