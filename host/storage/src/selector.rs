@@ -17,6 +17,7 @@
 use promql_parser::label::{MatchOp as ParsedOp, Matcher as ParsedMatcher};
 use promql_parser::parser::{self, Expr};
 use promql_parser::util::unquote_string;
+use promql_text::{double_quoted, follows_regex_operator, Kind};
 use promregex::Release;
 
 use super::matcher::{MatchOp, Matcher};
@@ -80,88 +81,67 @@ pub fn parse_selector(input: &str, compat: Compat) -> Result<Vec<Matcher>, Selec
     }
 }
 
-/// The text with each regex value replaced by its translation into the regex crate's syntax,
-/// and the values as written, in text order. Refuses a quoted name unless `release` reads them.
+/// The text with each regex value replaced by its translation into the regex crate's syntax
+/// and each raw (backtick) string by the double-quoted string of the same value (promql-parser
+/// would unescape it), and the regex values as written, in text order. Refuses a quoted name
+/// unless `release` reads them. The scan is the rule plugin's ([`promql_text::lexer`]).
 fn regex_values(input: &str, release: Release) -> Result<(String, Vec<String>), SelectorError> {
+    let tokens = promql_text::tokens(input);
     let mut out = String::with_capacity(input.len());
     let mut written = Vec::new();
-    // The last significant token, the start of the one before `=~`/`!~`, and brace depth.
-    let mut prev = "";
+    // Where the current token starts, the label before the last `=~`/`!~`, brace depth.
+    let mut at = 0;
     let mut label_start = 0;
-    let mut name_start = 0;
     let mut braces = 0usize;
-    let mut rest = input;
-    while let Some(c) = rest.chars().next() {
-        let at = input.len() - rest.len();
-        let len = token_len(rest);
-        let token = &rest[..len];
-        rest = &rest[len..];
-        if c.is_whitespace() || c == '#' {
-            out.push_str(token);
+    let mut prev: Option<(usize, &str)> = None;
+    for (i, token) in tokens.iter().enumerate() {
+        let start = at;
+        at += token.text.len();
+        if !token.significant() {
+            out.push_str(token.text);
             continue;
         }
-        match c {
-            '{' => braces += 1,
-            '}' => braces = braces.saturating_sub(1),
-            '"' | '\'' | '`'
-                if braces > 0 && matches!(prev, "{" | ",") && release == Release::V2 =>
+        let prev_text = prev.map_or("", |(_, text)| text);
+        match (token.kind, token.text) {
+            (_, "{") => braces += 1,
+            (_, "}") => braces = braces.saturating_sub(1),
+            (_, "=~" | "!~") => label_start = prev.map_or(0, |(start, _)| start),
+            (Kind::Str { .. }, text)
+                if braces > 0 && matches!(prev_text, "{" | ",") && release == Release::V2 =>
             {
                 let reason = format!(
-                    "unexpected string {token:?} in label matching, expected identifier or \"}}\""
+                    "unexpected string {text:?} in label matching, expected identifier or \"}}\""
                 );
-                return Err(refused_at(input, at, reason));
+                return Err(refused_at(input, start, reason));
             }
-            '"' | '\'' | '`' if matches!(prev, "=~" | "!~") => {
-                let value = match c {
-                    '`' => token.trim_matches('`').to_string(),
-                    _ => unquote_string(token).map_err(|e| SelectorError::Parse(e.to_string()))?,
-                };
-                let translated = promregex::check_matcher(&value, release)
-                    .map_err(|e| refused_at(input, label_start, e.to_string()))?;
-                double_quoted(&translated, &mut out);
-                written.push(value);
-                prev = token;
-                continue;
+            (Kind::Str { quote, .. }, text) => {
+                let raw = quote == '`';
+                let regex = follows_regex_operator(&tokens[..i]);
+                if raw || regex {
+                    let value = match raw {
+                        true => text.trim_matches('`').to_string(),
+                        false => {
+                            unquote_string(text).map_err(|e| SelectorError::Parse(e.to_string()))?
+                        }
+                    };
+                    if regex {
+                        let translated = promregex::check_matcher(&value, release)
+                            .map_err(|e| refused_at(input, label_start, e.to_string()))?;
+                        double_quoted(&translated, &mut out);
+                        written.push(value);
+                    } else {
+                        double_quoted(&value, &mut out);
+                    }
+                    prev = Some((start, text));
+                    continue;
+                }
             }
             _ => {}
         }
-        if matches!(token, "=~" | "!~") {
-            label_start = name_start;
-        }
-        name_start = at;
-        out.push_str(token);
-        prev = token;
+        out.push_str(token.text);
+        prev = Some((start, token.text));
     }
     Ok((out, written))
-}
-
-/// The length of the token at the start of `s`: a string (to its closing quote), a comment
-/// (to the line's end), whitespace, `=~`/`!~`, a word, or one character.
-fn token_len(s: &str) -> usize {
-    let mut chars = s.char_indices();
-    let Some((_, first)) = chars.next() else {
-        return 0;
-    };
-    match first {
-        '"' | '\'' | '`' => {
-            let mut escaped = false;
-            for (i, c) in chars {
-                match c {
-                    '\\' if first != '`' && !escaped => escaped = true,
-                    c if c == first && !escaped => return i + 1,
-                    _ => escaped = false,
-                }
-            }
-            s.len()
-        }
-        '#' => s.find('\n').unwrap_or(s.len()),
-        '=' | '!' if s[1..].starts_with('~') => 2,
-        c if c.is_whitespace() => s.find(|c: char| !c.is_whitespace()).unwrap_or(s.len()),
-        c if c.is_alphanumeric() || c == '_' || c == ':' => s
-            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
-            .unwrap_or(s.len()),
-        c => c.len_utf8(),
-    }
 }
 
 /// A refusal at byte `at`, with its line and byte column as Prometheus counts them.
@@ -172,21 +152,6 @@ fn refused_at(input: &str, at: usize, reason: String) -> SelectorError {
         column: at - before.rfind('\n').map_or(0, |i| i + 1) + 1,
         reason,
     }
-}
-
-/// Appends `raw` as a double-quoted PromQL string with the same value.
-fn double_quoted(raw: &str, out: &mut String) {
-    out.push('"');
-    for c in raw.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 fn parse_checked(
@@ -284,6 +249,15 @@ mod tests {
             (r#"{a=~".+"}"#, r#"a=~".+""#),
             (r#"foo{a="\"q\"\n"}"#, r#"a="\"q\"\n",__name__="foo""#),
             (r#"{a='single'}"#, r#"a="single""#),
+            // Backtick strings are raw in PromQL: `\.` is two characters, not an escape.
+            (
+                r#"{instance=`127\.0\.0\.1:9100`}"#,
+                r#"instance="127\\.0\\.0\\.1:9100""#,
+            ),
+            (
+                r#"{instance=~`127\.0\.0\.1:\d+`}"#,
+                r#"instance=~"127\\.0\\.0\\.1:\\d+""#,
+            ),
             ("job:up:sum", r#"__name__="job:up:sum""#),
             (
                 r#"{__name__="up", job=~"a{b}"}"#,

@@ -9,14 +9,7 @@ use promregex::Pattern;
 
 use super::labels::Labels;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MatchOp {
-    Equal,
-    NotEqual,
-    /// Fully anchored regular expression.
-    Regex,
-    NotRegex,
-}
+pub use promql_text::MatchOp;
 
 /// One PromQL label matcher; a label a series lacks matches as the empty string. A regex is
 /// in Go's syntax, as Prometheus reads it (the host's store compiles it with promregex too).

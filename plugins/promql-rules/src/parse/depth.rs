@@ -14,8 +14,8 @@
 //! the tree of whatever passes is at most 3/2 as deep, within the limit the evaluator
 //! enforces ([`crate::engine::MAX_DEPTH`]).
 
-use super::lexer::{Kind, Token};
 use crate::engine::{too_deep, MAX_DEPTH};
+use promql_text::{Kind, Token};
 
 /// The deepest nesting accepted, in the estimate's levels.
 pub(crate) const MAX_NESTING: usize = MAX_DEPTH * 2 / 3;

@@ -9,8 +9,8 @@
 
 use promql_parser::parser::Expr;
 
-use super::lexer::{Kind, Token};
 use crate::engine::{Compat, Options};
+use promql_text::{Kind, Token};
 
 /// The functions of Prometheus 2.42 (`promql/parser/functions.go` at v2.42.0), with
 /// `double_exponential_smoothing` standing for `holt_winters`, which the tokens pass renames

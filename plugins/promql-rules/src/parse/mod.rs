@@ -2,7 +2,7 @@
 //! entry point for rule expressions and ad-hoc queries alike.
 //!
 //! promql-parser (a crates.io dependency we cannot patch) does the parsing; around it, a
-//! scan of the text ([`lexer`]) lets the [`dialect`] checks refuse what the chosen Prometheus
+//! scan of the text (`promql_text::lexer`, shared with the host's selectors) lets the [`dialect`] checks refuse what the chosen Prometheus
 //! release would refuse and rename what it spells differently, before the tree is built.
 //!
 //! The scan also mends what promql-parser gets wrong: backtick (raw) strings, which PromQL
@@ -15,7 +15,6 @@
 
 mod depth;
 mod dialect;
-mod lexer;
 mod numbers;
 mod regex_matchers;
 
@@ -23,7 +22,7 @@ use promql_parser::parser::Expr;
 use promql_parser::util::unquote_string;
 
 use crate::engine::Options;
-use lexer::{Kind, Token};
+use promql_text::{double_quoted, follows_regex_operator, lexer, Kind};
 use regex_matchers::RegexValue;
 
 /// Parses `text` as the release `opts.compat` names would, with its error messages where the
@@ -66,31 +65,6 @@ pub fn parse(text: &str, opts: &Options) -> Result<Expr, String> {
     regex_matchers::restore(&mut expr, &regexes)?;
     dialect::check_expr(&expr, opts)?;
     Ok(expr)
-}
-
-/// Whether the last significant token of `before` is `=~` or `!~`: the string after it is a
-/// regex matcher's value (PromQL has no other use for those operators).
-fn follows_regex_operator(before: &[Token<'_>]) -> bool {
-    before
-        .iter()
-        .rev()
-        .find(|t| t.significant())
-        .is_some_and(|t| t.kind == Kind::Punct && matches!(t.text, "=~" | "!~"))
-}
-
-/// Appends `raw` as a double-quoted string literal with the same value.
-fn double_quoted(raw: &str, out: &mut String) {
-    out.push('"');
-    for c in raw.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! duration (`x[5]`, `x[5m:1]`, `x offset 3`; 3.x reads them as seconds), and neither release
 //! takes an `@` time whose milliseconds do not fit in an int64.
 
-use super::lexer::{Kind, Token};
 use crate::engine::Compat;
+use promql_text::{Kind, Token};
 
 /// A number PromQL's lexer would read (decimal, hexadecimal, `Inf`, `NaN`), as a float.
 fn number(word: &str) -> Option<f64> {
@@ -94,8 +94,8 @@ fn sign(negative: bool) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::lexer::tokens;
     use super::*;
+    use promql_text::tokens;
 
     #[test]
     fn numbers_where_durations_and_times_go() {
