@@ -2,14 +2,15 @@
 //! Python or JavaScript, that builds to a component with one documented command and passes
 //! its own fixture. The templates (in `templates/`: one folder per language, the rule
 //! plugins' sources and fixture in `rules/`) are filled with the project's name and world;
-//! every project vendors wasmfed's WIT, and a C project gets its bindings written too, so it
-//! needs no generator of its own.
+//! every project vendors wasmfed's WIT: a Rust project inside its copy of the plugin SDK
+//! (`wasmfed-guest/`, which generates the bindings), the others in `wit/`; a C project gets
+//! its bindings written too, so it needs no generator of its own.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::{bindings, io, wit, KitError, Result};
+use crate::{bindings, guest_sdk, io, wit, KitError, Result};
 
 /// A plugin's language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -282,8 +283,14 @@ pub fn new_project(parent: &Path, name: &str, kind: Kind, lang: Lang) -> Result<
         ".gitignore",
         include_str!("../templates/gitignore").as_bytes(),
     )?;
-    for (file, text) in wit::FILES {
-        write(&format!("wit/{file}"), text.as_bytes())?;
+    if lang == Lang::Rust {
+        for (path, text) in guest_sdk::files() {
+            write(&format!("wasmfed-guest/{path}"), text.as_bytes())?;
+        }
+    } else {
+        for (file, text) in wit::FILES {
+            write(&format!("wit/{file}"), text.as_bytes())?;
+        }
     }
     if lang == Lang::C {
         for (file, bytes) in bindings::c(vars.world)? {
@@ -321,6 +328,10 @@ mod tests {
                 }
                 let fixture = std::fs::read_to_string(project.dir.join("fixture.yml")).unwrap();
                 assert!(fixture.contains(&format!("world: {kind}")), "{fixture}");
+                // Rust's WIT is the SDK's copy; the other languages' is in `wit/`.
+                let sdk = project.dir.join("wasmfed-guest");
+                assert_eq!(sdk.join("wit/plugin.wit").exists(), lang == Lang::Rust);
+                assert_eq!(project.dir.join("wit").exists(), lang != Lang::Rust);
             }
         }
     }
