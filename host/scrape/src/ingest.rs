@@ -241,14 +241,8 @@ impl SeriesCache {
         let mut labeled = Vec::with_capacity(new_series.len());
         let mut replicas = Vec::with_capacity(new_series.len());
         for &(raw, kind, _) in &new_series {
-            let mut scraped = parse_series(raw)?;
-            if settings.compat == Compat::V3 {
-                normalize_float_labels(&mut scraped, kind);
-            }
-            let mut labels =
-                merge_target_labels(scraped, settings.target_labels, settings.honor_labels)
-                    .without_empty();
-            replicas.push(settings.ha.and_then(|ha| ha.split(&mut labels)));
+            let (labels, replica) = stage_input(raw, kind, settings)?;
+            replicas.push(replica);
             labeled.push(labels);
         }
         let decided = self.decide(labeled, settings.series_stage, &mut report);
@@ -553,6 +547,24 @@ impl SeriesCache {
 
 /// Fails a scrape whose series lost its name, or (as Prometheus 2 reads names) got an invalid
 /// one, as Prometheus' scrape loop fails it after metric relabeling.
+/// A new series as the series stage gets it: decoded (Prometheus 3 normalises `le` and
+/// `quantile` by its family's type), merged with the target's labels, empty values dropped,
+/// and an HA pair's replica labels split off.
+pub(crate) fn stage_input(
+    raw: &str,
+    kind: MetricType,
+    settings: &IngestSettings<'_>,
+) -> Result<(Labels, Option<Replica>), ParseError> {
+    let mut scraped = parse_series(raw)?;
+    if settings.compat == Compat::V3 {
+        normalize_float_labels(&mut scraped, kind);
+    }
+    let mut labels =
+        merge_target_labels(scraped, settings.target_labels, settings.honor_labels).without_empty();
+    let replica = settings.ha.and_then(|ha| ha.split(&mut labels));
+    Ok((labels, replica))
+}
+
 fn check_labels(labels: &Labels, compat: Compat) -> Result<(), IngestError> {
     if labels.metric_name().is_empty() {
         return Err(IngestError::MissingName);

@@ -10,6 +10,7 @@ pub mod encoding;
 pub mod federate;
 pub mod metadata;
 pub mod metric_metadata;
+pub mod plugin_fixture;
 pub mod plugins;
 pub mod query;
 pub mod relabel;
