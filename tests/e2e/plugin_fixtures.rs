@@ -325,10 +325,18 @@ fn a_live_node_records_a_plugin_step_as_a_fixture_plugin_test_passes() {
         }
         command.output().unwrap()
     };
+    // The command says what the node said.
     let refused = record("shard", None, "wrong", "refused.yml");
     assert!(!refused.status.success());
     let err = String::from_utf8_lossy(&refused.stderr);
-    assert!(err.contains("401"), "{err}");
+    assert!(
+        err.contains("HTTP 401: missing or wrong admin bearer token"),
+        "{err}"
+    );
+    let unknown = record("nope", None, ADMIN_TOKEN, "unknown.yml");
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(err.contains("HTTP 404: tenant"), "{err}");
+    assert!(err.contains("no live plugin named \"nope\""), "{err}");
 
     let exporter_addr = exporter.addr.to_string();
     for (plugin, target, component, recorded, answered) in [

@@ -15,6 +15,9 @@ use anyhow::{bail, Context};
 use wasmfed_config::{Auth, HttpClientConfig, Secret};
 use wasmfed_scrape::fetch::{Fetcher, HttpClient};
 
+/// The largest fixture taken from a node (a scrape of a big target is big).
+const MAX_FIXTURE_BYTES: u64 = 256 << 20;
+
 /// What to record, from where.
 pub struct RecordLive<'a> {
     /// The node's base URL, e.g. `http://127.0.0.1:9090`.
@@ -75,15 +78,17 @@ pub fn record(ask: &RecordLive<'_>) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting a runtime for the request")?
-        .block_on(Fetcher::default().fetch_json(&client, &url, ask.timeout));
-    let body = match answer {
-        Ok(answer) => answer.body,
-        Err(e) => bail!(
-            "GET {url}: {e} (the node's answer says why: an unknown plugin, job or target, or \
-             a wrong token)"
-        ),
-    };
-    let text = String::from_utf8(body).context("the node's answer is not UTF-8")?;
+        .block_on(Fetcher::default().api_get(&client, &url, ask.timeout, MAX_FIXTURE_BYTES))
+        .with_context(|| format!("GET {url}"))?;
+    let text = String::from_utf8(answer.body).context("the node's answer is not UTF-8")?;
+    if answer.status != 200 {
+        // The admin API's errors are JSON naming the reason (and what exists).
+        let why = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_owned))
+            .unwrap_or(text);
+        bail!("GET {url}: HTTP {}: {why}", answer.status);
+    }
     let path: PathBuf = ask.output.to_owned();
     let text = text.replacen("<this file>", &path.display().to_string(), 1);
     std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
