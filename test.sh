@@ -46,7 +46,8 @@ python3 -c 'import playwright' 2>/dev/null || python3 -m pip install -q "playwri
 # Plugin toolchains, at the versions the examples and `wasmfed plugin new` projects name.
 command -v componentize-py >/dev/null || python3 -m pip install -q -r examples/pii-scrubber/python/requirements.txt
 [ -d examples/pii-scrubber/js/node_modules ] || (cd examples/pii-scrubber/js && npm ci --no-audit --no-fund --silent)
-# The plugin kit's test builds Rust plugins offline: the example's crates are fetched here.
+# The plugin kit's test builds Rust plugins offline: the example's crates (its own and the
+# wasmfed-guest SDK's, which every `plugin new --lang rust` project uses) are fetched here.
 cargo fetch -q --manifest-path examples/pii-scrubber/rust/Cargo.toml
 
 # Stock plugins and test guests are built to WebAssembly by host/plugin/build.rs and
@@ -60,7 +61,7 @@ cargo test --workspace --all-targets
 cargo test --workspace --test soak -- --ignored --nocapture
 # The plugins' native unit tests (their own workspace; see plugins/Cargo.toml), one crate at a
 # time so each is tested with exactly its own dependency features, as it is built for wasm.
-for plugin in plugin-sdk relabel hashmod-shard promql-rules; do
+for plugin in plugin-sdk wasmfed-guest relabel hashmod-shard promql-rules; do
   cargo test --manifest-path plugins/Cargo.toml -p "$plugin"
 done
 # The example plugins' native unit tests (each its own workspace, as a user's would be).

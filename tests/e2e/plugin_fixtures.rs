@@ -206,3 +206,179 @@ fn relabel_test_records_fixtures_that_plugin_test_replays() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("FAIL as recorded"), "{out}");
 }
+
+const ADMIN_TOKEN: &str = "record-me";
+
+/// `GET /api/v1/plugins/{name}/fixture` and `wasmfed plugin record`: a live node's plugin
+/// step recorded as a fixture, at the target stage (the job's discovered targets through the
+/// relabel rules before the plugin) and at the series stage (a target's next scrape through
+/// the metric relabeling before the plugin); each passes against the component the node
+/// runs. Clear 4xx answers for what cannot be recorded, 401 without the admin token.
+#[test]
+fn a_live_node_records_a_plugin_step_as_a_fixture_plugin_test_passes() {
+    use crate::harness::{free_port, http, static_job, wait_for, Exporter, Reply, Wasmfed};
+    use std::time::Duration;
+
+    let exporter = Exporter::start(|_| {
+        Reply::Text("go_goroutines 5\ndrop_me 1\nlogins_total{email=\"a\"} 3\n".into())
+    });
+    let silent = format!("127.0.0.1:{}", free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let (shard, keeper) = (
+        dir.path().join("shard.wasm"),
+        dir.path().join("keeper.wasm"),
+    );
+    std::fs::write(&shard, wasmfed_artifacts::RENDEZVOUS_SHARD).unwrap();
+    std::fs::write(&keeper, wasmfed_artifacts::IDENTITY).unwrap();
+    let plugins = "    relabel_configs: [{target_label: team, replacement: x}]\n    \
+         target_plugins: [{file: shard.wasm, name: shard, config: {nodes: [a], self: a}}]\n    \
+         metric_relabel_configs: [{source_labels: [__name__], regex: 'go_.*', action: drop}]\n    \
+         series_plugins: [{file: keeper.wasm, name: keeper}]\n";
+    let mut config = format!(
+        "global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nadmin: {{bearer_token: {ADMIN_TOKEN}}}\n\
+         scrape_configs:\n"
+    );
+    config.push_str(&static_job("app", &[exporter.addr], plugins).replace(
+        &format!("'{}'", exporter.addr),
+        &format!("'{}', '{silent}'", exporter.addr),
+    ));
+    let path = dir.path().join("wasmfed.yml");
+    std::fs::write(&path, &config).unwrap();
+    let node = Wasmfed::start_with(tempfile::tempdir().unwrap(), &path, &[]);
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let ask = |path: &str, token: bool| {
+        let headers: Vec<(&str, &str)> = match token {
+            true => vec![("Authorization", auth.as_str())],
+            false => Vec::new(),
+        };
+        http(node.addr, "GET", path, &headers, b"").unwrap()
+    };
+    wait_for("the job's targets", Duration::from_secs(60), || {
+        let r = ask("/api/v1/plugins/shard/fixture?job=app", true);
+        (r.status == 200).then_some(()).ok_or(r.text())
+    });
+
+    for (path, token, status, says) in [
+        (
+            "/api/v1/plugins/shard/fixture?job=app",
+            false,
+            401,
+            "missing or wrong admin bearer token",
+        ),
+        (
+            "/api/v1/plugins/shard/fixture?job=nope",
+            true,
+            404,
+            "no running job \"nope\" (jobs: app)",
+        ),
+        (
+            "/api/v1/plugins/shard/fixture",
+            true,
+            400,
+            "missing parameter: job",
+        ),
+        (
+            "/api/v1/plugins/shard/fixture?job=app&stage=series",
+            true,
+            404,
+            "runs no plugin \"shard\" at its series stage",
+        ),
+        (
+            "/api/v1/plugins/nope/fixture?job=app",
+            true,
+            404,
+            "no live plugin named \"nope\"",
+        ),
+        (
+            "/api/v1/plugins/keeper/fixture?job=app",
+            true,
+            400,
+            "scrapes 2 targets: say which with target=INSTANCE",
+        ),
+        (
+            "/api/v1/plugins/keeper/fixture?job=app&target=nowhere:1",
+            true,
+            404,
+            "scrapes no target \"nowhere:1\"",
+        ),
+    ] {
+        let r = ask(path, token);
+        assert_eq!(r.status, status, "{path}: {}", r.text());
+        let error = r.json()["error"].as_str().unwrap_or_default().to_owned();
+        assert!(error.contains(says), "{path}: {}", r.text());
+    }
+
+    let record = |plugin: &str, target: Option<&str>, token: &str, out: &str| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wasmfed"));
+        command
+            .args([
+                "plugin",
+                "record",
+                "--from",
+                &format!("http://{}", node.addr),
+            ])
+            .args(["--plugin", plugin, "--job", "app", "-o"])
+            .arg(dir.path().join(out))
+            .env("WASMFED_ADMIN_TOKEN", token);
+        if let Some(target) = target {
+            command.args(["--target", target]);
+        }
+        command.output().unwrap()
+    };
+    // The command says what the node said.
+    let refused = record("shard", None, "wrong", "refused.yml");
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("HTTP 401: missing or wrong admin bearer token"),
+        "{err}"
+    );
+    let unknown = record("nope", None, ADMIN_TOKEN, "unknown.yml");
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(err.contains("HTTP 404: tenant"), "{err}");
+    assert!(err.contains("no live plugin named \"nope\""), "{err}");
+
+    let exporter_addr = exporter.addr.to_string();
+    for (plugin, target, component, recorded, answered) in [
+        // Both targets, as the relabel rules before the shard plugin left them.
+        (
+            "shard",
+            None,
+            &shard,
+            format!("{{__address__=\"{silent}\""),
+            "team=\"x\"",
+        ),
+        // The exporter's scrape after metric relabeling dropped go_goroutines: drop_me and
+        // logins_total, and the identity plugin's answer that drops drop_me.
+        (
+            "keeper",
+            Some(exporter_addr.as_str()),
+            &keeper,
+            "'drop_me{".to_owned(),
+            "- null",
+        ),
+    ] {
+        let out = format!("{plugin}.yml");
+        let said = record(plugin, target, ADMIN_TOKEN, &out);
+        assert!(
+            said.status.success(),
+            "{plugin}: {}",
+            String::from_utf8_lossy(&said.stderr)
+        );
+        let fixture = std::fs::read_to_string(dir.path().join(&out)).unwrap();
+        assert!(
+            fixture.contains(&recorded) && fixture.contains(answered),
+            "{fixture}"
+        );
+        assert!(!fixture.contains("go_goroutines"), "{fixture}");
+        let run = format!(
+            "# Run: wasmfed plugin test {} --fixture {}",
+            component.display(),
+            dir.path().join(&out).display()
+        );
+        assert!(fixture.contains(&run), "{run}\n{fixture}");
+        let (code, text, err) = plugin_test(dir.path(), component.to_str().unwrap(), &fixture);
+        assert_eq!(code, Some(0), "{plugin}: {text}{err}\n{fixture}");
+        assert!(text.starts_with("ok   as recorded ("), "{text}");
+    }
+}

@@ -7,7 +7,8 @@
 //!   loads all four as series plugins of four jobs scraping the same target and federates
 //!   the same scrubbed series from each.
 //! - `wasmfed plugin new` projects, every kind (target, series, rules) in every language,
-//!   build with their README's command and pass their own fixture.
+//!   build with their README's command, pass their own fixture, and run in a node loaded as
+//!   their README says (one node per language, the three kinds side by side).
 //!
 //! A test binary of its own, so the compilers' CPU does not share the machine with the
 //! end-to-end tests (cargo runs test binaries one after another). Nothing here is timed.
@@ -19,6 +20,7 @@
     reason = "the end-to-end harness serves many tests; this one uses a few of its parts"
 )]
 mod harness;
+mod load;
 mod toolchains;
 
 use std::path::PathBuf;
@@ -100,10 +102,16 @@ fn the_pii_scrubber_in_four_languages_answers_alike_and_runs_in_a_node() {
     }
 }
 
+/// What the starters' target and series jobs scrape: one series each starter keeps and one
+/// it drops.
+const STARTER_EXPOSITION: &str = "app_requests_total 1\ndebug_requests_total 2\n";
+
 #[test]
-fn new_projects_in_every_language_build_and_pass_their_fixture() {
+fn new_projects_in_every_language_build_pass_their_fixture_and_run_in_a_node() {
     let parent = tempfile::tempdir().unwrap();
+    let exporter = Exporter::start(|_| Reply::Text(STARTER_EXPOSITION.to_owned()));
     for lang in ["rust", "c", "python", "js"] {
+        let mut built = Vec::new();
         for (kind, world) in [
             ("target", "target-plugin"),
             ("series", "series-plugin"),
@@ -136,6 +144,76 @@ fn new_projects_in_every_language_build_and_pass_their_fixture() {
                 2,
                 "{name}"
             );
+            built.push((kind, dir, component));
         }
+        let projects: Vec<load::Loaded<'_>> = built
+            .iter()
+            .map(|(kind, dir, component)| load::Loaded {
+                kind,
+                dir,
+                component,
+            })
+            .collect();
+        runs_in_a_node(lang, &projects, &exporter);
     }
+}
+
+/// One node with a language's three starters loaded as their READMEs say: the target
+/// starter keeps the exporter and drops the `debug_` address, the series starter stores
+/// `app_requests_total` and not `debug_requests_total`, the rule starter records how many
+/// `up` series there are (the two jobs' exporter targets).
+fn runs_in_a_node(lang: &str, projects: &[load::Loaded<'_>], exporter: &Exporter) {
+    let node = Wasmfed::start(&load::config(lang, projects, exporter.addr));
+    let (target_job, series_job) = (format!("{lang}-target"), format!("{lang}-series"));
+    // The target starter's decisions, once the target stage has run on the discovery.
+    let exporter_addr = exporter.addr.to_string();
+    wait_for(
+        &format!("{lang}: the target starter's decisions"),
+        Duration::from_secs(60),
+        || {
+            let targets = node.targets();
+            let active: Vec<&str> = targets["data"]["activeTargets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t["labels"]["job"] == target_job.as_str())
+                .filter_map(|t| t["labels"]["instance"].as_str())
+                .collect();
+            let dropped = targets["data"]["droppedTargets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["discoveredLabels"]["__address__"] == "debug_b:9100");
+            (active == [exporter_addr.as_str()] && dropped)
+                .then_some(())
+                .ok_or(targets.to_string())
+        },
+    );
+    let series = format!(r#"{{job="{series_job}"}}"#);
+    let federated = wait_for(
+        &format!("{lang}: the series starter's series"),
+        Duration::from_secs(60),
+        || {
+            let text = node.federate(&[&series]).text();
+            match text.contains("app_requests_total{") {
+                true => Ok(text),
+                false => Err(text),
+            }
+        },
+    );
+    assert!(
+        !federated.contains("debug_requests_total"),
+        "{lang}: {federated}"
+    );
+    wait_for(
+        &format!("{lang}: the rule starter's up:series 2"),
+        Duration::from_secs(60),
+        || {
+            let text = node.federate(&[r#"{__name__="up:series"}"#]).text();
+            let recorded = text
+                .lines()
+                .any(|l| l.starts_with("up:series") && l.split_whitespace().nth(1) == Some("2"));
+            recorded.then_some(()).ok_or(text)
+        },
+    );
 }

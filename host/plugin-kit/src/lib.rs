@@ -1,7 +1,8 @@
 //! What a plugin author needs besides the host that runs the plugin.
 //!
 //! `wasmfed plugin new` writes a ready project in Rust, C, Python or JavaScript from the
-//! templates beside this crate ([`scaffold`]); for C it also writes the bindings of the
+//! templates beside this crate ([`scaffold`]); for Rust it copies the plugin SDK into the
+//! project ([`guest_sdk`]); for C it also writes the bindings of the
 //! plugin's world ([`bindings`]), and [`componentize`] wraps the module clang builds into a
 //! component, as `wasm-tools component new` does. So a C author needs clang, wasi-libc and
 //! wasmfed, nothing built from source, and every language's project vendors the same WIT
@@ -10,6 +11,7 @@
 
 pub mod bindings;
 pub mod componentize;
+pub mod guest_sdk;
 pub mod scaffold;
 pub mod wit;
 

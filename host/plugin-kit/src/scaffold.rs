@@ -2,14 +2,15 @@
 //! Python or JavaScript, that builds to a component with one documented command and passes
 //! its own fixture. The templates (in `templates/`: one folder per language, the rule
 //! plugins' sources and fixture in `rules/`) are filled with the project's name and world;
-//! every project vendors wasmfed's WIT, and a C project gets its bindings written too, so it
-//! needs no generator of its own.
+//! every project vendors wasmfed's WIT: a Rust project inside its copy of the plugin SDK
+//! (`wasmfed-guest/`, which generates the bindings), the others in `wit/`; a C project gets
+//! its bindings written too, so it needs no generator of its own.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::{bindings, io, wit, KitError, Result};
+use crate::{bindings, guest_sdk, io, wit, KitError, Result};
 
 /// A plugin's language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,11 +227,24 @@ fn load_snippet(kind: Kind, lang: Lang, component: &str, name: &str) -> String {
             "Load it as a rule plugin (the path is relative to the config file):\n\n```yaml\n\
              rule_plugins:\n  - file: {component}\n    name: {name}\n    interval: 1m{config}\n```\n"
         ),
-        _ => format!(
-            "Load it in a scrape config (the path is relative to the config file):\n\n```yaml\n\
-             scrape_configs:\n  - job_name: app\n    static_configs: [{{targets: ['app:8080']}}]\n    \
-             {kind}_plugins:\n      - file: {component}{config}\n```\n"
-        ),
+        _ => {
+            let stem = Path::new(component)
+                .file_stem()
+                .map_or(name.into(), |s| s.to_string_lossy());
+            let which = match kind {
+                Kind::Series => " (from the next scrape of `--target INSTANCE` if the job has several)",
+                _ => "",
+            };
+            format!(
+                "Load it in a scrape config (the path is relative to the config file):\n\n```yaml\n\
+                 scrape_configs:\n  - job_name: app\n    static_configs: [{{targets: ['app:8080']}}]\n    \
+                 {kind}_plugins:\n      - file: {component}{config}\n```\n\n\
+                 Once it runs, record what the node gives it now{which} and what it answers, as a \
+                 further fixture (the node's admin token in `$WASMFED_ADMIN_TOKEN`):\n\n```sh\n\
+                 wasmfed plugin record --from http://localhost:9090 --plugin {stem} --job app -o recorded.yml\n\
+                 wasmfed plugin test {component} --fixture recorded.yml\n```\n"
+            )
+        }
     }
 }
 
@@ -282,8 +296,14 @@ pub fn new_project(parent: &Path, name: &str, kind: Kind, lang: Lang) -> Result<
         ".gitignore",
         include_str!("../templates/gitignore").as_bytes(),
     )?;
-    for (file, text) in wit::FILES {
-        write(&format!("wit/{file}"), text.as_bytes())?;
+    if lang == Lang::Rust {
+        for (path, text) in guest_sdk::files() {
+            write(&format!("wasmfed-guest/{path}"), text.as_bytes())?;
+        }
+    } else {
+        for (file, text) in wit::FILES {
+            write(&format!("wit/{file}"), text.as_bytes())?;
+        }
     }
     if lang == Lang::C {
         for (file, bytes) in bindings::c(vars.world)? {
@@ -321,6 +341,21 @@ mod tests {
                 }
                 let fixture = std::fs::read_to_string(project.dir.join("fixture.yml")).unwrap();
                 assert!(fixture.contains(&format!("world: {kind}")), "{fixture}");
+                // Target and series READMEs say how to record a fixture from a node, naming
+                // the plugin as the node does (the component's file stem).
+                let readme = std::fs::read_to_string(project.dir.join("README.md")).unwrap();
+                let stem = match lang {
+                    Lang::Rust => name.replace('-', "_"),
+                    _ => name.clone(),
+                };
+                let record = format!(
+                    "wasmfed plugin record --from http://localhost:9090 --plugin {stem} --job app"
+                );
+                assert_eq!(readme.contains(&record), kind != Kind::Rules, "{readme}");
+                // Rust's WIT is the SDK's copy; the other languages' is in `wit/`.
+                let sdk = project.dir.join("wasmfed-guest");
+                assert_eq!(sdk.join("wit/plugin.wit").exists(), lang == Lang::Rust);
+                assert_eq!(project.dir.join("wit").exists(), lang != Lang::Rust);
             }
         }
     }

@@ -177,12 +177,7 @@ impl SeriesCache {
         let mut kind = MetricType::Unknown;
         let shared = self.metadata.clone();
         let mut metadata = shared.lock().expect("metadata lock");
-        let parser = match settings.every_sample {
-            true => Parser::every_sample(text),
-            false => Parser::new(text, format),
-        }
-        .with_quoted_names(settings.names.quoted);
-        for entry in parser {
+        for entry in settings.parser(text, format) {
             let raw = match entry? {
                 Entry::Sample(raw) => raw,
                 Entry::Type {
@@ -245,14 +240,8 @@ impl SeriesCache {
         let mut labeled = Vec::with_capacity(new_series.len());
         let mut replicas = Vec::with_capacity(new_series.len());
         for &(raw, kind, _) in &new_series {
-            let mut scraped = parse_series(raw)?;
-            if settings.compat == Compat::V3 {
-                normalize_float_labels(&mut scraped, kind);
-            }
-            let mut labels =
-                merge_target_labels(scraped, settings.target_labels, settings.honor_labels)
-                    .without_empty();
-            replicas.push(settings.ha.and_then(|ha| ha.split(&mut labels)));
+            let (labels, replica) = stage_input(raw, kind, settings)?;
+            replicas.push(replica);
             labeled.push(labels);
         }
         let decided = self.decide(labeled, settings.series_stage, &mut report);
@@ -553,6 +542,35 @@ impl SeriesCache {
         };
         self.free.push(slot);
     }
+}
+
+impl IngestSettings<'_> {
+    /// The parser this job reads a scrape's body with.
+    pub(crate) fn parser<'t>(&self, text: &'t str, format: Format) -> Parser<'t> {
+        match self.every_sample {
+            true => Parser::every_sample(text),
+            false => Parser::new(text, format),
+        }
+        .with_quoted_names(self.names.quoted)
+    }
+}
+
+/// A new series as the series stage gets it: decoded (Prometheus 3 normalises `le` and
+/// `quantile` by its family's type), merged with the target's labels, empty values dropped,
+/// and an HA pair's replica labels split off.
+pub(crate) fn stage_input(
+    raw: &str,
+    kind: MetricType,
+    settings: &IngestSettings<'_>,
+) -> Result<(Labels, Option<Replica>), ParseError> {
+    let mut scraped = parse_series(raw)?;
+    if settings.compat == Compat::V3 {
+        normalize_float_labels(&mut scraped, kind);
+    }
+    let mut labels =
+        merge_target_labels(scraped, settings.target_labels, settings.honor_labels).without_empty();
+    let replica = settings.ha.and_then(|ha| ha.split(&mut labels));
+    Ok((labels, replica))
 }
 
 /// Fails a scrape whose series lost its name, or (as Prometheus 2 reads names) got an invalid

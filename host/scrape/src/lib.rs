@@ -5,6 +5,7 @@
 //! the exposition, `honor` merges target labels into series labels, `ingest` stores the
 //! result with its stale markers, `every_sample` asks a wasmfed leaf for every sample, and `metadata` keeps what the `# TYPE`/`# HELP` lines said.
 
+pub mod capture;
 pub mod discovery;
 pub mod every_sample;
 pub mod fetch;
@@ -15,6 +16,7 @@ pub mod ingest;
 pub mod manager;
 pub mod metadata;
 pub mod parse;
+pub mod recording;
 pub mod relabel_debug;
 pub mod remote_read;
 pub mod scrape_loop;

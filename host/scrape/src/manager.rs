@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
+use super::capture::InputCapture;
 use super::discovery::{Discovery, CHANGE_CHECK};
 use super::fetch::HttpClient;
 use super::ha::HaTracker;
@@ -34,6 +35,8 @@ pub struct ActiveTarget {
     pub target: Arc<Target>,
     pub health: Arc<Mutex<TargetHealth>>,
     pub metadata: SharedMetadata,
+    /// Its next scrape's series-stage input, for recording plugin fixtures.
+    pub capture: Arc<InputCapture>,
 }
 
 /// What every job currently scrapes and what its target stage dropped.
@@ -188,6 +191,12 @@ impl ScrapeManager {
                 .unwrap_or_default();
             (v.series_stage.clone(), target, v.honor_labels)
         })
+    }
+
+    /// The running jobs' names, in order.
+    pub fn job_names(&self) -> Vec<String> {
+        let views = self.views.lock().expect("views lock");
+        views.keys().cloned().collect()
     }
 
     /// A snapshot of all targets, jobs in name order.
@@ -515,6 +524,7 @@ fn publish<'a>(
             target: target.clone(),
             health: handle.health.clone(),
             metadata: handle.metadata.clone(),
+            capture: handle.capture.clone(),
         })
         .collect();
     active.sort_by(|a, b| a.target.labels.cmp(&b.target.labels));

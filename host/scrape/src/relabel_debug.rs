@@ -18,22 +18,13 @@ use crate::fetch::Fetcher;
 use crate::honor::merge_target_labels;
 use crate::manager::discovered_targets;
 use crate::parse::parse_series;
+use crate::recording::{record, Recording};
 use crate::stages::{stage_plugins, JobStages, StageTrace};
 use crate::target::Target;
-use wasmfed_config::{Config, PluginRef, ScrapeConfig};
+use wasmfed_config::{Config, ScrapeConfig};
 use wasmfed_model::compat::Compat;
 use wasmfed_model::Labels;
 use wasmfed_plugin::{PluginLimits, PluginRuntime, World};
-
-/// What one plugin of a stage was given and answered in a `relabel test` run.
-#[derive(Debug)]
-pub struct Recording {
-    pub world: World,
-    pub plugin: PluginRef,
-    pub input: Vec<Labels>,
-    /// One answer per input (`None`: dropped).
-    pub output: Vec<Option<Labels>>,
-}
 
 /// The report's text, and each plugin step's recording.
 #[derive(Debug)]
@@ -73,7 +64,11 @@ pub fn report(path: &Path, job: &str, series: &[String], compat: Compat) -> anyh
     let discovered = discovered_targets(cfg, &discovery);
     let mut out = String::new();
     let traces = stages.targets.trace(&discovered);
-    let mut recordings = record(cfg, World::Target, compat, &traces);
+    let mut recordings = record(
+        stage_plugins(cfg, World::Target, compat),
+        World::Target,
+        &traces,
+    );
     let mut first_kept: Option<Target> = None;
     let kept = traces.iter().filter(|t| final_labels(t).is_some()).count();
     let _ = writeln!(
@@ -105,45 +100,16 @@ pub fn report(path: &Path, job: &str, series: &[String], compat: Compat) -> anyh
     }
     if !series.is_empty() {
         let traces = write_series(&mut out, cfg, &stages, first_kept.as_ref(), series)?;
-        recordings.extend(record(cfg, World::Series, compat, &traces));
+        recordings.extend(record(
+            stage_plugins(cfg, World::Series, compat),
+            World::Series,
+            &traces,
+        ));
     }
     Ok(Report {
         text: out,
         recordings,
     })
-}
-
-/// Each plugin step of a stage as its plugin saw it: the label sets that reached it (the
-/// stage's input, or the step before's answer) and what it answered.
-fn record(
-    cfg: &ScrapeConfig,
-    world: World,
-    compat: Compat,
-    traces: &[StageTrace],
-) -> Vec<Recording> {
-    stage_plugins(cfg, world, compat)
-        .into_iter()
-        .enumerate()
-        .map(|(step, plugin)| {
-            let reached = traces.iter().filter(|t| t.steps.len() > step);
-            let (input, output) = reached
-                .map(|t| {
-                    let input = match step {
-                        0 => t.input.clone(),
-                        _ => t.steps[step - 1].1.clone().unwrap_or_default(),
-                    };
-                    (input, t.steps[step].1.clone())
-                })
-                .unzip();
-            Recording {
-                world,
-                plugin,
-                input,
-                output,
-            }
-        })
-        .filter(|r| !r.input.is_empty())
-        .collect()
 }
 
 fn write_series(

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 use wasmfed_config::NameRules;
 
+use super::capture::{series_stage_input, InputCapture};
 use super::every_sample::{Answer, CursorBook, EveryTarget};
 use super::fetch::{Exposition, Fetcher, HttpClient};
 use super::ha::HaTracker;
@@ -185,6 +186,8 @@ struct ScrapeLoop {
     cache: SeriesCache,
     report_series: [SeriesRef; 5],
     health: Arc<Mutex<TargetHealth>>,
+    /// Where a recording asks for the next scrape's series-stage input.
+    capture: Arc<InputCapture>,
     /// The grid scrape times snap to; starts at the first scrape.
     aligned_ms: Option<i64>,
     /// Where the target stands in its leaf's stream, in every-sample mode.
@@ -238,6 +241,9 @@ impl ScrapeLoop {
             Ok(report) => report.clone(),
             Err(reason) => {
                 tracing::debug!(target = %self.target, job = %self.settings.job, error = %reason, "scrape failed");
+                if self.capture.wanted() {
+                    self.capture.put(Err(reason.clone()));
+                }
                 self.ctx.telemetry.scrape_failures.get_or_create(&job).inc();
                 let stale = self.cache.mark_all_stale(&self.ctx.head, scrape_ms);
                 IngestReport {
@@ -310,6 +316,11 @@ impl ScrapeLoop {
                 return Err(e);
             }
         };
+        if self.capture.wanted() {
+            let settings = ingest_settings(&self.target, &self.settings, false);
+            let input = series_stage_input(&settings, &exposition.body, format);
+            self.capture.put(input.map_err(|e| e.to_string()));
+        }
         let (result, body) = self.ingest(exposition.body, format, scrape_ms).await;
         self.ctx.fetcher.recycle(body);
         result.map(|report| (report, answer))
@@ -558,7 +569,16 @@ fn ingest(
     (body, format, scrape_ms): Scrape<'_>,
     known_only: bool,
 ) -> Result<IngestReport, IngestError> {
-    let ingest_settings = IngestSettings {
+    let ingest_settings = ingest_settings(target, settings, known_only);
+    cache.ingest(head, &ingest_settings, body, format, scrape_ms)
+}
+
+fn ingest_settings<'a>(
+    target: &'a Target,
+    settings: &'a LoopSettings,
+    known_only: bool,
+) -> IngestSettings<'a> {
+    IngestSettings {
         target_labels: &target.public,
         honor_labels: settings.honor_labels,
         honor_timestamps: settings.honor_timestamps,
@@ -569,8 +589,7 @@ fn ingest(
         names: settings.names,
         every_sample: settings.every_sample.is_some(),
         ha: settings.ha.as_deref(),
-    };
-    cache.ingest(head, &ingest_settings, body, format, scrape_ms)
+    }
 }
 
 fn report_series(head: &Head, target_labels: &Labels) -> [SeriesRef; 5] {

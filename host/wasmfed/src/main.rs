@@ -198,11 +198,45 @@ enum PluginCommand {
         #[arg(long, value_name = "FILE")]
         fixture: PathBuf,
     },
+    /// Record a fixture from a live node: a plugin step's current input (at the target stage
+    /// the job's discovered targets, at the series stage the next scrape of one of its
+    /// targets) and what the running component answers, through the admin API
+    /// (GET /api/v1/plugins/NAME/fixture), written to FILE for `wasmfed plugin test`.
+    Record {
+        /// The node's base URL, e.g. http://127.0.0.1:9090.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The plugin's name, as `GET /api/v1/plugins` lists it.
+        #[arg(long, value_name = "NAME")]
+        plugin: String,
+        /// The scrape job whose input is recorded.
+        #[arg(long, value_name = "JOB")]
+        job: String,
+        /// `target` or `series`: needed only when the job runs the plugin at both stages.
+        #[arg(long, value_name = "STAGE")]
+        stage: Option<String>,
+        /// Series stage: the target (its `instance`) whose next scrape is recorded, needed
+        /// when the job has several. Target stage: only the target with this `__address__`.
+        #[arg(long, value_name = "INSTANCE")]
+        target: Option<String>,
+        /// The tenant (X-Scope-OrgID); the node's own if not given.
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
+        /// A file holding the admin bearer token; else $WASMFED_ADMIN_TOKEN.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// How long to wait for the node (a series recording waits for the next scrape).
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        timeout: u64,
+        /// Where to write the fixture.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
     /// Start a plugin project: a folder NAME with the plugin's source, wasmfed's WIT, a build
     /// setup, a fixture its starter code passes, and a README saying how to build and test it.
     New {
-        /// The stage the plugin serves: `target` (which targets to scrape, with which labels)
-        /// or `series` (rewrite or drop scraped series).
+        /// The stage the plugin serves: `target` (which targets to scrape, with which labels),
+        /// `series` (rewrite or drop scraped series) or `rules` (record series from stored ones).
         #[arg(long, value_name = "KIND")]
         kind: wasmfed_plugin_kit::scaffold::Kind,
         /// `rust`, `c` (clang and wasi-libc), `python` (componentize-py) or `js`
@@ -265,6 +299,30 @@ fn main() -> std::process::ExitCode {
         Some(Command::Plugin {
             what: PluginCommand::Test { plugin, fixture },
         }) => return plugin_cmd::test(plugin, fixture),
+        Some(Command::Plugin {
+            what:
+                PluginCommand::Record {
+                    from,
+                    plugin,
+                    job,
+                    stage,
+                    target,
+                    tenant,
+                    token_file,
+                    timeout,
+                    output,
+                },
+        }) => plugin_cmd::record_live(&plugin_cmd::RecordLive {
+            from,
+            plugin,
+            job,
+            stage: stage.as_deref(),
+            target: target.as_deref(),
+            tenant: tenant.as_deref(),
+            token_file: token_file.as_deref(),
+            output,
+            timeout: std::time::Duration::from_secs(*timeout),
+        }),
         Some(Command::Plugin {
             what: PluginCommand::New { kind, lang, name },
         }) => return plugin_cmd::new(*kind, *lang, name),

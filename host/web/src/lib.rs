@@ -11,6 +11,7 @@ pub mod encoding;
 pub mod federate;
 pub mod metadata;
 pub mod metric_metadata;
+pub mod plugin_fixture;
 pub mod plugins;
 pub mod query;
 mod rate_limit;

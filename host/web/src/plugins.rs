@@ -6,6 +6,8 @@
 //! PUT    /api/v1/plugins/{name}                   body: component bytes; swap every plugin so named
 //! PUT    /api/v1/plugins/{name}/shadow            body: component bytes; start a shadow candidate
 //! GET    /api/v1/plugins/{name}/shadow            what the candidates saw: batches, differences
+//! GET    /api/v1/plugins/{name}/fixture?job=J     its current input and answers as a
+//!        [&stage=target|series][&target=T]        `wasmfed plugin test` fixture (plugin_fixture)
 //! POST   /api/v1/plugins/{name}/shadow/promote    make the candidates live
 //! DELETE /api/v1/plugins/{name}/shadow            drop the candidates
 //! ```
@@ -29,6 +31,7 @@ use wasmfed_plugin::{FailureKind, Plugin, PluginError};
 
 use super::auth::{tokens_match, TENANT_HEADER};
 use super::body::{full, ResponseBody};
+use super::plugin_fixture;
 use super::targets::label_map;
 use wasmfed_config::DEFAULT_TENANT;
 use wasmfed_node::NodeState;
@@ -80,6 +83,14 @@ pub async fn handle(state: &NodeState, req: Request<Incoming>) -> Response<Respo
         (&Method::PUT, []) => upload(state, req, plugins, Upload::Swap).await,
         (&Method::PUT, ["shadow"]) => upload(state, req, plugins, Upload::Shadow).await,
         (&Method::GET, ["shadow"]) => shadow_report(&name, &plugins),
+        (&Method::GET, ["fixture"]) => match state.tenant(&tenant) {
+            Some(tenant) => plugin_fixture::handle(&tenant, &name, req.uri().query()).await,
+            None => error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                &format!("no tenant {tenant:?}"),
+            ),
+        },
         (&Method::POST, ["shadow", "promote"]) => {
             let promoted = plugins.iter().filter(|p| p.promote_shadow()).count();
             finish_shadow(&name, promoted, "promoted")
@@ -281,7 +292,7 @@ fn success(data: Value) -> Response<ResponseBody> {
     respond(StatusCode::OK, json!({"status": "success", "data": data}))
 }
 
-fn error(status: StatusCode, kind: &str, message: &str) -> Response<ResponseBody> {
+pub(super) fn error(status: StatusCode, kind: &str, message: &str) -> Response<ResponseBody> {
     respond(
         status,
         json!({"status": "error", "errorType": kind, "error": message}),

@@ -6,61 +6,53 @@
 //! so series stay distinct and joinable while the raw value never reaches storage.
 //!
 //! The same plugin is written in C, Python and JavaScript beside this crate; all four pass
-//! `../fixture.yml`.
+//! `../fixture.yml`. This one is written with the `wasmfed-guest` SDK: the scrubbing is all
+//! there is to it.
 
-use std::cell::RefCell;
 use std::collections::HashSet;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-
-wit_bindgen::generate!({
-    world: "series-plugin",
-    path: "../../../wit",
-    additional_derives: [PartialEq],
-});
-
-use exports::wasmfed::plugin::{lifecycle, series};
-use wasmfed::plugin::types::{Label, PluginError};
+use wasmfed_guest::{Error, LabelPlugin, Labels, Plugin};
 
 /// The configuration as given; [`Scrubber::new`] checks it.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Config {
+pub struct Config {
     labels: Vec<String>,
     #[serde(default)]
     salt: String,
 }
 
 /// The validated configuration.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Scrubber {
     labels: HashSet<String>,
     salt: String,
 }
 
-impl Scrubber {
-    /// Reads the JSON configuration, or says why it is unusable.
-    pub fn new(json: &str) -> Result<Scrubber, String> {
-        let config: Config = match serde_json::from_str(json) {
-            Ok(config) => config,
-            Err(e) if e.is_data() => return Err(e.to_string()),
-            Err(e) => return Err(format!("config is not JSON: {e}")),
-        };
+impl Plugin for Scrubber {
+    type Config = Config;
+
+    fn new(config: Config) -> Result<Scrubber, Error> {
         if config.labels.is_empty() {
-            return Err("\"labels\" must be a non-empty list of label names".into());
+            return Err(Error::invalid_config(
+                "\"labels\" must be a non-empty list of label names",
+            ));
         }
         if config.labels.iter().any(|l| l == "__name__") {
-            return Err(
-                "__name__ cannot be scrubbed: the series would lose its metric name".into(),
-            );
+            return Err(Error::invalid_config(
+                "__name__ cannot be scrubbed: the series would lose its metric name",
+            ));
         }
         Ok(Scrubber {
             labels: config.labels.into_iter().collect(),
             salt: config.salt,
         })
     }
+}
 
+impl Scrubber {
     /// The first 16 hex digits of SHA-256(salt + value).
     pub fn digest(&self, value: &str) -> String {
         let hash = Sha256::new()
@@ -69,78 +61,58 @@ impl Scrubber {
             .finalize();
         hash[..8].iter().map(|b| format!("{b:02x}")).collect()
     }
+}
 
-    /// One label set with the listed labels' values replaced.
-    pub fn scrub(&self, mut labels: Vec<Label>) -> Vec<Label> {
-        for label in &mut labels {
-            if self.labels.contains(&label.name) {
-                label.value = self.digest(&label.value);
+impl LabelPlugin for Scrubber {
+    /// The series with the listed labels' values replaced.
+    fn process(&self, mut labels: Labels) -> Result<Option<Labels>, Error> {
+        for (name, value) in labels.iter_mut() {
+            if self.labels.contains(name) {
+                *value = self.digest(value);
             }
         }
-        labels
+        Ok(Some(labels))
     }
 }
 
-thread_local! {
-    static SCRUBBER: RefCell<Scrubber> = RefCell::default();
-}
-
-struct Plugin;
-
-impl lifecycle::Guest for Plugin {
-    fn init(config: String) -> Result<(), PluginError> {
-        let scrubber = Scrubber::new(&config).map_err(PluginError::InvalidConfig)?;
-        SCRUBBER.with(|s| *s.borrow_mut() = scrubber);
-        Ok(())
-    }
-}
-
-impl series::Guest for Plugin {
-    fn process(series: Vec<Vec<Label>>) -> Result<Vec<Option<Vec<Label>>>, PluginError> {
-        SCRUBBER.with(|s| {
-            let scrubber = s.borrow();
-            Ok(series
-                .into_iter()
-                .map(|l| Some(scrubber.scrub(l)))
-                .collect())
-        })
-    }
-}
-
-#[cfg(target_arch = "wasm32")]
-export!(Plugin);
+wasmfed_guest::export_series_plugin!(Scrubber);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn scrubber(json: &str) -> Result<Scrubber, Error> {
+        Scrubber::from_config(json)
+    }
+
     #[test]
     fn digests_are_salted_sha256_prefixes() {
-        let scrubber = Scrubber::new(r#"{"labels": ["email"], "salt": "pepper"}"#).unwrap();
+        let scrubber = scrubber(r#"{"labels": ["email"], "salt": "pepper"}"#).unwrap();
         assert_eq!(scrubber.digest("ada@example.com"), "f3de2501fc91c4a9");
-        let unsalted = Scrubber::new(r#"{"labels": ["email"]}"#).unwrap();
+        let unsalted = self::scrubber(r#"{"labels": ["email"]}"#).unwrap();
         // SHA-256("abc") starts ba7816bf8f01cfea.
         assert_eq!(unsalted.digest("abc"), "ba7816bf8f01cfea");
     }
 
     #[test]
     fn only_listed_labels_change() {
-        let scrubber = Scrubber::new(r#"{"labels": ["email"], "salt": "pepper"}"#).unwrap();
-        let label = |name: &str, value: &str| Label {
-            name: name.into(),
-            value: value.into(),
-        };
-        let out = scrubber.scrub(vec![label("email", "ada@example.com"), label("job", "app")]);
+        let scrubber = scrubber(r#"{"labels": ["email"], "salt": "pepper"}"#).unwrap();
+        let out = scrubber
+            .process(Labels::from([("email", "ada@example.com"), ("job", "app")]))
+            .unwrap();
         assert_eq!(
             out,
-            vec![label("email", "f3de2501fc91c4a9"), label("job", "app")]
+            Some(Labels::from([
+                ("email", "f3de2501fc91c4a9"),
+                ("job", "app")
+            ]))
         );
     }
 
     #[test]
     fn unusable_configs_are_refused_with_a_reason() {
         for (json, why) in [
-            ("null", "invalid type: null"),
+            ("null", "missing field `labels`"),
             (r#"{"labels": []}"#, "non-empty list"),
             (r#"{"labels": ["__name__"]}"#, "metric name"),
             (
@@ -148,10 +120,12 @@ mod tests {
                 "unknown field `pepper`",
             ),
             (r#"{"labels": ["a"], "salt": 1}"#, "invalid type: integer"),
-            ("{", "config is not JSON"),
+            ("{", "not JSON"),
         ] {
-            let err = Scrubber::new(json).unwrap_err();
-            assert!(err.contains(why), "{json}: {err}");
+            match scrubber(json) {
+                Err(Error::InvalidConfig(text)) => assert!(text.contains(why), "{json}: {text}"),
+                other => panic!("{json}: {other:?}"),
+            }
         }
     }
 }

@@ -178,6 +178,7 @@ impl<'a> Endpoint<'a> {
                 refresh.as_secs_f64()
             )),
             Ask::Json => request.push_str("Accept: application/json\r\n"),
+            Ask::Api => request.push_str("Accept: */*\r\n"),
             Ask::Post { content_type, body } => request.push_str(&format!(
                 "Accept: application/json\r\nContent-Type: {content_type}\r\n\
                  Content-Length: {}\r\n",
@@ -231,11 +232,14 @@ enum Ask<'a> {
     /// A remote-write request (a snappy-compressed `WriteRequest`), with the destination's
     /// own header lines (`Name: value\r\n`).
     RemoteWrite { body: bytes::Bytes, headers: String },
+    /// A GET of an API whose answers say why in their body, whatever the status (a wasmfed
+    /// node's admin API).
+    Api,
 }
 
-/// A receiver's answer to a remote-write request: any status, and what it said.
+/// An answer whatever its status, and what it said: a remote-write receiver's, an API's.
 #[derive(Debug)]
-pub struct WriteAnswer {
+pub struct HttpAnswer {
     pub status: u16,
     pub body: Vec<u8>,
 }
@@ -318,11 +322,31 @@ impl Fetcher {
         body: bytes::Bytes,
         headers: String,
         timeout: Duration,
-    ) -> Result<WriteAnswer, FetchError> {
+    ) -> Result<HttpAnswer, FetchError> {
         let ask = Ask::RemoteWrite { body, headers };
         let answer = self.fetch_inner(client, url, ask, 64 << 10);
         match tokio::time::timeout(timeout, answer).await {
-            Ok(Ok((status, exposition))) => Ok(WriteAnswer {
+            Ok(Ok((status, exposition))) => Ok(HttpAnswer {
+                status,
+                body: exposition.body,
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(FetchError::Timeout(timeout)),
+        }
+    }
+
+    /// GETs an API's answer whatever its status, for the caller to show what an error answer
+    /// says (`wasmfed plugin record` asking a node's admin API). At most `body_limit` bytes.
+    pub async fn api_get(
+        &self,
+        client: &HttpClient,
+        url: &str,
+        timeout: Duration,
+        body_limit: u64,
+    ) -> Result<HttpAnswer, FetchError> {
+        let answer = self.fetch_inner(client, url, Ask::Api, body_limit);
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok((status, exposition))) => Ok(HttpAnswer {
                 status,
                 body: exposition.body,
             }),
@@ -420,7 +444,7 @@ impl Fetcher {
             }
             let accepted = match ask {
                 Ask::Post { .. } => (200..300).contains(&head.status),
-                Ask::RemoteWrite { .. } => true,
+                Ask::RemoteWrite { .. } | Ask::Api => true,
                 _ => head.status == 200,
             };
             if !accepted {

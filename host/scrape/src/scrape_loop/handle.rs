@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use super::{report_series, LoopContext, LoopSettings, ScrapeLoop, TargetHealth};
+use crate::capture::InputCapture;
 use crate::every_sample::EveryTarget;
 use crate::ingest::SeriesCache;
 use crate::metadata::SharedMetadata;
@@ -59,6 +60,7 @@ pub struct LoopHandle {
     task: tokio::task::JoinHandle<Option<Carried>>,
     pub health: Arc<Mutex<TargetHealth>>,
     pub metadata: SharedMetadata,
+    pub capture: Arc<InputCapture>,
 }
 
 impl LoopHandle {
@@ -79,6 +81,7 @@ impl LoopHandle {
             None => (SeriesCache::default(), Arc::default(), None),
         };
         let metadata = cache.metadata().clone();
+        let capture = Arc::new(InputCapture::default());
         let every = settings.every_sample.map(|max| {
             // The book has the cursor a loop before this one left.
             let mut every = EveryTarget::new(&settings.job, &target.url, max, &ctx.cursors);
@@ -96,6 +99,7 @@ impl LoopHandle {
             ctx,
             cache,
             health: health.clone(),
+            capture: capture.clone(),
             aligned_ms,
         };
         let task = tokio::spawn(scrape_loop.run(signalled));
@@ -104,6 +108,7 @@ impl LoopHandle {
             task,
             health,
             metadata,
+            capture,
         }
     }
 

@@ -1,9 +1,11 @@
 //! `wasmfed plugin …`: commands for plugin authors. `inspect` says what a component is and
 //! where a node would accept it, before it is deployed; `test` runs it offline on a fixture
 //! under the limits a node applies, and compares what it answers with what was expected;
+//! `record` asks a live node for a plugin step's current input as such a fixture;
 //! `new`, `bindings` and `componentize` start and build a plugin (wasmfed-plugin-kit).
 
 mod fixture;
+mod record_live;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -12,6 +14,7 @@ use wasmfed_plugin::{stock, PluginRuntime};
 use wasmfed_plugin_kit::scaffold::{self, Kind, Lang};
 
 pub use fixture::test;
+pub use record_live::{record as record_live, RecordLive};
 
 /// `wasmfed relabel test`: the step-by-step report, and with `record`, a fixture per plugin
 /// step written into that folder.

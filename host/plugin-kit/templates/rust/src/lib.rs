@@ -1,22 +1,15 @@
 //! {{name}}: a wasmfed {{kind}} plugin.
 //!
 //! It drops every {{item}} whose `{{label}}` starts with a prefix (`debug_` unless the
-//! configuration says `{"drop_prefix": "..."}`) and keeps the others as they are. Replace
-//! `Plugin::decide` with your own logic; `wit/plugin.wit` documents the contract.
-
-use std::cell::RefCell;
+//! configuration says `{drop_prefix: ...}`) and keeps the others as they are. Replace
+//! `DropPrefix::process` with your own logic. `wasmfed-guest/` is the SDK it is written with
+//! (label sets, configuration, errors, the component's exports: `cargo doc -p wasmfed-guest
+//! --open`); `wasmfed-guest/wit/plugin.wit` is the contract with the node.
 
 use serde::Deserialize;
+use wasmfed_guest::{Error, LabelPlugin, Labels, Plugin};
 
-wit_bindgen::generate!({
-    world: "{{world}}",
-    path: "wit",
-});
-
-use exports::wasmfed::plugin::{lifecycle, {{interface}}};
-use wasmfed::plugin::types::{Label, PluginError};
-
-/// The configuration: the plugin's `config:` in the node's YAML, given as JSON.
+/// The configuration: the plugin's `config:` in the node's YAML.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -28,77 +21,49 @@ fn debug() -> String {
     "debug_".into()
 }
 
-impl Config {
-    /// Reads the JSON configuration (`null` when the node's YAML gives none).
-    pub fn parse(json: &str) -> Result<Config, String> {
-        match serde_json::from_str::<Option<Config>>(json) {
-            Ok(config) => Ok(config.unwrap_or(Config {
-                drop_prefix: debug(),
-            })),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    /// `Some(labels)` keeps the {{item}} (with these labels), `None` drops it.
-    pub fn decide(&self, labels: Vec<Label>) -> Option<Vec<Label>> {
-        let dropped = labels
-            .iter()
-            .any(|l| l.name == "{{label}}" && l.value.starts_with(&self.drop_prefix));
-        (!dropped).then_some(labels)
-    }
+/// The plugin, made from its configuration once per instance.
+pub struct DropPrefix {
+    prefix: String,
 }
 
-thread_local! {
-    // An instance is single-threaded; the host calls `init` on a fresh one after any change.
-    static CONFIG: RefCell<Option<Config>> = const { RefCell::new(None) };
-}
+impl Plugin for DropPrefix {
+    type Config = Config;
 
-struct Plugin;
-
-impl lifecycle::Guest for Plugin {
-    fn init(config: String) -> Result<(), PluginError> {
-        let config = Config::parse(&config).map_err(PluginError::InvalidConfig)?;
-        CONFIG.with(|c| *c.borrow_mut() = Some(config));
-        Ok(())
-    }
-}
-
-impl {{interface}}::Guest for Plugin {
-    fn process(batch: Vec<Vec<Label>>) -> Result<Vec<Option<Vec<Label>>>, PluginError> {
-        CONFIG.with(|c| {
-            let config = c.borrow();
-            let config = config
-                .as_ref()
-                .ok_or_else(|| PluginError::Failed("not initialised".into()))?;
-            Ok(batch
-                .into_iter()
-                .map(|labels| config.decide(labels))
-                .collect())
+    fn new(config: Config) -> Result<DropPrefix, Error> {
+        Ok(DropPrefix {
+            prefix: config.drop_prefix,
         })
     }
 }
 
-#[cfg(target_arch = "wasm32")]
-export!(Plugin);
+impl LabelPlugin for DropPrefix {
+    /// `Some(labels)` keeps the {{item}} (with these labels), `None` drops it.
+    fn process(&self, labels: Labels) -> Result<Option<Labels>, Error> {
+        let dropped = labels
+            .get("{{label}}")
+            .is_some_and(|value| value.starts_with(&self.prefix));
+        Ok((!dropped).then_some(labels))
+    }
+}
+
+wasmfed_guest::export_{{kind}}_plugin!(DropPrefix);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn labels(value: &str) -> Vec<Label> {
-        vec![Label {
-            name: "{{label}}".into(),
-            value: value.into(),
-        }]
-    }
-
     #[test]
     fn drops_by_prefix() {
-        let config = Config::parse("null").unwrap();
-        assert!(config.decide(labels("debug_x")).is_none());
-        assert!(config.decide(labels("x")).is_some());
-        let config = Config::parse(r#"{"drop_prefix": "x"}"#).unwrap();
-        assert!(config.decide(labels("x")).is_none());
-        assert!(Config::parse(r#"{"drop": "x"}"#).is_err());
+        let plugin = DropPrefix::from_config("null").unwrap();
+        let debug = Labels::from([("{{label}}", "debug_x")]);
+        assert_eq!(plugin.process(debug).unwrap(), None);
+        let kept = Labels::from([("{{label}}", "x")]);
+        assert_eq!(plugin.process(kept.clone()).unwrap(), Some(kept.clone()));
+        let plugin = DropPrefix::from_config(r#"{"drop_prefix": "x"}"#).unwrap();
+        assert_eq!(plugin.process(kept).unwrap(), None);
+        assert!(matches!(
+            DropPrefix::from_config(r#"{"drop": "x"}"#),
+            Err(Error::InvalidConfig(why)) if why.contains("unknown field `drop`")
+        ));
     }
 }
