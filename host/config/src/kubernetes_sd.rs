@@ -3,9 +3,8 @@
 //! with the same messages, so a configuration Prometheus refuses is refused here for the same
 //! reason.
 //!
-//! Two things wasmfed does not do yet are refused when the configuration is read rather than
-//! when discovery starts, so a configuration that loads is one that runs: `kubeconfig_file`,
-//! and the `ingress` role. Selector expressions are handed to the API
+//! What wasmfed does not do yet, `kubeconfig_file`, is refused when the configuration is read
+//! rather than when discovery starts, so a configuration that loads is one that runs. Selector expressions are handed to the API
 //! server as written: a malformed one fails the LIST (and is logged) instead of the load.
 //! Talking to the API server is the scrape side's business.
 
@@ -212,13 +211,6 @@ impl RawKubernetesSdConfig {
                 self.kubeconfig_file
             ));
         }
-        if role == KubernetesRole::Ingress {
-            return Err(format!(
-                "Kubernetes SD role {:?} is not supported by wasmfed yet (node, pod, service, \
-                 endpoints and endpointslice are)",
-                role.as_str()
-            ));
-        }
         Ok(KubernetesSdConfig {
             role,
             api_server: self.api_server,
@@ -319,6 +311,10 @@ mod tests {
 
         let c = read("role: node\nnamespaces: {own_namespace: true}").unwrap();
         assert!(c.own_namespace);
+
+        let c = read("role: ingress\nselectors: [{role: ingress, label: a=b}]").unwrap();
+        assert_eq!(c.role, KubernetesRole::Ingress);
+        assert_eq!(c.selector(KubernetesRole::Ingress), ("a=b", ""));
     }
 
     /// The refusals of Prometheus 2.42's `SDConfig.UnmarshalYAML` (and its config tests'
@@ -337,13 +333,13 @@ mod tests {
             ("role: pod\nselectors: [{role: node}]", "pod role supports only pod selectors"),
             ("role: endpoints\nselectors: [{role: node}]", "endpoints role supports only pod, service, endpoints selectors"),
             ("role: node\nselectors: [{label: a}]", "node role supports only node selectors"),
+            ("role: ingress\nselectors: [{role: pod}]", "ingress role supports only ingress selectors"),
             ("role: pod\nselectors: [{role: nodes}]", "unknown Kubernetes SD role \"nodes\""),
             ("role: pod\napi_server: http://k\nbearer_token: a\nbearer_token_file: b", "at most one of bearer_token & bearer_token_file"),
             ("role: pod\nnamespaces: {name: [a]}", "unknown field `name`"),
             ("role: pod\nzone: a", "field zone not found in type kubernetes.plain"),
             ("role: pod\napi_server: k8s:6443", "api_server: URL scheme must be 'http' or 'https'"),
             ("role: pod\nkubeconfig_file: /k", "kubeconfig_file (/k) is not supported by wasmfed yet"),
-            ("role: ingress", "Kubernetes SD role \"ingress\" is not supported by wasmfed yet"),
         ] {
             let err = read(yaml).unwrap_err();
             assert!(err.contains(want), "{yaml}: {err}");

@@ -1,17 +1,17 @@
 //! Kubernetes discovery (`kubernetes_sd_configs`) for the `node`, `service`, `pod`,
-//! `endpoints` and `endpointslice` roles: the role's objects LISTed from the API server at
-//! once and then every [`REFRESH`] (30 s) by a [`PolledSource`], and turned into Prometheus'
-//! target groups ([`groups`], [`endpointslice`]).
+//! `endpoints`, `endpointslice` and `ingress` roles: the role's objects LISTed from the API
+//! server at once and then every [`REFRESH`] (30 s) by a [`PolledSource`], and turned into
+//! Prometheus' target groups ([`groups`], [`endpointslice`], [`ingress`]).
 //!
 //! Prometheus keeps a LIST+WATCH informer per object kind and sends a group as each object
 //! changes; wasmfed polls the LIST instead, a simpler first step that sees the same objects a
 //! little later (a WATCH can come later without changing the groups). The endpoints and
 //! endpointslice roles join each object with its service and its pods, as Prometheus'
-//! informers do,
-//! from LISTs of the same namespace; `attach_metadata.node` adds a LIST of the nodes. Each
-//! LIST carries the role's `labelSelector` and `fieldSelector` from `selectors`. Endpoint
-//! slices are LISTed from `discovery.k8s.io/v1` (Kubernetes 1.21 and later); Prometheus 2.42's
-//! fallback to `v1beta1` for older API servers is not done.
+//! informers do, from LISTs of the same namespace; `attach_metadata.node` adds a LIST of the
+//! nodes. Each LIST carries the role's `labelSelector` and `fieldSelector` from `selectors`.
+//! Endpoint slices are LISTed from `discovery.k8s.io/v1` (Kubernetes 1.21 and later) and
+//! ingresses from `networking.k8s.io/v1` (1.19 and later); Prometheus 2.42's fallbacks to
+//! `v1beta1` for older API servers are not done.
 //!
 //! Without `api_server` the API server is found as client-go's `rest.InClusterConfig` finds
 //! it: `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`, the service account's
@@ -30,12 +30,13 @@ use wasmfed_config::{
 };
 
 use self::groups::EndpointsJoin;
-use self::objects::{EndpointSlice, Endpoints, List, Node, Pod, Service};
+use self::objects::{EndpointSlice, Endpoints, Ingress, List, Node, Pod, Service};
 use super::polled::{Counters, PolledSource};
 use crate::fetch::{join_host_port, Fetcher, HttpClient};
 
 mod endpointslice;
 mod groups;
+mod ingress;
 mod objects;
 #[cfg(test)]
 mod tests;
@@ -124,9 +125,9 @@ impl Api {
 
     /// The URL of the LIST of `resource` in `namespace` (`""`: all, or not namespaced).
     fn list_url(&self, namespace: &str, resource: &str, (label, field): (&str, &str)) -> String {
-        // Endpoint slices are the one resource read here outside the core group.
         let group = match resource {
             "endpointslices" => "apis/discovery.k8s.io/v1",
+            "ingresses" => "apis/networking.k8s.io/v1",
             _ => "api/v1",
         };
         let mut url = match namespace {
@@ -284,7 +285,12 @@ async fn discover(
             }
         }
         KubernetesRole::Ingress => {
-            return Err("Kubernetes SD role \"ingress\" is not supported by wasmfed yet".into())
+            for ns in &api.namespaces {
+                let ingresses: Vec<Ingress> = api
+                    .list(fetcher, ns, "ingresses", selector(KubernetesRole::Ingress))
+                    .await?;
+                groups.extend(ingresses.iter().map(ingress::ingress_group));
+            }
         }
     }
     Ok(groups)

@@ -259,3 +259,49 @@ pub(super) struct SlicePort {
     pub port: Option<i32>,
     pub app_protocol: Option<String>,
 }
+
+/// `networking.k8s.io/v1` `Ingress`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct Ingress {
+    pub metadata: ObjectMeta,
+    pub spec: IngressSpec,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct IngressSpec {
+    pub ingress_class_name: Option<String>,
+    #[serde(deserialize_with = "null_as_empty")]
+    pub tls: Vec<IngressTls>,
+    #[serde(deserialize_with = "null_as_empty")]
+    pub rules: Vec<IngressRule>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct IngressTls {
+    #[serde(deserialize_with = "null_as_empty")]
+    pub hosts: Vec<String>,
+}
+
+/// A rule: `http` absent and `http` without paths differ (one target for `/`, none).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct IngressRule {
+    pub host: String,
+    pub http: Option<HttpIngressRuleValue>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct HttpIngressRuleValue {
+    #[serde(deserialize_with = "null_as_empty")]
+    pub paths: Vec<HttpIngressPath>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct HttpIngressPath {
+    pub path: String,
+}

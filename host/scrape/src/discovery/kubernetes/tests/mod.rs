@@ -23,6 +23,7 @@ use self::expected::{Expected, CASES, SERVICE_MULTIPORT};
 
 mod expected;
 mod expected_endpointslice;
+mod expected_ingress;
 
 /// The request heads a test server saw.
 type Seen = Arc<Mutex<Vec<String>>>;
