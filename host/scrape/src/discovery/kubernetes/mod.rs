@@ -1,17 +1,14 @@
 //! Kubernetes discovery (`kubernetes_sd_configs`) for the `node`, `service`, `pod`,
 //! `endpoints`, `endpointslice` and `ingress` roles: the role's objects LISTed from the API
-//! server at once and then every [`REFRESH`] (30 s) by a [`PolledSource`], and turned into
-//! Prometheus' target groups ([`groups`], [`endpointslice`], [`ingress`]).
+//! server and then WATCHed ([`watch`]), as Prometheus' informers do, kept by kind ([`store`])
+//! and turned into Prometheus' target groups ([`groups`], [`endpointslice`], [`ingress`]).
 //!
-//! Prometheus keeps a LIST+WATCH informer per object kind and sends a group as each object
-//! changes; wasmfed polls the LIST instead, a simpler first step that sees the same objects a
-//! little later (a WATCH can come later without changing the groups). The endpoints and
-//! endpointslice roles join each object with its service and its pods, as Prometheus'
-//! informers do, from LISTs of the same namespace; `attach_metadata.node` adds a LIST of the
-//! nodes. Each LIST carries the role's `labelSelector` and `fieldSelector` from `selectors`.
-//! Endpoint slices are LISTed from `discovery.k8s.io/v1` (Kubernetes 1.21 and later) and
-//! ingresses from `networking.k8s.io/v1` (1.19 and later); Prometheus 2.42's fallbacks to
-//! `v1beta1` for older API servers are not done.
+//! The endpoints and endpointslice roles join each object with its service and its pods, as
+//! Prometheus' informers do, from feeds of the same namespace; `attach_metadata.node` adds a
+//! feed of the nodes. Each LIST and WATCH carries the role's `labelSelector` and
+//! `fieldSelector` from `selectors`. Endpoint slices are read from `discovery.k8s.io/v1`
+//! (Kubernetes 1.21 and later) and ingresses from `networking.k8s.io/v1` (1.19 and later);
+//! Prometheus 2.42's fallbacks to `v1beta1` for older API servers are not done.
 //!
 //! Without `api_server` the API server is found as client-go's `rest.InClusterConfig` finds
 //! it: `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`, the service account's
@@ -19,18 +16,14 @@
 //! [`SERVICE_ACCOUNT_DIR`]. The tests run against recorded API answers served on loopback,
 //! not against a cluster.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
-use wasmfed_config::{
-    Auth, HttpClientConfig, KubernetesRole, KubernetesSdConfig, Secret, TargetGroup,
-};
+use wasmfed_config::{Auth, HttpClientConfig, KubernetesSdConfig, Secret, TargetGroup};
 
-use self::groups::EndpointsJoin;
-use self::objects::{EndpointSlice, Endpoints, Ingress, List, Node, Pod, Service};
+use self::objects::List;
+use self::store::{Feed, Objects};
 use super::polled::{Counters, PolledSource};
 use crate::fetch::{join_host_port, Fetcher, HttpClient};
 
@@ -38,30 +31,37 @@ mod endpointslice;
 mod groups;
 mod ingress;
 mod objects;
+mod store;
 #[cfg(test)]
 mod tests;
+mod watch;
 
-/// How often the LISTs are repeated, and how long one may take.
-pub const REFRESH: Duration = Duration::from_secs(30);
+/// How long a LIST may take.
+pub const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where a pod's service account is mounted.
 pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
-/// Starts the source's task: the LISTs at once, then every [`REFRESH`]. A configuration that
-/// cannot reach an API server (not in a cluster) fails every refresh, logged and counted.
+/// Starts the source's task: each feed LISTed at once and then WATCHed ([`watch`]). A
+/// configuration that cannot reach an API server (not in a cluster) fails every
+/// [`LIST_TIMEOUT`], logged and counted.
 pub(super) fn start(
     config: KubernetesSdConfig,
     fetcher: Fetcher,
     counters: Counters,
 ) -> PolledSource {
-    let what = format!("kubernetes_sd role {}", config.role.as_str());
-    let api = Arc::new(Api::new(&config, &env, Path::new(SERVICE_ACCOUNT_DIR)));
-    let config = Arc::new(config);
-    PolledSource::start(what, REFRESH, counters, move || {
-        let (config, api, fetcher) = (config.clone(), api.clone(), fetcher.clone());
-        async move {
-            let api = api.as_ref().as_ref().map_err(Clone::clone)?;
-            discover(&config, api, &fetcher).await
+    let api = Api::new(&config, &env, Path::new(SERVICE_ACCOUNT_DIR));
+    PolledSource::spawn(move |publisher| async move {
+        match api {
+            Ok(api) => {
+                let (config, api) = (Arc::new(config), Arc::new(api));
+                watch::run(config, api, fetcher, counters, publisher).await
+            }
+            Err(e) => loop {
+                counters.failures.inc();
+                tracing::error!(source = "kubernetes_sd", role = config.role.as_str(), error = %e, "discovery failed");
+                tokio::time::sleep(LIST_TIMEOUT).await;
+            },
         }
     })
 }
@@ -123,23 +123,22 @@ impl Api {
         })
     }
 
-    /// The URL of the LIST of `resource` in `namespace` (`""`: all, or not namespaced).
-    fn list_url(&self, namespace: &str, resource: &str, (label, field): (&str, &str)) -> String {
-        let group = match resource {
-            "endpointslices" => "apis/discovery.k8s.io/v1",
-            "ingresses" => "apis/networking.k8s.io/v1",
-            _ => "api/v1",
-        };
-        let mut url = match namespace {
+    /// The URL of `feed`'s LIST, with `extra` query parameters.
+    fn list_url(&self, feed: &Feed, extra: &[(&str, &str)]) -> String {
+        let (group, resource) = (feed.kind.group(), feed.kind.resource());
+        let mut url = match feed.namespace.as_str() {
             "" => format!("{}/{group}/{resource}", self.base),
             ns => format!("{}/{group}/namespaces/{ns}/{resource}", self.base),
         };
         let mut query = form_urlencoded::Serializer::new(String::new());
-        if !label.is_empty() {
-            query.append_pair("labelSelector", label);
+        if !feed.label.is_empty() {
+            query.append_pair("labelSelector", &feed.label);
         }
-        if !field.is_empty() {
-            query.append_pair("fieldSelector", field);
+        if !feed.field.is_empty() {
+            query.append_pair("fieldSelector", &feed.field);
+        }
+        for (name, value) in extra {
+            query.append_pair(name, value);
         }
         let query = query.finish();
         if !query.is_empty() {
@@ -149,23 +148,42 @@ impl Api {
         url
     }
 
-    /// The items of a LIST.
-    async fn list<T: DeserializeOwned>(
-        &self,
-        fetcher: &Fetcher,
-        namespace: &str,
-        resource: &str,
-        selector: (&str, &str),
-    ) -> Result<Vec<T>, String> {
-        let url = self.list_url(namespace, resource, selector);
+    /// The URL of `feed`'s WATCH from `version`.
+    fn watch_url(&self, feed: &Feed, version: &str) -> String {
+        let timeout = watch::WATCH_SECONDS.to_string();
+        self.list_url(
+            feed,
+            &[
+                ("allowWatchBookmarks", "true"),
+                ("resourceVersion", version),
+                ("timeoutSeconds", &timeout),
+                ("watch", "1"),
+            ],
+        )
+    }
+
+    /// `feed`'s LIST: its items, undecoded, and its version.
+    async fn list(&self, fetcher: &Fetcher, feed: &Feed) -> Result<Listed, String> {
+        let url = self.list_url(feed, &[]);
         let answer = fetcher
-            .fetch_json(&self.client, &url, REFRESH)
+            .fetch_json(&self.client, &url, LIST_TIMEOUT)
             .await
             .map_err(|e| format!("listing {url}: {e}"))?;
-        let list: Result<List<T>, _> = serde_json::from_slice(&answer.body);
+        let list: Result<List<serde_json::Value>, _> = serde_json::from_slice(&answer.body);
         fetcher.recycle(answer.body);
-        Ok(list.map_err(|e| format!("listing {url}: {e}"))?.items)
+        let list = list.map_err(|e| format!("listing {url}: {e}"))?;
+        Ok(Listed {
+            items: list.items,
+            version: list.metadata.resource_version,
+        })
     }
+}
+
+/// A LIST's answer.
+struct Listed {
+    items: Vec<serde_json::Value>,
+    /// Where a WATCH of the same objects starts.
+    version: String,
 }
 
 /// client-go's `rest.InClusterConfig`: the API server's URL and a client with the service
@@ -207,103 +225,18 @@ fn in_cluster(
     Ok((format!("https://{}", join_host_port(&host, port)), client))
 }
 
-/// One refresh: the role's LISTs turned into target groups.
+/// Every feed of the role LISTed once, and the groups built from what they hold.
 async fn discover(
     config: &KubernetesSdConfig,
     api: &Api,
     fetcher: &Fetcher,
 ) -> Result<Vec<TargetGroup>, String> {
-    let selector = |role| config.selector(role);
-    let nodes: Option<Vec<Node>> = match config.role {
-        KubernetesRole::Pod | KubernetesRole::Endpoints | KubernetesRole::EndpointSlice
-            if config.attach_node_metadata =>
-        {
-            Some(
-                api.list(fetcher, "", "nodes", selector(KubernetesRole::Node))
-                    .await?,
-            )
-        }
-        _ => None,
-    };
-    let nodes_by_name = nodes
-        .as_ref()
-        .map(|nodes| by_name(nodes, |n: &Node| &n.metadata.name));
-    let mut groups = Vec::new();
-    match config.role {
-        KubernetesRole::Node => {
-            let nodes: Vec<Node> = api
-                .list(fetcher, "", "nodes", selector(KubernetesRole::Node))
-                .await?;
-            groups.extend(nodes.iter().filter_map(groups::node_group));
-        }
-        KubernetesRole::Service => {
-            for ns in &api.namespaces {
-                let services: Vec<Service> = api
-                    .list(fetcher, ns, "services", selector(KubernetesRole::Service))
-                    .await?;
-                groups.extend(services.iter().map(groups::service_group));
-            }
-        }
-        KubernetesRole::Pod => {
-            for ns in &api.namespaces {
-                let pods: Vec<Pod> = api
-                    .list(fetcher, ns, "pods", selector(KubernetesRole::Pod))
-                    .await?;
-                groups.extend(
-                    pods.iter()
-                        .map(|p| groups::pod_group(p, nodes_by_name.as_ref())),
-                );
-            }
-        }
-        role @ (KubernetesRole::Endpoints | KubernetesRole::EndpointSlice) => {
-            for ns in &api.namespaces {
-                let (endpoints, slices): (Vec<Endpoints>, Vec<EndpointSlice>) =
-                    if role == KubernetesRole::Endpoints {
-                        let list = api.list(fetcher, ns, "endpoints", selector(role));
-                        (list.await?, Vec::new())
-                    } else {
-                        let list = api.list(fetcher, ns, "endpointslices", selector(role));
-                        (Vec::new(), list.await?)
-                    };
-                let services: Vec<Service> = api
-                    .list(fetcher, ns, "services", selector(KubernetesRole::Service))
-                    .await?;
-                let pods: Vec<Pod> = api
-                    .list(fetcher, ns, "pods", selector(KubernetesRole::Pod))
-                    .await?;
-                let join = EndpointsJoin {
-                    services: services.iter().map(|s| (key(&s.metadata), s)).collect(),
-                    pods: pods.iter().map(|p| (key(&p.metadata), p)).collect(),
-                    nodes: nodes_by_name.as_ref(),
-                };
-                groups.extend(endpoints.iter().map(|e| groups::endpoints_group(e, &join)));
-                groups.extend(
-                    slices
-                        .iter()
-                        .map(|s| endpointslice::endpointslice_group(s, &join)),
-                );
-            }
-        }
-        KubernetesRole::Ingress => {
-            for ns in &api.namespaces {
-                let ingresses: Vec<Ingress> = api
-                    .list(fetcher, ns, "ingresses", selector(KubernetesRole::Ingress))
-                    .await?;
-                groups.extend(ingresses.iter().map(ingress::ingress_group));
-            }
-        }
+    let mut objects = Objects::default();
+    for feed in store::feeds(config, &api.namespaces) {
+        let listed = api.list(fetcher, &feed).await?;
+        objects
+            .replace(&feed, listed.items)
+            .map_err(|e| format!("listing {}: {e}", api.list_url(&feed, &[])))?;
     }
-    Ok(groups)
-}
-
-fn by_name<'a, T>(items: &'a [T], name: impl Fn(&'a T) -> &'a String) -> HashMap<&'a str, &'a T> {
-    items
-        .iter()
-        .map(|item| (name(item).as_str(), item))
-        .collect()
-}
-
-/// An object's namespace and name.
-fn key(meta: &objects::ObjectMeta) -> (&str, &str) {
-    (&meta.namespace, &meta.name)
+    Ok(store::build(config, &objects))
 }

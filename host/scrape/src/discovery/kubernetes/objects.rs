@@ -8,13 +8,21 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-/// A LIST answer (`NodeList`, `PodList`, ...): its items; the list's own metadata
-/// (`resourceVersion`) matters only to a WATCH, which wasmfed does not do yet.
+/// A LIST answer (`NodeList`, `PodList`, ...): its items, and its version, where a WATCH of
+/// the same objects starts.
 #[derive(Deserialize)]
 #[serde(bound = "T: Deserialize<'de>")]
 pub(super) struct List<T> {
     #[serde(default = "Vec::new", deserialize_with = "null_as_empty")]
     pub items: Vec<T>,
+    #[serde(default)]
+    pub metadata: ListMeta,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct ListMeta {
+    pub resource_version: String,
 }
 
 /// A list the API writes as `null` when empty (a Go slice without `omitempty`).
