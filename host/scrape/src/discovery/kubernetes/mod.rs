@@ -10,8 +10,9 @@
 //! (Kubernetes 1.21 and later) and ingresses from `networking.k8s.io/v1` (1.19 and later);
 //! Prometheus 2.42's fallbacks to `v1beta1` for older API servers are not done.
 //!
-//! Without `api_server` the API server is found as client-go's `rest.InClusterConfig` finds
-//! it: `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`, the service account's
+//! With `kubeconfig_file` the API server and credentials are its current context's
+//! ([`load_kubeconfig`]), read when discovery starts. Without it or `api_server` the API
+//! server is found as client-go's `rest.InClusterConfig` finds it: `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`, the service account's
 //! token (read again on every request, so a rotated token is picked up) and CA from
 //! [`SERVICE_ACCOUNT_DIR`]. The tests run against recorded API answers served on loopback,
 //! not against a cluster.
@@ -20,7 +21,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmfed_config::{Auth, HttpClientConfig, KubernetesSdConfig, Secret, TargetGroup};
+use wasmfed_config::{
+    load_kubeconfig, Auth, HttpClientConfig, KubernetesSdConfig, Secret, TargetGroup,
+};
 
 use self::objects::List;
 use self::store::{Feed, Objects};
@@ -89,17 +92,22 @@ struct Api {
 }
 
 impl Api {
-    /// `config`'s API server, or the in-cluster one from `env` and the service account
-    /// files in `account_dir` (Prometheus' `kubernetes.New`).
+    /// `config`'s API server, the current context's of its `kubeconfig_file`, or the
+    /// in-cluster one from `env` and the service account files in `account_dir` (Prometheus'
+    /// `kubernetes.New`).
     fn new(
         config: &KubernetesSdConfig,
         env: &dyn Fn(&str) -> Option<String>,
         account_dir: &Path,
     ) -> Result<Api, String> {
         let mut namespaces = config.namespaces.clone();
-        let (base, client) = match &config.api_server {
-            Some(url) => (url.clone(), config.http_client.clone()),
-            None => {
+        let (base, client) = match (&config.api_server, &config.kubeconfig_file) {
+            (Some(url), _) => (url.clone(), config.http_client.clone()),
+            (None, Some(path)) => {
+                let kubeconfig = load_kubeconfig(path).map_err(|e| e.to_string())?;
+                (kubeconfig.server, kubeconfig.http_client)
+            }
+            (None, None) => {
                 let (base, client) = in_cluster(env, account_dir)?;
                 if config.own_namespace {
                     let path = account_dir.join("namespace");
