@@ -11,8 +11,9 @@
 //! found stay meanwhile, as Prometheus keeps its targets.
 //!
 //! Every change wakes one builder that rebuilds the role's groups from all objects once every
-//! feed has LISTed; the job takes them at most every 5 s (the scrape manager's coalescing, as
-//! Prometheus' discovery manager sends its updates), so a burst of events is one update.
+//! feed has LISTed, at most every second; the job takes them at most every 5 s (the scrape
+//! manager's coalescing, as Prometheus' discovery manager sends its updates), so a burst of
+//! events is one update.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,9 @@ const WATCH_IDLE: Duration = Duration::from_secs(WATCH_SECONDS + 60);
 /// reflector backs off from 800 ms to 30 s).
 const BACKOFF_FIRST: Duration = Duration::from_millis(800);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Groups are rebuilt at most this often (the job takes them at most every 5 s anyway).
+const REBUILD_EVERY: Duration = Duration::from_secs(1);
 
 /// What the feeds of one role share.
 struct Shared {
@@ -89,6 +93,8 @@ pub(super) async fn run(
             store::build(&config, &state.objects)
         };
         publisher.publish(groups);
+        // The changes of the next moment make one rebuild: a busy cluster sends many.
+        tokio::time::sleep(REBUILD_EVERY).await;
     }
 }
 
@@ -134,7 +140,10 @@ impl Follower {
             let mut at = match version.take() {
                 Some(at) => at,
                 None => match self.list().await {
-                    Ok(at) => at,
+                    Ok(at) => {
+                        backoff = BACKOFF_FIRST;
+                        at
+                    }
                     Err(e) => {
                         self.failed(&e, &mut backoff).await;
                         continue;
@@ -166,6 +175,8 @@ impl Follower {
         self.counters.failures.inc();
         tracing::error!(
             source = "kubernetes_sd",
+            resource = self.feed.kind.resource(),
+            namespace = %self.feed.namespace,
             error,
             "discovery failed; keeping the previous targets"
         );
