@@ -3,14 +3,13 @@
 //! with the same messages, so a configuration Prometheus refuses is refused here for the same
 //! reason.
 //!
-//! Two things wasmfed does not do yet are refused when the configuration is read rather than
-//! when discovery starts, so a configuration that loads is one that runs: `kubeconfig_file`,
-//! and the `ingress` role. Selector expressions are handed to the API
+//! `kubeconfig_file` is only located here: the file is read when discovery starts, as
+//! Prometheus reads it ([`crate::load_kubeconfig`]). Selector expressions are handed to the API
 //! server as written: a malformed one fails the LIST (and is logged) instead of the load.
 //! Talking to the API server is the scrape side's business.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -114,6 +113,9 @@ pub struct KubernetesSdConfig {
     /// Without one, the in-cluster configuration of the pod wasmfed runs in (its service
     /// account's token and CA, the API server from `KUBERNETES_SERVICE_HOST`/`_PORT`).
     pub api_server: Option<String>,
+    /// `kubeconfig_file`, joined to the configuration's directory: read when discovery
+    /// starts, as Prometheus reads it.
+    pub kubeconfig_file: Option<PathBuf>,
     /// `namespaces.names`; empty with `own_namespace` false means all namespaces.
     pub namespaces: Vec<String>,
     /// `namespaces.own_namespace`: the pod's own namespace too (in-cluster only).
@@ -205,23 +207,10 @@ impl RawKubernetesSdConfig {
         if let Some(url) = &self.api_server {
             check_url(url).map_err(|e| format!("api_server: {e}"))?;
         }
-        if kubeconfig {
-            return Err(format!(
-                "kubeconfig_file ({}) is not supported by wasmfed yet: give 'api_server' and \
-                 its HTTP client settings, or run wasmfed in the cluster",
-                self.kubeconfig_file
-            ));
-        }
-        if role == KubernetesRole::Ingress {
-            return Err(format!(
-                "Kubernetes SD role {:?} is not supported by wasmfed yet (node, pod, service, \
-                 endpoints and endpointslice are)",
-                role.as_str()
-            ));
-        }
         Ok(KubernetesSdConfig {
             role,
             api_server: self.api_server,
+            kubeconfig_file: kubeconfig.then(|| dir.join(&self.kubeconfig_file)),
             namespaces: self.namespaces.names.unwrap_or_default(),
             own_namespace,
             selectors,
@@ -298,6 +287,12 @@ mod tests {
         assert_eq!(c.api_server, None);
         assert_eq!(c.http_client, HttpClientConfig::default());
         assert!(c.namespaces.is_empty() && !c.own_namespace && !c.attach_node_metadata);
+        assert_eq!(c.kubeconfig_file, None);
+        let c = read("role: pod\nkubeconfig_file: kube/config").unwrap();
+        assert_eq!(
+            c.kubeconfig_file.as_deref(),
+            Some(Path::new("/etc/prometheus/kube/config"))
+        );
 
         let c = read(
             "role: endpoints\napi_server: https://k8s.example:6443\nbearer_token_file: t\n\
@@ -319,6 +314,10 @@ mod tests {
 
         let c = read("role: node\nnamespaces: {own_namespace: true}").unwrap();
         assert!(c.own_namespace);
+
+        let c = read("role: ingress\nselectors: [{role: ingress, label: a=b}]").unwrap();
+        assert_eq!(c.role, KubernetesRole::Ingress);
+        assert_eq!(c.selector(KubernetesRole::Ingress), ("a=b", ""));
     }
 
     /// The refusals of Prometheus 2.42's `SDConfig.UnmarshalYAML` (and its config tests'
@@ -337,13 +336,12 @@ mod tests {
             ("role: pod\nselectors: [{role: node}]", "pod role supports only pod selectors"),
             ("role: endpoints\nselectors: [{role: node}]", "endpoints role supports only pod, service, endpoints selectors"),
             ("role: node\nselectors: [{label: a}]", "node role supports only node selectors"),
+            ("role: ingress\nselectors: [{role: pod}]", "ingress role supports only ingress selectors"),
             ("role: pod\nselectors: [{role: nodes}]", "unknown Kubernetes SD role \"nodes\""),
             ("role: pod\napi_server: http://k\nbearer_token: a\nbearer_token_file: b", "at most one of bearer_token & bearer_token_file"),
             ("role: pod\nnamespaces: {name: [a]}", "unknown field `name`"),
             ("role: pod\nzone: a", "field zone not found in type kubernetes.plain"),
             ("role: pod\napi_server: k8s:6443", "api_server: URL scheme must be 'http' or 'https'"),
-            ("role: pod\nkubeconfig_file: /k", "kubeconfig_file (/k) is not supported by wasmfed yet"),
-            ("role: ingress", "Kubernetes SD role \"ingress\" is not supported by wasmfed yet"),
         ] {
             let err = read(yaml).unwrap_err();
             assert!(err.contains(want), "{yaml}: {err}");

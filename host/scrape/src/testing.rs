@@ -70,3 +70,38 @@ impl TestPki {
         }
     }
 }
+
+impl TestPki {
+    /// A TLS server configuration with the server certificate; with `client_auth`, it
+    /// requires a client certificate signed by the CA.
+    pub fn server_config(&self, client_auth: bool) -> rustls::ServerConfig {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+        let provider = wasmfed_tls::provider;
+        let chain: Vec<_> = CertificateDer::pem_file_iter(&self.server_cert)
+            .expect("server certificate")
+            .collect::<Result<_, _>>()
+            .expect("server certificate");
+        let key = PrivateKeyDer::from_pem_file(&self.server_key).expect("server key");
+        let builder = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions");
+        let builder = if client_auth {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_file_iter(&self.ca).expect("CA") {
+                roots.add(cert.expect("CA")).expect("CA");
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                roots.into(),
+                provider(),
+            )
+            .build()
+            .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        builder.with_single_cert(chain, key).expect("server config")
+    }
+}

@@ -1,5 +1,6 @@
-//! A discovery source refreshed by its own task at a fixed interval (HTTP, DNS): the task
-//! hands over the groups it found when they changed, and the job takes them when it polls.
+//! A discovery source run by its own task, refreshed at a fixed interval (HTTP, DNS) or as
+//! changes arrive (Kubernetes' WATCHes): the task hands over the groups it found when they
+//! changed, and the job takes them when it polls.
 //! A failed refresh keeps the previous groups and is logged, as in Prometheus.
 
 use std::future::Future;
@@ -45,6 +46,21 @@ struct Latest {
     groups: Vec<TargetGroup>,
 }
 
+/// Where a source's task hands over the groups it found.
+#[derive(Clone)]
+pub(super) struct Publisher(Arc<Mutex<Latest>>);
+
+impl Publisher {
+    /// Hands over `groups`; the job sees a change only if they differ from the last ones.
+    pub(super) fn publish(&self, groups: Vec<TargetGroup>) {
+        let mut latest = self.0.lock();
+        if latest.version == 0 || latest.groups != groups {
+            latest.groups = groups;
+            latest.version += 1;
+        }
+    }
+}
+
 impl PolledSource {
     /// Runs `refresh` at once and then every `interval` (inside a Tokio runtime); `what` names
     /// the source in logs, `counters` count its refreshes and failures.
@@ -58,29 +74,32 @@ impl PolledSource {
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = Result<Vec<TargetGroup>, String>> + Send,
     {
-        let latest = Arc::new(Mutex::new(Latest::default()));
-        let shared = latest.clone();
-        let task = tokio::spawn(async move {
+        PolledSource::spawn(move |publisher| async move {
             let mut ticker = tokio::time::interval(interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
                 counters.refreshes.inc();
                 match refresh().await {
-                    Ok(groups) => {
-                        let mut latest = shared.lock();
-                        if latest.version == 0 || latest.groups != groups {
-                            latest.groups = groups;
-                            latest.version += 1;
-                        }
-                    }
+                    Ok(groups) => publisher.publish(groups),
                     Err(e) => {
                         counters.failures.inc();
                         tracing::error!(source = %what, error = %e, "discovery failed; keeping the previous targets");
                     }
                 }
             }
-        });
+        })
+    }
+
+    /// Runs `task` (inside a Tokio runtime), which publishes groups as it finds them, until
+    /// the source is dropped.
+    pub(super) fn spawn<F, Fut>(task: F) -> PolledSource
+    where
+        F: FnOnce(Publisher) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let latest = Arc::new(Mutex::new(Latest::default()));
+        let task = tokio::spawn(task(Publisher(latest.clone())));
         PolledSource {
             latest,
             taken: 0,

@@ -76,6 +76,30 @@ pub(crate) struct ResponseHead {
     pub keep_alive: bool,
 }
 
+/// How far a body read piece by piece ([`Connection::read_body_part`]) has come.
+pub(crate) struct BodyParts {
+    framing: Framing,
+    /// Bytes left in the current chunk, or in a body of known length.
+    left: u64,
+    /// Whether a chunk was read (the next size line follows its CRLF).
+    started: bool,
+    done: bool,
+}
+
+impl BodyParts {
+    pub(crate) fn new(framing: Framing) -> BodyParts {
+        BodyParts {
+            framing,
+            left: match framing {
+                Framing::Length(len) => len,
+                _ => 0,
+            },
+            started: false,
+            done: false,
+        }
+    }
+}
+
 /// An open connection and the bytes read from it but not yet consumed.
 pub(crate) struct Connection {
     stream: Stream,
@@ -178,6 +202,62 @@ impl Connection {
             },
         }
         Ok(())
+    }
+
+    /// Appends the next piece of a body that is read as it arrives (a Kubernetes WATCH's
+    /// events) to `out`; false once the body has ended.
+    pub(crate) async fn read_body_part(
+        &mut self,
+        part: &mut BodyParts,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, HttpError> {
+        if part.done {
+            return Ok(false);
+        }
+        match part.framing {
+            Framing::Chunked if part.left == 0 => {
+                if part.started {
+                    self.expect_crlf().await?;
+                }
+                part.started = true;
+                let size = self.chunk_size().await?;
+                if size == 0 {
+                    part.done = true;
+                    self.skip_trailers().await?;
+                    return Ok(false);
+                }
+                part.left = size;
+            }
+            Framing::Length(_) if part.left == 0 => {
+                part.done = true;
+                return Ok(false);
+            }
+            _ => {}
+        }
+        let until_close = part.framing == Framing::UntilClose;
+        let want = if until_close {
+            READ_BYTES
+        } else {
+            part.left.min(READ_BYTES as u64) as usize
+        };
+        let buffered = self.take_buffered(want);
+        let read = if buffered.is_empty() {
+            (&mut self.stream).take(want as u64).read_buf(out).await?
+        } else {
+            out.extend_from_slice(buffered);
+            buffered.len()
+        };
+        if read == 0 {
+            if until_close {
+                part.done = true;
+                return Ok(false);
+            }
+            return Err(HttpError::Malformed("connection closed in the body".into()));
+        }
+        if !until_close {
+            part.left -= read as u64;
+        }
+        Ok(true)
     }
 
     /// Moves exactly `len` body bytes to `out`: those already buffered, then the rest read

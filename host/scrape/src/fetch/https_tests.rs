@@ -8,9 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -19,7 +16,6 @@ use wasmfed_config::{Auth, HttpClientConfig, Secret, TlsConfig};
 use super::tests::read_head;
 use super::{Fetcher, HttpClient};
 use crate::testing::TestPki;
-use wasmfed_tls::provider;
 
 /// What the test server saw: connections accepted and the `Authorization` header of each
 /// request.
@@ -32,27 +28,7 @@ struct Seen {
 /// An https server with `pki`'s server certificate, answering every request with one sample;
 /// it asks for a client certificate signed by `pki`'s CA when `client_auth`.
 async fn serve(pki: &TestPki, client_auth: bool) -> (u16, Arc<Seen>) {
-    let chain: Vec<_> = CertificateDer::pem_file_iter(&pki.server_cert)
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_file(&pki.server_key).unwrap();
-    let builder = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap();
-    let builder = if client_auth {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(&pki.ca).unwrap() {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let verifier = WebPkiClientVerifier::builder_with_provider(roots.into(), provider())
-            .build()
-            .unwrap();
-        builder.with_client_cert_verifier(verifier)
-    } else {
-        builder.with_no_client_auth()
-    };
-    let config = builder.with_single_cert(chain, key).unwrap();
+    let config = pki.server_config(client_auth);
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -30,6 +30,7 @@ use wasmfed_remote::read::STREAMED_CONTENT_TYPE;
 use wasmfed_remote::VERSION_HEADER_VALUE as REMOTE_WRITE_VERSION;
 
 pub use self::client::HttpClient;
+pub use self::streamed::BodyStream;
 
 mod client;
 mod http1;
@@ -39,6 +40,7 @@ mod oauth2;
 mod proxy;
 mod socks5;
 mod stream;
+mod streamed;
 mod tls;
 
 /// Go's client gives up after ten redirects.
@@ -60,6 +62,16 @@ pub enum FetchError {
     Transport(String),
     #[error("decoding gzip body: {0}")]
     Gzip(String),
+}
+
+impl FetchError {
+    /// The HTTP status of a [`FetchError::Status`].
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            FetchError::Status(text) => text.split(' ').next()?.parse().ok(),
+            _ => None,
+        }
+    }
 }
 
 /// Buffers kept for reuse: about as many as scrapes run at once.
@@ -165,9 +177,12 @@ impl<'a> Endpoint<'a> {
         };
         let origin = if absolute { self.origin } else { "" };
         let mut request = format!(
-            "{method} {origin}{} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nAccept-Encoding: gzip\r\n",
+            "{method} {origin}{} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\n",
             self.path, self.authority,
         );
+        if !matches!(ask, Ask::Stream) {
+            request.push_str("Accept-Encoding: gzip\r\n");
+        }
         match ask {
             Ask::Scrape { timeout, accept } => request.push_str(&format!(
                 "Accept: {accept}\r\nX-Prometheus-Scrape-Timeout-Seconds: {}\r\n",
@@ -177,7 +192,7 @@ impl<'a> Endpoint<'a> {
                 "Accept: application/json\r\nX-Prometheus-Refresh-Interval-Seconds: {}\r\n",
                 refresh.as_secs_f64()
             )),
-            Ask::Json => request.push_str("Accept: application/json\r\n"),
+            Ask::Json | Ask::Stream => request.push_str("Accept: application/json\r\n"),
             Ask::Api => request.push_str("Accept: */*\r\n"),
             Ask::Post { content_type, body } => request.push_str(&format!(
                 "Accept: application/json\r\nContent-Type: {content_type}\r\n\
@@ -220,6 +235,8 @@ enum Ask<'a> {
     Discovery { refresh: Duration },
     /// A GET of a JSON document from an API (Kubernetes discovery's LISTs).
     Json,
+    /// A GET of JSON read as it arrives, not compressed (Kubernetes discovery's WATCHes).
+    Stream,
     /// A POST of this body: an OAuth 2.0 token request (a form), alerts to an Alertmanager
     /// (JSON).
     Post {

@@ -44,7 +44,7 @@ fn add_map(labels: &mut Labels, kind: &str, what: &str, map: &BTreeMap<String, S
     }
 }
 
-fn add_meta(labels: &mut Labels, kind: &str, meta: &ObjectMeta) {
+pub(super) fn add_meta(labels: &mut Labels, kind: &str, meta: &ObjectMeta) {
     add_map(labels, kind, "label", &meta.labels);
     add_map(labels, kind, "annotation", &meta.annotations);
 }

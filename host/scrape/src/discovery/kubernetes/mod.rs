@@ -1,66 +1,70 @@
 //! Kubernetes discovery (`kubernetes_sd_configs`) for the `node`, `service`, `pod`,
-//! `endpoints` and `endpointslice` roles: the role's objects LISTed from the API server at
-//! once and then every [`REFRESH`] (30 s) by a [`PolledSource`], and turned into Prometheus'
-//! target groups ([`groups`], [`endpointslice`]).
+//! `endpoints`, `endpointslice` and `ingress` roles: the role's objects LISTed from the API
+//! server and then WATCHed ([`watch`]), as Prometheus' informers do, kept by kind ([`store`])
+//! and turned into Prometheus' target groups ([`groups`], [`endpointslice`], [`ingress`]).
 //!
-//! Prometheus keeps a LIST+WATCH informer per object kind and sends a group as each object
-//! changes; wasmfed polls the LIST instead, a simpler first step that sees the same objects a
-//! little later (a WATCH can come later without changing the groups). The endpoints and
-//! endpointslice roles join each object with its service and its pods, as Prometheus'
-//! informers do,
-//! from LISTs of the same namespace; `attach_metadata.node` adds a LIST of the nodes. Each
-//! LIST carries the role's `labelSelector` and `fieldSelector` from `selectors`. Endpoint
-//! slices are LISTed from `discovery.k8s.io/v1` (Kubernetes 1.21 and later); Prometheus 2.42's
-//! fallback to `v1beta1` for older API servers is not done.
+//! The endpoints and endpointslice roles join each object with its service and its pods, as
+//! Prometheus' informers do, from feeds of the same namespace; `attach_metadata.node` adds a
+//! feed of the nodes. Each LIST and WATCH carries the role's `labelSelector` and
+//! `fieldSelector` from `selectors`. Endpoint slices are read from `discovery.k8s.io/v1`
+//! (Kubernetes 1.21 and later) and ingresses from `networking.k8s.io/v1` (1.19 and later);
+//! Prometheus 2.42's fallbacks to `v1beta1` for older API servers are not done.
 //!
-//! Without `api_server` the API server is found as client-go's `rest.InClusterConfig` finds
-//! it: `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`, the service account's
+//! With `kubeconfig_file` the API server and credentials are its current context's
+//! ([`load_kubeconfig`]), read when discovery starts. Without it or `api_server` the API
+//! server is found as client-go's `rest.InClusterConfig` finds it: `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`, the service account's
 //! token (read again on every request, so a rotated token is picked up) and CA from
 //! [`SERVICE_ACCOUNT_DIR`]. The tests run against recorded API answers served on loopback,
 //! not against a cluster.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use wasmfed_config::{
-    Auth, HttpClientConfig, KubernetesRole, KubernetesSdConfig, Secret, TargetGroup,
+    load_kubeconfig, Auth, HttpClientConfig, KubernetesSdConfig, Secret, TargetGroup,
 };
 
-use self::groups::EndpointsJoin;
-use self::objects::{EndpointSlice, Endpoints, List, Node, Pod, Service};
+use self::objects::List;
+use self::store::{Feed, Objects};
 use super::polled::{Counters, PolledSource};
 use crate::fetch::{join_host_port, Fetcher, HttpClient};
 
 mod endpointslice;
 mod groups;
+mod ingress;
 mod objects;
+mod store;
 #[cfg(test)]
 mod tests;
+mod watch;
 
-/// How often the LISTs are repeated, and how long one may take.
-pub const REFRESH: Duration = Duration::from_secs(30);
+/// How long a LIST may take.
+pub const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where a pod's service account is mounted.
 pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
-/// Starts the source's task: the LISTs at once, then every [`REFRESH`]. A configuration that
-/// cannot reach an API server (not in a cluster) fails every refresh, logged and counted.
+/// Starts the source's task: each feed LISTed at once and then WATCHed ([`watch`]). A
+/// configuration that cannot reach an API server (not in a cluster) fails every
+/// [`LIST_TIMEOUT`], logged and counted.
 pub(super) fn start(
     config: KubernetesSdConfig,
     fetcher: Fetcher,
     counters: Counters,
 ) -> PolledSource {
-    let what = format!("kubernetes_sd role {}", config.role.as_str());
-    let api = Arc::new(Api::new(&config, &env, Path::new(SERVICE_ACCOUNT_DIR)));
-    let config = Arc::new(config);
-    PolledSource::start(what, REFRESH, counters, move || {
-        let (config, api, fetcher) = (config.clone(), api.clone(), fetcher.clone());
-        async move {
-            let api = api.as_ref().as_ref().map_err(Clone::clone)?;
-            discover(&config, api, &fetcher).await
+    let api = Api::new(&config, &env, Path::new(SERVICE_ACCOUNT_DIR));
+    PolledSource::spawn(move |publisher| async move {
+        match api {
+            Ok(api) => {
+                let (config, api) = (Arc::new(config), Arc::new(api));
+                watch::run(config, api, fetcher, counters, publisher).await
+            }
+            Err(e) => loop {
+                counters.failures.inc();
+                tracing::error!(source = "kubernetes_sd", role = config.role.as_str(), error = %e, "discovery failed");
+                tokio::time::sleep(LIST_TIMEOUT).await;
+            },
         }
     })
 }
@@ -88,17 +92,22 @@ struct Api {
 }
 
 impl Api {
-    /// `config`'s API server, or the in-cluster one from `env` and the service account
-    /// files in `account_dir` (Prometheus' `kubernetes.New`).
+    /// `config`'s API server, the current context's of its `kubeconfig_file`, or the
+    /// in-cluster one from `env` and the service account files in `account_dir` (Prometheus'
+    /// `kubernetes.New`).
     fn new(
         config: &KubernetesSdConfig,
         env: &dyn Fn(&str) -> Option<String>,
         account_dir: &Path,
     ) -> Result<Api, String> {
         let mut namespaces = config.namespaces.clone();
-        let (base, client) = match &config.api_server {
-            Some(url) => (url.clone(), config.http_client.clone()),
-            None => {
+        let (base, client) = match (&config.api_server, &config.kubeconfig_file) {
+            (Some(url), _) => (url.clone(), config.http_client.clone()),
+            (None, Some(path)) => {
+                let kubeconfig = load_kubeconfig(path).map_err(|e| e.to_string())?;
+                (kubeconfig.server, kubeconfig.http_client)
+            }
+            (None, None) => {
                 let (base, client) = in_cluster(env, account_dir)?;
                 if config.own_namespace {
                     let path = account_dir.join("namespace");
@@ -122,23 +131,22 @@ impl Api {
         })
     }
 
-    /// The URL of the LIST of `resource` in `namespace` (`""`: all, or not namespaced).
-    fn list_url(&self, namespace: &str, resource: &str, (label, field): (&str, &str)) -> String {
-        // Endpoint slices are the one resource read here outside the core group.
-        let group = match resource {
-            "endpointslices" => "apis/discovery.k8s.io/v1",
-            _ => "api/v1",
-        };
-        let mut url = match namespace {
+    /// The URL of `feed`'s LIST, with `extra` query parameters.
+    fn list_url(&self, feed: &Feed, extra: &[(&str, &str)]) -> String {
+        let (group, resource) = (feed.kind.group(), feed.kind.resource());
+        let mut url = match feed.namespace.as_str() {
             "" => format!("{}/{group}/{resource}", self.base),
             ns => format!("{}/{group}/namespaces/{ns}/{resource}", self.base),
         };
         let mut query = form_urlencoded::Serializer::new(String::new());
-        if !label.is_empty() {
-            query.append_pair("labelSelector", label);
+        if !feed.label.is_empty() {
+            query.append_pair("labelSelector", &feed.label);
         }
-        if !field.is_empty() {
-            query.append_pair("fieldSelector", field);
+        if !feed.field.is_empty() {
+            query.append_pair("fieldSelector", &feed.field);
+        }
+        for (name, value) in extra {
+            query.append_pair(name, value);
         }
         let query = query.finish();
         if !query.is_empty() {
@@ -148,23 +156,42 @@ impl Api {
         url
     }
 
-    /// The items of a LIST.
-    async fn list<T: DeserializeOwned>(
-        &self,
-        fetcher: &Fetcher,
-        namespace: &str,
-        resource: &str,
-        selector: (&str, &str),
-    ) -> Result<Vec<T>, String> {
-        let url = self.list_url(namespace, resource, selector);
+    /// The URL of `feed`'s WATCH from `version`.
+    fn watch_url(&self, feed: &Feed, version: &str) -> String {
+        let timeout = watch::WATCH_SECONDS.to_string();
+        self.list_url(
+            feed,
+            &[
+                ("allowWatchBookmarks", "true"),
+                ("resourceVersion", version),
+                ("timeoutSeconds", &timeout),
+                ("watch", "1"),
+            ],
+        )
+    }
+
+    /// `feed`'s LIST: its items, undecoded, and its version.
+    async fn list(&self, fetcher: &Fetcher, feed: &Feed) -> Result<Listed, String> {
+        let url = self.list_url(feed, &[]);
         let answer = fetcher
-            .fetch_json(&self.client, &url, REFRESH)
+            .fetch_json(&self.client, &url, LIST_TIMEOUT)
             .await
             .map_err(|e| format!("listing {url}: {e}"))?;
-        let list: Result<List<T>, _> = serde_json::from_slice(&answer.body);
+        let list: Result<List<serde_json::Value>, _> = serde_json::from_slice(&answer.body);
         fetcher.recycle(answer.body);
-        Ok(list.map_err(|e| format!("listing {url}: {e}"))?.items)
+        let list = list.map_err(|e| format!("listing {url}: {e}"))?;
+        Ok(Listed {
+            items: list.items,
+            version: list.metadata.resource_version,
+        })
     }
+}
+
+/// A LIST's answer.
+struct Listed {
+    items: Vec<serde_json::Value>,
+    /// Where a WATCH of the same objects starts.
+    version: String,
 }
 
 /// client-go's `rest.InClusterConfig`: the API server's URL and a client with the service
@@ -206,98 +233,18 @@ fn in_cluster(
     Ok((format!("https://{}", join_host_port(&host, port)), client))
 }
 
-/// One refresh: the role's LISTs turned into target groups.
+/// Every feed of the role LISTed once, and the groups built from what they hold.
 async fn discover(
     config: &KubernetesSdConfig,
     api: &Api,
     fetcher: &Fetcher,
 ) -> Result<Vec<TargetGroup>, String> {
-    let selector = |role| config.selector(role);
-    let nodes: Option<Vec<Node>> = match config.role {
-        KubernetesRole::Pod | KubernetesRole::Endpoints | KubernetesRole::EndpointSlice
-            if config.attach_node_metadata =>
-        {
-            Some(
-                api.list(fetcher, "", "nodes", selector(KubernetesRole::Node))
-                    .await?,
-            )
-        }
-        _ => None,
-    };
-    let nodes_by_name = nodes
-        .as_ref()
-        .map(|nodes| by_name(nodes, |n: &Node| &n.metadata.name));
-    let mut groups = Vec::new();
-    match config.role {
-        KubernetesRole::Node => {
-            let nodes: Vec<Node> = api
-                .list(fetcher, "", "nodes", selector(KubernetesRole::Node))
-                .await?;
-            groups.extend(nodes.iter().filter_map(groups::node_group));
-        }
-        KubernetesRole::Service => {
-            for ns in &api.namespaces {
-                let services: Vec<Service> = api
-                    .list(fetcher, ns, "services", selector(KubernetesRole::Service))
-                    .await?;
-                groups.extend(services.iter().map(groups::service_group));
-            }
-        }
-        KubernetesRole::Pod => {
-            for ns in &api.namespaces {
-                let pods: Vec<Pod> = api
-                    .list(fetcher, ns, "pods", selector(KubernetesRole::Pod))
-                    .await?;
-                groups.extend(
-                    pods.iter()
-                        .map(|p| groups::pod_group(p, nodes_by_name.as_ref())),
-                );
-            }
-        }
-        role @ (KubernetesRole::Endpoints | KubernetesRole::EndpointSlice) => {
-            for ns in &api.namespaces {
-                let (endpoints, slices): (Vec<Endpoints>, Vec<EndpointSlice>) =
-                    if role == KubernetesRole::Endpoints {
-                        let list = api.list(fetcher, ns, "endpoints", selector(role));
-                        (list.await?, Vec::new())
-                    } else {
-                        let list = api.list(fetcher, ns, "endpointslices", selector(role));
-                        (Vec::new(), list.await?)
-                    };
-                let services: Vec<Service> = api
-                    .list(fetcher, ns, "services", selector(KubernetesRole::Service))
-                    .await?;
-                let pods: Vec<Pod> = api
-                    .list(fetcher, ns, "pods", selector(KubernetesRole::Pod))
-                    .await?;
-                let join = EndpointsJoin {
-                    services: services.iter().map(|s| (key(&s.metadata), s)).collect(),
-                    pods: pods.iter().map(|p| (key(&p.metadata), p)).collect(),
-                    nodes: nodes_by_name.as_ref(),
-                };
-                groups.extend(endpoints.iter().map(|e| groups::endpoints_group(e, &join)));
-                groups.extend(
-                    slices
-                        .iter()
-                        .map(|s| endpointslice::endpointslice_group(s, &join)),
-                );
-            }
-        }
-        KubernetesRole::Ingress => {
-            return Err("Kubernetes SD role \"ingress\" is not supported by wasmfed yet".into())
-        }
+    let mut objects = Objects::default();
+    for feed in store::feeds(config, &api.namespaces) {
+        let listed = api.list(fetcher, &feed).await?;
+        objects
+            .replace(&feed, listed.items)
+            .map_err(|e| format!("listing {}: {e}", api.list_url(&feed, &[])))?;
     }
-    Ok(groups)
-}
-
-fn by_name<'a, T>(items: &'a [T], name: impl Fn(&'a T) -> &'a String) -> HashMap<&'a str, &'a T> {
-    items
-        .iter()
-        .map(|item| (name(item).as_str(), item))
-        .collect()
-}
-
-/// An object's namespace and name.
-fn key(meta: &objects::ObjectMeta) -> (&str, &str) {
-    (&meta.namespace, &meta.name)
+    Ok(store::build(config, &objects))
 }

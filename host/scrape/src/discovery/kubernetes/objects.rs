@@ -8,13 +8,21 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-/// A LIST answer (`NodeList`, `PodList`, ...): its items; the list's own metadata
-/// (`resourceVersion`) matters only to a WATCH, which wasmfed does not do yet.
+/// A LIST answer (`NodeList`, `PodList`, ...): its items, and its version, where a WATCH of
+/// the same objects starts.
 #[derive(Deserialize)]
 #[serde(bound = "T: Deserialize<'de>")]
 pub(super) struct List<T> {
     #[serde(default = "Vec::new", deserialize_with = "null_as_empty")]
     pub items: Vec<T>,
+    #[serde(default)]
+    pub metadata: ListMeta,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct ListMeta {
+    pub resource_version: String,
 }
 
 /// A list the API writes as `null` when empty (a Go slice without `omitempty`).
@@ -258,4 +266,50 @@ pub(super) struct SlicePort {
     pub protocol: Option<String>,
     pub port: Option<i32>,
     pub app_protocol: Option<String>,
+}
+
+/// `networking.k8s.io/v1` `Ingress`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct Ingress {
+    pub metadata: ObjectMeta,
+    pub spec: IngressSpec,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct IngressSpec {
+    pub ingress_class_name: Option<String>,
+    #[serde(deserialize_with = "null_as_empty")]
+    pub tls: Vec<IngressTls>,
+    #[serde(deserialize_with = "null_as_empty")]
+    pub rules: Vec<IngressRule>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct IngressTls {
+    #[serde(deserialize_with = "null_as_empty")]
+    pub hosts: Vec<String>,
+}
+
+/// A rule: `http` absent and `http` without paths differ (one target for `/`, none).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct IngressRule {
+    pub host: String,
+    pub http: Option<HttpIngressRuleValue>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct HttpIngressRuleValue {
+    #[serde(deserialize_with = "null_as_empty")]
+    pub paths: Vec<HttpIngressPath>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct HttpIngressPath {
+    pub path: String,
 }

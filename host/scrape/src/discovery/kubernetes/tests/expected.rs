@@ -4,6 +4,9 @@
 use super::expected_endpointslice::{
     ENDPOINTSLICE_BEFORE_RUN, ENDPOINTSLICE_POD, ENDPOINTSLICE_SERVICE_NODE,
 };
+use super::expected_ingress::{
+    INGRESS_NAMESPACES, INGRESS_NO_TLS, INGRESS_TLS, INGRESS_TLS_MIXED, INGRESS_TLS_WILDCARD,
+};
 
 /// A group as Prometheus' tests write it: source, group labels, each target's labels
 /// (`__address__` among them).
@@ -455,5 +458,35 @@ pub(super) const CASES: &[(&str, &str, &str, &[Expected])] = &[
         "{role: endpointslice, attach_metadata: {node: true}}",
         "endpointslice-service-node.json",
         ENDPOINTSLICE_SERVICE_NODE,
+    ),
+    (
+        "TestIngressDiscoveryAdd",
+        "{role: ingress, namespaces: {names: [default]}}",
+        "ingress.json",
+        INGRESS_NO_TLS,
+    ),
+    (
+        "TestIngressDiscoveryAddTLS",
+        "{role: ingress, namespaces: {names: [default]}}",
+        "ingress-tls.json",
+        INGRESS_TLS,
+    ),
+    (
+        "TestIngressDiscoveryAddMixed",
+        "{role: ingress, namespaces: {names: [default]}}",
+        "ingress-tls-mixed.json",
+        INGRESS_TLS_MIXED,
+    ),
+    (
+        "expectedTargetGroups(TLSWildcard)",
+        "{role: ingress, namespaces: {names: [default]}}",
+        "ingress-tls-wildcard.json",
+        INGRESS_TLS_WILDCARD,
+    ),
+    (
+        "TestIngressDiscoveryNamespaces",
+        "{role: ingress, namespaces: {names: [ns1, ns2]}}",
+        "ingress.json",
+        INGRESS_NAMESPACES,
     ),
 ];
