@@ -465,9 +465,9 @@ fn bad_web_configs_are_refused_with_the_reason() {
             "failed to read cert_file (",
         ),
         (
-            "unverified_clients",
-            format!("{tls}  client_auth_type: RequireAnyClientCert\n"),
-            "not supported by wasmfed",
+            "unknown_client_auth",
+            format!("{tls}  client_auth_type: RequireSomeClientCert\n"),
+            "invalid ClientAuth: RequireSomeClientCert",
         ),
     ];
     for (name, body, want) in &cases {

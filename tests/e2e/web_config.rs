@@ -79,6 +79,67 @@ fn client_allowed_sans_admit_only_certificates_naming_a_listed_san() {
     assert!(fetch_with(&client, &ready).is_ok());
 }
 
+/// `RequestClientCert` and `RequireAnyClientCert`, as Go's server runs them for
+/// exporter-toolkit: a certificate is asked for (required by the second) but its chain is not
+/// verified, so one from a CA the server does not know is admitted, and the start says so.
+#[test]
+fn unverified_client_auth_types_admit_any_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::create(dir.path(), "known");
+    let stranger = TestPki::create(dir.path(), "stranger");
+    let web = dir.path().join("web.yml");
+    let write_web = |auth: &str| {
+        std::fs::write(
+            &web,
+            format!(
+                "tls_server_config:\n  cert_file: {}\n  key_file: {}\n  client_auth_type: {auth}\n  client_ca_file: {}\n",
+                pki.server_cert.display(),
+                pki.server_key.display(),
+                pki.ca.display()
+            ),
+        )
+        .unwrap()
+    };
+    write_web("RequireAnyClientCert");
+    let node_dir = tempfile::tempdir().unwrap();
+    let config = node_dir.path().join("wasmfed.yml");
+    std::fs::write(&config, global_section("")).unwrap();
+    let flag = format!("--web.config.file={}", web.display());
+    let mut node = Wasmfed::spawn_with(node_dir, &config, &[&flag]);
+    let client = |cert: Option<&TestPki>| {
+        HttpClient::new(&HttpClientConfig {
+            tls: TlsConfig {
+                ca: Some(Secret::File(pki.ca.clone())),
+                cert: cert.map(|p| Secret::File(p.client_cert.clone())),
+                key: cert.map(|p| Secret::File(p.client_key.clone())),
+                ..TlsConfig::default()
+            },
+            ..HttpClientConfig::default()
+        })
+    };
+    let (known, foreign, anonymous) = (client(Some(&pki)), client(Some(&stranger)), client(None));
+    node.wait_ready_https(&known);
+    let ready = format!("https://{}/-/ready", node.addr);
+    assert!(fetch_with(&foreign, &ready).is_ok());
+    let refused = fetch_with(&anonymous, &ready).unwrap_err();
+    assert!(refused.contains("certificate required"), "{refused}");
+    let log = node.log_text();
+    assert!(
+        log.contains("client certificates are asked for but not verified"),
+        "{log}"
+    );
+
+    // Asked for, not required: a client without one is admitted too.
+    write_web("RequestClientCert");
+    for client in [&known, &foreign, &anonymous] {
+        assert!(fetch_with(client, &ready).is_ok());
+    }
+    // RequireAndVerifyClientCert, for contrast: the stranger's certificate is refused.
+    write_web("RequireAndVerifyClientCert");
+    assert!(fetch_with(&known, &ready).is_ok());
+    assert!(fetch_with(&foreign, &ready).is_err());
+}
+
 #[test]
 fn rate_limit_answers_too_many_requests_past_the_burst() {
     let dir = tempfile::tempdir().unwrap();

@@ -23,6 +23,7 @@ pub mod server;
 pub mod status;
 pub mod targets;
 pub mod ui;
+mod unverified_client;
 pub mod web_config;
 
 pub use server::serve;

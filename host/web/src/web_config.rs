@@ -24,6 +24,7 @@ use wasmfed_tls::{key_pair, provider, roots_from_pem, system_roots, versions};
 
 use super::client_sans::AllowedSans;
 use super::rate_limit::RateLimiter;
+use super::unverified_client::UnverifiedClient;
 
 /// Remembered bcrypt verdicts at most; the cache is emptied when full.
 const VERDICTS: usize = 1024;
@@ -288,13 +289,18 @@ fn client_verifier(
         ClientAuth::NoClientCert => WebPkiClientVerifier::no_client_auth(),
         ClientAuth::VerifyClientCertIfGiven => verified(true)?,
         ClientAuth::RequireAndVerifyClientCert => verified(false)?,
-        // Go asks for (or requires) a certificate without verifying it: rustls has no such
-        // policy, and a certificate nobody checks proves nothing; refuse rather than pretend.
         ClientAuth::RequestClientCert | ClientAuth::RequireAnyClientCert => {
-            return Err(format!(
-                "client_auth_type {:?}: not supported by wasmfed (use RequireAndVerifyClientCert or VerifyClientCertIfGiven with client_ca_file)",
-                tls.client_auth
-            ))
+            let hints = match &material.client_ca {
+                Some(pem) => roots_from_pem(pem),
+                None => None,
+            };
+            let mandatory = tls.client_auth == ClientAuth::RequireAnyClientCert;
+            tracing::warn!(
+                client_auth_type = ?tls.client_auth,
+                "client certificates are asked for but not verified (as Go does for this type): \
+                 any certificate is admitted; use RequireAndVerifyClientCert with client_ca_file to check them"
+            );
+            Arc::new(UnverifiedClient::new(mandatory, hints.as_ref(), provider()))
         }
     };
     // The configuration check let `client_allowed_sans` through only with a required
@@ -415,10 +421,8 @@ mod tests {
                 "  curve_preferences: [CurveP521]\n",
                 Some("unknown curve: CurveP521"),
             ),
-            (
-                "  client_auth_type: RequireAnyClientCert\n",
-                Some("not supported by wasmfed"),
-            ),
+            ("  client_auth_type: RequireAnyClientCert\n", None),
+            ("  client_auth_type: RequestClientCert\n", None),
         ] {
             std::fs::write(&path, format!("{tls}{extra}")).unwrap();
             match (WebGate::new(Some(path.clone())), want) {
