@@ -1,8 +1,11 @@
 //! `wasmfed check config` against Debian's `promtool check config` (2.42) on a corpus written
-//! by others (tests/configs/SOURCES.md): each file is accepted by both, or refused by both for
-//! the same reason (promtool's message found in wasmfed's). Files where they differ are listed
-//! with the reason in tests/configs/known-differences.txt: a file there whose verdicts now
-//! agree fails the test too, so the list only ever shrinks with the gaps it names.
+//! by others (tests/configs/SOURCES.md): Prometheus' own test configurations in
+//! `prometheus-2.42/`, and configurations from other projects in `real-world/<name>/prometheus.yml`
+//! (one folder each, so the rule files they name sit where they expect them). Each file is
+//! accepted by both, or refused by both for the same reason (promtool's message found in
+//! wasmfed's). Files where they differ are listed, by their path under tests/configs, with the
+//! reason in tests/configs/known-differences.txt: a file there whose verdicts now agree fails the
+//! test too, so the list only ever shrinks with the gaps it names.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -81,10 +84,42 @@ fn compare(promtool: &Verdict, wasmfed: &Verdict) -> Result<(), String> {
     }
 }
 
+/// The corpus' configuration files as (folder to run the checkers in, file name, path under
+/// tests/configs): every `*.yml` of `prometheus-2.42/`, and `real-world/*/prometheus.yml`.
+fn corpus(root: &Path) -> Vec<(PathBuf, String, String)> {
+    let listing = |dir: &Path| -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        paths.sort();
+        paths
+    };
+    let prometheus = listing(&root.join("prometheus-2.42"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"));
+    let real_world = listing(&root.join("real-world"))
+        .into_iter()
+        .map(|d| d.join("prometheus.yml"))
+        .filter(|p| p.is_file());
+    prometheus
+        .chain(real_world)
+        .map(|path| {
+            let file = path.file_name().unwrap().to_str().unwrap().to_owned();
+            let key = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (path.parent().unwrap().to_owned(), file, key)
+        })
+        .collect()
+}
+
 #[test]
 fn check_config_agrees_with_promtool_on_others_configurations() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/configs");
-    let dir = root.join("prometheus-2.42");
     let known: BTreeMap<String, String> =
         std::fs::read_to_string(root.join("known-differences.txt"))
             .unwrap()
@@ -95,32 +130,43 @@ fn check_config_agrees_with_promtool_on_others_configurations() {
                 (file.trim().to_owned(), why.trim().to_owned())
             })
             .collect();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 100, "the corpus is there: {}", files.len());
+    let files = corpus(&root);
+    let real_world = files
+        .iter()
+        .filter(|(_, _, k)| k.starts_with("real-world/"))
+        .count();
+    assert!(
+        files.len() - real_world >= 100,
+        "Prometheus' corpus is there: {}",
+        files.len()
+    );
+    assert!(
+        real_world >= 10,
+        "the real-world corpus is there: {real_world}"
+    );
     let (mut agree, mut unexpected, mut stale) = (0, Vec::new(), Vec::new());
-    for path in &files {
-        let file = path.file_name().unwrap().to_str().unwrap();
-        let outcome = compare(&promtool(&dir, file), &wasmfed(&dir, file));
-        match (outcome, known.get(file)) {
+    for (dir, file, key) in &files {
+        let outcome = compare(&promtool(dir, file), &wasmfed(dir, file));
+        match (outcome, known.get(key)) {
             (Ok(()), None) => agree += 1,
-            (Ok(()), Some(_)) => stale.push(file.to_owned()),
+            (Ok(()), Some(_)) => stale.push(key.clone()),
             (Err(_), Some(_)) => {}
-            (Err(diff), None) => unexpected.push(format!("{file}\n    {diff}")),
+            (Err(diff), None) => unexpected.push(format!("{key}\n    {diff}")),
         }
     }
+    let unknown: Vec<&String> = known
+        .keys()
+        .filter(|k| !files.iter().any(|(_, _, key)| key == *k))
+        .collect();
     eprintln!(
         "{} files: {agree} agree, {} known differences",
         files.len(),
         known.len()
     );
     assert!(
-        unexpected.is_empty() && stale.is_empty(),
-        "differences not in known-differences.txt:\n{}\nlisted but now agreeing: {stale:?}",
+        unexpected.is_empty() && stale.is_empty() && unknown.is_empty(),
+        "differences not in known-differences.txt:\n{}\nlisted but now agreeing: {stale:?}\n\
+         listed but not in the corpus: {unknown:?}",
         unexpected.join("\n")
     );
 }

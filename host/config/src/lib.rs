@@ -208,6 +208,9 @@ fn parse(
         path: file.to_path_buf(),
         message,
     };
+    if let Some(message) = yaml::go_syntax_error(text) {
+        return Err(invalid(message));
+    }
     // Relabel regexes are compiled, and refused, as the generation would.
     let raw: RawConfig =
         relabel_config::with_release(compat.regex_release(), || yaml::from_str(text)).map_err(

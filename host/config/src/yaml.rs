@@ -269,6 +269,47 @@ impl<'de> Deserialize<'de> for LabelSet {
     }
 }
 
+/// libyaml's parser problems that carry no context; every other problem without one comes from
+/// the scanner.
+const PARSER_PROBLEMS_WITHOUT_CONTEXT: [&str; 5] = [
+    "did not find expected <stream-start>",
+    "did not find expected <document start>",
+    "found duplicate %YAML directive",
+    "found incompatible YAML document",
+    "found duplicate %TAG directive",
+];
+
+/// A YAML syntax error in `text`, in the words Prometheus prints for a config file
+/// (`yaml: line 13: did not find expected ',' or ']'`); None when the text parses.
+///
+/// yaml.v2 parses the whole document before decoding it, so a syntax error anywhere wins over a
+/// schema error earlier in the text, whereas serde_yaml decodes as it parses: hence a parse on
+/// its own first. yaml.v2's `parser.fail` (decode.go) names the problem's 0-based line, plus one
+/// for a scanner error only, or the context's 0-based line when the problem is on the first.
+pub(super) fn go_syntax_error(text: &str) -> Option<String> {
+    let error = serde_yaml::from_str::<de::IgnoredAny>(text).err()?;
+    let location = error.location()?;
+    let words = error.to_string();
+    let (problem, rest) = words.split_once(" at line ")?;
+    let context = rest.split_once(", ").map(|(_, c)| c);
+    let scanner = match context {
+        Some(c) => c.starts_with("while scanning"),
+        None => !PARSER_PROBLEMS_WITHOUT_CONTEXT.contains(&problem),
+    };
+    let context_line = context
+        .and_then(|c| c.split_once(" at line "))
+        .and_then(|(_, at)| at.split(' ').next()?.parse::<usize>().ok())
+        .map_or(0, |line| line - 1);
+    let line = match location.line() - 1 {
+        0 => context_line,
+        line => line + usize::from(scanner),
+    };
+    Some(match line {
+        0 => format!("yaml: {problem}"),
+        line => format!("yaml: line {line}: {problem}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,5 +392,31 @@ mod tests {
                 .to_string();
             assert!(err.contains(message), "{yaml}: {err}");
         }
+    }
+
+    #[test]
+    fn syntax_errors_in_go_words() {
+        // promtool 2.42's messages for the same texts.
+        for (yaml, go) in [
+            // A parser error: yaml.v2 names the 0-based line.
+            (
+                "a:\n  b:\n    - targets: [${x}]\n",
+                "yaml: line 2: did not find expected ',' or ']'",
+            ),
+            // Scanner errors: the 1-based line.
+            (
+                "a: b\n  c: d\n",
+                "yaml: line 2: mapping values are not allowed in this context",
+            ),
+            ("a: \"b\n", "yaml: line 2: found unexpected end of stream"),
+            // A parse error after a schema error is still what is reported.
+            (
+                "unknown: 1\nb: [\n",
+                "yaml: line 2: did not find expected node content",
+            ),
+        ] {
+            assert_eq!(go_syntax_error(yaml).as_deref(), Some(go), "{yaml:?}");
+        }
+        assert_eq!(go_syntax_error("a: [b, c]\nd: {e: f}\n"), None);
     }
 }
