@@ -14,6 +14,7 @@ meter a node limits calls by (default 350M a call): a batch over it fails, as it
 node (which then splits nothing: the series are dropped and counted), and is printed as such.
 
     bench/plugin_languages.py            # builds what is missing; needs ./test.sh's toolchains
+    bench/plugin_languages.py --lang rust  # one language's row
 """
 
 import argparse
@@ -30,6 +31,7 @@ EXAMPLE = os.path.join(ROOT, "examples/pii-scrubber")
 SALT = "pepper"
 REPEAT = 5
 SIZES = [100, 1000]
+LANGUAGES = ["rust", "c", "python", "js"]
 
 
 def digest(value):
@@ -99,6 +101,8 @@ def plugin_test(wasmfed, component, fixture_path, cache_home):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--wasmfed", default=os.path.join(ROOT, "target/release/wasmfed"))
+    ap.add_argument("--lang", action="append", choices=LANGUAGES,
+                    help="measure only this language (repeatable; default: all four)")
     args = ap.parse_args()
     if not os.path.exists(args.wasmfed):
         subprocess.run(["cargo", "build", "--release", "-p", "wasmfed"], cwd=ROOT, check=True)
@@ -109,7 +113,7 @@ def main():
         print("| language | size | first load (compile) | load from cache | "
               + " | ".join(f"{b[:-len(str(n))]} ×{n}" for b in batches for n in [int(b.lstrip('mixedhas'))]) + " |")
         print("|---|---|---|---|" + "---|" * len(batches))
-        for lang in ["rust", "c", "python", "js"]:
+        for lang in args.lang or LANGUAGES:
             component = build(lang, args.wasmfed)
             cache = os.path.join(tmp, f"cache-{lang}")
             compile_ms, _, calls = plugin_test(args.wasmfed, component, fixture_path, cache)
