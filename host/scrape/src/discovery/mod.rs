@@ -22,6 +22,7 @@ mod dns;
 mod file;
 mod http;
 pub mod kubernetes;
+mod labels;
 mod polled;
 
 /// How often file_sd files are checked for changes.
