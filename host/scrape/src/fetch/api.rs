@@ -1,11 +1,18 @@
-//! Requests to an API that answers in its own words whatever the status, and sometimes in a
-//! header: a Docker Engine says its API version in `Api-Version` (on `HEAD /_ping` too) and
-//! why it refused in the body of an error answer. The caller reads status, header and body
-//! and decides what they mean.
+//! Requests answered in the server's own words whatever the status, for the caller to decide
+//! what a status means: a remote-write receiver's (retry or drop), a wasmfed node's admin API,
+//! a Docker Engine's, which also says its API version in a header (`Api-Version`, on
+//! `HEAD /_ping` too) and why it refused in the body of an error answer.
 
 use std::time::Duration;
 
 use super::{Ask, Exposition, FetchError, Fetcher, HttpClient};
+
+/// An answer whatever its status, and what it said: a remote-write receiver's, an API's.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
 
 /// The method of an API request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +33,54 @@ pub struct ApiAnswer {
 }
 
 impl Fetcher {
+    /// POSTs a remote-write request (`body`: a snappy-compressed `WriteRequest`) with
+    /// `headers` (complete `Name: value\r\n` lines) and returns the receiver's answer, whatever
+    /// its status: the caller decides what a status means (retry, drop). At most 64 KiB of
+    /// the answer's body is kept.
+    pub async fn remote_write(
+        &self,
+        client: &HttpClient,
+        url: &str,
+        body: bytes::Bytes,
+        headers: String,
+        timeout: Duration,
+    ) -> Result<HttpAnswer, FetchError> {
+        let ask = Ask::RemoteWrite { body, headers };
+        let answer = self.fetch_inner(client, url, ask, 64 << 10);
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(fetched)) => Ok(HttpAnswer {
+                status: fetched.status,
+                body: fetched.exposition.body,
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(FetchError::Timeout(timeout)),
+        }
+    }
+
+    /// GETs an API's answer whatever its status, for the caller to show what an error answer
+    /// says (`wasmfed plugin record` asking a node's admin API). At most `body_limit` bytes.
+    pub async fn api_get(
+        &self,
+        client: &HttpClient,
+        url: &str,
+        timeout: Duration,
+        body_limit: u64,
+    ) -> Result<HttpAnswer, FetchError> {
+        let ask = Ask::Api {
+            method: ApiMethod::Get,
+            capture: None,
+        };
+        let answer = self.fetch_inner(client, url, ask, body_limit);
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(fetched)) => Ok(HttpAnswer {
+                status: fetched.status,
+                body: fetched.exposition.body,
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(FetchError::Timeout(timeout)),
+        }
+    }
+
     /// Sends `method` to `url` with `client`'s credentials and redirect policy and returns
     /// the answer whatever its status, with the value of the response header `header` names.
     /// `body_limit` of 0 means no limit.

@@ -30,7 +30,7 @@ use wasmfed_config::{NameRules, ProxyScheme};
 use wasmfed_remote::read::STREAMED_CONTENT_TYPE;
 use wasmfed_remote::VERSION_HEADER_VALUE as REMOTE_WRITE_VERSION;
 
-pub use self::api::{ApiAnswer, ApiMethod};
+pub use self::api::{ApiAnswer, ApiMethod, HttpAnswer};
 pub use self::client::{HttpClient, Transport};
 pub use self::streamed::BodyStream;
 
@@ -283,13 +283,6 @@ struct Fetched {
     exposition: Exposition,
 }
 
-/// An answer whatever its status, and what it said: a remote-write receiver's, an API's.
-#[derive(Debug)]
-pub struct HttpAnswer {
-    pub status: u16,
-    pub body: Vec<u8>,
-}
-
 impl Fetcher {
     /// Scrapes `url` with `client`'s credentials and TLS settings, asking for the formats as
     /// Prometheus 2.42 does. `body_limit` of 0 means no limit.
@@ -355,54 +348,6 @@ impl Fetcher {
     ) -> Result<Exposition, FetchError> {
         let ask = Ask::RemoteRead { body, timeout };
         self.get(client, url, ask, timeout, body_limit).await
-    }
-
-    /// POSTs a remote-write request (`body`: a snappy-compressed `WriteRequest`) with
-    /// `headers` (complete `Name: value\r\n` lines) and returns the receiver's answer, whatever
-    /// its status: the caller decides what a status means (retry, drop). At most 64 KiB of
-    /// the answer's body is kept.
-    pub async fn remote_write(
-        &self,
-        client: &HttpClient,
-        url: &str,
-        body: bytes::Bytes,
-        headers: String,
-        timeout: Duration,
-    ) -> Result<HttpAnswer, FetchError> {
-        let ask = Ask::RemoteWrite { body, headers };
-        let answer = self.fetch_inner(client, url, ask, 64 << 10);
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(Ok(fetched)) => Ok(HttpAnswer {
-                status: fetched.status,
-                body: fetched.exposition.body,
-            }),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(FetchError::Timeout(timeout)),
-        }
-    }
-
-    /// GETs an API's answer whatever its status, for the caller to show what an error answer
-    /// says (`wasmfed plugin record` asking a node's admin API). At most `body_limit` bytes.
-    pub async fn api_get(
-        &self,
-        client: &HttpClient,
-        url: &str,
-        timeout: Duration,
-        body_limit: u64,
-    ) -> Result<HttpAnswer, FetchError> {
-        let ask = Ask::Api {
-            method: ApiMethod::Get,
-            capture: None,
-        };
-        let answer = self.fetch_inner(client, url, ask, body_limit);
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(Ok(fetched)) => Ok(HttpAnswer {
-                status: fetched.status,
-                body: fetched.exposition.body,
-            }),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(FetchError::Timeout(timeout)),
-        }
     }
 
     /// POSTs a form (an OAuth 2.0 token request) and reads the answer.
