@@ -1,6 +1,7 @@
-//! Service discovery against real peers: HTTP SD from a local server, side by side with
-//! Debian's Prometheus 2.42 reading the same source; both must list the same targets with the
-//! same discovered labels as the source changes, and keep them while it fails.
+//! Service discovery against real peers: HTTP SD from a local server and Docker SD from a
+//! stand-in Docker Engine on a Unix socket, each side by side with Debian's Prometheus 2.42
+//! reading the same source; both must list the same targets with the same discovered labels
+//! (as the source changes, and keep them while it fails, for HTTP SD); DNS SD from dnsmasq.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -233,4 +234,128 @@ fn dns_sd_finds_srv_and_a_records_on_a_real_dns_server() {
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(discovered(&node, "a").len(), 2);
     assert_eq!(discovered(&node, "srv").len(), 1);
+}
+
+/// A stand-in Docker Engine on a Unix socket: Prometheus' recorded `dockerprom` answers
+/// (host/scrape's docker test data, from Prometheus 2.42's `discovery/moby/testdata`), under
+/// `/v1.40/` as the recorded engine says, and the requests each client made, by User-Agent.
+struct DockerEngine {
+    socket: std::path::PathBuf,
+    requests: Arc<Mutex<Vec<(String, String)>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl DockerEngine {
+    fn start() -> DockerEngine {
+        use std::io::{Read, Write};
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scrape/src/discovery/docker/testdata/dockerprom");
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("docker.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().map_while(Result::ok) {
+                let (data, log) = (data.clone(), log.clone());
+                std::thread::spawn(move || loop {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if stream.read(&mut byte).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let line = head.lines().next().unwrap_or_default();
+                    let line = line.trim_end_matches(" HTTP/1.1").to_owned();
+                    let agent = head.lines().find_map(|l| l.strip_prefix("User-Agent: "));
+                    log.lock()
+                        .unwrap()
+                        .push((agent.unwrap_or_default().to_owned(), line.clone()));
+                    let file = match line.split_once(' ').map_or("", |(_, path)| path) {
+                        "/_ping" => "_ping.json",
+                        "/v1.40/containers/json?limit=0" => "containers/json_limit_0.json",
+                        "/v1.40/networks" => "networks.json",
+                        _ => "",
+                    };
+                    let body = std::fs::read(data.join(file)).unwrap_or_default();
+                    let status = if body.is_empty() {
+                        "500 Internal Server Error"
+                    } else {
+                        "200 OK"
+                    };
+                    let mut reply = format!(
+                        "HTTP/1.1 {status}\r\nApi-Version: 1.40\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    if !line.starts_with("HEAD ") {
+                        reply.extend(body);
+                    }
+                    if stream.write_all(&reply).is_err() {
+                        return;
+                    }
+                });
+            }
+        });
+        DockerEngine {
+            socket,
+            requests,
+            _dir: dir,
+        }
+    }
+
+    /// The distinct requests the client whose User-Agent starts with `agent` made, in order.
+    fn requests_of(&self, agent: &str) -> Vec<String> {
+        let mut lines: Vec<String> = Vec::new();
+        for (from, line) in self.requests.lock().unwrap().iter() {
+            if from.starts_with(agent) && !lines.contains(line) {
+                lines.push(line.clone());
+            }
+        }
+        lines
+    }
+}
+
+/// No relabeling here: Prometheus 2.42's `/api/v1/targets` can show a relabeled target's
+/// discovered labels overwritten by its relabeled ones (a label added by a rule in the place of
+/// `job`), which is not discovery's doing.
+#[test]
+fn docker_sd_targets_are_prometheus_targets() {
+    let engine = DockerEngine::start();
+    let config = format!(
+        "{}scrape_configs:\n  - job_name: containers\n    docker_sd_configs:\n      - host: unix://{}\n        refresh_interval: 1s\n",
+        global("docker"),
+        engine.socket.display()
+    );
+    let node = Wasmfed::start(&config);
+    let prometheus = Prometheus::start(&config);
+    let targets = wait_for("the same three targets", Duration::from_secs(30), || {
+        let ours = listing(&node.targets(), "containers");
+        let theirs = listing(
+            &get(prometheus.addr, "/api/v1/targets").unwrap().json(),
+            "containers",
+        );
+        if ours.len() == 3 && ours == theirs {
+            Ok(ours)
+        } else {
+            Err(format!("wasmfed {ours:?}\nprometheus {theirs:?}"))
+        }
+    });
+    assert!(targets
+        .iter()
+        .any(|(discovered, _)| discovered.contains("172.19.0.2:9100")));
+    let asked = [
+        "HEAD /_ping",
+        "GET /v1.40/containers/json?limit=0",
+        "GET /v1.40/networks",
+    ];
+    assert_eq!(engine.requests_of("wasmfed/"), asked);
+    assert_eq!(
+        engine.requests_of("Go-http-client/"),
+        asked,
+        "Prometheus' Docker client"
+    );
 }

@@ -4,7 +4,7 @@
 //! `alert_relabel_configs` rewrite (or drop) every alert before it is sent; each entry of
 //! `alertmanagers` is a set of Alertmanagers found as a scrape job finds targets
 //! (`static_configs`, `file_sd_configs`, `http_sd_configs`, `dns_sd_configs`,
-//! `kubernetes_sd_configs`, then
+//! `kubernetes_sd_configs`, `docker_sd_configs`, then
 //! `relabel_configs` on the discovered addresses) and spoken to with the same HTTP client keys
 //! (TLS, basic auth, authorization). Every alert goes to every Alertmanager of every set.
 //! Only Alertmanager's v2 API is spoken: v1 is gone from Alertmanager since 0.27 and from
@@ -18,6 +18,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::compat::{ignore_known, next_key, Ignored, Section};
 use super::dns_sd::DnsSdConfig;
+use super::docker_sd::DockerSdConfig;
 use super::duration::Duration;
 use super::file_sd::FileSdConfig;
 use super::http_client::{self, HttpClientConfig, RawHttpClient};
@@ -50,6 +51,7 @@ pub struct AlertmanagerConfig {
     pub http_sd_configs: Vec<HttpSdConfig>,
     pub dns_sd_configs: Vec<DnsSdConfig>,
     pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
+    pub docker_sd_configs: Vec<DockerSdConfig>,
     /// Applied to each discovered Alertmanager's labels (`__address__`, `__scheme__`,
     /// `__alerts_path__`).
     pub relabel_configs: Vec<RelabelConfig>,
@@ -106,6 +108,7 @@ impl RawAlertmanager {
             http_sd_configs: sources.http_sd_configs,
             dns_sd_configs: sources.dns_sd_configs,
             kubernetes_sd_configs: sources.kubernetes_sd_configs,
+            docker_sd_configs: sources.docker_sd_configs,
             relabel_configs: self.relabel_configs,
             http_client: self.http_client.resolve(dir)?,
         })
@@ -156,7 +159,7 @@ impl<'de> Visitor<'de> for AlertingVisitor {
 }
 
 /// The keys of an Alertmanager set that are its own (its HTTP client's follow).
-const OWN_KEYS: [&str; 10] = [
+const OWN_KEYS: [&str; 11] = [
     "scheme",
     "path_prefix",
     "timeout",
@@ -166,10 +169,11 @@ const OWN_KEYS: [&str; 10] = [
     "http_sd_configs",
     "dns_sd_configs",
     "kubernetes_sd_configs",
+    "docker_sd_configs",
     "relabel_configs",
 ];
 
-const KEYS: &[&str] = &super::scrape::concat_keys::<10, 13, 23>(OWN_KEYS, http_client::KEYS);
+const KEYS: &[&str] = &super::scrape::concat_keys::<11, 13, 24>(OWN_KEYS, http_client::KEYS);
 
 impl<'de> Deserialize<'de> for RawAlertmanager {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -164,7 +164,6 @@ const OTHER_SD: &[&str] = &[
     "azure_sd_configs",
     "consul_sd_configs",
     "digitalocean_sd_configs",
-    "docker_sd_configs",
     "dockerswarm_sd_configs",
     "ec2_sd_configs",
     "eureka_sd_configs",
@@ -192,8 +191,8 @@ const OTHER_SD: &[&str] = &[
 
 const OTHER_SD_WHY: &str =
     "wasmfed discovers targets with static_configs, file_sd_configs, http_sd_configs, \
-     dns_sd_configs and kubernetes_sd_configs; file_sd or http_sd can feed it any other \
-     source's targets";
+     dns_sd_configs, kubernetes_sd_configs and docker_sd_configs; file_sd or http_sd can feed \
+     it any other source's targets";
 
 /// Keys of the differences between Prometheus 2 and 3 that Prometheus 2.42 refuses as unknown
 /// (`fallback_scrape_protocol` came with 3.0, the name validation keys with 2.55 and 3.x):

@@ -51,7 +51,7 @@
 //! | job `scrape_protocols`, `enable_compression`, `scrape_failure_log_file`, `keep_dropped_targets`, `scrape_native_histograms`, `always_scrape_classic_histograms`, `scrape_classic_histograms`, `native_histogram_bucket_limit`, `native_histogram_min_bucket_factor` | always |
 //! | job `track_timestamps_staleness`, `convert_classic_histograms_to_nhcb`, `extra_scrape_metrics`, `target_limit`, `label_limit`, `label_name_length_limit`, `label_value_length_limit` | zero, false or empty |
 //! | job `oauth2`, `proxy_url`, `no_proxy`, `proxy_from_environment`, `proxy_connect_header`, `http_headers` | empty (e.g. `oauth2: {}`) |
-//! | job `*_sd_configs` other than `static_configs` and `file_sd_configs` | empty list |
+//! | job `*_sd_configs` other than `static_configs`, `file_sd_configs`, `http_sd_configs`, `dns_sd_configs`, `kubernetes_sd_configs` and `docker_sd_configs` | empty list |
 //! | remote write `round_robin_dns` | always |
 //! | remote write `queue_config.sample_age_limit` | zero |
 //!
@@ -62,12 +62,14 @@ mod admin;
 mod alerting;
 mod compat;
 mod dns_sd;
+mod docker_sd;
 mod duration;
 mod error;
 mod federation;
 mod file_sd;
 mod global;
 mod go_duration;
+mod go_url;
 mod handover;
 mod http_client;
 mod http_sd;
@@ -104,6 +106,7 @@ pub use dns_sd::{
     DnsRecordType, DnsSdConfig, DNS_MX_TARGET_LABEL, DNS_NAME_LABEL, DNS_NS_TARGET_LABEL,
     DNS_SRV_PORT_LABEL, DNS_SRV_TARGET_LABEL,
 };
+pub use docker_sd::{DockerFilter, DockerSdConfig};
 pub use duration::{Duration, DurationError};
 pub use error::{ConfigError, FileKind};
 pub use federation::FederationConfig;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::compat::{ignore_known, next_key, refuse_unknown_to_2_42, Ignored, Section};
 use super::dns_sd::DnsSdConfig;
+use super::docker_sd::DockerSdConfig;
 use super::duration::Duration;
 use super::federation::FederationConfig;
 use super::file_sd::FileSdConfig;
@@ -32,7 +33,7 @@ use relabel_config::{NameScheme, RelabelConfig};
 use wasmfed_model::compat::Compat;
 
 /// The keys of a scrape config that are its own.
-const OWN_KEYS: [&str; 24] = [
+const OWN_KEYS: [&str; 25] = [
     "job_name",
     "scrape_interval",
     "scrape_timeout",
@@ -46,6 +47,7 @@ const OWN_KEYS: [&str; 24] = [
     "http_sd_configs",
     "dns_sd_configs",
     "kubernetes_sd_configs",
+    "docker_sd_configs",
     "relabel_configs",
     "metric_relabel_configs",
     "sample_limit",
@@ -60,7 +62,7 @@ const OWN_KEYS: [&str; 24] = [
 ];
 
 /// The keys of a scrape config that wasmfed reads: its own, then its HTTP client's.
-const KEYS: &[&str] = &concat_keys::<24, 13, 37>(OWN_KEYS, http_client::KEYS);
+const KEYS: &[&str] = &concat_keys::<25, 13, 38>(OWN_KEYS, http_client::KEYS);
 
 /// `a` then `b`, at compile time (`C` must be `A + B`).
 pub(super) const fn concat_keys<const A: usize, const B: usize, const C: usize>(
@@ -98,6 +100,7 @@ pub struct ScrapeConfig {
     pub http_sd_configs: Vec<HttpSdConfig>,
     pub dns_sd_configs: Vec<DnsSdConfig>,
     pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
+    pub docker_sd_configs: Vec<DockerSdConfig>,
     pub relabel_configs: Vec<RelabelConfig>,
     pub metric_relabel_configs: Vec<RelabelConfig>,
     /// 0 for none; already defaulted from `global`.
@@ -232,6 +235,7 @@ impl RawScrapeConfig {
             http_sd_configs: sources.http_sd_configs,
             dns_sd_configs: sources.dns_sd_configs,
             kubernetes_sd_configs: sources.kubernetes_sd_configs,
+            docker_sd_configs: sources.docker_sd_configs,
             relabel_configs: self.relabel_configs,
             metric_relabel_configs: self.metric_relabel_configs,
             sample_limit,

@@ -1,6 +1,6 @@
 //! Where targets come from: the service discovery keys a scrape config and an Alertmanager set
 //! share (`static_configs`, `file_sd_configs`, `http_sd_configs`, `dns_sd_configs`,
-//! `kubernetes_sd_configs`), read,
+//! `kubernetes_sd_configs`, `docker_sd_configs`), read,
 //! checked and resolved the same way for both, as Prometheus inlines its `discovery.Configs`
 //! into either.
 
@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::de::{self, MapAccess};
 
 use super::dns_sd::DnsSdConfig;
+use super::docker_sd::{DockerSdConfig, RawDockerSdConfig};
 use super::file_sd::FileSdConfig;
 use super::http_sd::{HttpSdConfig, RawHttpSdConfig};
 use super::kubernetes_sd::{KubernetesSdConfig, RawKubernetesSdConfig};
@@ -17,12 +18,13 @@ use super::scrape::non_null;
 use super::target_group::{RawTargetGroup, TargetGroup};
 
 /// The keys read here.
-pub(super) const KEYS: [&str; 5] = [
+pub(super) const KEYS: [&str; 6] = [
     "static_configs",
     "file_sd_configs",
     "http_sd_configs",
     "dns_sd_configs",
     "kubernetes_sd_configs",
+    "docker_sd_configs",
 ];
 
 /// The sources as written.
@@ -33,6 +35,7 @@ pub(super) struct RawSources {
     http_sd_configs: Vec<RawHttpSdConfig>,
     pub(super) dns_sd_configs: Vec<DnsSdConfig>,
     kubernetes_sd_configs: Vec<RawKubernetesSdConfig>,
+    docker_sd_configs: Vec<RawDockerSdConfig>,
 }
 
 /// The sources resolved: file paths joined to the configuration's directory, static groups
@@ -43,6 +46,7 @@ pub(super) struct Sources {
     pub(super) http_sd_configs: Vec<HttpSdConfig>,
     pub(super) dns_sd_configs: Vec<DnsSdConfig>,
     pub(super) kubernetes_sd_configs: Vec<KubernetesSdConfig>,
+    pub(super) docker_sd_configs: Vec<DockerSdConfig>,
 }
 
 impl RawSources {
@@ -70,6 +74,9 @@ impl RawSources {
             }
             "kubernetes_sd_configs" => {
                 self.kubernetes_sd_configs = non_null(map.next_value()?, &what).map_err(fail)?
+            }
+            "docker_sd_configs" => {
+                self.docker_sd_configs = non_null(map.next_value()?, &what).map_err(fail)?
             }
             _ => unreachable!("only sources::KEYS are read here"),
         }
@@ -111,6 +118,11 @@ impl RawSources {
             dns_sd_configs: self.dns_sd_configs,
             kubernetes_sd_configs: self
                 .kubernetes_sd_configs
+                .into_iter()
+                .map(|sd| sd.resolve(dir))
+                .collect::<Result<_, _>>()?,
+            docker_sd_configs: self
+                .docker_sd_configs
                 .into_iter()
                 .map(|sd| sd.resolve(dir))
                 .collect::<Result<_, _>>()?,

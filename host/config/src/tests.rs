@@ -183,6 +183,7 @@ scrape_configs:
             http_sd_configs: vec![],
             dns_sd_configs: vec![],
             kubernetes_sd_configs: vec![],
+            docker_sd_configs: vec![],
             relabel_configs: vec![RelabelConfig {
                 source_labels: vec!["__address__".into()],
                 target_label: "__param_target".into(),
@@ -309,7 +310,7 @@ scrape_configs:
             "global.query_log_file: ignored (wasmfed logs to stderr)",
             "global.label_limit: ignored (wasmfed does not enforce this limit)",
             "scrape_configs[0].scrape_classic_histograms: ignored (classic histograms are always scraped)",
-            "scrape_configs[0].consul_sd_configs: ignored (wasmfed discovers targets with static_configs, file_sd_configs, http_sd_configs, dns_sd_configs and kubernetes_sd_configs; file_sd or http_sd can feed it any other source's targets)",
+            "scrape_configs[0].consul_sd_configs: ignored (wasmfed discovers targets with static_configs, file_sd_configs, http_sd_configs, dns_sd_configs, kubernetes_sd_configs and docker_sd_configs; file_sd or http_sd can feed it any other source's targets)",
         ]
     );
 }
@@ -339,7 +340,7 @@ fn load_resolves_paths_against_the_file_and_names_it() {
     let err = Config::load(&path, Compat::V3).unwrap_err().to_string();
     assert_eq!(
         err,
-        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `http_sd_configs`, `dns_sd_configs`, `kubernetes_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `fallback_scrape_protocol`, `target_plugins`, `series_plugins`, `federation`, `shard_handover`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `basic_auth`, `authorization`, `bearer_token`, `bearer_token_file`, `tls_config`, `follow_redirects`, `enable_http2`, `http_headers`, `oauth2`, `proxy_url`, `no_proxy`, `proxy_from_environment`, `proxy_connect_header` at line 3 column 5")
+        format!("loading config file {path:?}: scrape_configs[0]: unknown field `scrape_intervl`, expected one of `job_name`, `scrape_interval`, `scrape_timeout`, `metrics_path`, `scheme`, `params`, `honor_labels`, `honor_timestamps`, `static_configs`, `file_sd_configs`, `http_sd_configs`, `dns_sd_configs`, `kubernetes_sd_configs`, `docker_sd_configs`, `relabel_configs`, `metric_relabel_configs`, `sample_limit`, `body_size_limit`, `fallback_scrape_protocol`, `target_plugins`, `series_plugins`, `federation`, `shard_handover`, `metric_name_validation_scheme`, `metric_name_escaping_scheme`, `basic_auth`, `authorization`, `bearer_token`, `bearer_token_file`, `tls_config`, `follow_redirects`, `enable_http2`, `http_headers`, `oauth2`, `proxy_url`, `no_proxy`, `proxy_from_environment`, `proxy_connect_header` at line 3 column 5")
     );
 
     let missing = dir.path().join("missing.yml");

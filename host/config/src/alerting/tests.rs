@@ -47,7 +47,7 @@ alerting:
     assert_eq!(second.relabel_configs.len(), 1);
     assert_eq!(
         loaded.warnings,
-        ["alerting.alertmanagers[1].consul_sd_configs: ignored (wasmfed discovers targets with static_configs, file_sd_configs, http_sd_configs, dns_sd_configs and kubernetes_sd_configs; file_sd or http_sd can feed it any other source's targets)"]
+        ["alerting.alertmanagers[1].consul_sd_configs: ignored (wasmfed discovers targets with static_configs, file_sd_configs, http_sd_configs, dns_sd_configs, kubernetes_sd_configs and docker_sd_configs; file_sd or http_sd can feed it any other source's targets)"]
     );
 }
 

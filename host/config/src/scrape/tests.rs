@@ -27,6 +27,7 @@ fn defaults() {
             http_sd_configs: vec![],
             dns_sd_configs: vec![],
             kubernetes_sd_configs: vec![],
+            docker_sd_configs: vec![],
             relabel_configs: vec![],
             metric_relabel_configs: vec![],
             sample_limit: 0,

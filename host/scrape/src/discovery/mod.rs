@@ -1,6 +1,6 @@
 //! Target discovery for one job: `static_configs`, `file_sd_configs` ([`file`]),
-//! `http_sd_configs` ([`http`]), `dns_sd_configs` ([`dns`]) and `kubernetes_sd_configs`
-//! ([`kubernetes`]).
+//! `http_sd_configs` ([`http`]), `dns_sd_configs` ([`dns`]), `kubernetes_sd_configs`
+//! ([`kubernetes`]) and `docker_sd_configs` ([`docker`]).
 //!
 //! The job's manager polls [`Discovery::refresh`] every [`CHANGE_CHECK`]; file sources look at
 //! their files then, network sources run as tasks of their own and hand over what they last
@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use wasmfed_config::{
-    AlertmanagerConfig, DnsSdConfig, FileSdConfig, HttpSdConfig, KubernetesSdConfig, ScrapeConfig,
-    TargetGroup,
+    AlertmanagerConfig, DnsSdConfig, DockerSdConfig, FileSdConfig, HttpSdConfig,
+    KubernetesSdConfig, ScrapeConfig, TargetGroup,
 };
 use wasmfed_telemetry::Telemetry;
 
@@ -19,9 +19,11 @@ use self::polled::{Counters, PolledSource};
 use crate::fetch::Fetcher;
 
 mod dns;
+mod docker;
 mod file;
 mod http;
 pub mod kubernetes;
+mod labels;
 mod polled;
 
 /// How often file_sd files are checked for changes.
@@ -35,6 +37,7 @@ pub struct Sources<'a> {
     pub http_sd_configs: &'a [HttpSdConfig],
     pub dns_sd_configs: &'a [DnsSdConfig],
     pub kubernetes_sd_configs: &'a [KubernetesSdConfig],
+    pub docker_sd_configs: &'a [DockerSdConfig],
 }
 
 impl<'a> From<&'a ScrapeConfig> for Sources<'a> {
@@ -45,6 +48,7 @@ impl<'a> From<&'a ScrapeConfig> for Sources<'a> {
             http_sd_configs: &c.http_sd_configs,
             dns_sd_configs: &c.dns_sd_configs,
             kubernetes_sd_configs: &c.kubernetes_sd_configs,
+            docker_sd_configs: &c.docker_sd_configs,
         }
     }
 }
@@ -57,6 +61,7 @@ impl<'a> From<&'a AlertmanagerConfig> for Sources<'a> {
             http_sd_configs: &c.http_sd_configs,
             dns_sd_configs: &c.dns_sd_configs,
             kubernetes_sd_configs: &c.kubernetes_sd_configs,
+            docker_sd_configs: &c.docker_sd_configs,
         }
     }
 }
@@ -65,7 +70,7 @@ impl<'a> From<&'a AlertmanagerConfig> for Sources<'a> {
 pub struct Discovery {
     static_groups: Vec<TargetGroup>,
     files: Vec<FileSource>,
-    /// HTTP, DNS and Kubernetes sources.
+    /// HTTP, DNS, Kubernetes and Docker sources.
     polled: Vec<PolledSource>,
 }
 
@@ -74,10 +79,11 @@ impl Discovery {
     /// runtime), with `fetcher`'s connections, counting into `telemetry`.
     pub fn new<'a>(cfg: impl Into<Sources<'a>>, fetcher: &Fetcher, telemetry: &Telemetry) -> Self {
         let cfg = cfg.into();
-        let (http_counters, dns_counters, kubernetes_counters) = (
+        let (http_counters, dns_counters, kubernetes_counters, docker_counters) = (
             Counters::of(telemetry, "http"),
             Counters::of(telemetry, "dns"),
             Counters::of(telemetry, "kubernetes"),
+            Counters::of(telemetry, "docker"),
         );
         let polled = cfg
             .http_sd_configs
@@ -91,6 +97,11 @@ impl Discovery {
             .chain(cfg.kubernetes_sd_configs.iter().map(|c| {
                 kubernetes::start(c.clone(), fetcher.clone(), kubernetes_counters.clone())
             }))
+            .chain(
+                cfg.docker_sd_configs
+                    .iter()
+                    .map(|c| docker::start(c.clone(), fetcher.clone(), docker_counters.clone())),
+            )
             .collect();
         Self::with_polled(cfg, polled)
     }
@@ -126,6 +137,12 @@ impl Discovery {
             let source = kubernetes::once(config, fetcher)
                 .await
                 .map_err(|e| format!("kubernetes_sd_configs role {}: {e}", config.role.as_str()))?;
+            polled.push(source);
+        }
+        for config in &cfg.docker_sd_configs {
+            let source = docker::once(config, fetcher)
+                .await
+                .map_err(|e| format!("docker_sd_configs {:?}: {e}", config.host))?;
             polled.push(source);
         }
         let mut discovery = Self::with_polled(cfg.into(), polled);

@@ -1,5 +1,5 @@
-//! One scrape job's HTTP client: its TLS configuration, its credentials and its redirect
-//! policy.
+//! One scrape job's HTTP client: its TLS configuration, its credentials, its redirect
+//! policy and its [`Transport`] (TCP, or a Unix domain socket).
 //!
 //! Files are read again on every request, as prometheus/common's round trippers do: a rotated
 //! bearer token or password is sent from the next scrape on, and a changed CA, certificate or
@@ -8,6 +8,7 @@
 //! TLS configuration itself is only rebuilt when their bytes change. An `oauth2` client's
 //! bearer token comes from its [`TokenSource`].
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -21,11 +22,24 @@ use super::stream::TlsTarget;
 use super::tls::{self, TlsMaterial};
 use super::Fetcher;
 
+/// How a client's connections reach a server.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// TCP to the URL's host and port (through the configured proxy), TLS for https.
+    #[default]
+    Tcp,
+    /// The Unix domain socket at this path, whatever the URL's host (which still names the
+    /// `Host` header): a Docker Engine's `unix://` host, as Go's Docker client dials it.
+    /// No proxy is used, as Go's Unix transport uses none.
+    Unix(PathBuf),
+}
+
 /// A job's client; cheap to share between its scrape loops.
 pub struct HttpClient {
     /// Tells this client's kept-alive connections from every other client's.
     id: u64,
     config: HttpClientConfig,
+    transport: Transport,
     tls: Mutex<TlsState>,
     /// Present with `oauth2`.
     oauth2: Option<TokenSource>,
@@ -47,10 +61,16 @@ impl Default for HttpClient {
 
 impl HttpClient {
     pub fn new(config: &HttpClientConfig) -> HttpClient {
+        HttpClient::with_transport(config, Transport::Tcp)
+    }
+
+    /// A client whose connections go over `transport`.
+    pub fn with_transport(config: &HttpClientConfig, transport: Transport) -> HttpClient {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         HttpClient {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             config: config.clone(),
+            transport,
             tls: Mutex::new(TlsState::default()),
             oauth2: match &config.auth {
                 Some(Auth::OAuth2(oauth2)) => Some(TokenSource::new(oauth2)),
@@ -61,6 +81,14 @@ impl HttpClient {
 
     pub fn follow_redirects(&self) -> bool {
         self.config.follow_redirects
+    }
+
+    /// The socket every connection goes to, for a [`Transport::Unix`] client.
+    pub(crate) fn unix_socket(&self) -> Option<&Path> {
+        match &self.transport {
+            Transport::Tcp => None,
+            Transport::Unix(path) => Some(path),
+        }
     }
 
     /// The header lines (`Name: value\r\n`) the next request carries besides Prometheus' own:
@@ -154,6 +182,9 @@ impl HttpClient {
         host: &str,
         port: u16,
     ) -> Result<Option<ProxyUrl>, String> {
+        if self.unix_socket().is_some() {
+            return Ok(None);
+        }
         proxy::route(&self.config.proxy, https, host, port)
     }
 

@@ -74,6 +74,8 @@ pub(crate) struct ResponseHead {
     pub framing: Framing,
     /// Whether the connection can carry another request once the body is read.
     pub keep_alive: bool,
+    /// The value of the header the request asked to capture (the first, if repeated).
+    pub captured: Option<String>,
 }
 
 /// How far a body read piece by piece ([`Connection::read_body_part`]) has come.
@@ -117,8 +119,13 @@ impl Connection {
         }
     }
 
-    /// Sends a request and reads the head of its final (non-1xx) response.
-    pub(crate) async fn exchange(&mut self, request: &[u8]) -> Result<ResponseHead, HttpError> {
+    /// Sends a request and reads the head of its final (non-1xx) response, keeping the value
+    /// of the header `capture` names.
+    pub(crate) async fn exchange(
+        &mut self,
+        request: &[u8],
+        capture: Option<&str>,
+    ) -> Result<ResponseHead, HttpError> {
         self.buf.clear();
         self.pos = 0;
         self.stream.write_all(request).await?;
@@ -126,7 +133,7 @@ impl Connection {
         self.stream.flush().await?;
         let mut first = true;
         loop {
-            let head = self.read_head(first).await?;
+            let head = self.read_head(first, capture).await?;
             first = false;
             // Informational responses precede the real one (101 is never asked for).
             if !(100..200).contains(&head.status) || head.status == 101 {
@@ -136,13 +143,17 @@ impl Connection {
     }
 
     /// Reads one response head; `first` when nothing of the response has been read yet.
-    async fn read_head(&mut self, first: bool) -> Result<ResponseHead, HttpError> {
+    async fn read_head(
+        &mut self,
+        first: bool,
+        capture: Option<&str>,
+    ) -> Result<ResponseHead, HttpError> {
         loop {
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut response = httparse::Response::new(&mut headers);
             match response.parse(&self.buf[self.pos..]) {
                 Ok(httparse::Status::Complete(len)) => {
-                    let head = response_head(&response)?;
+                    let head = response_head(&response, capture)?;
                     self.pos += len;
                     return Ok(head);
                 }
@@ -350,8 +361,12 @@ fn chunk_size(line: &[u8]) -> Option<u64> {
     u64::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
 }
 
-/// What a scrape needs of a parsed head, and how its body is framed.
-fn response_head(response: &httparse::Response<'_, '_>) -> Result<ResponseHead, HttpError> {
+/// What a scrape needs of a parsed head (and the value of the header `capture` names), and
+/// how its body is framed.
+fn response_head(
+    response: &httparse::Response<'_, '_>,
+    capture: Option<&str>,
+) -> Result<ResponseHead, HttpError> {
     let status = response.code.unwrap_or(0);
     let mut head = ResponseHead {
         status,
@@ -360,6 +375,7 @@ fn response_head(response: &httparse::Response<'_, '_>) -> Result<ResponseHead, 
         location: None,
         framing: Framing::UntilClose,
         keep_alive: response.version == Some(1),
+        captured: None,
     };
     let mut length: Option<u64> = None;
     let mut chunked = None;
@@ -368,6 +384,9 @@ fn response_head(response: &httparse::Response<'_, '_>) -> Result<ResponseHead, 
             .map_err(|_| HttpError::Malformed(format!("header {} is not UTF-8", h.name)))?
             .trim();
         let name = h.name;
+        if head.captured.is_none() && capture.is_some_and(|c| name.eq_ignore_ascii_case(c)) {
+            head.captured = Some(value.to_owned());
+        }
         if name.eq_ignore_ascii_case("content-type") {
             head.content_type = Some(value.to_owned());
         } else if name.eq_ignore_ascii_case("content-encoding") {

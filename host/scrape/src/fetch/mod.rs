@@ -12,7 +12,8 @@
 //! ([`http1`]); one the server has closed meanwhile is replaced and the GET sent again. https
 //! runs the same exchange over rustls ([`stream`], [`tls`]); each job's credentials and TLS
 //! settings are its [`HttpClient`], and connections are pooled per client, so two jobs with
-//! different certificates never share one.
+//! different certificates never share one. A client may reach its server over a Unix domain
+//! socket instead of TCP ([`Transport`]); the exchange on top is the same.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -29,9 +30,11 @@ use wasmfed_config::{NameRules, ProxyScheme};
 use wasmfed_remote::read::STREAMED_CONTENT_TYPE;
 use wasmfed_remote::VERSION_HEADER_VALUE as REMOTE_WRITE_VERSION;
 
-pub use self::client::HttpClient;
+pub use self::api::{ApiAnswer, ApiMethod, HttpAnswer};
+pub use self::client::{HttpClient, Transport};
 pub use self::streamed::BodyStream;
 
+mod api;
 mod client;
 mod http1;
 #[cfg(test)]
@@ -173,6 +176,10 @@ impl<'a> Endpoint<'a> {
     fn request(&self, ask: &Ask, extra: &str, absolute: bool) -> Vec<u8> {
         let method = match ask {
             Ask::Post { .. } | Ask::RemoteRead { .. } | Ask::RemoteWrite { .. } => "POST",
+            Ask::Api {
+                method: ApiMethod::Head,
+                ..
+            } => "HEAD",
             _ => "GET",
         };
         let origin = if absolute { self.origin } else { "" };
@@ -193,7 +200,7 @@ impl<'a> Endpoint<'a> {
                 refresh.as_secs_f64()
             )),
             Ask::Json | Ask::Stream => request.push_str("Accept: application/json\r\n"),
-            Ask::Api => request.push_str("Accept: */*\r\n"),
+            Ask::Api { .. } => request.push_str("Accept: */*\r\n"),
             Ask::Post { content_type, body } => request.push_str(&format!(
                 "Accept: application/json\r\nContent-Type: {content_type}\r\n\
                  Content-Length: {}\r\n",
@@ -249,16 +256,31 @@ enum Ask<'a> {
     /// A remote-write request (a snappy-compressed `WriteRequest`), with the destination's
     /// own header lines (`Name: value\r\n`).
     RemoteWrite { body: bytes::Bytes, headers: String },
-    /// A GET of an API whose answers say why in their body, whatever the status (a wasmfed
-    /// node's admin API).
-    Api,
+    /// A request to an API whose answers say why in their body, whatever the status (a
+    /// wasmfed node's admin API, a Docker Engine), keeping the value of the response header
+    /// `capture` names (a Docker Engine's `Api-Version`).
+    Api {
+        method: ApiMethod,
+        capture: Option<&'a str>,
+    },
 }
 
-/// An answer whatever its status, and what it said: a remote-write receiver's, an API's.
-#[derive(Debug)]
-pub struct HttpAnswer {
-    pub status: u16,
-    pub body: Vec<u8>,
+impl Ask<'_> {
+    /// The response header whose value the asker wants.
+    fn captured_header(&self) -> Option<&str> {
+        match self {
+            Ask::Api { capture, .. } => *capture,
+            _ => None,
+        }
+    }
+}
+
+/// What [`Fetcher::fetch_inner`] got: the final response's status, the header the request
+/// asked to capture, and the body.
+struct Fetched {
+    status: u16,
+    captured: Option<String>,
+    exposition: Exposition,
 }
 
 impl Fetcher {
@@ -328,50 +350,6 @@ impl Fetcher {
         self.get(client, url, ask, timeout, body_limit).await
     }
 
-    /// POSTs a remote-write request (`body`: a snappy-compressed `WriteRequest`) with
-    /// `headers` (complete `Name: value\r\n` lines) and returns the receiver's answer, whatever
-    /// its status: the caller decides what a status means (retry, drop). At most 64 KiB of
-    /// the answer's body is kept.
-    pub async fn remote_write(
-        &self,
-        client: &HttpClient,
-        url: &str,
-        body: bytes::Bytes,
-        headers: String,
-        timeout: Duration,
-    ) -> Result<HttpAnswer, FetchError> {
-        let ask = Ask::RemoteWrite { body, headers };
-        let answer = self.fetch_inner(client, url, ask, 64 << 10);
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(Ok((status, exposition))) => Ok(HttpAnswer {
-                status,
-                body: exposition.body,
-            }),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(FetchError::Timeout(timeout)),
-        }
-    }
-
-    /// GETs an API's answer whatever its status, for the caller to show what an error answer
-    /// says (`wasmfed plugin record` asking a node's admin API). At most `body_limit` bytes.
-    pub async fn api_get(
-        &self,
-        client: &HttpClient,
-        url: &str,
-        timeout: Duration,
-        body_limit: u64,
-    ) -> Result<HttpAnswer, FetchError> {
-        let answer = self.fetch_inner(client, url, Ask::Api, body_limit);
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(Ok((status, exposition))) => Ok(HttpAnswer {
-                status,
-                body: exposition.body,
-            }),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(FetchError::Timeout(timeout)),
-        }
-    }
-
     /// POSTs a form (an OAuth 2.0 token request) and reads the answer.
     pub(crate) async fn post_form(
         &self,
@@ -413,7 +391,7 @@ impl Fetcher {
     ) -> Result<Exposition, FetchError> {
         let fetched = self.fetch_inner(client, url, ask, body_limit);
         match tokio::time::timeout(timeout, fetched).await {
-            Ok(result) => result.map(|(_, exposition)| exposition),
+            Ok(result) => result.map(|fetched| fetched.exposition),
             Err(_) => Err(FetchError::Timeout(timeout)),
         }
     }
@@ -436,16 +414,24 @@ impl Fetcher {
         url: &str,
         ask: Ask<'_>,
         body_limit: u64,
-    ) -> Result<(u16, Exposition), FetchError> {
+    ) -> Result<Fetched, FetchError> {
         let mut url = url.to_owned();
         let mut redirects = 0;
         loop {
             let uri: Uri = url.parse().map_err(|e| transport_error(&url, e))?;
             let endpoint = Endpoint::parse(&url, &uri)?;
-            let (mut connection, head, pool_key) = self
+            let (mut connection, mut head, pool_key) = self
                 .exchange(client, &endpoint, &ask)
                 .await
                 .map_err(|e| transport_error(&url, e))?;
+            if let Ask::Api {
+                method: ApiMethod::Head,
+                ..
+            } = ask
+            {
+                // An answer to HEAD has no body, whatever its length says.
+                head.framing = http1::Framing::Length(0);
+            }
             let location = redirect_location(&head).filter(|_| client.follow_redirects());
             if let Some(location) = location {
                 let next = resolve_location(&url, location);
@@ -461,7 +447,7 @@ impl Fetcher {
             }
             let accepted = match ask {
                 Ask::Post { .. } => (200..300).contains(&head.status),
-                Ask::RemoteWrite { .. } | Ask::Api => true,
+                Ask::RemoteWrite { .. } | Ask::Api { .. } => true,
                 _ => head.status == 200,
             };
             if !accepted {
@@ -485,13 +471,14 @@ impl Fetcher {
             } else {
                 raw
             };
-            return Ok((
-                head.status,
-                Exposition {
+            return Ok(Fetched {
+                status: head.status,
+                captured: head.captured,
+                exposition: Exposition {
                     content_type: head.content_type,
                     body,
                 },
-            ));
+            });
         }
     }
 
@@ -542,7 +529,7 @@ impl Fetcher {
         let key = client.pool_key(generation, endpoint.origin, via.as_ref());
         let idle = self.idle.lock().take(&key);
         if let Some(mut connection) = idle {
-            match connection.exchange(&request).await {
+            match connection.exchange(&request, ask.captured_header()).await {
                 Ok(head) => return Ok((connection, head, key)),
                 Err(e) if e.is_stale_connection() => {}
                 Err(e) => return Err(e.into()),
@@ -558,11 +545,12 @@ impl Fetcher {
             authorization: proxy_authorization.as_deref(),
             connect_head: &connect_head,
         });
-        let stream = Stream::connect(endpoint.host, endpoint.port, tls, hop)
-            .await
-            .map_err(HttpError::from)?;
-        let mut connection = Connection::new(stream);
-        let head = connection.exchange(&request).await?;
+        let stream = match client.unix_socket() {
+            Some(path) => stream::unix(path).await,
+            None => Stream::connect(endpoint.host, endpoint.port, tls, hop).await,
+        };
+        let mut connection = Connection::new(stream.map_err(HttpError::from)?);
+        let head = connection.exchange(&request, ask.captured_header()).await?;
         Ok((connection, head, key))
     }
 }

@@ -1,5 +1,6 @@
-//! The byte stream under a scrape connection: plain TCP, or TLS over a stream (rustls), and
-//! how it is opened: straight to the target or through a proxy, as Go's transport opens it.
+//! The byte stream under a scrape connection: plain TCP, TLS over a stream (rustls), or a Unix
+//! domain socket (a Docker Engine's `unix://` host), and how it is opened: straight to the
+//! target or through a proxy, as Go's transport opens it.
 //!
 //! One enum rather than a boxed trait object keeps the plain path as it was, a `TcpStream`
 //! read straight into the body buffer. TLS runs over a `Stream` itself, so an https target
@@ -20,7 +21,7 @@ use std::task::{Context, Poll};
 
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UnixStream};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 use wasmfed_config::{ProxyScheme, ProxyUrl};
@@ -30,6 +31,9 @@ use super::socks5;
 pub(crate) enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream<Stream>>),
+    /// A client whose transport dials a socket file ([`super::Transport::Unix`]): every
+    /// request goes there whatever its URL's host, as Go's transport with a Unix `DialContext`.
+    Unix(UnixStream),
 }
 
 /// What a TLS connection needs: the client configuration and the name to verify.
@@ -67,6 +71,24 @@ impl Stream {
             Some(tls) => Ok(Stream::Tls(Box::new(handshake(tls, stream).await?))),
         }
     }
+}
+
+/// Connects to the Unix domain socket at `path`, worded as Go's dialer words a failure
+/// (`dial unix <path>: connect: <why>`).
+pub(crate) async fn unix(path: &std::path::Path) -> io::Result<Stream> {
+    UnixStream::connect(path)
+        .await
+        .map(Stream::Unix)
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "dial unix {}: connect: {}",
+                    path.display(),
+                    super::tls::describe(&e)
+                ),
+            )
+        })
 }
 
 async fn tcp(host: &str, port: u16) -> io::Result<TcpStream> {
@@ -120,7 +142,7 @@ async fn through(mut via: Via<'_>, host: &str, port: u16, tunnel: bool) -> io::R
 }
 
 /// `host:port`, an IPv6 host in brackets (Go's `net.JoinHostPort`).
-pub(crate) fn join_host_port(host: &str, port: u16) -> String {
+pub(crate) fn join_host_port(host: &str, port: impl std::fmt::Display) -> String {
     if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
@@ -184,6 +206,7 @@ impl AsyncRead for Stream {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => match Pin::new(s).poll_read(cx, buf) {
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
                     Poll::Ready(Ok(()))
@@ -202,6 +225,7 @@ impl AsyncWrite for Stream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
@@ -209,6 +233,7 @@ impl AsyncWrite for Stream {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Unix(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s).poll_flush(cx),
         }
     }
@@ -216,6 +241,7 @@ impl AsyncWrite for Stream {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s).poll_shutdown(cx),
         }
     }

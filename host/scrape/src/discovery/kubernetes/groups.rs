@@ -10,29 +10,15 @@ use std::collections::{BTreeMap, HashMap};
 use wasmfed_config::TargetGroup;
 use wasmfed_model::Labels;
 
+pub(super) use super::super::labels::{group, sanitize_label_name, ADDRESS};
 use super::objects::{
     Container, ContainerPort, Endpoints, Node, ObjectMeta, ObjectReference, Pod, Service,
 };
 use crate::fetch::join_host_port;
 
 pub(super) const PREFIX: &str = "__meta_kubernetes_";
-pub(super) const ADDRESS: &str = "__address__";
 pub(super) const NAMESPACE: &str = "__meta_kubernetes_namespace";
 pub(super) const PRESENT: &str = "true";
-
-/// Prometheus' `strutil.SanitizeLabelName`: every character outside `[a-zA-Z0-9_]` becomes
-/// `_`.
-pub(super) fn sanitize_label_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
 
 /// `<kind>_label_<name>` and `<kind>_labelpresent_<name>` for each of `map` (or
 /// `annotation`/`annotationpresent` for annotations: `what`).
@@ -47,23 +33,6 @@ fn add_map(labels: &mut Labels, kind: &str, what: &str, map: &BTreeMap<String, S
 pub(super) fn add_meta(labels: &mut Labels, kind: &str, meta: &ObjectMeta) {
     add_map(labels, kind, "label", &meta.labels);
     add_map(labels, kind, "annotation", &meta.annotations);
-}
-
-/// A group from target label sets that each hold their `__address__`.
-pub(super) fn group(source: String, labels: Labels, targets: Vec<Labels>) -> TargetGroup {
-    let mut group = TargetGroup {
-        targets: Vec::with_capacity(targets.len()),
-        target_labels: Vec::with_capacity(targets.len()),
-        labels,
-        source,
-    };
-    for mut target in targets {
-        group
-            .targets
-            .push(target.remove(ADDRESS).unwrap_or_default());
-        group.target_labels.push(target);
-    }
-    group
 }
 
 /// Nodes by name, for `attach_metadata.node`.

@@ -32,7 +32,7 @@ async fn get(
     limit: u64,
 ) -> Result<(ResponseHead, Vec<u8>), HttpError> {
     let head = connection
-        .exchange(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .exchange(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None)
         .await?;
     let mut body = b"kept".to_vec();
     connection.read_body(head.framing, limit, &mut body).await?;
