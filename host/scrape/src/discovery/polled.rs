@@ -64,6 +64,9 @@ impl Publisher {
 impl PolledSource {
     /// Runs `refresh` at once and then every `interval` (inside a Tokio runtime); `what` names
     /// the source in logs, `counters` count its refreshes and failures.
+    ///
+    /// `refresh_interval: 0s` passes Prometheus' configuration checks and then panics its
+    /// refresh ticker; here it refreshes once, and the log says so.
     pub(super) fn start<F, Fut>(
         what: String,
         interval: Duration,
@@ -75,10 +78,18 @@ impl PolledSource {
         Fut: Future<Output = Result<Vec<TargetGroup>, String>> + Send,
     {
         PolledSource::spawn(move |publisher| async move {
-            let mut ticker = tokio::time::interval(interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut ticker = (!interval.is_zero()).then(|| {
+                let mut ticker = tokio::time::interval(interval);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                ticker
+            });
+            if ticker.is_none() {
+                tracing::warn!(source = %what, "refresh_interval is 0s: discovering once, never again (Prometheus stops with a panic on it); set an interval above 0s to follow changes");
+            }
             loop {
-                ticker.tick().await;
+                if let Some(ticker) = &mut ticker {
+                    ticker.tick().await;
+                }
                 counters.refreshes.inc();
                 match refresh().await {
                     Ok(groups) => publisher.publish(groups),
@@ -86,6 +97,9 @@ impl PolledSource {
                         counters.failures.inc();
                         tracing::error!(source = %what, error = %e, "discovery failed; keeping the previous targets");
                     }
+                }
+                if ticker.is_none() {
+                    return;
                 }
             }
         })
@@ -135,5 +149,37 @@ impl Drop for PolledSource {
         if let Some(task) = &self.task {
             task.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group() -> TargetGroup {
+        TargetGroup {
+            targets: vec!["a:9100".into()],
+            target_labels: Vec::new(),
+            labels: Default::default(),
+            source: "test".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_zero_refresh_interval_discovers_once_and_ends() {
+        let counters = Counters {
+            refreshes: Counter::default(),
+            failures: Counter::default(),
+        };
+        let mut source =
+            PolledSource::start("test".into(), Duration::ZERO, counters.clone(), || async {
+                Ok(vec![group()])
+            });
+        let task = source.task.take().expect("a running task");
+        task.await
+            .expect("the refresh task ends instead of panicking");
+        assert!(source.refresh());
+        assert_eq!(source.groups, vec![group()]);
+        assert_eq!(counters.refreshes.get(), 1);
     }
 }
