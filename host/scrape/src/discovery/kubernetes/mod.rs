@@ -7,8 +7,8 @@
 //! Prometheus' informers do, from feeds of the same namespace; `attach_metadata.node` adds a
 //! feed of the nodes. Each LIST and WATCH carries the role's `labelSelector` and
 //! `fieldSelector` from `selectors`. Endpoint slices are read from `discovery.k8s.io/v1`
-//! (Kubernetes 1.21 and later) and ingresses from `networking.k8s.io/v1` (1.19 and later);
-//! Prometheus 2.42's fallbacks to `v1beta1` for older API servers are not done.
+//! and ingresses from `networking.k8s.io/v1`, or from their `v1beta1` on API servers older
+//! than Kubernetes 1.21 and 1.19, as Prometheus 2.42 falls back ([`version`]).
 //!
 //! With `kubeconfig_file` the API server and credentials are its current context's
 //! ([`load_kubeconfig`]), read when discovery starts. Without it or `api_server` the API
@@ -22,7 +22,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmfed_config::{
-    load_kubeconfig, Auth, HttpClientConfig, KubernetesSdConfig, Secret, TargetGroup,
+    load_kubeconfig, Auth, HttpClientConfig, KubernetesRole, KubernetesSdConfig, Secret,
+    TargetGroup,
 };
 
 use self::objects::List;
@@ -37,10 +38,14 @@ mod objects;
 mod store;
 #[cfg(test)]
 mod tests;
+mod version;
 mod watch;
 
 /// How long a LIST may take.
 pub const LIST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long discovery waits before asking an API server's version again.
+const VERSION_RETRY: Duration = Duration::from_secs(10);
 
 /// Where a pod's service account is mounted.
 pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -56,7 +61,13 @@ pub(super) fn start(
     let api = Api::new(&config, &env, Path::new(SERVICE_ACCOUNT_DIR));
     PolledSource::spawn(move |publisher| async move {
         match api {
-            Ok(api) => {
+            Ok(mut api) => {
+                // Asked until answered, as Prometheus retries it every 10 s.
+                while let Err(e) = api.read_version(&fetcher, config.role).await {
+                    counters.failures.inc();
+                    tracing::error!(source = "kubernetes_sd", role = config.role.as_str(), error = %e, "failed to check the API server's version");
+                    tokio::time::sleep(VERSION_RETRY).await;
+                }
                 let (config, api) = (Arc::new(config), Arc::new(api));
                 watch::run(config, api, fetcher, counters, publisher).await
             }
@@ -74,7 +85,8 @@ pub(super) async fn once(
     config: &KubernetesSdConfig,
     fetcher: &Fetcher,
 ) -> Result<PolledSource, String> {
-    let api = Api::new(config, &env, Path::new(SERVICE_ACCOUNT_DIR))?;
+    let mut api = Api::new(config, &env, Path::new(SERVICE_ACCOUNT_DIR))?;
+    api.read_version(fetcher, config.role).await?;
     Ok(PolledSource::fixed(discover(config, &api, fetcher).await?))
 }
 
@@ -89,6 +101,8 @@ struct Api {
     client: HttpClient,
     /// Namespaces to LIST namespaced objects in; `""` is all of them.
     namespaces: Vec<String>,
+    /// The role's objects are read through their `v1beta1` group ([`version`]).
+    beta: bool,
 }
 
 impl Api {
@@ -128,12 +142,34 @@ impl Api {
             base: base.trim_end_matches('/').to_owned(),
             client: HttpClient::new(&client),
             namespaces,
+            beta: false,
         })
+    }
+
+    /// Asks the API server's `/version` for a role whose API group depends on it.
+    async fn read_version(
+        &mut self,
+        fetcher: &Fetcher,
+        role: KubernetesRole,
+    ) -> Result<(), String> {
+        if !version::checked(role) {
+            return Ok(());
+        }
+        let url = format!("{}/version", self.base);
+        let answer = fetcher
+            .fetch_json(&self.client, &url, LIST_TIMEOUT)
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        let server: Result<version::ServerVersion, _> = serde_json::from_slice(&answer.body);
+        fetcher.recycle(answer.body);
+        let server = server.map_err(|e| format!("{url}: {e}"))?;
+        self.beta = version::beta(role, &server.git_version)?;
+        Ok(())
     }
 
     /// The URL of `feed`'s LIST, with `extra` query parameters.
     fn list_url(&self, feed: &Feed, extra: &[(&str, &str)]) -> String {
-        let (group, resource) = (feed.kind.group(), feed.kind.resource());
+        let (group, resource) = (feed.kind.group(self.beta), feed.kind.resource());
         let mut url = match feed.namespace.as_str() {
             "" => format!("{}/{group}/{resource}", self.base),
             ns => format!("{}/{group}/namespaces/{ns}/{resource}", self.base),

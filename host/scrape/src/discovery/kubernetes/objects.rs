@@ -248,6 +248,8 @@ pub(super) struct SliceEndpoint {
     pub hostname: Option<String>,
     pub target_ref: Option<ObjectReference>,
     pub node_name: Option<String>,
+    /// `topology` in `discovery.k8s.io/v1beta1`.
+    #[serde(alias = "topology")]
     pub deprecated_topology: BTreeMap<String, String>,
 }
 

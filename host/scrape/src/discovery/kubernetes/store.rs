@@ -42,11 +42,14 @@ impl Kind {
         }
     }
 
-    /// The API group and version it is read from.
-    pub(super) fn group(self) -> &'static str {
-        match self {
-            Kind::EndpointSlice => "apis/discovery.k8s.io/v1",
-            Kind::Ingress => "apis/networking.k8s.io/v1",
+    /// The API group and version it is read from (`beta`: from an API server older than
+    /// `v1`'s, see [`super::version`]).
+    pub(super) fn group(self, beta: bool) -> &'static str {
+        match (self, beta) {
+            (Kind::EndpointSlice, false) => "apis/discovery.k8s.io/v1",
+            (Kind::EndpointSlice, true) => "apis/discovery.k8s.io/v1beta1",
+            (Kind::Ingress, false) => "apis/networking.k8s.io/v1",
+            (Kind::Ingress, true) => "apis/networking.k8s.io/v1beta1",
             _ => "api/v1",
         }
     }

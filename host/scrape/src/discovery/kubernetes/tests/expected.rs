@@ -2,7 +2,7 @@
 //! recorded in `testdata/`, transcribed label for label; each set names its test.
 
 use super::expected_endpointslice::{
-    ENDPOINTSLICE_BEFORE_RUN, ENDPOINTSLICE_POD, ENDPOINTSLICE_SERVICE_NODE,
+    ENDPOINTSLICE_BEFORE_RUN, ENDPOINTSLICE_POD, ENDPOINTSLICE_SERVICE_NODE, ENDPOINTSLICE_V1BETA1,
 };
 use super::expected_ingress::{
     INGRESS_NAMESPACES, INGRESS_NO_TLS, INGRESS_TLS, INGRESS_TLS_MIXED, INGRESS_TLS_WILDCARD,
@@ -460,9 +460,21 @@ pub(super) const CASES: &[(&str, &str, &str, &[Expected])] = &[
         ENDPOINTSLICE_SERVICE_NODE,
     ),
     (
+        "TestEndpointSliceDiscoveryBeforeRunV1beta1",
+        "{role: endpointslice, namespaces: {names: [default]}}",
+        "endpointslice-v1beta1.json",
+        ENDPOINTSLICE_V1BETA1,
+    ),
+    (
         "TestIngressDiscoveryAdd",
         "{role: ingress, namespaces: {names: [default]}}",
         "ingress.json",
+        INGRESS_NO_TLS,
+    ),
+    (
+        "TestIngressDiscoveryAddV1beta1",
+        "{role: ingress, namespaces: {names: [default]}}",
+        "ingress-v1beta1.json",
         INGRESS_NO_TLS,
     ),
     (

@@ -138,3 +138,62 @@ pub(super) const ENDPOINTSLICE_SERVICE_NODE: &[Expected] = &[(
         ("__meta_kubernetes_node_name", "foobar")
     ),
 )];
+
+/// `TestEndpointSliceDiscoveryBeforeRunV1beta1`: `makeEndpointSliceV1beta1` on a 1.20 API
+/// server, read through `discovery.k8s.io/v1beta1`.
+pub(super) const ENDPOINTSLICE_V1BETA1: &[Expected] = &[(
+    "endpointslice/default/testendpoints",
+    &[
+        ("__meta_kubernetes_endpointslice_address_type", "IPv4"),
+        ("__meta_kubernetes_namespace", "default"),
+        ("__meta_kubernetes_endpointslice_name", "testendpoints"),
+    ],
+    &[
+        &[
+            ("__address__", "1.2.3.4:9000"),
+            (
+                "__meta_kubernetes_endpointslice_endpoint_hostname",
+                "testendpoint1",
+            ),
+            ("__meta_kubernetes_endpointslice_port", "9000"),
+            ("__meta_kubernetes_endpointslice_port_name", "testport"),
+            ("__meta_kubernetes_endpointslice_port_protocol", "TCP"),
+        ],
+        &[
+            ("__address__", "2.3.4.5:9000"),
+            (
+                "__meta_kubernetes_endpointslice_endpoint_conditions_ready",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_endpointslice_endpoint_conditions_serving",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_endpointslice_endpoint_conditions_terminating",
+                "false",
+            ),
+            ("__meta_kubernetes_endpointslice_port", "9000"),
+            ("__meta_kubernetes_endpointslice_port_name", "testport"),
+            ("__meta_kubernetes_endpointslice_port_protocol", "TCP"),
+        ],
+        &[
+            ("__address__", "3.4.5.6:9000"),
+            (
+                "__meta_kubernetes_endpointslice_endpoint_conditions_ready",
+                "false",
+            ),
+            (
+                "__meta_kubernetes_endpointslice_endpoint_conditions_serving",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_endpointslice_endpoint_conditions_terminating",
+                "true",
+            ),
+            ("__meta_kubernetes_endpointslice_port", "9000"),
+            ("__meta_kubernetes_endpointslice_port_name", "testport"),
+            ("__meta_kubernetes_endpointslice_port_protocol", "TCP"),
+        ],
+    ],
+)];

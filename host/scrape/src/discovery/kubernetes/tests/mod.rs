@@ -171,8 +171,12 @@ async fn recorded_answers_become_prometheus_groups() {
             1,
         );
         let config = sd_config(&yaml);
-        let api = Api::new(&config, &no_env, Path::new("/nonexistent")).unwrap();
-        let groups = discover(&config, &api, &Fetcher::default())
+        let mut api = Api::new(&config, &no_env, Path::new("/nonexistent")).unwrap();
+        let fetcher = Fetcher::default();
+        api.read_version(&fetcher, config.role)
+            .await
+            .unwrap_or_else(|e| panic!("{test}: {e}"));
+        let groups = discover(&config, &api, &fetcher)
             .await
             .unwrap_or_else(|e| panic!("{test}: {e}"));
         assert_eq!(groups.len(), want.len(), "{test}");
@@ -341,4 +345,14 @@ fn label_names_are_sanitised_as_prometheus_does() {
     ] {
         assert_eq!(sanitize_label_name(name), want, "{name}");
     }
+}
+
+#[test]
+fn v1beta1_topology_is_read_as_v1_deprecated_topology() {
+    let endpoint: super::objects::SliceEndpoint = serde_json::from_str(
+        r#"{"addresses":["1.2.3.4"],"topology":{"kubernetes.io/hostname":"node1"}}"#,
+    )
+    .unwrap();
+    let topology = &endpoint.deprecated_topology;
+    assert_eq!(topology["kubernetes.io/hostname"], "node1");
 }
