@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{Ask, Exposition, FetchError, Fetcher, HttpClient};
+use super::{Ask, Exposition, FetchError, Fetched, Fetcher, HttpClient};
 
 /// An answer whatever its status, and what it said: a remote-write receiver's, an API's.
 #[derive(Debug)]
@@ -46,15 +46,11 @@ impl Fetcher {
         timeout: Duration,
     ) -> Result<HttpAnswer, FetchError> {
         let ask = Ask::RemoteWrite { body, headers };
-        let answer = self.fetch_inner(client, url, ask, 64 << 10);
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(Ok(fetched)) => Ok(HttpAnswer {
-                status: fetched.status,
-                body: fetched.exposition.body,
-            }),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(FetchError::Timeout(timeout)),
-        }
+        let fetched = self.answer(client, url, ask, timeout, 64 << 10).await?;
+        Ok(HttpAnswer {
+            status: fetched.status,
+            body: fetched.exposition.body,
+        })
     }
 
     /// GETs an API's answer whatever its status, for the caller to show what an error answer
@@ -70,15 +66,11 @@ impl Fetcher {
             method: ApiMethod::Get,
             capture: None,
         };
-        let answer = self.fetch_inner(client, url, ask, body_limit);
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(Ok(fetched)) => Ok(HttpAnswer {
-                status: fetched.status,
-                body: fetched.exposition.body,
-            }),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(FetchError::Timeout(timeout)),
-        }
+        let fetched = self.answer(client, url, ask, timeout, body_limit).await?;
+        Ok(HttpAnswer {
+            status: fetched.status,
+            body: fetched.exposition.body,
+        })
     }
 
     /// Sends `method` to `url` with `client`'s credentials and redirect policy and returns
@@ -97,20 +89,29 @@ impl Fetcher {
             method,
             capture: header,
         };
+        let fetched = self.answer(client, url, ask, timeout, body_limit).await?;
+        let Exposition { content_type, body } = fetched.exposition;
+        Ok(ApiAnswer {
+            status: fetched.status,
+            header: fetched.captured,
+            content_type,
+            body,
+        })
+    }
+
+    /// `ask`'s answer within `timeout`, whatever its status.
+    async fn answer(
+        &self,
+        client: &HttpClient,
+        url: &str,
+        ask: Ask<'_>,
+        timeout: Duration,
+        body_limit: u64,
+    ) -> Result<Fetched, FetchError> {
         let answer = self.fetch_inner(client, url, ask, body_limit);
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(Ok(fetched)) => {
-                let Exposition { content_type, body } = fetched.exposition;
-                Ok(ApiAnswer {
-                    status: fetched.status,
-                    header: fetched.captured,
-                    content_type,
-                    body,
-                })
-            }
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(FetchError::Timeout(timeout)),
-        }
+        tokio::time::timeout(timeout, answer)
+            .await
+            .map_err(|_| FetchError::Timeout(timeout))?
     }
 }
 

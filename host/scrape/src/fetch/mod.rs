@@ -136,7 +136,7 @@ impl IdleConnections {
 
 /// What [`Fetcher::fetch_inner`] got: the final response's status, the header the request
 /// asked to capture, and the body.
-struct Fetched {
+pub(super) struct Fetched {
     status: u16,
     captured: Option<String>,
     exposition: Exposition,
