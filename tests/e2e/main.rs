@@ -27,6 +27,7 @@ mod remote_write_out;
 mod reshard;
 mod rules;
 mod scrape_compat;
+mod sharding;
 mod startup;
 mod status;
 mod tenants;
