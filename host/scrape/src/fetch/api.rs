@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{Ask, Exposition, FetchError, Fetched, Fetcher, HttpClient};
+use super::{Ask, Exposition, FetchError, Fetcher, HttpClient};
 
 /// An answer whatever its status, and what it said: a remote-write receiver's, an API's.
 #[derive(Debug)]
@@ -97,21 +97,6 @@ impl Fetcher {
             content_type,
             body,
         })
-    }
-
-    /// `ask`'s answer within `timeout`, whatever its status.
-    async fn answer(
-        &self,
-        client: &HttpClient,
-        url: &str,
-        ask: Ask<'_>,
-        timeout: Duration,
-        body_limit: u64,
-    ) -> Result<Fetched, FetchError> {
-        let answer = self.fetch_inner(client, url, ask, body_limit);
-        tokio::time::timeout(timeout, answer)
-            .await
-            .map_err(|_| FetchError::Timeout(timeout))?
     }
 }
 

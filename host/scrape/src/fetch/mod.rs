@@ -136,7 +136,7 @@ impl IdleConnections {
 
 /// What [`Fetcher::fetch_inner`] got: the final response's status, the header the request
 /// asked to capture, and the body.
-pub(super) struct Fetched {
+struct Fetched {
     status: u16,
     captured: Option<String>,
     exposition: Exposition,
@@ -248,11 +248,23 @@ impl Fetcher {
         timeout: Duration,
         body_limit: u64,
     ) -> Result<Exposition, FetchError> {
-        let fetched = self.fetch_inner(client, url, ask, body_limit);
-        match tokio::time::timeout(timeout, fetched).await {
-            Ok(result) => result.map(|fetched| fetched.exposition),
-            Err(_) => Err(FetchError::Timeout(timeout)),
-        }
+        let fetched = self.answer(client, url, ask, timeout, body_limit).await?;
+        Ok(fetched.exposition)
+    }
+
+    /// `ask`'s answer within `timeout` (whatever its status for the asks that take any).
+    async fn answer(
+        &self,
+        client: &HttpClient,
+        url: &str,
+        ask: Ask<'_>,
+        timeout: Duration,
+        body_limit: u64,
+    ) -> Result<Fetched, FetchError> {
+        let answer = self.fetch_inner(client, url, ask, body_limit);
+        tokio::time::timeout(timeout, answer)
+            .await
+            .map_err(|_| FetchError::Timeout(timeout))?
     }
 
     /// Takes back a body once it has been ingested, for a later scrape to read into.
