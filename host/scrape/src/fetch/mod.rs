@@ -500,4 +500,4 @@ fn status_text(status: u16) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

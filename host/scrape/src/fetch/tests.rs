@@ -17,7 +17,7 @@ fn redirect_locations_resolve_like_a_browser() {
 
 /// The next request head on a test server's connection, read byte by byte; None once the
 /// client has closed it.
-pub(super) async fn read_head<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Option<String> {
+pub(crate) async fn read_head<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Option<String> {
     use tokio::io::AsyncReadExt;
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {

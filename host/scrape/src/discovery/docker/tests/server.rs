@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
 
 use super::super::super::labels::sanitize_label_name;
+use crate::fetch::tests::read_head;
 
 /// An answer: status line, extra headers, body.
 pub(super) type Answer = (&'static str, Vec<(String, String)>, Vec<u8>);
@@ -84,15 +85,9 @@ pub(super) async fn serve(listen: Listen, routes: Routes) -> (String, Seen) {
 
 async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, routes: Routes, seen: Seen) {
     loop {
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8];
-            if stream.read(&mut byte).await.unwrap_or(0) == 0 {
-                return;
-            }
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8(head).unwrap();
+        let Some(head) = read_head(&mut stream).await else {
+            return;
+        };
         let mut words = head.split(' ');
         let (method, target) = (words.next().unwrap_or_default(), words.next());
         let (status, headers, body) = routes(method, target.unwrap_or_default());

@@ -7,13 +7,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use wasmfed_config::{Config, KubernetesSdConfig, TargetGroup};
 use wasmfed_model::compat::Compat;
 
 use super::{discover, groups::sanitize_label_name, Api};
+use crate::fetch::tests::read_head;
 use crate::fetch::Fetcher;
 use crate::testing::TestPki;
 
@@ -73,15 +74,9 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
     seen: &Seen,
 ) {
     loop {
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8];
-            if stream.read(&mut byte).await.unwrap_or(0) == 0 {
-                return;
-            }
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8(head).unwrap();
+        let Some(head) = read_head(&mut stream).await else {
+            return;
+        };
         let target = head.split(' ').nth(1).unwrap_or_default().to_owned();
         seen.lock().unwrap().push(head);
         let path = target.split('?').next().unwrap_or_default();

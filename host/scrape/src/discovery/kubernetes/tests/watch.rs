@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Mutex};
 use wasmfed_telemetry::Telemetry;
@@ -18,6 +18,7 @@ use wasmfed_telemetry::Telemetry;
 use super::sd_config;
 use crate::discovery::kubernetes::start;
 use crate::discovery::polled::{Counters, PolledSource};
+use crate::fetch::tests::read_head;
 use crate::fetch::Fetcher;
 
 #[derive(Deserialize)]
@@ -57,15 +58,9 @@ async fn serve(replay: Arc<Replay>) -> u16 {
 
 async fn answer(mut tcp: TcpStream, replay: Arc<Replay>) {
     loop {
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8];
-            if tcp.read(&mut byte).await.unwrap_or(0) == 0 {
-                return;
-            }
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8(head).unwrap();
+        let Some(head) = read_head(&mut tcp).await else {
+            return;
+        };
         let target = head.split(' ').nth(1).unwrap_or_default().to_owned();
         if !target.contains("watch=1") {
             let list = replay.recording.lock().await.lists.pop_front().unwrap();
